@@ -1,0 +1,5 @@
+"""Run the ``digest`` command: ``python -m digest``."""
+
+from .cli import main
+
+main()

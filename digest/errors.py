@@ -1,0 +1,99 @@
+"""
+Exceptions raised by digest.
+
+Every error the library raises on purpose derives from one base class, so a caller
+can catch ``DigestError`` and show its message to a person::
+
+    DigestError
+    ├── InputError          bad articles, quotes or newsletter settings
+    │   └── ConfigError     a config or data file that cannot be read or is invalid
+    ├── EmptyEditionError   nothing to put in the edition (no articles at all)
+    ├── TemplateError       a template is missing, does not parse, or fails while rendering
+    └── RenderError         MJML compilation or CSS inlining failed
+
+Messages name the field, the position and an excerpt of the value, so the line a
+command prints is enough to find the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+__all__ = [
+    "ConfigError",
+    "DigestError",
+    "EmptyEditionError",
+    "InputError",
+    "RenderError",
+    "TemplateError",
+]
+
+EXCERPT_LENGTH = 60
+
+
+class DigestError(Exception):
+    """Base class of every error raised by digest."""
+
+    #: The exit status of the ``digest`` command when this error stops it.
+    exit_code = 1
+
+
+class InputError(DigestError, ValueError):
+    """Articles, quotes or newsletter settings that do not pass validation."""
+
+
+class ConfigError(InputError):
+    """A config or data file that cannot be read, parsed or validated."""
+
+
+class EmptyEditionError(DigestError):
+    """There is nothing to put in the edition."""
+
+    exit_code = 3
+
+
+class TemplateError(DigestError):
+    """A template is missing, has a syntax error, or fails while rendering."""
+
+    exit_code = 4
+
+
+class RenderError(DigestError):
+    """MJML compilation or CSS inlining failed."""
+
+    exit_code = 4
+
+
+def excerpt(value: object, length: int = EXCERPT_LENGTH) -> str:
+    """Return a short, printable ``repr`` of a value for an error message."""
+    text = repr(value)
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def describe_validation_error(error: ValidationError, prefix: Sequence[str | int] = ()) -> str:
+    """Turn a pydantic ``ValidationError`` into lines of ``field: problem (got value)``."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        where = format_location([*prefix, *problem["loc"]])
+        message = problem["msg"].removeprefix("Value error, ")
+        value = problem.get("input")
+        # A whole object as the value says nothing; a missing field has none.
+        shown = "input" in problem and problem["type"] != "missing" and not isinstance(value, dict)
+        got = f" (got {excerpt(value)})" if shown else ""
+        lines.append(f"{where}: {message}{got}" if where else f"{message}{got}")
+    return "; ".join(lines)
+
+
+def format_location(location: Sequence[str | int]) -> str:
+    """Format a location such as ``("articles", 2, "title")`` as ``articles[2].title``."""
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text

@@ -1,0 +1,49 @@
+"""Inlining: copy the stylesheet rules onto the elements (premailer), with no network access."""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+
+from premailer import Premailer
+
+from .errors import RenderError
+
+__all__ = ["inline_css"]
+
+_DOCTYPE = "<!doctype html>"
+
+
+def inline_css(html: str) -> str:
+    """
+    Inline the CSS of an HTML email, keeping media queries, MSO comments and the doctype.
+
+    ``strip_important=False`` keeps ``!important`` in the media queries the phone layout
+    depends on; ``keep_style_tags=True`` keeps those rules in the document; classes stay so
+    that the media queries have something to target; MJML's pixel ``width``/``height``
+    attributes are kept for Outlook instead of being rewritten from the CSS.
+    """
+    premailer = Premailer(
+        html,
+        allow_network=False,
+        allow_loading_external_files=False,
+        strip_important=False,
+        keep_style_tags=True,
+        remove_classes=False,
+        disable_validation=True,
+        disable_basic_attributes=["width", "height"],
+        # cssutils reports every mso-* property as invalid CSS; they are there on purpose.
+        cssutils_logging_handler=logging.NullHandler(),
+        cssutils_logging_level=logging.CRITICAL,
+    )
+    try:
+        with warnings.catch_warnings():
+            # cssutils and premailer warn about email-client CSS hacks they do not know.
+            warnings.simplefilter("ignore")
+            inlined: str = premailer.transform()
+    except Exception as error:  # premailer raises many kinds: lxml, cssutils, its own
+        raise RenderError(f"CSS inlining failed: {type(error).__name__}: {error}") from None
+    if not re.match(r"\s*<!doctype", inlined, re.IGNORECASE):
+        inlined = f"{_DOCTYPE}\n{inlined}"
+    return inlined

@@ -1,0 +1,95 @@
+"""Message: the rendered email as a MIME message, bytes, or plain fields for any sender."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from email import policy as email_policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from .errors import InputError
+from .models import Newsletter
+
+__all__ = ["MESSAGE_POLICY", "build_message", "message_fields"]
+
+# Parts are encoded with SMTP's policy (quoted-printable lines of 76); headers are folded
+# only past 998 bytes, because Python otherwise RFC 2047-encodes a long List-Unsubscribe URL,
+# which mail providers then cannot use for one-click unsubscribe (RFC 8058).
+MESSAGE_POLICY = email_policy.SMTP.clone(max_line_length=998)
+
+
+def _address(name: str, address: str) -> Address:
+    try:
+        return Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError) as error:
+        raise InputError(f"address {address!r}: {error}") from None
+
+
+def _content_key(subject: str, html: str, text: str) -> str:
+    """Hash the content; Message-ID and boundary derive from it, so rebuilds are identical."""
+    return hashlib.sha256("\0".join((subject, html, text)).encode()).hexdigest()[:20]
+
+
+def message_fields(
+    *,
+    newsletter: Newsletter,
+    subject: str,
+    html: str,
+    text: str,
+    sent_at: datetime,
+    to: Sequence[str] = (),
+) -> dict[str, str]:
+    """Return the headers and both bodies as plain strings, for senders that take fields."""
+    to = [to] if isinstance(to, str) else list(to)
+    sender = str(_address(newsletter.sender.name, newsletter.sender.address))
+    domain = newsletter.sender.address.rsplit("@", 1)[1]
+    fields = {
+        "from": sender,
+        "to": ", ".join(to) if to else sender,
+        "subject": " ".join(subject.split()),
+        "date": format_datetime(sent_at),
+        "message_id": f"<digest.{sent_at:%Y%m%d}.{_content_key(subject, html, text)}@{domain}>",
+        "text": text,
+        "html": html,
+    }
+    if newsletter.reply_to:
+        fields["reply_to"] = newsletter.reply_to
+    if newsletter.unsubscribe_url:
+        fields["list_unsubscribe"] = f"<{newsletter.unsubscribe_url}>"
+        fields["list_unsubscribe_post"] = "List-Unsubscribe=One-Click"
+    return fields
+
+
+def build_message(
+    *,
+    newsletter: Newsletter,
+    subject: str,
+    html: str,
+    text: str,
+    sent_at: datetime,
+    to: Sequence[str] = (),
+) -> EmailMessage:
+    """Build a ``multipart/alternative`` message: the text part first, then the HTML."""
+    fields = message_fields(
+        newsletter=newsletter, subject=subject, html=html, text=text, sent_at=sent_at, to=to
+    )
+    message = EmailMessage(policy=email_policy.SMTP)
+    message["From"] = _address(newsletter.sender.name, newsletter.sender.address)
+    message["To"] = fields["to"]
+    if "reply_to" in fields:
+        message["Reply-To"] = fields["reply_to"]
+    message["Subject"] = fields["subject"]
+    message["Date"] = fields["date"]
+    message["Message-ID"] = fields["message_id"]
+    if "list_unsubscribe" in fields:
+        message["List-Unsubscribe"] = fields["list_unsubscribe"]
+        message["List-Unsubscribe-Post"] = fields["list_unsubscribe_post"]
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message.set_boundary(f"=_digest_{_content_key(subject, html, text)}")
+    for part in message.walk():
+        part.policy = MESSAGE_POLICY
+    return message

@@ -1,0 +1,87 @@
+"""The whole pipeline in one call: select, render, inline, and the message forms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.message import EmailMessage
+
+from .inline import inline_css
+from .message import build_message, message_fields
+from .models import Article, Newsletter, Quote
+from .render import Renderer, RenderOptions
+from .select import Edition, select_edition
+
+__all__ = ["Digest", "build_digest"]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A finished edition: the selection, and the email ready for any sender."""
+
+    edition: Edition
+    newsletter: Newsletter
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+    @property
+    def sent_at(self) -> datetime:
+        """The edition's date at the newsletter's send time, in its time zone."""
+        return datetime.combine(
+            self.edition.date, self.newsletter.send_time, tzinfo=self.newsletter.zone
+        )
+
+    def message(self, to: Sequence[str] = ()) -> EmailMessage:
+        """Return the email as a ``multipart/alternative`` MIME message."""
+        return build_message(
+            newsletter=self.newsletter,
+            subject=self.subject,
+            html=self.html,
+            text=self.text,
+            sent_at=self.sent_at,
+            to=to,
+        )
+
+    def as_bytes(self, to: Sequence[str] = ()) -> bytes:
+        """Return the serialised message, ready for ``smtplib`` or an ``.eml`` file."""
+        return self.message(to).as_bytes()
+
+    def fields(self, to: Sequence[str] = ()) -> dict[str, str]:
+        """Return headers and bodies as plain strings, for an ESP's HTTP API."""
+        return message_fields(
+            newsletter=self.newsletter,
+            subject=self.subject,
+            html=self.html,
+            text=self.text,
+            sent_at=self.sent_at,
+            to=to,
+        )
+
+
+def build_digest(
+    articles: Sequence[Article],
+    newsletter: Newsletter,
+    on: date,
+    quotes: Sequence[Quote] = (),
+    number: int | None = None,
+    renderer: Renderer | None = None,
+    options: RenderOptions | None = None,
+) -> Digest:
+    """
+    Select, render and inline the edition of ``newsletter`` dated ``on``.
+
+    Pass a ``Renderer`` to reuse its templates across many builds, or ``options`` to make one.
+    """
+    edition = select_edition(articles, newsletter, on, quotes=quotes, number=number)
+    rendered = (renderer or Renderer(options)).render(edition, newsletter)
+    return Digest(
+        edition=edition,
+        newsletter=newsletter,
+        subject=rendered.subject,
+        preheader=rendered.preheader,
+        html=inline_css(rendered.html),
+        text=rendered.text,
+    )

@@ -1,0 +1,240 @@
+"""Rendering: an edition through Jinja2 templates into MJML, then HTML (mjml-python), and text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import jinja2
+import mjml
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from .errors import InputError, RenderError, TemplateError
+from .labels import labels_for
+from .models import Article, Newsletter
+from .select import Edition
+
+__all__ = ["RenderOptions", "RenderedEdition", "Renderer", "default_template_dir"]
+
+# Invisible characters after the preheader keep the inbox preview from showing body text.
+PREHEADER_FILLER = Markup("&#847;&zwnj;&nbsp;" * 60)
+EDITION_TEMPLATE = "edition.mjml.j2"
+TEXT_TEMPLATE = "edition.txt.j2"
+SUBJECT_TEMPLATE = "subject.txt.j2"
+PREHEADER_TEMPLATE = "preheader.txt.j2"
+
+
+def default_template_dir() -> Path:
+    """Return the folder of the default templates (inside the installed package)."""
+    packaged = Path(str(resources.files("digest"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    # A source checkout (or an editable install) keeps them at the top of the repository.
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render: where user templates live and where relative asset URLs point."""
+
+    template_dir: Path | None = None
+    asset_base_url: str | None = None
+    text_width: int = 72
+
+
+@dataclass(frozen=True)
+class RenderedEdition:
+    """An edition rendered for email: subject, preheader, HTML (not yet inlined) and text."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+class Renderer:
+    """Renders editions with one set of templates; build it once and reuse it."""
+
+    def __init__(self, options: RenderOptions | None = None) -> None:
+        """Prepare the template environments for ``options``."""
+        self.options = options or RenderOptions()
+        folders = [default_template_dir()]
+        if self.options.template_dir is not None:
+            if not self.options.template_dir.is_dir():
+                raise TemplateError(f"template_dir: no such folder: {self.options.template_dir}")
+            folders.insert(0, self.options.template_dir)
+        # User templates come first; "default/NAME" always reaches the shipped template, so a
+        # user template can extend the one it replaces and override single blocks.
+        self._loader = jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader([str(f) for f in folders]),
+                jinja2.PrefixLoader(
+                    {"default": jinja2.FileSystemLoader(str(default_template_dir()))}
+                ),
+            ]
+        )
+
+    @cached_property
+    def _markup_env(self) -> ImmutableSandboxedEnvironment:
+        return self._environment(autoescape=True)
+
+    @cached_property
+    def _text_env(self) -> ImmutableSandboxedEnvironment:
+        return self._environment(autoescape=False)
+
+    def _environment(self, autoescape: bool) -> ImmutableSandboxedEnvironment:
+        return ImmutableSandboxedEnvironment(
+            loader=self._loader,
+            autoescape=autoescape,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def context(self, edition: Edition, newsletter: Newsletter) -> dict[str, Any]:
+        """Return the plain data the templates see: strings, numbers, lists and dicts."""
+        return edition_context(edition, newsletter, self.options)
+
+    def render_template(self, name: str, context: Mapping[str, Any], markup: bool) -> str:
+        """Render one template by name, turning Jinja2's errors into ``TemplateError``."""
+        env = self._markup_env if markup else self._text_env
+        try:
+            return env.get_template(name).render(context)
+        except jinja2.TemplateNotFound as error:
+            raise TemplateError(f"template not found: {error.name}") from None
+        except jinja2.TemplateSyntaxError as error:
+            raise TemplateError(
+                f"{error.filename or error.name}:{error.lineno}: {error.message}"
+            ) from None
+        except jinja2.TemplateError as error:
+            raise TemplateError(f"{name}: {error}") from None
+
+    def render(self, edition: Edition, newsletter: Newsletter) -> RenderedEdition:
+        """Render an edition's subject, preheader, HTML and plain text."""
+        context = self.context(edition, newsletter)
+        subject = _single_line(self.render_template(SUBJECT_TEMPLATE, context, markup=False))
+        preheader = _single_line(self.render_template(PREHEADER_TEMPLATE, context, markup=False))
+        context.update(subject=subject, preheader=preheader, preheader_filler=PREHEADER_FILLER)
+        source = self.render_template(EDITION_TEMPLATE, context, markup=True)
+        text = self.render_template(TEXT_TEMPLATE, context, markup=False)
+        return RenderedEdition(
+            subject=subject,
+            preheader=preheader,
+            html=compile_mjml(source),
+            text=text.strip() + "\n",
+        )
+
+
+def compile_mjml(source: str) -> str:
+    """Compile MJML to HTML with mjml-python, with no web fonts (so nothing is fetched)."""
+    try:
+        html: str = mjml.mjml2html(source, fonts={}, disable_comments=True)
+    except (ValueError, OSError) as error:
+        raise RenderError(f"MJML did not compile: {error}") from None
+    return html
+
+
+def _single_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _paragraphs(text: str | None) -> list[str]:
+    return [" ".join(p.split()) for p in (text or "").split("\n\n") if p.strip()]
+
+
+def resolve_asset(url: str, base: str | None, where: str) -> str:
+    """Resolve a relative image path against the asset base URL."""
+    if "://" in url:
+        return url
+    if base is None:
+        raise InputError(
+            f"{where}: {url!r} is a relative path but the newsletter has no asset_base_url"
+        )
+    return urljoin(base if base.endswith("/") else base + "/", url)
+
+
+def edition_context(
+    edition: Edition, newsletter: Newsletter, options: RenderOptions | None = None
+) -> dict[str, Any]:
+    """Build the template context of an edition as plain, JSON-like data."""
+    options = options or RenderOptions()
+    locale = Locale.parse(newsletter.locale)
+    base = options.asset_base_url or newsletter.asset_base_url
+    labels = labels_for(newsletter.locale, newsletter.labels)
+    labels["why"] = labels["why"].replace("{name}", newsletter.name)
+
+    def when(moment: datetime) -> str:
+        return format_datetime(
+            moment, newsletter.date_format, tzinfo=newsletter.zone, locale=locale
+        )
+
+    def article(item: Article) -> dict[str, Any]:
+        image = None
+        if item.image_url is not None:
+            image = {
+                "url": resolve_asset(item.image_url, base, f"image_url of {item.url}"),
+                "alt": item.image_alt or "",
+                "caption": item.image_caption or "",
+            }
+        return {
+            "title": item.title,
+            "url": item.url,
+            "section": item.section,
+            "author": item.author or "",
+            "published": when(item.published_at),
+            "published_iso": item.published_at.isoformat(),
+            "summary": _paragraphs(item.summary),
+            "image": image,
+        }
+
+    logo = newsletter.logo
+    return {
+        "text_width": options.text_width,
+        "lang": locale.language,
+        "locale": str(locale),
+        "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
+        "labels": labels,
+        "theme": newsletter.theme.model_dump(),
+        "newsletter": {
+            "name": newsletter.name,
+            "tagline": newsletter.tagline or "",
+            "url": newsletter.url or "",
+            "logo": None
+            if logo is None
+            else {
+                "url": resolve_asset(logo.url, base, "newsletter.logo.url"),
+                "alt": logo.alt,
+                "width": logo.width,
+                "height": logo.height,
+            },
+            "sender": newsletter.sender.model_dump(),
+            "postal_address": [line for line in newsletter.postal_address.split("\n") if line],
+            "unsubscribe_url": newsletter.unsubscribe_url or "",
+            "social": [link.model_dump() for link in newsletter.social],
+        },
+        "edition": {
+            "date": format_date(edition.date, "full", locale=locale),
+            "date_iso": edition.date.isoformat(),
+            "number": edition.number,
+            "lead": article(edition.lead),
+            "sections": [
+                {
+                    "name": section.name,
+                    "label": section.label,
+                    "teasers": [article(teaser) for teaser in section.teasers],
+                }
+                for section in edition.sections
+            ],
+            "quote": None if edition.quote is None else edition.quote.model_dump(),
+        },
+    }

@@ -1,0 +1,168 @@
+"""Selection: pick the lead story, the section teasers and the closing quote of an edition."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import EmptyEditionError
+from .models import Article, Newsletter, Quote
+
+__all__ = ["Edition", "Section", "canonical_url", "normalise_title", "select_edition"]
+
+_TRACKING_PARAMS = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid", "ref"})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+class Section(BaseModel):
+    """A labelled group of teasers in an edition."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    label: str
+    teasers: tuple[Article, ...] = Field(min_length=1)
+
+
+class Edition(BaseModel):
+    """What one email holds: its date, the lead story, the sections and the closing quote."""
+
+    model_config = ConfigDict(frozen=True)
+
+    date: date
+    number: int | None = None
+    lead: Article
+    sections: tuple[Section, ...] = ()
+    quote: Quote | None = None
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        """Every article in the edition, the lead first, in reading order."""
+        return (self.lead, *(t for s in self.sections for t in s.teasers))
+
+
+def canonical_url(url: str) -> str:
+    """Return a form of ``url`` under which copies of the same page compare equal."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if parts.port is not None and str(parts.port) != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{parts.port}"
+    path = parts.path.rstrip("/") or "/"
+    query = sorted(
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not key.lower().startswith("utm_") and key.lower() not in _TRACKING_PARAMS
+    )
+    # http and https copies of a page are the same story.
+    return urlunsplit(
+        ("https" if scheme in _DEFAULT_PORTS else scheme, host, path, urlencode(query), "")
+    )
+
+
+def normalise_title(title: str) -> str:
+    """Return a form of ``title`` that ignores case, punctuation and spacing."""
+    text = unicodedata.normalize("NFKC", title).casefold()
+    kept = "".join(" " if unicodedata.category(ch)[0] in "PZC" else ch for ch in text)
+    return " ".join(kept.split())
+
+
+def _rank(article: Article) -> tuple[bool, int, float, str]:
+    """Sort key: editor's picks, then priority, then newest; the URL breaks ties."""
+    return (
+        not article.featured,
+        -article.priority,
+        -article.published_at.timestamp(),
+        canonical_url(article.url),
+    )
+
+
+def _lead_rank(article: Article) -> tuple[bool, int, bool, float, str]:
+    """Sort key of lead candidates: like ``_rank``, preferring a story with a picture."""
+    featured, priority, newest, url = _rank(article)
+    return (featured, priority, article.image_url is None, newest, url)
+
+
+def _unique(articles: Iterable[Article]) -> list[Article]:
+    """Drop later copies of an article, by canonical URL or by normalised title."""
+    seen_urls: set[str] = set()
+    seen_titles: set[str] = set()
+    kept = []
+    for article in articles:
+        url, title = canonical_url(article.url), normalise_title(article.title)
+        if url in seen_urls or title in seen_titles:
+            continue
+        seen_urls.add(url)
+        seen_titles.add(title)
+        kept.append(article)
+    return kept
+
+
+def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Section, ...]:
+    """Group teasers by section in the newsletter's order, each within its limit."""
+    groups: dict[str, list[Article]] = {}
+    for article in sorted(teasers, key=_rank):
+        groups.setdefault(article.section.casefold(), []).append(article)
+    specs = {spec.name.casefold(): spec for spec in newsletter.sections}
+    order = list(specs)
+    if newsletter.other_sections:
+        order += sorted(key for key in groups if key not in specs)
+    sections = []
+    for key in order:
+        spec = specs.get(key)
+        limit = newsletter.teasers_per_section if spec is None or spec.limit is None else spec.limit
+        chosen = groups.get(key, [])[:limit]
+        if chosen:
+            name = spec.name if spec else chosen[0].section
+            label = spec.label if spec and spec.label else name
+            sections.append(Section(name=name, label=label, teasers=tuple(chosen)))
+    return tuple(sections)
+
+
+def pick_quote(quotes: Sequence[Quote], on: date) -> Quote | None:
+    """Pick one quote for the date ``on``: the same date always gets the same quote."""
+    unique = {(quote.text, quote.author): quote for quote in quotes}
+    pool = [unique[key] for key in sorted(unique)]
+    if not pool:
+        return None
+    seed = int.from_bytes(hashlib.sha256(on.isoformat().encode()).digest()[:8], "big")
+    return pool[seed % len(pool)]
+
+
+def select_edition(
+    articles: Sequence[Article],
+    newsletter: Newsletter,
+    on: date,
+    quotes: Sequence[Quote] = (),
+    number: int | None = None,
+) -> Edition:
+    """
+    Choose the lead, the section teasers and the quote of the edition dated ``on``.
+
+    Articles published after the end of that day (in the newsletter's time zone) are left
+    for a later edition.
+    """
+    if not articles:
+        raise EmptyEditionError("no articles: an edition needs at least one article")
+    cutoff = datetime.combine(on + timedelta(days=1), time(0), tzinfo=newsletter.zone)
+    published = [a for a in articles if a.published_at < cutoff]
+    if not published:
+        raise EmptyEditionError(
+            f"none of the {len(articles)} articles was published by {on.isoformat()} "
+            f"({newsletter.timezone}); the earliest is dated "
+            f"{min(a.published_at for a in articles).isoformat()}"
+        )
+    candidates = _unique(sorted(published, key=_lead_rank))
+    lead, teasers = candidates[0], candidates[1:]
+    return Edition(
+        date=on,
+        number=number,
+        lead=lead,
+        sections=_sections(teasers, newsletter),
+        quote=pick_quote(quotes, on),
+    )
