@@ -172,6 +172,7 @@ def edition_context(
     base = options.asset_base_url or newsletter.asset_base_url
     labels = labels_for(newsletter.locale, newsletter.labels)
     labels["why"] = labels["why"].replace("{name}", newsletter.name)
+    section_labels = {spec.name.casefold(): spec.label or spec.name for spec in newsletter.sections}
 
     def when(moment: datetime) -> str:
         return format_datetime(
@@ -189,7 +190,7 @@ def edition_context(
         return {
             "title": item.title,
             "url": item.url,
-            "section": item.section,
+            "section": section_labels.get(item.section.casefold(), item.section),
             "author": item.author or "",
             "published": when(item.published_at),
             "published_iso": item.published_at.isoformat(),

@@ -1,0 +1,101 @@
+"""Shared fixtures: example paths, small factories, a network guard and the snapshot switch."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest import Article, Digest, Newsletter, Quote, RenderOptions, build_digest, load_config, load_data
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="Rewrite tests/snapshots/ from the current output instead of comparing.",
+    )
+
+
+@pytest.fixture
+def update_snapshots(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-snapshots"))
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Make every socket connection fail, and record the attempts."""
+    attempts: list[Any] = []
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise OSError(f"network access during a test: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
+    yield attempts
+
+
+@pytest.fixture
+def newsletter() -> Newsletter:
+    return Newsletter(
+        name="Test Weekly",
+        locale="en",
+        timezone="UTC",
+        sender={"name": "Test Weekly", "address": "news@example.org"},
+        postal_address="1 Example Street\nExampletown",
+        unsubscribe_url="https://example.org/unsubscribe?list=weekly&id=7",
+        sections=["news", "sport"],
+    )
+
+
+ArticleFactory = Callable[..., Article]
+
+
+@pytest.fixture
+def make_article() -> ArticleFactory:
+    counter = iter(range(1, 10_000))
+
+    def make(**fields: Any) -> Article:
+        n = next(counter)
+        values: dict[str, Any] = {
+            "title": f"Story number {n}",
+            "url": f"https://example.org/story/{n}",
+            "section": "news",
+            "published_at": datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
+            "summary": f"Summary of story {n}.",
+        }
+        values.update(fields)
+        return Article(**values)
+
+    return make
+
+
+@pytest.fixture
+def quote() -> Quote:
+    return Quote(text="Less is more.", author="Ludwig Mies van der Rohe")
+
+
+# The examples, each with the date and number their snapshots and screenshots are built for.
+EXAMPLE_EDITIONS = {
+    "tangerangnews": (datetime(2025, 9, 16).date(), 12),
+    "riverside": (datetime(2026, 11, 30).date(), 48),
+}
+
+
+def build_example(name: str, asset_base_url: str | None = None) -> Digest:
+    """Build one of the examples exactly as ``digest build`` does."""
+    config = load_config(EXAMPLES / name / "newsletter.toml")
+    data = load_data(config.data)
+    on, number = EXAMPLE_EDITIONS[name]
+    options = RenderOptions(template_dir=config.templates, asset_base_url=asset_base_url)
+    return build_digest(data.articles, config.newsletter, on, quotes=data.quotes,
+                        number=number, options=options)

@@ -1,0 +1,20 @@
+import digest
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    public = {name for name in vars(digest) if not name.startswith("_")}
+    modules = {name for name, value in vars(digest).items() if type(value).__name__ == "module"}
+    assert set(digest.__all__) == public - modules
+    assert digest.__all__ == sorted(digest.__all__)
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in digest.__all__:
+        assert getattr(digest, name).__doc__, name
+
+
+def test_every_error_derives_from_digest_error() -> None:
+    errors = [getattr(digest, n) for n in digest.__all__ if n.endswith("Error")]
+    assert len(errors) == 6
+    for error in errors:
+        assert issubclass(error, digest.DigestError)

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from digest import Article, Newsletter, Quote
+from digest.models import clean_text
+
+BASE: dict[str, Any] = {
+    "title": "A title",
+    "url": "https://example.org/a",
+    "section": "news",
+    "published_at": "2026-11-20T12:00:00+07:00",
+}
+
+
+def test_json_dates_are_iso_8601_with_a_zone() -> None:
+    article = Article.model_validate(BASE)
+    assert article.published_at.utcoffset() is not None
+    assert article.published_at.isoformat() == "2026-11-20T12:00:00+07:00"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "needle"),
+    [
+        ({"published_at": "2026-11-20T12:00:00"}, "published_at", "timezone"),
+        ({"title": ""}, "title", "at least 1"),
+        ({"url": "javascript:alert(1)"}, "url", "http"),
+        ({"url": "/relative/path"}, "url", "http"),
+        ({"url": "https://example.org/a b"}, "url", "spaces"),
+        ({"image_url": "https://example.org/a.png"}, "image_alt", "needs alt text"),
+        ({"image_url": "a.png", "image_alt": ""}, "image_alt", "image_decorative"),
+        ({"image_url": "../secret.png", "image_alt": "x"}, "image_url", "relative path"),
+        ({"priority": 5000}, "priority", "less than or equal"),
+        ({"colour": "red"}, "colour", "Extra inputs"),
+    ],
+)
+def test_bad_articles_name_the_field(changes: dict[str, Any], field: str, needle: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Article.model_validate({**BASE, **changes})
+    assert field in str(caught.value)
+    assert needle in str(caught.value)
+
+
+def test_decorative_images_get_an_empty_alt() -> None:
+    article = Article.model_validate(
+        {**BASE, "image_url": "a.png", "image_alt": "ignored", "image_decorative": True}
+    )
+    assert article.image_alt == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('""Kekuatan dan perkembangan datang hanya dari usaha""', "Kekuatan dan perkembangan datang hanya dari usaha"),
+        ("“Quoted once”", "Quoted once"),
+        ("«Guillemets»", "Guillemets"),
+        ("  'single'  ", "single"),
+        ('He said "no" twice', 'He said "no" twice'),
+    ],
+)
+def test_quote_marks_are_normalised(raw: str, expected: str) -> None:
+    assert Quote(text=raw, author="Someone").text == expected
+
+
+def test_a_quote_of_only_marks_is_refused() -> None:
+    with pytest.raises(ValidationError, match="besides quote marks"):
+        Quote(text='""""', author="Someone")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a\x00b\x07c", "abc"),
+        ("line one\r\nline two", "line one\nline two"),
+        ("para one\n\n\n\npara two", "para one\n\npara two"),
+        ("  spaced   out  ", "spaced out"),
+        ("emoji 🎉 and RTL مرحبا", "emoji 🎉 and RTL مرحبا"),
+        ("e\u0301", "é"),
+        ("bad \ufffe char", "bad char"),
+    ],
+)
+def test_clean_text(raw: str, expected: str) -> None:
+    assert clean_text(raw) == expected
+
+
+def test_titles_are_one_line() -> None:
+    article = Article.model_validate({**BASE, "title": "Two\nlines\tof  title"})
+    assert article.title == "Two lines of title"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"locale": "xx_NOPE"}, "locale"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"theme": {"brand": "#12345"}}, "brand"),
+        ({"sender": {"name": "X", "address": "not-an-address"}}, "address"),
+        ({"unsubscribe_url": "ftp://example.org"}, "unsubscribe_url"),
+    ],
+)
+def test_bad_newsletter_settings(changes: dict[str, Any], field: str) -> None:
+    settings: dict[str, Any] = {
+        "name": "N",
+        "sender": {"name": "N", "address": "n@example.org"},
+        "postal_address": "Somewhere",
+    }
+    with pytest.raises(ValidationError) as caught:
+        Newsletter.model_validate({**settings, **changes})
+    assert field in str(caught.value)
+
+
+def test_sections_accept_names_and_tables() -> None:
+    newsletter = Newsletter.model_validate(
+        {
+            "name": "N",
+            "sender": {"name": "N", "address": "n@example.org"},
+            "postal_address": "Somewhere",
+            "locale": "id-ID",
+            "sections": ["A", {"name": "B", "label": "Bee", "limit": 1}],
+        }
+    )
+    assert [s.name for s in newsletter.sections] == ["A", "B"]
+    assert newsletter.sections[1].label == "Bee"
+    assert newsletter.locale == "id_ID"
+
+
+def test_models_are_frozen() -> None:
+    article = Article.model_validate(BASE)
+    with pytest.raises(ValidationError):
+        article.title = "changed"  # type: ignore[misc]
+    assert isinstance(article.published_at, datetime)
