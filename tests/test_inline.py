@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import re
+
+from digest import inline_css
+
+from .conftest import build_example
+from .htmltools import read_page
+
+SAMPLE = """<!doctype html><html lang="en"><head><title>T</title>
+<style type="text/css">.x h1 { color: #c00; margin: 0 }
+@media only screen and (max-width:479px) { .x h1 { font-size: 20px !important; } }</style>
+<!--[if mso]><style>.y { width: 600px; }</style><![endif]-->
+</head><body><div class="x"><h1>Hello</h1><img src="https://example.org/a.png" alt="" width="550" style="width:100%"></div></body></html>"""
+
+
+def test_rules_are_inlined_and_media_queries_kept() -> None:
+    out = inline_css(SAMPLE)
+    assert re.search(r'<h1 style="color:#c00; ?margin:0">Hello</h1>', out)
+    assert "@media only screen and (max-width:479px)" in out
+    assert "font-size: 20px !important" in out or "font-size:20px !important" in out
+
+
+def test_doctype_mso_comments_classes_and_pixel_widths_stay() -> None:
+    out = inline_css(SAMPLE)
+    assert out.startswith("<!doctype html>")
+    assert "<!--[if mso]>" in out
+    assert 'class="x"' in out
+    assert read_page(out).images[0]["width"] == "550"
+
+
+def test_the_examples_keep_the_phone_layout_rules() -> None:
+    html = build_example("tangerangnews").html
+    assert html.count("!important") >= 5
+    assert "@media only screen and (max-width:479px)" in html
+    assert "<!--[if mso | IE]>" in html
