@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from digest import Article, Digest, Newsletter, Quote, RenderOptions, build_digest, load_config, load_data
+from digest import (
+    Article,
+    Digest,
+    Newsletter,
+    Quote,
+    RenderOptions,
+    build_digest,
+    load_config,
+    load_data,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -97,5 +106,6 @@ def build_example(name: str, asset_base_url: str | None = None) -> Digest:
     data = load_data(config.data)
     on, number = EXAMPLE_EDITIONS[name]
     options = RenderOptions(template_dir=config.templates, asset_base_url=asset_base_url)
-    return build_digest(data.articles, config.newsletter, on, quotes=data.quotes,
-                        number=number, options=options)
+    return build_digest(
+        data.articles, config.newsletter, on, quotes=data.quotes, number=number, options=options
+    )

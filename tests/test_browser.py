@@ -20,14 +20,23 @@ CHROMEDRIVER = shutil.which("chromedriver")
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Chromium and chromedriver are not installed "
-                    "(Debian: apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "Chromium and chromedriver are not installed "
+            "(Debian: apt-get install chromium chromium-driver)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--hide-scrollbars",
-                 "--disable-dev-shm-usage"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--disable-dev-shm-usage",
+    ):
         options.add_argument(flag)
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     driver = webdriver.Chrome(options=options, service=service)
@@ -36,18 +45,30 @@ def browser() -> Iterator[Any]:
 
 
 def show(driver: Any, path: Path, width: int) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 480,
-    })
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": width,
+            "height": 900,
+            "deviceScaleFactor": 1,
+            "mobile": width < 480,
+        },
+    )
     driver.get(path.as_uri())
     driver.execute_script("return document.fonts.ready")
 
 
 def screenshot(driver: Any, name: str, width: int) -> Path:
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 480,
-    })
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": width,
+            "height": height,
+            "deviceScaleFactor": 1,
+            "mobile": width < 480,
+        },
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     target = ARTIFACTS / f"{name}-{width}.png"
     driver.save_screenshot(str(target))
@@ -74,7 +95,7 @@ def test_example_in_chromium(browser: Any, tmp_path: Path, example: str, width: 
     """)
     assert metrics["scrollWidth"] <= metrics["innerWidth"], "horizontal scrolling"
     assert metrics["leadLoaded"], "the lead picture did not load"
-    assert 0 <= metrics["leadLeft"] and metrics["leadRight"] <= metrics["innerWidth"]
+    assert metrics["leadLeft"] >= 0 and metrics["leadRight"] <= metrics["innerWidth"]
     assert metrics["leadWidth"] >= min(width, 600) * 0.8
     assert metrics["h1"] == 1
     assert screenshot(browser, example, width).stat().st_size > 10_000

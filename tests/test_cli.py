@@ -20,14 +20,27 @@ SCRIPT = shutil.which("digest", path=str(Path(sys.executable).parent))
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     command = [SCRIPT] if SCRIPT else [sys.executable, "-m", "digest"]
     return subprocess.run(
-        [*command, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120,
+        [*command, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
         env={**os.environ, "PYTHONWARNINGS": "error"},
     )
 
 
 def test_build_writes_html_text_and_eml(tmp_path: Path) -> None:
-    result = run("build", "--config", SEED, "--date", "2025-09-16", "--number", "12",
-                 "--out", tmp_path / "out")
+    result = run(
+        "build",
+        "--config",
+        SEED,
+        "--date",
+        "2025-09-16",
+        "--number",
+        "12",
+        "--out",
+        tmp_path / "out",
+    )
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == [
@@ -47,9 +60,22 @@ def test_build_writes_html_text_and_eml(tmp_path: Path) -> None:
 
 def test_python_dash_m_and_quiet(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "digest", "build", "--config", str(SEED), "--date", "2025-09-16",
-         "--out", str(tmp_path), "--quiet"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "build",
+            "--config",
+            str(SEED),
+            "--date",
+            "2025-09-16",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
@@ -85,10 +111,22 @@ ARTICLE = {
     ("data", "code", "message"),
     [
         ("{not json", 1, "articles.json:1:2: not valid JSON"),
-        ({"articles": [{**ARTICLE, "image_url": "a.png"}]}, 1, "articles[0]: image_alt: the image 'a.png' needs alt text"),
+        (
+            {"articles": [{**ARTICLE, "image_url": "a.png"}]},
+            1,
+            "articles[0]: image_alt: the image 'a.png' needs alt text",
+        ),
         ({"articles": [{**ARTICLE, "published_at": "2025-09-13"}]}, 1, "articles[0].published_at"),
-        ({"articles": [{**ARTICLE, "url": "javascript:alert(1)"}]}, 1, "articles[0].url: must be an absolute http:// or https:// URL (got 'javascript:alert(1)')"),
-        ({"articles": [{**ARTICLE, "titel": "typo"}]}, 1, "articles[0].titel: Extra inputs are not permitted"),
+        (
+            {"articles": [{**ARTICLE, "url": "javascript:alert(1)"}]},
+            1,
+            "articles[0].url: must be an absolute http:// or https:// URL (got 'javascript:alert(1)')",
+        ),
+        (
+            {"articles": [{**ARTICLE, "titel": "typo"}]},
+            1,
+            "articles[0].titel: Extra inputs are not permitted",
+        ),
         ({"articles": []}, 3, "no articles"),
     ],
     ids=["bad-json", "missing-alt", "naive-date", "javascript-url", "unknown-field", "empty"],

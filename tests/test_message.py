@@ -39,8 +39,15 @@ def test_the_message_has_text_then_html(example: str) -> None:
 def test_headers_have_the_expected_names() -> None:
     message = parse(build_example("tangerangnews").as_bytes())
     assert list(message.keys()) == [
-        "From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
-        "List-Unsubscribe-Post", "MIME-Version", "Content-Type",
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "MIME-Version",
+        "Content-Type",
     ]
     assert message["Date"] == "Tue, 16 Sep 2025 07:00:00 +0700"
 
@@ -69,7 +76,10 @@ def test_non_ascii_subject_and_sender_round_trip(
 ) -> None:
     branded = Newsletter.model_validate(
         newsletter.model_dump()
-        | {"name": "Kabar Pekan Ini ✨", "sender": {"name": "Redaksi Ümlaut", "address": "r@example.org"}}
+        | {
+            "name": "Kabar Pekan Ini ✨",
+            "sender": {"name": "Redaksi Ümlaut", "address": "r@example.org"},
+        }
     )
     digest = build_digest([make_article(title="Café ☕ naïve")], branded, ON)
     message = parse(digest.as_bytes())

@@ -55,7 +55,10 @@ def test_decorative_images_get_an_empty_alt() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ('""Kekuatan dan perkembangan datang hanya dari usaha""', "Kekuatan dan perkembangan datang hanya dari usaha"),
+        (
+            '""Kekuatan dan perkembangan datang hanya dari usaha""',
+            "Kekuatan dan perkembangan datang hanya dari usaha",
+        ),
         ("“Quoted once”", "Quoted once"),
         ("«Guillemets»", "Guillemets"),
         ("  'single'  ", "single"),

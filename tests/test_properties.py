@@ -16,10 +16,12 @@ from digest.render import _paragraphs
 
 from .htmltools import read_page
 
-settings.register_profile("default", max_examples=40, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("ci", max_examples=300, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "default", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ON = date(2026, 11, 23)
@@ -29,13 +31,29 @@ NEWSLETTER = Newsletter(
     postal_address="1 Example Street",
     unsubscribe_url="https://example.org/unsubscribe",
 )
-HOSTILE = st.sampled_from([
-    "</mj-text><mj-raw><script>alert(1)</script></mj-raw><mj-text>",
-    '" onmouseover="alert(1)',
-    "{{ 7*7 }}", "{% raw %}", "<!--[if mso]>", "]]>", "&amp;", "&#0;", "<mjml>", "\x00\x1b[31m",
-    "\ud800", "\ufffe", "مرحبا بالعالم", "e\u0301\u0301", "👩‍👩‍👧‍👦", "\u202egnp.exe",
-])
-TEXT = st.one_of(st.text(max_size=300), HOSTILE, st.lists(HOSTILE | st.text(max_size=20)).map("".join))
+HOSTILE = st.sampled_from(
+    [
+        "</mj-text><mj-raw><script>alert(1)</script></mj-raw><mj-text>",
+        '" onmouseover="alert(1)',
+        "{{ 7*7 }}",
+        "{% raw %}",
+        "<!--[if mso]>",
+        "]]>",
+        "&amp;",
+        "&#0;",
+        "<mjml>",
+        "\x00\x1b[31m",
+        "\ud800",
+        "\ufffe",
+        "مرحبا بالعالم",
+        "e\u0301\u0301",
+        "👩‍👩‍👧‍👦",
+        "\u202egnp.exe",
+    ]
+)
+TEXT = st.one_of(
+    st.text(max_size=300), HOSTILE, st.lists(HOSTILE | st.text(max_size=20)).map("".join)
+)
 
 
 def structure(html: str) -> tuple[list[str], list[tuple[str, str]]]:
@@ -45,8 +63,14 @@ def structure(html: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 def build(article: dict[str, Any], quote: dict[str, Any]) -> str:
     lead = Article(**article)
-    teaser = Article(**{**article, "url": "https://example.org/b", "title": "Teaser",
-                        "published_at": datetime(2026, 11, 19, tzinfo=UTC)})
+    teaser = Article(
+        **{
+            **article,
+            "url": "https://example.org/b",
+            "title": "Teaser",
+            "published_at": datetime(2026, 11, 19, tzinfo=UTC),
+        }
+    )
     return build_digest([lead, teaser], NEWSLETTER, ON, quotes=[Quote(**quote)]).html
 
 
@@ -67,8 +91,16 @@ PLACEHOLDER_HTML = build(BASE_ARTICLE, BASE_QUOTE)
 
 @pytest.mark.parametrize(
     "field",
-    ["title", "section", "author", "image_alt", "image_caption", "summary", "quote.text",
-     "quote.author"],
+    [
+        "title",
+        "section",
+        "author",
+        "image_alt",
+        "image_caption",
+        "summary",
+        "quote.text",
+        "quote.author",
+    ],
 )
 @given(value=TEXT)
 def test_any_text_keeps_the_structure(field: str, value: str) -> None:

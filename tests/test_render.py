@@ -11,9 +11,9 @@ from digest import (
     InputError,
     Newsletter,
     Quote,
+    Renderer,
     RenderError,
     RenderOptions,
-    Renderer,
     TemplateError,
     build_digest,
     select_edition,
@@ -57,11 +57,17 @@ def test_the_seed_edition_reads_like_the_page() -> None:
     assert page.headings == [
         ("h1", digest.edition.lead.title),
         ("h2", "BANTEN"),
-        ("h3", "Sampah di Banten Capai 8.126 Ton Sehari, Andra Soni Kumpulkan Kepala Daerah Cari Solusi"),
+        (
+            "h3",
+            "Sampah di Banten Capai 8.126 Ton Sehari, Andra Soni Kumpulkan Kepala Daerah Cari Solusi",
+        ),
         ("h2", "OPINI"),
         ("h3", "Desentralisasi Tanpa Demokratisasi: Problem Tata Kelola Daerah"),
         ("h2", "PROPERTI"),
-        ("h3", "Bukukan Pendapatan Rp13,8 Triliun pada 2024, BSDE Masuk 100 Perusahaan Terbaik versi Fortune"),
+        (
+            "h3",
+            "Bukukan Pendapatan Rp13,8 Triliun pada 2024, BSDE Masuk 100 Perusahaan Terbaik versi Fortune",
+        ),
         ("h2", "Kutipan pekan ini"),
     ]
     assert "Edisi #12 · Selasa, 16 September 2025" in page.text
@@ -77,7 +83,7 @@ def test_english_example_uses_english_labels_and_dates() -> None:
     assert [s.label for s in digest.edition.sections] == ["Around town", "Business", "What's on"]
 
 
-TRICKY = 'Tom & Jerry <b>bold</b> "double" \'single\' {{ 7*7 }} {% raw %} 🎉'
+TRICKY = "Tom & Jerry <b>bold</b> \"double\" 'single' {{ 7*7 }} {% raw %} 🎉"
 
 
 def test_titles_are_escaped_exactly_once(
@@ -96,7 +102,9 @@ def test_titles_are_escaped_exactly_once(
     assert TRICKY in digest.subject
 
 
-def test_an_ampersand_in_a_link_survives(make_article: ArticleFactory, newsletter: Newsletter) -> None:
+def test_an_ampersand_in_a_link_survives(
+    make_article: ArticleFactory, newsletter: Newsletter
+) -> None:
     url = "https://example.org/a?x=1&y=2"
     digest = build_digest([make_article(url=url)], newsletter, ON)
     assert url in read_page(digest.html).links
@@ -146,8 +154,9 @@ def test_relative_images_need_an_asset_base(
     article = make_article(image_url="images/a.png", image_alt="A picture")
     with pytest.raises(InputError, match="relative path but the newsletter has no asset_base_url"):
         build_digest([article], newsletter, ON)
-    digest = build_digest([article], newsletter, ON,
-                          options=RenderOptions(asset_base_url="https://cdn.example.org/m"))
+    digest = build_digest(
+        [article], newsletter, ON, options=RenderOptions(asset_base_url="https://cdn.example.org/m")
+    )
     assert read_page(digest.html).images[0]["src"] == "https://cdn.example.org/m/images/a.png"
 
 
@@ -180,8 +189,7 @@ def test_template_errors_are_clear(
 ) -> None:
     (tmp_path / "edition.mjml.j2").write_text(template)
     with pytest.raises(TemplateError, match=re.escape(needle)):
-        build_digest([make_article()], newsletter, ON,
-                     options=RenderOptions(template_dir=tmp_path))
+        build_digest([make_article()], newsletter, ON, options=RenderOptions(template_dir=tmp_path))
 
 
 def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:

@@ -25,11 +25,20 @@ def titles(edition: object) -> list[list[str]]:
         ([("low", False, 0, 48, True), ("high", False, 5, 0, True)], "high"),
         ([("older", False, 0, 0, True), ("newer", False, 0, 1, True)], "newer"),
         ([("no picture", False, 0, 5, False), ("picture", False, 0, 0, True)], "picture"),
-        ([("pick, no picture", True, 0, 0, False), ("picture", False, 9, 9, True)], "pick, no picture"),
+        (
+            [("pick, no picture", True, 0, 0, False), ("picture", False, 9, 9, True)],
+            "pick, no picture",
+        ),
         ([("only text", False, 0, 0, False)], "only text"),
     ],
-    ids=["featured-beats-recency", "priority-beats-recency", "recency", "prefers-image",
-         "featured-beats-image", "no-image-at-all"],
+    ids=[
+        "featured-beats-recency",
+        "priority-beats-recency",
+        "recency",
+        "prefers-image",
+        "featured-beats-image",
+        "no-image-at-all",
+    ],
 )
 def test_lead_choice(
     make_article: ArticleFactory,
@@ -70,7 +79,10 @@ def test_ties_are_broken_by_url_whatever_the_input_order(
     ids=["case-and-slash", "scheme-www-fragment", "tracking-params", "title"],
 )
 def test_duplicates_are_dropped(
-    make_article: ArticleFactory, newsletter: Newsletter, first: dict[str, str], second: dict[str, str]
+    make_article: ArticleFactory,
+    newsletter: Newsletter,
+    first: dict[str, str],
+    second: dict[str, str],
 ) -> None:
     lead = make_article(featured=True)
     one = make_article(**first)
@@ -111,7 +123,9 @@ def test_empty_sections_are_dropped(make_article: ArticleFactory, newsletter: Ne
     assert [s.name for s in edition.sections] == ["sport"]
 
 
-@pytest.mark.parametrize(("per_section", "section_limit", "expected"), [(3, None, 3), (2, None, 2), (3, 1, 1), (1, 0, 0)])
+@pytest.mark.parametrize(
+    ("per_section", "section_limit", "expected"), [(3, None, 3), (2, None, 2), (3, 1, 1), (1, 0, 0)]
+)
 def test_limits(
     make_article: ArticleFactory, per_section: int, section_limit: int | None, expected: int
 ) -> None:
@@ -143,9 +157,13 @@ def test_articles_after_the_edition_date_wait(
     make_article: ArticleFactory, newsletter: Newsletter
 ) -> None:
     future = make_article(title="tomorrow", published_at=datetime(2026, 11, 24, 0, 30, tzinfo=UTC))
-    with pytest.raises(EmptyEditionError, match="none of the 1 articles was published by 2026-11-23"):
+    with pytest.raises(
+        EmptyEditionError, match="none of the 1 articles was published by 2026-11-23"
+    ):
         select_edition([future], newsletter, ON)
-    today = make_article(title="late today", published_at=datetime(2026, 11, 23, 23, 59, tzinfo=UTC))
+    today = make_article(
+        title="late today", published_at=datetime(2026, 11, 23, 23, 59, tzinfo=UTC)
+    )
     assert select_edition([future, today], newsletter, ON).lead.title == "late today"
 
 

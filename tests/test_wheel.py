@@ -18,37 +18,83 @@ pytestmark = pytest.mark.slow
 def test_installed_wheel_builds_the_example_elsewhere(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(wheels), str(ROOT)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
     )
     (wheel,) = wheels.glob("digest-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"digest/templates/edition.mjml.j2", "digest/templates/edition.txt.j2",
-            "digest/py.typed"} <= names
+    assert {
+        "digest/templates/edition.mjml.j2",
+        "digest/templates/edition.txt.j2",
+        "digest/py.typed",
+    } <= names
 
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(wheel)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
-        [sys.executable, "-c",
-         "import digest.render as r; print(r.__file__); print(r.default_template_dir())"],
-        capture_output=True, text=True, cwd=elsewhere, env=env, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import digest.render as r; print(r.__file__); print(r.default_template_dir())",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        check=True,
     ).stdout.split()
     assert where[0].startswith(str(target))
     assert where[1] == str(target / "digest" / "templates")
 
     result = subprocess.run(
-        [sys.executable, "-m", "digest", "build", "--config",
-         str(EXAMPLES / "tangerangnews" / "newsletter.toml"), "--date", "2025-09-16",
-         "--out", "out"],
-        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "build",
+            "--config",
+            str(EXAMPLES / "tangerangnews" / "newsletter.toml"),
+            "--date",
+            "2025-09-16",
+            "--out",
+            "out",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert (elsewhere / "out" / "edition-2025-09-16.html").read_text().count("Baca selengkapnya") >= 4
+    assert (elsewhere / "out" / "edition-2025-09-16.html").read_text().count(
+        "Baca selengkapnya"
+    ) >= 4
