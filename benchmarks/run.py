@@ -14,7 +14,16 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from digest import Article, Renderer, build_digest, inline_css, load_config, load_data
+from digest import (
+    Article,
+    Newsletter,
+    Quote,
+    Renderer,
+    build_digest,
+    inline_css,
+    load_config,
+    load_data,
+)
 from digest.render import compile_mjml
 from digest.select import select_edition
 
@@ -37,14 +46,64 @@ def thirty_teasers(seed: list[Article]) -> list[Article]:
     base = seed[1]
     sections = ["BANTEN", "OPINI", "PROPERTI"]
     return [seed[0]] + [
-        base.model_copy(update={
-            "title": f"{base.title} ({n})",
-            "url": f"{base.url}-{n}",
-            "section": sections[n % 3],
-            "published_at": datetime(2025, 9, 15, tzinfo=UTC) - timedelta(hours=n),
-        })
+        base.model_copy(
+            update={
+                "title": f"{base.title} ({n})",
+                "url": f"{base.url}-{n}",
+                "section": sections[n % 3],
+                "published_at": datetime(2025, 9, 15, tzinfo=UTC) - timedelta(hours=n),
+            }
+        )
         for n in range(30)
     ]
+
+
+def measure(
+    name: str, articles: list[Article], quotes: list[Quote], newsletter: Newsletter, repeat: int
+) -> list[tuple[str, float, float | None]]:
+    """Median times of each stage, a whole build, and the naive build, for one edition."""
+    renderer = Renderer()
+    edition = select_edition(articles, newsletter, SEED_DATE, quotes=quotes)
+    context = renderer.context(edition, newsletter)
+    context.update(subject="s", preheader="p", preheader_filler="")
+    mjml_source = renderer.render_template("edition.mjml.j2", context, markup=True)
+    html = compile_mjml(mjml_source)
+    digest = build_digest(articles, newsletter, SEED_DATE, quotes=quotes, renderer=renderer)
+
+    def naive() -> bytes:
+        # A fresh renderer each time: no template or environment reuse.
+        fresh = Renderer()
+        return build_digest(
+            articles, newsletter, SEED_DATE, quotes=quotes, renderer=fresh
+        ).as_bytes()
+
+    def whole() -> bytes:
+        return build_digest(
+            articles, newsletter, SEED_DATE, quotes=quotes, renderer=renderer
+        ).as_bytes()
+
+    def jinja() -> str:
+        fresh_context = renderer.context(edition, newsletter) | context
+        return renderer.render_template("edition.mjml.j2", fresh_context, markup=True)
+
+    stages: dict[str, Callable[[], object]] = {
+        "select": lambda: select_edition(articles, newsletter, SEED_DATE, quotes=quotes),
+        "jinja2 (context + MJML template)": jinja,
+        "MJML compile": lambda: compile_mjml(mjml_source),
+        "inline (premailer)": lambda: inline_css(html),
+        "message bytes": digest.as_bytes,
+    }
+    baseline = median_ms(naive, repeat)
+    rows: list[tuple[str, float, float | None]] = [
+        (f"{name}: naive build (fresh renderer)", baseline, None)
+    ]
+    rows += [
+        (f"{name}: {stage}", median_ms(action, repeat), None) for stage, action in stages.items()
+    ]
+    total = median_ms(whole, repeat)
+    rows.append((f"{name}: whole build, reused renderer", total, total / baseline))
+    rows.append((f"{name}: HTML size (KB)", len(digest.html.encode()) / 1024, None))
+    return rows
 
 
 def main() -> None:
@@ -55,48 +114,13 @@ def main() -> None:
     config = load_config(SEED)
     data = load_data(config.data)
     newsletter = config.newsletter.model_copy(update={"teasers_per_section": 10})
-    renderer = Renderer()
-    rows: list[tuple[str, float, float | None]] = []
-
-    for name, articles in (("seed", data.articles), ("30 teasers", thirty_teasers(data.articles))):
-        edition = select_edition(articles, newsletter, SEED_DATE, quotes=data.quotes)
-        context = renderer.context(edition, newsletter)
-        context.update(subject="s", preheader="p", preheader_filler="")
-        mjml_source = renderer.render_template("edition.mjml.j2", context, markup=True)
-        html = compile_mjml(mjml_source)
-        digest = build_digest(articles, newsletter, SEED_DATE, quotes=data.quotes,
-                              renderer=renderer)
-
-        def naive() -> bytes:
-            # A fresh renderer each time: no template or environment reuse.
-            return build_digest(articles, newsletter, SEED_DATE, quotes=data.quotes,
-                                renderer=Renderer()).as_bytes()
-
-        def whole() -> bytes:
-            return build_digest(articles, newsletter, SEED_DATE, quotes=data.quotes,
-                                renderer=renderer).as_bytes()
-
-        stages = {
-            "select": lambda: select_edition(articles, newsletter, SEED_DATE, quotes=data.quotes),
-            "jinja2 (context + MJML template)": lambda: renderer.render_template(
-                "edition.mjml.j2", renderer.context(edition, newsletter) | context, markup=True),
-            "MJML compile": lambda: compile_mjml(mjml_source),
-            "inline (premailer)": lambda: inline_css(html),
-            "message bytes": digest.as_bytes,
-        }
-        baseline = median_ms(naive, repeat)
-        rows.append((f"{name}: naive build (fresh renderer)", baseline, None))
-        for stage, action in stages.items():
-            rows.append((f"{name}: {stage}", median_ms(action, repeat), None))
-        total = median_ms(whole, repeat)
-        rows.append((f"{name}: whole build, reused renderer", total, total / baseline))
-        rows.append((f"{name}: HTML size (KB)", len(digest.html.encode()) / 1024, None))
+    rows = measure("seed", data.articles, data.quotes, newsletter, repeat)
+    rows += measure("30 teasers", thirty_teasers(data.articles), data.quotes, newsletter, repeat)
 
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'median':>9}  ratio to naive")
     for label, value, ratio in rows:
-        unit = "" if "KB" in label else " ms"
-        shown = f"{value:8.1f}{unit}" if unit else f"{value:8.1f}"
+        shown = f"{value:8.1f}" if "KB" in label else f"{value:8.1f} ms"
         print(f"{label:<{width}}  {shown:>9}  {'' if ratio is None else f'{ratio:.2f}x'}")
     print(f"(median of {repeat} runs; Python {sys.version.split()[0]})")
 
