@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from functools import lru_cache
+from typing import Any
 
+import cssutils
 from premailer import Premailer
 
 from .errors import RenderError
@@ -15,16 +18,33 @@ __all__ = ["inline_css"]
 _DOCTYPE = "<!doctype html>"
 
 
+def _refuse_fetch(url: str) -> None:
+    """A cssutils fetcher that fetches nothing: an ``@import`` stays unresolved."""
+    return None
+
+
+@lru_cache(maxsize=32)
+def _parse_offline(css: str, validate: bool) -> Any:
+    """Parse a stylesheet without following ``@import`` (cssutils would fetch it)."""
+    return cssutils.CSSParser(fetcher=_refuse_fetch, validate=validate).parseString(css)
+
+
+class _OfflinePremailer(Premailer):  # type: ignore[misc]
+    """Premailer whose CSS parser never touches the network."""
+
+    def _parse_css_string(self, css_body: str, validate: bool = True) -> Any:
+        return _parse_offline(css_body, validate)
+
+
 def inline_css(html: str) -> str:
-    """
-    Inline the CSS of an HTML email, keeping media queries, MSO comments and the doctype.
+    """Inline the CSS of an HTML email, keeping media queries, MSO comments and the doctype.
 
     ``strip_important=False`` keeps ``!important`` in the media queries the phone layout
     depends on; ``keep_style_tags=True`` keeps those rules in the document; classes stay so
     that the media queries have something to target; MJML's pixel ``width``/``height``
     attributes are kept for Outlook instead of being rewritten from the CSS.
     """
-    premailer = Premailer(
+    premailer = _OfflinePremailer(
         html,
         allow_network=False,
         allow_loading_external_files=False,
@@ -34,7 +54,7 @@ def inline_css(html: str) -> str:
         disable_validation=True,
         disable_basic_attributes=["width", "height"],
         # cssutils reports every mso-* property as invalid CSS; they are there on purpose.
-        cssutils_logging_handler=logging.NullHandler(),
+        # (A level only: premailer adds a given handler to cssutils' logger on every call.)
         cssutils_logging_level=logging.CRITICAL,
     )
     try:
