@@ -112,7 +112,7 @@ def main() -> None:
     repeat = parser.parse_args().repeat
 
     config = load_config(SEED)
-    data = load_data(config.data)
+    data = load_data(config.data, config.newsletter)
     newsletter = config.newsletter.model_copy(update={"teasers_per_section": 10})
     rows = measure("seed", data.articles, data.quotes, newsletter, repeat)
     rows += measure("30 teasers", thirty_teasers(data.articles), data.quotes, newsletter, repeat)

@@ -1,5 +1,4 @@
-"""
-digest: turn a week of news articles into one responsive, inline-styled email digest.
+"""digest: turn a week of news articles into one responsive, inline-styled email digest.
 
 The pipeline runs one way: models -> select -> render (Jinja2 -> MJML -> HTML) -> inline ->
 message. ``build_digest`` runs it all; each stage is importable on its own.
@@ -9,6 +8,7 @@ from .config import BuildConfig as BuildConfig
 from .config import EditionData as EditionData
 from .config import load_config as load_config
 from .config import load_data as load_data
+from .config import parse_edition_data as parse_edition_data
 from .errors import ConfigError as ConfigError
 from .errors import DigestError as DigestError
 from .errors import EmptyEditionError as EmptyEditionError
@@ -67,6 +67,7 @@ __all__ = [
     "load_config",
     "load_data",
     "message_fields",
+    "parse_edition_data",
     "select_edition",
     "write_files",
 ]

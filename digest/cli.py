@@ -69,15 +69,14 @@ def build(
     out_dir: Path,
     quiet: bool,
 ) -> None:
-    """
-    Build one edition: HTML, plain text and an .eml message.
+    """Build one edition: HTML, plain text and an .eml message.
 
     Example:
 
         digest build --config examples/tangerangnews/newsletter.toml --out out/
     """
     config = load_config(config_path)
-    data = load_data([*config.data, *article_paths])
+    data = load_data([*config.data, *article_paths], config.newsletter)
     newsletter = config.newsletter
     edition_date: date = on.date() if on else datetime.now(newsletter.zone).date()
     renderer = Renderer(RenderOptions(template_dir=config.templates))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ConfigError, describe_validation_error
+from .errors import ConfigError, InputError, describe_validation_error
 from .models import Article, EmailAddress, Newsletter, Quote
 
-__all__ = ["BuildConfig", "EditionData", "load_config", "load_data"]
+__all__ = ["BuildConfig", "EditionData", "load_config", "load_data", "parse_edition_data"]
 
 MAX_DATA_BYTES = 50_000_000
 
@@ -81,7 +81,16 @@ def load_config(path: Path) -> BuildConfig:
     )
 
 
-def load_data(paths: Iterable[Path]) -> EditionData:
+def parse_edition_data(document: object, newsletter: Newsletter | None = None) -> EditionData:
+    """Validate a data document (parsed JSON) against ``newsletter``'s link rules."""
+    context = newsletter.validation_context if newsletter else None
+    try:
+        return EditionData.model_validate(document, context=context)
+    except ValidationError as error:
+        raise InputError(describe_validation_error(error)) from None
+
+
+def load_data(paths: Iterable[Path], newsletter: Newsletter | None = None) -> EditionData:
     """Read and merge JSON data documents of articles and quotes."""
     merged = EditionData()
     for path in paths:
@@ -95,7 +104,7 @@ def load_data(paths: Iterable[Path]) -> EditionData:
                 f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}"
             ) from None
         try:
-            merged = merged.merge(EditionData.model_validate(document))
-        except ValidationError as error:
-            raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+            merged = merged.merge(parse_edition_data(document, newsletter))
+        except InputError as error:
+            raise ConfigError(f"{path}: {error}") from None
     return merged

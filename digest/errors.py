@@ -1,5 +1,4 @@
-"""
-Exceptions raised by digest.
+"""Exceptions raised by digest.
 
 Every error the library raises on purpose derives from one base class, so a caller
 can catch ``DigestError`` and show its message to a person::

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from email import message_from_bytes
 from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from .errors import InputError
-from .models import Newsletter
+from .errors import InputError, RenderError
+from .models import Newsletter, email_address
 
 __all__ = ["MESSAGE_POLICY", "build_message", "message_fields"]
 
@@ -21,11 +22,42 @@ __all__ = ["MESSAGE_POLICY", "build_message", "message_fields"]
 MESSAGE_POLICY = email_policy.SMTP.clone(max_line_length=998)
 
 
+_HEADER_NAMES = (
+    "From",
+    "To",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+)
+
+
+def _header_value(value: str) -> str:
+    """One line: CR, LF, NUL and other control characters become spaces, whatever Python does."""
+    return " ".join("".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value).split())
+
+
 def _address(name: str, address: str) -> Address:
     try:
-        return Address(display_name=name, addr_spec=address)
+        return Address(display_name=_header_value(name), addr_spec=address)
     except (ValueError, IndexError) as error:
         raise InputError(f"address {address!r}: {error}") from None
+
+
+def _recipients(to: str | Sequence[str]) -> list[str]:
+    """Check each recipient address (no display names, no header tricks)."""
+    addresses = [to] if isinstance(to, str) else list(to)
+    checked = []
+    for index, address in enumerate(addresses):
+        try:
+            checked.append(email_address(address))
+        except ValueError as error:
+            raise InputError(f"to[{index}]: {error} (got {address[:60]!r})") from None
+    return checked
 
 
 def _content_key(subject: str, html: str, text: str) -> str:
@@ -43,13 +75,14 @@ def message_fields(
     to: Sequence[str] = (),
 ) -> dict[str, str]:
     """Return the headers and both bodies as plain strings, for senders that take fields."""
-    to = [to] if isinstance(to, str) else list(to)
+    to = _recipients(to)
+    subject = _header_value(subject)
     sender = str(_address(newsletter.sender.name, newsletter.sender.address))
     domain = newsletter.sender.address.rsplit("@", 1)[1]
     fields = {
         "from": sender,
         "to": ", ".join(to) if to else sender,
-        "subject": " ".join(subject.split()),
+        "subject": subject,
         "date": format_datetime(sent_at),
         "message_id": f"<digest.{sent_at:%Y%m%d}.{_content_key(subject, html, text)}@{domain}>",
         "text": text,
@@ -78,7 +111,7 @@ def build_message(
     )
     message = EmailMessage(policy=email_policy.SMTP)
     message["From"] = _address(newsletter.sender.name, newsletter.sender.address)
-    message["To"] = fields["to"]
+    message["To"] = fields["to"]  # checked addresses, or the sender
     if "reply_to" in fields:
         message["Reply-To"] = fields["reply_to"]
     message["Subject"] = fields["subject"]
@@ -92,4 +125,15 @@ def build_message(
     message.set_boundary(f"=_digest_{_content_key(subject, html, text)}")
     for part in message.walk():
         part.policy = MESSAGE_POLICY
+    _check_headers(message)
     return message
+
+
+def _check_headers(message: EmailMessage) -> None:
+    """Re-parse the serialised message: exactly the headers set, each once, must come back."""
+    expected = [name for name in _HEADER_NAMES if name in message]
+    parsed = message_from_bytes(message.as_bytes(), policy=email_policy.default)
+    if list(parsed.keys()) != expected:
+        raise RenderError(
+            f"the message's headers do not survive a round trip: {list(parsed.keys())!r}"
+        )

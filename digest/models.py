@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
+from collections.abc import Collection
 from datetime import time
-from typing import Annotated
-from urllib.parse import urlsplit
+from typing import Annotated, Any
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import nh3
 from babel import Locale, UnknownLocaleError
 from pydantic import (
     AfterValidator,
@@ -16,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,6 +34,7 @@ __all__ = [
     "Sender",
     "Theme",
     "clean_text",
+    "html_to_text",
 ]
 
 # Control characters other than tab and newline, the non-characters U+FFFE/U+FFFF and
@@ -39,7 +44,15 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _QUOTE_MARKS = "\"'“”„‟«»‘’‚‛‹›「」『』"  # noqa: RUF001 (these quote marks are the point)
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+")
+#: Schemes allowed in page links and images; article links may also be ``mailto``.
 WEB_SCHEMES = frozenset({"http", "https"})
+#: The default schemes of article links; pass ``{"url_schemes": ...}`` as validation context
+#: (or set ``url_schemes`` in a config file) to narrow or widen them.
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+#: Schemes that can run code or embed content; never allowed, whatever the configuration.
+FORBIDDEN_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about"})
+#: The HTML a summary may keep (from feeds): paragraphs, emphasis, line breaks and links.
+SUMMARY_TAGS = frozenset({"p", "br", "em", "strong", "b", "i", "a"})
 
 
 def clean_text(value: str) -> str:
@@ -54,14 +67,42 @@ def _one_line(value: str) -> str:
     return " ".join(clean_text(value).split())
 
 
-def _web_url(value: str) -> str:
+def check_url(value: str, schemes: Collection[str], base: str | None = None) -> str:
+    """Return ``value`` if it is an absolute URL with an allowed scheme, else raise ``ValueError``.
+
+    A relative URL is resolved against ``base`` when one is given.
+    """
     value = value.strip()
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError("a URL may not contain spaces or control characters")
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
+        raise ValueError("a URL may not contain spaces, control or invisible characters")
+    scheme = urlsplit(value).scheme.lower()
+    if not scheme:
+        if base is None:
+            raise ValueError("a relative URL needs a base URL; use an absolute URL")
+        value = urljoin(base, value)
+        scheme = urlsplit(value).scheme.lower()
+    allowed = sorted(set(schemes) - FORBIDDEN_SCHEMES)
+    if scheme not in allowed:
+        raise ValueError(f"the {scheme}: scheme is not allowed (allowed: {', '.join(allowed)})")
     parts = urlsplit(value)
-    if parts.scheme.lower() not in WEB_SCHEMES or not parts.netloc:
-        raise ValueError("must be an absolute http:// or https:// URL")
+    if scheme in WEB_SCHEMES and not parts.hostname:
+        raise ValueError("a web URL needs a host name")
+    if scheme == "mailto" and "@" not in parts.path:
+        raise ValueError("a mailto: URL needs an address")
     return value
+
+
+def _context(info: ValidationInfo, key: str) -> Any:
+    return info.context.get(key) if isinstance(info.context, dict) else None
+
+
+def _web_url(value: str) -> str:
+    return check_url(value, WEB_SCHEMES)
+
+
+def _link_url(value: str, info: ValidationInfo) -> str:
+    schemes = _context(info, "url_schemes") or LINK_SCHEMES
+    return check_url(value, schemes, _context(info, "base_url"))
 
 
 def _image_url(value: str) -> str:
@@ -71,6 +112,48 @@ def _image_url(value: str) -> str:
         return _web_url(value)
     if not value or any(ch.isspace() or ord(ch) < 32 for ch in value) or ".." in value.split("/"):
         raise ValueError("must be an http(s) URL or a plain relative path such as images/a.png")
+    return value
+
+
+def sanitise_html(
+    value: str, schemes: Collection[str] = LINK_SCHEMES, base: str | None = None
+) -> str:
+    """Reduce HTML to paragraphs, emphasis, line breaks and links with allowed URLs."""
+
+    def keep_link(tag: str, attribute: str, url: str) -> str | None:
+        try:
+            return check_url(html.unescape(url), schemes, base)
+        except ValueError:
+            return None
+
+    return nh3.clean(
+        _UNWANTED.sub("", value),
+        tags=set(SUMMARY_TAGS),
+        attributes={"a": {"href"}},
+        attribute_filter=keep_link,
+        clean_content_tags={"script", "style", "template", "svg", "math", "title"},
+        url_schemes=set(schemes) - FORBIDDEN_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()
+
+
+def html_to_text(value: str) -> str:
+    """Turn sanitised summary HTML into plain text, one paragraph per ``<p>``."""
+    marked = re.sub(r"(?i)</p\s*>|<br\s*/?>", "\n\n", value)
+    return clean_text(html.unescape(nh3.clean(marked, tags=set())))
+
+
+def _summary_html(value: str, info: ValidationInfo) -> str:
+    return sanitise_html(
+        value, _context(info, "url_schemes") or LINK_SCHEMES, _context(info, "base_url")
+    )
+
+
+def _scheme(value: str) -> str:
+    value = value.strip().lower().removesuffix(":")
+    if value in FORBIDDEN_SCHEMES or not re.fullmatch(r"[a-z][a-z0-9+.-]*", value):
+        raise ValueError(f"{value!r} cannot be allowed as a link scheme")
     return value
 
 
@@ -103,19 +186,39 @@ def _colour(value: str) -> str:
     return value.lower()
 
 
-def _email_address(value: str) -> str:
+def email_address(value: str) -> str:
+    """Check an address (no display name) and IDNA-encode its domain; raise ``ValueError``."""
     value = value.strip()
-    if not _EMAIL.fullmatch(value):
+    if _UNWANTED.search(value) or not _EMAIL.fullmatch(value):
         raise ValueError("not an email address")
+    local, domain = value.rsplit("@", 1)
+    if not local.isascii():
+        raise ValueError("a non-ASCII local part needs SMTPUTF8, which is not supported")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("the domain cannot be IDNA-encoded") from None
+    return f"{local}@{ascii_domain.lower()}"
+
+
+def _required(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty (or only spaces and control characters)")
     return value
 
 
-OneLine = Annotated[str, AfterValidator(_one_line), Field(max_length=500)]
-Paragraphs = Annotated[str, AfterValidator(clean_text), Field(max_length=20_000)]
-WebUrl = Annotated[str, AfterValidator(_web_url), Field(max_length=2_000)]
-ImageUrl = Annotated[str, AfterValidator(_image_url), Field(max_length=2_000)]
+# Lengths are checked before cleaning, so a huge value is refused before any work on it.
+_Required = AfterValidator(_required)
+OneLine = Annotated[str, Field(max_length=500), AfterValidator(_one_line)]
+Name = Annotated[str, Field(max_length=200), AfterValidator(_one_line), _Required]
+ShortName = Annotated[str, Field(max_length=100), AfterValidator(_one_line), _Required]
+Paragraphs = Annotated[str, Field(max_length=20_000), AfterValidator(clean_text)]
+WebUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_web_url)]
+ImageUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_image_url)]
 Colour = Annotated[str, AfterValidator(_colour)]
-EmailAddress = Annotated[str, AfterValidator(_email_address), Field(max_length=254)]
+LinkUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_link_url)]
+EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(email_address)]
+SummaryHtml = Annotated[str, Field(max_length=100_000), AfterValidator(_summary_html)]
 
 
 class _Model(BaseModel):
@@ -125,11 +228,12 @@ class _Model(BaseModel):
 class Article(_Model):
     """One news article: a candidate for the lead story or a section teaser."""
 
-    title: Annotated[OneLine, Field(min_length=1)]
-    url: WebUrl
-    section: Annotated[OneLine, Field(min_length=1, max_length=100)]
+    title: Annotated[OneLine, _Required]
+    url: LinkUrl
+    section: ShortName
     published_at: AwareDatetime
     summary: Paragraphs = ""
+    summary_html: SummaryHtml | None = None
     author: OneLine | None = None
     image_url: ImageUrl | None = None
     image_alt: OneLine | None = None
@@ -139,7 +243,12 @@ class Article(_Model):
     priority: int = Field(default=0, ge=-1000, le=1000)
 
     @model_validator(mode="after")
-    def _image_needs_alt(self) -> Article:
+    def _derived_fields(self) -> Article:
+        if self.summary_html is not None and not html_to_text(self.summary_html):
+            object.__setattr__(self, "summary_html", None)
+        if self.summary_html is not None and not self.summary:
+            # The text part and the teasers need the summary as text.
+            object.__setattr__(self, "summary", html_to_text(self.summary_html))
         if self.image_url is None:
             return self
         if self.image_decorative:
@@ -155,14 +264,14 @@ class Article(_Model):
 class Quote(_Model):
     """A closing quotation and the person it is attributed to."""
 
-    text: Annotated[str, AfterValidator(_quote_text), Field(min_length=1, max_length=1_000)]
-    author: Annotated[OneLine, Field(min_length=1, max_length=200)]
+    text: Annotated[str, Field(max_length=1_000), AfterValidator(_quote_text)]
+    author: Name
 
 
 class Sender(_Model):
     """The name and address an edition is sent from."""
 
-    name: Annotated[OneLine, Field(min_length=1, max_length=200)]
+    name: Name
     address: EmailAddress
 
 
@@ -170,7 +279,7 @@ class Logo(_Model):
     """The brand's logo, shown at the top of every edition."""
 
     url: ImageUrl
-    alt: Annotated[OneLine, Field(min_length=1)]
+    alt: Annotated[OneLine, _Required]
     width: int = Field(default=160, gt=0, le=600)
     height: int = Field(default=40, gt=0, le=400)
 
@@ -178,7 +287,7 @@ class Logo(_Model):
 class Link(_Model):
     """A labelled link, such as a social profile in the footer."""
 
-    label: Annotated[OneLine, Field(min_length=1, max_length=100)]
+    label: ShortName
     url: WebUrl
 
 
@@ -199,7 +308,7 @@ class Theme(_Model):
 class SectionSpec(_Model):
     """A section of the edition: its name in the articles, its heading and its teaser limit."""
 
-    name: Annotated[OneLine, Field(min_length=1, max_length=100)]
+    name: ShortName
     label: OneLine | None = None
     limit: int | None = Field(default=None, ge=0, le=50)
 
@@ -207,7 +316,7 @@ class SectionSpec(_Model):
 class Newsletter(_Model):
     """The brand and settings of a newsletter, shared by all its editions."""
 
-    name: Annotated[OneLine, Field(min_length=1, max_length=200)]
+    name: Name
     tagline: OneLine | None = None
     url: WebUrl | None = None
     logo: Logo | None = None
@@ -216,13 +325,17 @@ class Newsletter(_Model):
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
     sender: Sender
     reply_to: EmailAddress | None = None
-    postal_address: Annotated[Paragraphs, Field(min_length=1, max_length=500)]
+    postal_address: Annotated[str, Field(max_length=500), AfterValidator(clean_text), _Required]
     unsubscribe_url: WebUrl | None = None
     sections: list[SectionSpec] = Field(default_factory=list, max_length=50)
     teasers_per_section: int = Field(default=3, ge=0, le=50)
     other_sections: bool = True
     social: list[Link] = Field(default_factory=list, max_length=20)
     asset_base_url: WebUrl | None = None
+    link_base_url: WebUrl | None = None
+    url_schemes: list[Annotated[str, AfterValidator(_scheme)]] = Field(
+        default_factory=lambda: sorted(LINK_SCHEMES), min_length=1, max_length=10
+    )
     date_format: OneLine = "EEEE, d MMMM y '|' HH:mm"
     send_time: time = time(7, 0)
     labels: dict[str, OneLine] = Field(default_factory=dict)
@@ -239,3 +352,8 @@ class Newsletter(_Model):
     def zone(self) -> ZoneInfo:
         """The newsletter's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def validation_context(self) -> dict[str, Any]:
+        """The context to validate this newsletter's articles with (link schemes, base URL)."""
+        return {"url_schemes": frozenset(self.url_schemes), "base_url": self.link_base_url}

@@ -70,8 +70,7 @@ def build_digest(
     renderer: Renderer | None = None,
     options: RenderOptions | None = None,
 ) -> Digest:
-    """
-    Select, render and inline the edition of ``newsletter`` dated ``on``.
+    """Select, render and inline the edition of ``newsletter`` dated ``on``.
 
     Pass a ``Renderer`` to reuse its templates across many builds, or ``options`` to make one.
     """

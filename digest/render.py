@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from importlib import resources
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import jinja2
 import mjml
 from babel import Locale
 from babel.dates import format_date, format_datetime
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -22,6 +26,9 @@ from .errors import InputError, RenderError, TemplateError
 from .labels import labels_for
 from .models import Article, Newsletter
 from .select import Edition
+
+if TYPE_CHECKING:
+    from mjml import IncludeLoader
 
 __all__ = ["RenderOptions", "RenderedEdition", "Renderer", "default_template_dir"]
 
@@ -31,6 +38,77 @@ EDITION_TEMPLATE = "edition.mjml.j2"
 TEXT_TEMPLATE = "edition.txt.j2"
 SUBJECT_TEMPLATE = "subject.txt.j2"
 PREHEADER_TEMPLATE = "preheader.txt.j2"
+
+
+#: The most characters one template may produce, and the largest number or repetition it
+#: may use: user templates are sandboxed, and these bound what a sandbox does not.
+MAX_OUTPUT = 2_000_000
+MAX_TEMPLATE_NUMBER = 100_000
+_BIG_FORMAT_WIDTH = re.compile(r"[%{:][^a-zA-Z}%]*?\d{6,}")
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox, also refusing huge numbers, repetitions and format widths."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """Refuse ``'x' * 10**9``, ``9 ** 99999`` and ``'%999999999s' % x``."""
+        if operator == "*":
+            for size, count in ((left, right), (right, left)):
+                if (
+                    isinstance(size, str | list | tuple)
+                    and isinstance(count, int)
+                    and (len(size) * count > MAX_OUTPUT)
+                ):
+                    raise SecurityError("a repetition that large is not allowed in templates")
+        if operator == "**" and isinstance(right, int) and abs(right) > 100:
+            raise SecurityError("an exponent that large is not allowed in templates")
+        if operator == "%" and isinstance(left, str) and _BIG_FORMAT_WIDTH.search(left):
+            raise SecurityError("a format width that large is not allowed in templates")
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Refuse calls with huge numbers (``center(10**9)``) or huge format widths."""
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and abs(value) > MAX_TEMPLATE_NUMBER:
+                raise SecurityError(f"the number {value} is too large for a template")
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and _BIG_FORMAT_WIDTH.search(owner):
+            raise SecurityError("a format width that large is not allowed in templates")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)  # keeps Jinja2's pass_environment marker
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and (abs(value) > MAX_TEMPLATE_NUMBER)
+            ):
+                raise SecurityError(f"the number {value} is too large for the {name} filter")
+        return original(*args, **kwargs)
+
+    return bounded
+
+
+def include_loader(folders: Sequence[Path]) -> IncludeLoader:
+    """Load ``mj-include`` files from the template folders only: no ``..``, no absolute paths."""
+    roots = [folder.resolve() for folder in folders]
+
+    def load(path: str) -> str:
+        relative = PurePosixPath(path.replace("\\", "/"))
+        if ":" in path or relative.is_absolute() or ".." in relative.parts:
+            raise ValueError(f"mj-include may only name a file in the template folder: {path!r}")
+        for root in roots:
+            candidate = (root / relative).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file():
+                return candidate.read_text(encoding="utf-8")
+        raise ValueError(f"mj-include: no such file in the template folder: {path!r}")
+
+    return load
 
 
 def default_template_dir() -> Path:
@@ -72,6 +150,7 @@ class Renderer:
             if not self.options.template_dir.is_dir():
                 raise TemplateError(f"template_dir: no such folder: {self.options.template_dir}")
             folders.insert(0, self.options.template_dir)
+        self._folders = folders
         # User templates come first; "default/NAME" always reaches the shipped template, so a
         # user template can extend the one it replaces and override single blocks.
         self._loader = jinja2.ChoiceLoader(
@@ -92,7 +171,7 @@ class Renderer:
         return self._environment(autoescape=False)
 
     def _environment(self, autoescape: bool) -> ImmutableSandboxedEnvironment:
-        return ImmutableSandboxedEnvironment(
+        env = _BoundedSandbox(
             loader=self._loader,
             autoescape=autoescape,
             undefined=jinja2.StrictUndefined,
@@ -100,6 +179,9 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        for name in ("center", "indent", "wordwrap", "truncate", "format", "batch", "slice"):
+            env.filters[name] = _bounded_filter(name, env.filters[name])
+        return env
 
     def context(self, edition: Edition, newsletter: Newsletter) -> dict[str, Any]:
         """Return the plain data the templates see: strings, numbers, lists and dicts."""
@@ -109,7 +191,13 @@ class Renderer:
         """Render one template by name, turning Jinja2's errors into ``TemplateError``."""
         env = self._markup_env if markup else self._text_env
         try:
-            return env.get_template(name).render(context)
+            chunks, size = [], 0
+            for chunk in env.get_template(name).generate(context):
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise TemplateError(f"{name}: the output is over {MAX_OUTPUT:,} characters")
+                chunks.append(chunk)
+            return "".join(chunks)
         except jinja2.TemplateNotFound as error:
             raise TemplateError(f"template not found: {error.name}") from None
         except jinja2.TemplateSyntaxError as error:
@@ -118,6 +206,10 @@ class Renderer:
             ) from None
         except jinja2.TemplateError as error:
             raise TemplateError(f"{name}: {error}") from None
+        except TemplateError:
+            raise
+        except Exception as error:  # a user template can raise anything Python can
+            raise TemplateError(f"{name}: {type(error).__name__}: {error}") from None
 
     def render(self, edition: Edition, newsletter: Newsletter) -> RenderedEdition:
         """Render an edition's subject, preheader, HTML and plain text."""
@@ -130,15 +222,18 @@ class Renderer:
         return RenderedEdition(
             subject=subject,
             preheader=preheader,
-            html=compile_mjml(source),
+            html=compile_mjml(source, include_loader(self._folders)),
             text=text.strip() + "\n",
         )
 
 
-def compile_mjml(source: str) -> str:
-    """Compile MJML to HTML with mjml-python, with no web fonts (so nothing is fetched)."""
+def compile_mjml(source: str, loader: IncludeLoader | None = None) -> str:
+    """Compile MJML to HTML with mjml-python, with no web fonts (so nothing is fetched).
+
+    ``loader`` reads ``mj-include`` files; without one, ``mj-include`` is an error.
+    """
     try:
-        html: str = mjml.mjml2html(source, fonts={}, disable_comments=True)
+        html: str = mjml.mjml2html(source, fonts={}, disable_comments=True, include_loader=loader)
     except (ValueError, OSError) as error:
         raise RenderError(f"MJML did not compile: {error}") from None
     return html
@@ -195,6 +290,8 @@ def edition_context(
             "published": when(item.published_at),
             "published_iso": item.published_at.isoformat(),
             "summary": _paragraphs(item.summary),
+            # Sanitised by the model (nh3): only paragraphs, emphasis, breaks and safe links.
+            "summary_html": Markup(item.summary_html) if item.summary_html else "",
             "image": image,
         }
 

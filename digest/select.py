@@ -10,11 +10,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import EmptyEditionError
+from .errors import EmptyEditionError, InputError
 from .models import Article, Newsletter, Quote
 
 __all__ = ["Edition", "Section", "canonical_url", "normalise_title", "select_edition"]
 
+#: The most articles one edition is chosen from.
+MAX_ARTICLES = 10_000
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid", "ref"})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -141,14 +143,15 @@ def select_edition(
     quotes: Sequence[Quote] = (),
     number: int | None = None,
 ) -> Edition:
-    """
-    Choose the lead, the section teasers and the quote of the edition dated ``on``.
+    """Choose the lead, the section teasers and the quote of the edition dated ``on``.
 
     Articles published after the end of that day (in the newsletter's time zone) are left
     for a later edition.
     """
     if not articles:
         raise EmptyEditionError("no articles: an edition needs at least one article")
+    if len(articles) > MAX_ARTICLES:
+        raise InputError(f"articles: {len(articles):,} is more than the {MAX_ARTICLES:,} allowed")
     cutoff = datetime.combine(on + timedelta(days=1), time(0), tzinfo=newsletter.zone)
     published = [a for a in articles if a.published_at < cutoff]
     if not published:

@@ -103,7 +103,7 @@ EXAMPLE_EDITIONS = {
 def build_example(name: str, asset_base_url: str | None = None) -> Digest:
     """Build one of the examples exactly as ``digest build`` does."""
     config = load_config(EXAMPLES / name / "newsletter.toml")
-    data = load_data(config.data)
+    data = load_data(config.data, config.newsletter)
     on, number = EXAMPLE_EDITIONS[name]
     options = RenderOptions(template_dir=config.templates, asset_base_url=asset_base_url)
     return build_digest(

@@ -120,7 +120,7 @@ ARTICLE = {
         (
             {"articles": [{**ARTICLE, "url": "javascript:alert(1)"}]},
             1,
-            "articles[0].url: must be an absolute http:// or https:// URL (got 'javascript:alert(1)')",
+            "articles[0].url: the javascript: scheme is not allowed (allowed: http, https, mailto) (got 'javascript:alert(1)')",
         ),
         (
             {"articles": [{**ARTICLE, "titel": "typo"}]},

@@ -27,9 +27,9 @@ def test_json_dates_are_iso_8601_with_a_zone() -> None:
     ("changes", "field", "needle"),
     [
         ({"published_at": "2026-11-20T12:00:00"}, "published_at", "timezone"),
-        ({"title": ""}, "title", "at least 1"),
-        ({"url": "javascript:alert(1)"}, "url", "http"),
-        ({"url": "/relative/path"}, "url", "http"),
+        ({"title": ""}, "title", "must not be empty"),
+        ({"url": "javascript:alert(1)"}, "url", "javascript: scheme is not allowed"),
+        ({"url": "/relative/path"}, "url", "needs a base URL"),
         ({"url": "https://example.org/a b"}, "url", "spaces"),
         ({"image_url": "https://example.org/a.png"}, "image_alt", "needs alt text"),
         ({"image_url": "a.png", "image_alt": ""}, "image_alt", "image_decorative"),
