@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .check import check_html
 from .config import load_config, load_data
 from .errors import DigestError
 from .output import write_files
@@ -112,9 +113,58 @@ def build(
         files[f"{stem}.preview.html"] = preview.html.encode()
     written = write_files(out_dir, files)
     if not quiet:
+        for finding in result.findings:
+            click.echo(f"digest: {finding.severity}: {finding.message}", err=True)
         click.echo(f"Built {newsletter.name} for {edition_date.isoformat()}: {result.subject}")
         for path in written:
             click.echo(f"  {path}")
+
+
+#: The exit status of ``digest check`` when it finds errors.
+CHECK_FAILED = 5
+
+
+@cli.command()
+@click.argument("html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The newsletter's config: checks its theme and unsubscribe URL.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="The size budget in KB (default: the config's size_budget_kb, or 90).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
+def check(html_file: Path, config_path: Path | None, budget: float | None, quiet: bool) -> None:
+    """Check an HTML email: size, alt text, links, unsubscribe, headings, contrast, CSS support.
+
+    Exits with status 5 when it finds errors; warnings and notes do not fail.
+
+    Example:
+
+        digest check out/edition-2025-09-16.html --config newsletter.toml
+    """
+    newsletter = load_config(config_path).newsletter if config_path else None
+    try:
+        html = html_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.FileError(str(html_file), hint=str(error)) from None
+    findings = check_html(html, newsletter, budget)
+    for finding in findings:
+        if finding.severity == "error" or not quiet:
+            where = f"{html_file}:{finding.line}" if finding.line else str(html_file)
+            click.echo(f"{where}: {finding.severity}: {finding.message} [{finding.rule}]")
+    counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+    if not quiet:
+        click.echo(
+            f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes"
+        )
+    if counts["error"]:
+        sys.exit(CHECK_FAILED)
 
 
 def main(argv: list[str] | None = None) -> None:

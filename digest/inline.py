@@ -36,6 +36,20 @@ class _OfflinePremailer(Premailer):  # type: ignore[misc]
         return _parse_offline(css_body, validate)
 
 
+def _keep_reset_in_head(html: str) -> str:
+    """Mark MJML's reset stylesheet (it starts with ``#outlook a``) to stay in the head.
+
+    Clients that read styles at all read it there; inlining it would repeat
+    ``border-collapse`` and ``mso-table-*`` on every table cell (a third of a large edition).
+    """
+    return re.sub(
+        r'<style type="text/css">(\s*#outlook a)',
+        r'<style type="text/css" data-premailer="ignore">\1',
+        html,
+        count=1,
+    )
+
+
 def inline_css(html: str) -> str:
     """Inline the CSS of an HTML email, keeping media queries, MSO comments and the doctype.
 
@@ -45,7 +59,7 @@ def inline_css(html: str) -> str:
     attributes are kept for Outlook instead of being rewritten from the CSS.
     """
     premailer = _OfflinePremailer(
-        html,
+        _keep_reset_in_head(html),
         allow_network=False,
         allow_loading_external_files=False,
         strip_important=False,

@@ -35,6 +35,20 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "unsubscribe": "Berhenti berlangganan",
         "also": "Juga",
     },
+    "ar": {
+        "edition": "العدد",
+        "read_more": "اقرأ المزيد",
+        "read_more_about": "اقرأ المزيد عن",
+        "by": "بقلم",
+        "photo": "صورة",
+        "quote": "اقتباس الأسبوع",
+        "quote_open": "«",
+        "quote_close": "»",
+        "follow_us": "تابعونا",
+        "why": "تصلك هذه الرسالة لأنك مشترك في {name}.",
+        "unsubscribe": "إلغاء الاشتراك",
+        "also": "أيضًا",
+    },
 }
 
 

@@ -239,6 +239,8 @@ class Article(_Model):
     image_alt: OneLine | None = None
     image_caption: Paragraphs | None = None
     image_decorative: bool = False
+    image_width: int | None = Field(default=None, gt=0, le=10_000)
+    image_height: int | None = Field(default=None, gt=0, le=10_000)
     featured: bool = False
     priority: int = Field(default=0, ge=-1000, le=1000)
 
@@ -300,9 +302,9 @@ class Theme(_Model):
     muted: Colour = "#59636e"
     background: Colour = "#f2f3f5"
     surface: Colour = "#ffffff"
-    font_family: OneLine = (
-        "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
-    )
+    font_family: OneLine = "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+    #: Web fonts by name and stylesheet URL; none by default (system fonts need no download).
+    web_fonts: dict[ShortName, WebUrl] = Field(default_factory=dict, max_length=5)
 
 
 class SectionSpec(_Model):
@@ -318,6 +320,7 @@ class Newsletter(_Model):
 
     name: Name
     tagline: OneLine | None = None
+    footer_text: Paragraphs | None = None
     url: WebUrl | None = None
     logo: Logo | None = None
     theme: Theme = Theme()
@@ -337,6 +340,7 @@ class Newsletter(_Model):
         default_factory=lambda: sorted(LINK_SCHEMES), min_length=1, max_length=10
     )
     date_format: OneLine = "EEEE, d MMMM y '|' HH:mm"
+    size_budget_kb: float = Field(default=90, gt=0, le=10_000)
     send_time: time = time(7, 0)
     labels: dict[str, OneLine] = Field(default_factory=dict)
 

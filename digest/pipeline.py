@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 
+from .check import Finding, check_size, check_theme
 from .inline import inline_css
 from .message import build_message, message_fields
 from .models import Article, Newsletter, Quote
@@ -26,6 +27,8 @@ class Digest:
     preheader: str
     html: str
     text: str
+    #: What the build noticed: an edition over the size budget, theme colours short of contrast.
+    findings: tuple[Finding, ...] = ()
 
     @property
     def sent_at(self) -> datetime:
@@ -76,11 +79,13 @@ def build_digest(
     """
     edition = select_edition(articles, newsletter, on, quotes=quotes, number=number)
     rendered = (renderer or Renderer(options)).render(edition, newsletter)
+    html = inline_css(rendered.html)
     return Digest(
         edition=edition,
         newsletter=newsletter,
         subject=rendered.subject,
         preheader=rendered.preheader,
-        html=inline_css(rendered.html),
+        html=html,
         text=rendered.text,
+        findings=(*check_size(html, newsletter.size_budget_kb), *check_theme(newsletter.theme)),
     )

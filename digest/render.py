@@ -22,9 +22,10 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from .colour import MIN_CONTRAST, contrast_ratio, mix
 from .errors import InputError, RenderError, TemplateError
 from .labels import labels_for
-from .models import Article, Newsletter
+from .models import Article, Newsletter, Theme
 from .select import Edition
 
 if TYPE_CHECKING:
@@ -228,9 +229,10 @@ class Renderer:
 
 
 def compile_mjml(source: str, loader: IncludeLoader | None = None) -> str:
-    """Compile MJML to HTML with mjml-python, with no web fonts (so nothing is fetched).
+    """Compile MJML to HTML with mjml-python, without MJML's default web fonts.
 
-    ``loader`` reads ``mj-include`` files; without one, ``mj-include`` is an error.
+    ``loader`` reads ``mj-include`` files; without one, ``mj-include`` is an error. Web fonts
+    come only from ``mj-font`` elements in the template (the theme's ``web_fonts``).
     """
     try:
         html: str = mjml.mjml2html(source, fonts={}, disable_comments=True, include_loader=loader)
@@ -245,6 +247,27 @@ def _single_line(text: str) -> str:
 
 def _paragraphs(text: str | None) -> list[str]:
     return [" ".join(p.split()) for p in (text or "").split("\n\n") if p.strip()]
+
+
+def dark_theme(theme: Theme) -> dict[str, str]:
+    """Colours for dark mode: dark surfaces, with the brand colours lightened until legible."""
+    background, surface = "#111418", "#1b1f24"
+
+    def legible(colour: str) -> str:
+        for step in range(11):
+            candidate = mix(colour, "#ffffff", step / 10)
+            if contrast_ratio(candidate, surface) >= MIN_CONTRAST:
+                return candidate
+        return "#ffffff"
+
+    return {
+        "background": background,
+        "surface": surface,
+        "text": "#e6e8eb",
+        "muted": "#aab2bb",
+        "brand": legible(theme.brand),
+        "accent": legible(theme.accent),
+    }
 
 
 def resolve_asset(url: str, base: str | None, where: str) -> str:
@@ -281,6 +304,10 @@ def edition_context(
                 "url": resolve_asset(item.image_url, base, f"image_url of {item.url}"),
                 "alt": item.image_alt or "",
                 "caption": item.image_caption or "",
+                # Height over width, when the article gives the picture's size.
+                "ratio": item.image_height / item.image_width
+                if item.image_width and item.image_height
+                else None,
             }
         return {
             "title": item.title,
@@ -303,9 +330,11 @@ def edition_context(
         "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
         "labels": labels,
         "theme": newsletter.theme.model_dump(),
+        "theme_dark": dark_theme(newsletter.theme),
         "newsletter": {
             "name": newsletter.name,
             "tagline": newsletter.tagline or "",
+            "footer_text": newsletter.footer_text or "",
             "url": newsletter.url or "",
             "logo": None
             if logo is None

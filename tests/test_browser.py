@@ -1,4 +1,9 @@
-"""The examples in headless Chromium at phone and desktop widths (skipped without Chromium)."""
+"""The examples in headless Chromium at phone and desktop widths, light and dark.
+
+Skipped, with the reason, when Chromium or chromedriver is missing. Screenshots are written to
+``tests/artifacts/``; ``pytest --update-snapshots`` also refreshes the ones in
+``docs/screenshots/`` that the README shows.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ from typing import Any
 
 import pytest
 
-from .conftest import EXAMPLE_EDITIONS, EXAMPLES, build_example
+from .conftest import EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parent / "artifacts"
+README_SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+WIDTHS = [320, 375, 600, 1024]
 
 
 @pytest.fixture(scope="module")
@@ -38,28 +45,26 @@ def browser() -> Iterator[Any]:
         "--disable-dev-shm-usage",
     ):
         options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = webdriver.Chrome(
+        options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    )
     yield driver
     driver.quit()
 
 
-def show(driver: Any, path: Path, width: int) -> None:
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {
-            "width": width,
-            "height": 900,
-            "deviceScaleFactor": 1,
-            "mobile": width < 480,
-        },
-    )
-    driver.get(path.as_uri())
-    driver.execute_script("return document.fonts.ready")
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each example written once, with its pictures from the example folder."""
+    folder = tmp_path_factory.mktemp("pages")
+    written = {}
+    for example in EXAMPLE_EDITIONS:
+        images = (EXAMPLES / example / "images").resolve().as_uri()
+        written[example] = folder / f"{example}.html"
+        written[example].write_text(build_example(example, asset_base_url=images).html, "utf-8")
+    return written
 
 
-def screenshot(driver: Any, name: str, width: int) -> Path:
-    height = driver.execute_script("return document.documentElement.scrollHeight")
+def show(driver: Any, path: Path, width: int, scheme: str, height: int = 900) -> None:
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {
@@ -69,33 +74,70 @@ def screenshot(driver: Any, name: str, width: int) -> Path:
             "mobile": width < 480,
         },
     )
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / f"{name}-{width}.png"
-    driver.save_screenshot(str(target))
-    return target
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {
+            "features": [{"name": "prefers-color-scheme", "value": scheme}],
+        },
+    )
+    driver.get(path.as_uri())
+
+
+MEASURE = """
+const lead = document.querySelector('h1').closest('table').parentElement
+    .closest('div[class*="mj-column"]').querySelector('img');
+const box = lead.getBoundingClientRect();
+const clipped = [...document.querySelectorAll('h1, h2, h3, p')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.slice(0, 40));
+const title = getComputedStyle(document.querySelector('h1 a'));
+return {
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: window.innerWidth,
+  leadLeft: box.left, leadRight: box.right, leadWidth: box.width,
+  leadLoaded: lead.complete && lead.naturalWidth > 0,
+  clipped: clipped,
+  titleColour: title.color,
+  background: getComputedStyle(document.body).backgroundColor,
+};
+"""
+
+
+def brightness(css_colour: str) -> float:
+    red, green, blue = (float(v) for v in css_colour[css_colour.index("(") + 1 : -1].split(",")[:3])
+    return (red * 299 + green * 587 + blue * 114) / 1000
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLE_EDITIONS))
-@pytest.mark.parametrize("width", [375, 600])
-def test_example_in_chromium(browser: Any, tmp_path: Path, example: str, width: int) -> None:
-    images = (EXAMPLES / example / "images").resolve().as_uri()
-    html = tmp_path / f"{example}.html"
-    html.write_text(build_example(example, asset_base_url=images).html, encoding="utf-8")
-    show(browser, html, width)
-    metrics = browser.execute_script("""
-        const lead = document.querySelector('img[src*="lead"], img[src*="footbridge"]');
-        const box = lead.getBoundingClientRect();
-        return {
-          scrollWidth: document.documentElement.scrollWidth,
-          innerWidth: window.innerWidth,
-          leadLeft: box.left, leadRight: box.right, leadWidth: box.width,
-          leadLoaded: lead.complete && lead.naturalWidth > 0,
-          h1: document.querySelectorAll('h1').length,
-        };
-    """)
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_example_in_chromium(
+    browser: Any,
+    pages: dict[str, Path],
+    example: str,
+    width: int,
+    scheme: str,
+    update_snapshots: bool,
+) -> None:
+    show(browser, pages[example], width, scheme)
+    metrics = browser.execute_script(MEASURE)
     assert metrics["scrollWidth"] <= metrics["innerWidth"], "horizontal scrolling"
     assert metrics["leadLoaded"], "the lead picture did not load"
     assert metrics["leadLeft"] >= 0 and metrics["leadRight"] <= metrics["innerWidth"]
     assert metrics["leadWidth"] >= min(width, 600) * 0.8
-    assert metrics["h1"] == 1
-    assert screenshot(browser, example, width).stat().st_size > 10_000
+    assert metrics["clipped"] == []
+    if scheme == "dark":
+        assert brightness(metrics["background"]) < 60
+        assert brightness(metrics["titleColour"]) > 180
+    else:
+        assert brightness(metrics["background"]) > 200
+        assert brightness(metrics["titleColour"]) < 80
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    show(browser, pages[example], width, scheme, height=height)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"{example}-{width}-{scheme}.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    if update_snapshots and width in (375, 600):
+        # The README shows the top of each: phone and desktop, light and dark.
+        show(browser, pages[example], width, scheme, height=1500)
+        browser.save_screenshot(str(README_SHOTS / f"{example}-{width}-{scheme}.png"))

@@ -39,6 +39,8 @@ def test_installed_wheel_builds_the_example_elsewhere(tmp_path: Path) -> None:
         "digest/templates/edition.mjml.j2",
         "digest/templates/edition.txt.j2",
         "digest/py.typed",
+        "digest/data/caniemail.json",
+        "digest/data/caniemail-LICENSE",
     } <= names
 
     target = tmp_path / "site"
@@ -95,6 +97,15 @@ def test_installed_wheel_builds_the_example_elsewhere(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert (elsewhere / "out" / "edition-2025-09-16.html").read_text().count(
-        "Baca selengkapnya"
-    ) >= 4
+    html = (elsewhere / "out" / "edition-2025-09-16.html").read_text()
+    assert 'lang="id"' in html and "Baca selengkapnya" in html and "PROPERTI" in html
+    checked = subprocess.run(
+        [sys.executable, "-m", "digest", "check", "out/edition-2025-09-16.html"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "0 errors, 0 warnings" in checked.stdout

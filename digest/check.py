@@ -1,0 +1,377 @@
+"""Checks of a finished email: size, accessibility, links, unsubscribe, contrast, CSS support.
+
+``check_html`` reads the HTML of an edition (or any HTML email) and reports ``Finding``s with
+a severity, a rule name and the line they were found on. CSS support comes from the caniemail
+project's data (``digest/data/caniemail.json``, MIT licence).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from html.parser import HTMLParser
+from importlib import resources
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .colour import MIN_CONTRAST, contrast_ratio
+from .labels import LABELS
+from .models import FORBIDDEN_SCHEMES, Newsletter, Theme
+
+__all__ = ["DEFAULT_BUDGET_KB", "GMAIL_CLIP_KB", "Finding", "check_html", "check_theme"]
+
+Severity = Literal["error", "warning", "info"]
+#: Gmail shows "[Message clipped]" and hides the rest past about this size.
+GMAIL_CLIP_KB = 102
+DEFAULT_BUDGET_KB = 90
+_GENERIC_LINK_TEXT = {
+    "click here",
+    "here",
+    "more",
+    "read more",
+    "link",
+    "this",
+    "this link",
+    "learn more",
+    "klik di sini",
+    "di sini",
+    "selengkapnya",
+    "baca selengkapnya",
+    "baca",
+    "lanjut",
+}
+_MAJOR = ("gmail/", "outlook/windows", "outlook/outlook-com", "apple-mail/")
+# Outlook for Windows lacks so much CSS that MJML's own output leans on graceful degradation
+# there; a feature that only it lacks is reported as information.
+_OUTLOOK_WINDOWS = ("outlook/windows", "outlook/windows-mail")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in an email, with where it was found."""
+
+    severity: Severity
+    rule: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        """``line 12: warning: message [rule]``."""
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.severity}: {self.message} [{self.rule}]"
+
+
+def check_theme(theme: Theme) -> list[Finding]:
+    """Warn about theme colour pairs with less than WCAG AA contrast (4.5:1)."""
+    pairs = [
+        ("text", theme.text, "surface", theme.surface),
+        ("muted", theme.muted, "surface", theme.surface),
+        ("accent (links)", theme.accent, "surface", theme.surface),
+        ("brand (labels)", theme.brand, "surface", theme.surface),
+        ("white button text", "#ffffff", "brand", theme.brand),
+        ("muted (footer)", theme.muted, "background", theme.background),
+    ]
+    return [
+        Finding(
+            "warning",
+            "contrast",
+            f"theme {name} {fg} on {ground} {bg} has a contrast of {ratio:.2f}:1; "
+            f"text needs at least {MIN_CONTRAST}:1",
+        )
+        for name, fg, ground, bg in pairs
+        if (ratio := contrast_ratio(fg, bg)) < MIN_CONTRAST
+    ]
+
+
+def check_size(html: str, budget_kb: float = DEFAULT_BUDGET_KB) -> list[Finding]:
+    """Report an email over the size budget, and as an error over Gmail's clipping size."""
+    size_kb = len(html.encode("utf-8")) / 1024
+    if size_kb > GMAIL_CLIP_KB:
+        return [
+            Finding(
+                "error",
+                "size",
+                f"the HTML is {size_kb:.1f} KB; Gmail clips messages over about {GMAIL_CLIP_KB} KB",
+            )
+        ]
+    if size_kb > budget_kb:
+        return [
+            Finding(
+                "warning",
+                "size",
+                f"the HTML is {size_kb:.1f} KB, over the budget of {budget_kb:g} KB",
+            )
+        ]
+    return []
+
+
+@cache
+def caniemail() -> dict[str, Any]:
+    """The shipped subset of caniemail's support data."""
+    data = resources.files("digest").joinpath("data/caniemail.json").read_text("utf-8")
+    result: dict[str, Any] = json.loads(data)
+    return result
+
+
+class _Reader(HTMLParser):
+    """Collects what the checks need, with line numbers."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lang: str | None = None
+        self.has_html = False
+        self.title: str | None = None
+        self.images: list[tuple[int, dict[str, str | None]]] = []
+        self.links: list[tuple[int, dict[str, str | None], list[str]]] = []
+        self.headings: list[tuple[int, int]] = []
+        self.tables: list[tuple[int, dict[str, str | None]]] = []
+        self.styles: list[tuple[int, str]] = []  # (line, css) of style attributes and elements
+        self._open_links: list[tuple[int, dict[str, str | None], list[str]]] = []
+        self._in: str | None = None
+        self._text: list[str] = []
+        self._start = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        line = self.getpos()[0]
+        values = dict(attrs)
+        if values.get("style"):
+            self.styles.append((line, values["style"] or ""))
+        if tag == "html":
+            self.has_html, self.lang = True, values.get("lang")
+        elif tag in ("title", "style"):
+            self._in, self._text, self._start = tag, [], line
+        elif tag == "img":
+            self.images.append((line, values))
+        elif tag == "a":
+            self._open_links.append((line, values, []))
+        elif tag == "table":
+            self.tables.append((line, values))
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.headings.append((line, int(tag[1])))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in == "title":
+            self.title = "".join(self._text).strip()
+            self._in = None
+        elif tag == self._in == "style":
+            self.styles.append((self._start, "".join(self._text)))
+            self._in = None
+        elif tag == "a" and self._open_links:
+            self.links.append(self._open_links.pop())
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self._text.append(data)
+        for _, _, text in self._open_links:
+            text.append(data)
+
+
+def check_html(
+    html: str, newsletter: Newsletter | None = None, budget_kb: float | None = None
+) -> list[Finding]:
+    """Check an HTML email; pass its newsletter to check the theme and the unsubscribe URL."""
+    reader = _Reader()
+    reader.feed(html)
+    reader.close()
+    budget = (
+        budget_kb
+        if budget_kb is not None
+        else (newsletter.size_budget_kb if newsletter else DEFAULT_BUDGET_KB)
+    )
+    findings = check_size(html, budget)
+    findings += _check_document(reader)
+    findings += _check_images(reader)
+    findings += _check_links(reader, newsletter)
+    findings += _check_css(reader.styles)
+    if newsletter is not None:
+        findings += check_theme(newsletter.theme)
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(findings, key=lambda f: (order[f.severity], f.line or 0, f.rule))
+
+
+def _check_document(reader: _Reader) -> list[Finding]:
+    findings = []
+    if not reader.lang:
+        findings.append(Finding("error", "lang", "the <html> element has no lang attribute"))
+    if not reader.title:
+        findings.append(Finding("warning", "title", "the document has no <title>"))
+    levels = [level for _, level in reader.headings]
+    if levels.count(1) != 1:
+        findings.append(
+            Finding("warning", "headings", f"there should be one <h1>, there are {levels.count(1)}")
+        )
+    previous = 0
+    for line, level in reader.headings:
+        if level > previous + 1:
+            findings.append(
+                Finding(
+                    "warning",
+                    "headings",
+                    f"<h{level}> follows <h{previous or 'none'}>: a level is skipped",
+                    line,
+                )
+            )
+        previous = level
+    for line, attrs in reader.tables:
+        if attrs.get("role") != "presentation":
+            findings.append(
+                Finding(
+                    "warning", "layout-table", 'a layout table without role="presentation"', line
+                )
+            )
+    return findings
+
+
+def _check_images(reader: _Reader) -> list[Finding]:
+    findings = []
+    for line, attrs in reader.images:
+        src = attrs.get("src") or ""
+        if "alt" not in attrs:
+            findings.append(
+                Finding("error", "alt", f"image {src[:80]!r} has no alt attribute", line)
+            )
+        missing = [d for d in ("width", "height") if not (attrs.get(d) or "").isdigit()]
+        if missing:
+            findings.append(
+                Finding(
+                    "warning",
+                    "image-size",
+                    f"image {src[:80]!r} has no numeric {' or '.join(missing)}",
+                    line,
+                )
+            )
+        problem = _url_problem(src, images=True)
+        if problem:
+            findings.append(Finding("error", "image-url", f"image {src[:80]!r}: {problem}", line))
+    return findings
+
+
+def _url_problem(url: str, images: bool = False) -> str | None:
+    url = url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if re.sub(r"[\s\x00-\x1f]", "", url.lower()).split(":", 1)[0] in FORBIDDEN_SCHEMES:
+        return f"the {scheme or 'hidden'}: scheme is unsafe"
+    if not scheme:
+        return "a relative URL does not work in an email"
+    if scheme not in ({"http", "https"} if images else {"http", "https", "mailto", "tel"}):
+        return f"the {scheme}: scheme is not for email"
+    return None
+
+
+def _check_links(reader: _Reader, newsletter: Newsletter | None) -> list[Finding]:
+    findings = []
+    unsubscribe_words = {labels["unsubscribe"].casefold() for labels in LABELS.values()}
+    unsubscribe_found = False
+    for line, attrs, parts in reader.links:
+        href = (attrs.get("href") or "").strip()
+        text = " ".join("".join(parts).split())
+        if not href:
+            continue
+        problem = _url_problem(href)
+        if problem:
+            findings.append(Finding("error", "link", f"link {href[:80]!r}: {problem}", line))
+        elif urlsplit(href).scheme == "http":
+            findings.append(Finding("info", "link", f"link {href[:80]!r} is not https", line))
+        label = text.casefold().rstrip(" →»>.…")
+        if label in _GENERIC_LINK_TEXT and not (attrs.get("aria-label") or attrs.get("title")):
+            findings.append(
+                Finding(
+                    "warning",
+                    "link-text",
+                    f"link text {text!r} says nothing of where it leads; add an "
+                    "aria-label or use the headline",
+                    line,
+                )
+            )
+        if newsletter is not None and newsletter.unsubscribe_url:
+            unsubscribe_found |= href == newsletter.unsubscribe_url
+        else:
+            unsubscribe_found |= "unsubscribe" in href.casefold() or any(
+                word in text.casefold() for word in unsubscribe_words
+            )
+    if not unsubscribe_found:
+        findings.append(Finding("error", "unsubscribe", "no visible unsubscribe link"))
+    return findings
+
+
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_DECLARATION = re.compile(r"(?<![\w-])([a-zA-Z-]+)\s*:\s*([^;{}]+)")
+_AT_RULE = re.compile(r"@([a-zA-Z-]+)")
+
+
+def _css_features(css: str) -> Iterable[tuple[str, bool]]:
+    """The caniemail slugs a piece of CSS uses, each with whether it sits in an @media block."""
+    css = _COMMENT.sub("", css)
+    depth, media_depth = 0, None
+    for token in re.finditer(r"@media[^{]*\{|@[a-zA-Z-]+|\{|\}|[^{}@]+", css):
+        text = token.group(0)
+        if text.startswith("@media"):
+            yield "css-at-media", False
+            depth += 1
+            media_depth = media_depth or depth
+            continue
+        if text.startswith("@"):
+            name = _AT_RULE.match(text)
+            if name:
+                yield f"css-at-{name.group(1).lower()}", media_depth is not None
+            continue
+        if text == "{":
+            depth += 1
+        elif text == "}":
+            if media_depth == depth:
+                media_depth = None
+            depth = max(0, depth - 1)
+        else:
+            body = text.split("{")[-1] if "{" in text else text
+            if depth == 0 and ":" not in body:
+                continue
+            for match in _DECLARATION.finditer(body):
+                prop, value = match.group(1).lower(), match.group(2).strip().lower()
+                if prop.startswith(("-", "mso-")):
+                    continue
+                in_media = media_depth is not None
+                if prop == "display" and value in ("flex", "grid", "none"):
+                    yield f"css-display-{value}", in_media
+                yield f"css-{prop}", in_media
+                if "!important" in value:
+                    yield "css-important", in_media
+
+
+def _check_css(styles: list[tuple[int, str]]) -> list[Finding]:
+    data = caniemail()
+    first_line: dict[str, int] = {}
+    count: dict[str, int] = {}
+    progressive: dict[str, bool] = {}
+    for line, css in styles:
+        for slug, in_media in _css_features(css):
+            if slug not in data["features"]:
+                continue
+            first_line.setdefault(slug, line)
+            count[slug] = count.get(slug, 0) + 1
+            progressive[slug] = progressive.get(slug, True) and in_media
+    findings = []
+    for slug, line in first_line.items():
+        feature = data["features"][slug]
+        lacking = [
+            client
+            for client, code in feature["support"].items()
+            if code == "n" and client.startswith(_MAJOR)
+        ]
+        if not lacking:
+            continue
+        unsupported = [data["clients"][client] for client in lacking]
+        only_outlook = all(client in _OUTLOOK_WINDOWS for client in lacking)
+        severity: Severity = "info" if progressive[slug] or only_outlook else "warning"
+        findings.append(
+            Finding(
+                severity,
+                "css-support",
+                f"{feature['title']} (used {count[slug]} times) is not supported by "
+                f"{', '.join(sorted(unsupported))}; see {feature['url']}",
+                line,
+            )
+        )
+    return findings
