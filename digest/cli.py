@@ -3,125 +3,321 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from .check import check_html
-from .config import load_config, load_data
-from .errors import DigestError
-from .output import write_files
-from .pipeline import build_digest
-from .render import Renderer, RenderOptions
+from .config import BuildConfig, load_config
+from .errors import ConfigError, DigestError
+from .history import History
+from .job import run_build
+from .preview import Preview, make_server
+from .send import read_recipients, send_eml
 
 __all__ = ["cli", "main"]
 
+#: The exit status of ``digest check`` when it finds errors.
+CHECK_FAILED = 5
+#: The exit status of ``digest send`` when some recipients were refused.
+SEND_INCOMPLETE = 6
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="digest")
-def cli() -> None:
-    """Turn a week of news articles into one email digest."""
-
-
-@cli.command()
-@click.option(
+CONFIG = click.option(
     "--config",
     "config_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The newsletter's TOML config.",
 )
+DATE = click.option(
+    "--date",
+    "on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The edition's date, YYYY-MM-DD (default: the newest scheduled date).",
+)
+QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+
+
+def warn(message: str) -> None:
+    """Print a warning on stderr."""
+    click.echo(f"digest: warning: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="digest")
+def cli() -> None:
+    """Turn a week of news articles into one email digest.
+
+    Exit statuses: 0 done; 1 bad input; 2 wrong usage; 3 nothing new to send; 4 template or
+    rendering error; 5 check found errors; 6 some recipients refused; 7 mail server error.
+    """
+
+
+@cli.command()
+@CONFIG
 @click.option(
     "--articles",
     "article_paths",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A JSON document of articles and quotes, added to the config's data files.",
+    help="A JSON document of articles and quotes, added to the config's sources.",
 )
-@click.option(
-    "--date",
-    "on",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="The edition's date, YYYY-MM-DD (default: today in the newsletter's zone).",
-)
+@DATE
 @click.option(
     "--number",
     type=click.IntRange(min=1),
     default=None,
-    help="The edition's number, shown in the header.",
+    help="The edition's number (default: from the history).",
 )
 @click.option("--to", "recipients", multiple=True, help="A recipient address for the .eml.")
 @click.option(
     "--out",
     "out_dir",
-    required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="The folder to write the files into.",
+    default=None,
+    help="The folder to write the files into (default: the config's out).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+@QUIET
 def build(
     config_path: Path,
     article_paths: tuple[Path, ...],
     on: datetime | None,
     number: int | None,
     recipients: tuple[str, ...],
-    out_dir: Path,
+    out_dir: Path | None,
     quiet: bool,
 ) -> None:
-    """Build one edition: HTML, plain text and an .eml message.
+    """Build one edition: HTML, plain text, an .eml message and its archive page.
+
+    Exits with status 3, building nothing, when there is nothing new to send.
 
     Example:
 
         digest build --config examples/tangerangnews/newsletter.toml --out out/
     """
     config = load_config(config_path)
-    data = load_data([*config.data, *article_paths], config.newsletter)
-    newsletter = config.newsletter
-    edition_date: date = on.date() if on else datetime.now(newsletter.zone).date()
-    renderer = Renderer(RenderOptions(template_dir=config.templates))
-    result = build_digest(
-        data.articles,
-        newsletter,
-        edition_date,
-        quotes=data.quotes,
+    target = out_dir or config.out
+    if target is None:
+        raise click.UsageError("say where to write the files: --out DIR, or out = in the config")
+    result = run_build(
+        config,
+        target,
+        on=on.date() if on else None,
         number=number,
-        renderer=renderer,
+        recipients=recipients,
+        extra=article_paths,
     )
-    stem = f"edition-{edition_date.isoformat()}"
-    files = {
-        f"{stem}.html": result.html.encode(),
-        f"{stem}.txt": result.text.encode(),
-        f"{stem}.eml": result.as_bytes(to=list(recipients or config.to)),
-    }
-    if config.assets is not None:
-        # The same edition with its pictures taken from the local assets folder.
-        local = Renderer(
-            RenderOptions(
-                template_dir=config.templates, asset_base_url=config.assets.resolve().as_uri()
+    if quiet:
+        return
+    for message in result.warnings:
+        warn(message)
+    edition = result.digest.edition
+    number_text = f" #{edition.number}" if edition.number else ""
+    click.echo(
+        f"Built {config.newsletter.name}{number_text} for {edition.date.isoformat()}: "
+        f"{result.digest.subject}"
+    )
+    if result.window:
+        click.echo(
+            f"  articles from {result.window[0]:%Y-%m-%d %H:%M} to "
+            f"{result.window[1]:%Y-%m-%d %H:%M %Z}: {len(edition.articles)} featured"
+        )
+    for path in result.files:
+        click.echo(f"  {path}")
+
+
+STARTER = """# A newsletter config for digest (https://pypi.org/project/digest/).
+# Build an edition:   digest build --config {name}
+# Preview it:         digest preview --config {name}
+
+# Where articles come from: feeds (RSS, Atom, JSON Feed), CSV files, JSON documents.
+[[sources]]
+url = "https://example.org/feed.xml"
+section = "News"        # for items that name no category
+# [[sources]]
+# path = "extra.csv"    # columns: title, url, published_at, section, summary, image_url, ...
+
+# data = ["quotes.json"]    # JSON documents: {{"articles": [...], "quotes": [...]}}
+out = "out"                 # where `digest build` writes
+archive = "archive"         # the web archive: a page per edition and an index
+# history = "history.sqlite3"   # the edition history (default: next to this file)
+# recipients = "recipients.txt" # for `digest send`, one address a line
+
+[newsletter]
+name = "Example Weekly"
+locale = "en"                   # dates and labels follow it (id, ar, en_GB, ...)
+timezone = "Europe/London"
+send_time = "07:00:00"
+postal_address = "1 Example Street, Exampletown"
+unsubscribe_url = "https://example.org/unsubscribe"
+archive_url = "https://example.org/newsletter/"   # where the archive folder is published
+sections = ["News", "Sport"]    # their order; other sections follow
+teasers_per_section = 3
+
+[newsletter.cadence]
+every = "week"                  # or "day"
+weekday = "monday"
+
+[newsletter.sender]
+name = "Example Weekly"
+address = "news@example.org"
+
+[newsletter.tracking]           # UTM parameters on article links
+utm_source = "newsletter"
+utm_medium = "email"
+utm_campaign = "weekly-{{date}}"
+skip_domains = []
+
+[newsletter.theme]
+brand = "#b3121b"
+accent = "#0b5394"
+
+[smtp]                          # for `digest send`; credentials from the environment
+host = "smtp.example.org"
+port = 587
+security = "starttls"           # or "ssl" or "none"
+username_env = "DIGEST_SMTP_USER"
+password_env = "DIGEST_SMTP_PASSWORD"
+"""
+
+
+@cli.command()
+@click.argument(
+    "path", type=click.Path(dir_okay=False, path_type=Path), default=Path("newsletter.toml")
+)
+def init(path: Path) -> None:
+    """Write a commented starter config (never over an existing file).
+
+    Example:
+
+        digest init newsletter.toml
+    """
+    try:
+        with path.open("x", encoding="utf-8") as stream:
+            stream.write(STARTER.format(name=path.name))
+    except FileExistsError:
+        raise ConfigError(f"{path}: the file exists; choose another name") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot write it: {error.strerror}") from None
+    click.echo(
+        f"Wrote {path}: edit the sources and [newsletter], then run digest build --config {path}"
+    )
+
+
+def _history(config: BuildConfig) -> Path:
+    if not isinstance(config.history, Path):
+        raise ConfigError("this config keeps no history (history = false)")
+    return config.history
+
+
+@cli.command()
+@CONFIG
+def history(config_path: Path) -> None:
+    """List the editions built so far, newest first.
+
+    Example:
+
+        digest history --config newsletter.toml
+    """
+    path = _history(load_config(config_path))
+    if not path.exists():
+        click.echo("No edition built yet.")
+        return
+    with History(path) as records:
+        for record in records.editions():
+            click.echo(
+                f"#{record.number:<4} {record.date.isoformat()}  "
+                f"{record.articles:>2} articles  {record.subject}"
             )
+
+
+@cli.command()
+@CONFIG
+@DATE
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+def preview(config_path: Path, on: datetime | None, port: int) -> None:
+    """Serve the edition on localhost, phone and desktop side by side, rebuilt on change.
+
+    Example:
+
+        digest preview --config newsletter.toml --port 8000
+    """
+    watcher = Preview(config_path, on.date() if on else None)
+    server = make_server(watcher, port=port)
+    watcher.refresh()
+    if watcher.error:
+        warn(watcher.error)
+    click.echo(f"Serving {watcher.base_url} (Ctrl+C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@cli.command()
+@CONFIG
+@click.argument("eml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "to", multiple=True, help="Send to this address only (a test send).")
+@click.option(
+    "--recipients",
+    "recipients_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of addresses, one a line (default: the config's recipients).",
+)
+@click.option("--dry-run", is_flag=True, help="Prepare every message, send none.")
+@QUIET
+def send(
+    config_path: Path,
+    eml: Path,
+    to: tuple[str, ...],
+    recipients_file: Path | None,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Send a built .eml through the config's SMTP server, one message per recipient.
+
+    Exits with status 6 when some recipients were refused (the others still get it).
+
+    Example:
+
+        digest send --config newsletter.toml out/edition-2026-11-30.eml --to me@example.org
+    """
+    config = load_config(config_path)
+    if config.smtp is None:
+        raise ConfigError(f"{config_path}: no [smtp] table: say which server sends the mail")
+    if to:
+        addresses = read_recipients(to, "--to")
+    else:
+        source = recipients_file or config.recipients
+        if source is None:
+            raise click.UsageError("say who gets it: --to, --recipients or recipients = ...")
+        try:
+            lines = source.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise ConfigError(f"{source}: cannot read it: {error.strerror}") from None
+        addresses = read_recipients(lines, str(source))
+    show = not quiet and sys.stderr.isatty() and len(addresses) > 1
+    with click.progressbar(
+        length=len(addresses), label="Sending", file=sys.stderr, hidden=not show
+    ) as bar:
+        report = send_eml(
+            eml.read_bytes(),
+            addresses,
+            config.smtp,
+            dry_run=dry_run,
+            progress=lambda _: bar.update(1),
         )
-        preview = build_digest(
-            data.articles,
-            newsletter,
-            edition_date,
-            quotes=data.quotes,
-            number=number,
-            renderer=local,
-        )
-        files[f"{stem}.preview.html"] = preview.html.encode()
-    written = write_files(out_dir, files)
+    for address, reason in report.failed.items():
+        click.echo(f"digest: refused: {address}: {reason}", err=True)
     if not quiet:
-        for finding in result.findings:
-            click.echo(f"digest: {finding.severity}: {finding.message}", err=True)
-        click.echo(f"Built {newsletter.name} for {edition_date.isoformat()}: {result.subject}")
-        for path in written:
-            click.echo(f"  {path}")
-
-
-#: The exit status of ``digest check`` when it finds errors.
-CHECK_FAILED = 5
+        verb = "Would send" if dry_run else "Sent"
+        click.echo(f"{verb} {eml.name} to {len(report.sent)} of {len(addresses)} recipients")
+    if report.failed:
+        sys.exit(SEND_INCOMPLETE)
 
 
 @cli.command()

@@ -6,13 +6,23 @@ import json
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError, InputError, describe_validation_error
 from .models import Article, EmailAddress, Newsletter, Quote
 
-__all__ = ["BuildConfig", "EditionData", "load_config", "load_data", "parse_edition_data"]
+__all__ = [
+    "BuildConfig",
+    "EditionData",
+    "SmtpSettings",
+    "Source",
+    "load_config",
+    "load_data",
+    "parse_edition_data",
+]
 
 MAX_DATA_BYTES = 50_000_000
 
@@ -32,6 +42,45 @@ class EditionData(BaseModel):
         )
 
 
+class Source(BaseModel):
+    """Where articles come from: a file or an http(s) URL, and how to read it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path | None = None
+    url: str | None = None
+    format: Literal["auto", "feed", "jsonfeed", "json", "csv"] = "auto"
+    name: str | None = None
+    #: The section of items that name none (no category or tag).
+    section: str = Field(default="News", min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("a source needs exactly one of path or url")
+        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError(f"url must be http(s), got {self.url!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How messages name this source."""
+        return self.name or str(self.path or self.url)
+
+
+class SmtpSettings(BaseModel):
+    """How ``digest send`` reaches the mail server; credentials come from the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(default=587, gt=0, lt=65536)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username_env: str = "DIGEST_SMTP_USER"
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    timeout: float = Field(default=30, gt=0, le=600)
+
+
 class BuildConfig(BaseModel):
     """A newsletter config file: the newsletter, its data files, templates and assets."""
 
@@ -39,9 +88,21 @@ class BuildConfig(BaseModel):
 
     newsletter: Newsletter
     data: list[Path] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list, max_length=100)
     templates: Path | None = None
     assets: Path | None = None
     to: list[EmailAddress] = Field(default_factory=list)
+    #: The edition history (SQLite): a path, or false to keep none.
+    history: Path | bool = True
+    #: The folder of the web archive (one page per edition and an index), if any.
+    archive: Path | None = None
+    #: Where ``digest build`` writes when ``--out`` is not given.
+    out: Path | None = None
+    smtp: SmtpSettings | None = None
+    #: A file of recipient addresses for ``digest send``, one a line.
+    recipients: Path | None = None
+    #: Cadence-based windows need the previous edition: how many editions a quote rests.
+    quote_rest: int = Field(default=4, ge=0, le=100)
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -72,11 +133,29 @@ def load_config(path: Path) -> BuildConfig:
     except ValidationError as error:
         raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
     base = path.parent
+
+    def under(value: Path | None) -> Path | None:
+        return None if value is None else base / value
+
+    history = config.history
+    if history is True:
+        history = base / f"{path.stem}.history.sqlite3"
+    elif isinstance(history, Path):
+        history = base / history
+    sources = [
+        s if s.path is None else s.model_copy(update={"path": base / s.path})
+        for s in config.sources
+    ]
     return config.model_copy(
         update={
             "data": [base / p for p in config.data],
-            "templates": None if config.templates is None else base / config.templates,
-            "assets": None if config.assets is None else base / config.assets,
+            "sources": sources,
+            "templates": under(config.templates),
+            "assets": under(config.assets),
+            "history": history,
+            "archive": under(config.archive),
+            "out": under(config.out),
+            "recipients": under(config.recipients),
         }
     )
 

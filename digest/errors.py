@@ -7,6 +7,7 @@ can catch ``DigestError`` and show its message to a person::
     ├── InputError          bad articles, quotes or newsletter settings
     │   └── ConfigError     a config or data file that cannot be read or is invalid
     ├── EmptyEditionError   nothing to put in the edition (no articles at all)
+    │   └── NothingNewError nothing that an earlier edition did not already feature
     ├── TemplateError       a template is missing, does not parse, or fails while rendering
     └── RenderError         MJML compilation or CSS inlining failed
 
@@ -27,6 +28,7 @@ __all__ = [
     "DigestError",
     "EmptyEditionError",
     "InputError",
+    "NothingNewError",
     "RenderError",
     "TemplateError",
 ]
@@ -53,6 +55,10 @@ class EmptyEditionError(DigestError):
     """There is nothing to put in the edition."""
 
     exit_code = 3
+
+
+class NothingNewError(EmptyEditionError):
+    """Every article in the edition's window was featured before: nothing to send."""
 
 
 class TemplateError(DigestError):

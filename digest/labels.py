@@ -20,6 +20,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "why": "You are receiving this email because you subscribed to {name}.",
         "unsubscribe": "Unsubscribe",
         "also": "Also",
+        "view_online": "View this edition in your browser",
+        "archive": "All editions",
     },
     "id": {
         "edition": "Edisi",
@@ -34,6 +36,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "why": "Anda menerima email ini karena berlangganan {name}.",
         "unsubscribe": "Berhenti berlangganan",
         "also": "Juga",
+        "view_online": "Lihat edisi ini di peramban",
+        "archive": "Semua edisi",
     },
     "ar": {
         "edition": "العدد",
@@ -48,6 +52,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "why": "تصلك هذه الرسالة لأنك مشترك في {name}.",
         "unsubscribe": "إلغاء الاشتراك",
         "also": "أيضًا",
+        "view_online": "اعرض هذا العدد في المتصفح",
+        "archive": "كل الأعداد",
     },
 }
 

@@ -6,8 +6,8 @@ import html
 import re
 import unicodedata
 from collections.abc import Collection
-from datetime import time
-from typing import Annotated, Any
+from datetime import date, time, timedelta
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +26,7 @@ from pydantic import (
 
 __all__ = [
     "Article",
+    "Cadence",
     "Link",
     "Logo",
     "Newsletter",
@@ -33,6 +34,7 @@ __all__ = [
     "SectionSpec",
     "Sender",
     "Theme",
+    "Tracking",
     "clean_text",
     "html_to_text",
 ]
@@ -307,6 +309,34 @@ class Theme(_Model):
     web_fonts: dict[ShortName, WebUrl] = Field(default_factory=dict, max_length=5)
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
+
+
+class Cadence(_Model):
+    """How often editions go out: every day, or every week on one weekday (at ``send_time``)."""
+
+    every: Literal["day", "week"] = "week"
+    weekday: Weekday = "monday"
+
+    def latest(self, today: date) -> date:
+        """The newest scheduled date on or before ``today``."""
+        if self.every == "day":
+            return today
+        return today - timedelta(days=(today.weekday() - WEEKDAYS.index(self.weekday)) % 7)
+
+
+class Tracking(_Model):
+    """UTM parameters added to article links; ``{date}`` and ``{number}`` are filled in."""
+
+    utm_source: ShortName = "newsletter"
+    utm_medium: ShortName = "email"
+    utm_campaign: ShortName = "edition-{date}"
+    utm_content: ShortName | None = None
+    #: Links to these domains (and their subdomains) are left as they are.
+    skip_domains: list[ShortName] = Field(default_factory=list, max_length=100)
+
+
 class SectionSpec(_Model):
     """A section of the edition: its name in the articles, its heading and its teaser limit."""
 
@@ -342,6 +372,10 @@ class Newsletter(_Model):
     date_format: OneLine = "EEEE, d MMMM y '|' HH:mm"
     size_budget_kb: float = Field(default=90, gt=0, le=10_000)
     send_time: time = time(7, 0)
+    cadence: Cadence | None = None
+    tracking: Tracking | None = None
+    #: The public web address of the edition archive: the email links to its page there.
+    archive_url: WebUrl | None = None
     labels: dict[str, OneLine] = Field(default_factory=dict)
 
     @field_validator("sections", mode="before")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 
 from .check import Finding, check_size, check_theme
 from .inline import inline_css
+from .links import tag_edition
 from .message import build_message, message_fields
 from .models import Article, Newsletter, Quote
 from .render import Renderer, RenderOptions
@@ -72,12 +73,27 @@ def build_digest(
     number: int | None = None,
     renderer: Renderer | None = None,
     options: RenderOptions | None = None,
+    *,
+    window: tuple[datetime, datetime] | None = None,
+    featured_before: Collection[str] = (),
+    recent_quotes: Collection[str] = (),
 ) -> Digest:
     """Select, render and inline the edition of ``newsletter`` dated ``on``.
 
     Pass a ``Renderer`` to reuse its templates across many builds, or ``options`` to make one.
     """
-    edition = select_edition(articles, newsletter, on, quotes=quotes, number=number)
+    edition = select_edition(
+        articles,
+        newsletter,
+        on,
+        quotes=quotes,
+        number=number,
+        window=window,
+        featured_before=featured_before,
+        recent_quotes=recent_quotes,
+    )
+    if newsletter.tracking is not None:
+        edition = tag_edition(edition, newsletter.tracking)
     rendered = (renderer or Renderer(options)).render(edition, newsletter)
     html = inline_css(rendered.html)
     return Digest(

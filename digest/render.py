@@ -39,6 +39,7 @@ EDITION_TEMPLATE = "edition.mjml.j2"
 TEXT_TEMPLATE = "edition.txt.j2"
 SUBJECT_TEMPLATE = "subject.txt.j2"
 PREHEADER_TEMPLATE = "preheader.txt.j2"
+ARCHIVE_TEMPLATE = "archive.html.j2"
 
 
 #: The most characters one template may produce, and the largest number or repetition it
@@ -128,6 +129,8 @@ class RenderOptions:
     template_dir: Path | None = None
     asset_base_url: str | None = None
     text_width: int = 72
+    #: Render the web (archive) version: no unsubscribe link, no "view in browser" link.
+    web: bool = False
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,21 @@ class Renderer:
         except Exception as error:  # a user template can raise anything Python can
             raise TemplateError(f"{name}: {type(error).__name__}: {error}") from None
 
+    def render_archive(self, newsletter: Newsletter, editions: list[dict[str, Any]]) -> str:
+        """Render the archive's index page; ``editions`` have href, subject, number and date."""
+        locale = Locale.parse(newsletter.locale)
+        labels = labels_for(newsletter.locale, newsletter.labels)
+        context = {
+            "lang": locale.language,
+            "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
+            "labels": labels,
+            "theme": newsletter.theme.model_dump(),
+            "theme_dark": dark_theme(newsletter.theme),
+            "newsletter": {"name": newsletter.name},
+            "editions": editions,
+        }
+        return self.render_template(ARCHIVE_TEMPLATE, context, markup=True)
+
     def render(self, edition: Edition, newsletter: Newsletter) -> RenderedEdition:
         """Render an edition's subject, preheader, HTML and plain text."""
         context = self.context(edition, newsletter)
@@ -247,6 +265,13 @@ def _single_line(text: str) -> str:
 
 def _paragraphs(text: str | None) -> list[str]:
     return [" ".join(p.split()) for p in (text or "").split("\n\n") if p.strip()]
+
+
+def archive_page_url(newsletter: Newsletter, edition: Edition) -> str | None:
+    """The public address of an edition's archive page, when the newsletter has an archive."""
+    if newsletter.archive_url is None:
+        return None
+    return urljoin(newsletter.archive_url.rstrip("/") + "/", f"{edition.date.isoformat()}.html")
 
 
 def dark_theme(theme: Theme) -> dict[str, str]:
@@ -325,6 +350,8 @@ def edition_context(
     logo = newsletter.logo
     return {
         "text_width": options.text_width,
+        "web": options.web,
+        "view_online_url": archive_page_url(newsletter, edition) or "",
         "lang": locale.language,
         "locale": str(locale),
         "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import EmptyEditionError, InputError
+from .errors import EmptyEditionError, InputError, NothingNewError
 from .models import Article, Newsletter, Quote
 
-__all__ = ["Edition", "Section", "canonical_url", "normalise_title", "select_edition"]
+__all__ = [
+    "Edition",
+    "Section",
+    "canonical_url",
+    "edition_window",
+    "normalise_title",
+    "pick_quote",
+    "select_edition",
+]
 
 #: The most articles one edition is chosen from.
 MAX_ARTICLES = 10_000
@@ -126,14 +134,36 @@ def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Secti
     return tuple(sections)
 
 
-def pick_quote(quotes: Sequence[Quote], on: date) -> Quote | None:
-    """Pick one quote for the date ``on``: the same date always gets the same quote."""
+def pick_quote(quotes: Sequence[Quote], on: date, avoid: Collection[str] = ()) -> Quote | None:
+    """Pick one quote for the date ``on``: the same date always gets the same quote.
+
+    Quotes whose text is in ``avoid`` (those that closed recent editions) are left out, unless
+    that would leave none.
+    """
     unique = {(quote.text, quote.author): quote for quote in quotes}
     pool = [unique[key] for key in sorted(unique)]
+    fresh = [quote for quote in pool if quote.text not in avoid]
+    pool = fresh or pool
     if not pool:
         return None
     seed = int.from_bytes(hashlib.sha256(on.isoformat().encode()).digest()[:8], "big")
     return pool[seed % len(pool)]
+
+
+def edition_window(
+    newsletter: Newsletter, on: date, previous: date | None
+) -> tuple[datetime, datetime]:
+    """The articles an edition takes: published after the previous edition, up to this one.
+
+    Both ends are at the newsletter's send time; without a previous edition the window is one
+    cadence period long (a day or a week).
+    """
+    zone = newsletter.zone
+    end = datetime.combine(on, newsletter.send_time, tzinfo=zone)
+    if previous is not None and previous < on:
+        return datetime.combine(previous, newsletter.send_time, tzinfo=zone), end
+    period = timedelta(days=1 if newsletter.cadence and newsletter.cadence.every == "day" else 7)
+    return end - period, end
 
 
 def select_edition(
@@ -142,30 +172,47 @@ def select_edition(
     on: date,
     quotes: Sequence[Quote] = (),
     number: int | None = None,
+    *,
+    window: tuple[datetime, datetime] | None = None,
+    featured_before: Collection[str] = (),
+    recent_quotes: Collection[str] = (),
 ) -> Edition:
     """Choose the lead, the section teasers and the quote of the edition dated ``on``.
 
-    Articles published after the end of that day (in the newsletter's time zone) are left
-    for a later edition.
+    Without a ``window``, articles published after the end of that day (in the newsletter's
+    time zone) are left for a later edition; with one, only articles published inside it
+    count. Articles whose canonical URL is in ``featured_before`` are not repeated, and quotes
+    in ``recent_quotes`` are avoided.
     """
     if not articles:
         raise EmptyEditionError("no articles: an edition needs at least one article")
     if len(articles) > MAX_ARTICLES:
         raise InputError(f"articles: {len(articles):,} is more than the {MAX_ARTICLES:,} allowed")
-    cutoff = datetime.combine(on + timedelta(days=1), time(0), tzinfo=newsletter.zone)
-    published = [a for a in articles if a.published_at < cutoff]
-    if not published:
-        raise EmptyEditionError(
-            f"none of the {len(articles)} articles was published by {on.isoformat()} "
-            f"({newsletter.timezone}); the earliest is dated "
-            f"{min(a.published_at for a in articles).isoformat()}"
+    if window is None:
+        cutoff = datetime.combine(on + timedelta(days=1), time(0), tzinfo=newsletter.zone)
+        published = [a for a in articles if a.published_at < cutoff]
+        if not published:
+            raise EmptyEditionError(
+                f"none of the {len(articles)} articles was published by {on.isoformat()} "
+                f"({newsletter.timezone}); the earliest is dated "
+                f"{min(a.published_at for a in articles).isoformat()}"
+            )
+    else:
+        start, end = window
+        published = [a for a in articles if start < a.published_at <= end]
+    new = [a for a in published if canonical_url(a.url) not in featured_before]
+    if not new:
+        where = f"from {window[0].isoformat()} to {window[1].isoformat()}" if window else ""
+        raise NothingNewError(
+            f"nothing new {where}: {len(published)} of the {len(articles)} articles are in the "
+            f"edition's window and every one of them was featured before".replace("  ", " ")
         )
-    candidates = _unique(sorted(published, key=_lead_rank))
+    candidates = _unique(sorted(new, key=_lead_rank))
     lead, teasers = candidates[0], candidates[1:]
     return Edition(
         date=on,
         number=number,
         lead=lead,
         sections=_sections(teasers, newsletter),
-        quote=pick_quote(quotes, on),
+        quote=pick_quote(quotes, on, recent_quotes),
     )

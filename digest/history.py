@@ -1,0 +1,161 @@
+"""Edition history in SQLite: numbers, dates, what was featured, which quote closed each one.
+
+Selection uses it so that a story featured in an earlier edition is not repeated and the
+closing quote does not come back within the last few editions. Recording happens in one
+transaction, so a build that fails leaves the history as it was.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from .errors import ConfigError
+from .select import Edition, canonical_url
+
+__all__ = ["EditionRecord", "History"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS editions (
+    number INTEGER PRIMARY KEY,
+    date TEXT NOT NULL UNIQUE,
+    subject TEXT NOT NULL,
+    lead_url TEXT NOT NULL,
+    quote_text TEXT,
+    quote_author TEXT
+);
+CREATE TABLE IF NOT EXISTS featured (
+    edition INTEGER NOT NULL REFERENCES editions(number) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    canonical_url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    section TEXT NOT NULL,
+    PRIMARY KEY (edition, position)
+);
+CREATE INDEX IF NOT EXISTS featured_by_url ON featured (canonical_url);
+"""
+
+
+@dataclass(frozen=True)
+class EditionRecord:
+    """One built edition as the history remembers it."""
+
+    number: int
+    date: date
+    subject: str
+    lead_url: str
+    quote_text: str | None
+    articles: int
+
+
+class History:
+    """The edition history of one newsletter, in an SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (or create) the history at ``path``."""
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise ConfigError(f"{path}: cannot open the edition history: {error}") from None
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> History:
+        """Use the history in a ``with`` block."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the history."""
+        self.close()
+
+    def editions(self, before: date | None = None) -> list[EditionRecord]:
+        """Past editions, newest first (only those dated before ``before``, when given)."""
+        rows = self._db.execute(
+            "SELECT e.number, e.date, e.subject, e.lead_url, e.quote_text, count(f.position) "
+            "FROM editions e LEFT JOIN featured f ON f.edition = e.number "
+            "WHERE ? IS NULL OR e.date < ? GROUP BY e.number ORDER BY e.date DESC",
+            (before and before.isoformat(),) * 2,
+        ).fetchall()
+        return [EditionRecord(n, date.fromisoformat(d), s, u, q, c) for n, d, s, u, q, c in rows]
+
+    def get(self, on: date) -> EditionRecord | None:
+        """The edition dated ``on``, if one was built."""
+        return next((e for e in self.editions() if e.date == on), None)
+
+    def featured_before(self, on: date) -> set[str]:
+        """Canonical URLs of every story featured in an edition dated before ``on``."""
+        rows = self._db.execute(
+            "SELECT f.canonical_url FROM featured f JOIN editions e ON e.number = f.edition "
+            "WHERE e.date < ?",
+            (on.isoformat(),),
+        )
+        return {url for (url,) in rows}
+
+    def recent_quotes(self, on: date, editions: int) -> set[str]:
+        """The texts of the quotes that closed the last ``editions`` editions before ``on``."""
+        rows = self._db.execute(
+            "SELECT quote_text FROM editions WHERE date < ? AND quote_text IS NOT NULL "
+            "ORDER BY date DESC LIMIT ?",
+            (on.isoformat(), editions),
+        )
+        return {text for (text,) in rows}
+
+    def number_for(self, on: date) -> int:
+        """The number of the edition dated ``on``: its own if built before, else the next."""
+        existing = self.get(on)
+        if existing is not None:
+            return existing.number
+        (highest,) = self._db.execute("SELECT max(number) FROM editions").fetchone()
+        return (highest or 0) + 1
+
+    @contextmanager
+    def recording(self, edition: Edition, subject: str) -> Iterator[None]:
+        """Record ``edition`` when the ``with`` block succeeds; if it raises, record nothing.
+
+        Recording an edition again (a rebuild) replaces what was recorded for its date.
+        """
+        if edition.number is None:
+            raise ValueError("an edition needs its number to be recorded")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "DELETE FROM editions WHERE date = ? OR number = ?",
+                (edition.date.isoformat(), edition.number),
+            )
+            self._db.execute(
+                "INSERT INTO editions (number, date, subject, lead_url, quote_text, quote_author)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    edition.number,
+                    edition.date.isoformat(),
+                    subject,
+                    edition.lead.url,
+                    edition.quote.text if edition.quote else None,
+                    edition.quote.author if edition.quote else None,
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO featured (edition, position, url, canonical_url, title, section)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (edition.number, i, a.url, canonical_url(a.url), a.title, a.section)
+                    for i, a in enumerate(edition.articles)
+                ],
+            )
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")

@@ -1,0 +1,164 @@
+"""Preview: serve an edition on localhost, phone and desktop side by side, rebuilt on change."""
+
+from __future__ import annotations
+
+import html
+import threading
+from datetime import date
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .config import BuildConfig, load_config
+from .errors import DigestError
+from .job import edition_date, gather, open_history, prepare
+from .render import Renderer, RenderOptions
+
+__all__ = ["Preview", "make_server"]
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Preview: {title}</title>
+<style>
+body {{ margin: 0; font-family: system-ui, sans-serif; background: #e9ebee; }}
+header {{ padding: 12px 20px; background: #1f2328; color: #fff; }}
+main {{ display: flex; gap: 24px; padding: 20px; align-items: flex-start; flex-wrap: wrap; }}
+figure {{ margin: 0; }} figcaption {{ font-size: 13px; color: #555; margin-bottom: 6px; }}
+iframe {{ border: 1px solid #ccc; background: #fff; height: 1400px; }}
+pre {{ white-space: pre-wrap; background: #fff; padding: 16px; max-width: 640px; }}
+.error {{ color: #b00020; white-space: pre-wrap; }}
+</style></head><body>
+<header><strong>{title}</strong> &middot; {subject}</header>
+<main>{body}</main>
+<script>
+let seen = {version};
+setInterval(async () => {{
+  const now = await (await fetch('/version')).text();
+  if (now !== String(seen)) location.reload();
+}}, 1000);
+</script></body></html>"""
+
+
+class Preview:
+    """Builds one edition in memory, again whenever a file it came from changes."""
+
+    def __init__(self, config_path: Path, on: date | None = None, base_url: str = "") -> None:
+        """Watch the config at ``config_path``; pictures are served below ``base_url``."""
+        self.config_path = config_path
+        self.on = on
+        self.base_url = base_url
+        self.version = 0
+        self.html = self.text = self.subject = ""
+        self.error: str | None = None
+        self._stamps: dict[Path, float] = {}
+        self._lock = threading.Lock()
+        self.config: BuildConfig | None = None
+
+    def _watched(self) -> list[Path]:
+        files = [self.config_path]
+        if self.config is not None:
+            files += self.config.data + [s.path for s in self.config.sources if s.path]
+            if self.config.templates is not None and self.config.templates.is_dir():
+                files += sorted(p for p in self.config.templates.rglob("*") if p.is_file())
+        return files
+
+    def _stamp(self) -> dict[Path, float]:
+        return {p: p.stat().st_mtime if p.exists() else -1.0 for p in self._watched()}
+
+    def refresh(self) -> None:
+        """Rebuild if the config, a data file, a source file or a template changed."""
+        with self._lock:
+            if self.version and self._stamp() == self._stamps:
+                return
+            try:
+                self.config = load_config(self.config_path)
+                self._stamps = self._stamp()
+                on = edition_date(self.config, self.on)
+                history = open_history(self.config, create=False)
+                try:
+                    renderer = Renderer(
+                        RenderOptions(
+                            template_dir=self.config.templates,
+                            asset_base_url=self.base_url + "assets/"
+                            if self.config.assets
+                            else None,
+                        )
+                    )
+                    digest, _ = prepare(
+                        self.config, on, gather(self.config), history, renderer=renderer
+                    )
+                finally:
+                    if history is not None:
+                        history.close()
+                self.html, self.text, self.subject = digest.html, digest.text, digest.subject
+                self.error = None
+            except DigestError as error:
+                self._stamps = self._stamp()
+                self.error = str(error)
+            self.version += 1
+
+    def page(self) -> str:
+        """The preview page: the email at phone and desktop widths, and the text part."""
+        self.refresh()
+        if self.error:
+            body = f'<p class="error">{html.escape(self.error)}</p>'
+        else:
+            body = (
+                "<figure><figcaption>Phone, 375 px</figcaption>"
+                '<iframe src="/email.html" width="375" title="The email at phone width"></iframe>'
+                "</figure><figure><figcaption>Desktop, 600 px</figcaption>"
+                '<iframe src="/email.html" width="640" title="The email at desktop width">'
+                "</iframe></figure><figure><figcaption>Plain text</figcaption>"
+                f"<pre>{html.escape(self.text)}</pre></figure>"
+            )
+        return _PAGE.format(
+            title=html.escape(self.config_path.name),
+            subject=html.escape(self.subject),
+            body=body,
+            version=self.version,
+        )
+
+
+def make_server(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """An HTTP server for ``preview`` on ``host:port`` (port 0 picks a free one)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, body: str | bytes, kind: str, status: int = HTTPStatus.OK) -> None:
+            data = body.encode() if isinstance(body, str) else body
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/":
+                self._send(preview.page(), "text/html; charset=utf-8")
+            elif path == "/version":
+                preview.refresh()
+                self._send(str(preview.version), "text/plain")
+            elif path == "/email.html":
+                preview.refresh()
+                self._send(preview.html or "<p>No edition</p>", "text/html; charset=utf-8")
+            elif path == "/email.txt":
+                preview.refresh()
+                self._send(preview.text, "text/plain; charset=utf-8")
+            elif path.startswith("/assets/") and preview.config and preview.config.assets:
+                root = preview.config.assets.resolve()
+                target = (root / path.removeprefix("/assets/")).resolve()
+                if target.is_relative_to(root) and target.is_file():
+                    kind = "image/png" if target.suffix == ".png" else "application/octet-stream"
+                    self._send(target.read_bytes(), kind)
+                else:
+                    self._send("not found", "text/plain", HTTPStatus.NOT_FOUND)
+            else:
+                self._send("not found", "text/plain", HTTPStatus.NOT_FOUND)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    preview.base_url = f"http://{host}:{server.server_address[1]}/"
+    return server
