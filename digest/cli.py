@@ -132,18 +132,18 @@ STARTER = """# A newsletter config for digest (https://pypi.org/project/digest/)
 # Build an edition:   digest build --config {name}
 # Preview it:         digest preview --config {name}
 
+# data = ["quotes.json"]    # JSON documents: {{"articles": [...], "quotes": [...]}}
+out = "out"                 # where `digest build` writes
+archive = "archive"         # the web archive: a page per edition and an index
+# history = "history.sqlite3"   # the edition history (default: next to this file)
+# recipients = "recipients.txt" # for `digest send`, one address a line
+
 # Where articles come from: feeds (RSS, Atom, JSON Feed), CSV files, JSON documents.
 [[sources]]
 url = "https://example.org/feed.xml"
 section = "News"        # for items that name no category
 # [[sources]]
 # path = "extra.csv"    # columns: title, url, published_at, section, summary, image_url, ...
-
-# data = ["quotes.json"]    # JSON documents: {{"articles": [...], "quotes": [...]}}
-out = "out"                 # where `digest build` writes
-archive = "archive"         # the web archive: a page per edition and an index
-# history = "history.sqlite3"   # the edition history (default: next to this file)
-# recipients = "recipients.txt" # for `digest send`, one address a line
 
 [newsletter]
 name = "Example Weekly"

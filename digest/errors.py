@@ -6,10 +6,12 @@ can catch ``DigestError`` and show its message to a person::
     DigestError
     ├── InputError          bad articles, quotes or newsletter settings
     │   └── ConfigError     a config or data file that cannot be read or is invalid
+    │       └── SourceError a feed or other source that cannot be read or parsed at all
     ├── EmptyEditionError   nothing to put in the edition (no articles at all)
     │   └── NothingNewError nothing that an earlier edition did not already feature
     ├── TemplateError       a template is missing, does not parse, or fails while rendering
-    └── RenderError         MJML compilation or CSS inlining failed
+    ├── RenderError         MJML compilation or CSS inlining failed
+    └── SendError           the mail server cannot be reached or refuses the login
 
 Messages name the field, the position and an excerpt of the value, so the line a
 command prints is enough to find the problem.

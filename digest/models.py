@@ -75,6 +75,8 @@ def check_url(value: str, schemes: Collection[str], base: str | None = None) -> 
     A relative URL is resolved against ``base`` when one is given.
     """
     value = value.strip()
+    if not value:
+        raise ValueError("the URL is empty")
     if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
         raise ValueError("a URL may not contain spaces, control or invisible characters")
     scheme = urlsplit(value).scheme.lower()
@@ -128,7 +130,7 @@ def sanitise_html(
         except ValueError:
             return None
 
-    return nh3.clean(
+    cleaned: str = nh3.clean(
         _UNWANTED.sub("", value),
         tags=set(SUMMARY_TAGS),
         attributes={"a": {"href"}},
@@ -137,7 +139,9 @@ def sanitise_html(
         url_schemes=set(schemes) - FORBIDDEN_SCHEMES,
         link_rel="noopener noreferrer",
         strip_comments=True,
-    ).strip()
+    )
+    # Pictures and blocks that were removed often leave empty paragraphs behind.
+    return re.sub(r"<p>\s*(<br>\s*)*</p>", "", cleaned).strip()
 
 
 def html_to_text(value: str) -> str:

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from .config import EditionData, Source, parse_edition_data
 from .errors import ConfigError, InputError, describe_validation_error
-from .models import Article, Newsletter, Quote
+from .models import Article, Newsletter, Quote, html_to_text
 
 __all__ = ["MAX_SOURCE_BYTES", "SourceError", "SourceResult", "read_source", "read_sources"]
 
@@ -73,6 +74,10 @@ def _load(source: Source, fetch: Fetch) -> bytes:
             return source.path.read_bytes()
         assert source.url is not None
         return fetch(source.url)
+    except urllib.error.HTTPError as error:
+        raise SourceError(
+            f"source {source.label!r}: cannot read it: HTTP {error.code} {error.reason}"
+        ) from None
     except OSError as error:
         reason = getattr(error, "reason", None) or error.strerror or error
         raise SourceError(f"source {source.label!r}: cannot read it: {reason}") from None
@@ -133,6 +138,9 @@ def _articles(
     context = dict(newsletter.validation_context)
     context["base_url"] = context.get("base_url") or base or None
     for where, item in items:
+        if item.get("invalid"):
+            result.warnings.append(f"source {source.label!r}: {where}: skipped, not an item")
+            continue
         key = item.get("url") or item.get("title") or where
         if key in seen:
             continue  # the same item twice in one feed
@@ -209,9 +217,15 @@ def _feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[str, A
             html = entry.content[0].get("value", "")
         html = entry.get("summary", "") or html
         image: tuple[str, str] | None = None
+        size: dict[str, int] = {}
         for media in entry.get("media_content", []) + entry.get("media_thumbnail", []):
             if media.get("url") and media.get("medium", "image") == "image":
                 image = (media["url"], entry.get("media_description", "") or "")
+                if str(media.get("width", "")).isdigit() and str(media.get("height", "")).isdigit():
+                    size = {
+                        "image_width": int(media["width"]),
+                        "image_height": int(media["height"]),
+                    }
                 break
         if image is None:
             for enclosure in entry.get("enclosures", []):
@@ -220,8 +234,11 @@ def _feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[str, A
                     break
         image = image or _first_image(html)
         tags = [t.get("term") for t in entry.get("tags", []) if t.get("term")]
+        title = entry.get("title")
+        if title and "html" in entry.get("title_detail", {}).get("type", ""):
+            title = html_to_text(title)
         item: dict[str, Any] = {
-            "title": entry.get("title"),
+            "title": title,
             "url": urljoin(base, entry.get("link", "")) if base else entry.get("link"),
             "published_at": _date(entry.get("published") or entry.get("updated"))
             or _date(entry.get("published_parsed") or entry.get("updated_parsed")),
@@ -229,6 +246,7 @@ def _feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[str, A
             "author": entry.get("author") or None,
             **({"section": tags[0]} if tags else {}),
             **_image_fields(image, base),
+            **size,
         }
         items.append((_name(item, index), item))
     return items, base
@@ -246,6 +264,7 @@ def _json_feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[s
     items = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
+            items.append((f"item {index + 1}", {"invalid": True}))
             continue
         authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
         html = entry.get("content_html") or ""
@@ -256,7 +275,7 @@ def _json_feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[s
             "title": entry.get("title"),
             "url": urljoin(base, entry.get("url") or "") if base else entry.get("url"),
             "published_at": _date(entry.get("date_published") or entry.get("date_modified")),
-            "summary": summary or None,
+            "summary": summary or entry.get("content_text") or None,
             "summary_html": html or None,
             "author": (authors[0] or {}).get("name") if authors else None,
             **({"section": tags[0]} if tags and isinstance(tags[0], str) else {}),
