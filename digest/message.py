@@ -16,7 +16,7 @@ from .models import Newsletter, email_address
 
 __all__ = ["MESSAGE_POLICY", "build_message", "message_fields"]
 
-# Parts are encoded with SMTP's policy (quoted-printable lines of 76); headers are folded
+# Parts are encoded as quoted-printable lines of 76 (RFC 2045); headers are folded
 # only past 998 bytes, because Python otherwise RFC 2047-encodes a long List-Unsubscribe URL,
 # which mail providers then cannot use for one-click unsubscribe (RFC 8058).
 MESSAGE_POLICY = email_policy.SMTP.clone(max_line_length=998)
@@ -73,8 +73,14 @@ def message_fields(
     text: str,
     sent_at: datetime,
     to: Sequence[str] = (),
+    unsubscribe_url: str | None = None,
+    message_id: str | None = None,
 ) -> dict[str, str]:
-    """Return the headers and both bodies as plain strings, for senders that take fields."""
+    """Return the headers and both bodies as plain strings, for senders that take fields.
+
+    ``unsubscribe_url`` and ``message_id`` replace the newsletter's link and the derived ID
+    (for one reader's copy).
+    """
     to = _recipients(to)
     subject = _header_value(subject)
     sender = str(_address(newsletter.sender.name, newsletter.sender.address))
@@ -84,14 +90,16 @@ def message_fields(
         "to": ", ".join(to) if to else sender,
         "subject": subject,
         "date": format_datetime(sent_at),
-        "message_id": f"<digest.{sent_at:%Y%m%d}.{_content_key(subject, html, text)}@{domain}>",
+        "message_id": message_id
+        or f"<digest.{sent_at:%Y%m%d}.{_content_key(subject, html, text)}@{domain}>",
         "text": text,
         "html": html,
     }
     if newsletter.reply_to:
         fields["reply_to"] = newsletter.reply_to
-    if newsletter.unsubscribe_url:
-        fields["list_unsubscribe"] = f"<{newsletter.unsubscribe_url}>"
+    unsubscribe = unsubscribe_url or newsletter.unsubscribe_url
+    if unsubscribe:
+        fields["list_unsubscribe"] = f"<{unsubscribe}>"
         fields["list_unsubscribe_post"] = "List-Unsubscribe=One-Click"
     return fields
 
@@ -104,12 +112,22 @@ def build_message(
     text: str,
     sent_at: datetime,
     to: Sequence[str] = (),
+    unsubscribe_url: str | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """Build a ``multipart/alternative`` message: the text part first, then the HTML."""
     fields = message_fields(
-        newsletter=newsletter, subject=subject, html=html, text=text, sent_at=sent_at, to=to
+        newsletter=newsletter,
+        subject=subject,
+        html=html,
+        text=text,
+        sent_at=sent_at,
+        to=to,
+        unsubscribe_url=unsubscribe_url,
+        message_id=message_id,
     )
-    message = EmailMessage(policy=email_policy.SMTP)
+    # Bodies are encoded at set_content time with this policy: quoted-printable lines of 76.
+    message = EmailMessage(policy=email_policy.SMTP.clone(max_line_length=76))
     message["From"] = _address(newsletter.sender.name, newsletter.sender.address)
     message["To"] = fields["to"]  # checked addresses, or the sender
     if "reply_to" in fields:

@@ -31,6 +31,7 @@ __all__ = [
     "Logo",
     "Newsletter",
     "Quote",
+    "Reader",
     "SectionSpec",
     "Sender",
     "Theme",
@@ -328,6 +329,32 @@ class Cadence(_Model):
         if self.every == "day":
             return today
         return today - timedelta(days=(today.weekday() - WEEKDAYS.index(self.weekday)) % 7)
+
+
+def _reader_url(value: str) -> str:
+    value = _web_url(value)
+    if not value.isascii() or any(ch in value for ch in "\"'<>"):
+        raise ValueError("a reader's URL must be ASCII, without quotes or angle brackets")
+    return value
+
+
+class Reader(_Model):
+    """One subscriber: an address, a name, a choice of sections and an unsubscribe link."""
+
+    address: EmailAddress
+    name: OneLine | None = None
+    #: The sections this reader chose (the lead is always included); None for all of them.
+    sections: tuple[ShortName, ...] | None = None
+    #: Their own unsubscribe link; or a token put into the newsletter's (as ``{token}``, or
+    #: as a ``token`` parameter).
+    unsubscribe_url: Annotated[str, Field(max_length=900), AfterValidator(_reader_url)] | None = (
+        None
+    )
+    unsubscribe_token: Annotated[str, Field(pattern=r"^[A-Za-z0-9._~-]{1,200}$")] | None = None
+    #: Values for your own templates, as ``{{ reader.fields.NAME }}``.
+    fields: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,50}$")], OneLine] = Field(
+        default_factory=dict, max_length=50
+    )
 
 
 class Tracking(_Model):

@@ -230,9 +230,15 @@ class Renderer:
         }
         return self.render_template(ARCHIVE_TEMPLATE, context, markup=True)
 
-    def render(self, edition: Edition, newsletter: Newsletter) -> RenderedEdition:
-        """Render an edition's subject, preheader, HTML and plain text."""
+    def render(
+        self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None = None
+    ) -> RenderedEdition:
+        """Render an edition's subject, preheader, HTML and plain text.
+
+        ``reader`` is what templates see as ``reader``: name, address, unsubscribe_url, fields.
+        """
         context = self.context(edition, newsletter)
+        context["reader"] = reader
         subject = _single_line(self.render_template(SUBJECT_TEMPLATE, context, markup=False))
         preheader = _single_line(self.render_template(PREHEADER_TEMPLATE, context, markup=False))
         context.update(subject=subject, preheader=preheader, preheader_filler=PREHEADER_FILLER)
@@ -351,6 +357,7 @@ def edition_context(
     return {
         "text_width": options.text_width,
         "web": options.web,
+        "reader": None,
         "view_online_url": archive_page_url(newsletter, edition) or "",
         "lang": locale.language,
         "locale": str(locale),

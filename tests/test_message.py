@@ -34,6 +34,8 @@ def test_the_message_has_text_then_html(example: str) -> None:
     assert message["List-Unsubscribe"] == f"<{digest.newsletter.unsubscribe_url}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76  # quoted-printable's limit
 
 
 def test_headers_have_the_expected_names() -> None:

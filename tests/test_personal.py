@@ -1,0 +1,136 @@
+"""Personalised copies: the same as rendering each reader from scratch, and fast to assemble."""
+
+from __future__ import annotations
+
+import quopri
+from concurrent.futures import ProcessPoolExecutor
+from email import message_from_bytes, policy
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.models import Reader
+from digest.personal import Mailing, _qp, unsubscribe_url_for
+
+from .conftest import build_example
+
+READERS = [
+    Reader(address="ann@example.org", name="Ann O'Brien & <Partners>", unsubscribe_token="t-1"),
+    Reader(
+        address="bo@example.org",
+        sections=("business",),
+        unsubscribe_url="https://riverside.example/u/bo?x=1&y=2",
+    ),
+    Reader(address="cy@bücher.example", name="Çelik “Cy” Ünal 🎉", sections=("town", "culture")),
+    Reader(address="di@example.org", name='Di "the" Editor', sections=()),
+    Reader(address="ed@example.org", name="</p><script>alert(1)</script>", fields={"plan": "gold"}),
+]
+
+
+@pytest.fixture(scope="module")
+def mailing() -> Mailing:
+    return Mailing(build_example("riverside"))
+
+
+@pytest.mark.parametrize("reader", READERS, ids=[r.address for r in READERS])
+def test_filled_in_equals_rendered_from_scratch(mailing: Mailing, reader: Reader) -> None:
+    assert mailing.render(reader) == mailing.from_scratch(reader)
+
+
+def parsed(raw: bytes) -> Any:
+    return message_from_bytes(raw, policy=policy.default)
+
+
+@pytest.mark.parametrize("reader", READERS, ids=[r.address for r in READERS])
+def test_fast_bytes_parse_like_the_email_package(mailing: Mailing, reader: Reader) -> None:
+    fast = mailing.message_bytes(reader)
+    slow = mailing.message(reader).as_bytes()
+    a, b = parsed(fast), parsed(slow)
+    assert list(a.keys()) == list(b.keys())
+    for name in b.keys():
+        if name != "Content-Type":  # the boundaries differ
+            assert a[name] == b[name], name
+    assert a.get_content_type() == b.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in a.iter_parts()] == ["text/plain", "text/html"]
+    for kind in ("plain", "html"):
+        assert a.get_body((kind,)).get_content() == b.get_body((kind,)).get_content()
+        assert a.get_body((kind,)).get_content_charset() == "utf-8"
+    lines = fast.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 998
+    body = fast.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76  # quoted-printable's limit
+    assert fast.isascii()
+    assert a["To"].addresses[0].addr_spec == reader.address.replace("bücher", "xn--bcher-kva")
+
+
+def test_each_reader_gets_their_own_links_and_sections(mailing: Mailing) -> None:
+    ann, bo = mailing.message_bytes(READERS[0]), mailing.message_bytes(READERS[1])
+    assert b"List-Unsubscribe: <https://riverside.example/newsletter/unsubscribe?token=t-1>" in ann
+    assert b"List-Unsubscribe: <https://riverside.example/u/bo?x=1&y=2>" in bo
+    html = parsed(bo).get_body(("html",)).get_content()
+    assert "Bakery on the quay" in html and "Library extends" not in html
+    assert "Footbridge reopens" in html  # the lead always comes
+    assert 'href="https://riverside.example/u/bo?x=1&amp;y=2"' in html
+    assert parsed(ann)["Message-ID"] != parsed(bo)["Message-ID"]
+
+
+def test_unsubscribe_links() -> None:
+    newsletter = build_example("riverside").newsletter
+    assert (
+        unsubscribe_url_for(Reader(address="a@example.org"), newsletter)
+        == newsletter.unsubscribe_url
+    )
+    templated = newsletter.model_copy(update={"unsubscribe_url": "https://x.example/u/{token}"})
+    assert (
+        unsubscribe_url_for(Reader(address="a@example.org", unsubscribe_token="abc"), templated)
+        == "https://x.example/u/abc"
+    )
+    with pytest.raises(ValueError, match="ASCII, without quotes"):
+        Reader(address="a@example.org", unsubscribe_url='https://x.example/"onmouseover')
+
+
+def test_messages_stream_in_order(mailing: Mailing) -> None:
+    readers = (
+        Reader(address=f"r{n}@example.org", sections=(("town",), None)[n % 2]) for n in range(50)
+    )
+    out = list(mailing.messages(readers))
+    assert [m.reader.address for m in out] == [f"r{n}@example.org" for n in range(50)]
+    assert all(parsed(m.data)["To"] == m.reader.address for m in out[:3])
+
+
+def test_a_process_pool_gives_the_same_bytes(mailing: Mailing) -> None:
+    readers = [Reader(address=f"p{n}@example.org", name=f"Reader {n}") for n in range(30)]
+    serial = [m.data for m in mailing.messages(readers)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        parallel = [m.data for m in mailing.messages(readers, executor=pool, chunk=7)]
+    assert parallel == serial
+
+
+def test_a_dask_executor_works_the_same_way(mailing: Mailing) -> None:
+    distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
+    readers = [Reader(address=f"d{n}@example.org") for n in range(10)]
+    with distributed.Client(processes=False, n_workers=1, dashboard_address=None) as client:
+        with client.get_executor() as executor:
+            out = [m.data for m in mailing.messages(readers, executor=executor, chunk=4)]
+    assert out == [m.data for m in mailing.messages(readers)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_quoted_printable_pieces_join_into_valid_lines(text: str) -> None:
+    text = text.replace("\r", "")
+    encoded = _qp(text)
+    assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+    assert quopri.decodestring(encoded).decode("utf-8").replace("\r\n", "\n") == text
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.text(max_size=60), plan=st.text(max_size=30))
+def test_any_name_fills_in_exactly(mailing: Mailing, name: str, plan: str) -> None:
+    try:
+        reader = Reader(address="h@example.org", name=name, fields={"plan": plan})
+    except ValueError:
+        return
+    assert mailing.render(reader) == mailing.from_scratch(reader)
