@@ -33,11 +33,14 @@ from .models import Link as Link
 from .models import Logo as Logo
 from .models import Newsletter as Newsletter
 from .models import Quote as Quote
+from .models import Reader as Reader
 from .models import SectionSpec as SectionSpec
 from .models import Sender as Sender
 from .models import Theme as Theme
 from .models import Tracking as Tracking
 from .output import write_files as write_files
+from .personal import Mailing as Mailing
+from .personal import ReaderMessage as ReaderMessage
 from .pipeline import Digest as Digest
 from .pipeline import build_digest as build_digest
 from .render import RenderedEdition as RenderedEdition
@@ -72,9 +75,12 @@ __all__ = [
     "InputError",
     "Link",
     "Logo",
+    "Mailing",
     "Newsletter",
     "NothingNewError",
     "Quote",
+    "Reader",
+    "ReaderMessage",
     "RenderError",
     "RenderOptions",
     "RenderedEdition",

@@ -128,7 +128,7 @@ def run_build(
                 )
             )
             files[f"{stem}.preview.html"] = inline_css(
-                local.render(edition, config.newsletter).html
+                local.render(edition, config.newsletter).html, config.newsletter.inliner
             ).encode()
         recording = (
             history.recording(edition, digest.subject)
@@ -148,7 +148,7 @@ def write_archive(config: BuildConfig, digest: Digest, history: History | None) 
     assert config.archive is not None
     newsletter = config.newsletter
     web = Renderer(RenderOptions(template_dir=config.templates, web=True))
-    page = inline_css(web.render(digest.edition, newsletter).html)
+    page = inline_css(web.render(digest.edition, newsletter).html, newsletter.inliner)
     records = history.editions() if history is not None else []
     listed = [
         {

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import quopri
 from collections.abc import Sequence
 from datetime import datetime
-from email import message_from_bytes
 from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import format_datetime
 
 from .errors import InputError, RenderError
 from .models import Newsletter, email_address
 
-__all__ = ["MESSAGE_POLICY", "build_message", "message_fields"]
+__all__ = ["MESSAGE_POLICY", "build_message", "message_bytes", "message_fields", "quoted_printable"]
 
 # Parts are encoded as quoted-printable lines of 76 (RFC 2045); headers are folded
 # only past 998 bytes, because Python otherwise RFC 2047-encodes a long List-Unsubscribe URL,
@@ -58,6 +59,27 @@ def _recipients(to: str | Sequence[str]) -> list[str]:
         except ValueError as error:
             raise InputError(f"to[{index}]: {error} (got {address[:60]!r})") from None
     return checked
+
+
+def quoted_printable(data: str) -> bytes:
+    """Quoted-printable with CRLF line ends and a soft break at the end, ready to join.
+
+    Every line stays within the 76 characters of RFC 2045, the added soft break included.
+    """
+    lines = quopri.encodestring(data.encode("utf-8")).split(b"\n")
+    wrapped = []
+    for line in lines:
+        while len(line) > 75:  # quopri lets some lines run past 76 characters
+            cut = 74
+            while b"=" in line[cut - 2 : cut]:  # do not cut an =XX escape in two
+                cut -= 1
+            wrapped.append(line[:cut] + b"=")
+            line = line[cut:]
+        wrapped.append(line)
+    encoded = b"\r\n".join(wrapped)
+    if not encoded or encoded.endswith(b"\r\n"):
+        return encoded
+    return encoded + b"=\r\n"
 
 
 def _content_key(subject: str, html: str, text: str) -> str:
@@ -147,11 +169,102 @@ def build_message(
     return message
 
 
-def _check_headers(message: EmailMessage) -> None:
-    """Re-parse the serialised message: exactly the headers set, each once, must come back."""
-    expected = [name for name in _HEADER_NAMES if name in message]
-    parsed = message_from_bytes(message.as_bytes(), policy=email_policy.default)
-    if list(parsed.keys()) != expected:
+def fold_header(name: str, value: str) -> bytes:
+    """One header line, folded and RFC 2047-encoded as the ``email`` package writes it."""
+    if value.isascii() and value.isprintable() and len(name) + len(value) < 990:
+        # What the email package writes for a short ASCII value, without its slow parser.
+        return f"{name}: {value}\r\n".encode("ascii")
+    header = MESSAGE_POLICY.header_factory(name, value)
+    folded: str = header.fold(policy=MESSAGE_POLICY)
+    return folded.encode("ascii")
+
+
+def _header_block(headers: Sequence[tuple[str, str]]) -> bytes:
+    """Fold the headers, then parse them again: exactly these names must come back, in order.
+
+    Only the header block is checked: that is where an injected line break would show.
+    """
+    block = b"".join(fold_header(name, value) for name, value in headers)
+    parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(block + b"\r\n")
+    if list(parsed.keys()) != [name for name, _ in headers]:
         raise RenderError(
             f"the message's headers do not survive a round trip: {list(parsed.keys())!r}"
         )
+    return block
+
+
+def _check_headers(message: EmailMessage) -> None:
+    """Check the headers of a built message (see ``_header_block``)."""
+    _header_block([(name, str(value)) for name, value in message.items()])
+
+
+_PART = (
+    b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+)
+
+
+def message_bytes(
+    *,
+    newsletter: Newsletter,
+    subject: str,
+    html: str,
+    text: str,
+    sent_at: datetime,
+    to: Sequence[str] = (),
+    unsubscribe_url: str | None = None,
+    message_id: str | None = None,
+) -> bytes:
+    """The message as RFC 5322 bytes, assembled directly (no ``EmailMessage`` round).
+
+    It parses into the same headers and parts as ``build_message(...)``, with
+    quoted-printable bodies of 76-character lines; its headers are re-parsed and checked.
+    """
+    fields = message_fields(
+        newsletter=newsletter,
+        subject=subject,
+        html=html,
+        text=text,
+        sent_at=sent_at,
+        to=to,
+        unsubscribe_url=unsubscribe_url,
+        message_id=message_id,
+    )
+    sender = _address(newsletter.sender.name, newsletter.sender.address)
+    headers = [("From", str(sender)), ("To", fields["to"])]
+    if "reply_to" in fields:
+        headers.append(("Reply-To", fields["reply_to"]))
+    headers += [
+        ("Subject", fields["subject"]),
+        ("Date", fields["date"]),
+        ("Message-ID", fields["message_id"]),
+    ]
+    if "list_unsubscribe" in fields:
+        headers += [
+            ("List-Unsubscribe", fields["list_unsubscribe"]),
+            ("List-Unsubscribe-Post", fields["list_unsubscribe_post"]),
+        ]
+    boundary = f"=_digest_{_content_key(subject, html, text)}"
+    headers += [
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    block = _header_block(headers)
+    mark = boundary.encode()
+    return b"".join(
+        [
+            block,
+            b"\r\n--",
+            mark,
+            b"\r\n",
+            _PART % b"plain",
+            quoted_printable(text),
+            b"\r\n--",
+            mark,
+            b"\r\n",
+            _PART % b"html",
+            quoted_printable(html),
+            b"\r\n--",
+            mark,
+            b"--\r\n",
+        ]
+    )

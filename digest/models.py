@@ -402,6 +402,8 @@ class Newsletter(_Model):
     )
     date_format: OneLine = "EEEE, d MMMM y '|' HH:mm"
     size_budget_kb: float = Field(default=90, gt=0, le=10_000)
+    #: The CSS inliner: premailer, or css-inline (faster; ``pip install 'digest[fast]'``).
+    inliner: Literal["premailer", "css-inline"] = "premailer"
     send_time: time = time(7, 0)
     cadence: Cadence | None = None
     tracking: Tracking | None = None

@@ -10,7 +10,6 @@ scratch (``Mailing.from_scratch``); the tests hold the two to byte identity.
 from __future__ import annotations
 
 import hashlib
-import quopri
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,7 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .errors import RenderError
 from .inline import inline_css
-from .message import MESSAGE_POLICY, build_message, message_fields
+from .message import build_message, fold_header, message_fields, quoted_printable
 from .models import Newsletter, Reader
 from .pipeline import Digest
 from .render import Renderer, RenderOptions
@@ -86,27 +85,6 @@ def _escape(value: str, where: Where) -> str:
     return value.replace('"', "&quot;") if where == "attribute" else value
 
 
-def _qp(data: str) -> bytes:
-    """Quoted-printable with CRLF line ends and a soft break at the end, ready to join.
-
-    Every line stays within the 76 characters of RFC 2045, the added soft break included.
-    """
-    lines = quopri.encodestring(data.encode("utf-8")).split(b"\n")
-    wrapped = []
-    for line in lines:
-        while len(line) > 75:  # quopri lets some lines run past 76 characters
-            cut = 74
-            while b"=" in line[cut - 2 : cut]:  # do not cut an =XX escape in two
-                cut -= 1
-            wrapped.append(line[:cut] + b"=")
-            line = line[cut:]
-        wrapped.append(line)
-    encoded = b"\r\n".join(wrapped)
-    if not encoded or encoded.endswith(b"\r\n"):
-        return encoded
-    return encoded + b"=\r\n"
-
-
 @dataclass(frozen=True)
 class _Split:
     """A pre-rendered part cut at its placeholders."""
@@ -135,7 +113,9 @@ class _Split:
             places.append(place)
             start = match.end()
         pieces.append(rendered[start:])
-        return cls(tuple(pieces), tuple(keys), tuple(places), tuple(_qp(p) for p in pieces))
+        return cls(
+            tuple(pieces), tuple(keys), tuple(places), tuple(quoted_printable(p) for p in pieces)
+        )
 
     def fill(self, values: Mapping[str, str]) -> str:
         out = [self.pieces[0]]
@@ -146,12 +126,15 @@ class _Split:
     def fill_encoded(self, values: Mapping[str, str]) -> bytes:
         out = [self.encoded[0]]
         for key, place, piece in zip(self.keys, self.places, self.encoded[1:], strict=True):
-            out += (_qp(_escape(values.get(key, ""), place)), piece)
+            out += (quoted_printable(_escape(values.get(key, ""), place)), piece)
         return b"".join(out)
 
     def quotes_in_attributes(self, values: Mapping[str, str]) -> bool:
-        """Whether a value with a quote mark goes into an attribute (lxml then picks the
-        attribute's quote character from the value, which filling in cannot follow)."""
+        """Whether a value with a quote mark goes into an attribute.
+
+        lxml picks an attribute's quote character from its value, which filling in cannot
+        follow: such a reader is rendered from scratch.
+        """
         return any(
             place == "attribute" and ('"' in values.get(key, "") or "'" in values.get(key, ""))
             for key, place in zip(self.keys, self.places, strict=True)
@@ -165,6 +148,8 @@ class _Variant:
     html: _Split
     text: _Split
     boundary: str
+    #: The folded Subject line, when no reader value is in it.
+    subject_line: bytes | None
 
 
 @dataclass(frozen=True)
@@ -184,6 +169,9 @@ class Mailing:
         self.options = options or RenderOptions()
         self._renderer: Renderer | None = None
         self._variants: OrderedDict[tuple[str, ...] | None, _Variant] = OrderedDict()
+        self._head: dict[str, bytes] | None = None
+        #: Identifies the edition and options, for the caches of worker processes.
+        self.key = hashlib.sha256(digest.html.encode() + repr(self.options).encode()).hexdigest()
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the renderer and the variants; a worker process makes its own."""
@@ -225,14 +213,16 @@ class Mailing:
         edition = self.edition_for(reader)
         newsletter = self.digest.newsletter
         rendered = self.renderer.render(edition, newsletter, reader=_tokens())
-        html = inline_css(rendered.html)
+        html = inline_css(rendered.html, newsletter.inliner)
         digest_key = hashlib.sha256(repr(key).encode() + html.encode()).hexdigest()[:20]
+        subject = _Split.of(rendered.subject, markup=False)
         variant = _Variant(
             edition,
-            _Split.of(rendered.subject, markup=False),
+            subject,
             _Split.of(html, markup=True),
             _Split.of(rendered.text, markup=False),
             boundary=f"=_digest_{digest_key}",
+            subject_line=None if subject.keys else fold_header("Subject", rendered.subject),
         )
         if not variant.html.keys and newsletter.unsubscribe_url:
             raise RenderError(
@@ -259,7 +249,8 @@ class Mailing:
             self.digest.newsletter,
             reader=_ScratchValues(_values(reader, self.digest.newsletter)),
         )
-        return rendered.subject, inline_css(rendered.html), rendered.text
+        html = inline_css(rendered.html, self.digest.newsletter.inliner)
+        return rendered.subject, html, rendered.text
 
     def _message_id(self, reader: Reader, subject: str) -> str:
         domain = self.digest.newsletter.sender.address.rsplit("@", 1)[1]
@@ -281,51 +272,64 @@ class Mailing:
             message_id=self._message_id(reader, subject),
         )
 
+    def _static_head(self) -> dict[str, bytes]:
+        """The header lines every reader's copy shares, folded once."""
+        if self._head is None:
+            newsletter = self.digest.newsletter
+            fields = message_fields(
+                newsletter=newsletter, subject="", html="", text="", sent_at=self.digest.sent_at
+            )
+            fold = fold_header
+            self._head = {
+                "From": fold("From", fields["from"]),
+                "Reply-To": fold("Reply-To", fields["reply_to"]) if "reply_to" in fields else b"",
+                "Date": fold("Date", fields["date"]),
+                "Post": fold("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                "domain": newsletter.sender.address.rsplit("@", 1)[1].encode(),
+            }
+        return self._head
+
     def message_bytes(self, reader: Reader) -> bytes:
-        """The reader's complete message, assembled from pre-encoded parts."""
+        """The reader's complete message, assembled from pre-encoded parts.
+
+        Parses into the same headers and parts as ``message(reader)``; only the MIME boundary
+        differs.
+        """
         variant = self._variant(reader)
-        newsletter = self.digest.newsletter
-        values = _values(reader, newsletter)
+        values = _values(reader, self.digest.newsletter)
         if variant.html.quotes_in_attributes(values):
             return self.message(reader).as_bytes()
+        head = self._static_head()
         subject = variant.subject.fill(values)
-        fields = message_fields(
-            newsletter=newsletter,
-            subject=subject,
-            html="",
-            text="",
-            sent_at=self.digest.sent_at,
-            to=[reader.address],
-            unsubscribe_url=values["unsubscribe_url"] or None,
-            message_id=self._message_id(reader, subject),
-        )
-        fold = MESSAGE_POLICY.fold_binary
-        head = [fold("From", fields["from"]), fold("To", fields["to"])]
-        if "reply_to" in fields:
-            head.append(fold("Reply-To", fields["reply_to"]))
-        head += [
-            fold("Subject", fields["subject"]),
-            fold("Date", fields["date"]),
-            fold("Message-ID", fields["message_id"]),
-        ]
-        if "list_unsubscribe" in fields:
-            head += [
-                f"List-Unsubscribe: {fields['list_unsubscribe']}\r\n".encode(),
-                fold("List-Unsubscribe-Post", fields["list_unsubscribe_post"]),
-            ]
+        unsubscribe = values["unsubscribe_url"]
         boundary = variant.boundary.encode()
-        head += [
-            b"MIME-Version: 1.0\r\n",
-            b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n',
-        ]
         part = (
-            b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: '
-            b"quoted-printable\r\n\r\n"
+            b'Content-Type: text/%s; charset="utf-8"\r\n'
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         )
         return b"".join(
             [
-                *head,
-                b"--",
+                head["From"],
+                # Reader addresses are checked (and IDNA-encoded) by the model: plain ASCII.
+                b"To: ",
+                reader.address.encode(),
+                b"\r\n",
+                head["Reply-To"],
+                variant.subject_line
+                if variant.subject_line is not None
+                else fold_header("Subject", subject),
+                head["Date"],
+                b"Message-ID: ",
+                self._message_id(reader, subject).encode(),
+                b"\r\n",
+                *(
+                    (b"List-Unsubscribe: <", unsubscribe.encode(), b">\r\n", head["Post"])
+                    if unsubscribe
+                    else ()
+                ),
+                b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="',
+                boundary,
+                b'"\r\n\r\n--',
                 boundary,
                 b"\r\n",
                 part % b"plain",
@@ -383,5 +387,14 @@ class _EmptyDefault(dict[str, str]):
         return ""
 
 
+# A worker process keeps the few mailings it was sent, with their rendered variants, so that
+# every chunk after the first skips rendering. A cache local to each worker, not shared state.
+_WORKER_MAILINGS: OrderedDict[str, Mailing] = OrderedDict()
+
+
 def _make_messages(mailing: Mailing, readers: list[Reader]) -> list[ReaderMessage]:
-    return [ReaderMessage(reader, mailing.message_bytes(reader)) for reader in readers]
+    kept = _WORKER_MAILINGS.setdefault(mailing.key, mailing)
+    _WORKER_MAILINGS.move_to_end(mailing.key)
+    while len(_WORKER_MAILINGS) > 4:
+        _WORKER_MAILINGS.popitem(last=False)
+    return [ReaderMessage(reader, kept.message_bytes(reader)) for reader in readers]

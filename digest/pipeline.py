@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from .check import Finding, check_size, check_theme
 from .inline import inline_css
 from .links import tag_edition
-from .message import build_message, message_fields
-from .models import Article, Newsletter, Quote
+from .message import build_message, message_bytes, message_fields
+from .models import Article, Newsletter, Quote, Reader
 from .render import Renderer, RenderOptions
 from .select import Edition, select_edition
+
+if TYPE_CHECKING:
+    from .personal import ReaderMessage
 
 __all__ = ["Digest", "build_digest"]
 
@@ -51,7 +56,25 @@ class Digest:
 
     def as_bytes(self, to: Sequence[str] = ()) -> bytes:
         """Return the serialised message, ready for ``smtplib`` or an ``.eml`` file."""
-        return self.message(to).as_bytes()
+        return message_bytes(
+            newsletter=self.newsletter,
+            subject=self.subject,
+            html=self.html,
+            text=self.text,
+            sent_at=self.sent_at,
+            to=to,
+        )
+
+    def messages(
+        self, readers: Iterable[Reader], executor: Executor | None = None, chunk: int = 1000
+    ) -> Iterator[ReaderMessage]:
+        """Each reader's own copy, streamed: ``for message in digest.messages(readers)``.
+
+        See ``digest.personal.Mailing``; pass an ``executor`` to spread chunks over processes.
+        """
+        from .personal import Mailing  # the personalisation stage builds on this one
+
+        return Mailing(self).messages(readers, executor=executor, chunk=chunk)
 
     def fields(self, to: Sequence[str] = ()) -> dict[str, str]:
         """Return headers and bodies as plain strings, for an ESP's HTTP API."""
@@ -95,7 +118,7 @@ def build_digest(
     if newsletter.tracking is not None:
         edition = tag_edition(edition, newsletter.tracking)
     rendered = (renderer or Renderer(options)).render(edition, newsletter)
-    html = inline_css(rendered.html)
+    html = inline_css(rendered.html, newsletter.inliner)
     return Digest(
         edition=edition,
         newsletter=newsletter,

@@ -100,9 +100,14 @@ EXAMPLE_EDITIONS = {
 }
 
 
-def build_example(name: str, asset_base_url: str | None = None) -> Digest:
-    """Build one of the examples exactly as ``digest build`` does."""
+def build_example(
+    name: str, asset_base_url: str | None = None, inliner: str = "premailer"
+) -> Digest:
+    """Build one of the examples exactly as ``digest build`` does (with another inliner)."""
     config = load_config(EXAMPLES / name / "newsletter.toml")
+    config = config.model_copy(
+        update={"newsletter": config.newsletter.model_copy(update={"inliner": inliner})}
+    )
     data = load_data(config.data, config.newsletter)
     on, number = EXAMPLE_EDITIONS[name]
     options = RenderOptions(template_dir=config.templates, asset_base_url=asset_base_url)

@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from digest import RenderError
+from digest.inline import INLINERS
+
 from .conftest import EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example
 
 pytestmark = pytest.mark.browser
@@ -59,8 +62,13 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     written = {}
     for example in EXAMPLE_EDITIONS:
         images = (EXAMPLES / example / "images").resolve().as_uri()
-        written[example] = folder / f"{example}.html"
-        written[example].write_text(build_example(example, asset_base_url=images).html, "utf-8")
+        for engine in INLINERS:
+            page = folder / f"{example}-{engine}.html"
+            try:
+                page.write_text(build_example(example, images, engine).html, "utf-8")
+            except RenderError:  # css-inline is an optional extra
+                continue
+            written[f"{example}/{engine}"] = page
     return written
 
 
@@ -110,15 +118,20 @@ def brightness(css_colour: str) -> float:
 @pytest.mark.parametrize("example", sorted(EXAMPLE_EDITIONS))
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("engine", INLINERS)
 def test_example_in_chromium(
     browser: Any,
     pages: dict[str, Path],
     example: str,
     width: int,
     scheme: str,
+    engine: str,
     update_snapshots: bool,
 ) -> None:
-    show(browser, pages[example], width, scheme)
+    page = pages.get(f"{example}/{engine}")
+    if page is None:
+        pytest.skip(f"the {engine} inliner is not installed")
+    show(browser, page, width, scheme)
     metrics = browser.execute_script(MEASURE)
     assert metrics["scrollWidth"] <= metrics["innerWidth"], "horizontal scrolling"
     assert metrics["leadLoaded"], "the lead picture did not load"
@@ -132,12 +145,12 @@ def test_example_in_chromium(
         assert brightness(metrics["background"]) > 200
         assert brightness(metrics["titleColour"]) < 80
     height = browser.execute_script("return document.documentElement.scrollHeight")
-    show(browser, pages[example], width, scheme, height=height)
+    show(browser, page, width, scheme, height=height)
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / f"{example}-{width}-{scheme}.png"
+    shot = ARTIFACTS / f"{example}-{width}-{scheme}-{engine}.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
-    if update_snapshots and width in (375, 600):
+    if update_snapshots and width in (375, 600) and engine == "premailer":
         # The README shows the top of each: phone and desktop, light and dark.
-        show(browser, pages[example], width, scheme, height=1500)
+        show(browser, page, width, scheme, height=1500)
         browser.save_screenshot(str(README_SHOTS / f"{example}-{width}-{scheme}.png"))

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from digest.message import quoted_printable
 from digest.models import Reader
-from digest.personal import Mailing, _qp, unsubscribe_url_for
+from digest.personal import Mailing, unsubscribe_url_for
 
 from .conftest import build_example
 
@@ -49,7 +50,7 @@ def test_fast_bytes_parse_like_the_email_package(mailing: Mailing, reader: Reade
     slow = mailing.message(reader).as_bytes()
     a, b = parsed(fast), parsed(slow)
     assert list(a.keys()) == list(b.keys())
-    for name in b.keys():
+    for name in b:
         if name != "Content-Type":  # the boundaries differ
             assert a[name] == b[name], name
     assert a.get_content_type() == b.get_content_type() == "multipart/alternative"
@@ -111,9 +112,11 @@ def test_a_process_pool_gives_the_same_bytes(mailing: Mailing) -> None:
 def test_a_dask_executor_works_the_same_way(mailing: Mailing) -> None:
     distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
     readers = [Reader(address=f"d{n}@example.org") for n in range(10)]
-    with distributed.Client(processes=False, n_workers=1, dashboard_address=None) as client:
-        with client.get_executor() as executor:
-            out = [m.data for m in mailing.messages(readers, executor=executor, chunk=4)]
+    with (
+        distributed.Client(processes=False, n_workers=1, dashboard_address=None) as client,
+        client.get_executor() as executor,
+    ):
+        out = [m.data for m in mailing.messages(readers, executor=executor, chunk=4)]
     assert out == [m.data for m in mailing.messages(readers)]
 
 
@@ -121,7 +124,7 @@ def test_a_dask_executor_works_the_same_way(mailing: Mailing) -> None:
 @given(st.text(max_size=400))
 def test_quoted_printable_pieces_join_into_valid_lines(text: str) -> None:
     text = text.replace("\r", "")
-    encoded = _qp(text)
+    encoded = quoted_printable(text)
     assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
     assert quopri.decodestring(encoded).decode("utf-8").replace("\r\n", "\n") == text
 
@@ -134,3 +137,10 @@ def test_any_name_fills_in_exactly(mailing: Mailing, name: str, plan: str) -> No
     except ValueError:
         return
     assert mailing.render(reader) == mailing.from_scratch(reader)
+
+
+def test_digest_messages_is_the_short_way(mailing: Mailing) -> None:
+    readers = [Reader(address="s@example.org", sections=("business",))]
+    assert [m.data for m in mailing.digest.messages(readers)] == [
+        m.data for m in mailing.messages(readers)
+    ]
