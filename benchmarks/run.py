@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from timing import median_ms
+
 from digest import (
     Article,
     Newsletter,
@@ -30,16 +32,6 @@ from digest.select import select_edition
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "tangerangnews" / "newsletter.toml"
 SEED_DATE = date(2025, 9, 16)
-
-
-def median_ms(action: Callable[[], object], repeat: int) -> float:
-    action()  # warm up caches and imports
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def own_work(

@@ -8,13 +8,12 @@ and its archive page and writes the files: everything `digest build` does from c
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+
+from timing import median_ms
 
 from digest import Source, build_digest, load_config, load_data, read_source, run_build
 
@@ -61,16 +60,6 @@ def write_feed(folder: Path, items: int = 200) -> None:
         '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
         "<link>https://example.org/</link>" + "".join(entries) + "</channel></rss>"
     )
-
-
-def median_ms(action: Callable[[], object], repeat: int) -> float:
-    action()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> None:

@@ -126,6 +126,24 @@ def message_fields(
     return fields
 
 
+def _header_list(fields: dict[str, str]) -> list[tuple[str, str]]:
+    """The headers of a message, in the order both message builders write them."""
+    headers = [("From", fields["from"]), ("To", fields["to"])]
+    if "reply_to" in fields:
+        headers.append(("Reply-To", fields["reply_to"]))
+    headers += [
+        ("Subject", fields["subject"]),
+        ("Date", fields["date"]),
+        ("Message-ID", fields["message_id"]),
+    ]
+    if "list_unsubscribe" in fields:
+        headers += [
+            ("List-Unsubscribe", fields["list_unsubscribe"]),
+            ("List-Unsubscribe-Post", fields["list_unsubscribe_post"]),
+        ]
+    return headers
+
+
 def build_message(
     *,
     newsletter: Newsletter,
@@ -150,16 +168,8 @@ def build_message(
     )
     # Bodies are encoded at set_content time with this policy: quoted-printable lines of 76.
     message = EmailMessage(policy=email_policy.SMTP.clone(max_line_length=76))
-    message["From"] = _address(newsletter.sender.name, newsletter.sender.address)
-    message["To"] = fields["to"]  # checked addresses, or the sender
-    if "reply_to" in fields:
-        message["Reply-To"] = fields["reply_to"]
-    message["Subject"] = fields["subject"]
-    message["Date"] = fields["date"]
-    message["Message-ID"] = fields["message_id"]
-    if "list_unsubscribe" in fields:
-        message["List-Unsubscribe"] = fields["list_unsubscribe"]
-        message["List-Unsubscribe-Post"] = fields["list_unsubscribe_post"]
+    for name, value in _header_list(fields):
+        message[name] = value
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     message.set_boundary(f"=_digest_{_content_key(subject, html, text)}")
@@ -229,20 +239,7 @@ def message_bytes(
         unsubscribe_url=unsubscribe_url,
         message_id=message_id,
     )
-    sender = _address(newsletter.sender.name, newsletter.sender.address)
-    headers = [("From", str(sender)), ("To", fields["to"])]
-    if "reply_to" in fields:
-        headers.append(("Reply-To", fields["reply_to"]))
-    headers += [
-        ("Subject", fields["subject"]),
-        ("Date", fields["date"]),
-        ("Message-ID", fields["message_id"]),
-    ]
-    if "list_unsubscribe" in fields:
-        headers += [
-            ("List-Unsubscribe", fields["list_unsubscribe"]),
-            ("List-Unsubscribe-Post", fields["list_unsubscribe_post"]),
-        ]
+    headers = _header_list(fields)
     boundary = f"=_digest_{_content_key(subject, html, text)}"
     headers += [
         ("MIME-Version", "1.0"),

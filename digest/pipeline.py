@@ -7,7 +7,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .check import Finding, check_size, check_theme
 from .inline import inline_css
@@ -43,27 +43,22 @@ class Digest:
             self.edition.date, self.newsletter.send_time, tzinfo=self.newsletter.zone
         )
 
+    def _content(self) -> dict[str, Any]:
+        return {
+            "newsletter": self.newsletter,
+            "subject": self.subject,
+            "html": self.html,
+            "text": self.text,
+            "sent_at": self.sent_at,
+        }
+
     def message(self, to: Sequence[str] = ()) -> EmailMessage:
         """Return the email as a ``multipart/alternative`` MIME message."""
-        return build_message(
-            newsletter=self.newsletter,
-            subject=self.subject,
-            html=self.html,
-            text=self.text,
-            sent_at=self.sent_at,
-            to=to,
-        )
+        return build_message(**self._content(), to=to)
 
     def as_bytes(self, to: Sequence[str] = ()) -> bytes:
         """Return the serialised message, ready for ``smtplib`` or an ``.eml`` file."""
-        return message_bytes(
-            newsletter=self.newsletter,
-            subject=self.subject,
-            html=self.html,
-            text=self.text,
-            sent_at=self.sent_at,
-            to=to,
-        )
+        return message_bytes(**self._content(), to=to)
 
     def messages(
         self, readers: Iterable[Reader], executor: Executor | None = None, chunk: int = 1000
@@ -78,14 +73,7 @@ class Digest:
 
     def fields(self, to: Sequence[str] = ()) -> dict[str, str]:
         """Return headers and bodies as plain strings, for an ESP's HTTP API."""
-        return message_fields(
-            newsletter=self.newsletter,
-            subject=self.subject,
-            html=self.html,
-            text=self.text,
-            sent_at=self.sent_at,
-            to=to,
-        )
+        return message_fields(**self._content(), to=to)
 
 
 def build_digest(
