@@ -95,6 +95,7 @@ def build(
 
     Example:
 
+    \b
         digest build --config examples/tangerangnews/newsletter.toml --out out/
     """
     config = load_config(config_path)
@@ -192,6 +193,7 @@ def init(path: Path) -> None:
 
     Example:
 
+    \b
         digest init newsletter.toml
     """
     try:
@@ -219,6 +221,7 @@ def history(config_path: Path) -> None:
 
     Example:
 
+    \b
         digest history --config newsletter.toml
     """
     path = _history(load_config(config_path))
@@ -242,6 +245,7 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
 
     Example:
 
+    \b
         digest preview --config newsletter.toml --port 8000
     """
     watcher = Preview(config_path, on.date() if on else None)
@@ -284,6 +288,7 @@ def send(
 
     Example:
 
+    \b
         digest send --config newsletter.toml out/edition-2026-11-30.eml --to me@example.org
     """
     config = load_config(config_path)
@@ -342,6 +347,7 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
 
     Example:
 
+    \b
         digest check out/edition-2025-09-16.html --config newsletter.toml
     """
     newsletter = load_config(config_path).newsletter if config_path else None
