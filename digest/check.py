@@ -365,11 +365,12 @@ def _check_css(styles: list[tuple[int, str]]) -> list[Finding]:
         unsupported = [data["clients"][client] for client in lacking]
         only_outlook = all(client in _OUTLOOK_WINDOWS for client in lacking)
         severity: Severity = "info" if progressive[slug] or only_outlook else "warning"
+        used = "once" if count[slug] == 1 else f"{count[slug]} times"
         findings.append(
             Finding(
                 severity,
                 "css-support",
-                f"{feature['title']} (used {count[slug]} times) is not supported by "
+                f"{feature['title']} (used {used}) is not supported by "
                 f"{', '.join(sorted(unsupported))}; see {feature['url']}",
                 line,
             )
