@@ -11,6 +11,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime
+from functools import lru_cache
 
 from .errors import InputError, RenderError
 from .models import Newsletter, email_address
@@ -61,27 +62,40 @@ def _recipients(to: str | Sequence[str]) -> list[str]:
     return checked
 
 
+def _wrapped(line: bytes, limit: int) -> list[bytes]:
+    """Cut an encoded line into soft-broken pieces of at most ``limit`` characters."""
+    pieces = []
+    while len(line) > limit:
+        cut = limit - 1
+        while b"=" in line[cut - 2 : cut]:  # do not cut an =XX escape in two
+            cut -= 1
+        pieces.append(line[:cut] + b"=")
+        line = line[cut:]
+    return [*pieces, line]
+
+
 def quoted_printable(data: str) -> bytes:
     """Quoted-printable with CRLF line ends and a soft break at the end, ready to join.
 
     Every line stays within the 76 characters of RFC 2045, the added soft break included.
     """
     lines = quopri.encodestring(data.encode("utf-8")).split(b"\n")
-    wrapped = []
-    for line in lines:
-        while len(line) > 75:  # quopri lets some lines run past 76 characters
-            cut = 74
-            while b"=" in line[cut - 2 : cut]:  # do not cut an =XX escape in two
-                cut -= 1
-            wrapped.append(line[:cut] + b"=")
-            line = line[cut:]
-        wrapped.append(line)
-    encoded = b"\r\n".join(wrapped)
+    # quopri lets a line with tabs run past 76 characters, and the last line gets a soft break
+    # added below: only those lines need another look (in Python, so only when needed).
+    if len(lines[-1]) > 75 or max(map(len, lines)) > 76:
+        last = len(lines) - 1
+        lines = [
+            piece
+            for n, line in enumerate(lines)
+            for piece in _wrapped(line, 75 if n == last else 76)
+        ]
+    encoded = b"\r\n".join(lines)
     if not encoded or encoded.endswith(b"\r\n"):
         return encoded
     return encoded + b"=\r\n"
 
 
+@lru_cache(maxsize=16)
 def _content_key(subject: str, html: str, text: str) -> str:
     """Hash the content; Message-ID and boundary derive from it, so rebuilds are identical."""
     return hashlib.sha256("\0".join((subject, html, text)).encode()).hexdigest()[:20]

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -155,6 +155,7 @@ class Renderer:
                 raise TemplateError(f"template_dir: no such folder: {self.options.template_dir}")
             folders.insert(0, self.options.template_dir)
         self._folders = folders
+        self._include = include_loader(folders)
         # User templates come first; "default/NAME" always reaches the shipped template, so a
         # user template can extend the one it replaces and override single blocks.
         self._loader = jinja2.ChoiceLoader(
@@ -247,7 +248,7 @@ class Renderer:
         return RenderedEdition(
             subject=subject,
             preheader=preheader,
-            html=compile_mjml(source, include_loader(self._folders)),
+            html=compile_mjml(source, self._include),
             text=text.strip() + "\n",
         )
 
@@ -282,23 +283,27 @@ def archive_page_url(newsletter: Newsletter, edition: Edition) -> str | None:
 
 def dark_theme(theme: Theme) -> dict[str, str]:
     """Colours for dark mode: dark surfaces, with the brand colours lightened until legible."""
-    background, surface = "#111418", "#1b1f24"
-
-    def legible(colour: str) -> str:
-        for step in range(11):
-            candidate = mix(colour, "#ffffff", step / 10)
-            if contrast_ratio(candidate, surface) >= MIN_CONTRAST:
-                return candidate
-        return "#ffffff"
-
     return {
-        "background": background,
-        "surface": surface,
+        "background": "#111418",
+        "surface": DARK_SURFACE,
         "text": "#e6e8eb",
         "muted": "#aab2bb",
-        "brand": legible(theme.brand),
-        "accent": legible(theme.accent),
+        "brand": _legible_on_dark(theme.brand),
+        "accent": _legible_on_dark(theme.accent),
     }
+
+
+DARK_SURFACE = "#1b1f24"
+
+
+@lru_cache(maxsize=64)
+def _legible_on_dark(colour: str) -> str:
+    """The colour, mixed with white until it reaches 4.5:1 on the dark surface."""
+    for step in range(11):
+        candidate = mix(colour, "#ffffff", step / 10)
+        if contrast_ratio(candidate, DARK_SURFACE) >= MIN_CONTRAST:
+            return candidate
+    return "#ffffff"
 
 
 def resolve_asset(url: str, base: str | None, where: str) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,6 +57,7 @@ class Edition(BaseModel):
         return (self.lead, *(t for s in self.sections for t in s.teasers))
 
 
+@lru_cache(maxsize=8192)
 def canonical_url(url: str) -> str:
     """Return a form of ``url`` under which copies of the same page compare equal."""
     parts = urlsplit(url.strip())
@@ -75,6 +77,7 @@ def canonical_url(url: str) -> str:
     )
 
 
+@lru_cache(maxsize=8192)
 def normalise_title(title: str) -> str:
     """Return a form of ``title`` that ignores case, punctuation and spacing."""
     text = unicodedata.normalize("NFKC", title).casefold()
