@@ -164,9 +164,9 @@ class Mailing:
     """Personalised copies of one edition for many readers."""
 
     def __init__(self, digest: Digest, options: RenderOptions | None = None) -> None:
-        """Prepare to personalise ``digest`` (rendered again with ``options`` per variant)."""
+        """Prepare to personalise ``digest``; variants render with its own options by default."""
         self.digest = digest
-        self.options = options or RenderOptions()
+        self.options = options or digest.options
         self._renderer: Renderer | None = None
         self._variants: OrderedDict[tuple[str, ...] | None, _Variant] = OrderedDict()
         self._head: dict[str, bytes] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,8 @@ class Digest:
     text: str
     #: What the build noticed: an edition over the size budget, theme colours short of contrast.
     findings: tuple[Finding, ...] = ()
+    #: How it was rendered (templates, asset base): personalised copies render the same way.
+    options: RenderOptions = field(default_factory=RenderOptions)
 
     @property
     def sent_at(self) -> datetime:
@@ -105,7 +107,8 @@ def build_digest(
     )
     if newsletter.tracking is not None:
         edition = tag_edition(edition, newsletter.tracking)
-    rendered = (renderer or Renderer(options)).render(edition, newsletter)
+    renderer = renderer or Renderer(options)
+    rendered = renderer.render(edition, newsletter)
     html = inline_css(rendered.html, newsletter.inliner)
     return Digest(
         edition=edition,
@@ -115,4 +118,5 @@ def build_digest(
         html=html,
         text=rendered.text,
         findings=(*check_size(html, newsletter.size_budget_kb), *check_theme(newsletter.theme)),
+        options=renderer.options,
     )

@@ -144,3 +144,26 @@ def test_digest_messages_is_the_short_way(mailing: Mailing) -> None:
     assert [m.data for m in mailing.digest.messages(readers)] == [
         m.data for m in mailing.messages(readers)
     ]
+
+
+def test_copies_use_the_templates_the_digest_was_built_with(tmp_path: Any) -> None:
+    from digest import RenderOptions, build_digest
+
+    (tmp_path / "edition.mjml.j2").write_text(
+        '{% extends "default/edition.mjml.j2" %}{% block quote %}<mj-section><mj-column>'
+        "<mj-text>{% if reader %}Hello {{ reader.name }} on the {{ reader.fields.plan }} plan"
+        "{% endif %}</mj-text>"
+        "</mj-column></mj-section>{% endblock %}"
+    )
+    base = build_example("riverside")
+    digest = build_digest(
+        [base.edition.lead],
+        base.newsletter,
+        base.edition.date,
+        options=RenderOptions(template_dir=tmp_path),
+    )
+    reader = Reader(address="z@example.org", name="Zoë", fields={"plan": "gold"})
+    (message,) = digest.messages([reader])
+    html = parsed(message.data).get_body(("html",)).get_content()
+    assert "Hello Zoë on the gold plan" in html
+    assert Mailing(digest).render(reader) == Mailing(digest).from_scratch(reader)
