@@ -24,20 +24,6 @@ __all__ = ["MESSAGE_POLICY", "build_message", "message_bytes", "message_fields",
 MESSAGE_POLICY = email_policy.SMTP.clone(max_line_length=998)
 
 
-_HEADER_NAMES = (
-    "From",
-    "To",
-    "Reply-To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "MIME-Version",
-    "Content-Type",
-)
-
-
 def _header_value(value: str) -> str:
     """One line: CR, LF, NUL and other control characters become spaces, whatever Python does."""
     return " ".join("".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value).split())
