@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 from digest import Newsletter, Theme, build_digest
 from digest.check import check_html, check_theme
 
-from .conftest import EXAMPLE_EDITIONS, EXAMPLES, ArticleFactory, build_example
+from .conftest import EXAMPLE_EDITIONS, EXAMPLES, ArticleFactory, build_example, run_digest
 
 BAD = Path(__file__).parent / "fixtures" / "bad.html"
 
@@ -119,17 +117,8 @@ def test_theme_contrast(colours: dict[str, str], failing: list[str]) -> None:
     assert all(f.severity == "warning" and "4.5:1" in f.message for f in found)
 
 
-def run_check(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "digest", "check", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_the_check_command(tmp_path: Path) -> None:
-    bad = run_check(BAD)
+    bad = run_digest("check", BAD)
     assert bad.returncode == 5
     assert (
         f"{BAD}:17: error: link 'javascript:alert(1)': the javascript: scheme is unsafe [link]"
@@ -138,10 +127,10 @@ def test_the_check_command(tmp_path: Path) -> None:
     assert bad.stdout.strip().splitlines()[-1].startswith("7 errors, ")
     good = tmp_path / "good.html"
     good.write_text(build_example("tangerangnews").html)
-    result = run_check(good, "--config", EXAMPLES / "tangerangnews" / "newsletter.toml")
+    result = run_digest("check", good, "--config", EXAMPLES / "tangerangnews" / "newsletter.toml")
     assert result.returncode == 0, result.stdout
     assert "0 errors, 0 warnings" in result.stdout
-    quiet = run_check(BAD, "--quiet")
+    quiet = run_digest("check", BAD, "--quiet")
     assert quiet.returncode == 5 and "warning" not in quiet.stdout
 
 
@@ -153,22 +142,14 @@ def test_build_prints_its_warnings(tmp_path: Path) -> None:
     )
     config = config.replace('assets = "images"', "")
     (tmp_path / "newsletter.toml").write_text(config)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "build",
-            "--config",
-            str(tmp_path / "newsletter.toml"),
-            "--date",
-            "2025-09-16",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_digest(
+        "build",
+        "--config",
+        tmp_path / "newsletter.toml",
+        "--date",
+        "2025-09-16",
+        "--out",
+        tmp_path / "out",
     )
     assert result.returncode == 0
     assert "digest: warning: theme accent (links) #99bbee on surface #ffffff" in result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, run_digest
 
 SEED = EXAMPLES / "tangerangnews" / "newsletter.toml"
 SCRIPT = shutil.which("digest", path=str(Path(sys.executable).parent))
@@ -59,23 +59,8 @@ def test_build_writes_html_text_and_eml(tmp_path: Path) -> None:
 
 
 def test_python_dash_m_and_quiet(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "build",
-            "--config",
-            str(SEED),
-            "--date",
-            "2025-09-16",
-            "--out",
-            str(tmp_path),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_digest(
+        "build", "--config", SEED, "--date", "2025-09-16", "--out", tmp_path, "--quiet"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -15,6 +14,8 @@ import pytest
 from digest import DigestError, NothingNewError, load_config
 from digest.history import History
 from digest.job import run_build
+
+from .conftest import run_digest
 
 MONDAYS = [date(2026, 11, 16), date(2026, 11, 23), date(2026, 11, 30)]
 
@@ -184,20 +185,8 @@ def test_nothing_new_is_exit_status_3(newsletter_dir: Path) -> None:
         build(newsletter_dir, monday)
     with pytest.raises(NothingNewError, match="nothing new from 2026-11-30T07:00:00"):
         build(newsletter_dir, date(2026, 12, 7))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "build",
-            "--config",
-            str(newsletter_dir / "newsletter.toml"),
-            "--date",
-            "2026-12-07",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_digest(
+        "build", "--config", newsletter_dir / "newsletter.toml", "--date", "2026-12-07"
     )
     assert result.returncode == 3
     assert result.stderr.startswith("digest: error: nothing new from 2026-11-30T07:00:00+00:00")
@@ -221,13 +210,7 @@ def test_the_web_archive_and_the_view_online_link(newsletter_dir: Path) -> None:
 
 def test_the_cli_workflow(newsletter_dir: Path) -> None:
     def digest(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "digest", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=newsletter_dir,
-        )
+        return run_digest(*args, cwd=newsletter_dir)
 
     built = digest("build", "--config", "newsletter.toml", "--date", "2026-11-16")
     assert built.returncode == 0, built.stderr
@@ -239,23 +222,11 @@ def test_the_cli_workflow(newsletter_dir: Path) -> None:
 
 
 def test_init_writes_a_starter_that_validates(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "digest", "init", "weekly.toml"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    result = run_digest("init", "weekly.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     config = load_config(tmp_path / "weekly.toml")
     assert config.newsletter.cadence is not None and config.sources
-    again = subprocess.run(
-        [sys.executable, "-m", "digest", "init", "weekly.toml"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    again = run_digest("init", "weekly.toml", cwd=tmp_path)
     assert again.returncode == 1 and "the file exists" in again.stderr
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from digest.config import SmtpSettings
 from digest.send import SendError, read_recipients, send_eml
 
-from .conftest import EXAMPLES, build_example
+from .conftest import EXAMPLES, build_example, run_digest
 
 controller_module = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is not installed")
 smtp_module = pytest.importorskip("aiosmtpd.smtp")
@@ -128,12 +127,7 @@ def test_the_send_command(smtp_server: tuple[Inbox, int], eml: Path, tmp_path: P
     config = config_for(tmp_path, port)
 
     def send(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "digest", "send", "--config", str(config), str(eml), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_digest("send", "--config", config, eml, *args)
 
     test_send = send("--to", "editor@example.org")
     assert test_send.returncode == 0, test_send.stderr

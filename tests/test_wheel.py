@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, run_digest
 
 pytestmark = pytest.mark.slow
 
@@ -77,35 +77,13 @@ def test_installed_wheel_builds_the_example_elsewhere(tmp_path: Path) -> None:
     assert where[0].startswith(str(target))
     assert where[1] == str(target / "digest" / "templates")
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "build",
-            "--config",
-            str(EXAMPLES / "tangerangnews" / "newsletter.toml"),
-            "--date",
-            "2025-09-16",
-            "--out",
-            "out",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=elsewhere,
-        env=env,
-        timeout=120,
+    seed = EXAMPLES / "tangerangnews" / "newsletter.toml"
+    result = run_digest(
+        "build", "--config", seed, "--date", "2025-09-16", "--out", "out", cwd=elsewhere, env=env
     )
     assert result.returncode == 0, result.stderr
     html = (elsewhere / "out" / "edition-2025-09-16.html").read_text()
     assert 'lang="id"' in html and "Baca selengkapnya" in html and "PROPERTI" in html
-    checked = subprocess.run(
-        [sys.executable, "-m", "digest", "check", "out/edition-2025-09-16.html"],
-        capture_output=True,
-        text=True,
-        cwd=elsewhere,
-        env=env,
-        timeout=120,
-    )
+    checked = run_digest("check", "out/edition-2025-09-16.html", cwd=elsewhere, env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "0 errors, 0 warnings" in checked.stdout
