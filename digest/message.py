@@ -1,39 +1,63 @@
-"""Message: the rendered email as a MIME message, bytes, or plain fields for any sender."""
+"""Message: the rendered email as a MIME message, bytes, or plain fields for any sender.
+
+Every header goes through the one writer in ``mime.py`` and is checked by parsing the written
+block again; ``build_message`` parses those same bytes into an ``EmailMessage``.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import quopri
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
 from email import policy as email_policy
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
 from email.utils import format_datetime
 from functools import lru_cache
 
-from .errors import InputError, RenderError
+from .errors import InputError
+from .mime import (
+    MessageSpec,
+    Part,
+    address_header,
+    check_header_block,
+    header_uri,
+    id_header,
+    text_header,
+    token_header,
+    uri_list_header,
+)
 from .models import Newsletter, email_address
 
-__all__ = ["MESSAGE_POLICY", "build_message", "message_bytes", "message_fields", "quoted_printable"]
+__all__ = [
+    "MESSAGE_POLICY",
+    "Headers",
+    "build_message",
+    "display_address",
+    "message_bytes",
+    "message_fields",
+    "one_line",
+]
 
-# Parts are encoded as quoted-printable lines of 76 (RFC 2045); headers are folded
-# only past 998 bytes, because Python otherwise RFC 2047-encodes a long List-Unsubscribe URL,
-# which mail providers then cannot use for one-click unsubscribe (RFC 8058).
+# Headers are written by digest (folded at 78, never past 998); this policy only reads them
+# back and keeps them as written when an ``EmailMessage`` is serialised again.
 MESSAGE_POLICY = email_policy.SMTP.clone(max_line_length=998)
 
 
-def _header_value(value: str) -> str:
-    """One line: CR, LF, NUL and other control characters become spaces, whatever Python does."""
+def one_line(value: str) -> str:
+    """One line: CR, LF, NUL and other control characters become spaces, runs of spaces one."""
     return " ".join("".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value).split())
 
 
-def _address(name: str, address: str) -> Address:
-    try:
-        return Address(display_name=_header_value(name), addr_spec=address)
-    except (ValueError, IndexError) as error:
-        raise InputError(f"address {address!r}: {error}") from None
+def display_address(name: str, address: str) -> str:
+    """``Name <address>`` as people read it (for HTTP senders); the name quoted when needed."""
+    name = one_line(name)
+    if not name:
+        return address
+    if any(ch in name for ch in '()<>[]:;@\\,."'):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
 
 
 def _recipients(to: str | Sequence[str]) -> list[str]:
@@ -48,43 +72,109 @@ def _recipients(to: str | Sequence[str]) -> list[str]:
     return checked
 
 
-def _wrapped(line: bytes, limit: int) -> list[bytes]:
-    """Cut an encoded line into soft-broken pieces of at most ``limit`` characters."""
-    pieces = []
-    while len(line) > limit:
-        cut = limit - 1
-        while b"=" in line[cut - 2 : cut]:  # do not cut an =XX escape in two
-            cut -= 1
-        pieces.append(line[:cut] + b"=")
-        line = line[cut:]
-    return [*pieces, line]
-
-
-def quoted_printable(data: str) -> bytes:
-    """Quoted-printable with CRLF line ends and a soft break at the end, ready to join.
-
-    Every line stays within the 76 characters of RFC 2045, the added soft break included.
-    """
-    lines = quopri.encodestring(data.encode("utf-8")).split(b"\n")
-    # quopri lets a line with tabs run past 76 characters, and the last line gets a soft break
-    # added below: only those lines need another look (in Python, so only when needed).
-    if len(lines[-1]) > 75 or max(map(len, lines)) > 76:
-        last = len(lines) - 1
-        lines = [
-            piece
-            for n, line in enumerate(lines)
-            for piece in _wrapped(line, 75 if n == last else 76)
-        ]
-    encoded = b"\r\n".join(lines)
-    if not encoded or encoded.endswith(b"\r\n"):
-        return encoded
-    return encoded + b"=\r\n"
-
-
 @lru_cache(maxsize=16)
 def _content_key(subject: str, html: str, text: str) -> str:
     """Hash the content; Message-ID and boundary derive from it, so rebuilds are identical."""
     return hashlib.sha256("\0".join((subject, html, text)).encode()).hexdigest()[:20]
+
+
+def unsubscribe_uris(newsletter: Newsletter, url: str | None) -> list[str]:
+    """The List-Unsubscribe URIs: one https link (``url`` or the newsletter's), one mailto."""
+    uris = []
+    link = url or newsletter.unsubscribe_url
+    if link:
+        uris.append(header_uri(link))
+    if newsletter.unsubscribe_mailto:
+        uris.append(f"mailto:{newsletter.unsubscribe_mailto}?subject=unsubscribe")
+    return uris
+
+
+@dataclass(frozen=True)
+class Headers:
+    """The validated values of a message's headers, in the order they are written."""
+
+    sender: tuple[str, str]
+    to: tuple[str, ...]
+    reply_to: str | None
+    subject: str
+    date: str
+    message_id: str
+    unsubscribe: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        newsletter: Newsletter,
+        subject: str,
+        html: str,
+        text: str,
+        sent_at: datetime,
+        to: str | Sequence[str] = (),
+        unsubscribe_url: str | None = None,
+        message_id: str | None = None,
+    ) -> Headers:
+        """Collect and check the header values of one message."""
+        subject = one_line(subject)
+        domain = newsletter.sender.address.rsplit("@", 1)[1]
+        return cls(
+            sender=(newsletter.sender.name, newsletter.sender.address),
+            to=tuple(_recipients(to)),
+            reply_to=newsletter.reply_to,
+            subject=subject,
+            date=format_datetime(sent_at),
+            message_id=message_id
+            or f"<digest.{sent_at:%Y%m%d}.{_content_key(subject, html, text)}@{domain}>",
+            unsubscribe=tuple(unsubscribe_uris(newsletter, unsubscribe_url)),
+        )
+
+    def lines(self) -> tuple[bytes, ...]:
+        """The written header lines, checked by parsing them again."""
+        to = [("", address) for address in self.to] or [self.sender]
+        lines: list[tuple[bytes, str, str | None]] = [
+            (address_header("From", [self.sender]), "From", None),
+            (address_header("To", to), "To", None),
+        ]
+        if self.reply_to:
+            lines.append((address_header("Reply-To", [("", self.reply_to)]), "Reply-To", None))
+        lines += [
+            (text_header("Subject", self.subject), "Subject", self.subject),
+            (token_header("Date", self.date), "Date", None),
+            (id_header("Message-ID", self.message_id), "Message-ID", self.message_id),
+        ]
+        if self.unsubscribe:
+            lines.append(
+                (uri_list_header("List-Unsubscribe", self.unsubscribe), "List-Unsubscribe", None)
+            )
+            if self.unsubscribe[0].startswith("https:"):
+                lines.append(
+                    (
+                        token_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                        "List-Unsubscribe-Post",
+                        None,
+                    )
+                )
+        written = tuple(line for line, _, _ in lines)
+        check_header_block(b"".join(written), [(name, value) for _, name, value in lines])
+        return written
+
+    def fields(self) -> dict[str, str]:
+        """The header values as plain strings, keyed as ``message_fields`` returns them."""
+        sender = display_address(*self.sender)
+        fields = {
+            "from": sender,
+            "to": ", ".join(self.to) if self.to else sender,
+            "subject": self.subject,
+            "date": self.date,
+            "message_id": self.message_id,
+        }
+        if self.reply_to:
+            fields["reply_to"] = self.reply_to
+        if self.unsubscribe:
+            fields["list_unsubscribe"] = ", ".join(f"<{uri}>" for uri in self.unsubscribe)
+            if self.unsubscribe[0].startswith("https:"):
+                fields["list_unsubscribe_post"] = "List-Unsubscribe=One-Click"
+        return fields
 
 
 def message_fields(
@@ -103,60 +193,7 @@ def message_fields(
     ``unsubscribe_url`` and ``message_id`` replace the newsletter's link and the derived ID
     (for one reader's copy).
     """
-    to = _recipients(to)
-    subject = _header_value(subject)
-    sender = str(_address(newsletter.sender.name, newsletter.sender.address))
-    domain = newsletter.sender.address.rsplit("@", 1)[1]
-    fields = {
-        "from": sender,
-        "to": ", ".join(to) if to else sender,
-        "subject": subject,
-        "date": format_datetime(sent_at),
-        "message_id": message_id
-        or f"<digest.{sent_at:%Y%m%d}.{_content_key(subject, html, text)}@{domain}>",
-        "text": text,
-        "html": html,
-    }
-    if newsletter.reply_to:
-        fields["reply_to"] = newsletter.reply_to
-    unsubscribe = unsubscribe_url or newsletter.unsubscribe_url
-    if unsubscribe:
-        fields["list_unsubscribe"] = f"<{unsubscribe}>"
-        fields["list_unsubscribe_post"] = "List-Unsubscribe=One-Click"
-    return fields
-
-
-def _header_list(fields: dict[str, str]) -> list[tuple[str, str]]:
-    """The headers of a message, in the order both message builders write them."""
-    headers = [("From", fields["from"]), ("To", fields["to"])]
-    if "reply_to" in fields:
-        headers.append(("Reply-To", fields["reply_to"]))
-    headers += [
-        ("Subject", fields["subject"]),
-        ("Date", fields["date"]),
-        ("Message-ID", fields["message_id"]),
-    ]
-    if "list_unsubscribe" in fields:
-        headers += [
-            ("List-Unsubscribe", fields["list_unsubscribe"]),
-            ("List-Unsubscribe-Post", fields["list_unsubscribe_post"]),
-        ]
-    return headers
-
-
-def build_message(
-    *,
-    newsletter: Newsletter,
-    subject: str,
-    html: str,
-    text: str,
-    sent_at: datetime,
-    to: Sequence[str] = (),
-    unsubscribe_url: str | None = None,
-    message_id: str | None = None,
-) -> EmailMessage:
-    """Build a ``multipart/alternative`` message: the text part first, then the HTML."""
-    fields = message_fields(
+    headers = Headers.of(
         newsletter=newsletter,
         subject=subject,
         html=html,
@@ -166,51 +203,36 @@ def build_message(
         unsubscribe_url=unsubscribe_url,
         message_id=message_id,
     )
-    # Bodies are encoded at set_content time with this policy: quoted-printable lines of 76.
-    message = EmailMessage(policy=email_policy.SMTP.clone(max_line_length=76))
-    for name, value in _header_list(fields):
-        message[name] = value
-    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    message.set_boundary(f"=_digest_{_content_key(subject, html, text)}")
-    for part in message.walk():
-        part.policy = MESSAGE_POLICY
-    _check_headers(message)
-    return message
+    return {**headers.fields(), "text": text, "html": html}
 
 
-def fold_header(name: str, value: str) -> bytes:
-    """One header line, folded and RFC 2047-encoded as the ``email`` package writes it."""
-    if value.isascii() and value.isprintable() and len(name) + len(value) < 990:
-        # What the email package writes for a short ASCII value, without its slow parser.
-        return f"{name}: {value}\r\n".encode("ascii")
-    header = MESSAGE_POLICY.header_factory(name, value)
-    folded: str = header.fold(policy=MESSAGE_POLICY)
-    return folded.encode("ascii")
-
-
-def _header_block(headers: Sequence[tuple[str, str]]) -> bytes:
-    """Fold the headers, then parse them again: exactly these names must come back, in order.
-
-    Only the header block is checked: that is where an injected line break would show.
-    """
-    block = b"".join(fold_header(name, value) for name, value in headers)
-    parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(block + b"\r\n")
-    if list(parsed.keys()) != [name for name, _ in headers]:
-        raise RenderError(
-            f"the message's headers do not survive a round trip: {list(parsed.keys())!r}"
-        )
-    return block
-
-
-def _check_headers(message: EmailMessage) -> None:
-    """Check the headers of a built message (see ``_header_block``)."""
-    _header_block([(name, str(value)) for name, value in message.items()])
-
-
-_PART = (
-    b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-)
+def message_spec(
+    *,
+    newsletter: Newsletter,
+    subject: str,
+    html: str,
+    text: str,
+    sent_at: datetime,
+    to: Sequence[str] = (),
+    unsubscribe_url: str | None = None,
+    message_id: str | None = None,
+) -> MessageSpec:
+    """Describe the message: checked header lines, a boundary from its content, two parts."""
+    headers = Headers.of(
+        newsletter=newsletter,
+        subject=subject,
+        html=html,
+        text=text,
+        sent_at=sent_at,
+        to=to,
+        unsubscribe_url=unsubscribe_url,
+        message_id=message_id,
+    )
+    return MessageSpec(
+        headers=headers.lines(),
+        boundary=f"=_digest_{_content_key(headers.subject, html, text)}",
+        parts=(Part("plain", text), Part("html", html)),
+    )
 
 
 def message_bytes(
@@ -224,12 +246,35 @@ def message_bytes(
     unsubscribe_url: str | None = None,
     message_id: str | None = None,
 ) -> bytes:
-    """The message as RFC 5322 bytes, assembled directly (no ``EmailMessage`` round).
+    """The message as RFC 5322 bytes: headers re-parsed and checked, bodies quoted-printable."""
+    return message_spec(
+        newsletter=newsletter,
+        subject=subject,
+        html=html,
+        text=text,
+        sent_at=sent_at,
+        to=to,
+        unsubscribe_url=unsubscribe_url,
+        message_id=message_id,
+    ).as_bytes()
 
-    It parses into the same headers and parts as ``build_message(...)``, with
-    quoted-printable bodies of 76-character lines; its headers are re-parsed and checked.
+
+def build_message(
+    *,
+    newsletter: Newsletter,
+    subject: str,
+    html: str,
+    text: str,
+    sent_at: datetime,
+    to: Sequence[str] = (),
+    unsubscribe_url: str | None = None,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """Build a ``multipart/alternative`` message: the text part first, then the HTML.
+
+    It is ``message_bytes(...)`` parsed: the same writer makes both.
     """
-    fields = message_fields(
+    raw = message_bytes(
         newsletter=newsletter,
         subject=subject,
         html=html,
@@ -239,29 +284,5 @@ def message_bytes(
         unsubscribe_url=unsubscribe_url,
         message_id=message_id,
     )
-    headers = _header_list(fields)
-    boundary = f"=_digest_{_content_key(subject, html, text)}"
-    headers += [
-        ("MIME-Version", "1.0"),
-        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
-    ]
-    block = _header_block(headers)
-    mark = boundary.encode()
-    return b"".join(
-        [
-            block,
-            b"\r\n--",
-            mark,
-            b"\r\n",
-            _PART % b"plain",
-            quoted_printable(text),
-            b"\r\n--",
-            mark,
-            b"\r\n",
-            _PART % b"html",
-            quoted_printable(html),
-            b"\r\n--",
-            mark,
-            b"--\r\n",
-        ]
-    )
+    message: EmailMessage = message_from_bytes(raw, _class=EmailMessage, policy=MESSAGE_POLICY)
+    return message

@@ -105,6 +105,11 @@ def _web_url(value: str) -> str:
     return check_url(value, WEB_SCHEMES)
 
 
+def _https_url(value: str) -> str:
+    """An https URL (unsubscribe links: RFC 8058 one-click needs https)."""
+    return check_url(value, {"https"})
+
+
 def _link_url(value: str, info: ValidationInfo) -> str:
     schemes = _context(info, "url_schemes") or LINK_SCHEMES
     return check_url(value, schemes, _context(info, "base_url"))
@@ -221,6 +226,7 @@ Name = Annotated[str, Field(max_length=200), AfterValidator(_one_line), _Require
 ShortName = Annotated[str, Field(max_length=100), AfterValidator(_one_line), _Required]
 Paragraphs = Annotated[str, Field(max_length=20_000), AfterValidator(clean_text)]
 WebUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_web_url)]
+HttpsUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_https_url)]
 ImageUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_image_url)]
 Colour = Annotated[str, AfterValidator(_colour)]
 LinkUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_link_url)]
@@ -332,7 +338,7 @@ class Cadence(_Model):
 
 
 def _reader_url(value: str) -> str:
-    value = _web_url(value)
+    value = _https_url(value)
     if not value.isascii() or any(ch in value for ch in "\"'<>"):
         raise ValueError("a reader's URL must be ASCII, without quotes or angle brackets")
     return value
@@ -390,7 +396,10 @@ class Newsletter(_Model):
     sender: Sender
     reply_to: EmailAddress | None = None
     postal_address: Annotated[str, Field(max_length=500), AfterValidator(clean_text), _Required]
-    unsubscribe_url: WebUrl | None = None
+    #: The one-click unsubscribe link (https), in the footer and List-Unsubscribe.
+    unsubscribe_url: HttpsUrl | None = None
+    #: An address that unsubscribes whoever writes to it, added to List-Unsubscribe.
+    unsubscribe_mailto: EmailAddress | None = None
     sections: list[SectionSpec] = Field(default_factory=list, max_length=50)
     teasers_per_section: int = Field(default=3, ge=0, le=50)
     other_sections: bool = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
@@ -22,7 +23,18 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .errors import RenderError
 from .inline import inline_css
-from .message import build_message, fold_header, message_fields, quoted_printable
+from .message import Headers, build_message, message_bytes, one_line, unsubscribe_uris
+from .mime import (
+    address_header,
+    assemble,
+    check_header_block,
+    check_header_line,
+    id_header,
+    quoted_printable,
+    text_header,
+    token_header,
+    uri_list_header,
+)
 from .models import Newsletter, Reader
 from .pipeline import Digest
 from .render import Renderer, RenderOptions
@@ -30,9 +42,12 @@ from .select import Edition
 
 __all__ = ["Mailing", "ReaderMessage", "unsubscribe_url_for"]
 
-_TOKEN = re.compile(r"@@r\.([A-Za-z0-9_.]+)@@")
 _VARIANTS_KEPT = 64
 Where = Literal["text", "attribute", "raw"]
+# A value placed in an attribute is filled in only when it holds nothing an HTML serialiser
+# might encode there (libxml2 percent-encodes spaces and non-ASCII in links); other values
+# are rendered from scratch for that reader.
+_ATTRIBUTE_SAFE = re.compile(r"[A-Za-z0-9\-_.!~*()@/:=?;#%&,+]*")
 
 
 def unsubscribe_url_for(reader: Reader, newsletter: Newsletter) -> str | None:
@@ -51,20 +66,34 @@ def unsubscribe_url_for(reader: Reader, newsletter: Newsletter) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+class _Tokens(dict[str, Any]):
+    """``reader`` in a template: placeholders made of a random nonce.
+
+    Values that are empty for the readers of a variant are passed as they are (""), so that
+    ``{% if reader.name %}`` is decided exactly; the others are placeholders, and the sandbox
+    notes anything a template does with them besides printing them (see ``digest.sandbox``).
+    """
+
+    def __init__(self, nonce: str, present: frozenset[str]) -> None:
+        self.nonce, self.present = nonce, present
+        super().__init__(
+            {key: self.token(key) for key in ("name", "address", "unsubscribe_url")},
+            fields=_FieldTokens(self),
+        )
+
+    def token(self, key: str) -> str:
+        return f"@@{self.nonce}.{key}@@" if key in self.present else ""
+
+
 class _FieldTokens(dict[str, str]):
     """``reader.fields.ANY`` in a template: a placeholder for whatever field it names."""
 
+    def __init__(self, tokens: _Tokens) -> None:
+        super().__init__()
+        self.tokens = tokens
+
     def __missing__(self, key: str) -> str:
-        return f"@@r.fields.{key}@@"
-
-
-def _tokens() -> dict[str, Any]:
-    return {
-        "name": "@@r.name@@",
-        "address": "@@r.address@@",
-        "unsubscribe_url": "@@r.unsubscribe_url@@",
-        "fields": _FieldTokens(),
-    }
+        return self.tokens.token(f"fields.{key}")
 
 
 def _values(reader: Reader, newsletter: Newsletter) -> dict[str, str]:
@@ -95,10 +124,10 @@ class _Split:
     encoded: tuple[bytes, ...]
 
     @classmethod
-    def of(cls, rendered: str, markup: bool) -> _Split:
+    def of(cls, rendered: str, pattern: re.Pattern[str], markup: bool) -> _Split:
         pieces, keys, places = [], [], []
         start = 0
-        for match in _TOKEN.finditer(rendered):
+        for match in pattern.finditer(rendered):
             before = rendered[start : match.start()]
             pieces.append(before)
             keys.append(match.group(1))
@@ -129,14 +158,15 @@ class _Split:
             out += (quoted_printable(_escape(values.get(key, ""), place)), piece)
         return b"".join(out)
 
-    def quotes_in_attributes(self, values: Mapping[str, str]) -> bool:
-        """Whether a value with a quote mark goes into an attribute.
+    def unsafe_in_attributes(self, values: Mapping[str, str]) -> bool:
+        """Whether a value goes into an attribute that a serialiser might write differently.
 
-        lxml picks an attribute's quote character from its value, which filling in cannot
-        follow: such a reader is rendered from scratch.
+        lxml picks an attribute's quote character from its value and libxml2 encodes spaces
+        and non-ASCII in links, which filling in cannot follow: such a reader is rendered
+        from scratch.
         """
         return any(
-            place == "attribute" and ('"' in values.get(key, "") or "'" in values.get(key, ""))
+            place == "attribute" and not _ATTRIBUTE_SAFE.fullmatch(values.get(key, ""))
             for key, place in zip(self.keys, self.places, strict=True)
         )
 
@@ -144,11 +174,13 @@ class _Split:
 @dataclass(frozen=True)
 class _Variant:
     edition: Edition
+    #: False when a template did more than print a reader value: render each reader then.
+    fillable: bool
     subject: _Split
     html: _Split
     text: _Split
     boundary: str
-    #: The folded Subject line, when no reader value is in it.
+    #: The written Subject line, when no reader value is in it.
     subject_line: bytes | None
 
 
@@ -168,8 +200,15 @@ class Mailing:
         self.digest = digest
         self.options = options or digest.options
         self._renderer: Renderer | None = None
-        self._variants: OrderedDict[tuple[str, ...] | None, _Variant] = OrderedDict()
+        self._variants: OrderedDict[tuple[tuple[str, ...] | None, frozenset[str]], _Variant] = (
+            OrderedDict()
+        )
         self._head: dict[str, bytes] | None = None
+        # Placeholders carry a random nonce: article data cannot name them.
+        self._nonce = "Dg" + secrets.token_hex(12)
+        self._token = re.compile(rf"@@{self._nonce}\.([A-Za-z0-9_.]+)@@")
+        self._twin = "Tw" + secrets.token_hex(17)
+        self._twin_token = re.compile(rf"@@{self._twin}\.([A-Za-z0-9_.]+)@@")
         #: Identifies the edition and options, for the caches of worker processes.
         self.key = hashlib.sha256(digest.html.encode() + repr(self.options).encode()).hexdigest()
 
@@ -200,31 +239,58 @@ class Mailing:
             }
         )
 
-    def _variant(self, reader: Reader) -> _Variant:
-        key = (
+    def _variant(self, reader: Reader, values: Mapping[str, str]) -> _Variant:
+        sections = (
             None
             if reader.sections is None
             else tuple(sorted(s.casefold() for s in reader.sections))
         )
+        # Readers share a variant when they chose the same sections and have the same values
+        # present (a template may show a greeting only to readers with a name).
+        present = frozenset(name for name, value in values.items() if value)
+        key = (sections, present)
         variant = self._variants.get(key)
         if variant is not None:
             self._variants.move_to_end(key)
             return variant
         edition = self.edition_for(reader)
         newsletter = self.digest.newsletter
-        rendered = self.renderer.render(edition, newsletter, reader=_tokens())
-        html = inline_css(rendered.html, newsletter.inliner)
-        digest_key = hashlib.sha256(repr(key).encode() + html.encode()).hexdigest()[:20]
-        subject = _Split.of(rendered.subject, markup=False)
+        # Rendered twice, with placeholders of two lengths: filling in is exact only when the
+        # templates printed them as they are (no use noted by the sandbox) and both renders
+        # agree once the placeholders are put back in one form.
+        forms = []
+        for nonce, pattern in ((self._nonce, self._token), (self._twin, self._twin_token)):
+            rendered, guard = self.renderer.render_guarded(
+                edition, newsletter, _Tokens(nonce, present), markers=(nonce,)
+            )
+            html = inline_css(rendered.html, newsletter.inliner)
+            parts = (rendered.subject, html, rendered.text)
+            traces = sum(p.count(nonce) for p in parts)
+            whole = sum(len(pattern.findall(p)) for p in parts)
+            forms.append(
+                (
+                    not guard.uses and traces == whole,
+                    tuple(pattern.sub(r"@@\1@@", p) for p in parts),
+                    rendered,
+                    html,
+                )
+            )
+        (exact, stable_parts, rendered, html), (twin_exact, twin_parts, _, _) = forms
+        fillable = exact and twin_exact and stable_parts == twin_parts
+        text = rendered.text
+        stable = repr(key).encode() + stable_parts[1].encode()
+        digest_key = hashlib.sha256(stable).hexdigest()[:20]
+        subject = _Split.of(rendered.subject, self._token, markup=False)
         variant = _Variant(
             edition,
+            fillable,
             subject,
-            _Split.of(html, markup=True),
-            _Split.of(rendered.text, markup=False),
+            _Split.of(html, self._token, markup=True),
+            _Split.of(text, self._token, markup=False),
             boundary=f"=_digest_{digest_key}",
-            subject_line=None if subject.keys else fold_header("Subject", rendered.subject),
+            subject_line=None if subject.keys else text_header("Subject", rendered.subject),
         )
-        if not variant.html.keys and newsletter.unsubscribe_url:
+        if fillable and not variant.html.keys and newsletter.unsubscribe_url:
             raise RenderError(
                 "the template shows no reader placeholder: personalised copies "
                 "need {{ reader.unsubscribe_url }} in the footer"
@@ -234,13 +300,20 @@ class Mailing:
             self._variants.popitem(last=False)
         return variant
 
+    def _fills(self, variant: _Variant, values: Mapping[str, str]) -> bool:
+        return variant.fillable and not variant.html.unsafe_in_attributes(values)
+
     def render(self, reader: Reader) -> tuple[str, str, str]:
         """The reader's subject, HTML and text, by filling in the variant."""
-        variant = self._variant(reader)
         values = _values(reader, self.digest.newsletter)
-        if variant.html.quotes_in_attributes(values):
+        variant = self._variant(reader, values)
+        if not self._fills(variant, values):
             return self.from_scratch(reader)
-        return variant.subject.fill(values), variant.html.fill(values), variant.text.fill(values)
+        return (
+            one_line(variant.subject.fill(values)),
+            variant.html.fill(values),
+            variant.text.fill(values),
+        )
 
     def from_scratch(self, reader: Reader) -> tuple[str, str, str]:
         """The reader's subject, HTML and text, rendered with their values from the start."""
@@ -258,91 +331,88 @@ class Mailing:
         what = hashlib.sha256(subject.encode()).hexdigest()[:8]
         return f"<digest.{self.digest.sent_at:%Y%m%d}.{what}.{who}@{domain}>"
 
+    def _content(self, reader: Reader, subject: str, html: str, text: str) -> dict[str, Any]:
+        return {
+            "newsletter": self.digest.newsletter,
+            "subject": subject,
+            "html": html,
+            "text": text,
+            "sent_at": self.digest.sent_at,
+            "to": [reader.address],
+            "unsubscribe_url": unsubscribe_url_for(reader, self.digest.newsletter),
+            "message_id": self._message_id(reader, subject),
+        }
+
     def message(self, reader: Reader) -> EmailMessage:
         """The reader's message built with the ``email`` package (the reference path)."""
-        subject, html, text = self.render(reader)
-        return build_message(
-            newsletter=self.digest.newsletter,
-            subject=subject,
-            html=html,
-            text=text,
-            sent_at=self.digest.sent_at,
-            to=[reader.address],
-            unsubscribe_url=unsubscribe_url_for(reader, self.digest.newsletter),
-            message_id=self._message_id(reader, subject),
-        )
+        return build_message(**self._content(reader, *self.render(reader)))
 
     def _static_head(self) -> dict[str, bytes]:
-        """The header lines every reader's copy shares, folded once."""
+        """The header lines every reader's copy shares, written and checked once."""
         if self._head is None:
             newsletter = self.digest.newsletter
-            fields = message_fields(
+            headers = Headers.of(
                 newsletter=newsletter, subject="", html="", text="", sent_at=self.digest.sent_at
             )
-            fold = fold_header
             self._head = {
-                "From": fold("From", fields["from"]),
-                "Reply-To": fold("Reply-To", fields["reply_to"]) if "reply_to" in fields else b"",
-                "Date": fold("Date", fields["date"]),
-                "Post": fold("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                "domain": newsletter.sender.address.rsplit("@", 1)[1].encode(),
+                "From": address_header("From", [headers.sender]),
+                "Reply-To": address_header("Reply-To", [("", headers.reply_to)])
+                if headers.reply_to
+                else b"",
+                "Date": token_header("Date", headers.date),
+                "Post": token_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             }
+            shared = [("From", self._head["From"]), ("Date", self._head["Date"])]
+            if headers.reply_to:
+                shared.insert(1, ("Reply-To", self._head["Reply-To"]))
+            shared.append(("List-Unsubscribe-Post", self._head["Post"]))
+            check_header_block(b"".join(line for _, line in shared), [(n, None) for n, _ in shared])
         return self._head
 
     def message_bytes(self, reader: Reader) -> bytes:
         """The reader's complete message, assembled from pre-encoded parts.
 
         Parses into the same headers and parts as ``message(reader)``; only the MIME boundary
-        differs.
+        differs. The lines that carry the reader's values are written for each reader by the
+        same header writer and checked; the shared ones were checked once.
         """
-        variant = self._variant(reader)
-        values = _values(reader, self.digest.newsletter)
-        if variant.html.quotes_in_attributes(values):
-            return self.message(reader).as_bytes()
+        newsletter = self.digest.newsletter
+        values = _values(reader, newsletter)
+        variant = self._variant(reader, values)
+        if not self._fills(variant, values):
+            return message_bytes(**self._content(reader, *self.from_scratch(reader)))
         head = self._static_head()
-        subject = variant.subject.fill(values)
-        unsubscribe = values["unsubscribe_url"]
-        boundary = variant.boundary.encode()
-        part = (
-            b'Content-Type: text/%s; charset="utf-8"\r\n'
-            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        )
-        return b"".join(
-            [
-                head["From"],
-                # Reader addresses are checked (and IDNA-encoded) by the model: plain ASCII.
-                b"To: ",
-                reader.address.encode(),
-                b"\r\n",
-                head["Reply-To"],
-                variant.subject_line
-                if variant.subject_line is not None
-                else fold_header("Subject", subject),
-                head["Date"],
-                b"Message-ID: ",
-                self._message_id(reader, subject).encode(),
-                b"\r\n",
-                *(
-                    (b"List-Unsubscribe: <", unsubscribe.encode(), b">\r\n", head["Post"])
-                    if unsubscribe
-                    else ()
-                ),
-                b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="',
-                boundary,
-                b'"\r\n\r\n--',
-                boundary,
-                b"\r\n",
-                part % b"plain",
-                variant.text.fill_encoded(values),
-                b"\r\n--",
-                boundary,
-                b"\r\n",
-                part % b"html",
-                variant.html.fill_encoded(values),
-                b"\r\n--",
-                boundary,
-                b"--\r\n",
-            ]
+        subject = one_line(variant.subject.fill(values))
+        uris = unsubscribe_uris(newsletter, values["unsubscribe_url"] or None)
+        reader_lines = [
+            # Reader addresses are checked (and IDNA-encoded) by the model: plain ASCII.
+            address_header("To", [("", reader.address)]),
+            variant.subject_line or text_header("Subject", subject),
+            id_header("Message-ID", self._message_id(reader, subject)),
+            uri_list_header("List-Unsubscribe", uris) if uris else b"",
+        ]
+        for line in reader_lines:
+            if line:
+                check_header_line(line)
+        post = head["Post"] if uris and uris[0].startswith("https:") else b""
+        return assemble(
+            b"".join(
+                (
+                    head["From"],
+                    reader_lines[0],
+                    head["Reply-To"],
+                    reader_lines[1],
+                    head["Date"],
+                    reader_lines[2],
+                    reader_lines[3],
+                    post,
+                )
+            ),
+            variant.boundary,
+            (
+                ("plain", variant.text.fill_encoded(values)),
+                ("html", variant.html.fill_encoded(values)),
+            ),
         )
 
     def messages(

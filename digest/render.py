@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -17,15 +15,13 @@ import jinja2
 import mjml
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from .colour import MIN_CONTRAST, contrast_ratio, mix
 from .errors import InputError, RenderError, TemplateError
 from .labels import labels_for
 from .models import Article, Newsletter, Theme
+from .sandbox import MAX_OUTPUT, BoundedSandbox, ConfinedLoader, Guard, guarded, include_loader
 from .select import Edition
 
 if TYPE_CHECKING:
@@ -40,77 +36,6 @@ TEXT_TEMPLATE = "edition.txt.j2"
 SUBJECT_TEMPLATE = "subject.txt.j2"
 PREHEADER_TEMPLATE = "preheader.txt.j2"
 ARCHIVE_TEMPLATE = "archive.html.j2"
-
-
-#: The most characters one template may produce, and the largest number or repetition it
-#: may use: user templates are sandboxed, and these bound what a sandbox does not.
-MAX_OUTPUT = 2_000_000
-MAX_TEMPLATE_NUMBER = 100_000
-_BIG_FORMAT_WIDTH = re.compile(r"[%{:][^a-zA-Z}%]*?\d{6,}")
-
-
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox, also refusing huge numbers, repetitions and format widths."""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Refuse ``'x' * 10**9``, ``9 ** 99999`` and ``'%999999999s' % x``."""
-        if operator == "*":
-            for size, count in ((left, right), (right, left)):
-                if (
-                    isinstance(size, str | list | tuple)
-                    and isinstance(count, int)
-                    and (len(size) * count > MAX_OUTPUT)
-                ):
-                    raise SecurityError("a repetition that large is not allowed in templates")
-        if operator == "**" and isinstance(right, int) and abs(right) > 100:
-            raise SecurityError("an exponent that large is not allowed in templates")
-        if operator == "%" and isinstance(left, str) and _BIG_FORMAT_WIDTH.search(left):
-            raise SecurityError("a format width that large is not allowed in templates")
-        return super().call_binop(context, operator, left, right)
-
-    def call(self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        """Refuse calls with huge numbers (``center(10**9)``) or huge format widths."""
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, int) and abs(value) > MAX_TEMPLATE_NUMBER:
-                raise SecurityError(f"the number {value} is too large for a template")
-        owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, str) and _BIG_FORMAT_WIDTH.search(owner):
-            raise SecurityError("a format width that large is not allowed in templates")
-        return super().call(__context, __obj, *args, **kwargs)
-
-
-def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)  # keeps Jinja2's pass_environment marker
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        for value in (*args, *kwargs.values()):
-            if (
-                isinstance(value, int)
-                and not isinstance(value, bool)
-                and (abs(value) > MAX_TEMPLATE_NUMBER)
-            ):
-                raise SecurityError(f"the number {value} is too large for the {name} filter")
-        return original(*args, **kwargs)
-
-    return bounded
-
-
-def include_loader(folders: Sequence[Path]) -> IncludeLoader:
-    """Load ``mj-include`` files from the template folders only: no ``..``, no absolute paths."""
-    roots = [folder.resolve() for folder in folders]
-
-    def load(path: str) -> str:
-        relative = PurePosixPath(path.replace("\\", "/"))
-        if ":" in path or relative.is_absolute() or ".." in relative.parts:
-            raise ValueError(f"mj-include may only name a file in the template folder: {path!r}")
-        for root in roots:
-            candidate = (root / relative).resolve()
-            if candidate.is_relative_to(root) and candidate.is_file():
-                return candidate.read_text(encoding="utf-8")
-        raise ValueError(f"mj-include: no such file in the template folder: {path!r}")
-
-    return load
 
 
 def default_template_dir() -> Path:
@@ -131,6 +56,13 @@ class RenderOptions:
     text_width: int = 72
     #: Render the web (archive) version: no unsubscribe link, no "view in browser" link.
     web: bool = False
+    #: The most seconds one edition's templates may take (None: no limit).
+    time_limit: float | None = 10.0
+
+    def __post_init__(self) -> None:
+        """Accept any path-like ``template_dir``."""
+        if self.template_dir is not None and not isinstance(self.template_dir, Path):
+            object.__setattr__(self, "template_dir", Path(self.template_dir))
 
 
 @dataclass(frozen=True)
@@ -160,23 +92,21 @@ class Renderer:
         # user template can extend the one it replaces and override single blocks.
         self._loader = jinja2.ChoiceLoader(
             [
-                jinja2.FileSystemLoader([str(f) for f in folders]),
-                jinja2.PrefixLoader(
-                    {"default": jinja2.FileSystemLoader(str(default_template_dir()))}
-                ),
+                ConfinedLoader(folders),
+                jinja2.PrefixLoader({"default": ConfinedLoader([default_template_dir()])}),
             ]
         )
 
     @cached_property
-    def _markup_env(self) -> ImmutableSandboxedEnvironment:
+    def _markup_env(self) -> BoundedSandbox:
         return self._environment(autoescape=True)
 
     @cached_property
-    def _text_env(self) -> ImmutableSandboxedEnvironment:
+    def _text_env(self) -> BoundedSandbox:
         return self._environment(autoescape=False)
 
-    def _environment(self, autoescape: bool) -> ImmutableSandboxedEnvironment:
-        env = _BoundedSandbox(
+    def _environment(self, autoescape: bool) -> BoundedSandbox:
+        return BoundedSandbox(
             loader=self._loader,
             autoescape=autoescape,
             undefined=jinja2.StrictUndefined,
@@ -184,9 +114,6 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        for name in ("center", "indent", "wordwrap", "truncate", "format", "batch", "slice"):
-            env.filters[name] = _bounded_filter(name, env.filters[name])
-        return env
 
     def context(self, edition: Edition, newsletter: Newsletter) -> dict[str, Any]:
         """Return the plain data the templates see: strings, numbers, lists and dicts."""
@@ -213,6 +140,8 @@ class Renderer:
             raise TemplateError(f"{name}: {error}") from None
         except TemplateError:
             raise
+        except MemoryError:
+            raise TemplateError(f"{name}: the template ran out of memory") from None
         except Exception as error:  # a user template can raise anything Python can
             raise TemplateError(f"{name}: {type(error).__name__}: {error}") from None
 
@@ -229,15 +158,38 @@ class Renderer:
             "newsletter": {"name": newsletter.name},
             "editions": editions,
         }
-        return self.render_template(ARCHIVE_TEMPLATE, context, markup=True)
+        with guarded(self.options.time_limit):
+            return self.render_template(ARCHIVE_TEMPLATE, context, markup=True)
 
     def render(
-        self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None = None
+        self,
+        edition: Edition,
+        newsletter: Newsletter,
+        reader: Mapping[str, Any] | None = None,
+        markers: Sequence[str] = (),
     ) -> RenderedEdition:
         """Render an edition's subject, preheader, HTML and plain text.
 
         ``reader`` is what templates see as ``reader``: name, address, unsubscribe_url, fields.
+        ``markers`` are strings whose every use other than printing is noted (see
+        ``render_guarded``).
         """
+        return self.render_guarded(edition, newsletter, reader, markers)[0]
+
+    def render_guarded(
+        self,
+        edition: Edition,
+        newsletter: Newsletter,
+        reader: Mapping[str, Any] | None = None,
+        markers: Sequence[str] = (),
+    ) -> tuple[RenderedEdition, Guard]:
+        """Render within the time limit; the guard tells what the templates did with markers."""
+        with guarded(self.options.time_limit, markers) as guard:
+            return self._render(edition, newsletter, reader), guard
+
+    def _render(
+        self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None
+    ) -> RenderedEdition:
         context = self.context(edition, newsletter)
         context["reader"] = reader
         subject = _single_line(self.render_template(SUBJECT_TEMPLATE, context, markup=False))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.message import quoted_printable
+from digest.mime import quoted_printable
 from digest.models import Reader
 from digest.personal import Mailing, unsubscribe_url_for
 
@@ -167,3 +167,83 @@ def test_copies_use_the_templates_the_digest_was_built_with(tmp_path: Any) -> No
     html = parsed(message.data).get_body(("html",)).get_content()
     assert "Hello Zoë on the gold plan" in html
     assert Mailing(digest).render(reader) == Mailing(digest).from_scratch(reader)
+
+
+FORGED = ["@@r.address@@", "@@r.unsubscribe_url@@", "@@r.name@@", "@@r.fields.plan@@"]
+
+
+@pytest.mark.parametrize("placeholder", FORGED)
+def test_article_data_cannot_name_a_reader_placeholder(placeholder: str) -> None:
+    from digest import build_digest
+
+    base = build_example("riverside")
+    lead = base.edition.lead.model_copy(
+        update={
+            "title": f"Title {placeholder}",
+            "image_url": f"https://evil.example/t.png?who={placeholder}",
+            "summary": f"Summary {placeholder}",
+        }
+    )
+    digest = build_digest([lead], base.newsletter, base.edition.date)
+    reader = Reader(
+        address="victim@example.org", name="Vic", unsubscribe_token="secret", fields={"plan": "p"}
+    )
+    mailing = Mailing(digest)
+    subject, html, text = mailing.render(reader)
+    assert (subject, html, text) == mailing.from_scratch(reader)
+    (copy,) = digest.messages([reader])
+    body = parsed(copy.data).get_body(("html",)).get_content()
+    assert f"https://evil.example/t.png?who={placeholder}" in body
+    assert "victim%40example.org" not in body and "secret" not in body.split("unsubscribe")[0]
+    assert placeholder in subject
+
+
+TRANSFORMING = {
+    "upper": "{{ reader.name|upper }}",
+    "condition": "{% if reader.name %}Dear {{ reader.name }}{% else %}Hello reader{% endif %}",
+    "equality": "{% if reader.fields.plan == 'gold' %}Gold!{% endif %}",
+    "urlencode": '<a href="https://x.example/r?n={{ reader.name|urlencode }}">link</a>',
+    "space-in-href": '<a href="https://x.example/r?plan={{ reader.fields.plan }}">link</a>',
+    "method": "{{ reader.name.replace('a', 'b') }}",
+    "length": "{{ reader.name|length }}",
+    "concat": "{{ ('[' ~ reader.name ~ ']')|lower }}",
+    "set-then-filter": "{% set n = reader.name %}{{ n|title }}",
+    "filter-block": "{% filter upper %}{{ reader.name }}{% endfilter %}",
+}
+
+
+@pytest.mark.parametrize("snippet", list(TRANSFORMING.values()), ids=list(TRANSFORMING))
+def test_templates_that_transform_reader_values_equal_their_from_scratch_render(
+    tmp_path: Any, snippet: str
+) -> None:
+    from digest import RenderOptions, build_digest
+
+    (tmp_path / "edition.mjml.j2").write_text(
+        '{% extends "default/edition.mjml.j2" %}{% block quote %}<mj-section><mj-column>'
+        f"<mj-text>{{% if reader %}}{snippet}{{% endif %}}</mj-text>"
+        "</mj-column></mj-section>{% endblock %}"
+    )
+    base = build_example("riverside")
+    digest = build_digest(
+        [base.edition.lead],
+        base.newsletter,
+        base.edition.date,
+        options=RenderOptions(template_dir=tmp_path),
+    )
+    readers = [
+        Reader(address="a@example.org", name="Anna Bell", fields={"plan": "gold"}),
+        Reader(address="b@example.org", fields={"plan": "two words"}),
+        Reader(address="c@example.org", name="Ça & <b>", fields={"plan": "x&y=z"}),
+    ]
+    mailing = Mailing(digest)
+    for reader, copy in zip(readers, mailing.messages(readers), strict=True):
+        assert mailing.render(reader) == mailing.from_scratch(reader)
+        expected = parsed(mailing.message(reader).as_bytes())
+        got = parsed(copy.data)
+        assert got.get_body(("html",)).get_content() == expected.get_body(("html",)).get_content()
+
+
+def test_plain_placeholders_are_filled_in_not_rendered_per_reader(mailing: Mailing) -> None:
+    reader = Reader(address="f@example.org", name="Fay")
+    mailing.message_bytes(reader)
+    assert all(variant.fillable for variant in mailing._variants.values())
