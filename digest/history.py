@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .select import Edition, canonical_url
 
 __all__ = ["EditionRecord", "History"]
@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS featured (
 );
 CREATE INDEX IF NOT EXISTS featured_by_url ON featured (canonical_url);
 """
+#: The history file's format; a file with a higher number was written by a newer digest.
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,28 @@ class History:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.executescript(_SCHEMA)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=60)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                self.db.close()
+                raise ConfigError(
+                    f"{path}: the edition history was written by a newer digest "
+                    f"(format {version}; this one reads up to {SCHEMA_VERSION})"
+                )
+            self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("SELECT count(*) FROM editions").fetchone()
         except sqlite3.Error as error:
             raise ConfigError(f"{path}: cannot open the edition history: {error}") from None
+        except OSError as error:
+            raise ConfigError(
+                f"{path}: cannot create the edition history's folder: {error.strerror}"
+            ) from None
 
     def close(self) -> None:
         """Close the database."""
-        self._db.close()
+        self.db.close()
 
     def __enter__(self) -> History:
         """Use the history in a ``with`` block."""
@@ -81,7 +96,7 @@ class History:
 
     def editions(self, before: date | None = None) -> list[EditionRecord]:
         """Past editions, newest first (only those dated before ``before``, when given)."""
-        rows = self._db.execute(
+        rows = self.db.execute(
             "SELECT e.number, e.date, e.subject, e.lead_url, e.quote_text, count(f.position) "
             "FROM editions e LEFT JOIN featured f ON f.edition = e.number "
             "WHERE ? IS NULL OR e.date < ? GROUP BY e.number ORDER BY e.date DESC",
@@ -95,7 +110,7 @@ class History:
 
     def featured_before(self, on: date) -> set[str]:
         """Canonical URLs of every story featured in an edition dated before ``on``."""
-        rows = self._db.execute(
+        rows = self.db.execute(
             "SELECT f.canonical_url FROM featured f JOIN editions e ON e.number = f.edition "
             "WHERE e.date < ?",
             (on.isoformat(),),
@@ -104,58 +119,74 @@ class History:
 
     def recent_quotes(self, on: date, editions: int) -> set[str]:
         """The texts of the quotes that closed the last ``editions`` editions before ``on``."""
-        rows = self._db.execute(
+        rows = self.db.execute(
             "SELECT quote_text FROM editions WHERE date < ? AND quote_text IS NOT NULL "
             "ORDER BY date DESC LIMIT ?",
             (on.isoformat(), editions),
         )
         return {text for (text,) in rows}
 
-    def number_for(self, on: date) -> int:
-        """The number of the edition dated ``on``: its own if built before, else the next."""
+    def number_for(self, on: date, wanted: int | None = None) -> int:
+        """The number of the edition dated ``on``: its own if built before, else the next.
+
+        ``wanted`` is a number asked for: refused if it belongs to another date, or if the
+        date already has another number (numbers are never reassigned).
+        """
         existing = self.get(on)
+        if wanted is not None:
+            (owner,) = self.db.execute(
+                "SELECT date FROM editions WHERE number = ?", (wanted,)
+            ).fetchone() or (None,)
+            if owner is not None and owner != on.isoformat():
+                raise InputError(
+                    f"--number {wanted}: that is the number of the edition of {owner}; "
+                    "edition numbers are never reassigned"
+                )
+            if existing is not None and existing.number != wanted:
+                raise InputError(
+                    f"--number {wanted}: the edition of {on.isoformat()} is #{existing.number}; "
+                    "edition numbers are never reassigned"
+                )
+            return wanted
         if existing is not None:
             return existing.number
-        (highest,) = self._db.execute("SELECT max(number) FROM editions").fetchone()
+        (highest,) = self.db.execute("SELECT max(number) FROM editions").fetchone()
         return (highest or 0) + 1
+
+    def record(self, edition: Edition, subject: str) -> None:
+        """Record ``edition`` inside the caller's transaction (a rebuild replaces its date's)."""
+        if edition.number is None:
+            raise ValueError("an edition needs its number to be recorded")
+        self.db.execute("DELETE FROM editions WHERE date = ?", (edition.date.isoformat(),))
+        self.db.execute(
+            "INSERT INTO editions (number, date, subject, lead_url, quote_text, quote_author)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                edition.number,
+                edition.date.isoformat(),
+                subject,
+                edition.lead.url,
+                edition.quote.text if edition.quote else None,
+                edition.quote.author if edition.quote else None,
+            ),
+        )
+        self.db.executemany(
+            "INSERT INTO featured (edition, position, url, canonical_url, title, section)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (edition.number, i, a.url, canonical_url(a.url), a.title, a.section)
+                for i, a in enumerate(edition.articles)
+            ],
+        )
 
     @contextmanager
     def recording(self, edition: Edition, subject: str) -> Iterator[None]:
-        """Record ``edition`` when the ``with`` block succeeds; if it raises, record nothing.
-
-        Recording an edition again (a rebuild) replaces what was recorded for its date.
-        """
-        if edition.number is None:
-            raise ValueError("an edition needs its number to be recorded")
+        """Record ``edition`` when the ``with`` block succeeds; if it raises, record nothing."""
+        self.db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "DELETE FROM editions WHERE date = ? OR number = ?",
-                (edition.date.isoformat(), edition.number),
-            )
-            self._db.execute(
-                "INSERT INTO editions (number, date, subject, lead_url, quote_text, quote_author)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    edition.number,
-                    edition.date.isoformat(),
-                    subject,
-                    edition.lead.url,
-                    edition.quote.text if edition.quote else None,
-                    edition.quote.author if edition.quote else None,
-                ),
-            )
-            self._db.executemany(
-                "INSERT INTO featured (edition, position, url, canonical_url, title, section)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (edition.number, i, a.url, canonical_url(a.url), a.title, a.section)
-                    for i, a in enumerate(edition.articles)
-                ],
-            )
+            self.record(edition, subject)
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK")
             raise
-        else:
-            self._db.execute("COMMIT")
+        self.db.execute("COMMIT")

@@ -7,7 +7,8 @@ sources -> history (what ran before) -> build_digest -> files and archive -> his
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -15,15 +16,16 @@ from pathlib import Path
 from babel.dates import format_date
 
 from .config import BuildConfig, load_data
+from .errors import DigestError
 from .history import History
 from .inline import inline_css
-from .output import write_files
+from .output import BuildLock, Journal
 from .pipeline import Digest, build_digest
 from .render import Renderer, RenderOptions
 from .select import edition_window
 from .sources import Fetch, SourceResult, fetch_url, read_sources
 
-__all__ = ["BuildResult", "edition_date", "gather", "prepare", "run_build"]
+__all__ = ["BuildResult", "edition_date", "gather", "prepare", "recover", "run_build"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def prepare(
         previous = earlier[0].date if earlier else None
         featured = history.featured_before(on)
         recent = history.recent_quotes(on, config.quote_rest)
-        number = number or history.number_for(on)
+        number = history.number_for(on, number)
     window = edition_window(newsletter, on, previous) if newsletter.cadence else None
     digest = build_digest(
         gathered.articles,
@@ -107,70 +109,130 @@ def run_build(
     extra: Sequence[Path] = (),
     fetch: Fetch = fetch_url,
 ) -> BuildResult:
-    """Build, write and record one edition; a failure leaves files and history as they were."""
+    """Build, write and record one edition as one commit.
+
+    Builds of one config take turns (a lock beside the history); the files in ``out_dir``, the
+    archive and the history change together or not at all, and a build that was interrupted
+    is rolled back when the next one starts.
+    """
     on = edition_date(config, on)
     gathered = gather(config, extra, fetch)
-    history = open_history(config)
-    with history or contextlib.nullcontext():
-        digest, window = prepare(config, on, gathered, history, number)
-        edition = digest.edition
-        stem = f"edition-{on.isoformat()}"
-        files = {
-            f"{stem}.html": digest.html.encode(),
-            f"{stem}.txt": digest.text.encode(),
-            f"{stem}.eml": digest.as_bytes(to=list(recipients or config.to)),
-        }
-        if config.assets is not None:
-            # The same edition with its pictures taken from the local assets folder.
-            local = Renderer(
-                RenderOptions(
-                    template_dir=config.templates, asset_base_url=config.assets.resolve().as_uri()
+    folders = [out_dir, *([config.archive] if config.archive is not None else [])]
+    lock_path = _lock_path(config, out_dir)
+    created = not out_dir.exists()
+    try:
+        if lock_path == out_dir:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        with BuildLock(lock_path):
+            history = open_history(config)
+            with history or contextlib.nullcontext(), _journal_db(history, out_dir) as db:
+                journal = Journal(db)
+                journal.recover(folders)
+                digest, window = prepare(config, on, gathered, history, number)
+                edition = digest.edition
+                stem = f"edition-{on.isoformat()}"
+                files: dict[Path, dict[str, bytes]] = {
+                    out_dir: {
+                        f"{stem}.html": digest.html.encode(),
+                        f"{stem}.txt": digest.text.encode(),
+                        f"{stem}.eml": digest.as_bytes(to=list(recipients or config.to)),
+                    }
+                }
+                if config.assets is not None:
+                    # The same edition with its pictures taken from the local assets folder.
+                    local = Renderer(
+                        RenderOptions(
+                            template_dir=config.templates,
+                            asset_base_url=config.assets.resolve().as_uri(),
+                        )
+                    )
+                    files[out_dir][f"{stem}.preview.html"] = inline_css(
+                        local.render(edition, config.newsletter).html, config.newsletter.inliner
+                    ).encode()
+                if config.archive is not None:
+                    files[config.archive] = archive_files(config, digest, history)
+                written = journal.commit(
+                    files,
+                    record=None
+                    if history is None
+                    else lambda: history.record(edition, digest.subject),
                 )
-            )
-            files[f"{stem}.preview.html"] = inline_css(
-                local.render(edition, config.newsletter).html, config.newsletter.inliner
-            ).encode()
-        recording = (
-            history.recording(edition, digest.subject)
-            if history is not None
-            else contextlib.nullcontext()
-        )
-        with recording:
-            written = write_files(out_dir, files)
-            if config.archive is not None:
-                written += write_archive(config, digest, history)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only if the failed build left it empty
+        raise
     warnings = [*gathered.warnings, *(f.message for f in digest.findings)]
     return BuildResult(digest=digest, files=written, warnings=warnings, window=window)
 
 
-def write_archive(config: BuildConfig, digest: Digest, history: History | None) -> list[Path]:
-    """Write the edition's web page (no unsubscribe link) and the archive's index."""
-    assert config.archive is not None
+def _lock_path(config: BuildConfig, out_dir: Path) -> Path:
+    """What a build locks: a file beside the history, or (with none) the output folder."""
+    if isinstance(config.history, Path):
+        return config.history.with_name(config.history.name + ".lock")
+    return out_dir
+
+
+def recover(config: BuildConfig, out_dir: Path) -> int:
+    """Roll back a build of ``config`` that was interrupted; returns the files rolled back.
+
+    ``digest build`` does this itself before building; call it to tidy up without building.
+    """
+    lock_path = _lock_path(config, out_dir)
+    if not lock_path.exists():
+        return 0
+    folders = [out_dir, *([config.archive] if config.archive is not None else [])]
+    with BuildLock(lock_path):
+        history = open_history(config, create=False)
+        if history is None and not (out_dir / ".digest-journal.sqlite3").exists():
+            return 0
+        with history or contextlib.nullcontext(), _journal_db(history, out_dir) as db:
+            return Journal(db).recover(folders)
+
+
+@contextlib.contextmanager
+def _journal_db(history: History | None, out_dir: Path) -> Iterator[sqlite3.Connection]:
+    """The history's database, or (with no history) a journal file in the output folder.
+
+    The journal file is removed again once no build is pending in it.
+    """
+    if history is not None:
+        yield history.db
+        return
+    path = out_dir / ".digest-journal.sqlite3"
+    try:
+        db = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as error:
+        raise DigestError(f"{path}: cannot open the build journal: {error}") from None
+    try:
+        yield db
+    finally:
+        done = not Journal(db).pending()
+        db.close()
+        if done:
+            path.unlink(missing_ok=True)
+
+
+def archive_files(config: BuildConfig, digest: Digest, history: History | None) -> dict[str, bytes]:
+    """The edition's web page (no unsubscribe link) and the archive's index, as files."""
     newsletter = config.newsletter
     web = Renderer(RenderOptions(template_dir=config.templates, web=True))
     page = inline_css(web.render(digest.edition, newsletter).html, newsletter.inliner)
-    records = history.editions() if history is not None else []
+    edition = digest.edition
+    records = [
+        (r.date, r.subject, r.number)
+        for r in (history.editions() if history is not None else [])
+        if r.date != edition.date
+    ]
+    records.append((edition.date, digest.subject, edition.number or 0))
     listed = [
         {
-            "href": f"{r.date.isoformat()}.html",
-            "subject": r.subject,
-            "number": r.number,
-            "date": format_date(r.date, "full", locale=newsletter.locale),
+            "href": f"{day.isoformat()}.html",
+            "subject": subject,
+            "number": number,
+            "date": format_date(day, "full", locale=newsletter.locale),
         }
-        for r in records
-    ] or [
-        {
-            "href": f"{digest.edition.date.isoformat()}.html",
-            "subject": digest.subject,
-            "number": digest.edition.number,
-            "date": format_date(digest.edition.date, "full", locale=newsletter.locale),
-        }
+        for day, subject, number in sorted(records, key=lambda r: r[0], reverse=True)
     ]
     index = web.render_archive(newsletter, listed)
-    return write_files(
-        config.archive,
-        {
-            f"{digest.edition.date.isoformat()}.html": page.encode(),
-            "index.html": index.encode(),
-        },
-    )
+    return {f"{edition.date.isoformat()}.html": page.encode(), "index.html": index.encode()}

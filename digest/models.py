@@ -192,6 +192,34 @@ def _timezone(value: str) -> str:
     return value
 
 
+_FAMILY = r"""(?:[A-Za-z0-9-][A-Za-z0-9 _-]*|'[A-Za-z0-9 _-]+'|"[A-Za-z0-9 _-]+")"""
+_FONT_FAMILY = re.compile(rf"\s*{_FAMILY}\s*(?:,\s*{_FAMILY}\s*)*")
+_FONT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]*")
+
+
+def _font_family(value: str) -> str:
+    """A CSS font-family list: names (quoted or not) of letters, digits, spaces, - and _."""
+    if not _FONT_FAMILY.fullmatch(value):
+        raise ValueError(
+            "a font family is a comma-separated list of font names "
+            "(letters, digits, spaces, - and _; quoted or not)"
+        )
+    return value.strip()
+
+
+def _font_name(value: str) -> str:
+    if not _FONT_NAME.fullmatch(value):
+        raise ValueError("a font name has only letters, digits, spaces, - and _")
+    return value
+
+
+def _stylesheet_url(value: str) -> str:
+    value = _web_url(value)
+    if not value.isascii() or any(ch in value for ch in "'\"()\\;<>{}"):
+        raise ValueError("a stylesheet URL must be ASCII, without quotes, brackets or ;")
+    return value
+
+
 def _colour(value: str) -> str:
     if not _HEX_COLOUR.fullmatch(value):
         raise ValueError("colours are written as #rrggbb")
@@ -315,9 +343,14 @@ class Theme(_Model):
     muted: Colour = "#59636e"
     background: Colour = "#f2f3f5"
     surface: Colour = "#ffffff"
-    font_family: OneLine = "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+    font_family: Annotated[str, Field(max_length=300), AfterValidator(_font_family)] = (
+        "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+    )
     #: Web fonts by name and stylesheet URL; none by default (system fonts need no download).
-    web_fonts: dict[ShortName, WebUrl] = Field(default_factory=dict, max_length=5)
+    web_fonts: dict[
+        Annotated[str, Field(max_length=100), AfterValidator(_font_name)],
+        Annotated[str, Field(max_length=2_000), AfterValidator(_stylesheet_url)],
+    ] = Field(default_factory=dict, max_length=5)
 
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

@@ -1,59 +1,224 @@
-"""Output files, written so that a failure never leaves a half-written or partial set."""
+"""Output files, committed as one set across folders: all of them, or none.
+
+A build writes into several folders (the edition files, the archive) and records itself in the
+history. ``Journal.commit`` makes that one step:
+
+1. every file is staged beside its target as a temporary file and synced;
+2. the plan (targets, temporaries, backups, whether each target existed) is written to the
+   journal table and committed;
+3. targets that exist are hard-linked to backups; then every temporary is renamed into place;
+4. in one transaction the caller's record is written and the plan is deleted: the commit point;
+5. the backups are removed.
+
+A build that stops anywhere before step 4 (an error, or ``kill -9``) is rolled back, either at
+once or by ``Journal.recover`` at the start of the next build, which also removes temporaries
+left behind. ``BuildLock`` keeps two builds of one config from interleaving.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-import tempfile
-from collections.abc import Mapping
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .errors import DigestError
 
-__all__ = ["write_files"]
+__all__ = ["BuildLock", "Journal", "write_files"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    build TEXT NOT NULL,
+    target TEXT NOT NULL,
+    temp TEXT NOT NULL,
+    backup TEXT NOT NULL,
+    existed INTEGER NOT NULL
+)
+"""
+_MARK = ".digest-"
 
 
-def write_files(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
-    """Write every file into ``folder`` as one set: all of them, or none (the old ones stay).
+class BuildLock:
+    """An exclusive lock on a file or folder, held for one build; a second waits, then fails."""
 
-    Each file is staged in a temporary file beside its target and synced; only then are they
-    renamed into place. If a rename fails, the files already replaced get their old content
-    back from hard-linked backups.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DigestError(f"{folder}: cannot create the output folder: {error.strerror}") from None
-    staged: list[tuple[Path, Path]] = []
-    backups: dict[Path, Path] = {}
-    replaced: list[Path] = []
-    try:
-        for name, content in files.items():
-            handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-            staged.append((Path(temp_name), folder / name))
-            os.chmod(temp_name, 0o644)
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(content)
-                stream.flush()
-                os.fsync(stream.fileno())
-        for _, final in staged:
-            if final.exists():
-                backup = final.with_name(f".{final.name}.{os.getpid()}.bak")
-                backup.unlink(missing_ok=True)
-                os.link(final, backup)
-                backups[final] = backup
-        for temp, final in staged:
-            os.replace(temp, final)
-            replaced.append(final)
-    except OSError as error:
-        for final in replaced:
-            if final in backups:
-                os.replace(backups.pop(final), final)
+    def __init__(self, path: Path, timeout: float = 120.0) -> None:
+        """Lock ``path`` (a file, created if needed, or a folder), waiting up to ``timeout`` s."""
+        self.path = path
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    def __enter__(self) -> BuildLock:
+        """Take the lock."""
+        try:
+            if self.path.is_dir():
+                fd = os.open(self.path, os.O_RDONLY)
             else:
-                final.unlink(missing_ok=True)
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
-        raise DigestError(f"{folder}: cannot write the output: {error.strerror or error}") from None
-    finally:
-        for backup in backups.values():
-            backup.unlink(missing_ok=True)
-    return [final for _, final in staged]
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise DigestError(
+                f"{self.path}: cannot open the build lock: {error.strerror}"
+            ) from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise DigestError(
+                        f"another build of this newsletter is running (it holds {self.path}); "
+                        f"waited {self.timeout:g} s"
+                    ) from None
+                time.sleep(0.05)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Release the lock."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _stage(folder: Path, name: str, content: bytes, build: str) -> Path:
+    temp = folder / f".{name}{_MARK}{build}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(content)
+        stream.flush()
+        os.fsync(stream.fileno())
+    return temp
+
+
+def _sync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class Journal:
+    """The journal of staged files, in an SQLite database (the history's, or its own)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        """Use ``db`` (opened with ``isolation_level=None``) for the journal table."""
+        self.db = db
+        try:
+            db.execute(_SCHEMA)
+        except sqlite3.Error as error:
+            raise DigestError(f"cannot open the build journal: {error}") from None
+
+    def recover(self, folders: Sequence[Path] = ()) -> int:
+        """Roll back a build that stopped before its commit; remove stale temporaries.
+
+        Returns how many files of an interrupted build were rolled back.
+        """
+        rows = self.db.execute("SELECT DISTINCT build FROM journal").fetchall()
+        count = sum(self._roll_back(build) for (build,) in rows)
+        for folder in folders:
+            if folder.is_dir():
+                for stale in folder.glob(f".*{_MARK}*"):
+                    if stale.suffix in (".tmp", ".bak"):
+                        stale.unlink(missing_ok=True)
+        return count
+
+    def pending(self) -> bool:
+        """Whether a build's plan is still in the journal (it did not reach its commit)."""
+        return self.db.execute("SELECT 1 FROM journal LIMIT 1").fetchone() is not None
+
+    def _roll_back(self, build: str) -> int:
+        rows = self.db.execute(
+            "SELECT target, temp, backup, existed FROM journal WHERE build = ?", (build,)
+        ).fetchall()
+        for target, temp, backup, existed in rows:
+            if existed:
+                if os.path.exists(backup):
+                    os.replace(backup, target)
+                    # rename(2) does nothing when both names are links to one file (the
+                    # target was never replaced): the backup name is then left to remove.
+                    Path(backup).unlink(missing_ok=True)
+            else:
+                Path(target).unlink(missing_ok=True)
+            Path(temp).unlink(missing_ok=True)
+        self.db.execute("DELETE FROM journal WHERE build = ?", (build,))
+        return len(rows)
+
+    def commit(
+        self,
+        files: Mapping[Path, Mapping[str, bytes]],
+        record: Callable[[], None] | None = None,
+    ) -> list[Path]:
+        """Put ``files`` (by folder, then name) in place and run ``record`` as one commit."""
+        build = secrets.token_hex(8)
+        staged: list[tuple[Path, Path, Path, bool]] = []
+        try:
+            for folder, named in files.items():
+                folder.mkdir(parents=True, exist_ok=True)
+                for name, content in named.items():
+                    target = folder / name
+                    temp = _stage(folder, name, content, build)
+                    backup = folder / f".{name}{_MARK}{build}.bak"
+                    staged.append((target, temp, backup, target.exists()))
+        except OSError as error:
+            for _, temp, _, _ in staged:
+                temp.unlink(missing_ok=True)
+            where = error.filename or next(iter(files), "")
+            raise DigestError(
+                f"{where}: cannot write the output: {error.strerror or error}"
+            ) from None
+        try:
+            with self._transaction():
+                self.db.executemany(
+                    "INSERT INTO journal (build, target, temp, backup, existed)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(build, str(t), str(m), str(b), int(e)) for t, m, b, e in staged],
+                )
+            for target, _, backup, existed in staged:
+                if existed:
+                    backup.unlink(missing_ok=True)
+                    os.link(target, backup)
+            for target, temp, _, _ in staged:
+                os.replace(temp, target)
+            for folder in files:
+                _sync_folder(folder)
+            with self._transaction():
+                if record is not None:
+                    record()
+                self.db.execute("DELETE FROM journal WHERE build = ?", (build,))
+        except BaseException as error:
+            with contextlib.suppress(sqlite3.Error, OSError), self._transaction():
+                self._roll_back(build)
+            if isinstance(error, OSError):
+                raise DigestError(
+                    f"{error.filename or ''}: cannot write the output: {error.strerror or error}"
+                ) from None
+            raise
+        for _, _, backup, existed in staged:
+            if existed:
+                backup.unlink(missing_ok=True)
+        return [target for target, _, _, _ in staged]
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+
+def write_files(folder: Path | str, files: Mapping[str, bytes]) -> list[Path]:
+    """Write every file into ``folder`` as one set: all of them, or none (the old ones stay)."""
+    with contextlib.closing(sqlite3.connect(":memory:", isolation_level=None)) as db:
+        return Journal(db).commit({Path(folder): files})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -169,15 +170,33 @@ def test_a_crash_during_a_build_leaves_the_history_as_it_was(
     with History(history_file) as history:
         before = history.editions()
 
-    def crash(*args: object) -> list[Path]:
-        raise DigestError("disk full")
+    files_before = {
+        p: p.read_bytes()
+        for p in sorted(newsletter_dir.rglob("*"))
+        if p.is_file() and "history" not in p.name
+    }
+    real_replace = os.replace
+    calls: list[object] = []
 
-    monkeypatch.setattr("digest.job.write_files", crash)
-    with pytest.raises(DigestError, match="disk full"):
+    def crash(source: object, target: object) -> None:
+        calls.append(target)
+        if len(calls) == 3:  # the third file of the new set: out/ is half replaced
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("digest.output.os.replace", crash)
+    with pytest.raises(DigestError, match="No space left on device"):
         build(newsletter_dir, MONDAYS[1])
+    monkeypatch.setattr("digest.output.os.replace", real_replace)
     with History(history_file) as history:
         assert history.editions() == before
         assert history.number_for(MONDAYS[1]) == 2
+    files_after = {
+        p: p.read_bytes()
+        for p in sorted(newsletter_dir.rglob("*"))
+        if p.is_file() and "history" not in p.name
+    }
+    assert files_after == files_before
 
 
 def test_nothing_new_is_exit_status_3(newsletter_dir: Path) -> None:
