@@ -14,7 +14,7 @@ from .errors import ConfigError, DigestError
 from .history import History
 from .job import run_build
 from .preview import Preview, make_server
-from .send import read_recipients, send_eml
+from .send import SendLedger, read_recipients, send_eml
 
 __all__ = ["cli", "main"]
 
@@ -273,6 +273,11 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     help="A file of addresses, one a line (default: the config's recipients).",
 )
 @click.option("--dry-run", is_flag=True, help="Prepare every message, send none.")
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Send again to addresses whose earlier delivery has an unknown outcome.",
+)
 @QUIET
 def send(
     config_path: Path,
@@ -280,11 +285,14 @@ def send(
     to: tuple[str, ...],
     recipients_file: Path | None,
     dry_run: bool,
+    resend_unknown: bool,
     quiet: bool,
 ) -> None:
     """Send a built .eml through the config's SMTP server, one message per recipient.
 
-    Exits with status 6 when some recipients were refused (the others still get it).
+    Every recipient's state is kept in a send ledger beside the history, so running the same
+    command again after a failure sends only to those not reached yet. Exits with status 6
+    when some recipients were refused or their outcome is unknown (the others still get it).
 
     Example:
 
@@ -306,22 +314,38 @@ def send(
             raise ConfigError(f"{source}: cannot read it: {error.strerror}") from None
         addresses = read_recipients(lines, str(source))
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
-    with click.progressbar(
-        length=len(addresses), label="Sending", file=sys.stderr, hidden=not show
-    ) as bar:
-        report = send_eml(
-            eml.read_bytes(),
-            addresses,
-            config.smtp,
-            dry_run=dry_run,
-            progress=lambda _: bar.update(1),
-        )
+    history = config.history if isinstance(config.history, Path) else eml
+    ledger = SendLedger(history.with_name(history.name.split(".")[0] + ".sends.sqlite3"))
+    try:
+        with click.progressbar(
+            length=len(addresses), label="Sending", file=sys.stderr, hidden=not show
+        ) as bar:
+            report = send_eml(
+                eml.read_bytes(),
+                addresses,
+                config.smtp,
+                dry_run=dry_run,
+                progress=lambda _: bar.update(1),
+                ledger=None if dry_run or to else ledger,
+                resend_unknown=resend_unknown,
+            )
+    finally:
+        ledger.close()
     for address, reason in report.failed.items():
         click.echo(f"digest: refused: {address}: {reason}", err=True)
+    for address in report.unknown:
+        click.echo(
+            f"digest: unknown: {address}: the connection was lost after the message was handed "
+            "over; not resent (--resend-unknown sends it again)",
+            err=True,
+        )
     if not quiet:
         verb = "Would send" if dry_run else "Sent"
-        click.echo(f"{verb} {eml.name} to {len(report.sent)} of {len(addresses)} recipients")
-    if report.failed:
+        skipped = f" ({len(report.skipped)} reached before)" if report.skipped else ""
+        click.echo(
+            f"{verb} {eml.name} to {len(report.sent)} of {len(addresses)} recipients{skipped}"
+        )
+    if report.failed or report.unknown:
         sys.exit(SEND_INCOMPLETE)
 
 

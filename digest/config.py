@@ -79,6 +79,10 @@ class SmtpSettings(BaseModel):
     username_env: str = "DIGEST_SMTP_USER"
     password_env: str = "DIGEST_SMTP_PASSWORD"
     timeout: float = Field(default=30, gt=0, le=600)
+    #: Log in over a connection without TLS (security = "none"): off unless asked for.
+    allow_plain_login: bool = False
+    #: How many times a dropped connection (or a 421 reply) is reconnected in a row.
+    reconnects: int = Field(default=3, ge=0, le=20)
 
 
 class BuildConfig(BaseModel):

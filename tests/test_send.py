@@ -112,7 +112,11 @@ def test_login_from_the_environment(
     monkeypatch.setenv("DIGEST_SMTP_USER", "sender")
     monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "secret")
     settings = SmtpSettings(host="127.0.0.1", port=port, security="none")
-    assert send_eml(eml.read_bytes(), ["a@example.org"], settings).sent == ["a@example.org"]
+    with pytest.raises(SendError, match="not logging in over a connection without TLS"):
+        send_eml(eml.read_bytes(), ["a@example.org"], settings)
+    assert inbox.logins == [] and inbox.received == []
+    allowed = settings.model_copy(update={"allow_plain_login": True})
+    assert send_eml(eml.read_bytes(), ["a@example.org"], allowed).sent == ["a@example.org"]
     assert inbox.logins == [(b"sender", b"secret")]
 
 
@@ -157,3 +161,95 @@ def test_recipient_files() -> None:
     ) == ["a@example.org", "b@xn--bcher-kva.example"]
     with pytest.raises(Exception, match=r"list:2: not an email address"):
         read_recipients(["a@example.org", "oops"], "list")
+
+
+class FlakyInbox(Inbox):
+    """Drops the connection (421, or silently after taking the message) at chosen messages."""
+
+    def __init__(self, drops: set[int], silent: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__()
+        self.drops, self.silent, self.count = drops, silent, 0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        self.count += 1
+        if self.count in self.drops:
+            server.transport.close()
+            return "421 4.3.0 going away"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.count in self.silent:
+            server.transport.close()  # the message arrived, the reply never does
+        return reply
+
+
+def start(inbox: Inbox) -> tuple[Any, int]:
+    port = free_port()
+    controller = controller_module.Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dropped_connections_reconnect_and_everyone_gets_it_exactly_once(
+    eml: Path, tmp_path: Path, seed: int
+) -> None:
+    import random
+
+    from digest.send import SendLedger
+
+    rng = random.Random(seed)
+    addresses = [f"r{n}@example.org" for n in range(12)]
+    inbox = FlakyInbox(drops=set(rng.sample(range(1, 14), 3)))
+    controller, port = start(inbox)
+    try:
+        ledger = SendLedger(tmp_path / "sends.sqlite3")
+        settings = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=5)
+        report = send_eml(eml.read_bytes(), addresses, settings, ledger=ledger)
+        assert report.sent == addresses and not report.unknown
+        again = send_eml(eml.read_bytes(), addresses, settings, ledger=ledger)
+        assert again.sent == [] and again.skipped == addresses
+    finally:
+        controller.stop()
+    delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
+    assert sorted(delivered) == sorted(addresses)
+
+
+def test_an_unknown_outcome_is_reported_not_resent(eml: Path, tmp_path: Path) -> None:
+    from digest.send import SendLedger
+
+    addresses = ["a@example.org", "b@example.org", "c@example.org"]
+    inbox = FlakyInbox(drops=set(), silent={2})
+    controller, port = start(inbox)
+    try:
+        ledger = SendLedger(tmp_path / "sends.sqlite3")
+        settings = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=5)
+        report = send_eml(eml.read_bytes(), addresses, settings, ledger=ledger)
+        assert report.unknown == ["b@example.org"]
+        assert report.sent == ["a@example.org", "c@example.org"]
+        again = send_eml(eml.read_bytes(), addresses, settings, ledger=ledger)
+        assert again.sent == [] and again.unknown == ["b@example.org"]
+        forced = send_eml(eml.read_bytes(), addresses, settings, ledger=ledger, resend_unknown=True)
+        assert forced.sent == ["b@example.org"]
+    finally:
+        controller.stop()
+    delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
+    assert sorted(delivered) == ["a@example.org", "b@example.org", "b@example.org", "c@example.org"]
+
+
+def test_each_copy_has_exactly_its_own_recipient(smtp_server: tuple[Inbox, int], eml: Path) -> None:
+    inbox, port = smtp_server
+    settings = SmtpSettings(host="127.0.0.1", port=port, security="none")
+    send_eml(eml.read_bytes(), ["x@example.org", "y@example.org"], settings)
+    for _, rcpts, data in inbox.received:
+        message = message_from_bytes(data, policy=policy.default)
+        assert [a.addr_spec for a in message["To"].addresses] == rcpts
+        assert len(message.get_all("To")) == 1
+
+
+def test_recipients_deduplicate_in_linear_time() -> None:
+    lines = [f"r{n % 50000}@example.org" for n in range(100000)]
+    assert len(read_recipients(lines)) == 50000
