@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,8 @@ __all__ = ["cli", "main"]
 CHECK_FAILED = 5
 #: The exit status of ``digest send`` when some recipients were refused.
 SEND_INCOMPLETE = 6
+#: The exit status when digest itself fails (a bug), as sysexits' EX_SOFTWARE.
+INTERNAL_ERROR = 70
 
 CONFIG = click.option(
     "--config",
@@ -406,3 +409,12 @@ def main(argv: list[str] | None = None) -> None:
     except DigestError as error:
         click.echo(f"digest: error: {error}", err=True)
         sys.exit(error.exit_code)
+    except Exception as error:  # a bug: one line, and the traceback only when asked for
+        if os.environ.get("DIGEST_DEBUG"):
+            raise
+        click.echo(
+            f"digest: internal error: {type(error).__name__}: {error} "
+            "(please report it; DIGEST_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        sys.exit(INTERNAL_ERROR)

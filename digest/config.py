@@ -186,6 +186,10 @@ def load_data(paths: Iterable[Path], newsletter: Newsletter | None = None) -> Ed
             raise ConfigError(
                 f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}"
             ) from None
+        except ValueError as error:  # an integer of thousands of digits
+            raise ConfigError(f"{path}: not usable JSON: {error}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not usable JSON: nested too deeply") from None
         try:
             merged = merged.merge(parse_edition_data(document, newsletter))
         except InputError as error:

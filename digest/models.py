@@ -6,13 +6,14 @@ import html
 import re
 import unicodedata
 from collections.abc import Collection
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -90,6 +91,10 @@ def check_url(value: str, schemes: Collection[str], base: str | None = None) -> 
     if scheme not in allowed:
         raise ValueError(f"the {scheme}: scheme is not allowed (allowed: {', '.join(allowed)})")
     parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 (urllib checks the port when it is read)
+    except ValueError:
+        raise ValueError("the port is not a number from 0 to 65535") from None
     if scheme in WEB_SCHEMES and not parts.hostname:
         raise ValueError("a web URL needs a host name")
     if scheme == "mailto" and "@" not in parts.path:
@@ -262,6 +267,24 @@ EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(email_addres
 SummaryHtml = Annotated[str, Field(max_length=100_000), AfterValidator(_summary_html)]
 
 
+def _date_pattern(value: str) -> str:
+    """A Babel (CLDR) date pattern that formats a date without error."""
+    try:
+        format_datetime(datetime(2020, 6, 2, 19, 2, tzinfo=UTC), value, locale="en")
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as error:
+        raise ValueError(f"not a date pattern Babel can use: {error}") from None
+    return value
+
+
+def _reasonable_moment(value: datetime) -> datetime:
+    """A moment that exists in UTC too (year 1 with a positive offset does not)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date is out of range once converted to UTC") from None
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -272,7 +295,7 @@ class Article(_Model):
     title: Annotated[OneLine, _Required]
     url: LinkUrl
     section: ShortName
-    published_at: AwareDatetime
+    published_at: Annotated[AwareDatetime, AfterValidator(_reasonable_moment)]
     summary: Paragraphs = ""
     summary_html: SummaryHtml | None = None
     author: OneLine | None = None
@@ -442,7 +465,7 @@ class Newsletter(_Model):
     url_schemes: list[Annotated[str, AfterValidator(_scheme)]] = Field(
         default_factory=lambda: sorted(LINK_SCHEMES), min_length=1, max_length=10
     )
-    date_format: OneLine = "EEEE, d MMMM y '|' HH:mm"
+    date_format: Annotated[OneLine, AfterValidator(_date_pattern)] = "EEEE, d MMMM y '|' HH:mm"
     size_budget_kb: float = Field(default=90, gt=0, le=10_000)
     #: The CSS inliner: premailer, or css-inline (faster; ``pip install 'digest[fast]'``).
     inliner: Literal["premailer", "css-inline"] = "premailer"

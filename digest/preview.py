@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import mimetypes
 import threading
 from datetime import date
 from http import HTTPStatus
@@ -119,10 +120,54 @@ class Preview:
         )
 
 
+#: Host names the preview answers to (anything else may be a DNS rebinding attack).
+ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+#: Connections served at once, and how long an idle connection is kept (seconds).
+MAX_CONNECTIONS = 16
+IDLE_TIMEOUT = 10.0
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A threading server that serves at most ``MAX_CONNECTIONS`` connections at once."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve in a thread while a slot is free; otherwise close the connection at once."""
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, then free its slot."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def _host_allowed(header: str | None) -> bool:
+    if not header:
+        return False
+    host = header.strip().lower()
+    if host.startswith("["):
+        host = host[: host.find("]") + 1]
+    else:
+        host = host.rsplit(":", 1)[0]
+    return host in ALLOWED_HOSTS
+
+
 def make_server(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """An HTTP server for ``preview`` on ``host:port`` (port 0 picks a free one)."""
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = IDLE_TIMEOUT
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -136,7 +181,13 @@ def make_server(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> 
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            if not _host_allowed(self.headers.get("Host")):
+                self._send("this preview answers to localhost only", "text/plain", 403)
+                return
             path = self.path.split("?", 1)[0]
+            if "\0" in path or not path.startswith("/"):
+                self._send("bad request", "text/plain", HTTPStatus.BAD_REQUEST)
+                return
             if path == "/":
                 self._send(preview.page(), "text/html; charset=utf-8")
             elif path == "/version":
@@ -152,13 +203,13 @@ def make_server(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> 
                 root = preview.config.assets.resolve()
                 target = (root / path.removeprefix("/assets/")).resolve()
                 if target.is_relative_to(root) and target.is_file():
-                    kind = "image/png" if target.suffix == ".png" else "application/octet-stream"
+                    kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
                     self._send(target.read_bytes(), kind)
                 else:
                     self._send("not found", "text/plain", HTTPStatus.NOT_FOUND)
             else:
                 self._send("not found", "text/plain", HTTPStatus.NOT_FOUND)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _BoundedServer((host, port), Handler)
     preview.base_url = f"http://{host}:{server.server_address[1]}/"
     return server

@@ -103,7 +103,7 @@ def read_source(source: Source, newsletter: Newsletter, fetch: Fetch = fetch_url
     if kind == "json":
         try:
             data: EditionData = parse_edition_data(json.loads(raw), newsletter)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, RecursionError) as error:
             raise SourceError(f"source {source.label!r}: not valid JSON: {error}") from None
         except InputError as error:
             raise SourceError(f"source {source.label!r}: {error}") from None
@@ -139,7 +139,9 @@ def _articles(
     context["base_url"] = context.get("base_url") or base or None
     for where, item in items:
         if item.get("invalid"):
-            result.warnings.append(f"source {source.label!r}: {where}: skipped, not an item")
+            result.warnings.append(
+                f"source {source.label!r}: {where}: skipped, not an item ({item['invalid']})"
+            )
             continue
         key = item.get("url") or item.get("title") or where
         if key in seen:
@@ -221,7 +223,8 @@ def _feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[str, A
         for media in entry.get("media_content", []) + entry.get("media_thumbnail", []):
             if media.get("url") and media.get("medium", "image") == "image":
                 image = (media["url"], entry.get("media_description", "") or "")
-                if str(media.get("width", "")).isdigit() and str(media.get("height", "")).isdigit():
+                width, height = str(media.get("width", "")), str(media.get("height", ""))
+                if width.isdigit() and height.isdigit() and len(width) < 6 and len(height) < 6:
                     size = {
                         "image_width": int(media["width"]),
                         "image_height": int(media["height"]),
@@ -258,31 +261,49 @@ def _json_feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[s
         entries = feed["items"]
         if not isinstance(entries, list):
             raise TypeError("items is not a list")
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+    except (ValueError, RecursionError, KeyError, TypeError) as error:
         raise SourceError(f"source {source.label!r}: not a JSON Feed: {error}") from None
-    base = source.url or feed.get("home_page_url", "") or ""
+    home = feed.get("home_page_url") if isinstance(feed, dict) else None
+    base = source.url or (home if isinstance(home, str) else "")
     items = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            items.append((f"item {index + 1}", {"invalid": True}))
+            items.append((f"item {index + 1}", {"invalid": "not an object"}))
             continue
-        authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
-        html = entry.get("content_html") or ""
-        summary = entry.get("summary") or ""
-        image = entry.get("image") or entry.get("banner_image")
-        tags = entry.get("tags") or []
-        item: dict[str, Any] = {
-            "title": entry.get("title"),
-            "url": urljoin(base, entry.get("url") or "") if base else entry.get("url"),
-            "published_at": _date(entry.get("date_published") or entry.get("date_modified")),
-            "summary": summary or entry.get("content_text") or None,
-            "summary_html": html or None,
-            "author": (authors[0] or {}).get("name") if authors else None,
-            **({"section": tags[0]} if tags and isinstance(tags[0], str) else {}),
-            **_image_fields((image, "") if image else _first_image(html), base),
-        }
+        try:
+            item = _json_feed_item(entry, base)
+        except (TypeError, AttributeError, ValueError) as error:
+            items.append((f"item {index + 1}", {"invalid": f"{type(error).__name__}: {error}"}))
+            continue
         items.append((_name(item, index), {k: v for k, v in item.items() if v is not None}))
     return items, base
+
+
+def _json_feed_item(entry: dict[str, Any], base: str) -> dict[str, Any]:
+    """One JSON Feed item as article fields; raises TypeError or ValueError on odd values."""
+    authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
+    first = authors[0] if isinstance(authors, list) and authors else None
+    html = entry.get("content_html") or ""
+    summary = entry.get("summary") or ""
+    image = entry.get("image") or entry.get("banner_image")
+    tags = entry.get("tags") or []
+    url = entry.get("url")
+    return {
+        "title": entry.get("title"),
+        "url": urljoin(base, url or "") if base and isinstance(url, str | None) else url,
+        "published_at": _date(entry.get("date_published") or entry.get("date_modified")),
+        "summary": summary or entry.get("content_text") or None,
+        "summary_html": html or None,
+        "author": first.get("name") if isinstance(first, dict) else None,
+        **(
+            {"section": tags[0]}
+            if isinstance(tags, list) and tags and isinstance(tags[0], str)
+            else {}
+        ),
+        **_image_fields(
+            (image, "") if isinstance(image, str) and image else _first_image(html), base
+        ),
+    }
 
 
 def _csv_items(source: Source, raw: bytes) -> list[tuple[str, dict[str, Any]]]:
@@ -297,7 +318,16 @@ def _csv_items(source: Source, raw: bytes) -> list[tuple[str, dict[str, Any]]]:
             "at least title, url and published_at"
         )
     items = []
-    for index, row in enumerate(reader):
+    rows = enumerate(reader)
+    while True:
+        try:
+            index, row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise SourceError(
+                f"source {source.label!r}: line {reader.line_num}: not readable as CSV: {error}"
+            ) from None
         item: dict[str, Any] = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
         for flag in ("featured", "image_decorative"):
             if flag in item:

@@ -79,7 +79,7 @@ def test_json_feed(newsletter: Newsletter) -> None:
     assert roads.published_at.isoformat() == "2026-11-25T16:00:00+00:00"
     assert [w.split(": ", 1)[1] for w in result.warnings] == [
         "item 3 'No date, no link': skipped, it has no date",
-        "item 4: skipped, not an item",
+        "item 4: skipped, not an item (not an object)",
     ]
 
 

@@ -1,0 +1,133 @@
+"""Every bad input is one line naming the source, the field and the value; exit 1, no
+traceback. Feed items that fail are skipped with a warning and the rest of the feed is kept."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_digest
+
+CONFIG = """
+data = ["articles.json"]
+out = "out"
+{extra}
+
+[newsletter]
+name = "Errors Weekly"
+postal_address = "1 Test Street"
+timezone = "UTC"
+{newsletter}
+
+[newsletter.sender]
+name = "Errors Weekly"
+address = "news@example.org"
+"""
+ARTICLE = {
+    "title": "A story",
+    "url": "https://example.org/a",
+    "section": "News",
+    "published_at": "2026-11-20T12:00:00+00:00",
+}
+
+
+def setup(tmp_path: Path, articles: object = None, extra: str = "", newsletter: str = "") -> Path:
+    (tmp_path / "newsletter.toml").write_text(CONFIG.format(extra=extra, newsletter=newsletter))
+    data = {"articles": [ARTICLE]} if articles is None else articles
+    (tmp_path / "articles.json").write_text(data if isinstance(data, str) else json.dumps(data))
+    return tmp_path
+
+
+def deep_json() -> str:
+    return '{"articles": ' + "[" * 50_000 + "]" * 50_000 + "}"
+
+
+CASES: dict[str, tuple[dict[str, object], str]] = {
+    "deep-json": (dict(articles=deep_json()), "nested too deeply"),
+    "huge-integer": (
+        dict(articles='{"articles": [{"priority": ' + "9" * 5000 + "}]}"),
+        "articles.json: not usable JSON",
+    ),
+    "date-format": (dict(newsletter="date_format = 'QQQQQQQQQQ'"), "date_format"),
+    "overflowing-date": (
+        dict(articles={"articles": [{**ARTICLE, "published_at": "0001-01-01T00:00:00+23:59"}]}),
+        "published_at: the date is out of range",
+    ),
+    "history-under-a-file": (dict(extra='history = "articles.json/history.sqlite3"'), "history"),
+    "bad-port": (
+        dict(articles={"articles": [{**ARTICLE, "url": "https://example.org:99999/a"}]}),
+        "the port is not a number",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_is_one_line(tmp_path: Path, case: str) -> None:
+    options, message = CASES[case]
+    folder = setup(tmp_path, **options)  # type: ignore[arg-type]
+    result = run_digest("build", "--config", "newsletter.toml", "--date", "2026-11-23", cwd=folder)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("digest: error: "), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (folder / "out" / "edition-2026-11-23.html").exists()
+
+
+@pytest.mark.parametrize("content", [b"not a database at all" * 100, b""])
+def test_a_corrupt_or_newer_history_is_one_line_for_every_command(
+    tmp_path: Path, content: bytes
+) -> None:
+    folder = setup(tmp_path, extra='history = "h.sqlite3"')
+    path = folder / "h.sqlite3"
+    if content:
+        path.write_bytes(content)
+        expected = "cannot open the edition history"
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA user_version = 99")
+        expected = "written by a newer digest"
+    for command in (["history"], ["build", "--date", "2026-11-23"]):
+        result = run_digest(*command, "--config", "newsletter.toml", cwd=folder)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1 and expected in result.stderr
+
+
+def test_bad_feed_items_are_skipped_and_the_rest_kept(tmp_path: Path) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "t",
+        "home_page_url": 5,
+        "items": [
+            {"id": "1", "title": "Kept", "url": "https://e.org/1",
+             "date_published": "2026-11-20T10:00:00Z"},
+            {"id": "2", "title": "Authors", "url": "https://e.org/2", "authors": ["bob"],
+             "date_published": "2026-11-20T10:00:00Z"},
+            {"id": "3", "title": "Port", "url": "https://e.org:abc/3",
+             "date_published": "2026-11-20T10:00:00Z"},
+            {"id": "4", "title": "Port", "url": "https://e.org:-1/4",
+             "date_published": "2026-11-20T10:00:00Z"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "feed.json").write_text(json.dumps(feed))
+    folder = setup(tmp_path, extra='[[sources]]\npath = "feed.json"\nformat = "jsonfeed"')
+    result = run_digest("build", "--config", "newsletter.toml", "--date", "2026-11-23", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "skipped" in line]
+    assert len(warnings) == 2 and all("port" in w for w in warnings), result.stderr
+    text = (folder / "out" / "edition-2026-11-23.txt").read_text()
+    assert "Kept" in text and "Authors" in text
+
+
+def test_a_csv_field_over_the_limit_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "items.csv").write_text(
+        "title,url,published_at\n" + "x" * 200_000 + ",https://e.org/a,2026-11-20T10:00:00Z\n"
+    )
+    folder = setup(tmp_path, extra='[[sources]]\npath = "items.csv"')
+    result = run_digest("build", "--config", "newsletter.toml", "--date", "2026-11-23", cwd=folder)
+    assert result.returncode == 1 and "not readable as CSV" in result.stderr
+    assert "Traceback" not in result.stderr
