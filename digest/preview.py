@@ -155,11 +155,8 @@ def _host_allowed(header: str | None) -> bool:
     if not header:
         return False
     host = header.strip().lower()
-    if host.startswith("["):
-        host = host[: host.find("]") + 1]
-    else:
-        host = host.rsplit(":", 1)[0]
-    return host in ALLOWED_HOSTS
+    name = host[: host.find("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
+    return name in ALLOWED_HOSTS
 
 
 def make_server(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:

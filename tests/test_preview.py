@@ -78,3 +78,29 @@ def test_a_broken_edit_shows_the_error(served: tuple[str, Path]) -> None:
     os.utime(data_file, (later, later))
     page = get(base)[2].decode()
     assert 'class="error"' in page and "not valid JSON" in page
+
+
+def test_only_localhost_hosts_and_well_formed_paths_are_served() -> None:
+    import http.client
+
+    from digest.preview import ALLOWED_HOSTS, Preview, make_server
+
+    from .conftest import EXAMPLES
+
+    server = make_server(Preview(EXAMPLES / "riverside" / "newsletter.toml"), port=0)
+    thread = __import__("threading").Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        for host, status in [("evil.example", 403), (f"localhost:{port}", 200), ("[::1]", 200)]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/email.txt", headers={"Host": host})
+            assert connection.getresponse().status == status, host
+            connection.close()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/assets/a%00b", headers={"Host": "localhost"})
+        assert connection.getresponse().status in (400, 404)
+        assert "localhost" in ALLOWED_HOSTS
+    finally:
+        server.shutdown()
+        server.server_close()
