@@ -7,7 +7,7 @@ block again; ``build_message`` parses those same bytes into an ``EmailMessage``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -15,6 +15,7 @@ from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
+from typing import NotRequired, TypedDict, Unpack
 
 from .errors import InputError
 from .mime import (
@@ -24,6 +25,7 @@ from .mime import (
     check_header_block,
     header_uri,
     id_header,
+    one_line,
     text_header,
     token_header,
     uri_list_header,
@@ -31,23 +33,21 @@ from .mime import (
 from .models import Newsletter, email_address
 
 __all__ = [
+    "HEADER_ORDER",
     "MESSAGE_POLICY",
     "Headers",
+    "MessageContent",
     "build_message",
     "display_address",
+    "in_order",
     "message_bytes",
     "message_fields",
-    "one_line",
+    "one_click",
 ]
 
 # Headers are written by digest (folded at 78, never past 998); this policy only reads them
 # back and keeps them as written when an ``EmailMessage`` is serialised again.
 MESSAGE_POLICY = email_policy.SMTP.clone(max_line_length=998)
-
-
-def one_line(value: str) -> str:
-    """One line: CR, LF, NUL and other control characters become spaces, runs of spaces one."""
-    return " ".join("".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value).split())
 
 
 def display_address(name: str, address: str) -> str:
@@ -78,6 +78,46 @@ def _content_key(subject: str, html: str, text: str) -> str:
     return hashlib.sha256("\0".join((subject, html, text)).encode()).hexdigest()[:20]
 
 
+class MessageContent(TypedDict):
+    """What every message builder takes: the content, and the values of one copy's headers.
+
+    ``unsubscribe_url`` and ``message_id`` replace the newsletter's link and the derived ID
+    (for one reader's copy).
+    """
+
+    newsletter: Newsletter
+    subject: str
+    html: str
+    text: str
+    sent_at: datetime
+    to: NotRequired[str | Sequence[str]]
+    unsubscribe_url: NotRequired[str | None]
+    message_id: NotRequired[str | None]
+
+
+#: The order headers are written in, by every message builder.
+HEADER_ORDER = (
+    "From",
+    "To",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+)
+
+
+def in_order(lines: Mapping[str, bytes]) -> bytes:
+    """Join written header lines in ``HEADER_ORDER`` (names without a line are left out)."""
+    return b"".join(lines[name] for name in HEADER_ORDER if lines.get(name))
+
+
+def one_click(uris: Sequence[str]) -> bool:
+    """Whether List-Unsubscribe offers a one-click (RFC 8058) link: an https URI first."""
+    return bool(uris) and uris[0].startswith("https:")
+
+
 def unsubscribe_uris(newsletter: Newsletter, url: str | None) -> list[str]:
     """The List-Unsubscribe URIs: one https link (``url`` or the newsletter's), one mailto."""
     uris = []
@@ -102,61 +142,45 @@ class Headers:
     unsubscribe: tuple[str, ...]
 
     @classmethod
-    def of(
-        cls,
-        *,
-        newsletter: Newsletter,
-        subject: str,
-        html: str,
-        text: str,
-        sent_at: datetime,
-        to: str | Sequence[str] = (),
-        unsubscribe_url: str | None = None,
-        message_id: str | None = None,
-    ) -> Headers:
+    def of(cls, **content: Unpack[MessageContent]) -> Headers:
         """Collect and check the header values of one message."""
-        subject = one_line(subject)
+        newsletter, sent_at = content["newsletter"], content["sent_at"]
+        subject = one_line(content["subject"])
         domain = newsletter.sender.address.rsplit("@", 1)[1]
+        key = _content_key(subject, content["html"], content["text"])
         return cls(
             sender=(newsletter.sender.name, newsletter.sender.address),
-            to=tuple(_recipients(to)),
+            to=tuple(_recipients(content.get("to", ()))),
             reply_to=newsletter.reply_to,
             subject=subject,
             date=format_datetime(sent_at),
-            message_id=message_id
-            or f"<digest.{sent_at:%Y%m%d}.{_content_key(subject, html, text)}@{domain}>",
-            unsubscribe=tuple(unsubscribe_uris(newsletter, unsubscribe_url)),
+            message_id=content.get("message_id") or f"<digest.{sent_at:%Y%m%d}.{key}@{domain}>",
+            unsubscribe=tuple(unsubscribe_uris(newsletter, content.get("unsubscribe_url"))),
         )
 
-    def lines(self) -> tuple[bytes, ...]:
-        """The written header lines, checked by parsing them again."""
+    def lines(self) -> bytes:
+        """The written header block, checked by parsing it again."""
         to = [("", address) for address in self.to] or [self.sender]
-        lines: list[tuple[bytes, str, str | None]] = [
-            (address_header("From", [self.sender]), "From", None),
-            (address_header("To", to), "To", None),
-        ]
-        if self.reply_to:
-            lines.append((address_header("Reply-To", [("", self.reply_to)]), "Reply-To", None))
-        lines += [
-            (text_header("Subject", self.subject), "Subject", self.subject),
-            (token_header("Date", self.date), "Date", None),
-            (id_header("Message-ID", self.message_id), "Message-ID", self.message_id),
-        ]
-        if self.unsubscribe:
-            lines.append(
-                (uri_list_header("List-Unsubscribe", self.unsubscribe), "List-Unsubscribe", None)
+        written = {
+            "From": address_header("From", [self.sender]),
+            "To": address_header("To", to),
+            "Reply-To": address_header("Reply-To", [("", self.reply_to)]) if self.reply_to else b"",
+            "Subject": text_header("Subject", self.subject),
+            "Date": token_header("Date", self.date),
+            "Message-ID": id_header("Message-ID", self.message_id),
+            "List-Unsubscribe": uri_list_header("List-Unsubscribe", self.unsubscribe)
+            if self.unsubscribe
+            else b"",
+            "List-Unsubscribe-Post": token_header(
+                "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"
             )
-            if self.unsubscribe[0].startswith("https:"):
-                lines.append(
-                    (
-                        token_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                        "List-Unsubscribe-Post",
-                        None,
-                    )
-                )
-        written = tuple(line for line, _, _ in lines)
-        check_header_block(b"".join(written), [(name, value) for _, name, value in lines])
-        return written
+            if one_click(self.unsubscribe)
+            else b"",
+        }
+        # Text values are compared as read back; structured ones by name.
+        values = {"Subject": self.subject, "Message-ID": self.message_id}
+        expected = [(name, values.get(name)) for name in HEADER_ORDER if written[name]]
+        return check_header_block(in_order(written), expected)
 
     def fields(self) -> dict[str, str]:
         """The header values as plain strings, keyed as ``message_fields`` returns them."""
@@ -172,117 +196,38 @@ class Headers:
             fields["reply_to"] = self.reply_to
         if self.unsubscribe:
             fields["list_unsubscribe"] = ", ".join(f"<{uri}>" for uri in self.unsubscribe)
-            if self.unsubscribe[0].startswith("https:"):
-                fields["list_unsubscribe_post"] = "List-Unsubscribe=One-Click"
+        if one_click(self.unsubscribe):
+            fields["list_unsubscribe_post"] = "List-Unsubscribe=One-Click"
         return fields
 
 
-def message_fields(
-    *,
-    newsletter: Newsletter,
-    subject: str,
-    html: str,
-    text: str,
-    sent_at: datetime,
-    to: Sequence[str] = (),
-    unsubscribe_url: str | None = None,
-    message_id: str | None = None,
-) -> dict[str, str]:
-    """Return the headers and both bodies as plain strings, for senders that take fields.
-
-    ``unsubscribe_url`` and ``message_id`` replace the newsletter's link and the derived ID
-    (for one reader's copy).
-    """
-    headers = Headers.of(
-        newsletter=newsletter,
-        subject=subject,
-        html=html,
-        text=text,
-        sent_at=sent_at,
-        to=to,
-        unsubscribe_url=unsubscribe_url,
-        message_id=message_id,
-    )
-    return {**headers.fields(), "text": text, "html": html}
+def message_fields(**content: Unpack[MessageContent]) -> dict[str, str]:
+    """Return the headers and both bodies as plain strings, for senders that take fields."""
+    return {**Headers.of(**content).fields(), "text": content["text"], "html": content["html"]}
 
 
-def message_spec(
-    *,
-    newsletter: Newsletter,
-    subject: str,
-    html: str,
-    text: str,
-    sent_at: datetime,
-    to: Sequence[str] = (),
-    unsubscribe_url: str | None = None,
-    message_id: str | None = None,
-) -> MessageSpec:
+def message_spec(**content: Unpack[MessageContent]) -> MessageSpec:
     """Describe the message: checked header lines, a boundary from its content, two parts."""
-    headers = Headers.of(
-        newsletter=newsletter,
-        subject=subject,
-        html=html,
-        text=text,
-        sent_at=sent_at,
-        to=to,
-        unsubscribe_url=unsubscribe_url,
-        message_id=message_id,
-    )
+    headers = Headers.of(**content)
+    html, text = content["html"], content["text"]
     return MessageSpec(
-        headers=headers.lines(),
+        head=headers.lines(),
         boundary=f"=_digest_{_content_key(headers.subject, html, text)}",
         parts=(Part("plain", text), Part("html", html)),
     )
 
 
-def message_bytes(
-    *,
-    newsletter: Newsletter,
-    subject: str,
-    html: str,
-    text: str,
-    sent_at: datetime,
-    to: Sequence[str] = (),
-    unsubscribe_url: str | None = None,
-    message_id: str | None = None,
-) -> bytes:
+def message_bytes(**content: Unpack[MessageContent]) -> bytes:
     """The message as RFC 5322 bytes: headers re-parsed and checked, bodies quoted-printable."""
-    return message_spec(
-        newsletter=newsletter,
-        subject=subject,
-        html=html,
-        text=text,
-        sent_at=sent_at,
-        to=to,
-        unsubscribe_url=unsubscribe_url,
-        message_id=message_id,
-    ).as_bytes()
+    return message_spec(**content).as_bytes()
 
 
-def build_message(
-    *,
-    newsletter: Newsletter,
-    subject: str,
-    html: str,
-    text: str,
-    sent_at: datetime,
-    to: Sequence[str] = (),
-    unsubscribe_url: str | None = None,
-    message_id: str | None = None,
-) -> EmailMessage:
+def build_message(**content: Unpack[MessageContent]) -> EmailMessage:
     """Build a ``multipart/alternative`` message: the text part first, then the HTML.
 
     It is ``message_bytes(...)`` parsed: the same writer makes both.
     """
-    raw = message_bytes(
-        newsletter=newsletter,
-        subject=subject,
-        html=html,
-        text=text,
-        sent_at=sent_at,
-        to=to,
-        unsubscribe_url=unsubscribe_url,
-        message_id=message_id,
+    message: EmailMessage = message_from_bytes(
+        message_bytes(**content), _class=EmailMessage, policy=MESSAGE_POLICY
     )
-    message: EmailMessage = message_from_bytes(raw, _class=EmailMessage, policy=MESSAGE_POLICY)
     return message

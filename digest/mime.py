@@ -32,6 +32,7 @@ __all__ = [
     "check_header_line",
     "header_uri",
     "id_header",
+    "one_line",
     "quoted_printable",
     "text_header",
     "token_header",
@@ -65,7 +66,7 @@ def _plain(value: str) -> bool:
     return value.isascii() and _PRINTABLE.fullmatch(value) is not None and "=?" not in value
 
 
-def _one_line(value: str) -> str:
+def one_line(value: str) -> str:
     """Control characters (CR, LF, NUL, ...) become spaces; runs of spaces become one."""
     return " ".join(
         "".join(" " if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in value).split()
@@ -99,14 +100,14 @@ def _fold(name: str, words: Sequence[str]) -> bytes:
 
 def text_header(name: str, value: str) -> bytes:
     """An unstructured header (such as Subject) holding ``value`` as text, whatever it says."""
-    value = _one_line(value)
+    value = one_line(value)
     if _plain(value) and all(len(word) <= FOLD_AT - 2 for word in value.split(" ")):
         return _fold(_name(name), value.split(" ") if value else [])
     return _fold(_name(name), _encoded_words(value))
 
 
 def _display_name(name: str) -> str:
-    name = _one_line(name)
+    name = one_line(name)
     if not name:
         return ""
     if _plain(name):
@@ -285,16 +286,16 @@ class Part:
 
 @dataclass(frozen=True)
 class MessageSpec:
-    """A message before it is written: its header lines (already written), boundary, parts."""
+    """A message before it is written: its header block (already written), boundary, parts."""
 
-    headers: tuple[bytes, ...]
+    head: bytes
     boundary: str
     parts: tuple[Part, ...]
 
     def as_bytes(self) -> bytes:
         """Serialise: the one place a whole message's bytes are made from parts."""
         return assemble(
-            b"".join(self.headers),
+            self.head,
             self.boundary,
             [(part.subtype, quoted_printable(part.body)) for part in self.parts],
         )

@@ -23,13 +23,22 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .errors import RenderError
 from .inline import inline_css
-from .message import Headers, build_message, message_bytes, one_line, unsubscribe_uris
+from .message import (
+    HEADER_ORDER,
+    Headers,
+    build_message,
+    in_order,
+    message_bytes,
+    one_click,
+    unsubscribe_uris,
+)
 from .mime import (
     address_header,
     assemble,
     check_header_block,
     check_header_line,
     id_header,
+    one_line,
     quoted_printable,
     text_header,
     token_header,
@@ -350,9 +359,12 @@ class Mailing:
     def _static_head(self) -> dict[str, bytes]:
         """The header lines every reader's copy shares, written and checked once."""
         if self._head is None:
-            newsletter = self.digest.newsletter
             headers = Headers.of(
-                newsletter=newsletter, subject="", html="", text="", sent_at=self.digest.sent_at
+                newsletter=self.digest.newsletter,
+                subject="",
+                html="",
+                text="",
+                sent_at=self.digest.sent_at,
             )
             self._head = {
                 "From": address_header("From", [headers.sender]),
@@ -360,13 +372,12 @@ class Mailing:
                 if headers.reply_to
                 else b"",
                 "Date": token_header("Date", headers.date),
-                "Post": token_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                "List-Unsubscribe-Post": token_header(
+                    "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"
+                ),
             }
-            shared = [("From", self._head["From"]), ("Date", self._head["Date"])]
-            if headers.reply_to:
-                shared.insert(1, ("Reply-To", self._head["Reply-To"]))
-            shared.append(("List-Unsubscribe-Post", self._head["Post"]))
-            check_header_block(b"".join(line for _, line in shared), [(n, None) for n, _ in shared])
+            shared = [(name, None) for name in HEADER_ORDER if self._head.get(name)]
+            check_header_block(in_order(self._head), shared)
         return self._head
 
     def message_bytes(self, reader: Reader) -> bytes:
@@ -381,33 +392,23 @@ class Mailing:
         variant = self._variant(reader, values)
         if not self._fills(variant, values):
             return message_bytes(**self._content(reader, *self.from_scratch(reader)))
-        head = self._static_head()
         subject = one_line(variant.subject.fill(values))
         uris = unsubscribe_uris(newsletter, values["unsubscribe_url"] or None)
-        reader_lines = [
+        own = {
             # Reader addresses are checked (and IDNA-encoded) by the model: plain ASCII.
-            address_header("To", [("", reader.address)]),
-            variant.subject_line or text_header("Subject", subject),
-            id_header("Message-ID", self._message_id(reader, subject)),
-            uri_list_header("List-Unsubscribe", uris) if uris else b"",
-        ]
-        for line in reader_lines:
+            "To": address_header("To", [("", reader.address)]),
+            "Subject": variant.subject_line or text_header("Subject", subject),
+            "Message-ID": id_header("Message-ID", self._message_id(reader, subject)),
+            "List-Unsubscribe": uri_list_header("List-Unsubscribe", uris) if uris else b"",
+        }
+        for line in own.values():
             if line:
                 check_header_line(line)
-        post = head["Post"] if uris and uris[0].startswith("https:") else b""
+        lines = {**self._static_head(), **own}
+        if not one_click(uris):
+            lines["List-Unsubscribe-Post"] = b""
         return assemble(
-            b"".join(
-                (
-                    head["From"],
-                    reader_lines[0],
-                    head["Reply-To"],
-                    reader_lines[1],
-                    head["Date"],
-                    reader_lines[2],
-                    reader_lines[3],
-                    post,
-                )
-            ),
+            in_order(lines),
             variant.boundary,
             (
                 ("plain", variant.text.fill_encoded(values)),
