@@ -8,8 +8,6 @@ transaction, so a build that fails leaves the history as it was.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -178,15 +176,3 @@ class History:
                 for i, a in enumerate(edition.articles)
             ],
         )
-
-    @contextmanager
-    def recording(self, edition: Edition, subject: str) -> Iterator[None]:
-        """Record ``edition`` when the ``with`` block succeeds; if it raises, record nothing."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.record(edition, subject)
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")

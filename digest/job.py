@@ -117,46 +117,18 @@ def run_build(
     """
     on = edition_date(config, on)
     gathered = gather(config, extra, fetch)
-    folders = [out_dir, *([config.archive] if config.archive is not None else [])]
-    lock_path = _lock_path(config, out_dir)
     created = not out_dir.exists()
     try:
-        if lock_path == out_dir:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        with BuildLock(lock_path):
-            history = open_history(config)
-            with history or contextlib.nullcontext(), _journal_db(history, out_dir) as db:
-                journal = Journal(db)
-                journal.recover(folders)
-                digest, window = prepare(config, on, gathered, history, number)
-                edition = digest.edition
-                stem = f"edition-{on.isoformat()}"
-                files: dict[Path, dict[str, bytes]] = {
-                    out_dir: {
-                        f"{stem}.html": digest.html.encode(),
-                        f"{stem}.txt": digest.text.encode(),
-                        f"{stem}.eml": digest.as_bytes(to=list(recipients or config.to)),
-                    }
-                }
-                if config.assets is not None:
-                    # The same edition with its pictures taken from the local assets folder.
-                    local = Renderer(
-                        RenderOptions(
-                            template_dir=config.templates,
-                            asset_base_url=config.assets.resolve().as_uri(),
-                        )
-                    )
-                    files[out_dir][f"{stem}.preview.html"] = inline_css(
-                        local.render(edition, config.newsletter).html, config.newsletter.inliner
-                    ).encode()
-                if config.archive is not None:
-                    files[config.archive] = archive_files(config, digest, history)
-                written = journal.commit(
-                    files,
-                    record=None
-                    if history is None
-                    else lambda: history.record(edition, digest.subject),
-                )
+        with _committing(config, out_dir) as (history, journal, _):
+            digest, window = prepare(config, on, gathered, history, number)
+            files = {out_dir: edition_files(config, digest, recipients or config.to)}
+            if config.archive is not None:
+                files[config.archive] = archive_files(config, digest, history)
+            edition = digest.edition
+            written = journal.commit(
+                files,
+                record=None if history is None else lambda: history.record(edition, digest.subject),
+            )
     except BaseException:
         if created:
             with contextlib.suppress(OSError):
@@ -178,16 +150,35 @@ def recover(config: BuildConfig, out_dir: Path) -> int:
 
     ``digest build`` does this itself before building; call it to tidy up without building.
     """
-    lock_path = _lock_path(config, out_dir)
-    if not lock_path.exists():
+    if not _lock_path(config, out_dir).exists():
         return 0
+    with _committing(config, out_dir, create=False) as (_, _, rolled_back):
+        return rolled_back
+
+
+@contextlib.contextmanager
+def _committing(
+    config: BuildConfig, out_dir: Path, create: bool = True
+) -> Iterator[tuple[History | None, Journal, int]]:
+    """Lock the config's builds, open its history and journal, roll back an interrupted build.
+
+    Yields the history (None if the config keeps none), the journal and how many files of an
+    interrupted build were rolled back.
+    """
+    lock_path = _lock_path(config, out_dir)
+    if lock_path == out_dir:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DigestError(
+                f"{out_dir}: cannot create the output folder: {error.strerror}"
+            ) from None
     folders = [out_dir, *([config.archive] if config.archive is not None else [])]
     with BuildLock(lock_path):
-        history = open_history(config, create=False)
-        if history is None and not (out_dir / ".digest-journal.sqlite3").exists():
-            return 0
+        history = open_history(config, create=create)
         with history or contextlib.nullcontext(), _journal_db(history, out_dir) as db:
-            return Journal(db).recover(folders)
+            journal = Journal(db)
+            yield history, journal, journal.recover(folders)
 
 
 @contextlib.contextmanager
@@ -213,18 +204,41 @@ def _journal_db(history: History | None, out_dir: Path) -> Iterator[sqlite3.Conn
             path.unlink(missing_ok=True)
 
 
+def edition_files(
+    config: BuildConfig, digest: Digest, recipients: Sequence[str]
+) -> dict[str, bytes]:
+    """The edition's files for the output folder: HTML, text, .eml and (with assets) a preview."""
+    stem = f"edition-{digest.edition.date.isoformat()}"
+    named = {
+        f"{stem}.html": digest.html.encode(),
+        f"{stem}.txt": digest.text.encode(),
+        f"{stem}.eml": digest.as_bytes(to=list(recipients)),
+    }
+    if config.assets is not None:
+        # The same edition with its pictures taken from the local assets folder.
+        local = Renderer(
+            RenderOptions(
+                template_dir=config.templates, asset_base_url=config.assets.resolve().as_uri()
+            )
+        )
+        named[f"{stem}.preview.html"] = inline_css(
+            local.render(digest.edition, config.newsletter).html, config.newsletter.inliner
+        ).encode()
+    return named
+
+
 def archive_files(config: BuildConfig, digest: Digest, history: History | None) -> dict[str, bytes]:
     """The edition's web page (no unsubscribe link) and the archive's index, as files."""
     newsletter = config.newsletter
     web = Renderer(RenderOptions(template_dir=config.templates, web=True))
     page = inline_css(web.render(digest.edition, newsletter).html, newsletter.inliner)
     edition = digest.edition
-    records = [
+    records: list[tuple[date, str, int | None]] = [
         (r.date, r.subject, r.number)
         for r in (history.editions() if history is not None else [])
         if r.date != edition.date
     ]
-    records.append((edition.date, digest.subject, edition.number or 0))
+    records.append((edition.date, digest.subject, edition.number))
     listed = [
         {
             "href": f"{day.isoformat()}.html",

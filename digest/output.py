@@ -23,8 +23,9 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import DigestError
 
@@ -90,11 +91,38 @@ class BuildLock:
 def _stage(folder: Path, name: str, content: bytes, build: str) -> Path:
     temp = folder / f".{name}{_MARK}{build}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    with os.fdopen(fd, "wb") as stream:
-        stream.write(content)
-        stream.flush()
-        os.fsync(stream.fileno())
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return temp
+
+
+class _Staged(NamedTuple):
+    """One file of a build: where it goes, where it is staged and backed up, if it existed."""
+
+    target: Path
+    temp: Path
+    backup: Path
+    existed: bool
+
+
+def _undo(staged: Iterable[_Staged]) -> None:
+    """Put back what ``staged`` files replaced, remove what they added and their temporaries."""
+    for item in staged:
+        if item.existed:
+            if item.backup.exists():
+                os.replace(item.backup, item.target)
+                # rename(2) does nothing when both names are links to one file (the target
+                # was never replaced): the backup name is then left to remove.
+                item.backup.unlink(missing_ok=True)
+        else:
+            item.target.unlink(missing_ok=True)
+        item.temp.unlink(missing_ok=True)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -139,16 +167,7 @@ class Journal:
         rows = self.db.execute(
             "SELECT target, temp, backup, existed FROM journal WHERE build = ?", (build,)
         ).fetchall()
-        for target, temp, backup, existed in rows:
-            if existed:
-                if os.path.exists(backup):
-                    os.replace(backup, target)
-                    # rename(2) does nothing when both names are links to one file (the
-                    # target was never replaced): the backup name is then left to remove.
-                    Path(backup).unlink(missing_ok=True)
-            else:
-                Path(target).unlink(missing_ok=True)
-            Path(temp).unlink(missing_ok=True)
+        _undo(_Staged(Path(t), Path(m), Path(b), bool(e)) for t, m, b, e in rows)
         self.db.execute("DELETE FROM journal WHERE build = ?", (build,))
         return len(rows)
 
@@ -159,35 +178,28 @@ class Journal:
     ) -> list[Path]:
         """Put ``files`` (by folder, then name) in place and run ``record`` as one commit."""
         build = secrets.token_hex(8)
-        staged: list[tuple[Path, Path, Path, bool]] = []
+        staged: list[_Staged] = []
         try:
             for folder, named in files.items():
                 folder.mkdir(parents=True, exist_ok=True)
                 for name, content in named.items():
                     target = folder / name
-                    temp = _stage(folder, name, content, build)
                     backup = folder / f".{name}{_MARK}{build}.bak"
-                    staged.append((target, temp, backup, target.exists()))
-        except OSError as error:
-            for _, temp, _, _ in staged:
-                temp.unlink(missing_ok=True)
-            where = error.filename or next(iter(files), "")
-            raise DigestError(
-                f"{where}: cannot write the output: {error.strerror or error}"
-            ) from None
-        try:
+                    temp = _stage(folder, name, content, build)
+                    staged.append(_Staged(target, temp, backup, target.exists()))
             with self._transaction():
                 self.db.executemany(
                     "INSERT INTO journal (build, target, temp, backup, existed)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    [(build, str(t), str(m), str(b), int(e)) for t, m, b, e in staged],
-                )
-            for target, _, backup, existed in staged:
-                if existed:
-                    backup.unlink(missing_ok=True)
-                    os.link(target, backup)
-            for target, temp, _, _ in staged:
-                os.replace(temp, target)
+                    [(build, str(s.target), str(s.temp), str(s.backup), int(s.existed))
+                     for s in staged],
+                )  # fmt: skip
+            for item in staged:
+                if item.existed:
+                    item.backup.unlink(missing_ok=True)
+                    os.link(item.target, item.backup)
+            for item in staged:
+                os.replace(item.temp, item.target)
             for folder in files:
                 _sync_folder(folder)
             with self._transaction():
@@ -195,17 +207,21 @@ class Journal:
                     record()
                 self.db.execute("DELETE FROM journal WHERE build = ?", (build,))
         except BaseException as error:
-            with contextlib.suppress(sqlite3.Error, OSError), self._transaction():
-                self._roll_back(build)
+            # Undo from what is known here; the journal's rows (if written) go with it.
+            with contextlib.suppress(sqlite3.Error, OSError):
+                _undo(staged)
+                with self._transaction():
+                    self.db.execute("DELETE FROM journal WHERE build = ?", (build,))
             if isinstance(error, OSError):
+                where = error.filename or next(iter(files), "")
                 raise DigestError(
-                    f"{error.filename or ''}: cannot write the output: {error.strerror or error}"
+                    f"{where}: cannot write the output: {error.strerror or error}"
                 ) from None
             raise
-        for _, _, backup, existed in staged:
-            if existed:
-                backup.unlink(missing_ok=True)
-        return [target for target, _, _, _ in staged]
+        for item in staged:
+            if item.existed:
+                item.backup.unlink(missing_ok=True)
+        return [item.target for item in staged]
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
