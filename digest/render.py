@@ -162,19 +162,13 @@ class Renderer:
             return self.render_template(ARCHIVE_TEMPLATE, context, markup=True)
 
     def render(
-        self,
-        edition: Edition,
-        newsletter: Newsletter,
-        reader: Mapping[str, Any] | None = None,
-        markers: Sequence[str] = (),
+        self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None = None
     ) -> RenderedEdition:
         """Render an edition's subject, preheader, HTML and plain text.
 
         ``reader`` is what templates see as ``reader``: name, address, unsubscribe_url, fields.
-        ``markers`` are strings whose every use other than printing is noted (see
-        ``render_guarded``).
         """
-        return self.render_guarded(edition, newsletter, reader, markers)[0]
+        return self.render_guarded(edition, newsletter, reader)[0]
 
     def render_guarded(
         self,
@@ -183,7 +177,10 @@ class Renderer:
         reader: Mapping[str, Any] | None = None,
         markers: Sequence[str] = (),
     ) -> tuple[RenderedEdition, Guard]:
-        """Render within the time limit; the guard tells what the templates did with markers."""
+        """Render within the time limit; the guard tells what the templates did with ``markers``.
+
+        ``markers`` are strings whose every use other than printing is noted (``Guard.uses``).
+        """
         with guarded(self.options.time_limit, markers) as guard:
             return self._render(edition, newsletter, reader), guard
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email import policy as email_policy
 from email.utils import getaddresses
+from functools import partial
 from pathlib import Path
 
 from .config import SmtpSettings
@@ -183,36 +184,35 @@ class _Connection:
             self.client = None
 
     def deliver(self, sender: str, recipient: str, data: bytes) -> str | None:
-        """Send one message: None when accepted, else the refusal; ``_Dropped`` on a lost link."""
+        """Send one message: None when accepted, else the refusal; ``_Dropped`` on a lost link.
+
+        A 421 reply at any step is an answer (the message was not accepted): reconnect and
+        retry. A lost connection after the message was handed over leaves its fate unknown.
+        """
         client = self.client or self.open()
+        steps: tuple[tuple[Callable[[], tuple[int, bytes]], tuple[int, ...]], ...] = (
+            (partial(client.mail, sender), (250,)),
+            (partial(client.rcpt, recipient), (250, 251)),
+            (partial(client.data, data), (250,)),
+        )
         handed_over = False
         try:
-            code, reply = client.mail(sender)
-            if code == 421:
-                raise _Dropped(f"{code} {reply.decode(errors='replace')}", False)
-            if code != 250:
-                client.rset()
-                return f"{code} {reply.decode(errors='replace')}"
-            code, reply = client.rcpt(recipient)
-            if code == 421:
-                raise _Dropped(f"{code} {reply.decode(errors='replace')}", False)
-            if code not in (250, 251):
-                client.rset()
-                return f"{code} {reply.decode(errors='replace')}"
-            handed_over = True
-            code, reply = client.data(data)
-            if code == 421:
-                # A 421 reply is an answer: the message was not accepted.
-                raise _Dropped(f"{code} {reply.decode(errors='replace')}", False)
-            if code != 250:
-                return f"{code} {reply.decode(errors='replace')}"
+            for number, (step, accepted) in enumerate(steps):
+                handed_over = number == len(steps) - 1
+                code, reply = step()
+                answer = f"{code} {reply.decode(errors='replace')}"
+                if code == 421:
+                    raise _Dropped(answer, False)
+                if code not in accepted:
+                    if not handed_over:
+                        client.rset()
+                    return answer
             return None
-        except smtplib.SMTPDataError as error:
-            client.rset()
-            return _reason(error)
         except smtplib.SMTPResponseException as error:
+            # DATA refused before the message was sent (smtplib raises for that).
             if error.smtp_code == 421:
                 raise _Dropped(_reason(error), False) from None
+            client.rset()
             return _reason(error)
         except (OSError, smtplib.SMTPServerDisconnected) as error:
             self.client = None
