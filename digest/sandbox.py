@@ -152,8 +152,15 @@ def _percent_size(template: str, args: Any) -> int:
     return size
 
 
+def _listed(value: Any) -> Any:
+    """An iterable to be joined, as a list (so its size can be known before joining)."""
+    return value if value is None or isinstance(value, list | tuple | str) else list(value)
+
+
 def _estimate(name: str, target: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> int:
     """An upper bound of the size of ``name`` applied to ``target`` (0 when not estimated)."""
+    if name == "format":  # the format filter: ``target % args``
+        return _percent_size(str(target), list(args) or dict(kwargs))
     if not isinstance(target, str):
         if name == "join" and isinstance(target, list | tuple):
             return sum(_size(v) for v in target) + len(target) * _size(args[0] if args else "")
@@ -191,8 +198,6 @@ def _estimate(name: str, target: Any, args: Sequence[Any], kwargs: Mapping[str, 
         table = arg(0, "table", {})
         if isinstance(table, Mapping):
             return length * max((_size(v) for v in table.values() if v is not None), default=1)
-    if name == "format":
-        return _percent_size(target, list(args) or dict(kwargs))
     return 0
 
 
@@ -233,15 +238,10 @@ def _wrap_for(is_filter: bool, name: str, original: Callable[..., Any]) -> Calla
             guard.note(f"|{name}", (*values, *kwargs.values()))
         if values and is_filter:
             target = values[0]
-            if name == "join" and not isinstance(target, list | tuple) and target is not None:
-                target = list(target)
+            if name == "join":
+                target = _listed(target)
                 args = (*args[:skip], target, *values[1:])
-            estimate = (
-                _percent_size(str(target), list(values[1:]) or dict(kwargs))
-                if name == "format"
-                else _estimate(name, target, values[1:], kwargs)
-            )
-            _check_size(estimate, f"the {name} filter")
+            _check_size(_estimate(name, target, values[1:], kwargs), f"the {name} filter")
         return _check_result(original(*args, **kwargs), f"the {name} filter")
 
     return bounded
@@ -398,8 +398,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if guard is not None:
             guard.note(f"{name}()", (*args, *kwargs.values()))
         if isinstance(owner, str | bytes | list | tuple) and name:
-            if name == "join" and args and not isinstance(args[0], list | tuple):
-                args = (list(args[0]), *args[1:])
+            if name == "join" and args:
+                args = (_listed(args[0]), *args[1:])
             _check_size(_estimate(name, owner, args, kwargs), f"str.{name}")
         return _check_result(super().call(__context, __obj, *args, **kwargs), f"{name}()")
 
