@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -87,19 +88,26 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     return before, state(folder)
 
 
+def copies_after_one_build(tmp_path: Path, runs: int) -> Iterator[tuple[int, Path]]:
+    """``runs`` fresh copies of a folder with one edition built, each removed after use."""
+    base = make_folder(tmp_path / "base")
+    build(base, MONDAYS[0])
+    for run in range(runs):
+        folder = tmp_path / f"run{run}"
+        shutil.copytree(base, folder)
+        yield run, folder
+        shutil.rmtree(folder)
+
+
 @pytest.mark.slow
 def test_a_build_killed_at_any_file_step_is_all_or_nothing(
     tmp_path: Path, finished: tuple[Any, Any]
 ) -> None:
     before, after = finished
-    base = make_folder(tmp_path / "base")
-    build(base, MONDAYS[0])
     rng = random.Random(20261128)
     seen = {"old": 0, "new": 0}
     context = multiprocessing.get_context("fork")
-    for run in range(RUNS):
-        folder = tmp_path / f"run{run}"
-        shutil.copytree(base, folder)
+    for run, folder in copies_after_one_build(tmp_path, RUNS):
         step = rng.randint(1, 40)
         child = context.Process(
             target=_killed_build, args=(str(folder), MONDAYS[1].isoformat(), step)
@@ -113,7 +121,6 @@ def test_a_build_killed_at_any_file_step_is_all_or_nothing(
         seen["old" if now == before else "new"] += 1
         leftovers = [p.name for p in folder.rglob(".*digest-*")]
         assert not leftovers, leftovers
-        shutil.rmtree(folder)
     assert seen["old"] and seen["new"], seen
 
 
@@ -122,12 +129,8 @@ def test_a_build_killed_at_a_random_moment_is_all_or_nothing(
     tmp_path: Path, finished: tuple[Any, Any]
 ) -> None:
     before, after = finished
-    base = make_folder(tmp_path / "base")
-    build(base, MONDAYS[0])
     rng = random.Random(7)
-    for run in range(max(3, RUNS // 10)):
-        folder = tmp_path / f"run{run}"
-        shutil.copytree(base, folder)
+    for run, folder in copies_after_one_build(tmp_path, max(3, RUNS // 10)):
         process = subprocess.Popen(
             [sys.executable, "-m", "digest", "build", "--config", "newsletter.toml", "--date",
              MONDAYS[1].isoformat(), "--quiet"],
@@ -140,7 +143,6 @@ def test_a_build_killed_at_a_random_moment_is_all_or_nothing(
             process.wait()
         recover(load_config(folder / "newsletter.toml"), folder / "out")
         assert state(folder) in (before, after), f"run {run}"
-        shutil.rmtree(folder)
 
 
 @pytest.mark.slow

@@ -120,7 +120,9 @@ def test_sender_names_of_any_kind_are_written_and_read_back(
         assert [(a.display_name, a.addr_spec) for a in sender] == [(name, "r@example.org")]
 
 
-def test_list_unsubscribe_is_https_with_one_uri_per_kind(newsletter: Newsletter) -> None:
+def test_list_unsubscribe_is_https_with_one_uri_per_kind(
+    newsletter: Newsletter, make_article: ArticleFactory
+) -> None:
     with pytest.raises(ValueError, match="the http: scheme is not allowed"):
         Newsletter.model_validate(newsletter.model_dump() | {"unsubscribe_url": "http://x.org/u"})
     with pytest.raises(ValueError, match="the http: scheme is not allowed"):
@@ -132,14 +134,7 @@ def test_list_unsubscribe_is_https_with_one_uri_per_kind(newsletter: Newsletter)
         }
     )
     digest = build_digest(
-        [
-            Article(
-                title="t",
-                url="https://e.org/a",
-                section="s",
-                published_at="2026-11-20T12:00:00+00:00",
-            )
-        ],
+        [make_article()],
         hostile,
         ON,
     )
@@ -153,18 +148,13 @@ def test_list_unsubscribe_is_https_with_one_uri_per_kind(newsletter: Newsletter)
     assert value.count("<") == 2
 
 
-def test_non_ascii_unsubscribe_urls_become_uris_not_encoded_words(newsletter: Newsletter) -> None:
+def test_non_ascii_unsubscribe_urls_become_uris_not_encoded_words(
+    newsletter: Newsletter, make_article: ArticleFactory
+) -> None:
     url = "https://bücher.example/abmelden/straße?wer=jürgen"
     assert header_uri(url) == ("https://xn--bcher-kva.example/abmelden/stra%C3%9Fe?wer=j%C3%BCrgen")
     digest = build_digest(
-        [
-            Article(
-                title="t",
-                url="https://e.org/a",
-                section="s",
-                published_at="2026-11-20T12:00:00+00:00",
-            )
-        ],
+        [make_article()],
         newsletter.model_copy(update={"unsubscribe_url": url}),
         ON,
     )

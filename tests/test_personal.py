@@ -146,21 +146,27 @@ def test_digest_messages_is_the_short_way(mailing: Mailing) -> None:
     ]
 
 
-def test_copies_use_the_templates_the_digest_was_built_with(tmp_path: Any) -> None:
+def with_quote_block(folder: Any, snippet: str) -> Any:
+    """The Riverside lead built with a template whose quote block shows ``snippet`` to readers."""
     from digest import RenderOptions, build_digest
 
-    (tmp_path / "edition.mjml.j2").write_text(
+    (folder / "edition.mjml.j2").write_text(
         '{% extends "default/edition.mjml.j2" %}{% block quote %}<mj-section><mj-column>'
-        "<mj-text>{% if reader %}Hello {{ reader.name }} on the {{ reader.fields.plan }} plan"
-        "{% endif %}</mj-text>"
+        f"<mj-text>{{% if reader %}}{snippet}{{% endif %}}</mj-text>"
         "</mj-column></mj-section>{% endblock %}"
     )
     base = build_example("riverside")
-    digest = build_digest(
+    return build_digest(
         [base.edition.lead],
         base.newsletter,
         base.edition.date,
-        options=RenderOptions(template_dir=tmp_path),
+        options=RenderOptions(template_dir=folder),
+    )
+
+
+def test_copies_use_the_templates_the_digest_was_built_with(tmp_path: Any) -> None:
+    digest = with_quote_block(
+        tmp_path, "Hello {{ reader.name }} on the {{ reader.fields.plan }} plan"
     )
     reader = Reader(address="z@example.org", name="Zoë", fields={"plan": "gold"})
     (message,) = digest.messages([reader])
@@ -216,20 +222,7 @@ TRANSFORMING = {
 def test_templates_that_transform_reader_values_equal_their_from_scratch_render(
     tmp_path: Any, snippet: str
 ) -> None:
-    from digest import RenderOptions, build_digest
-
-    (tmp_path / "edition.mjml.j2").write_text(
-        '{% extends "default/edition.mjml.j2" %}{% block quote %}<mj-section><mj-column>'
-        f"<mj-text>{{% if reader %}}{snippet}{{% endif %}}</mj-text>"
-        "</mj-column></mj-section>{% endblock %}"
-    )
-    base = build_example("riverside")
-    digest = build_digest(
-        [base.edition.lead],
-        base.newsletter,
-        base.edition.date,
-        options=RenderOptions(template_dir=tmp_path),
-    )
+    digest = with_quote_block(tmp_path, snippet)
     readers = [
         Reader(address="a@example.org", name="Anna Bell", fields={"plan": "gold"}),
         Reader(address="b@example.org", fields={"plan": "two words"}),
