@@ -15,7 +15,7 @@ from .errors import ConfigError, DigestError
 from .history import History
 from .job import run_build
 from .preview import Preview, make_server
-from .send import SendLedger, read_recipients, send_eml
+from .send import SendLedger, ledger_path, read_recipients, send_eml
 
 __all__ = ["cli", "main"]
 
@@ -317,8 +317,8 @@ def send(
             raise ConfigError(f"{source}: cannot read it: {error.strerror}") from None
         addresses = read_recipients(lines, str(source))
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
-    history = config.history if isinstance(config.history, Path) else eml
-    ledger = SendLedger(history.with_name(history.name.split(".")[0] + ".sends.sqlite3"))
+    # Test sends (--to) and dry runs are not recorded.
+    ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
     try:
         with click.progressbar(
             length=len(addresses), label="Sending", file=sys.stderr, hidden=not show
@@ -329,11 +329,12 @@ def send(
                 config.smtp,
                 dry_run=dry_run,
                 progress=lambda _: bar.update(1),
-                ledger=None if dry_run or to else ledger,
+                ledger=ledger,
                 resend_unknown=resend_unknown,
             )
     finally:
-        ledger.close()
+        if ledger is not None:
+            ledger.close()
     for address, reason in report.failed.items():
         click.echo(f"digest: refused: {address}: {reason}", err=True)
     for address in report.unknown:

@@ -22,12 +22,19 @@ from email.utils import getaddresses
 from functools import partial
 from pathlib import Path
 
-from .config import SmtpSettings
+from .config import BuildConfig, SmtpSettings
 from .errors import DigestError, InputError
 from .mime import address_header
 from .models import email_address
 
-__all__ = ["SendError", "SendLedger", "SendReport", "read_recipients", "send_eml"]
+__all__ = [
+    "SendError",
+    "SendLedger",
+    "SendReport",
+    "ledger_path",
+    "read_recipients",
+    "send_eml",
+]
 
 
 class SendError(DigestError):
@@ -105,6 +112,12 @@ class SendLedger:
     def close(self) -> None:
         """Close the database."""
         self.db.close()
+
+
+def ledger_path(config: BuildConfig, eml: Path) -> Path:
+    """Where ``digest send`` keeps its ledger: beside the history, or beside the ``.eml``."""
+    beside = config.history if isinstance(config.history, Path) else eml
+    return beside.with_name(beside.name.split(".")[0] + ".sends.sqlite3")
 
 
 _TO_LINE = re.compile(rb"^To:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.MULTILINE | re.IGNORECASE)
