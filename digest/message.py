@@ -118,12 +118,17 @@ def one_click(uris: Sequence[str]) -> bool:
     return bool(uris) and uris[0].startswith("https:")
 
 
-def unsubscribe_uris(newsletter: Newsletter, url: str | None) -> list[str]:
-    """The List-Unsubscribe URIs: one https link (``url`` or the newsletter's), one mailto."""
+def unsubscribe_uris(
+    newsletter: Newsletter, url: str | None, *, encoded: bool = False
+) -> list[str]:
+    """The List-Unsubscribe URIs: one https link (``url`` or the newsletter's), one mailto.
+
+    ``encoded`` says ``url`` was made by ``header_uri`` already.
+    """
     uris = []
     link = url or newsletter.unsubscribe_url
     if link:
-        uris.append(header_uri(link))
+        uris.append(link if encoded and url else header_uri(link))
     if newsletter.unsubscribe_mailto:
         uris.append(f"mailto:{newsletter.unsubscribe_mailto}?subject=unsubscribe")
     return uris

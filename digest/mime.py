@@ -46,6 +46,7 @@ FOLD_AT = 78
 _WORD_BYTES = 39
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}")
 _MSG_ID = re.compile(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,200}@[A-Za-z0-9.-]{1,253}>")
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,75}")
@@ -68,9 +69,7 @@ def _plain(value: str) -> bool:
 
 def one_line(value: str) -> str:
     """Control characters (CR, LF, NUL, ...) become spaces; runs of spaces become one."""
-    return " ".join(
-        "".join(" " if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in value).split()
-    )
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def _encoded_words(value: str, size: int = _WORD_BYTES) -> list[str]:
@@ -180,8 +179,11 @@ def header_uri(uri: str) -> str:
 
 
 def uri_list_header(name: str, uris: Sequence[str]) -> bytes:
-    """A header of angle-bracketed URIs (List-Unsubscribe), each made ASCII first."""
-    encoded = [header_uri(uri) for uri in uris]
+    """A header of angle-bracketed URIs (List-Unsubscribe), already made ASCII by ``header_uri``.
+
+    A URI that is not (a space, quote, comma, angle bracket, non-ASCII) is refused.
+    """
+    encoded = list(uris)
     for uri in encoded:
         if not uri or any(c in uri for c in ' <>,"\\') or not _PRINTABLE.fullmatch(uri):
             raise RenderError(f"{name}: not a URI for a header: {uri[:80]!r}")

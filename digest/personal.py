@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from email.message import EmailMessage
+from functools import lru_cache
 from itertools import islice
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -37,6 +38,7 @@ from .mime import (
     assemble,
     check_header_block,
     check_header_line,
+    header_uri,
     id_header,
     one_line,
     quoted_printable,
@@ -66,13 +68,54 @@ def unsubscribe_url_for(reader: Reader, newsletter: Newsletter) -> str | None:
     base = newsletter.unsubscribe_url
     if base is None or reader.unsubscribe_token is None:
         return base
+    return _link(base, reader.unsubscribe_token)
+
+
+# Tokens are letters, digits and ._~- (the model's pattern), which URL encoding leaves as they
+# are: a link is the same text, cut where a stand-in token went, with the real token put there.
+_STAND_IN = "digesttokenstandin"
+
+
+def _link(base: str, token: str) -> str:
+    """``base`` with ``token`` put in: as ``{token}``, or as a ``token`` parameter."""
     if "{token}" in base:
-        return base.replace("{token}", reader.unsubscribe_token)
+        return base.replace("{token}", token)
+    place = _token_place(base)
+    return _query_link(base, token) if place is None else place[0] + token + place[1]
+
+
+def _query_link(base: str, token: str) -> str:
     parts = urlsplit(base)
-    query = (
-        parts.query + ("&" if parts.query else "") + urlencode({"token": reader.unsubscribe_token})
-    )
+    query = parts.query + ("&" if parts.query else "") + urlencode({"token": token})
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+@lru_cache(maxsize=16)
+def _token_place(base: str) -> tuple[str, str] | None:
+    """``base`` with a ``token`` parameter, cut where its value goes (None: do it each time)."""
+    if _STAND_IN in base:
+        return None
+    before, _, after = _query_link(base, _STAND_IN).partition(_STAND_IN)
+    return before, after
+
+
+@lru_cache(maxsize=16)
+def _token_uri_place(base: str) -> tuple[str, str] | None:
+    """The List-Unsubscribe URI of ``base`` with a token, cut where the token goes.
+
+    None when that cannot be exact: the token would stand in the host (which is lowercased)
+    or more than once.
+    """
+    if _STAND_IN in base:
+        return None
+    url = _link(base, _STAND_IN)
+    if url.count(_STAND_IN) != 1 or _STAND_IN in urlsplit(url).netloc:
+        return None
+    encoded = header_uri(url)
+    if encoded.count(_STAND_IN) != 1:
+        return None
+    head, _, tail = encoded.partition(_STAND_IN)
+    return head, tail
 
 
 class _Tokens(dict[str, Any]):
@@ -189,7 +232,8 @@ class _Variant:
     html: _Split
     text: _Split
     boundary: str
-    #: The written Subject line, when no reader value is in it.
+    #: The Subject as text and as its written line, when no reader value is in it.
+    subject_text: str | None
     subject_line: bytes | None
 
 
@@ -297,6 +341,7 @@ class Mailing:
             _Split.of(html, self._token, markup=True),
             _Split.of(text, self._token, markup=False),
             boundary=f"=_digest_{digest_key}",
+            subject_text=None if subject.keys else one_line(rendered.subject),
             subject_line=None if subject.keys else text_header("Subject", rendered.subject),
         )
         if fillable and not variant.html.keys and newsletter.unsubscribe_url:
@@ -392,8 +437,10 @@ class Mailing:
         variant = self._variant(reader, values)
         if not self._fills(variant, values):
             return message_bytes(**self._content(reader, *self.from_scratch(reader)))
-        subject = one_line(variant.subject.fill(values))
-        uris = unsubscribe_uris(newsletter, values["unsubscribe_url"] or None)
+        subject = variant.subject_text
+        if subject is None:
+            subject = one_line(variant.subject.fill(values))
+        uris = self._unsubscribe_uris(reader, values)
         own = {
             # Reader addresses are checked (and IDNA-encoded) by the model: plain ASCII.
             "To": address_header("To", [("", reader.address)]),
@@ -415,6 +462,17 @@ class Mailing:
                 ("html", variant.html.fill_encoded(values)),
             ),
         )
+
+    def _unsubscribe_uris(self, reader: Reader, values: Mapping[str, str]) -> list[str]:
+        """The reader's List-Unsubscribe URIs; a token is put into a URI made once per base."""
+        newsletter = self.digest.newsletter
+        base, token = newsletter.unsubscribe_url, reader.unsubscribe_token
+        place = None
+        if base and token and not reader.unsubscribe_url:
+            place = _token_uri_place(base)
+        if place is not None and token is not None:
+            return unsubscribe_uris(newsletter, place[0] + token + place[1], encoded=True)
+        return unsubscribe_uris(newsletter, values["unsubscribe_url"] or None)
 
     def messages(
         self, readers: Iterable[Reader], executor: Executor | None = None, chunk: int = 1000

@@ -240,3 +240,41 @@ def test_plain_placeholders_are_filled_in_not_rendered_per_reader(mailing: Maili
     reader = Reader(address="f@example.org", name="Fay")
     mailing.message_bytes(reader)
     assert all(variant.fillable for variant in mailing._variants.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    token=st.from_regex(r"[A-Za-z0-9._~-]{1,40}", fullmatch=True),
+    base=st.sampled_from(
+        [
+            "https://riverside.example/unsubscribe",
+            "https://Riverside.Example/u?list=weekly#footer",
+            "https://{token}.example/u",
+            "https://x.example/u/{token}/{token}?a=1",
+            "https://x.example/u?digesttokenstandin=1",
+            "https://bücher.example/abmelden/straße?wer=jürgen",
+            "https://x.example:8443/u?",
+        ]
+    ),
+)
+def test_tokens_put_into_cached_links_equal_links_built_whole(
+    mailing: Mailing, token: str, base: str
+) -> None:
+    from dataclasses import replace
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    from digest.message import unsubscribe_uris
+    from digest.mime import header_uri
+
+    if "{token}" in base:
+        whole = base.replace("{token}", token)
+    else:
+        parts = urlsplit(base)
+        query = parts.query + ("&" if parts.query else "") + urlencode({"token": token})
+        whole = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    newsletter = mailing.digest.newsletter.model_copy(update={"unsubscribe_url": base})
+    reader = Reader(address="t@example.org", unsubscribe_token=token)
+    assert unsubscribe_url_for(reader, newsletter) == whole
+    other = Mailing(replace(mailing.digest, newsletter=newsletter))
+    uris = other._unsubscribe_uris(reader, {"unsubscribe_url": whole})
+    assert uris == unsubscribe_uris(newsletter, whole) == [header_uri(whole)]
