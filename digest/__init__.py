@@ -20,6 +20,7 @@ from .errors import EmptyEditionError as EmptyEditionError
 from .errors import InputError as InputError
 from .errors import NothingNewError as NothingNewError
 from .errors import RenderError as RenderError
+from .errors import SourceError as SourceError
 from .errors import TemplateError as TemplateError
 from .history import History as History
 from .inline import inline_css as inline_css
@@ -52,7 +53,6 @@ from .select import select_edition as select_edition
 from .send import SendError as SendError
 from .send import SendReport as SendReport
 from .send import send_eml as send_eml
-from .sources import SourceError as SourceError
 from .sources import SourceResult as SourceResult
 from .sources import read_source as read_source
 from .sources import read_sources as read_sources

@@ -408,6 +408,8 @@ def main(argv: list[str] | None = None) -> None:
         error.show()
         sys.exit(error.exit_code)
     except DigestError as error:
+        for message in error.warnings:  # what the build noticed before it failed
+            warn(message)
         click.echo(f"digest: error: {error}", err=True)
         sys.exit(error.exit_code)
     except Exception as error:  # a bug: one line, and the traceback only when asked for

@@ -6,13 +6,13 @@ import json
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError, InputError, describe_validation_error
-from .models import Article, EmailAddress, Newsletter, Quote
+from .models import Article, EmailAddress, Newsletter, Quote, check_locale, check_timezone
 
 __all__ = [
     "BuildConfig",
@@ -53,6 +53,12 @@ class Source(BaseModel):
     name: str | None = None
     #: The section of items that name none (no category or tag).
     section: str = Field(default="News", min_length=1, max_length=100)
+    #: The zone of dates that name none (IANA name); else the newsletter's, with a warning.
+    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
+    #: The language of day and month names in dates, when the feed does not say (``pt_BR``).
+    language: Annotated[str, AfterValidator(check_locale)] | None = None
+    #: Seconds a URL source may take in all, retries included.
+    deadline: float = Field(default=30, gt=0, le=600)
 
     @model_validator(mode="after")
     def _one_location(self) -> Source:

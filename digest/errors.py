@@ -32,6 +32,7 @@ __all__ = [
     "InputError",
     "NothingNewError",
     "RenderError",
+    "SourceError",
     "TemplateError",
 ]
 
@@ -43,6 +44,8 @@ class DigestError(Exception):
 
     #: The exit status of the ``digest`` command when this error stops it.
     exit_code = 1
+    #: What was worth a warning before the error (skipped items, assumed time zones).
+    warnings: tuple[str, ...] = ()
 
 
 class InputError(DigestError, ValueError):
@@ -51,6 +54,10 @@ class InputError(DigestError, ValueError):
 
 class ConfigError(InputError):
     """A config or data file that cannot be read, parsed or validated."""
+
+
+class SourceError(ConfigError):
+    """A source that cannot be read or parsed at all, or whose every item was skipped."""
 
 
 class EmptyEditionError(DigestError):

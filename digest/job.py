@@ -17,13 +17,14 @@ from babel.dates import format_date
 
 from .config import BuildConfig, load_data
 from .errors import DigestError
+from .fetch import FeedCache, Fetcher
 from .history import History
 from .inline import inline_css
 from .output import BuildLock, Journal
 from .pipeline import Digest, build_digest
 from .render import Renderer, RenderOptions
 from .select import edition_window
-from .sources import Fetch, SourceResult, fetch_url, read_sources
+from .sources import Fetch, SourceResult, read_sources
 
 __all__ = ["BuildResult", "edition_date", "gather", "prepare", "recover", "run_build"]
 
@@ -48,13 +49,25 @@ def edition_date(config: BuildConfig, on: date | None = None) -> date:
 
 
 def gather(
-    config: BuildConfig, extra: Sequence[Path] = (), fetch: Fetch = fetch_url
+    config: BuildConfig, extra: Sequence[Path] = (), fetch: Fetch | None = None
 ) -> SourceResult:
-    """Read the config's JSON data files, any ``extra`` ones, and its sources."""
+    """Read the config's JSON data files, any ``extra`` ones, and its sources.
+
+    URL sources are fetched with conditional GET: their last copy is kept beside the history
+    (``NAME.feeds.sqlite3``), unless the config keeps no history.
+    """
     data = load_data([*config.data, *extra], config.newsletter)
     result = SourceResult(articles=list(data.articles), quotes=list(data.quotes))
+    if fetch is None:
+        fetch = Fetcher(cache=FeedCache(feed_cache_path(config)) if config.history else None)
     result.extend(read_sources(config.sources, config.newsletter, fetch))
     return result
+
+
+def feed_cache_path(config: BuildConfig) -> Path:
+    """Where the copies of URL sources are kept for conditional GET: beside the history."""
+    history = config.history if isinstance(config.history, Path) else Path("digest.history")
+    return history.with_name(history.name.removesuffix(".sqlite3") + ".feeds.sqlite3")
 
 
 def open_history(config: BuildConfig, create: bool = True) -> History | None:
@@ -107,7 +120,7 @@ def run_build(
     number: int | None = None,
     recipients: Sequence[str] = (),
     extra: Sequence[Path] = (),
-    fetch: Fetch = fetch_url,
+    fetch: Fetch | None = None,
 ) -> BuildResult:
     """Build, write and record one edition as one commit.
 
@@ -129,6 +142,12 @@ def run_build(
                 files,
                 record=None if history is None else lambda: history.record(edition, digest.subject),
             )
+    except DigestError as error:
+        error.warnings = (*gathered.warnings, *error.warnings)
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
     except BaseException:
         if created:
             with contextlib.suppress(OSError):

@@ -11,9 +11,12 @@ from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import lxml.html
 import nh3
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
+from inscriptis import get_text
+from lxml import etree
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -57,6 +60,14 @@ LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 FORBIDDEN_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about"})
 #: The HTML a summary may keep (from feeds): paragraphs, emphasis, line breaks and links.
 SUMMARY_TAGS = frozenset({"p", "br", "em", "strong", "b", "i", "a"})
+#: Elements that end a line of text; in a summary each becomes a paragraph of its own.
+BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "caption", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
+        "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+    }
+)  # fmt: skip
 
 
 def clean_text(value: str) -> str:
@@ -133,7 +144,11 @@ def _image_url(value: str) -> str:
 def sanitise_html(
     value: str, schemes: Collection[str] = LINK_SCHEMES, base: str | None = None
 ) -> str:
-    """Reduce HTML to paragraphs, emphasis, line breaks and links with allowed URLs."""
+    """Reduce HTML to paragraphs, emphasis, line breaks and links with allowed URLs.
+
+    Block elements (list items, headings, divisions, table cells) become paragraphs of their
+    own, so their words never run together; links and paragraphs with no text are dropped.
+    """
 
     def keep_link(tag: str, attribute: str, url: str) -> str | None:
         try:
@@ -142,7 +157,7 @@ def sanitise_html(
             return None
 
     cleaned: str = nh3.clean(
-        _UNWANTED.sub("", value),
+        _paragraph_blocks(_UNWANTED.sub("", value)),
         tags=set(SUMMARY_TAGS),
         attributes={"a": {"href"}},
         attribute_filter=keep_link,
@@ -151,14 +166,57 @@ def sanitise_html(
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
-    # Pictures and blocks that were removed often leave empty paragraphs behind.
-    return re.sub(r"<p>\s*(<br>\s*)*</p>", "", cleaned).strip()
+    return _without_empty(cleaned)
+
+
+def _fragment(value: str) -> lxml.html.HtmlElement | None:
+    """Parse an HTML fragment into a ``div``; None when there is nothing to parse."""
+    if not value.strip():
+        return None
+    try:
+        root: lxml.html.HtmlElement = lxml.html.fragment_fromstring(value, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return None
+    return root
+
+
+def _paragraph_blocks(value: str) -> str:
+    """Turn every block element into a paragraph (list items marked with a bullet)."""
+    root = _fragment(value)
+    if root is None:
+        return ""
+    for element in root.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag == "li":
+            element.text = "• " + (element.text or "").lstrip()
+        if tag in BLOCK_TAGS:
+            # Nested paragraphs are split apart again when the sanitiser parses the result.
+            element.tag = "p"
+    return str(lxml.html.tostring(root, encoding="unicode"))
+
+
+def _without_empty(value: str) -> str:
+    """Drop links and paragraphs that hold no text (left where pictures were removed)."""
+    root = _fragment(value)
+    if root is None:
+        return ""
+    for element in list(root.iter("a", "p", "em", "strong", "b", "i")):
+        if element.getparent() is not None and not element.text_content().strip():
+            element.drop_tree()  # keeps the text that follows it
+    for end in (0, -1):  # line breaks at either end
+        while len(root) and root[end].tag == "br" and not (root[end].tail or "").strip():
+            if end == 0 and (root.text or "").strip():
+                break
+            root[end].drop_tree()
+    text: str = lxml.html.tostring(root, encoding="unicode")
+    return text.removeprefix("<div>").removesuffix("</div>").strip()
 
 
 def html_to_text(value: str) -> str:
-    """Turn sanitised summary HTML into plain text, one paragraph per ``<p>``."""
-    marked = re.sub(r"(?i)</p\s*>|<br\s*/?>", "\n\n", value)
-    return clean_text(html.unescape(nh3.clean(marked, tags=set())))
+    """Turn HTML into plain text that keeps its block boundaries (inscriptis)."""
+    if not value.strip():
+        return ""
+    return clean_text(str(get_text(value)))
 
 
 def _summary_html(value: str, info: ValidationInfo) -> str:
@@ -182,14 +240,16 @@ def _quote_text(value: str) -> str:
     return value
 
 
-def _locale(value: str) -> str:
+def check_locale(value: str) -> str:
+    """A locale name Babel knows, in its canonical form (``pt-BR`` becomes ``pt_BR``)."""
     try:
         return str(Locale.parse(value.replace("-", "_")))
     except (UnknownLocaleError, ValueError) as error:
         raise ValueError(f"unknown locale: {error}") from None
 
 
-def _timezone(value: str) -> str:
+def check_timezone(value: str) -> str:
+    """An IANA time zone name."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -303,6 +363,8 @@ class Article(_Model):
     image_alt: OneLine | None = None
     image_caption: Paragraphs | None = None
     image_decorative: bool = False
+    #: Who took or owns the picture (Media RSS ``media:credit``).
+    image_credit: OneLine | None = None
     image_width: int | None = Field(default=None, gt=0, le=10_000)
     image_height: int | None = Field(default=None, gt=0, le=10_000)
     featured: bool = False
@@ -447,8 +509,8 @@ class Newsletter(_Model):
     url: WebUrl | None = None
     logo: Logo | None = None
     theme: Theme = Theme()
-    locale: Annotated[str, AfterValidator(_locale)] = "en"
-    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    locale: Annotated[str, AfterValidator(check_locale)] = "en"
+    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
     sender: Sender
     reply_to: EmailAddress | None = None
     postal_address: Annotated[str, Field(max_length=500), AfterValidator(clean_text), _Required]
@@ -467,6 +529,8 @@ class Newsletter(_Model):
     )
     date_format: Annotated[OneLine, AfterValidator(_date_pattern)] = "EEEE, d MMMM y '|' HH:mm"
     size_budget_kb: float = Field(default=90, gt=0, le=10_000)
+    #: Feed summaries are cut at a word to at most this many characters, with an ellipsis.
+    summary_length: int = Field(default=600, ge=50, le=20_000)
     #: The CSS inliner: premailer, or css-inline (faster; ``pip install 'digest[fast]'``).
     inliner: Literal["premailer", "css-inline"] = "premailer"
     send_time: time = time(7, 0)

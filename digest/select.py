@@ -203,12 +203,18 @@ def select_edition(
     else:
         start, end = window
         published = [a for a in articles if start < a.published_at <= end]
+    where = f" from {window[0].isoformat()} to {window[1].isoformat()}" if window else ""
+    if not published:
+        newest = max(a.published_at for a in articles).isoformat()
+        raise NothingNewError(
+            f"nothing new: none of the {len(articles)} articles was published{where} "
+            f"(the newest is dated {newest})"
+        )
     new = [a for a in published if canonical_url(a.url) not in featured_before]
     if not new:
-        where = f"from {window[0].isoformat()} to {window[1].isoformat()}" if window else ""
         raise NothingNewError(
-            f"nothing new {where}: {len(published)} of the {len(articles)} articles are in the "
-            f"edition's window and every one of them was featured before".replace("  ", " ")
+            f"nothing new: all {len(published)} articles published{where} were featured "
+            "in earlier editions"
         )
     candidates = _unique(sorted(new, key=_lead_rank))
     lead, teasers = candidates[0], candidates[1:]

@@ -1,7 +1,10 @@
 """Sources: articles from RSS and Atom (feedparser), JSON Feed, CSV and JSON documents.
 
-A broken item is skipped with a warning naming it; a source that cannot be read or parsed at
-all is a ``SourceError`` naming the source.
+Feeds are read the way an editor would read them: the best real picture of each item (never a
+tracking pixel or the site's logo), text without mojibake or "read more" trailers, the
+article's own link rather than a redirect, and dates in the feed's language and zone. A broken
+item is skipped with a warning naming it; a source that cannot be read, or whose every item is
+skipped, is a ``SourceError`` naming the source.
 """
 
 from __future__ import annotations
@@ -9,33 +12,40 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import time
-import urllib.error
-import urllib.request
+import xml.sax
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 import feedparser
 from pydantic import ValidationError
 
 from .config import EditionData, Source, parse_edition_data
-from .errors import ConfigError, InputError, describe_validation_error
+from .dates import parse_date
+from .errors import DigestError, InputError, SourceError, describe_validation_error
+from .feedtext import clean_feed_html, cut_text, fix_text
+from .fetch import MAX_SOURCE_BYTES, Fetcher
 from .models import Article, Newsletter, Quote, html_to_text
+from .pictures import (
+    Picture,
+    best_picture,
+    html_pictures,
+    looks_like_image,
+    picture,
+    with_description,
+)
 
-__all__ = ["MAX_SOURCE_BYTES", "SourceError", "SourceResult", "read_source", "read_sources"]
-
-MAX_SOURCE_BYTES = 20_000_000
-_IMG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["'][^>]*>""", re.I)
-_ALT = re.compile(r"""\balt\s*=\s*["']([^"']*)["']""", re.I)
-
-
-class SourceError(ConfigError):
-    """A source that cannot be read or parsed at all."""
+__all__ = [
+    "MAX_SOURCE_BYTES",
+    "Fetch",
+    "SourceError",
+    "SourceResult",
+    "is_redirect_link",
+    "read_source",
+    "read_sources",
+]
 
 
 @dataclass
@@ -53,17 +63,8 @@ class SourceResult:
         self.warnings += other.warnings
 
 
-Fetch = Callable[[str], bytes]
-
-
-def fetch_url(url: str) -> bytes:
-    """Fetch a feed over http(s), with a time limit and a size limit."""
-    request = urllib.request.Request(url, headers={"User-Agent": "digest (newsletter builder)"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body: bytes = response.read(MAX_SOURCE_BYTES + 1)
-    if len(body) > MAX_SOURCE_BYTES:
-        raise OSError(f"larger than {MAX_SOURCE_BYTES:,} bytes")
-    return body
+#: Reads a URL source within a deadline (seconds); ``Fetcher`` is the default.
+Fetch = Callable[[str, float], bytes]
 
 
 def _load(source: Source, fetch: Fetch) -> bytes:
@@ -73,11 +74,7 @@ def _load(source: Source, fetch: Fetch) -> bytes:
                 raise OSError(f"larger than {MAX_SOURCE_BYTES:,} bytes")
             return source.path.read_bytes()
         assert source.url is not None
-        return fetch(source.url)
-    except urllib.error.HTTPError as error:
-        raise SourceError(
-            f"source {source.label!r}: cannot read it: HTTP {error.code} {error.reason}"
-        ) from None
+        return fetch(source.url, source.deadline)
     except OSError as error:
         reason = getattr(error, "reason", None) or error.strerror or error
         raise SourceError(f"source {source.label!r}: cannot read it: {reason}") from None
@@ -95,9 +92,9 @@ def _detect(source: Source, raw: bytes) -> str:
     return "feed"
 
 
-def read_source(source: Source, newsletter: Newsletter, fetch: Fetch = fetch_url) -> SourceResult:
+def read_source(source: Source, newsletter: Newsletter, fetch: Fetch | None = None) -> SourceResult:
     """Read one source into articles (and quotes, from JSON documents)."""
-    raw = _load(source, fetch)
+    raw = _load(source, fetch or Fetcher())
     kind = _detect(source, raw)
     base = source.url or ""
     if kind == "json":
@@ -108,55 +105,74 @@ def read_source(source: Source, newsletter: Newsletter, fetch: Fetch = fetch_url
         except InputError as error:
             raise SourceError(f"source {source.label!r}: {error}") from None
         return SourceResult(articles=list(data.articles), quotes=list(data.quotes))
+    warnings: list[str] = []
     if kind == "csv":
         items = _csv_items(source, raw)
     elif kind == "jsonfeed":
-        items, base = _json_feed_items(source, raw)
+        items, base = _json_feed_items(source, raw, newsletter, warnings)
     else:
-        items, base = _feed_items(source, raw)
-    return _articles(source, items, newsletter, base)
+        items, base = _feed_items(source, raw, newsletter, warnings)
+    result = _articles(source, items, newsletter, base)
+    result.warnings[:0] = warnings
+    return result
 
 
 def read_sources(
-    sources: Iterable[Source], newsletter: Newsletter, fetch: Fetch = fetch_url
+    sources: Iterable[Source], newsletter: Newsletter, fetch: Fetch | None = None
 ) -> SourceResult:
     """Read and merge several sources."""
     result = SourceResult()
     for source in sources:
-        result.extend(read_source(source, newsletter, fetch))
+        try:
+            result.extend(read_source(source, newsletter, fetch))
+        except DigestError as error:
+            error.warnings = (*result.warnings, *error.warnings)
+            raise
     return result
 
 
 def _articles(
     source: Source,
-    items: Iterable[tuple[str, dict[str, Any]]],
+    items: list[tuple[str, dict[str, Any]]],
     newsletter: Newsletter,
     base: str,
 ) -> SourceResult:
     result = SourceResult()
+    if not items:
+        result.warnings.append(f"source {source.label!r}: it has no items")
+        return result
     seen: set[str] = set()
     context = dict(newsletter.validation_context)
     context["base_url"] = context.get("base_url") or base or None
+    skipped: list[str] = []
     for where, item in items:
         if item.get("invalid"):
-            result.warnings.append(
-                f"source {source.label!r}: {where}: skipped, not an item ({item['invalid']})"
-            )
+            skipped.append(f"{where}: skipped, not an item ({item['invalid']})")
             continue
         key = item.get("url") or item.get("title") or where
         if key in seen:
             continue  # the same item twice in one feed
         seen.add(key)
         if not item.get("published_at"):
-            result.warnings.append(f"source {source.label!r}: {where}: skipped, it has no date")
+            shown = item.get("date_text")
+            skipped.append(
+                f"{where}: skipped, its date {shown!r} is not readable"
+                if shown
+                else f"{where}: skipped, it has no date"
+            )
             continue
+        item.pop("date_text", None)
         item.setdefault("section", source.section)
         try:
             result.articles.append(Article.model_validate(item, context=context))
         except ValidationError as error:
-            result.warnings.append(
-                f"source {source.label!r}: {where}: skipped: {describe_validation_error(error)}"
-            )
+            skipped.append(f"{where}: skipped: {describe_validation_error(error)}")
+    if skipped and not result.articles:
+        raise SourceError(
+            f"source {source.label!r}: all {len(skipped)} items were skipped; "
+            f"the first: {skipped[0]}"
+        )
+    result.warnings += [f"source {source.label!r}: {line}" for line in skipped]
     return result
 
 
@@ -165,97 +181,161 @@ def _name(item: Mapping[str, Any], index: int) -> str:
     return f"item {index + 1} {title!r}" if title else f"item {index + 1}"
 
 
-def _date(value: Any) -> str | None:
-    """An ISO 8601 date with its zone from RFC 822, ISO 8601 or feedparser's UTC tuple."""
-    if not value:
-        return None
-    if isinstance(value, time.struct_time | tuple):
-        year, month, day, hour, minute, second = tuple(value)[:6]
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).isoformat()
-    text = str(value).strip()
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # RFC 822 "-0000": the zone is unknown, say UTC
-    return moment.isoformat()
+def _feed_pictures(entry: Mapping[str, Any], base: str) -> list[Picture]:
+    """Every picture a feed entry offers, Media RSS first, then enclosures, then ``<img>``."""
+    found: list[Picture] = []
+    for media in [*entry.get("media_content", []), *entry.get("media_thumbnail", [])]:
+        url = media.get("url")
+        if url and looks_like_image(url, media.get("type", ""), media.get("medium", "")):
+            made = picture(url, media.get("width"), media.get("height"), base=base)
+            found += [made] if made else []
+    for enclosure in entry.get("enclosures", []):
+        if str(enclosure.get("type", "")).startswith("image/"):
+            made = picture(enclosure.get("href"), base=base)
+            found += [made] if made else []
+    for content in [*entry.get("content", []), {"value": entry.get("summary", "")}]:
+        found += html_pictures(content.get("value") or "", base)
+    return found
 
 
-def _first_image(html: str) -> tuple[str, str] | None:
-    match = _IMG.search(html or "")
-    if not match:
-        return None
-    alt = _ALT.search(match.group(0))
-    return match.group(1), alt.group(1) if alt else ""
+def _feed_link(entry: Mapping[str, Any]) -> str | None:
+    """The article's own address: FeedBurner's original link, or the permalink over a redirect."""
+    original = entry.get("feedburner_origlink")
+    if isinstance(original, str) and original.strip():
+        return original.strip()
+    link = entry.get("link") or None
+    guid = entry.get("id") or ""
+    if link and is_redirect_link(link) and urlsplit(guid).scheme in ("http", "https"):
+        return str(guid)
+    return link
 
 
-def _image_fields(image: tuple[str, str] | None, base: str) -> dict[str, Any]:
-    if not image or not image[0]:
-        return {}
-    url, alt = image
-    fields: dict[str, Any] = {"image_url": urljoin(base, url) if base else url}
-    if alt and alt.strip():
-        fields["image_alt"] = alt.strip()
-    else:
-        # Beside its headline, a picture without a description adds nothing for a screen reader.
-        fields["image_decorative"] = True
-    return fields
+def is_redirect_link(url: str) -> bool:
+    """A feed service's click-counting redirect rather than the article's address."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return (
+        host in ("feedproxy.google.com", "feeds.feedburner.com", "feeds.feedblitz.com")
+        or host.endswith(".feedsportal.com")
+        or host == "feedsportal.com"
+        or "/~r/" in parts.path
+    )
 
 
-def _feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[str, Any]]], str]:
-    parsed = feedparser.parse(raw, response_headers={"content-location": source.url or ""})
-    if parsed.bozo and not parsed.entries:
-        problem = parsed.get("bozo_exception", "not a feed")
+def _feed_items(
+    source: Source, raw: bytes, newsletter: Newsletter, warnings: list[str]
+) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    parsed = feedparser.parse(raw)
+    if not parsed.get("version"):
+        problem = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
         raise SourceError(f"source {source.label!r}: not an RSS or Atom feed: {problem}")
+    problem = parsed.get("bozo_exception")
+    if parsed.bozo and isinstance(problem, xml.sax.SAXParseException):
+        warnings.append(
+            f"source {source.label!r}: the feed is malformed at line {problem.getLineNumber()}, "
+            f"column {problem.getColumnNumber()} ({problem.getMessage()}); "
+            f"{len(parsed.entries)} items were read before it"
+        )
     base = source.url or parsed.feed.get("link", "") or ""
+    feed_images = {
+        str(value)
+        for value in (
+            (parsed.feed.get("image") or {}).get("href"),
+            parsed.feed.get("icon"),
+            parsed.feed.get("logo"),
+        )
+        if value
+    }
+    reading = _Reading(source, newsletter, parsed.feed.get("language"), warnings)
     items = []
     for index, entry in enumerate(parsed.entries):
         html = ""
         if entry.get("content"):
             html = entry.content[0].get("value", "")
         html = entry.get("summary", "") or html
-        image: tuple[str, str] | None = None
-        size: dict[str, int] = {}
-        for media in entry.get("media_content", []) + entry.get("media_thumbnail", []):
-            if media.get("url") and media.get("medium", "image") == "image":
-                image = (media["url"], entry.get("media_description", "") or "")
-                width, height = str(media.get("width", "")), str(media.get("height", ""))
-                if width.isdigit() and height.isdigit() and len(width) < 6 and len(height) < 6:
-                    size = {
-                        "image_width": int(media["width"]),
-                        "image_height": int(media["height"]),
-                    }
-                break
-        if image is None:
-            for enclosure in entry.get("enclosures", []):
-                if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-                    image = (enclosure["href"], "")
-                    break
-        image = image or _first_image(html)
+        chosen = best_picture(_feed_pictures(entry, base), feed_images)
+        if chosen is not None:
+            credits = entry.get("media_credit") or [{}]
+            chosen = with_description(
+                chosen,
+                entry.get("media_description") or entry.get("media_title") or "",
+                str(credits[0].get("content") or ""),
+            )
         tags = [t.get("term") for t in entry.get("tags", []) if t.get("term")]
-        title = entry.get("title")
+        title = fix_text(entry.get("title") or "")
         if title and "html" in entry.get("title_detail", {}).get("type", ""):
             title = html_to_text(title)
+        link = _feed_link(entry)
+        dated = entry.get("published") or entry.get("updated")
         item: dict[str, Any] = {
-            "title": title,
-            "url": urljoin(base, entry.get("link", "")) if base else entry.get("link"),
-            "published_at": _date(entry.get("published") or entry.get("updated"))
-            or _date(entry.get("published_parsed") or entry.get("updated_parsed")),
-            "summary_html": html or None,
-            "author": entry.get("author") or None,
-            **({"section": tags[0]} if tags else {}),
-            **_image_fields(image, base),
-            **size,
+            "date_text": dated,
+            "title": title or None,
+            "url": urljoin(base, link or "") if base else link,
+            "published_at": reading.date(
+                dated,
+                entry.get("published_parsed") or entry.get("updated_parsed"),
+            ),
+            "summary_html": reading.html(html),
+            "author": fix_text(entry.get("author") or "") or None,
+            **({"section": fix_text(tags[0])} if tags else {}),
+            **_picture_fields(chosen),
         }
         items.append((_name(item, index), item))
     return items, base
 
 
-def _json_feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+@dataclass
+class _Reading:
+    """What reading one source needs for every item: its zone, languages and limits."""
+
+    source: Source
+    newsletter: Newsletter
+    language: str | None
+    warnings: list[str]
+    assumed: int = 0
+
+    def date(self, text: Any, parsed: Any = None) -> str | None:
+        """An ISO 8601 date from the feed's text (or feedparser's UTC tuple)."""
+        zone = ZoneInfo(self.source.timezone or self.newsletter.timezone)
+        languages = [self.source.language or self.language or "", self.newsletter.locale]
+        read = parse_date(text, zone, [lang.replace("-", "_") for lang in languages if lang])
+        read = read or parse_date(parsed, zone)
+        if read is None:
+            return None
+        if read.assumed_zone and not self.assumed:
+            self.assumed += 1
+            setting = "its" if self.source.timezone else "the newsletter's"
+            self.warnings.append(
+                f"source {self.source.label!r}: dates such as {' '.join(str(text).split())!r} "
+                f"name no time zone; they are read in {setting} timezone {zone.key} "
+                "(set timezone in the source to change it)"
+            )
+        return read.moment.isoformat()
+
+    def html(self, value: str) -> str | None:
+        """The item's HTML, repaired and cut to the newsletter's summary length."""
+        return clean_feed_html(value, self.newsletter.summary_length) or None
+
+
+def _picture_fields(chosen: Picture | None) -> dict[str, Any]:
+    if chosen is None:
+        return {}
+    fields: dict[str, Any] = {"image_url": chosen.url}
+    if chosen.alt:
+        fields["image_alt"] = chosen.alt
+    else:
+        # Beside its headline, a picture without a description adds nothing for a screen reader.
+        fields["image_decorative"] = True
+    if chosen.credit:
+        fields["image_credit"] = chosen.credit
+    if chosen.width and chosen.height:
+        fields |= {"image_width": chosen.width, "image_height": chosen.height}
+    return fields
+
+
+def _json_feed_items(
+    source: Source, raw: bytes, newsletter: Newsletter, warnings: list[str]
+) -> tuple[list[tuple[str, dict[str, Any]]], str]:
     try:
         feed = json.loads(raw)
         entries = feed["items"]
@@ -263,15 +343,18 @@ def _json_feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[s
             raise TypeError("items is not a list")
     except (ValueError, RecursionError, KeyError, TypeError) as error:
         raise SourceError(f"source {source.label!r}: not a JSON Feed: {error}") from None
-    home = feed.get("home_page_url") if isinstance(feed, dict) else None
+    home = feed.get("home_page_url")
     base = source.url or (home if isinstance(home, str) else "")
+    language = feed.get("language") if isinstance(feed.get("language"), str) else None
+    reading = _Reading(source, newsletter, language, warnings)
+    feed_images = {str(feed.get(key)) for key in ("icon", "favicon") if feed.get(key)}
     items = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             items.append((f"item {index + 1}", {"invalid": "not an object"}))
             continue
         try:
-            item = _json_feed_item(entry, base)
+            item = _json_feed_item(entry, base, reading, feed_images)
         except (TypeError, AttributeError, ValueError) as error:
             items.append((f"item {index + 1}", {"invalid": f"{type(error).__name__}: {error}"}))
             continue
@@ -279,30 +362,50 @@ def _json_feed_items(source: Source, raw: bytes) -> tuple[list[tuple[str, dict[s
     return items, base
 
 
-def _json_feed_item(entry: dict[str, Any], base: str) -> dict[str, Any]:
+def _json_feed_item(
+    entry: dict[str, Any], base: str, reading: _Reading, feed_images: set[str]
+) -> dict[str, Any]:
     """One JSON Feed item as article fields; raises TypeError or ValueError on odd values."""
     authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
     first = authors[0] if isinstance(authors, list) and authors else None
     html = entry.get("content_html") or ""
     summary = entry.get("summary") or ""
-    image = entry.get("image") or entry.get("banner_image")
     tags = entry.get("tags") or []
     url = entry.get("url")
+    candidates = [
+        made
+        for made in (
+            picture(entry.get("image"), base=base),
+            picture(entry.get("banner_image"), base=base),
+        )
+        if made is not None
+    ]
+    for attachment in entry.get("attachments") or []:
+        if isinstance(attachment, dict) and str(attachment.get("mime_type", "")).startswith(
+            "image/"
+        ):
+            made = picture(attachment.get("url"), alt=attachment.get("title"), base=base)
+            candidates += [made] if made else []
+    candidates += html_pictures(html if isinstance(html, str) else "", base)
+    text = entry.get("content_text")
     return {
-        "title": entry.get("title"),
+        "date_text": entry.get("date_published") or entry.get("date_modified"),
+        "title": fix_text(entry["title"])
+        if isinstance(entry.get("title"), str)
+        else entry.get("title"),
         "url": urljoin(base, url or "") if base and isinstance(url, str | None) else url,
-        "published_at": _date(entry.get("date_published") or entry.get("date_modified")),
-        "summary": summary or entry.get("content_text") or None,
-        "summary_html": html or None,
+        "published_at": reading.date(entry.get("date_published") or entry.get("date_modified")),
+        "summary": cut_text(fix_text(summary or text or ""), reading.newsletter.summary_length)
+        if isinstance(summary or text or "", str)
+        else summary,
+        "summary_html": reading.html(html) if isinstance(html, str) and html else None,
         "author": first.get("name") if isinstance(first, dict) else None,
         **(
             {"section": tags[0]}
             if isinstance(tags, list) and tags and isinstance(tags[0], str)
             else {}
         ),
-        **_image_fields(
-            (image, "") if isinstance(image, str) and image else _first_image(html), base
-        ),
+        **_picture_fields(best_picture(candidates, feed_images)),
     }
 
 

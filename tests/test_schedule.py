@@ -202,13 +202,19 @@ def test_a_crash_during_a_build_leaves_the_history_as_it_was(
 def test_nothing_new_is_exit_status_3(newsletter_dir: Path) -> None:
     for monday in MONDAYS:
         build(newsletter_dir, monday)
-    with pytest.raises(NothingNewError, match="nothing new from 2026-11-30T07:00:00"):
+    with pytest.raises(
+        NothingNewError, match="nothing new: none of the 15 articles was published from 2026-11-30T07:00:00"
+    ):
         build(newsletter_dir, date(2026, 12, 7))
     result = run_digest(
         "build", "--config", newsletter_dir / "newsletter.toml", "--date", "2026-12-07"
     )
     assert result.returncode == 3
-    assert result.stderr.startswith("digest: error: nothing new from 2026-11-30T07:00:00+00:00")
+    assert result.stderr == (
+        "digest: error: nothing new: none of the 15 articles was published from "
+        "2026-11-30T07:00:00+00:00 to 2026-12-07T07:00:00+00:00 "
+        "(the newest is dated 2026-11-26T09:00:00+00:00)\n"
+    )
     assert not (newsletter_dir / "out" / "edition-2026-12-07.html").exists()
 
 

@@ -1,0 +1,152 @@
+"""Dates in feeds: RFC 822 and ISO 8601, with day and month names in the feed's language.
+
+Feeds write dates in many ways: "Seg, 24 Set 2018 19:42:40 -0300" (Portuguese names in an RFC
+822 layout), "2018-09-18 14:38:10" (no zone at all). :func:`parse_date` reads them with the
+month and day names of Babel's locale data; a date without a zone is read in the zone given,
+and the caller is told so.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+
+__all__ = ["ParsedDate", "parse_date"]
+
+# Languages whose month names are tried after the feed's own, in this order.
+FALLBACK_LANGUAGES = ("en", "pt", "es", "fr", "de", "it", "nl", "id", "ru")
+_ENGLISH_MONTHS = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+_WORD = re.compile(r"[^\W\d_]+\.?", re.UNICODE)
+
+
+class ParsedDate(tuple[datetime, bool]):
+    """A parsed moment and whether its zone had to be assumed."""
+
+    __slots__ = ()
+
+    @property
+    def moment(self) -> datetime:
+        """The moment, always with a zone."""
+        return self[0]
+
+    @property
+    def assumed_zone(self) -> bool:
+        """True when the text named no zone and the default zone was used."""
+        return self[1]
+
+
+def _fold(word: str) -> str:
+    """A month or day name without case, accents or a final full stop."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold().rstrip("."))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=64)
+def _names(language: str) -> tuple[dict[str, int], frozenset[str]]:
+    """Month names (wide and abbreviated) to numbers, and day names, of one language."""
+    try:
+        locale = Locale.parse(language)
+    except (UnknownLocaleError, ValueError):
+        return {}, frozenset()
+    months: dict[str, int] = {}
+    for context in ("format", "stand-alone"):
+        for width in ("wide", "abbreviated"):
+            for number, name in locale.months[context][width].items():
+                months.setdefault(_fold(name), number)
+                if width == "wide" and len(name) > 3:
+                    # Feeds abbreviate to three letters whatever CLDR says ("Set", "Okt").
+                    months.setdefault(_fold(name)[:3], number)
+    days = {
+        _fold(name)
+        for context in ("format", "stand-alone")
+        for width in ("wide", "abbreviated", "short")
+        for name in locale.days[context][width].values()
+    }
+    days |= {day[:3] for day in days if len(day) > 3}
+    return months, frozenset(days)
+
+
+def _english(text: str, languages: Iterable[str]) -> str | None:
+    """``text`` with day names dropped and month names put in English; None if none fit."""
+    words = _WORD.findall(text)
+    if not words:
+        return None
+    for language in dict.fromkeys(languages):
+        months, days = _names(language)
+        replaced = text
+        month_seen = False
+        for word in words:
+            folded = _fold(word)
+            if folded in months and not month_seen:
+                replaced = replaced.replace(word, _ENGLISH_MONTHS[months[folded] - 1], 1)
+                month_seen = True
+            elif folded in days:
+                replaced = replaced.replace(word, "", 1)
+            elif word.islower() and len(word) <= 3:
+                replaced = replaced.replace(word, "", 1)  # "de", "à": words between the parts
+            elif not (word.isupper() and len(word) <= 5):  # zone names such as GMT or EST stay
+                break  # a word this language does not know
+        else:
+            if month_seen:
+                return " ".join(replaced.replace(",", " ").split())
+    return None
+
+
+def _zone_less(moment: datetime, zone: tzinfo) -> ParsedDate:
+    if moment.tzinfo is None:
+        return ParsedDate((moment.replace(tzinfo=zone), True))
+    return ParsedDate((moment, False))
+
+
+def parse_date(
+    value: object, zone: tzinfo = UTC, languages: Iterable[str] = ()
+) -> ParsedDate | None:
+    """Read a feed date; None when it cannot be read.
+
+    ``languages`` are tried for month and day names (the feed's own language first), then
+    ``FALLBACK_LANGUAGES``. A date without a zone is taken to be in ``zone``.
+    """
+    if not value:
+        return None
+    if isinstance(value, time.struct_time | tuple):
+        year, month, day, hour, minute, second = tuple(value)[:6]
+        return ParsedDate((datetime(year, month, day, hour, minute, second, tzinfo=UTC), False))
+    text = " ".join(str(value).split())
+    if not text or len(text) > 100:
+        return None
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        pass
+    else:
+        # RFC 822's "-0000" means "the zone is unknown", like no zone at all.
+        unknown = text.endswith("-0000")
+        return _zone_less(moment.replace(tzinfo=None) if unknown else moment, zone)
+    try:
+        return _zone_less(datetime.fromisoformat(text.replace("Z", "+00:00")), zone)
+    except ValueError:
+        pass
+    english = _english(text, [*languages, *FALLBACK_LANGUAGES])
+    if english is not None and english != text:
+        return parse_date(english, zone, ["en"])
+    return None

@@ -1,0 +1,185 @@
+"""Pictures in feeds: gather every picture an item offers and pick the best real one.
+
+Feeds offer pictures in many places (Media RSS, enclosures, JSON Feed ``image``, ``<img>`` in
+the content) and mix real pictures with tracking pixels, share buttons, avatars and the site's
+own logo. :func:`best_picture` keeps only real pictures and prefers the largest that suits an
+email.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+
+from .feedtext import fix_text
+
+__all__ = ["Picture", "best_picture", "html_pictures", "is_tracking_pixel"]
+
+#: The widest picture worth sending: twice the email's 600 px body, for sharp screens.
+MAX_USEFUL_WIDTH = 1200
+#: Pictures at least this wide are preferred when sizes are known.
+GOOD_WIDTH = 300
+#: A declared side below this is an icon, an avatar or a pixel, not a news picture.
+MIN_SIDE = 100
+
+# Hosts that serve counters, ad slots and redirect images rather than pictures.
+_PIXEL_HOSTS = (
+    "feeds.feedburner.com",
+    "feedproxy.google.com",
+    "feedsportal.com",
+    "feeds.wordpress.com",
+    "pixel.wp.com",
+    "stats.wordpress.com",
+    "feeds.feedblitz.com",
+    "google-analytics.com",
+    "doubleclick.net",
+    "scorecardresearch.com",
+    "quantserve.com",
+    "pheedo.com",
+    "res3.feedsportal.com",
+)
+# Paths that are counters whatever the host (Medium's stat beacon, feedsportal's mf.gif).
+_PIXEL_PATHS = re.compile(
+    r"(^|/)(mf\.gif|a2\.img|rc\.img|_/stat|~r/|~ff/|spacer\.gif|blank\.gif|pixel\.(gif|png)"
+    r"|1x1\.(gif|png)|tracking\.gif|beacon)",
+    re.I,
+)
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
+_NOT_IMAGE_EXTENSIONS = (".mp3", ".mp4", ".m4a", ".m4v", ".mov", ".ogg", ".pdf", ".webm", ".wav")
+_FILE_NAME = re.compile(r"[\w.-]+\.(jpe?g|png|gif|webp|img|avif)", re.I)
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A picture an item offers: its URL, declared size, description and credit."""
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+    alt: str = ""
+    credit: str = ""
+
+
+def _size(value: object) -> int | None:
+    text = str(value or "").strip().removesuffix("px")
+    return int(text) if text.isdigit() and 0 < len(text) < 6 and int(text) > 0 else None
+
+
+def picture(
+    url: object,
+    width: object = None,
+    height: object = None,
+    alt: object = "",
+    credit: object = "",
+    base: str = "",
+) -> Picture | None:
+    """A ``Picture`` from loosely typed feed values; None without a usable URL."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    url = url.strip()
+    return Picture(
+        url=urljoin(base, url) if base else url,
+        width=_size(width),
+        height=_size(height),
+        alt=clean_alt(alt),
+        credit=" ".join(fix_text(str(credit or "")).split()),
+    )
+
+
+def clean_alt(value: object) -> str:
+    """A description fit for alt text: one line, repaired, and not a file name."""
+    text = " ".join(fix_text(str(value or "")).split())
+    return "" if _FILE_NAME.fullmatch(text) else text[:300]
+
+
+def looks_like_image(url: str, mime_type: str = "", medium: str = "") -> bool:
+    """Whether a media URL is a picture, by its medium, its MIME type or its extension."""
+    if medium:
+        return medium.lower() == "image"
+    if mime_type:
+        return mime_type.lower().startswith("image/")
+    path = urlsplit(url).path.lower()
+    return not path.endswith(_NOT_IMAGE_EXTENSIONS)
+
+
+def is_tracking_pixel(item: Picture) -> bool:
+    """A counter or ad image: declared tiny, or served from a known pixel or redirect host."""
+    if (item.width is not None and item.width <= 2) or (
+        item.height is not None and item.height <= 2
+    ):
+        return True
+    parts = urlsplit(item.url)
+    host = (parts.hostname or "").lower()
+    if any(host == known or host.endswith("." + known) for known in _PIXEL_HOSTS):
+        return True
+    return bool(_PIXEL_PATHS.search(parts.path))
+
+
+def html_pictures(html: str, base: str = "") -> list[Picture]:
+    """The ``<img>`` pictures in an HTML fragment, in document order."""
+    if "<img" not in html.lower():
+        return []
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    found = []
+    for img in root.iter("img"):
+        made = picture(
+            img.get("src"),
+            img.get("width"),
+            img.get("height"),
+            img.get("alt") or img.get("title"),
+            base=base,
+        )
+        if made is not None:
+            found.append(made)
+    return found
+
+
+def best_picture(candidates: Iterable[Picture], exclude: Collection[str] = ()) -> Picture | None:
+    """The best real picture: never a pixel, an icon or one of ``exclude`` (the feed's logos).
+
+    Among pictures of known width, the widest up to ``MAX_USEFUL_WIDTH`` that is at least
+    ``GOOD_WIDTH`` wide; then the first of unknown size; then the widest small one.
+    """
+    real = [
+        item
+        for item in candidates
+        if item.url not in exclude
+        and not is_tracking_pixel(item)
+        and not (item.width is not None and item.width < MIN_SIDE)
+        and not (item.height is not None and item.height < MIN_SIDE)
+    ]
+    good = [item for item in real if item.width is not None and item.width >= GOOD_WIDTH]
+    if good:
+        fitting = [
+            item for item in good if item.width is not None and item.width <= MAX_USEFUL_WIDTH
+        ]
+        if fitting:
+            return max(fitting, key=lambda item: item.width or 0)
+        return min(good, key=lambda item: item.width or 0)
+    unknown = [item for item in real if item.width is None]
+    if unknown:
+        return unknown[0]
+    return max(real, key=lambda item: item.width or 0, default=None)
+
+
+def with_description(chosen: Picture, alt: str, credit: str) -> Picture:
+    """``chosen`` with the item's description and credit where it has none of its own."""
+    return Picture(
+        url=chosen.url,
+        width=chosen.width,
+        height=chosen.height,
+        alt=chosen.alt or clean_alt(alt),
+        credit=chosen.credit or " ".join(credit.split()),
+    )
+
+
+def looks_like_picture_url(url: str) -> bool:
+    """Whether a URL's path ends like a picture file (for links with no declared type)."""
+    return urlsplit(url).path.lower().endswith(_IMAGE_EXTENSIONS)
