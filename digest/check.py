@@ -18,7 +18,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .colour import MIN_CONTRAST, contrast_ratio
-from .labels import LABELS
+from .labels import every_translation
 from .models import FORBIDDEN_SCHEMES, Newsletter, Theme
 
 __all__ = ["DEFAULT_BUDGET_KB", "GMAIL_CLIP_KB", "Finding", "check_html", "check_theme"]
@@ -263,7 +263,7 @@ def _url_problem(url: str, images: bool = False) -> str | None:
 
 def _check_links(reader: _Reader, newsletter: Newsletter | None) -> list[Finding]:
     findings = []
-    unsubscribe_words = {labels["unsubscribe"].casefold() for labels in LABELS.values()}
+    unsubscribe_words = {word.casefold() for word in every_translation("unsubscribe")}
     unsubscribe_found = False
     for line, attrs, parts in reader.links:
         href = (attrs.get("href") or "").strip()

@@ -82,6 +82,11 @@ def cli() -> None:
     default=None,
     help="The folder to write the files into (default: the config's out).",
 )
+@click.option(
+    "--allow-oversize",
+    is_flag=True,
+    help="Write an email even if it is over Gmail's clipping size (102 KB).",
+)
 @QUIET
 def build(
     config_path: Path,
@@ -90,6 +95,7 @@ def build(
     number: int | None,
     recipients: tuple[str, ...],
     out_dir: Path | None,
+    allow_oversize: bool,
     quiet: bool,
 ) -> None:
     """Build one edition: HTML, plain text, an .eml message and its archive page.
@@ -112,6 +118,7 @@ def build(
         number=number,
         recipients=recipients,
         extra=article_paths,
+        allow_oversize=allow_oversize,
     )
     if quiet:
         return

@@ -11,6 +11,7 @@ can catch ``DigestError`` and show its message to a person::
     │   └── NothingNewError nothing that an earlier edition did not already feature
     ├── TemplateError       a template is missing, does not parse, or fails while rendering
     ├── RenderError         MJML compilation or CSS inlining failed
+    ├── CheckError          the email does not pass its checks (over Gmail's clipping size)
     └── SendError           the mail server cannot be reached or refuses the login
 
 Messages name the field, the position and an excerpt of the value, so the line a
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
 __all__ = [
+    "CheckError",
     "ConfigError",
     "DigestError",
     "EmptyEditionError",
@@ -80,6 +82,12 @@ class RenderError(DigestError):
     """MJML compilation or CSS inlining failed."""
 
     exit_code = 4
+
+
+class CheckError(DigestError):
+    """The email was built but does not pass its checks (too big to be read whole, say)."""
+
+    exit_code = 5
 
 
 def excerpt(value: object, length: int = EXCERPT_LENGTH) -> str:

@@ -21,13 +21,19 @@ ELLIPSIS = "…"
 # are most often written in. Matched against the whole text of the element.
 _TRAILER = re.compile(
     r"""^[\s\[(«"“]*(
-        continue\ reading|read\ (the\ )?(more|full\ (story|article)|on)|more|full\ story
-        |weiterlesen|mehr\ lesen|mehr|lire\ la\ suite|la\ suite|lire\ plus|leia\ mais|ler\ mais
+        continue\ reading|read\ (the\ )?(more|full\ (story|article)|on)|full\ story
+        |weiterlesen|mehr\ lesen|lire\ la\ suite|lire\ plus|leia\ mais|ler\ mais
         |continuar\ lendo|continuar\ leyendo|seguir\ leyendo|leer\ m[aá]s|leggi\ (tutto|di\ pi[uù])
         |continua\ a\ leggere|lees\ (meer|verder)|verder\ lezen|baca\ selengkapnya
-        |selengkapnya|читать\ далее|далее|続きを読む|阅读全文|閱讀全文|اقرأ\ المزيد
+        |selengkapnya|читать\ далее|続きを読む|阅读全文|閱讀全文|اقرأ\ المزيد
     )\b[\s\S]{0,60}$""",
     re.I | re.X,
+)
+# A bare "more" counts only when marked as a link onward: "[more]", "More »", "mehr…".
+_MORE = re.compile(
+    r"^\s*([\[(«]\s*(more|mehr|plus|más|mais|meer|altro|далее)\s*[\])»]"
+    r"|(more|mehr|plus|más|mais|meer|altro|далее)\s*(…|\.\.\.|»|›|→|>>))\s*$",
+    re.I,
 )
 # WordPress's default trailer: "The post <a>Title</a> appeared first on <a>Site</a>."
 _APPEARED_FIRST = re.compile(r"^\s*The post .{1,300} appeared first on .{1,200}$", re.S)
@@ -45,6 +51,7 @@ def _is_trailer(text: str) -> bool:
     text = " ".join(text.split())
     return bool(text) and (
         bool(_TRAILER.match(text))
+        or bool(_MORE.match(text))
         or bool(_APPEARED_FIRST.match(text))
         or bool(_ONLY_DOTS.match(text))
     )

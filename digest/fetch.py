@@ -132,6 +132,7 @@ class Fetcher:
                 body = _read(response, ends, limit)
                 etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
         except urllib.error.HTTPError as error:
+            error.close()  # the error holds the response and its socket
             if error.code == 304 and cached is not None:
                 return cached.body
             if error.code in _RETRY_STATUSES:

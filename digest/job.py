@@ -86,6 +86,7 @@ def prepare(
     history: History | None,
     number: int | None = None,
     renderer: Renderer | None = None,
+    allow_oversize: bool = False,
 ) -> tuple[Digest, tuple[datetime, datetime] | None]:
     """Build the edition dated ``on`` in memory, taking the history into account."""
     newsletter = config.newsletter
@@ -109,6 +110,7 @@ def prepare(
         window=window,
         featured_before=featured,
         recent_quotes=recent,
+        allow_oversize=allow_oversize,
     )
     return digest, window
 
@@ -121,6 +123,7 @@ def run_build(
     recipients: Sequence[str] = (),
     extra: Sequence[Path] = (),
     fetch: Fetch | None = None,
+    allow_oversize: bool = False,
 ) -> BuildResult:
     """Build, write and record one edition as one commit.
 
@@ -133,7 +136,9 @@ def run_build(
     created = not out_dir.exists()
     try:
         with _committing(config, out_dir) as (history, journal, _):
-            digest, window = prepare(config, on, gathered, history, number)
+            digest, window = prepare(
+                config, on, gathered, history, number, allow_oversize=allow_oversize
+            )
             files = {out_dir: edition_files(config, digest, recipients or config.to)}
             if config.archive is not None:
                 files[config.archive] = archive_files(config, digest, history)

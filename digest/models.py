@@ -521,14 +521,27 @@ class Newsletter(_Model):
     sections: list[SectionSpec] = Field(default_factory=list, max_length=50)
     teasers_per_section: int = Field(default=3, ge=0, le=50)
     other_sections: bool = True
+    #: The most stories in an edition, the lead included; the lowest-ranked teasers give way.
+    max_stories: int = Field(default=30, ge=1, le=500)
+    #: The most sections; beyond it, the stories of the smallest sections gather in "More news".
+    max_sections: int = Field(default=8, ge=1, le=50)
+    #: Feed categories renamed or merged into sections: ``{"US news" = "World"}``.
+    section_map: dict[
+        Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=100)]
+    ] = Field(default_factory=dict, max_length=500)
     social: list[Link] = Field(default_factory=list, max_length=20)
     asset_base_url: WebUrl | None = None
     link_base_url: WebUrl | None = None
     url_schemes: list[Annotated[str, AfterValidator(_scheme)]] = Field(
         default_factory=lambda: sorted(LINK_SCHEMES), min_length=1, max_length=10
     )
-    date_format: Annotated[OneLine, AfterValidator(_date_pattern)] = "EEEE, d MMMM y '|' HH:mm"
-    size_budget_kb: float = Field(default=90, gt=0, le=10_000)
+    #: How article dates are written: a style of the locale's own (full, long, medium, short)
+    #: or a CLDR pattern such as ``EEEE, d MMMM y '|' HH:mm``.
+    date_format: Annotated[OneLine, AfterValidator(_date_pattern)] = "full"
+    #: The time after the date, in a style of the locale (or none); unused with a pattern.
+    time_format: Literal["full", "long", "medium", "short"] | None = "short"
+    #: The most the inlined HTML may weigh (KiB); teasers are dropped until it fits.
+    size_budget_kb: float = Field(default=100, gt=0, le=10_000)
     #: Feed summaries are cut at a word to at most this many characters, with an ellipsis.
     summary_length: int = Field(default=600, ge=50, le=20_000)
     #: The CSS inliner: premailer, or css-inline (faster; ``pip install 'digest[fast]'``).

@@ -9,13 +9,15 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from .check import Finding, check_size, check_theme
+from .check import GMAIL_CLIP_KB, Finding, check_size, check_theme
+from .errors import CheckError
 from .inline import inline_css
+from .labels import catalog_for
 from .links import tag_edition
 from .message import build_message, message_bytes, message_fields
 from .models import Article, Newsletter, Quote, Reader
-from .render import Renderer, RenderOptions
-from .select import Edition, select_edition
+from .render import RenderedEdition, Renderer, RenderOptions
+from .select import Edition, select_edition, teasers_by_rank, without_teasers
 
 if TYPE_CHECKING:
     from .personal import ReaderMessage
@@ -90,10 +92,14 @@ def build_digest(
     window: tuple[datetime, datetime] | None = None,
     featured_before: Collection[str] = (),
     recent_quotes: Collection[str] = (),
+    allow_oversize: bool = False,
 ) -> Digest:
     """Select, render and inline the edition of ``newsletter`` dated ``on``.
 
     Pass a ``Renderer`` to reuse its templates across many builds, or ``options`` to make one.
+    When the HTML would weigh more than ``size_budget_kb``, the lowest-ranked teasers are left
+    out until it fits (a finding names them); an edition still over Gmail's clipping size
+    raises ``CheckError`` unless ``allow_oversize`` is true.
     """
     edition = select_edition(
         articles,
@@ -105,18 +111,77 @@ def build_digest(
         featured_before=featured_before,
         recent_quotes=recent_quotes,
     )
-    if newsletter.tracking is not None:
-        edition = tag_edition(edition, newsletter.tracking)
     renderer = renderer or Renderer(options)
-    rendered = renderer.render(edition, newsletter)
-    html = inline_css(rendered.html, newsletter.inliner)
+    findings: list[Finding] = []
+    choice = catalog_for(newsletter.locale)
+    if choice.note is not None:
+        findings.append(Finding("warning", "locale", choice.note))
+    rendered, html = _render(edition, newsletter, renderer)
+    budget = newsletter.size_budget_kb * 1024
+    if _weight(html) > budget and edition.sections:
+        edition, rendered, html, dropped = _fit(edition, newsletter, renderer, budget)
+        if dropped:
+            titles = ", ".join(repr(article.title) for article in dropped[:5])
+            more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+            findings.append(
+                Finding(
+                    "warning",
+                    "size",
+                    f"left out {len(dropped)} teasers to stay under the size budget of "
+                    f"{newsletter.size_budget_kb:g} KB: {titles}{more}",
+                )
+            )
+    size = check_size(html, newsletter.size_budget_kb)
+    if not allow_oversize and _weight(html) > GMAIL_CLIP_KB * 1024:
+        raise CheckError(
+            f"{size[0].message}, even with the lead story alone; make the template or the lead "
+            "smaller, or allow an oversized email explicitly (--allow-oversize)"
+        )
     return Digest(
-        edition=edition,
+        edition=edition
+        if newsletter.tracking is None
+        else tag_edition(edition, newsletter.tracking),
         newsletter=newsletter,
         subject=rendered.subject,
         preheader=rendered.preheader,
         html=html,
         text=rendered.text,
-        findings=(*check_size(html, newsletter.size_budget_kb), *check_theme(newsletter.theme)),
+        findings=(*findings, *size, *check_theme(newsletter.theme)),
         options=renderer.options,
     )
+
+
+def _weight(html: str) -> int:
+    return len(html.encode("utf-8"))
+
+
+def _render(
+    edition: Edition, newsletter: Newsletter, renderer: Renderer
+) -> tuple[RenderedEdition, str]:
+    """Render (with tracking parameters, when the newsletter has them) and inline."""
+    if newsletter.tracking is not None:
+        edition = tag_edition(edition, newsletter.tracking)
+    rendered = renderer.render(edition, newsletter)
+    return rendered, inline_css(rendered.html, newsletter.inliner)
+
+
+def _fit(
+    edition: Edition, newsletter: Newsletter, renderer: Renderer, budget: float
+) -> tuple[Edition, RenderedEdition, str, list[Article]]:
+    """The edition with as many of its best-ranked teasers as fit in ``budget`` bytes.
+
+    Searches the number of teasers kept by bisection: a few renders, not one per teaser.
+    """
+    ranked = teasers_by_rank(edition)
+    best = without_teasers(edition, ranked)
+    rendered, html = _render(best, newsletter, renderer)
+    low, high = 0, len(ranked) - 1  # ``low`` teasers fit; more than ``high`` do not
+    while low < high:
+        middle = (low + high + 1) // 2
+        trial = without_teasers(edition, ranked[middle:])
+        trial_rendered, trial_html = _render(trial, newsletter, renderer)
+        if _weight(trial_html) <= budget:
+            low, best, rendered, html = middle, trial, trial_rendered, trial_html
+        else:
+            high = middle - 1
+    return best, rendered, html, ranked[low:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from urllib.parse import urljoin
 import jinja2
 import mjml
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from markupsafe import Markup
 
 from .colour import MIN_CONTRAST, contrast_ratio, mix
@@ -255,6 +256,30 @@ def _legible_on_dark(colour: str) -> str:
     return "#ffffff"
 
 
+DATE_STYLES = ("full", "long", "medium", "short")
+
+
+def format_moment(moment: datetime, newsletter: Newsletter, locale: Locale) -> str:
+    """An article's date and time in the newsletter's zone, as the locale writes them.
+
+    ``date_format`` is a style of the locale (full, long, medium, short), joined with the time
+    in ``time_format`` the way the locale joins them, or a CLDR pattern used as it is.
+    """
+    if newsletter.date_format not in DATE_STYLES:
+        return format_datetime(
+            moment, newsletter.date_format, tzinfo=newsletter.zone, locale=locale
+        )
+    local = moment.astimezone(newsletter.zone)
+    day = format_date(local, newsletter.date_format, locale=locale)
+    if newsletter.time_format is None:
+        return day
+    clock = format_time(local, newsletter.time_format, tzinfo=newsletter.zone, locale=locale)
+    joined = str(locale.datetime_formats[newsletter.date_format])
+    # CLDR quotes literal words in the joining pattern: "{1} 'at' {0}".
+    joined = re.sub(r"'([^']*)'", r"\1", joined)
+    return joined.replace("{1}", day).replace("{0}", clock)
+
+
 def resolve_asset(url: str, base: str | None, where: str) -> str:
     """Resolve a relative image path against the asset base URL."""
     if "://" in url:
@@ -278,9 +303,7 @@ def edition_context(
     section_labels = {spec.name.casefold(): spec.label or spec.name for spec in newsletter.sections}
 
     def when(moment: datetime) -> str:
-        return format_datetime(
-            moment, newsletter.date_format, tzinfo=newsletter.zone, locale=locale
-        )
+        return format_moment(moment, newsletter, locale)
 
     def article(item: Article) -> dict[str, Any]:
         image = None
@@ -289,6 +312,7 @@ def edition_context(
                 "url": resolve_asset(item.image_url, base, f"image_url of {item.url}"),
                 "alt": item.image_alt or "",
                 "caption": item.image_caption or "",
+                "credit": item.image_credit or "",
                 # Height over width, when the article gives the picture's size.
                 "ratio": item.image_height / item.image_width
                 if item.image_width and item.image_height
@@ -345,7 +369,7 @@ def edition_context(
             "sections": [
                 {
                     "name": section.name,
-                    "label": section.label,
+                    "label": labels["more_news"] if section.gathered else section.label,
                     "teasers": [article(teaser) for teaser in section.teasers],
                 }
                 for section in edition.sections

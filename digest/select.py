@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -38,6 +38,8 @@ class Section(BaseModel):
     name: str
     label: str
     teasers: tuple[Article, ...] = Field(min_length=1)
+    #: True for the section that gathers stories of sections beyond ``max_sections``.
+    gathered: bool = False
 
 
 class Edition(BaseModel):
@@ -98,7 +100,13 @@ def _rank(article: Article) -> tuple[bool, int, float, str]:
 def _lead_rank(article: Article) -> tuple[bool, int, bool, float, str]:
     """Sort key of lead candidates: like ``_rank``, preferring a story with a picture."""
     featured, priority, newest, url = _rank(article)
-    return (featured, priority, article.image_url is None, newest, url)
+    return (featured, priority, not has_picture(article), newest, url)
+
+
+def has_picture(article: Article) -> bool:
+    """Whether the article has a real picture (a declared 1x1 or 2x2 one is a tracking pixel)."""
+    tiny = (article.image_width or 3) <= 2 or (article.image_height or 3) <= 2
+    return article.image_url is not None and not tiny
 
 
 def _unique(articles: Iterable[Article]) -> list[Article]:
@@ -116,15 +124,26 @@ def _unique(articles: Iterable[Article]) -> list[Article]:
     return kept
 
 
+#: The name of the section that gathers the stories of sections beyond ``max_sections``.
+MORE_NEWS = "More news"
+
+
 def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Section, ...]:
-    """Group teasers by section in the newsletter's order, each within its limit."""
+    """Group teasers by section in the newsletter's order, each within its limit.
+
+    Beyond ``max_sections``, the smallest sections' stories gather in one "More news" section;
+    beyond ``max_stories``, the lowest-ranked teasers are left out.
+    """
     groups: dict[str, list[Article]] = {}
     for article in sorted(teasers, key=_rank):
         groups.setdefault(article.section.casefold(), []).append(article)
     specs = {spec.name.casefold(): spec for spec in newsletter.sections}
     order = list(specs)
     if newsletter.other_sections:
-        order += sorted(key for key in groups if key not in specs)
+        # The biggest sections first, so the ones that give way are the smallest.
+        order += sorted(
+            (key for key in groups if key not in specs), key=lambda k: (-len(groups[k]), k)
+        )
     sections = []
     for key in order:
         spec = specs.get(key)
@@ -134,7 +153,63 @@ def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Secti
             name = spec.name if spec else chosen[0].section
             label = spec.label if spec and spec.label else name
             sections.append(Section(name=name, label=label, teasers=tuple(chosen)))
-    return tuple(sections)
+    if len(sections) > newsletter.max_sections:
+        kept, rest = (
+            sections[: newsletter.max_sections - 1],
+            sections[newsletter.max_sections - 1 :],
+        )
+        gathered = sorted((t for section in rest for t in section.teasers), key=_rank)
+        limit = max(newsletter.teasers_per_section, 1)
+        sections = [
+            *kept,
+            Section(
+                name=MORE_NEWS, label=MORE_NEWS, teasers=tuple(gathered[:limit]), gathered=True
+            ),
+        ]
+    return _within(sections, newsletter.max_stories - 1)
+
+
+def _within(sections: Sequence[Section], most: int) -> tuple[Section, ...]:
+    """The sections with only their ``most`` best-ranked teasers in all."""
+    ranked = sorted((t for section in sections for t in section.teasers), key=_rank)
+    if len(ranked) <= most:
+        return tuple(sections)
+    kept = {id(article) for article in ranked[:most]}
+    trimmed = []
+    for section in sections:
+        teasers = tuple(t for t in section.teasers if id(t) in kept)
+        if teasers:
+            trimmed.append(section.model_copy(update={"teasers": teasers}))
+    return tuple(trimmed)
+
+
+def without_teasers(edition: Edition, dropped: Collection[Article]) -> Edition:
+    """The edition without the teasers in ``dropped`` (and without sections left empty)."""
+    gone = {id(article) for article in dropped}
+    sections = []
+    for section in edition.sections:
+        teasers = tuple(t for t in section.teasers if id(t) not in gone)
+        if teasers:
+            sections.append(section.model_copy(update={"teasers": teasers}))
+    return edition.model_copy(update={"sections": tuple(sections)})
+
+
+def teasers_by_rank(edition: Edition) -> list[Article]:
+    """The edition's teasers, best-ranked first."""
+    return sorted((t for section in edition.sections for t in section.teasers), key=_rank)
+
+
+def map_sections(articles: Sequence[Article], section_map: Mapping[str, str]) -> list[Article]:
+    """Articles with their section renamed by ``section_map`` (case does not matter)."""
+    if not section_map:
+        return list(articles)
+    folded = {key.casefold(): value for key, value in section_map.items()}
+    return [
+        article.model_copy(update={"section": folded[article.section.casefold()]})
+        if article.section.casefold() in folded
+        else article
+        for article in articles
+    ]
 
 
 def pick_quote(quotes: Sequence[Quote], on: date, avoid: Collection[str] = ()) -> Quote | None:
@@ -216,7 +291,7 @@ def select_edition(
             f"nothing new: all {len(published)} articles published{where} were featured "
             "in earlier editions"
         )
-    candidates = _unique(sorted(new, key=_lead_rank))
+    candidates = _unique(sorted(map_sections(new, newsletter.section_map), key=_lead_rank))
     lead, teasers = candidates[0], candidates[1:]
     return Edition(
         date=on,

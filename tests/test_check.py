@@ -67,7 +67,7 @@ def test_size_budget_and_gmail_clipping(newsletter: Newsletter) -> None:
 def test_thirty_teasers_stay_well_under_gmails_clipping(
     make_article: ArticleFactory, newsletter: Newsletter
 ) -> None:
-    wide = newsletter.model_copy(update={"teasers_per_section": 10})
+    wide = newsletter.model_copy(update={"teasers_per_section": 10, "max_stories": 31})
     articles = [
         make_article(
             featured=True,
@@ -96,10 +96,23 @@ def test_thirty_teasers_stay_well_under_gmails_clipping(
     size_kb = len(digest.html.encode()) / 1024
     assert size_kb <= 80, f"{size_kb:.1f} KB"
     assert not [f for f in check_html(digest.html, wide) if f.severity != "info"]
-    tight = wide.model_copy(update={"size_budget_kb": 20})
-    over = build_digest(articles, tight, EXAMPLE_EDITIONS["riverside"][0])
-    assert [f.rule for f in over.findings] == ["size"]
-    assert "over the budget of 20 KB" in over.findings[0].message
+    tight = wide.model_copy(update={"size_budget_kb": 40})
+    fitted = build_digest(articles, tight, EXAMPLE_EDITIONS["riverside"][0])
+    kept = [t for s in fitted.edition.sections for t in s.teasers]
+    assert 0 < len(kept) < 30
+    assert len(fitted.html.encode()) <= 40 * 1024
+    # The best-ranked teasers stay: the newest ones.
+    newest = sorted(articles[1:], key=lambda a: a.published_at, reverse=True)
+    assert {t.title for t in kept} == {a.title for a in newest[: len(kept)]}
+    (finding,) = fitted.findings
+    assert finding.rule == "size"
+    assert finding.message.startswith(
+        f"left out {30 - len(kept)} teasers to stay under the size budget of 40 KB: "
+    )
+    # As many as fit: one more teaser would pass the budget.
+    one_more = wide.model_copy(update={"max_stories": len(kept) + 2})
+    heavier = build_digest(articles, one_more, EXAMPLE_EDITIONS["riverside"][0])
+    assert len(heavier.html.encode()) > 40 * 1024
 
 
 @pytest.mark.parametrize(

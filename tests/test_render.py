@@ -79,7 +79,8 @@ def test_english_example_uses_english_labels_and_dates() -> None:
     page = read_page(digest.html)
     assert page.html_lang == "en"
     assert "Read more" in page.text and "Baca" not in page.text
-    assert "Friday, 27 November 2026 | 09:15" in page.text
+    # The locale's own full date and short time, joined as en_GB joins them.
+    assert "Friday, 27 November 2026, 09:15" in page.text
     assert [s.label for s in digest.edition.sections] == ["Around town", "Business", "What's on"]
 
 

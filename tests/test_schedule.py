@@ -203,7 +203,8 @@ def test_nothing_new_is_exit_status_3(newsletter_dir: Path) -> None:
     for monday in MONDAYS:
         build(newsletter_dir, monday)
     with pytest.raises(
-        NothingNewError, match="nothing new: none of the 15 articles was published from 2026-11-30T07:00:00"
+        NothingNewError,
+        match="nothing new: none of the 15 articles was published from 2026-11-30T07:00:00",
     ):
         build(newsletter_dir, date(2026, 12, 7))
     result = run_digest(
