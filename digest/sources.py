@@ -266,14 +266,15 @@ def _feed_items(
         if title and "html" in entry.get("title_detail", {}).get("type", ""):
             title = html_to_text(title)
         link = _feed_link(entry)
-        dated = entry.get("published") or entry.get("updated")
+        # dict.get: feedparser's own get() maps updated to published with a warning.
+        dated = dict.get(entry, "published") or dict.get(entry, "updated")
         item: dict[str, Any] = {
             "date_text": dated,
             "title": title or None,
             "url": urljoin(base, link or "") if base else link,
             "published_at": reading.date(
                 dated,
-                entry.get("published_parsed") or entry.get("updated_parsed"),
+                dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"),
             ),
             "summary_html": reading.html(html),
             "author": fix_text(entry.get("author") or "") or None,
@@ -302,12 +303,11 @@ class _Reading:
         read = read or parse_date(parsed, zone)
         if read is None:
             return None
-        if read.assumed_zone and not self.assumed:
+        if read.assumed_zone and not self.source.timezone and not self.assumed:
             self.assumed += 1
-            setting = "its" if self.source.timezone else "the newsletter's"
             self.warnings.append(
                 f"source {self.source.label!r}: dates such as {' '.join(str(text).split())!r} "
-                f"name no time zone; they are read in {setting} timezone {zone.key} "
+                f"name no time zone; they are read in the newsletter's timezone {zone.key} "
                 "(set timezone in the source to change it)"
             )
         return read.moment.isoformat()

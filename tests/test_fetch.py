@@ -1,0 +1,119 @@
+"""URL sources against real local servers: a trickle, a failing server, conditional GET."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from digest import Newsletter, SourceError
+from digest.config import Source
+from digest.fetch import FeedCache, Fetcher, FetchError
+from digest.sources import read_source
+
+FEED = (Path(__file__).parent / "fixtures" / "feeds" / "atom.xml").read_bytes()
+
+Handler = Callable[[http.server.BaseHTTPRequestHandler, int], None]
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Handler], tuple[str, list[dict[str, str]]]]]:
+    """Start a local HTTP server whose GET is ``handler(request, count)``; yields its URL."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(handler: Handler) -> tuple[str, list[dict[str, str]]]:
+        seen: list[dict[str, str]] = []
+
+        class Handle(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append(dict(self.headers))
+                handler(self, len(seen))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handle)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/feed.xml", seen
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def send(
+    request: http.server.BaseHTTPRequestHandler, status: int, body: bytes = b"", **headers: str
+) -> None:
+    request.send_response(status)
+    for name, value in headers.items():
+        request.send_header(name.replace("_", "-"), value)
+    request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(serve, newsletter: Newsletter) -> None:  # type: ignore[no-untyped-def]
+    def trickle(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
+        request.send_response(200)
+        request.send_header("Content-Length", str(len(FEED)))
+        request.end_headers()
+        for byte in FEED:
+            request.wfile.write(bytes([byte]))
+            request.wfile.flush()
+            time.sleep(0.5)
+
+    url, _ = serve(trickle)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"did not finish within the deadline of 1.5 s"):
+        read_source(Source(url=url, deadline=1.5), newsletter)
+    assert time.monotonic() - started < 4
+
+
+def test_server_errors_are_retried_with_backoff(serve, newsletter: Newsletter) -> None:  # type: ignore[no-untyped-def]
+    def flaky(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
+        send(request, 503) if count < 3 else send(request, 200, FEED)
+
+    url, seen = serve(flaky)
+    waits: list[float] = []
+    fetch = Fetcher(sleep=waits.append)
+    result = read_source(Source(url=url), newsletter, fetch)
+    assert result.articles and len(seen) == 3 and waits == [1.0, 2.0]
+
+
+def test_retries_end_with_the_last_reason(serve) -> None:  # type: ignore[no-untyped-def]
+    url, seen = serve(lambda request, count: send(request, 502))
+    with pytest.raises(FetchError, match=r"^HTTP 502 Bad Gateway after 3 tries$"):
+        Fetcher(sleep=lambda _: None)(url)
+    assert len(seen) == 3
+
+
+def test_a_missing_feed_is_not_retried(serve) -> None:  # type: ignore[no-untyped-def]
+    url, seen = serve(lambda request, count: send(request, 404))
+    with pytest.raises(FetchError, match=r"^HTTP 404 Not Found$"):
+        Fetcher(sleep=lambda _: None)(url)
+    assert len(seen) == 1
+
+
+def test_conditional_get_reads_an_unchanged_feed_from_the_cache(  # type: ignore[no-untyped-def]
+    serve, tmp_path: Path
+) -> None:
+    def validators(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
+        if request.headers.get("If-None-Match") == '"v1"':
+            send(request, 304)
+        else:
+            send(request, 200, FEED, ETag='"v1"', Last_Modified="Mon, 23 Nov 2026 08:00:00 GMT")
+
+    url, seen = serve(validators)
+    fetch = Fetcher(cache=FeedCache(tmp_path / "feeds.sqlite3"))
+    assert fetch(url) == FEED
+    assert fetch(url) == FEED
+    assert "If-None-Match" not in seen[0]
+    assert seen[1]["If-None-Match"] == '"v1"'
+    assert seen[1]["If-Modified-Since"] == "Mon, 23 Nov 2026 08:00:00 GMT"
