@@ -32,7 +32,7 @@ _TRAILER = re.compile(
 # A bare "more" counts only when marked as a link onward: "[more]", "More »", "mehr…".
 _MORE = re.compile(
     r"^\s*([\[(«]\s*(more|mehr|plus|más|mais|meer|altro|далее)\s*[\])»]"
-    r"|(more|mehr|plus|más|mais|meer|altro|далее)\s*(…|\.\.\.|»|›|→|>>))\s*$",
+    r"|(more|mehr|plus|más|mais|meer|altro|далее)\s*(…|\.\.\.|»|\u203a|→|>>))\s*$",
     re.I,
 )
 # WordPress's default trailer: "The post <a>Title</a> appeared first on <a>Site</a>."

@@ -125,7 +125,7 @@ def test_chinese_dates_without_a_zone_are_read_in_the_sources_zone(
     result = read("encoding-gb2312.xml", china, timezone="Asia/Shanghai")
     assert not result.warnings
     first = result.articles[0]
-    assert first.title == "习近平为何如此强调崇尚英雄？"
+    assert first.title == "习近平为何如此强调崇尚英雄？"  # noqa: RUF001
     assert first.published_at.isoformat() == "2018-09-18T14:38:10+08:00"
     digest = build_digest(result.articles, china, date(2018, 9, 18))
     assert "2018年9月18日星期二 14:38" in read_page(digest.html).text
