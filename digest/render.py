@@ -151,7 +151,7 @@ class Renderer:
         locale = Locale.parse(newsletter.locale)
         labels = labels_for(newsletter.locale, newsletter.labels)
         context = {
-            "lang": locale.language,
+            "lang": language_tag(locale),
             "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
             "labels": labels,
             "theme": newsletter.theme.model_dump(),
@@ -259,6 +259,11 @@ def _legible_on_dark(colour: str) -> str:
 DATE_STYLES = ("full", "long", "medium", "short")
 
 
+def language_tag(locale: Locale) -> str:
+    """The BCP 47 tag of a locale, for ``lang`` attributes: ``en-GB``, ``zh-Hans``, ``id``."""
+    return "-".join(part for part in (locale.language, locale.script, locale.territory) if part)
+
+
 def format_moment(moment: datetime, newsletter: Newsletter, locale: Locale) -> str:
     """An article's date and time in the newsletter's zone, as the locale writes them.
 
@@ -337,7 +342,7 @@ def edition_context(
         "web": options.web,
         "reader": None,
         "view_online_url": archive_page_url(newsletter, edition) or "",
-        "lang": locale.language,
+        "lang": language_tag(locale),
         "locale": str(locale),
         "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
         "labels": labels,

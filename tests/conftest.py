@@ -117,13 +117,17 @@ EXAMPLE_EDITIONS = {
 
 
 def build_example(
-    name: str, asset_base_url: str | None = None, inliner: str = "premailer"
+    name: str,
+    asset_base_url: str | None = None,
+    inliner: str = "premailer",
+    locale: str | None = None,
 ) -> Digest:
-    """Build one of the examples exactly as ``digest build`` does (with another inliner)."""
+    """Build one of the examples exactly as ``digest build`` does (another inliner or locale)."""
     config = load_config(EXAMPLES / name / "newsletter.toml")
-    config = config.model_copy(
-        update={"newsletter": config.newsletter.model_copy(update={"inliner": inliner})}
-    )
+    changes: dict[str, str] = {"inliner": inliner}
+    if locale is not None:
+        changes["locale"] = locale
+    config = config.model_copy(update={"newsletter": config.newsletter.model_copy(update=changes)})
     data = load_data(config.data, config.newsletter)
     on, number = EXAMPLE_EDITIONS[name]
     options = RenderOptions(template_dir=config.templates, asset_base_url=asset_base_url)

@@ -14,6 +14,7 @@ class Page:
     tags: list[str] = field(default_factory=list)
     attributes: list[tuple[str, str]] = field(default_factory=list)
     html_lang: str | None = None
+    html_dir: str | None = None
     headings: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -38,6 +39,7 @@ class _Reader(HTMLParser):
             self._heading = (tag, [])
         if tag == "html":
             self.page.html_lang = values.get("lang")
+            self.page.html_dir = values.get("dir")
         if tag == "a" and values.get("href"):
             self.page.links.append(values["href"] or "")
         if tag == "img":

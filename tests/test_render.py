@@ -77,7 +77,7 @@ def test_the_seed_edition_reads_like_the_page() -> None:
 def test_english_example_uses_english_labels_and_dates() -> None:
     digest = build_example("riverside")
     page = read_page(digest.html)
-    assert page.html_lang == "en"
+    assert page.html_lang == "en-GB"
     assert "Read more" in page.text and "Baca" not in page.text
     # The locale's own full date and short time, joined as en_GB joins them.
     assert "Friday, 27 November 2026, 09:15" in page.text

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import EXAMPLE_EDITIONS, build_example
+from .htmltools import read_page
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -26,3 +27,41 @@ def test_example_matches_snapshot(example: str, part: str, update_snapshots: boo
         f"{example}.{part} differs from its snapshot; if the change is intended, "
         "run pytest --update-snapshots and review the diff"
     )
+
+
+#: The languages with a catalog of their own: the riverside edition is built in each.
+LOCALES = ["en", "id", "de", "es", "fr", "it", "nl", "pt_BR", "pt_PT", "zh_Hans", "ja", "ar", "ru"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_each_language_matches_its_snapshot(locale: str, update_snapshots: bool) -> None:
+    digest = build_example("riverside", locale=locale)
+    page = read_page(digest.html)
+    # Each piece of text on one line, without the preheader's invisible filler.
+    filler = str.maketrans("", "", "\u034f\u200c")
+    visible = [" ".join(t.translate(filler).split()) for t in page.texts]
+    visible = [line for line in visible if line]
+    output = "\n".join(
+        [
+            f"Subject: {digest.subject}",
+            f"Preheader: {digest.preheader}",
+            f"<html lang={page.html_lang!r} dir={page.html_dir!r}>",
+            "",
+            "--- what the HTML shows ---",
+            *visible,
+            "",
+            "--- the text part ---",
+            digest.text,
+        ]
+    ).encode()
+    snapshot = SNAPSHOTS / "locales" / f"{locale}.txt"
+    if update_snapshots:
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_bytes(output)
+        pytest.skip(f"rewrote locales/{snapshot.name}")
+    assert snapshot.exists(), f"no snapshot yet: run pytest --update-snapshots ({snapshot})"
+    assert output == snapshot.read_bytes(), (
+        f"the {locale} edition differs from its snapshot; if the change is intended, "
+        "run pytest --update-snapshots and review the diff"
+    )
+    assert not [f for f in digest.findings if f.rule == "locale"]
