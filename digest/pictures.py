@@ -17,7 +17,14 @@ import lxml.html
 
 from .feedtext import fix_text
 
-__all__ = ["Picture", "best_picture", "html_pictures", "is_tracking_pixel"]
+__all__ = [
+    "Picture",
+    "best_picture",
+    "html_pictures",
+    "is_tracking_pixel",
+    "looks_like_image",
+    "picture",
+]
 
 #: The widest picture worth sending: twice the email's 600 px body, for sharp screens.
 MAX_USEFUL_WIDTH = 1200
@@ -48,7 +55,6 @@ _PIXEL_PATHS = re.compile(
     r"|1x1\.(gif|png)|tracking\.gif|beacon)",
     re.I,
 )
-_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 _NOT_IMAGE_EXTENSIONS = (".mp3", ".mp4", ".m4a", ".m4v", ".mov", ".ogg", ".pdf", ".webm", ".wav")
 _FILE_NAME = re.compile(r"[\w.-]+\.(jpe?g|png|gif|webp|img|avif)", re.I)
 
@@ -178,8 +184,3 @@ def with_description(chosen: Picture, alt: str, credit: str) -> Picture:
         alt=chosen.alt or clean_alt(alt),
         credit=chosen.credit or " ".join(credit.split()),
     )
-
-
-def looks_like_picture_url(url: str) -> bool:
-    """Whether a URL's path ends like a picture file (for links with no declared type)."""
-    return urlsplit(url).path.lower().endswith(_IMAGE_EXTENSIONS)

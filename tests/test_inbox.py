@@ -27,7 +27,9 @@ def test_accessibility_rules(example: str) -> None:
     assert all(b <= a + 1 for a, b in zip([0, *levels], levels, strict=False))
     # A title, a language and a direction.
     assert re.search(r"<title>[^<]+</title>", html)
-    assert re.search(r'<html[^>]* lang="[a-z]{2}(-[A-Z][a-z]{3})?(-[A-Z]{2})?"[^>]* dir="ltr"', html)
+    assert re.search(
+        r'<html[^>]* lang="[a-z]{2}(-[A-Z][a-z]{3})?(-[A-Z]{2})?"[^>]* dir="ltr"', html
+    )
     # Every image has alt text and pixel dimensions.
     for image in page.images:
         assert image.get("alt"), image

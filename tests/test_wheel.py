@@ -42,6 +42,9 @@ def test_installed_wheel_builds_the_example_elsewhere(tmp_path: Path) -> None:
         "digest/data/caniemail.json",
         "digest/data/caniemail-LICENSE",
     } <= names
+    # Every language's compiled catalog ships; the .po sources stay in the sdist.
+    catalogs = {name for name in names if name.endswith("/LC_MESSAGES/digest.mo")}
+    assert len(catalogs) == 12, sorted(catalogs)
 
     target = tmp_path / "site"
     subprocess.run(
