@@ -154,3 +154,37 @@ def test_example_in_chromium(
         # The README shows the top of each: phone and desktop, light and dark.
         show(browser, page, width, scheme, height=1500)
         browser.save_screenshot(str(README_SHOTS / f"{example}-{width}-{scheme}.png"))
+
+
+@pytest.mark.parametrize("locale", ["de", "ar", "ja", "pt_BR"])
+def test_languages_in_chromium(
+    browser: Any, tmp_path: Path, locale: str, update_snapshots: bool
+) -> None:
+    images = (EXAMPLES / "riverside" / "images").resolve().as_uri()
+    page = tmp_path / f"riverside-{locale}.html"
+    page.write_text(build_example("riverside", images, locale=locale).html, "utf-8")
+    show(browser, page, 375, "light")
+    seen = browser.execute_script(
+        """
+        const wrapper = document.querySelector('h1').closest('div[dir]');
+        return {
+          scrollWidth: document.documentElement.scrollWidth,
+          innerWidth: window.innerWidth,
+          direction: getComputedStyle(wrapper).direction,
+          button: document.querySelector('td.button a').textContent.trim(),
+          align: getComputedStyle(document.querySelector('p.kicker')).textAlign,
+        };
+        """
+    )
+    assert seen["scrollWidth"] <= seen["innerWidth"], "horizontal scrolling"
+    rtl = locale == "ar"
+    assert seen["direction"] == ("rtl" if rtl else "ltr")
+    assert (
+        seen["button"]
+        == {"de": "Weiterlesen", "ar": "اقرأ المزيد", "ja": "続きを読む", "pt_BR": "Leia mais"}[
+            locale
+        ]
+    )
+    if update_snapshots:
+        show(browser, page, 375, "light", height=1100)
+        browser.save_screenshot(str(README_SHOTS / f"locale-{locale}.png"))
