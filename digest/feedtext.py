@@ -38,6 +38,8 @@ _MORE = re.compile(
 # WordPress's default trailer: "The post <a>Title</a> appeared first on <a>Site</a>."
 _APPEARED_FIRST = re.compile(r"^\s*The post .{1,300} appeared first on .{1,200}$", re.S)
 _ONLY_DOTS = re.compile(r"^[\s\[\](){}.…]*$")
+# Characters XML (and so lxml) refuses: control characters other than tab and newlines.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def fix_text(value: str) -> str:
@@ -67,7 +69,7 @@ def clean_feed_html(html: str, limit: int | None = None) -> str:
         return ""
     try:
         root: lxml.html.HtmlElement = lxml.html.fragment_fromstring(
-            fix_text(html), create_parent="div"
+            _NOT_XML.sub("", fix_text(html)), create_parent="div"
         )
     except (etree.ParserError, ValueError):
         return ""

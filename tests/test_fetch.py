@@ -6,6 +6,7 @@ import http.server
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,30 @@ def test_conditional_get_reads_an_unchanged_feed_from_the_cache(  # type: ignore
     assert "If-None-Match" not in seen[0]
     assert seen[1]["If-None-Match"] == '"v1"'
     assert seen[1]["If-Modified-Since"] == "Mon, 23 Nov 2026 08:00:00 GMT"
+
+
+def test_weekly_builds_keep_the_feed_beside_the_history(  # type: ignore[no-untyped-def]
+    serve, tmp_path: Path
+) -> None:
+    from digest.config import load_config
+    from digest.job import feed_cache_path, run_build
+
+    def validators(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
+        if request.headers.get("If-None-Match") == '"v1"':
+            send(request, 304)
+        else:
+            send(request, 200, FEED, ETag='"v1"')
+
+    url, seen = serve(validators)
+    config_path = tmp_path / "weekly.toml"
+    config_path.write_text(
+        f'[[sources]]\nurl = "{url}"\n[newsletter]\nname = "W"\npostal_address = "1 Main St"\n'
+        '[newsletter.sender]\nname = "W"\naddress = "w@example.com"\n'
+    )
+    config = load_config(config_path)
+    first = run_build(config, tmp_path / "out", on=date(2026, 11, 30))
+    second = run_build(config, tmp_path / "out", on=date(2026, 11, 30))
+    assert first.digest.html == second.digest.html
+    assert [h.get("If-None-Match") for h in seen] == [None, '"v1"']
+    assert feed_cache_path(config) == tmp_path / "weekly.history.feeds.sqlite3"
+    assert feed_cache_path(config).exists()

@@ -164,3 +164,69 @@ def test_the_whole_build_raises_only_digest_errors(values: dict[str, str]) -> No
     assert "script" not in page.tags
     assert not [a for a in page.attributes if a[1].startswith("on")]
     assert digest.as_bytes()
+
+
+FEED_HTML = st.lists(
+    st.one_of(
+        st.text(max_size=40),
+        st.sampled_from(
+            [
+                "<p>",
+                "</p>",
+                "<li>",
+                "</li>",
+                "<ul>",
+                "</ul>",
+                "<br>",
+                "<a href='/x'>",
+                "</a>",
+                "<img src='https://x.example/a.jpg' width='1' height='1'>",
+                "<div>",
+                "</div>",
+                "Continue reading…",
+                "Lâ€™OrÃ©al",
+                "<script>",
+                "&amp;",
+                "<![CDATA[",
+                "<!--",
+                "<table><tr><td>",
+                "\x00",
+                "\u202e",
+                "[…]",
+            ]
+        ),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@QUICK
+@given(html=FEED_HTML, limit=st.integers(min_value=1, max_value=500))
+def test_feed_html_is_cleaned_cut_and_sanitised_without_error(html: str, limit: int) -> None:
+    import lxml.html
+
+    from digest.feedtext import clean_feed_html
+    from digest.models import html_to_text, sanitise_html
+
+    cleaned = clean_feed_html(html, limit)
+    safe = sanitise_html(cleaned, base="https://x.example/")
+    text = html_to_text(safe)
+    assert "<script" not in safe.lower() and "\x00" not in text
+    # The cut keeps at most ``limit`` characters of text (its words' spacing normalised).
+    if cleaned:
+        kept = lxml.html.fragment_fromstring(cleaned, create_parent="div").text_content()
+        assert len(" ".join(kept.split())) <= limit + 1
+
+
+@QUICK
+@given(
+    value=st.one_of(
+        st.text(max_size=60),
+        st.from_regex(r"[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"),
+    )
+)
+def test_any_date_text_is_read_or_refused_without_error(value: str) -> None:
+    from digest.dates import parse_date
+
+    read = parse_date(value, languages=["pt", "de"])
+    assert read is None or read.moment.tzinfo is not None
