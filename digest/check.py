@@ -145,6 +145,8 @@ class _Reader(HTMLParser):
             self._in, self._text, self._start = tag, [], line
         elif tag == "img":
             self.images.append((line, values))
+            for _, _, text in self._open_links:  # a picture's alt text names its link
+                text.append(values.get("alt") or "")
         elif tag == "a":
             self._open_links.append((line, values, []))
         elif tag == "table":
@@ -233,13 +235,34 @@ def _check_images(reader: _Reader) -> list[Finding]:
             findings.append(
                 Finding("error", "alt", f"image {src[:80]!r} has no alt attribute", line)
             )
-        missing = [d for d in ("width", "height") if not (attrs.get(d) or "").isdigit()]
-        if missing:
+        width, height = attrs.get("width") or "", attrs.get("height") or ""
+        if not width.isdigit():
             findings.append(
                 Finding(
                     "warning",
                     "image-size",
-                    f"image {src[:80]!r} has no numeric {' or '.join(missing)}",
+                    f"image {src[:80]!r} has no numeric width (Outlook needs one)",
+                    line,
+                )
+            )
+        style = (attrs.get("style") or "").replace(" ", "").lower()
+        if re.search(r"(^|;)height:\d+(\.\d+)?px", style) and "width:100%" in style:
+            findings.append(
+                Finding(
+                    "warning",
+                    "image-shape",
+                    f"image {src[:80]!r} has a pixel height and a fluid width: it is distorted "
+                    "wherever it is not shown at its full width (use height:auto)",
+                    line,
+                )
+            )
+        if (width.isdigit() and int(width) <= 2) or (height.isdigit() and int(height) <= 2):
+            findings.append(
+                Finding(
+                    "warning",
+                    "pixel",
+                    f"image {src[:80]!r} is {width or '?'}x{height or '?'}: a tracking pixel, "
+                    "not a picture",
                     line,
                 )
             )
@@ -276,7 +299,17 @@ def _check_links(reader: _Reader, newsletter: Newsletter | None) -> list[Finding
         elif urlsplit(href).scheme == "http":
             findings.append(Finding("info", "link", f"link {href[:80]!r} is not https", line))
         label = text.casefold().rstrip(" →»>.…")
-        if label in _GENERIC_LINK_TEXT and not (attrs.get("aria-label") or attrs.get("title")):
+        if not text and not (attrs.get("aria-label") or attrs.get("title")):
+            findings.append(
+                Finding(
+                    "warning",
+                    "link-text",
+                    f"link {href[:80]!r} has no text, alt text or aria-label: a screen reader "
+                    "reads out its address",
+                    line,
+                )
+            )
+        elif label in _GENERIC_LINK_TEXT and not (attrs.get("aria-label") or attrs.get("title")):
             findings.append(
                 Finding(
                     "warning",

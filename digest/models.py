@@ -408,8 +408,11 @@ class Logo(_Model):
 
     url: ImageUrl
     alt: Annotated[OneLine, _Required]
-    width: int = Field(default=160, gt=0, le=600)
+    width: int = Field(default=160, gt=0, le=552)
     height: int = Field(default=40, gt=0, le=400)
+    #: A variant for dark backgrounds, swapped in by clients in dark mode; without one, the
+    #: logo sits on a light plate there.
+    dark_url: ImageUrl | None = None
 
 
 class Link(_Model):

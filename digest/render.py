@@ -357,6 +357,9 @@ def edition_context(
             if logo is None
             else {
                 "url": resolve_asset(logo.url, base, "newsletter.logo.url"),
+                "dark_url": resolve_asset(logo.dark_url, base, "newsletter.logo.dark_url")
+                if logo.dark_url
+                else "",
                 "alt": logo.alt,
                 "width": logo.width,
                 "height": logo.height,
