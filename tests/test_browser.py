@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from digest import RenderError
+from digest import Logo, RenderError, build_digest
 from digest.inline import INLINERS
 
 from .conftest import EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example
@@ -29,6 +29,10 @@ WIDTHS = [320, 375, 600, 1024]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    yield from _chromium()
+
+
+def _chromium(*extra: str) -> Iterator[Any]:
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip(
             "Chromium and chromedriver are not installed "
@@ -46,6 +50,7 @@ def browser() -> Iterator[Any]:
         "--no-first-run",
         "--hide-scrollbars",
         "--disable-dev-shm-usage",
+        *extra,
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(
@@ -72,7 +77,9 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return written
 
 
-def show(driver: Any, path: Path, width: int, scheme: str, height: int = 900) -> None:
+def show(
+    driver: Any, path: Path, width: int, scheme: str, height: int = 900, pictures: bool = True
+) -> None:
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {
@@ -89,6 +96,18 @@ def show(driver: Any, path: Path, width: int, scheme: str, height: int = 900) ->
         },
     )
     driver.get(path.as_uri())
+    if not pictures:
+        return  # blocked pictures never finish loading
+    # Wait (up to 5 s) until every picture has loaded or failed, so measurements are final.
+    driver.set_script_timeout(5)
+    driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const waits = [...document.images].map(i => i.complete ? null
+            : new Promise(r => { i.onload = i.onerror = r; })).filter(Boolean);
+        Promise.all(waits).then(() => done(true));
+        """
+    )
 
 
 MEASURE = """
@@ -188,3 +207,141 @@ def test_languages_in_chromium(
     if update_snapshots:
         show(browser, page, 375, "light", height=1100)
         browser.save_screenshot(str(README_SHOTS / f"locale-{locale}.png"))
+
+
+@pytest.fixture(scope="module")
+def blind_browser() -> Iterator[Any]:
+    """Chromium with pictures blocked, as Outlook shows a first open and some webmail does."""
+    yield from _chromium("--blink-settings=imagesEnabled=false")
+
+
+READER_VIEW = """
+const strip = arguments[0];
+if (strip) document.querySelectorAll('style').forEach(s => s.remove());
+const visible = e => { const s = getComputedStyle(e); const r = e.getBoundingClientRect();
+  return s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0
+    && !e.closest('[style*="display:none"]'); };
+// Links inside running text are exempt from the target size (WCAG 2.5.8, "inline").
+const inline = a => a.closest('.body p, .body li');
+const links = [...document.querySelectorAll('a')].filter(visible).filter(a => !inline(a))
+  .map(a => { const r = a.getBoundingClientRect();
+    return {text: (a.textContent.trim() || a.querySelector('img')?.alt || '').slice(0, 30),
+            width: r.width, height: r.height}; });
+const pictures = [...document.querySelectorAll('img')].filter(visible).map(i => {
+  const r = i.getBoundingClientRect();
+  return {alt: i.alt.slice(0, 30), width: r.width, height: r.height,
+          naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight}; });
+const texts = [...document.querySelectorAll('p, h1, h2, h3, a, li, blockquote, div, td, span')]
+  .filter(visible)
+  .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+  .map(e => ({text: e.textContent.trim().slice(0, 30), size: parseFloat(getComputedStyle(e).fontSize)}));
+const footer = document.querySelector('td.footer div');
+const lead = document.querySelector('.body p');
+return {
+  scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+  links, pictures, texts,
+  footer: {size: getComputedStyle(footer).fontSize, colour: getComputedStyle(footer).color},
+  leadSize: lead ? parseFloat(getComputedStyle(lead).fontSize) : null,
+  background: getComputedStyle(document.body).backgroundColor,
+};
+"""
+
+
+def _hex_to_rgb(colour: str) -> str:
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLE_EDITIONS))
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("pictures", ["on", "off"])
+def test_what_a_reader_sees(
+    browser: Any,
+    blind_browser: Any,
+    pages: dict[str, Path],
+    example: str,
+    width: int,
+    scheme: str,
+    pictures: str,
+) -> None:
+    driver = browser if pictures == "on" else blind_browser
+    show(driver, pages[f"{example}/premailer"], width, scheme, pictures=pictures == "on")
+    seen = driver.execute_script(READER_VIEW, False)
+    assert seen["scrollWidth"] <= seen["innerWidth"], "horizontal scrolling"
+    if pictures == "on":
+        for picture in seen["pictures"]:
+            assert picture["naturalWidth"], f"{picture['alt']!r} did not load"
+            natural = picture["naturalHeight"] / picture["naturalWidth"]
+            rendered = picture["height"] / picture["width"]
+            assert rendered == pytest.approx(natural, rel=0.02), picture
+    if width < 480:
+        small = [link for link in seen["links"] if link["width"] < 44 or link["height"] < 44]
+        assert small == [], "tap targets under 44 x 44"
+    assert [t for t in seen["texts"] if t["size"] < 13] == [], "text under 13 px"
+    assert seen["leadSize"] >= 16
+    newsletter = build_example(example).newsletter
+    assert seen["footer"]["size"] == "13px"
+    if scheme == "light":
+        assert seen["footer"]["colour"] == _hex_to_rgb(newsletter.theme.muted)
+    else:
+        assert brightness(seen["background"]) < 60
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLE_EDITIONS))
+@pytest.mark.parametrize("width", [320, 375])
+def test_one_readable_column_without_style_blocks(
+    browser: Any, pages: dict[str, Path], example: str, width: int
+) -> None:
+    show(browser, pages[f"{example}/premailer"], width, "light")
+    seen = browser.execute_script(READER_VIEW, True)
+    assert seen["scrollWidth"] <= seen["innerWidth"], "horizontal scrolling"
+    for picture in seen["pictures"]:
+        natural = picture["naturalHeight"] / picture["naturalWidth"]
+        assert picture["height"] / picture["width"] == pytest.approx(natural, rel=0.02)
+    # One column: every heading starts at the same left edge.
+    lefts = browser.execute_script(
+        "return [...document.querySelectorAll('h1, h2')].map(h => h.getBoundingClientRect().left)"
+    )
+    assert max(lefts) - min(lefts) <= 1
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("variant", [True, False])
+def test_the_logo_on_light_and_dark_pages(
+    browser: Any, tmp_path: Path, scheme: str, variant: bool
+) -> None:
+    images = (EXAMPLES / "tangerangnews" / "images").resolve().as_uri() + "/"
+    digest = build_example("tangerangnews", images)
+    logo = Logo(
+        url="logo.png",
+        alt="TangerangNews",
+        width=200,
+        height=40,
+        dark_url="banten-sampah.png" if variant else None,
+    )
+    newsletter = digest.newsletter.model_copy(update={"logo": logo})
+    page = tmp_path / "logo.html"
+    page.write_text(
+        build_digest(
+            digest.edition.articles, newsletter, digest.edition.date, options=digest.options
+        ).html,
+        "utf-8",
+    )
+    show(browser, page, 375, scheme)
+    shown = browser.execute_script(
+        """
+        const link = document.querySelector('a.logo-link');
+        return {
+          images: [...link.querySelectorAll('img')]
+            .filter(i => i.getBoundingClientRect().height > 0).map(i => i.src.split('/').pop()),
+          plate: getComputedStyle(link).backgroundColor,
+          height: link.getBoundingClientRect().height,
+        };
+        """
+    )
+    dark = variant and scheme == "dark"
+    assert shown["images"] == ["banten-sampah.png" if dark else "logo.png"]
+    # Without a dark variant the logo sits on a light plate, whatever the page's colour.
+    assert shown["plate"] == ("rgba(0, 0, 0, 0)" if variant else "rgb(255, 255, 255)")
+    assert shown["height"] >= 44
