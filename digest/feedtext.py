@@ -14,9 +14,10 @@ import ftfy
 import lxml.html
 from lxml import etree
 
-__all__ = ["clean_feed_html", "cut_text", "fix_text"]
+from .text import cut_text
 
-ELLIPSIS = "…"
+__all__ = ["clean_feed_html", "fix_text"]
+
 # Words of a link or paragraph that only points to the full article, in the languages feeds
 # are most often written in. Matched against the whole text of the element.
 _TRAILER = re.compile(
@@ -108,17 +109,6 @@ def _drop_trailers(root: lxml.html.HtmlElement) -> None:
             root[-1].tail = kept
         else:
             root.text = kept
-
-
-def cut_text(text: str, limit: int) -> str:
-    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: max(limit - 1, 1)]
-    space = max(cut.rfind(" "), cut.rfind("\n"))
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" \n,;:.-\u2013\u2014") + ELLIPSIS
 
 
 def _cut_tree(element: lxml.html.HtmlElement, remaining: int) -> int:

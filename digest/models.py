@@ -545,6 +545,9 @@ class Newsletter(_Model):
     time_format: Literal["full", "long", "medium", "short"] | None = "short"
     #: The most the inlined HTML may weigh (KiB); teasers are dropped until it fits.
     size_budget_kb: float = Field(default=100, gt=0, le=10_000)
+    #: The subject and the inbox preview are cut at a word to this many characters (not bytes).
+    subject_length: int = Field(default=78, ge=20, le=500)
+    preheader_length: int = Field(default=110, ge=20, le=500)
     #: Feed summaries are cut at a word to at most this many characters, with an ellipsis.
     summary_length: int = Field(default=600, ge=50, le=20_000)
     #: The CSS inliner: premailer, or css-inline (faster; ``pip install 'digest[fast]'``).

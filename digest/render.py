@@ -24,6 +24,7 @@ from .labels import labels_for
 from .models import Article, Newsletter, Theme
 from .sandbox import MAX_OUTPUT, BoundedSandbox, ConfinedLoader, Guard, guarded, include_loader
 from .select import Edition
+from .text import columns, cut_text, wrap
 
 if TYPE_CHECKING:
     from mjml import IncludeLoader
@@ -108,6 +109,8 @@ class Renderer:
 
     def _environment(self, autoescape: bool) -> BoundedSandbox:
         return BoundedSandbox(
+            # Plain text measured in display columns, with links kept whole.
+            filters={"wrap": wrap, "columns": columns},
             loader=self._loader,
             autoescape=autoescape,
             undefined=jinja2.StrictUndefined,
@@ -190,8 +193,14 @@ class Renderer:
     ) -> RenderedEdition:
         context = self.context(edition, newsletter)
         context["reader"] = reader
-        subject = _single_line(self.render_template(SUBJECT_TEMPLATE, context, markup=False))
-        preheader = _single_line(self.render_template(PREHEADER_TEMPLATE, context, markup=False))
+        subject = cut_text(
+            _single_line(self.render_template(SUBJECT_TEMPLATE, context, markup=False)),
+            newsletter.subject_length,
+        )
+        preheader = cut_text(
+            _single_line(self.render_template(PREHEADER_TEMPLATE, context, markup=False)),
+            newsletter.preheader_length,
+        )
         context.update(subject=subject, preheader=preheader, preheader_filler=PREHEADER_FILLER)
         source = self.render_template(EDITION_TEMPLATE, context, markup=True)
         text = self.render_template(TEXT_TEMPLATE, context, markup=False)

@@ -59,7 +59,7 @@ _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]
 _SPEC_NUMBERS = re.compile(r"\d+")
 #: Filters whose numbers are sizes (widths, counts, lengths).
 _SIZING_FILTERS = frozenset(
-    {"center", "indent", "wordwrap", "truncate", "format", "batch", "slice", "replace"}
+    {"center", "indent", "wordwrap", "wrap", "truncate", "format", "batch", "slice", "replace"}
 )
 
 
@@ -190,6 +190,9 @@ def _estimate(name: str, target: Any, args: Sequence[Any], kwargs: Mapping[str, 
         width = max(1, int(arg(0, "width", 79)))
         wrap = arg(2, "wrapstring", None) or "\n"
         return length + (length // width + target.count("\n") + 1) * len(wrap)
+    if name == "wrap":  # digest.text.wrap: a newline and an indent at most every character
+        indent = arg(1, "indent", "")
+        return length + (length + 1) * (1 + _size(indent))
     if name == "join":
         items = arg(0, "iterable", ())
         if isinstance(items, list | tuple):
@@ -300,9 +303,12 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _GuardedCodeGenerator
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
-    def __init__(self, **options: Any) -> None:
-        """Make the environment and wrap every filter and test with the bounds."""
+    def __init__(
+        self, filters: Mapping[str, Callable[..., Any]] | None = None, **options: Any
+    ) -> None:
+        """Make the environment (with extra ``filters``) and bound every filter and test."""
         super().__init__(**options)
+        self.filters.update(filters or {})
         self.filters = {k: _wrap_for(True, k, f) for k, f in self.filters.items()}
         self.tests = {k: _wrap_for(False, k, f) for k, f in self.tests.items()}  # type: ignore[arg-type]
 

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from .config import EditionData, Source, parse_edition_data
 from .dates import parse_date
 from .errors import DigestError, InputError, SourceError, describe_validation_error
-from .feedtext import clean_feed_html, cut_text, fix_text
+from .feedtext import clean_feed_html, fix_text
 from .fetch import MAX_SOURCE_BYTES, Fetcher
 from .models import Article, Newsletter, Quote, html_to_text
 from .pictures import (
@@ -36,6 +36,7 @@ from .pictures import (
     picture,
     with_description,
 )
+from .text import cut_text
 
 __all__ = [
     "MAX_SOURCE_BYTES",

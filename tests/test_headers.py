@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from digest import Article, Newsletter, Reader, build_digest
 from digest.mime import header_uri, text_header
 from digest.personal import Mailing
+from digest.text import cut_text
 
 from .conftest import ArticleFactory
 
@@ -68,7 +69,10 @@ def test_hostile_titles_stay_text_in_every_message_form(
     title: str, make_article: ArticleFactory, newsletter: Newsletter
 ) -> None:
     digest = build_digest([make_article(title=title)], newsletter, ON)
-    expected = " ".join(f"{newsletter.name}: {digest.edition.lead.title}".split())
+    expected = cut_text(
+        " ".join(f"{newsletter.name}: {digest.edition.lead.title}".split()),
+        newsletter.subject_length,
+    )
     assert digest.subject == expected
     assert_exact_headers(digest.as_bytes(to=["a@example.org"]), expected, "a@example.org")
     assert digest.message(to=["a@example.org"])["Subject"] == expected

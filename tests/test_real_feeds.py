@@ -237,4 +237,8 @@ def test_portuguese_feed_builds_through_the_command(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     text = (tmp_path / "out" / "edition-2018-09-24.txt").read_text()
-    assert "Leia mais: https://noticias.uol.com.br/" in text
+    # The lead's long link moves whole onto a line of its own.
+    assert (
+        "Leia mais:\nhttps://noticias.uol.com.br/politica/eleicoes/2018/noticias/2018/09/24/"
+        "ibope-bolsonaro-perde-de-haddad-ciro-e-alckmin-em-simulacoes-de-2-turno.htm\n"
+    ) in text
