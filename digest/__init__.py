@@ -14,6 +14,7 @@ from .config import Source as Source
 from .config import load_config as load_config
 from .config import load_data as load_data
 from .config import parse_edition_data as parse_edition_data
+from .errors import CheckError as CheckError
 from .errors import ConfigError as ConfigError
 from .errors import DigestError as DigestError
 from .errors import EmptyEditionError as EmptyEditionError
@@ -64,6 +65,7 @@ __all__ = [
     "BuildConfig",
     "BuildResult",
     "Cadence",
+    "CheckError",
     "ConfigError",
     "Digest",
     "DigestError",

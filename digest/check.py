@@ -15,13 +15,21 @@ from functools import cache
 from html.parser import HTMLParser
 from importlib import resources
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .colour import MIN_CONTRAST, contrast_ratio
 from .labels import every_translation
 from .models import FORBIDDEN_SCHEMES, Newsletter, Theme
 
-__all__ = ["DEFAULT_BUDGET_KB", "GMAIL_CLIP_KB", "Finding", "check_html", "check_theme"]
+__all__ = [
+    "DEFAULT_BUDGET_KB",
+    "GMAIL_CLIP_KB",
+    "Finding",
+    "check_html",
+    "check_text",
+    "check_theme",
+    "summarise",
+]
 
 Severity = Literal["error", "warning", "info"]
 #: Gmail shows "[Message clipped]" and hides the rest past about this size.
@@ -194,12 +202,38 @@ def check_html(
     return sorted(findings, key=lambda f: (order[f.severity], f.line or 0, f.rule))
 
 
+def check_text(text: str, newsletter: Newsletter | None = None) -> list[Finding]:
+    """Check a plain-text part: it must offer the way out too (its unsubscribe link)."""
+    if newsletter is not None and newsletter.unsubscribe_url:
+        found = newsletter.unsubscribe_url in text
+    else:
+        words = {word.casefold() for word in every_translation("unsubscribe")}
+        found = "unsubscribe" in text.casefold() or any(w in text.casefold() for w in words)
+    if found:
+        return []
+    return [Finding("error", "unsubscribe", "the plain-text part has no unsubscribe link")]
+
+
+def summarise(findings: Iterable[Finding], examples: int = 2) -> list[str]:
+    """One line per severity and rule: how many findings, and the first few of them."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.severity, finding.rule), []).append(finding)
+    lines = []
+    for (_, rule), group in groups.items():
+        shown = "; ".join(f.message for f in group[:examples])
+        more = f" (and {len(group) - examples} more)" if len(group) > examples else ""
+        count = f"{len(group)} times: " if len(group) > 1 else ""
+        lines.append(f"[{rule}] {count}{shown}{more}")
+    return lines
+
+
 def _check_document(reader: _Reader) -> list[Finding]:
     findings = []
     if not reader.lang:
         findings.append(Finding("error", "lang", "the <html> element has no lang attribute"))
     if not reader.title:
-        findings.append(Finding("warning", "title", "the document has no <title>"))
+        findings.append(Finding("error", "title", "the document has no <title>"))
     levels = [level for _, level in reader.headings]
     if levels.count(1) != 1:
         findings.append(
@@ -320,7 +354,8 @@ def _check_links(reader: _Reader, newsletter: Newsletter | None) -> list[Finding
                 )
             )
         if newsletter is not None and newsletter.unsubscribe_url:
-            unsubscribe_found |= href == newsletter.unsubscribe_url
+            # The inliner may percent-encode an IRI: compare the decoded forms.
+            unsubscribe_found |= unquote(href) == unquote(newsletter.unsubscribe_url)
         else:
             unsubscribe_found |= "unsubscribe" in href.casefold() or any(
                 word in text.casefold() for word in unsubscribe_words

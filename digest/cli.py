@@ -85,7 +85,13 @@ def cli() -> None:
 @click.option(
     "--allow-oversize",
     is_flag=True,
-    help="Write an email even if it is over Gmail's clipping size (102 KB).",
+    help="Write an email even if it is over the size budget or Gmail's clipping size.",
+)
+@click.option(
+    "--no-check",
+    "no_check",
+    is_flag=True,
+    help="Write the email even if the checks find errors (they are still printed).",
 )
 @QUIET
 def build(
@@ -96,11 +102,15 @@ def build(
     recipients: tuple[str, ...],
     out_dir: Path | None,
     allow_oversize: bool,
+    no_check: bool,
     quiet: bool,
 ) -> None:
     """Build one edition: HTML, plain text, an .eml message and its archive page.
 
-    Exits with status 3, building nothing, when there is nothing new to send.
+    Exits with status 3, building nothing, when there is nothing new to send, and with status
+    5, writing nothing, when the email fails its checks (no unsubscribe link, a picture without
+    alt text, an unsafe link, no lang or title, over the size budget); --no-check writes it
+    anyway. Warnings are printed once per rule, with a count and the first examples.
 
     Example:
 
@@ -119,6 +129,7 @@ def build(
         recipients=recipients,
         extra=article_paths,
         allow_oversize=allow_oversize,
+        check=not no_check,
     )
     if quiet:
         return

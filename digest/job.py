@@ -15,6 +15,7 @@ from pathlib import Path
 
 from babel.dates import format_date
 
+from .check import summarise
 from .config import BuildConfig, load_data
 from .errors import DigestError
 from .fetch import FeedCache, Fetcher
@@ -87,6 +88,7 @@ def prepare(
     number: int | None = None,
     renderer: Renderer | None = None,
     allow_oversize: bool = False,
+    check: bool = True,
 ) -> tuple[Digest, tuple[datetime, datetime] | None]:
     """Build the edition dated ``on`` in memory, taking the history into account."""
     newsletter = config.newsletter
@@ -111,6 +113,7 @@ def prepare(
         featured_before=featured,
         recent_quotes=recent,
         allow_oversize=allow_oversize,
+        check=check,
     )
     return digest, window
 
@@ -124,6 +127,7 @@ def run_build(
     extra: Sequence[Path] = (),
     fetch: Fetch | None = None,
     allow_oversize: bool = False,
+    check: bool = True,
 ) -> BuildResult:
     """Build, write and record one edition as one commit.
 
@@ -137,7 +141,13 @@ def run_build(
     try:
         with _committing(config, out_dir) as (history, journal, _):
             digest, window = prepare(
-                config, on, gathered, history, number, allow_oversize=allow_oversize
+                config,
+                on,
+                gathered,
+                history,
+                number,
+                allow_oversize=allow_oversize,
+                check=check,
             )
             files = {out_dir: edition_files(config, digest, recipients or config.to)}
             if config.archive is not None:
@@ -158,7 +168,8 @@ def run_build(
             with contextlib.suppress(OSError):
                 out_dir.rmdir()  # only if the failed build left it empty
         raise
-    warnings = [*gathered.warnings, *(f.message for f in digest.findings)]
+    noticed = summarise(f for f in digest.findings if f.severity != "info")
+    warnings = [*gathered.warnings, *noticed]
     return BuildResult(digest=digest, files=written, warnings=warnings, window=window)
 
 

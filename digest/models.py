@@ -92,6 +92,9 @@ def check_url(value: str, schemes: Collection[str], base: str | None = None) -> 
         raise ValueError("the URL is empty")
     if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
         raise ValueError("a URL may not contain spaces, control or invisible characters")
+    if any(unicodedata.category(ch) in ("Cn", "Co") for ch in value):
+        # MRML writes such characters as Rust escapes (\u{d7c7}), which breaks the link.
+        raise ValueError("a URL may not contain unassigned or private-use characters")
     scheme = urlsplit(value).scheme.lower()
     if not scheme:
         if base is None:

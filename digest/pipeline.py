@@ -9,7 +9,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from .check import GMAIL_CLIP_KB, Finding, check_size, check_theme
+from .check import Finding, check_html, check_text, summarise
 from .errors import CheckError
 from .inline import inline_css
 from .labels import catalog_for
@@ -93,13 +93,16 @@ def build_digest(
     featured_before: Collection[str] = (),
     recent_quotes: Collection[str] = (),
     allow_oversize: bool = False,
+    check: bool = True,
 ) -> Digest:
-    """Select, render and inline the edition of ``newsletter`` dated ``on``.
+    """Select, render, inline and check the edition of ``newsletter`` dated ``on``.
 
     Pass a ``Renderer`` to reuse its templates across many builds, or ``options`` to make one.
     When the HTML would weigh more than ``size_budget_kb``, the lowest-ranked teasers are left
-    out until it fits (a finding names them); an edition still over Gmail's clipping size
-    raises ``CheckError`` unless ``allow_oversize`` is true.
+    out until it fits (a finding names them). The finished email is checked (``check_html`` and
+    ``check_text``): errors (no unsubscribe link in either part, a picture without alt, a
+    forbidden link, no ``lang`` or ``<title>``, over the size budget) raise ``CheckError``
+    unless ``check`` is false; ``allow_oversize`` lets an email over the budget through.
     """
     edition = select_edition(
         articles,
@@ -126,17 +129,27 @@ def build_digest(
             findings.append(
                 Finding(
                     "warning",
-                    "size",
+                    "size-fit",
                     f"left out {len(dropped)} teasers to stay under the size budget of "
                     f"{newsletter.size_budget_kb:g} KB: {titles}{more}",
                 )
             )
-    size = check_size(html, newsletter.size_budget_kb)
-    if not allow_oversize and _weight(html) > GMAIL_CLIP_KB * 1024:
-        raise CheckError(
-            f"{size[0].message}, even with the lead story alone; make the template or the lead "
-            "smaller, or allow an oversized email explicitly (--allow-oversize)"
+    findings += check_html(html, newsletter) + check_text(rendered.text, newsletter)
+    failing = [
+        f
+        for f in findings
+        if (f.severity == "error" or f.rule == "size") and not (allow_oversize and f.rule == "size")
+    ]
+    if check and failing:
+        error = CheckError(
+            f"the email does not pass its checks ({len(failing)} errors): "
+            + "; ".join(summarise(failing))
+            + ("; to send it anyway, pass --allow-oversize" if _only_size(failing) else "")
         )
+        error.warnings = tuple(
+            summarise(f for f in findings if f not in failing and f.severity == "warning")
+        )
+        raise error
     return Digest(
         edition=edition
         if newsletter.tracking is None
@@ -146,9 +159,13 @@ def build_digest(
         preheader=rendered.preheader,
         html=html,
         text=rendered.text,
-        findings=(*findings, *size, *check_theme(newsletter.theme)),
+        findings=tuple(findings),
         options=renderer.options,
     )
+
+
+def _only_size(findings: Sequence[Finding]) -> bool:
+    return all(f.rule == "size" for f in findings)
 
 
 def _weight(html: str) -> int:

@@ -5,7 +5,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from digest import Newsletter, build_digest
+from digest import CheckError, Newsletter, build_digest
 
 from .conftest import ArticleFactory, build_example
 
@@ -68,7 +68,10 @@ def test_without_an_unsubscribe_url_there_are_no_list_headers(
     make_article: ArticleFactory, newsletter: Newsletter
 ) -> None:
     plain = newsletter.model_copy(update={"unsubscribe_url": None})
-    message = parse(build_digest([make_article()], plain, ON).as_bytes())
+    # Such an email has no way out, so the build refuses it unless told not to check.
+    with pytest.raises(CheckError, match=r"\[unsubscribe\] 2 times: no visible unsubscribe link"):
+        build_digest([make_article()], plain, ON)
+    message = parse(build_digest([make_article()], plain, ON, check=False).as_bytes())
     assert "List-Unsubscribe" not in message
     assert "List-Unsubscribe-Post" not in message
 

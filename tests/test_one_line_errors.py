@@ -19,6 +19,7 @@ out = "out"
 [newsletter]
 name = "Errors Weekly"
 postal_address = "1 Test Street"
+unsubscribe_url = "https://errors.example/unsubscribe"
 timezone = "UTC"
 {newsletter}
 

@@ -213,6 +213,7 @@ def test_build_prints_warnings_even_when_it_fails(tmp_path: Path) -> None:
     config.write_text(
         'history = false\n[[sources]]\npath = "empty.xml"\n'
         '[newsletter]\nname = "Quiet"\npostal_address = "1 Main St"\n'
+        'unsubscribe_url = "https://quiet.example/u"\n'
         '[newsletter.sender]\nname = "Q"\naddress = "q@example.com"\n'
     )
     result = run_digest("build", "--config", config, "--out", tmp_path / "out")
@@ -229,7 +230,8 @@ def test_portuguese_feed_builds_through_the_command(tmp_path: Path) -> None:
     config.write_text(
         f'history = false\n[[sources]]\npath = "{REAL / "uolNoticias.rss"}"\nsection = "Últimas"\n'
         '[newsletter]\nname = "Notícias"\nlocale = "pt_BR"\ntimezone = "America/Sao_Paulo"\n'
-        'postal_address = "Rua 1"\n[newsletter.sender]\nname = "N"\naddress = "n@example.com"\n'
+        'postal_address = "Rua 1"\nunsubscribe_url = "https://n.example/sair"\n'
+        '[newsletter.sender]\nname = "N"\naddress = "n@example.com"\n'
     )
     result = run_digest(
         "build", "--config", config, "--date", "2018-09-24", "--out", tmp_path / "out"
