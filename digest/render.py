@@ -191,6 +191,28 @@ class Renderer:
     def _render(
         self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None
     ) -> RenderedEdition:
+        context = self._full_context(edition, newsletter, reader)
+        source = self.render_template(EDITION_TEMPLATE, context, markup=True)
+        text = self.render_template(TEXT_TEMPLATE, context, markup=False)
+        return RenderedEdition(
+            subject=context["subject"],
+            preheader=context["preheader"],
+            html=compile_mjml(source, self._include),
+            text=text.strip() + "\n",
+        )
+
+    def mjml(
+        self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None = None
+    ) -> str:
+        """The MJML the edition template makes, before it is compiled (to inspect or compare)."""
+        with guarded(self.options.time_limit):
+            context = self._full_context(edition, newsletter, reader)
+            return self.render_template(EDITION_TEMPLATE, context, markup=True)
+
+    def _full_context(
+        self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The template context with the reader, the subject and the preheader filled in."""
         context = self.context(edition, newsletter)
         context["reader"] = reader
         subject = cut_text(
@@ -202,14 +224,7 @@ class Renderer:
             newsletter.preheader_length,
         )
         context.update(subject=subject, preheader=preheader, preheader_filler=PREHEADER_FILLER)
-        source = self.render_template(EDITION_TEMPLATE, context, markup=True)
-        text = self.render_template(TEXT_TEMPLATE, context, markup=False)
-        return RenderedEdition(
-            subject=subject,
-            preheader=preheader,
-            html=compile_mjml(source, self._include),
-            text=text.strip() + "\n",
-        )
+        return context
 
 
 def compile_mjml(source: str, loader: IncludeLoader | None = None) -> str:
