@@ -113,7 +113,11 @@ def quote() -> Quote:
 EXAMPLE_EDITIONS = {
     "tangerangnews": (datetime(2025, 9, 16).date(), 12),
     "riverside": (datetime(2026, 11, 30).date(), 48),
+    # The riverside stories in a design of one's own (examples/own-design, adapted from MJML's).
+    "own-design": (datetime(2026, 11, 30).date(), 48),
 }
+#: The examples built with the default templates (tests of that design's own details).
+DEFAULT_DESIGN = ["riverside", "tangerangnews"]
 
 
 def build_example(

@@ -9,7 +9,7 @@ import pytest
 
 from digest import Article, Newsletter, build_digest
 
-from .conftest import EXAMPLE_EDITIONS, build_example
+from .conftest import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
 from .htmltools import read_page
 
 
@@ -43,7 +43,7 @@ def test_accessibility_rules(example: str) -> None:
             assert "aria-label=" in anchor
 
 
-@pytest.mark.parametrize("example", sorted(EXAMPLE_EDITIONS))
+@pytest.mark.parametrize("example", DEFAULT_DESIGN)
 def test_dark_mode_is_declared_and_styled(example: str) -> None:
     html = build_example(example).html
     assert '<meta name="color-scheme" content="light dark">' in html
