@@ -128,6 +128,10 @@ return {
   titleColour: title.color,
   background: getComputedStyle(document.body).backgroundColor,
   schemes: document.querySelector('meta[name="color-scheme"]')?.content || '',
+  quote: (q => q && {size: getComputedStyle(q).fontSize, style: getComputedStyle(q).fontStyle})(
+    document.querySelector('p.quote')),
+  caption: (c => c && {size: getComputedStyle(c).fontSize, style: getComputedStyle(c).fontStyle,
+    colour: getComputedStyle(c).color})(document.querySelector('p.caption')),
 };
 """
 
@@ -247,6 +251,10 @@ return {
   leadSize: lead ? parseFloat(getComputedStyle(lead).fontSize) : null,
   background: getComputedStyle(document.body).backgroundColor,
   schemes: document.querySelector('meta[name="color-scheme"]')?.content || '',
+  quote: (q => q && {size: getComputedStyle(q).fontSize, style: getComputedStyle(q).fontStyle})(
+    document.querySelector('p.quote')),
+  caption: (c => c && {size: getComputedStyle(c).fontSize, style: getComputedStyle(c).fontStyle,
+    colour: getComputedStyle(c).color})(document.querySelector('p.caption')),
 };
 """
 
@@ -287,8 +295,14 @@ def test_what_a_reader_sees(
     assert seen["leadSize"] >= 16
     newsletter = build_example(example).newsletter
     assert seen["footer"]["size"] == "13px"
+    if example in DEFAULT_DESIGN:
+        # The quote and the caption look as the design says, wherever they are read.
+        assert seen["quote"] == {"size": "18px" if width < 480 else "20px", "style": "italic"}
+        assert seen["caption"]["size"] == "13px" and seen["caption"]["style"] == "italic"
     if scheme == "light":
         assert seen["footer"]["colour"] == _hex_to_rgb(newsletter.theme.muted)
+        if example in DEFAULT_DESIGN:
+            assert seen["caption"]["colour"] == _hex_to_rgb(newsletter.theme.muted)
     elif "dark" in seen["schemes"]:
         assert brightness(seen["background"]) < 60
     else:  # a design that declares itself light only stays as it is
