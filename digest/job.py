@@ -55,7 +55,7 @@ def gather(
     """Read the config's JSON data files, any ``extra`` ones, and its sources.
 
     URL sources are fetched with conditional GET: their last copy is kept beside the history
-    (``NAME.feeds.sqlite3``), unless the config keeps no history.
+    (``NAME.history.feeds.sqlite3``), unless the config keeps no history.
     """
     data = load_data([*config.data, *extra], config.newsletter)
     result = SourceResult(articles=list(data.articles), quotes=list(data.quotes))

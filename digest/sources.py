@@ -113,7 +113,11 @@ def read_source(source: Source, newsletter: Newsletter, fetch: Fetch | None = No
         items, base = _json_feed_items(source, raw, newsletter, warnings)
     else:
         items, base = _feed_items(source, raw, newsletter, warnings)
-    result = _articles(source, items, newsletter, base)
+    try:
+        result = _articles(source, items, newsletter, base)
+    except DigestError as error:
+        error.warnings = (*warnings, *error.warnings)
+        raise
     result.warnings[:0] = warnings
     return result
 
