@@ -15,6 +15,7 @@ from pathlib import Path
 import feedparser
 
 from digest import Newsletter, build_digest
+from digest.check import summarise
 from digest.config import Source
 from digest.pictures import html_pictures
 from digest.sources import read_source
@@ -54,6 +55,7 @@ def main() -> int:
             name="Report",
             sender={"name": "Report", "address": "report@example.com"},  # type: ignore[arg-type]
             postal_address="1 Example Street",
+            unsubscribe_url="https://example.com/unsubscribe",
             **settings,  # type: ignore[arg-type]
         )
         if name.endswith(".json"):
@@ -82,7 +84,8 @@ def main() -> int:
             f"{offered} items offering one; {sum(a.image_url is not None for a in shown)} shown"
         )
         print(f"  HTML: {len(digest.html.encode()) / 1024:.1f} KB")
-        for warning in [*result.warnings, *(f.message for f in digest.findings)]:
+        noticed = summarise(f for f in digest.findings if f.severity != "info")
+        for warning in [*result.warnings, *noticed]:
             print(f"  warning: {warning}")
     return 0
 
