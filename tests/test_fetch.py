@@ -146,3 +146,12 @@ def test_weekly_builds_keep_the_feed_beside_the_history(  # type: ignore[no-unty
     assert [h.get("If-None-Match") for h in seen] == [None, '"v1"']
     assert feed_cache_path(config) == tmp_path / "weekly.history.feeds.sqlite3"
     assert feed_cache_path(config).exists()
+
+
+def test_a_body_over_the_size_limit_is_refused(serve, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import digest.fetch
+
+    monkeypatch.setattr(digest.fetch, "MAX_SOURCE_BYTES", len(FEED) - 1)
+    url, _ = serve(lambda request, count: send(request, 200, FEED))
+    with pytest.raises(FetchError, match=f"larger than {len(FEED) - 1:,} bytes"):
+        Fetcher()(url)
