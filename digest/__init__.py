@@ -21,6 +21,7 @@ from .errors import EmptyEditionError as EmptyEditionError
 from .errors import InputError as InputError
 from .errors import NothingNewError as NothingNewError
 from .errors import RenderError as RenderError
+from .errors import SendError as SendError
 from .errors import SourceError as SourceError
 from .errors import TemplateError as TemplateError
 from .history import History as History
@@ -51,7 +52,6 @@ from .render import RenderOptions as RenderOptions
 from .select import Edition as Edition
 from .select import Section as Section
 from .select import select_edition as select_edition
-from .send import SendError as SendError
 from .send import SendReport as SendReport
 from .send import send_eml as send_eml
 from .sources import SourceResult as SourceResult

@@ -6,12 +6,12 @@ can catch ``DigestError`` and show its message to a person::
     DigestError
     ├── InputError          bad articles, quotes or newsletter settings
     │   └── ConfigError     a config or data file that cannot be read or is invalid
-    │       └── SourceError a feed or other source that cannot be read or parsed at all
+    │       └── SourceError a feed that cannot be read or parsed, or whose every item was skipped
     ├── EmptyEditionError   nothing to put in the edition (no articles at all)
     │   └── NothingNewError nothing that an earlier edition did not already feature
     ├── TemplateError       a template is missing, does not parse, or fails while rendering
     ├── RenderError         MJML compilation or CSS inlining failed
-    ├── CheckError          the email does not pass its checks (over Gmail's clipping size)
+    ├── CheckError          the email fails its checks (no unsubscribe link, no alt, too big)
     └── SendError           the mail server cannot be reached or refuses the login
 
 Messages name the field, the position and an excerpt of the value, so the line a
@@ -31,9 +31,11 @@ __all__ = [
     "ConfigError",
     "DigestError",
     "EmptyEditionError",
+    "FetchError",
     "InputError",
     "NothingNewError",
     "RenderError",
+    "SendError",
     "SourceError",
     "TemplateError",
 ]
@@ -88,6 +90,16 @@ class CheckError(DigestError):
     """The email was built but does not pass its checks (too big to be read whole, say)."""
 
     exit_code = 5
+
+
+class SendError(DigestError):
+    """The mail server cannot be reached, or refuses the connection or the login."""
+
+    exit_code = 7
+
+
+class FetchError(OSError):
+    """A URL that could not be read (the message says why); sources report it as a SourceError."""
 
 
 def excerpt(value: object, length: int = EXCERPT_LENGTH) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import FetchError
+
 __all__ = ["MAX_SOURCE_BYTES", "FeedCache", "FetchError", "Fetcher"]
 
 MAX_SOURCE_BYTES = 20_000_000
@@ -26,10 +28,6 @@ USER_AGENT = "digest (newsletter builder)"
 # Statuses worth another try: the server is busy or briefly broken.
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _CHUNK = 65_536
-
-
-class FetchError(OSError):
-    """A URL that could not be read; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ scratch (``Mailing.from_scratch``); the tests hold the two to byte identity.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 from collections import OrderedDict
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import lru_cache
 from itertools import islice
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .errors import RenderError
@@ -47,9 +48,11 @@ from .mime import (
     uri_list_header,
 )
 from .models import Newsletter, Reader
-from .pipeline import Digest
 from .render import Renderer, RenderOptions
 from .select import Edition
+
+if TYPE_CHECKING:
+    from .pipeline import Digest
 
 __all__ = ["Mailing", "ReaderMessage", "unsubscribe_url_for"]
 
@@ -475,19 +478,24 @@ class Mailing:
         return unsubscribe_uris(newsletter, values["unsubscribe_url"] or None)
 
     def messages(
-        self, readers: Iterable[Reader], executor: Executor | None = None, chunk: int = 1000
+        self,
+        readers: Iterable[Reader],
+        executor: Executor | None = None,
+        chunk: int = 1000,
+        workers: int | None = None,
     ) -> Iterator[ReaderMessage]:
         """Each reader's message, in order, holding only a few chunks in memory at once.
 
         With an ``executor`` (a process pool, or a Dask ``distributed`` client's executor),
-        chunks of readers are made in parallel.
+        chunks of readers are made in parallel, two per worker at a time (``workers``: the
+        executor's workers, by default the machine's cores).
         """
         if executor is None:
             for reader in readers:
                 yield ReaderMessage(reader, self.message_bytes(reader))
             return
         pending: list[Future[list[ReaderMessage]]] = []
-        workers = max(2, getattr(executor, "_max_workers", 2))
+        workers = max(2, workers or os.cpu_count() or 2)
         remaining = iter(readers)
         batches = iter(lambda: list(islice(remaining, chunk)), [])
         for batch in batches:

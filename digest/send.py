@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 
 from .config import BuildConfig, SmtpSettings
-from .errors import DigestError, InputError
+from .errors import DigestError, InputError, SendError
 from .mime import address_header
 from .models import email_address
 
@@ -35,12 +35,6 @@ __all__ = [
     "read_recipients",
     "send_eml",
 ]
-
-
-class SendError(DigestError):
-    """The mail server cannot be reached, or refuses the connection or the login."""
-
-    exit_code = 7
 
 
 @dataclass
