@@ -58,7 +58,7 @@ from .sources import SourceResult as SourceResult
 from .sources import read_source as read_source
 from .sources import read_sources as read_sources
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Article",

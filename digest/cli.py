@@ -150,7 +150,7 @@ def build(
         click.echo(f"  {path}")
 
 
-STARTER = """# A newsletter config for digest (https://pypi.org/project/digest/).
+STARTER = """# A newsletter config for digest (https://pypi.org/project/newsletter-digest/).
 # Build an edition:   digest build --config {name}
 # Preview it:         digest preview --config {name}
 

@@ -15,7 +15,7 @@ from .errors import RenderError
 
 __all__ = ["INLINERS", "Inliner", "inline_css"]
 
-#: The inlining engines: premailer (the default) and css-inline (``pip install 'digest[fast]'``).
+#: The inlining engines: premailer (the default) and css-inline (``pip install 'newsletter-digest[fast]'``).
 Inliner = Literal["premailer", "css-inline"]
 INLINERS: tuple[Inliner, ...] = get_args(Inliner)
 
@@ -97,7 +97,7 @@ def _css_inline(html: str) -> str:
         import css_inline
     except ImportError:
         raise RenderError(
-            "the css-inline engine is not installed: pip install 'digest[fast]'"
+            "the css-inline engine is not installed: pip install 'newsletter-digest[fast]'"
         ) from None
     inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
     try:

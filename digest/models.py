@@ -553,7 +553,7 @@ class Newsletter(_Model):
     preheader_length: int = Field(default=110, ge=20, le=500)
     #: Feed summaries are cut at a word to at most this many characters, with an ellipsis.
     summary_length: int = Field(default=600, ge=50, le=20_000)
-    #: The CSS inliner: premailer, or css-inline (faster; ``pip install 'digest[fast]'``).
+    #: The CSS inliner: premailer, or css-inline (faster; ``pip install 'newsletter-digest[fast]'``).
     inliner: Literal["premailer", "css-inline"] = "premailer"
     send_time: time = time(7, 0)
     cadence: Cadence | None = None

@@ -33,7 +33,7 @@ def test_installed_wheel_builds_the_example_elsewhere(tmp_path: Path) -> None:
         check=True,
         timeout=300,
     )
-    (wheel,) = wheels.glob("digest-*.whl")
+    (wheel,) = wheels.glob("newsletter_digest-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {
         "digest/templates/edition.mjml.j2",
