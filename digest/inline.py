@@ -15,7 +15,8 @@ from .errors import RenderError
 
 __all__ = ["INLINERS", "Inliner", "inline_css"]
 
-#: The inlining engines: premailer (the default) and css-inline (``pip install 'newsletter-digest[fast]'``).
+#: The inlining engines: premailer (the default) and css-inline
+#: (``pip install 'newsletter-digest[fast]'``).
 Inliner = Literal["premailer", "css-inline"]
 INLINERS: tuple[Inliner, ...] = get_args(Inliner)
 

@@ -15,6 +15,7 @@ import lxml.html
 import nh3
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
+from email_validator import EmailNotValidError, validate_email
 from inscriptis import get_text
 from lxml import etree
 from pydantic import (
@@ -50,7 +51,6 @@ _UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]"
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _QUOTE_MARKS = "\"'“”„‟«»‘’‚‛‹›「」『』"  # noqa: RUF001 (these quote marks are the point)
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
-_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+")
 #: Schemes allowed in page links and images; article links may also be ``mailto``.
 WEB_SCHEMES = frozenset({"http", "https"})
 #: The default schemes of article links; pass ``{"url_schemes": ...}`` as validation context
@@ -295,18 +295,21 @@ def _colour(value: str) -> str:
 
 
 def email_address(value: str) -> str:
-    """Check an address (no display name) and IDNA-encode its domain; raise ``ValueError``."""
+    """Check an address (no display name) with email-validator; the domain IDNA 2008-encoded.
+
+    Raises ``ValueError``. A non-ASCII local part would need SMTPUTF8, which is not supported.
+    """
     value = value.strip()
-    if _UNWANTED.search(value) or not _EMAIL.fullmatch(value):
-        raise ValueError("not an email address")
-    local, domain = value.rsplit("@", 1)
-    if not local.isascii():
-        raise ValueError("a non-ASCII local part needs SMTPUTF8, which is not supported")
+    if _UNWANTED.search(value) or any(ch in value for ch in "\r\n\t"):
+        raise ValueError("not an email address: it holds control characters")
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError("the domain cannot be IDNA-encoded") from None
-    return f"{local}@{ascii_domain.lower()}"
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"not an email address: {error}") from None
+    local, domain = str(checked.ascii_email).rsplit("@", 1)
+    if len(local.encode()) > 64:
+        raise ValueError("not an email address: the part before the @-sign is over 64 characters")
+    return f"{local}@{domain.lower()}"
 
 
 def _required(value: str) -> str:
@@ -553,7 +556,8 @@ class Newsletter(_Model):
     preheader_length: int = Field(default=110, ge=20, le=500)
     #: Feed summaries are cut at a word to at most this many characters, with an ellipsis.
     summary_length: int = Field(default=600, ge=50, le=20_000)
-    #: The CSS inliner: premailer, or css-inline (faster; ``pip install 'newsletter-digest[fast]'``).
+    #: The CSS inliner: premailer, or css-inline (faster;
+    #: ``pip install 'newsletter-digest[fast]'``).
     inliner: Literal["premailer", "css-inline"] = "premailer"
     send_time: time = time(7, 0)
     cadence: Cadence | None = None

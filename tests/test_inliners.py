@@ -11,7 +11,9 @@ from digest.inline import inline_css
 from .conftest import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
 from .htmltools import read_page
 
-pytest.importorskip("css_inline", reason="css-inline is not installed (pip install 'newsletter-digest[fast]')")
+pytest.importorskip(
+    "css_inline", reason="css-inline is not installed (pip install 'newsletter-digest[fast]')"
+)
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLE_EDITIONS))
