@@ -95,6 +95,9 @@ def check_url(value: str, schemes: Collection[str], base: str | None = None) -> 
     if any(unicodedata.category(ch) in ("Cn", "Co") for ch in value):
         # MRML writes such characters as Rust escapes (\u{d7c7}), which breaks the link.
         raise ValueError("a URL may not contain unassigned or private-use characters")
+    if "\\" in value:
+        # Browsers read a backslash as a slash, and MRML doubles it: the link would differ.
+        raise ValueError("a URL may not contain a backslash (write a slash, or %5C)")
     scheme = urlsplit(value).scheme.lower()
     if not scheme:
         if base is None:

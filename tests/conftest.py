@@ -1,44 +1,20 @@
-"""Shared fixtures: example paths, small factories, a network guard and the snapshot switch."""
+"""Shared fixtures: a newsletter, an article factory, a network guard and the snapshot switch.
+
+What tests share besides fixtures is in ``helpers.py``.
+"""
 
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from digest import (
-    Article,
-    Digest,
-    Newsletter,
-    Quote,
-    RenderOptions,
-    build_digest,
-    load_config,
-    load_data,
-)
+from digest import Article, Newsletter, Quote
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-
-
-def run_digest(
-    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m digest ARGS`` in a subprocess, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "digest", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+from .helpers import ArticleFactory
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,9 +58,6 @@ def newsletter() -> Newsletter:
     )
 
 
-ArticleFactory = Callable[..., Article]
-
-
 @pytest.fixture
 def make_article() -> ArticleFactory:
     counter = iter(range(1, 10_000))
@@ -107,41 +80,3 @@ def make_article() -> ArticleFactory:
 @pytest.fixture
 def quote() -> Quote:
     return Quote(text="Less is more.", author="Ludwig Mies van der Rohe")
-
-
-# The examples, each with the date and number their snapshots and screenshots are built for.
-EXAMPLE_EDITIONS = {
-    "tangerangnews": (datetime(2025, 9, 16).date(), 12),
-    "riverside": (datetime(2026, 11, 30).date(), 48),
-    # The riverside stories in a design of one's own (examples/own-design, adapted from MJML's).
-    "own-design": (datetime(2026, 11, 30).date(), 48),
-}
-#: The examples built with the default templates (tests of that design's own details).
-DEFAULT_DESIGN = ["riverside", "tangerangnews"]
-
-
-def build_example(
-    name: str,
-    asset_base_url: str | None = None,
-    inliner: str = "premailer",
-    locale: str | None = None,
-) -> Digest:
-    """Build one of the examples exactly as ``digest build`` does (another inliner or locale)."""
-    config = load_config(EXAMPLES / name / "newsletter.toml")
-    changes: dict[str, str] = {"inliner": inliner}
-    if locale is not None:
-        changes["locale"] = locale
-    config = config.model_copy(update={"newsletter": config.newsletter.model_copy(update=changes)})
-    data = load_data(config.data, config.newsletter)
-    on, number = EXAMPLE_EDITIONS[name]
-    options = RenderOptions(template_dir=config.templates, asset_base_url=asset_base_url)
-    return build_digest(
-        data.articles,
-        config.newsletter,
-        on,
-        quotes=data.quotes,
-        number=number,
-        options=options,
-        # A local preview's pictures are file: URLs, which the checks rightly refuse to send.
-        check=asset_base_url is None,
-    )

@@ -17,7 +17,7 @@ import pytest
 from digest import Logo, RenderError, build_digest, load_config
 from digest.inline import INLINERS
 
-from .conftest import DEFAULT_DESIGN, EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example
+from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parent / "artifacts"

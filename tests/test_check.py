@@ -10,7 +10,7 @@ import pytest
 from digest import Newsletter, Theme, build_digest
 from digest.check import check_html, check_theme
 
-from .conftest import EXAMPLE_EDITIONS, EXAMPLES, ArticleFactory, build_example, run_digest
+from .helpers import EXAMPLE_EDITIONS, EXAMPLES, ArticleFactory, build_example, run_digest
 
 BAD = Path(__file__).parent / "fixtures" / "bad.html"
 

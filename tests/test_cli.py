@@ -1,36 +1,26 @@
-"""The ``digest`` command through its real entry points, in subprocesses."""
+"""The ``digest`` command: in-process through its entry function, and a few real commands.
+
+Most tests call ``digest.cli.main`` in this process (``run_digest``); the ones marked as such
+run the installed command in a subprocess, so the entry points themselves stay tested.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, run_digest
+from .helpers import EXAMPLES, run_command, run_digest
 
 SEED = EXAMPLES / "tangerangnews" / "newsletter.toml"
-SCRIPT = shutil.which("digest", path=str(Path(sys.executable).parent))
-
-
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [SCRIPT] if SCRIPT else [sys.executable, "-m", "digest"]
-    return subprocess.run(
-        [*command, *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-    )
 
 
 def test_build_writes_html_text_and_eml(tmp_path: Path) -> None:
-    result = run(
+    # The installed command, in a subprocess: the real entry point.
+    result = run_command(
         "build",
         "--config",
         SEED,
@@ -59,8 +49,12 @@ def test_build_writes_html_text_and_eml(tmp_path: Path) -> None:
 
 
 def test_python_dash_m_and_quiet(tmp_path: Path) -> None:
-    result = run_digest(
-        "build", "--config", SEED, "--date", "2025-09-16", "--out", tmp_path, "--quiet"
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "build", "--config", str(SEED), "--quiet"]  # noqa: RUF005
+        + ["--date", "2025-09-16", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
@@ -71,7 +65,7 @@ def test_every_command_has_an_example_in_its_help() -> None:
     from digest.cli import cli
 
     for name in cli.commands:
-        result = run(name, "--help")
+        result = run_digest(name, "--help")
         assert result.returncode == 0
         assert "Example:" in result.stdout, name
 
@@ -121,7 +115,7 @@ def test_bad_input_is_one_clear_line_and_leaves_no_files(
 ) -> None:
     config = write_config(tmp_path, data)
     out = tmp_path / "out"
-    result = run("build", "--config", config, "--date", "2025-09-16", "--out", out)
+    result = run_digest("build", "--config", config, "--date", "2025-09-16", "--out", out)
     assert result.returncode == code
     assert result.stderr.startswith("digest: error: ")
     assert message in result.stderr
@@ -133,15 +127,21 @@ def test_bad_input_is_one_clear_line_and_leaves_no_files(
 def test_a_failed_build_keeps_the_previous_output(tmp_path: Path) -> None:
     config = write_config(tmp_path, {"articles": [ARTICLE]})
     out = tmp_path / "out"
-    assert run("build", "--config", config, "--date", "2025-09-16", "--out", out).returncode == 0
+    assert (
+        run_digest("build", "--config", config, "--date", "2025-09-16", "--out", out).returncode
+        == 0
+    )
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     (tmp_path / "articles.json").write_text("[]")
-    assert run("build", "--config", config, "--date", "2025-09-16", "--out", out).returncode == 1
+    assert (
+        run_digest("build", "--config", config, "--date", "2025-09-16", "--out", out).returncode
+        == 1
+    )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    result = run("build", "--config", tmp_path / "missing.toml", "--out", tmp_path)
+    result = run_digest("build", "--config", tmp_path / "missing.toml", "--out", tmp_path)
     assert result.returncode == 2
     assert "does not exist" in result.stderr
 
@@ -149,7 +149,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_a_bad_config_names_the_field(tmp_path: Path) -> None:
     config = write_config(tmp_path, {"articles": [ARTICLE]})
     config.write_text(config.read_text().replace('locale = "id"', 'locale = "klingon"'))
-    result = run("build", "--config", config, "--out", tmp_path / "out")
+    result = run_digest("build", "--config", config, "--out", tmp_path / "out")
     assert result.returncode == 1
     assert "newsletter.locale: unknown locale" in result.stderr
     assert "'klingon'" in result.stderr

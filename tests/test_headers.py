@@ -16,7 +16,7 @@ from digest.mime import header_uri, text_header
 from digest.personal import Mailing
 from digest.text import cut_text
 
-from .conftest import ArticleFactory
+from .helpers import ArticleFactory
 
 ON = date(2026, 11, 23)
 NAMES = [

@@ -9,7 +9,7 @@ import pytest
 
 from digest import Article, Newsletter, build_digest
 
-from .conftest import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
+from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
 from .htmltools import read_page
 
 

@@ -4,7 +4,7 @@ import re
 
 from digest import inline_css
 
-from .conftest import build_example
+from .helpers import build_example
 from .htmltools import read_page
 
 SAMPLE = """<!doctype html><html lang="en"><head><title>T</title>

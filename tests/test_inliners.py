@@ -8,7 +8,7 @@ from digest import RenderError
 from digest.check import check_html
 from digest.inline import inline_css
 
-from .conftest import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
+from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
 from .htmltools import read_page
 
 pytest.importorskip(

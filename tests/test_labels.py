@@ -13,7 +13,7 @@ from digest import Newsletter, build_digest
 from digest import labels as labels_module
 from digest.labels import CATALOGS, LABEL_MESSAGES, available, catalog_for, labels_for
 
-from .conftest import ArticleFactory
+from .helpers import ArticleFactory
 
 PO_FILES = sorted(CATALOGS.glob("*/LC_MESSAGES/digest.po"))
 

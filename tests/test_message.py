@@ -7,7 +7,7 @@ import pytest
 
 from digest import CheckError, Newsletter, build_digest
 
-from .conftest import ArticleFactory, build_example
+from .helpers import ArticleFactory, build_example
 
 ON = date(2026, 11, 23)
 

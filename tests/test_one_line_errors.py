@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_digest
+from .helpers import run_digest
 
 CONFIG = """
 data = ["articles.json"]

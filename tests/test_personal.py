@@ -15,7 +15,7 @@ from digest.mime import quoted_printable
 from digest.models import Reader
 from digest.personal import Mailing, unsubscribe_url_for
 
-from .conftest import build_example
+from .helpers import build_example
 
 READERS = [
     Reader(address="ann@example.org", name="Ann O'Brien & <Partners>", unsubscribe_token="t-1"),

@@ -17,7 +17,7 @@ import pytest
 
 from digest.preview import Preview, make_server
 
-from .conftest import EXAMPLES
+from .helpers import EXAMPLES
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_only_localhost_hosts_and_well_formed_paths_are_served() -> None:
 
     from digest.preview import ALLOWED_HOSTS, Preview, make_server
 
-    from .conftest import EXAMPLES
+    from .helpers import EXAMPLES
 
     server = make_server(Preview(EXAMPLES / "riverside" / "newsletter.toml"), port=0)
     thread = __import__("threading").Thread(target=server.serve_forever, daemon=True)

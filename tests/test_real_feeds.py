@@ -16,7 +16,7 @@ from digest.config import Source
 from digest.pictures import is_tracking_pixel, picture
 from digest.sources import SourceResult, read_source
 
-from .conftest import run_digest
+from .helpers import run_digest
 from .htmltools import read_page
 
 REAL = Path(__file__).parent / "fixtures" / "feeds" / "real"

@@ -20,7 +20,7 @@ from digest.check import check_html
 from digest.inline import inline_css
 from digest.render import Renderer, compile_mjml
 
-from .conftest import EXAMPLE_EDITIONS, EXAMPLES, build_example
+from .helpers import EXAMPLE_EDITIONS, EXAMPLES, build_example
 from .test_browser import _chromium, show
 
 NODE_TOOLS = Path(__file__).parent / "node"

@@ -25,7 +25,7 @@ from digest import (
 )
 from digest.models import email_address
 
-from .conftest import ArticleFactory
+from .helpers import ArticleFactory
 from .htmltools import read_page
 
 ON = date(2026, 11, 23)

@@ -7,7 +7,7 @@ import pytest
 from digest import EmptyEditionError, Newsletter, Quote, select_edition
 from digest.select import canonical_url, normalise_title, pick_quote
 
-from .conftest import ArticleFactory
+from .helpers import ArticleFactory
 
 ON = date(2026, 11, 23)
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ import pytest
 from digest.config import SmtpSettings
 from digest.send import SendError, read_recipients, send_eml
 
-from .conftest import EXAMPLES, build_example, run_digest
+from .helpers import EXAMPLES, build_example, run_digest
 
 controller_module = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is not installed")
 smtp_module = pytest.importorskip("aiosmtpd.smtp")

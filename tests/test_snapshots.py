@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLE_EDITIONS, build_example
+from .helpers import EXAMPLE_EDITIONS, build_example
 from .htmltools import read_page
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -15,7 +15,7 @@ from digest.config import Source
 from digest.sources import read_source
 from digest.text import columns, cut_text, wrap
 
-from .conftest import EXAMPLE_EDITIONS, build_example
+from .helpers import EXAMPLE_EDITIONS, build_example
 from .test_properties import QUICK
 
 URL = re.compile(r"https?://\S+")

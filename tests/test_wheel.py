@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, ROOT, run_digest
+from .helpers import EXAMPLES, ROOT, run_digest
 
 pytestmark = pytest.mark.slow
 
