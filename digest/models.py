@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
 import unicodedata
@@ -28,6 +29,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from .labels import LABEL_MESSAGES
 
 __all__ = [
     "Article",
@@ -567,7 +570,21 @@ class Newsletter(_Model):
     tracking: Tracking | None = None
     #: The public web address of the edition archive: the email links to its page there.
     archive_url: WebUrl | None = None
+    #: Words of the templates to replace, by key (see ``digest.labels.LABEL_MESSAGES``).
     labels: dict[str, OneLine] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _known_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        """Refuse a label key the templates do not use, suggesting the nearest one."""
+        for key in value:
+            if key not in LABEL_MESSAGES:
+                near = difflib.get_close_matches(key, list(LABEL_MESSAGES), n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                raise ValueError(
+                    f"unknown label {key!r}{hint} (the labels are: {', '.join(LABEL_MESSAGES)})"
+                )
+        return value
 
     @field_validator("sections", mode="before")
     @classmethod

@@ -90,3 +90,8 @@ def test_a_fallback_is_said_once_in_the_build(
 def test_newsletter_labels_still_override_the_catalog() -> None:
     labels = labels_for("de", {"read_more": "Zum Artikel"})
     assert labels["read_more"] == "Zum Artikel" and labels["unsubscribe"] == "Abbestellen"
+
+
+def test_a_mistyped_label_key_names_the_nearest(newsletter: Newsletter) -> None:
+    with pytest.raises(ValueError, match="unknown label 'unsubcribe'; did you mean 'unsubscribe'"):
+        Newsletter.model_validate(newsletter.model_dump() | {"labels": {"unsubcribe": "Stop"}})
