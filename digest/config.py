@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterable
+from os import PathLike
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 MAX_DATA_BYTES = 50_000_000
+#: A file system path: a string or any path-like object.
+StrPath = str | PathLike[str]
 
 
 class EditionData(BaseModel):
@@ -124,8 +127,9 @@ def _read(path: Path, what: str) -> bytes:
         raise ConfigError(f"{path}: cannot read the {what}: {error.strerror or error}") from None
 
 
-def load_config(path: Path) -> BuildConfig:
+def load_config(path: StrPath) -> BuildConfig:
     """Read a TOML config; its relative paths are taken from the config's own folder."""
+    path = Path(path)
     raw = _read(path, "config file")
     try:
         document = tomllib.loads(raw.decode("utf-8"))
@@ -179,10 +183,10 @@ def parse_edition_data(document: object, newsletter: Newsletter | None = None) -
         raise InputError(describe_validation_error(error)) from None
 
 
-def load_data(paths: Iterable[Path], newsletter: Newsletter | None = None) -> EditionData:
+def load_data(paths: Iterable[StrPath], newsletter: Newsletter | None = None) -> EditionData:
     """Read and merge JSON data documents of articles and quotes."""
     merged = EditionData()
-    for path in paths:
+    for path in map(Path, paths):
         raw = _read(path, "data file")
         try:
             document = json.loads(raw)

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 
 from .errors import FetchError
@@ -42,9 +43,9 @@ class CachedFeed:
 class FeedCache:
     """Feeds read before and their validators, in an SQLite file (for conditional GET)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | PathLike[str]) -> None:
         """Use (and create on first write) the cache at ``path``."""
-        self.path = path
+        self.path = Path(path)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
+from os import PathLike
 from pathlib import Path
 
 from .errors import ConfigError, InputError
@@ -56,9 +57,9 @@ class EditionRecord:
 class History:
     """The edition history of one newsletter, in an SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | PathLike[str]) -> None:
         """Open (or create) the history at ``path``."""
-        self.path = path
+        path = self.path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=60)

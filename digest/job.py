@@ -16,7 +16,7 @@ from pathlib import Path
 from babel.dates import format_date
 
 from .check import summarise
-from .config import BuildConfig, load_data
+from .config import BuildConfig, StrPath, load_data
 from .errors import DigestError
 from .fetch import FeedCache, Fetcher
 from .history import History
@@ -50,7 +50,7 @@ def edition_date(config: BuildConfig, on: date | None = None) -> date:
 
 
 def gather(
-    config: BuildConfig, extra: Sequence[Path] = (), fetch: Fetch | None = None
+    config: BuildConfig, extra: Sequence[StrPath] = (), fetch: Fetch | None = None
 ) -> SourceResult:
     """Read the config's JSON data files, any ``extra`` ones, and its sources.
 
@@ -120,11 +120,11 @@ def prepare(
 
 def run_build(
     config: BuildConfig,
-    out_dir: Path,
+    out_dir: StrPath,
     on: date | None = None,
     number: int | None = None,
     recipients: Sequence[str] = (),
-    extra: Sequence[Path] = (),
+    extra: Sequence[StrPath] = (),
     fetch: Fetch | None = None,
     allow_oversize: bool = False,
     check: bool = True,
@@ -135,6 +135,7 @@ def run_build(
     archive and the history change together or not at all, and a build that was interrupted
     is rolled back when the next one starts.
     """
+    out_dir = Path(out_dir)
     on = edition_date(config, on)
     gathered = gather(config, extra, fetch)
     created = not out_dir.exists()
@@ -180,11 +181,12 @@ def _lock_path(config: BuildConfig, out_dir: Path) -> Path:
     return out_dir
 
 
-def recover(config: BuildConfig, out_dir: Path) -> int:
+def recover(config: BuildConfig, out_dir: StrPath) -> int:
     """Roll back a build of ``config`` that was interrupted; returns the files rolled back.
 
     ``digest build`` does this itself before building; call it to tidy up without building.
     """
+    out_dir = Path(out_dir)
     if not _lock_path(config, out_dir).exists():
         return 0
     with _committing(config, out_dir, create=False) as (_, _, rolled_back):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from datetime import date
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "digest"
@@ -61,3 +62,16 @@ def test_every_error_lives_in_errors() -> None:
         tree = ast.parse(path.read_text())
         classes = [node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
         assert not [name for name in classes if name.endswith("Error")], path.name
+
+
+def test_paths_may_be_strings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from digest import History, load_config, load_data, run_build
+
+    from .helpers import EXAMPLES
+
+    config = load_config(str(EXAMPLES / "riverside" / "newsletter.toml"))
+    assert load_data([str(EXAMPLES / "riverside" / "articles.json")]).articles
+    result = run_build(config, str(tmp_path / "out"), on=date(2026, 11, 30))
+    assert all(path.exists() for path in result.files)
+    with History(str(tmp_path / "h.sqlite3")) as history:
+        assert history.editions() == []
