@@ -6,9 +6,10 @@ import logging
 import re
 import warnings
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import cssutils
+import lxml.html
 from premailer import Premailer
 
 from .errors import RenderError
@@ -29,16 +30,38 @@ def _refuse_fetch(url: str) -> None:
 
 
 @lru_cache(maxsize=32)
-def _parse_offline(css: str, validate: bool) -> Any:
-    """Parse a stylesheet without following ``@import`` (cssutils would fetch it)."""
-    return cssutils.CSSParser(fetcher=_refuse_fetch, validate=validate).parseString(css)
+def _imports(css: str) -> bool:
+    """Whether a stylesheet holds an ``@import`` rule (parsed without following it)."""
+    sheet = cssutils.CSSParser(fetcher=_refuse_fetch, validate=False).parseString(css)
+    return any(rule.type == rule.IMPORT_RULE for rule in sheet)
 
 
-class _OfflinePremailer(Premailer):  # type: ignore[misc]
-    """Premailer whose CSS parser never touches the network."""
+# At-rules an email's stylesheets use; any other "@" in the HTML is looked at more closely.
+_COMMON_AT = re.compile(r"@(?!media\b|font-face\b|supports\b|page\b|charset\b)")
 
-    def _parse_css_string(self, css_body: str, validate: bool = True) -> Any:
-        return _parse_offline(css_body, validate)
+
+def _without_imports(html: str) -> str:
+    """The HTML without the ``@import`` rules of its style elements.
+
+    cssutils, which premailer parses styles with, would fetch an imported stylesheet; the
+    rules are removed here, so the inliner never sees one (the document is rewritten only then).
+    """
+    if not _COMMON_AT.search(html):
+        return html
+    root = lxml.html.document_fromstring(html)
+    changed = False
+    for style in root.iter("style"):
+        css = style.text or ""
+        if css and _imports(css):
+            sheet = cssutils.CSSParser(fetcher=_refuse_fetch, validate=False).parseString(css)
+            for rule in [r for r in sheet if r.type == r.IMPORT_RULE]:
+                sheet.deleteRule(rule)
+            style.text = sheet.cssText.decode()
+            changed = True
+    if not changed:
+        return html
+    rewritten: str = lxml.html.tostring(root, encoding="unicode", doctype=_DOCTYPE)
+    return rewritten
 
 
 def _keep_reset_in_head(html: str, marker: str = 'data-premailer="ignore"') -> str:
@@ -68,8 +91,8 @@ def inline_css(html: str, engine: Inliner = "premailer") -> str:
     """
     if engine == "css-inline":
         return _css_inline(html)
-    premailer = _OfflinePremailer(
-        _keep_reset_in_head(html),
+    premailer = Premailer(
+        _keep_reset_in_head(_without_imports(html)),
         allow_network=False,
         allow_loading_external_files=False,
         strip_important=False,

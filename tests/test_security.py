@@ -249,16 +249,31 @@ def test_mj_include_of_a_file_in_the_folder_works(
     assert "From the partial" in digest.html
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "@import url(http://evil.example/a.css);",
+        "@IMPORT 'http://evil.example/b.css' screen;",
+        "@\\69mport url(http://evil.example/c.css);",  # a CSS escape for the i
+    ],
+)
 def test_user_css_imports_are_not_fetched(
-    no_network: list[object], tmp_path: Path, make_article: ArticleFactory, newsletter: Newsletter
+    no_network: list[object],
+    tmp_path: Path,
+    make_article: ArticleFactory,
+    newsletter: Newsletter,
+    rule: str,
 ) -> None:
     (tmp_path / "edition.mjml.j2").write_text(
         '{% extends "default/edition.mjml.j2" %}{% block header %}'
-        "<mj-raw><style>@import url(http://evil.example/a.css);</style></mj-raw>"
-        "{% endblock %}"
+        f"<mj-raw><style>{rule} p {{ color: red; }}</style></mj-raw>"
+        "{{ super() }}{% endblock %}"
     )
-    build_digest([make_article()], newsletter, ON, options=RenderOptions(template_dir=tmp_path))
+    digest = build_digest(
+        [make_article()], newsletter, ON, options=RenderOptions(template_dir=tmp_path)
+    )
     assert no_network == []
+    assert "evil.example" not in digest.html
 
 
 # ---- headers ---------------------------------------------------------------------------------
