@@ -16,7 +16,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from digest import build_digest, load_config, load_data
+from digest import build_digest, load_config
+from digest.config import load_data
 from digest.message import build_message
 from digest.models import Reader
 from digest.personal import Mailing, unsubscribe_url_for

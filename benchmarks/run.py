@@ -16,16 +16,9 @@ from pathlib import Path
 
 from timing import median_ms
 
-from digest import (
-    Article,
-    Newsletter,
-    Quote,
-    Renderer,
-    build_digest,
-    inline_css,
-    load_config,
-    load_data,
-)
+from digest import Article, Newsletter, Quote, Renderer, build_digest, load_config
+from digest.config import load_data
+from digest.inline import inline_css
 from digest.render import compile_mjml
 from digest.select import select_edition
 

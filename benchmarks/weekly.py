@@ -15,7 +15,9 @@ from pathlib import Path
 
 from timing import median_ms
 
-from digest import Source, build_digest, load_config, load_data, read_source, run_build
+from digest import build_digest, load_config, run_build
+from digest.config import Source, load_data
+from digest.sources import read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "tangerangnews" / "newsletter.toml"

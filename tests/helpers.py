@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from digest import Article, Digest, RenderOptions, build_digest, load_config, load_data
+from digest import Article, Digest, RenderOptions, build_digest, load_config
 from digest.cli import main
+from digest.config import load_data
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from digest import Logo, RenderError, build_digest, load_config
+from digest import RenderError, build_digest, load_config
 from digest.inline import INLINERS
+from digest.models import Logo
 
 from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example
 

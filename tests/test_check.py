@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from digest import Newsletter, Theme, build_digest
+from digest import Newsletter, build_digest
 from digest.check import check_html, check_theme
+from digest.models import Theme
 
 from .helpers import EXAMPLE_EDITIONS, EXAMPLES, ArticleFactory, build_example, run_digest
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from digest import inline_css
+from digest.inline import inline_css
 
 from .helpers import build_example
 from .htmltools import read_page

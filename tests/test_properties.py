@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digest import DigestError, Newsletter, Renderer, build_digest, parse_edition_data
+from digest import DigestError, Newsletter, Renderer, build_digest
+from digest.config import parse_edition_data
 from digest.select import select_edition
 
 from .htmltools import read_page

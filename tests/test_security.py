@@ -20,10 +20,10 @@ from digest import (
     RenderOptions,
     TemplateError,
     build_digest,
-    parse_edition_data,
-    write_files,
 )
+from digest.config import parse_edition_data
 from digest.models import email_address
+from digest.output import write_files
 
 from .helpers import ArticleFactory
 from .htmltools import read_page

@@ -65,7 +65,9 @@ def test_every_error_lives_in_errors() -> None:
 
 
 def test_paths_may_be_strings(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from digest import History, load_config, load_data, run_build
+    from digest import load_config, run_build
+    from digest.config import load_data
+    from digest.history import History
 
     from .helpers import EXAMPLES
 
