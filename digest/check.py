@@ -34,7 +34,7 @@ __all__ = [
 Severity = Literal["error", "warning", "info"]
 #: Gmail shows "[Message clipped]" and hides the rest past about this size.
 GMAIL_CLIP_KB = 102
-DEFAULT_BUDGET_KB = 90
+DEFAULT_BUDGET_KB = 100
 _GENERIC_LINK_TEXT = {
     "click here",
     "here",

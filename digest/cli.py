@@ -383,7 +383,7 @@ def send(
     "--budget",
     type=click.FloatRange(min=1),
     default=None,
-    help="The size budget in KB (default: the config's size_budget_kb, or 90).",
+    help="The size budget in KB (default: the config's size_budget_kb, or 100).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
 def check(html_file: Path, config_path: Path | None, budget: float | None, quiet: bool) -> None:

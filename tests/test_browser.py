@@ -128,11 +128,6 @@ return {
   clipped: clipped,
   titleColour: title.color,
   background: getComputedStyle(document.body).backgroundColor,
-  schemes: document.querySelector('meta[name="color-scheme"]')?.content || '',
-  quote: (q => q && {size: getComputedStyle(q).fontSize, style: getComputedStyle(q).fontStyle})(
-    document.querySelector('p.quote')),
-  caption: (c => c && {size: getComputedStyle(c).fontSize, style: getComputedStyle(c).fontStyle,
-    colour: getComputedStyle(c).color})(document.querySelector('p.caption')),
 };
 """
 

@@ -102,15 +102,17 @@ def test_a_missing_feed_is_not_retried(serve) -> None:  # type: ignore[no-untype
     assert len(seen) == 1
 
 
+def validators(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
+    """A server that answers 304 to a request naming its ETag."""
+    if request.headers.get("If-None-Match") == '"v1"':
+        send(request, 304)
+    else:
+        send(request, 200, FEED, ETag='"v1"', Last_Modified="Mon, 23 Nov 2026 08:00:00 GMT")
+
+
 def test_conditional_get_reads_an_unchanged_feed_from_the_cache(  # type: ignore[no-untyped-def]
     serve, tmp_path: Path
 ) -> None:
-    def validators(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
-        if request.headers.get("If-None-Match") == '"v1"':
-            send(request, 304)
-        else:
-            send(request, 200, FEED, ETag='"v1"', Last_Modified="Mon, 23 Nov 2026 08:00:00 GMT")
-
     url, seen = serve(validators)
     fetch = Fetcher(cache=FeedCache(tmp_path / "feeds.sqlite3"))
     assert fetch(url) == FEED
@@ -125,12 +127,6 @@ def test_weekly_builds_keep_the_feed_beside_the_history(  # type: ignore[no-unty
 ) -> None:
     from digest.config import load_config
     from digest.job import feed_cache_path, run_build
-
-    def validators(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
-        if request.headers.get("If-None-Match") == '"v1"':
-            send(request, 304)
-        else:
-            send(request, 200, FEED, ETag='"v1"')
 
     url, seen = serve(validators)
     config_path = tmp_path / "weekly.toml"

@@ -12,21 +12,25 @@ from .htmltools import read_page
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
+def assert_snapshot(output: bytes, snapshot: Path, update: bool) -> None:
+    """Compare ``output`` with its snapshot, or rewrite the snapshot when asked to."""
+    if update:
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_bytes(output)
+        pytest.skip(f"rewrote {snapshot.relative_to(SNAPSHOTS)}")
+    assert snapshot.exists(), f"no snapshot yet: run pytest --update-snapshots ({snapshot})"
+    assert output == snapshot.read_bytes(), (
+        f"{snapshot.relative_to(SNAPSHOTS)} differs from its snapshot; if the change is "
+        "intended, run pytest --update-snapshots and review the diff"
+    )
+
+
 @pytest.mark.parametrize("example", sorted(EXAMPLE_EDITIONS))
 @pytest.mark.parametrize("part", ["html", "txt", "eml"])
 def test_example_matches_snapshot(example: str, part: str, update_snapshots: bool) -> None:
     digest = build_example(example)
     parts = {"html": digest.html.encode(), "txt": digest.text.encode(), "eml": digest.as_bytes()}
-    output = parts[part]
-    snapshot = SNAPSHOTS / f"{example}.{part}"
-    if update_snapshots:
-        snapshot.write_bytes(output)
-        pytest.skip(f"rewrote {snapshot.name}")
-    assert snapshot.exists(), f"no snapshot yet: run pytest --update-snapshots ({snapshot})"
-    assert output == snapshot.read_bytes(), (
-        f"{example}.{part} differs from its snapshot; if the change is intended, "
-        "run pytest --update-snapshots and review the diff"
-    )
+    assert_snapshot(parts[part], SNAPSHOTS / f"{example}.{part}", update_snapshots)
 
 
 #: The languages with a catalog of their own: the riverside edition is built in each.
@@ -54,14 +58,5 @@ def test_each_language_matches_its_snapshot(locale: str, update_snapshots: bool)
             digest.text,
         ]
     ).encode()
-    snapshot = SNAPSHOTS / "locales" / f"{locale}.txt"
-    if update_snapshots:
-        snapshot.parent.mkdir(exist_ok=True)
-        snapshot.write_bytes(output)
-        pytest.skip(f"rewrote locales/{snapshot.name}")
-    assert snapshot.exists(), f"no snapshot yet: run pytest --update-snapshots ({snapshot})"
-    assert output == snapshot.read_bytes(), (
-        f"the {locale} edition differs from its snapshot; if the change is intended, "
-        "run pytest --update-snapshots and review the diff"
-    )
+    assert_snapshot(output, SNAPSHOTS / "locales" / f"{locale}.txt", update_snapshots)
     assert not [f for f in digest.findings if f.rule == "locale"]
