@@ -12,8 +12,8 @@ import re
 
 import ftfy
 import lxml.html
-from lxml import etree
 
+from .models import fragment_html, html_fragment
 from .text import cut_text
 
 __all__ = ["clean_feed_html", "fix_text"]
@@ -39,8 +39,6 @@ _MORE = re.compile(
 # WordPress's default trailer: "The post <a>Title</a> appeared first on <a>Site</a>."
 _APPEARED_FIRST = re.compile(r"^\s*The post .{1,300} appeared first on .{1,200}$", re.S)
 _ONLY_DOTS = re.compile(r"^[\s\[\](){}.…]*$")
-# Characters XML (and so lxml) refuses: control characters other than tab and newlines.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def fix_text(value: str) -> str:
@@ -68,19 +66,15 @@ def clean_feed_html(html: str, limit: int | None = None) -> str:
     """
     if not html.strip():
         return ""
-    try:
-        root: lxml.html.HtmlElement = lxml.html.fragment_fromstring(
-            _NOT_XML.sub("", fix_text(html)), create_parent="div"
-        )
-    except (etree.ParserError, ValueError):
+    root = html_fragment(fix_text(html))
+    if root is None:
         return ""
     for element in list(root.iter("script", "style", "noscript", "iframe", "object")):
         element.drop_tree()
     _drop_trailers(root)
     if limit is not None:
         _cut_tree(root, limit)
-    text: str = lxml.html.tostring(root, encoding="unicode")
-    return text.removeprefix("<div>").removesuffix("</div>").strip()
+    return fragment_html(root)
 
 
 def _drop_trailers(root: lxml.html.HtmlElement) -> None:

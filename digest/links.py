@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .models import Article, Tracking
+from .models import Article, Tracking, on_domains
 from .select import Edition
 
 __all__ = ["tag_edition", "tag_url"]
@@ -15,10 +15,7 @@ def tag_url(
 ) -> str:
     """Add ``params`` to a web link's query, keeping its own query (and its own utm_*/ref)."""
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or any(
-        host == d.lower() or host.endswith("." + d.lower()) for d in skip_domains
-    ):
+    if parts.scheme not in ("http", "https") or on_domains(url, skip_domains):
         return url
     existing = parse_qsl(parts.query, keep_blank_values=True)
     own = {key.lower() for key, _ in existing}

@@ -6,7 +6,7 @@ import difflib
 import html
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urljoin, urlsplit
@@ -178,8 +178,13 @@ def sanitise_html(
     return _without_empty(cleaned)
 
 
-def _fragment(value: str) -> lxml.html.HtmlElement | None:
+# Characters XML (and so lxml) refuses: control characters other than tab and newlines.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def html_fragment(value: str) -> lxml.html.HtmlElement | None:
     """Parse an HTML fragment into a ``div``; None when there is nothing to parse."""
+    value = _NOT_XML.sub("", value)
     if not value.strip():
         return None
     try:
@@ -189,9 +194,21 @@ def _fragment(value: str) -> lxml.html.HtmlElement | None:
     return root
 
 
+def fragment_html(root: lxml.html.HtmlElement) -> str:
+    """Serialise a fragment parsed by ``html_fragment``, without its ``div``."""
+    text: str = lxml.html.tostring(root, encoding="unicode")
+    return text.removeprefix("<div>").removesuffix("</div>").strip()
+
+
+def on_domains(url: str, domains: Iterable[str]) -> bool:
+    """Whether ``url``'s host is one of ``domains`` or a subdomain of one (case ignored)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d.lower() or host.endswith("." + d.lower()) for d in domains)
+
+
 def _paragraph_blocks(value: str) -> str:
     """Turn every block element into a paragraph (list items marked with a bullet)."""
-    root = _fragment(value)
+    root = html_fragment(value)
     if root is None:
         return ""
     for element in root.iter():
@@ -206,7 +223,7 @@ def _paragraph_blocks(value: str) -> str:
 
 def _without_empty(value: str) -> str:
     """Drop links and paragraphs that hold no text (left where pictures were removed)."""
-    root = _fragment(value)
+    root = html_fragment(value)
     if root is None:
         return ""
     for element in list(root.iter("a", "p", "em", "strong", "b", "i")):
@@ -217,8 +234,7 @@ def _without_empty(value: str) -> str:
             if end == 0 and (root.text or "").strip():
                 break
             root[end].drop_tree()
-    text: str = lxml.html.tostring(root, encoding="unicode")
-    return text.removeprefix("<div>").removesuffix("</div>").strip()
+    return fragment_html(root)
 
 
 def html_to_text(value: str) -> str:

@@ -8,14 +8,14 @@ email.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
-
 from .feedtext import fix_text
+from .models import html_fragment, on_domains
 
 __all__ = [
     "Picture",
@@ -47,7 +47,6 @@ _PIXEL_HOSTS = (
     "scorecardresearch.com",
     "quantserve.com",
     "pheedo.com",
-    "res3.feedsportal.com",
 )
 # Paths that are counters whatever the host (Medium's stat beacon, feedsportal's mf.gif).
 _PIXEL_PATHS = re.compile(
@@ -92,13 +91,18 @@ def picture(
         width=_size(width),
         height=_size(height),
         alt=clean_alt(alt),
-        credit=" ".join(fix_text(str(credit or "")).split()),
+        credit=_one_line(credit),
     )
+
+
+def _one_line(value: object) -> str:
+    """Feed text on one line, its mojibake repaired."""
+    return " ".join(fix_text(str(value or "")).split())
 
 
 def clean_alt(value: object) -> str:
     """A description fit for alt text: one line, repaired, and not a file name."""
-    text = " ".join(fix_text(str(value or "")).split())
+    text = _one_line(value)
     return "" if _FILE_NAME.fullmatch(text) else text[:300]
 
 
@@ -118,20 +122,13 @@ def is_tracking_pixel(item: Picture) -> bool:
         item.height is not None and item.height <= 2
     ):
         return True
-    parts = urlsplit(item.url)
-    host = (parts.hostname or "").lower()
-    if any(host == known or host.endswith("." + known) for known in _PIXEL_HOSTS):
-        return True
-    return bool(_PIXEL_PATHS.search(parts.path))
+    return on_domains(item.url, _PIXEL_HOSTS) or bool(_PIXEL_PATHS.search(urlsplit(item.url).path))
 
 
 def html_pictures(html: str, base: str = "") -> list[Picture]:
     """The ``<img>`` pictures in an HTML fragment, in document order."""
-    if "<img" not in html.lower():
-        return []
-    try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
+    root = html_fragment(html) if "<img" in html.lower() else None
+    if root is None:
         return []
     found = []
     for img in root.iter("img"):
@@ -177,10 +174,6 @@ def best_picture(candidates: Iterable[Picture], exclude: Collection[str] = ()) -
 
 def with_description(chosen: Picture, alt: str, credit: str) -> Picture:
     """``chosen`` with the item's description and credit where it has none of its own."""
-    return Picture(
-        url=chosen.url,
-        width=chosen.width,
-        height=chosen.height,
-        alt=chosen.alt or clean_alt(alt),
-        credit=chosen.credit or " ".join(credit.split()),
+    return dataclasses.replace(
+        chosen, alt=chosen.alt or clean_alt(alt), credit=chosen.credit or _one_line(credit)
     )

@@ -27,7 +27,7 @@ from .dates import parse_date
 from .errors import DigestError, InputError, SourceError, describe_validation_error
 from .feedtext import clean_feed_html, fix_text
 from .fetch import MAX_SOURCE_BYTES, Fetcher
-from .models import Article, Newsletter, Quote, html_to_text
+from .models import Article, Newsletter, Quote, html_to_text, on_domains
 from .pictures import (
     Picture,
     best_picture,
@@ -215,16 +215,18 @@ def _feed_link(entry: Mapping[str, Any]) -> str | None:
     return link
 
 
+# Feed services that count clicks by redirecting through their own hosts.
+_REDIRECT_HOSTS = (
+    "feedproxy.google.com",
+    "feeds.feedburner.com",
+    "feeds.feedblitz.com",
+    "feedsportal.com",
+)
+
+
 def is_redirect_link(url: str) -> bool:
     """A feed service's click-counting redirect rather than the article's address."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return (
-        host in ("feedproxy.google.com", "feeds.feedburner.com", "feeds.feedblitz.com")
-        or host.endswith(".feedsportal.com")
-        or host == "feedsportal.com"
-        or "/~r/" in parts.path
-    )
+    return on_domains(url, _REDIRECT_HOSTS) or "/~r/" in urlsplit(url).path
 
 
 def _feed_items(
