@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from babel import Locale, UnknownLocaleError
 
@@ -39,20 +40,11 @@ _ENGLISH_MONTHS = (
 _WORD = re.compile(r"[^\W\d_]+\.?", re.UNICODE)
 
 
-class ParsedDate(tuple[datetime, bool]):
-    """A parsed moment and whether its zone had to be assumed."""
+class ParsedDate(NamedTuple):
+    """A parsed moment (always with a zone) and whether its zone had to be assumed."""
 
-    __slots__ = ()
-
-    @property
-    def moment(self) -> datetime:
-        """The moment, always with a zone."""
-        return self[0]
-
-    @property
-    def assumed_zone(self) -> bool:
-        """True when the text named no zone and the default zone was used."""
-        return self[1]
+    moment: datetime
+    assumed_zone: bool
 
 
 def _fold(word: str) -> str:
@@ -114,8 +106,8 @@ def _english(text: str, languages: Iterable[str]) -> str | None:
 
 def _zone_less(moment: datetime, zone: tzinfo) -> ParsedDate:
     if moment.tzinfo is None:
-        return ParsedDate((moment.replace(tzinfo=zone), True))
-    return ParsedDate((moment, False))
+        return ParsedDate(moment.replace(tzinfo=zone), True)
+    return ParsedDate(moment, False)
 
 
 def parse_date(
@@ -130,7 +122,7 @@ def parse_date(
         return None
     if isinstance(value, time.struct_time | tuple):
         year, month, day, hour, minute, second = tuple(value)[:6]
-        return ParsedDate((datetime(year, month, day, hour, minute, second, tzinfo=UTC), False))
+        return ParsedDate(datetime(year, month, day, hour, minute, second, tzinfo=UTC), False)
     text = " ".join(str(value).split())
     if not text or len(text) > 100:
         return None

@@ -81,6 +81,7 @@ class CatalogChoice:
     note: str | None = None
 
 
+@lru_cache(maxsize=1)
 def available() -> frozenset[str]:
     """The locales that have a compiled catalog."""
     return frozenset(
@@ -146,7 +147,8 @@ def labels_for(locale: str, overrides: Mapping[str, str] = {}) -> dict[str, str]
     return labels
 
 
-def every_translation(key: str) -> set[str]:
-    """One label in every catalog (to recognise it in any language)."""
+@lru_cache(maxsize=16)
+def every_translation(key: str) -> frozenset[str]:
+    """One label in every catalog, case folded (to recognise it in any language)."""
     message = LABEL_MESSAGES[key]
-    return {translate(message, catalog) for catalog in available() | {"en"}}
+    return frozenset(translate(message, catalog).casefold() for catalog in available() | {"en"})

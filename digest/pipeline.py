@@ -114,6 +114,9 @@ def build_digest(
         featured_before=featured_before,
         recent_quotes=recent_quotes,
     )
+    if newsletter.tracking is not None:
+        # Tagging keeps the ranking: canonical URLs leave utm_* parameters out.
+        edition = tag_edition(edition, newsletter.tracking)
     renderer = renderer or Renderer(options)
     findings: list[Finding] = []
     choice = catalog_for(newsletter.locale)
@@ -151,9 +154,7 @@ def build_digest(
         )
         raise error
     return Digest(
-        edition=edition
-        if newsletter.tracking is None
-        else tag_edition(edition, newsletter.tracking),
+        edition=edition,
         newsletter=newsletter,
         subject=rendered.subject,
         preheader=rendered.preheader,
@@ -175,9 +176,7 @@ def _weight(html: str) -> int:
 def _render(
     edition: Edition, newsletter: Newsletter, renderer: Renderer
 ) -> tuple[RenderedEdition, str]:
-    """Render (with tracking parameters, when the newsletter has them) and inline."""
-    if newsletter.tracking is not None:
-        edition = tag_edition(edition, newsletter.tracking)
+    """Render and inline."""
     rendered = renderer.render(edition, newsletter)
     return rendered, inline_css(rendered.html, newsletter.inliner)
 

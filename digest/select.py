@@ -169,34 +169,37 @@ def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Secti
     return _within(sections, newsletter.max_stories - 1)
 
 
+def _ranked(sections: Iterable[Section]) -> list[Article]:
+    """The teasers of ``sections``, best-ranked first."""
+    return sorted((t for section in sections for t in section.teasers), key=_rank)
+
+
+def _without(sections: Iterable[Section], dropped: Iterable[Article]) -> tuple[Section, ...]:
+    """``sections`` without the teasers in ``dropped``, and without the sections left empty."""
+    gone = {id(article) for article in dropped}
+    kept = []
+    for section in sections:
+        teasers = tuple(t for t in section.teasers if id(t) not in gone)
+        if len(teasers) == len(section.teasers):
+            kept.append(section)
+        elif teasers:
+            kept.append(section.model_copy(update={"teasers": teasers}))
+    return tuple(kept)
+
+
 def _within(sections: Sequence[Section], most: int) -> tuple[Section, ...]:
     """The sections with only their ``most`` best-ranked teasers in all."""
-    ranked = sorted((t for section in sections for t in section.teasers), key=_rank)
-    if len(ranked) <= most:
-        return tuple(sections)
-    kept = {id(article) for article in ranked[:most]}
-    trimmed = []
-    for section in sections:
-        teasers = tuple(t for t in section.teasers if id(t) in kept)
-        if teasers:
-            trimmed.append(section.model_copy(update={"teasers": teasers}))
-    return tuple(trimmed)
+    return _without(sections, _ranked(sections)[most:])
 
 
 def without_teasers(edition: Edition, dropped: Collection[Article]) -> Edition:
     """The edition without the teasers in ``dropped`` (and without sections left empty)."""
-    gone = {id(article) for article in dropped}
-    sections = []
-    for section in edition.sections:
-        teasers = tuple(t for t in section.teasers if id(t) not in gone)
-        if teasers:
-            sections.append(section.model_copy(update={"teasers": teasers}))
-    return edition.model_copy(update={"sections": tuple(sections)})
+    return edition.model_copy(update={"sections": _without(edition.sections, dropped)})
 
 
 def teasers_by_rank(edition: Edition) -> list[Article]:
     """The edition's teasers, best-ranked first."""
-    return sorted((t for section in edition.sections for t in section.teasers), key=_rank)
+    return _ranked(edition.sections)
 
 
 def map_sections(articles: Sequence[Article], section_map: Mapping[str, str]) -> list[Article]:

@@ -300,22 +300,25 @@ class _Reading:
     newsletter: Newsletter
     language: str | None
     warnings: list[str]
-    assumed: int = 0
+    warned: bool = False
+
+    def __post_init__(self) -> None:
+        """Settle the zone and the languages of the source's dates once."""
+        self.zone = ZoneInfo(self.source.timezone or self.newsletter.timezone)
+        languages = [self.source.language or self.language or "", self.newsletter.locale]
+        self.languages = [language.replace("-", "_") for language in languages if language]
 
     def date(self, text: Any, parsed: Any = None) -> str | None:
         """An ISO 8601 date from the feed's text (or feedparser's UTC tuple)."""
-        zone = ZoneInfo(self.source.timezone or self.newsletter.timezone)
-        languages = [self.source.language or self.language or "", self.newsletter.locale]
-        read = parse_date(text, zone, [lang.replace("-", "_") for lang in languages if lang])
-        read = read or parse_date(parsed, zone)
+        read = parse_date(text, self.zone, self.languages) or parse_date(parsed, self.zone)
         if read is None:
             return None
-        if read.assumed_zone and not self.source.timezone and not self.assumed:
-            self.assumed += 1
+        if read.assumed_zone and not self.source.timezone and not self.warned:
+            self.warned = True
             self.warnings.append(
                 f"source {self.source.label!r}: dates such as {' '.join(str(text).split())!r} "
-                f"name no time zone; they are read in the newsletter's timezone {zone.key} "
-                "(set timezone in the source to change it)"
+                f"name no time zone; they are read in the newsletter's timezone "
+                f"{self.zone.key} (set timezone in the source to change it)"
             )
         return read.moment.isoformat()
 
