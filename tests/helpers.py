@@ -27,6 +27,19 @@ SCRIPT = shutil.which("digest", path=str(Path(sys.executable).parent))
 
 ArticleFactory = Callable[..., Article]
 
+#: The headers of every message digest writes, in order.
+HEADER_NAMES = [
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+]
+
 
 @contextlib.contextmanager
 def _environment(cwd: Path | None, env: dict[str, str] | None) -> Iterator[None]:

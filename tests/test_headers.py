@@ -16,20 +16,9 @@ from digest.mime import header_uri, text_header
 from digest.personal import Mailing
 from digest.text import cut_text
 
-from .helpers import ArticleFactory
+from .helpers import HEADER_NAMES, ArticleFactory
 
 ON = date(2026, 11, 23)
-NAMES = [
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "MIME-Version",
-    "Content-Type",
-]
 
 HOSTILE_TITLES = [
     "é =?UTF-8?Q?=0D=0ABcc:_victim@evil.example?=",
@@ -50,7 +39,7 @@ def parse(raw: bytes) -> Any:
 
 def assert_exact_headers(raw: bytes, subject: str, to: str) -> None:
     message = parse(raw)
-    assert list(message.keys()) == NAMES
+    assert list(message.keys()) == HEADER_NAMES
     assert message["Subject"] == subject
     assert [a.addr_spec for a in message["To"].addresses] == [to]
     assert "Bcc" not in message and message.get_all("Content-Type") is not None
@@ -104,7 +93,7 @@ def test_a_reader_name_in_the_subject_cannot_add_headers(
     name = "Eve =?UTF-8?Q?=0D=0ABcc:_victim@evil.example?="
     (copy,) = digest.messages([Reader(address="eve@example.org", name=name)])
     message = parse(copy.data)
-    assert list(message.keys()) == NAMES
+    assert list(message.keys()) == HEADER_NAMES
     assert message["Subject"] == f"{name}: news"
 
 

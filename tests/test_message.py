@@ -7,7 +7,7 @@ import pytest
 
 from digest import CheckError, Newsletter, build_digest
 
-from .helpers import ArticleFactory, build_example
+from .helpers import HEADER_NAMES, ArticleFactory, build_example
 
 ON = date(2026, 11, 23)
 
@@ -40,17 +40,7 @@ def test_the_message_has_text_then_html(example: str) -> None:
 
 def test_headers_have_the_expected_names() -> None:
     message = parse(build_example("tangerangnews").as_bytes())
-    assert list(message.keys()) == [
-        "From",
-        "To",
-        "Subject",
-        "Date",
-        "Message-ID",
-        "List-Unsubscribe",
-        "List-Unsubscribe-Post",
-        "MIME-Version",
-        "Content-Type",
-    ]
+    assert list(message.keys()) == HEADER_NAMES
     assert message["Date"] == "Tue, 16 Sep 2025 07:00:00 +0700"
 
 

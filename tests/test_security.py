@@ -25,7 +25,7 @@ from digest.config import parse_edition_data
 from digest.models import email_address
 from digest.output import write_files
 
-from .helpers import ArticleFactory
+from .helpers import HEADER_NAMES, ArticleFactory
 from .htmltools import read_page
 
 ON = date(2026, 11, 23)
@@ -309,17 +309,7 @@ def test_names_and_subject_cannot_inject_headers(
     )
     raw = build_digest([make_article(title="T\r\nX-Evil: 2")], evil, ON).as_bytes()
     message = message_from_bytes(raw, policy=policy.default)
-    assert list(message.keys()) == [
-        "From",
-        "To",
-        "Subject",
-        "Date",
-        "Message-ID",
-        "List-Unsubscribe",
-        "List-Unsubscribe-Post",
-        "MIME-Version",
-        "Content-Type",
-    ]
+    assert list(message.keys()) == HEADER_NAMES
     assert b"\nBcc" not in raw and b"\nX-Evil" not in raw
     assert message["Subject"] == "Weekly Bcc: victim@example.org: T X-Evil: 2"
 
