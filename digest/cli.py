@@ -15,7 +15,6 @@ from .errors import ConfigError, DigestError
 from .history import History
 from .job import run_build
 from .preview import Preview, make_server
-from .send import SendLedger, ledger_path, read_recipients, send_eml
 
 __all__ = ["cli", "main"]
 
@@ -299,6 +298,12 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     is_flag=True,
     help="Send again to addresses whose earlier delivery has an unknown outcome.",
 )
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every refused or unknown recipient to this .csv or .json file.",
+)
 @QUIET
 def send(
     config_path: Path,
@@ -307,22 +312,28 @@ def send(
     recipients_file: Path | None,
     dry_run: bool,
     resend_unknown: bool,
+    report_path: Path | None,
     quiet: bool,
 ) -> None:
-    """Send a built .eml through the config's SMTP server, one message per recipient.
+    """Send a built .eml through the config's [delivery] provider, one copy per recipient.
 
     Every recipient's state is kept in a send ledger beside the history, so running the same
-    command again after a failure sends only to those not reached yet. Exits with status 6
-    when some recipients were refused or their outcome is unknown (the others still get it).
+    command again after a failure (or a kill) sends only to those not reached yet. Exits with
+    status 6 when some recipients were refused, their outcome is unknown, or the provider
+    stopped answering (the others still get it).
 
     Example:
 
     \b
         digest send --config newsletter.toml out/edition-2026-11-30.eml --to me@example.org
     """
+    from .ledger import SendLedger
+    from .send import ledger_path, read_recipients, send_eml
+    from .senders import make_sender
+
     config = load_config(config_path)
-    if config.smtp is None:
-        raise ConfigError(f"{config_path}: no [smtp] table: say which server sends the mail")
+    if config.delivery is None:
+        raise ConfigError(f"{config_path}: no [delivery] table: say how the mail is sent")
     if to:
         addresses = read_recipients(to, "--to")
     else:
@@ -337,6 +348,7 @@ def send(
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
     # Test sends (--to) and dry runs are not recorded.
     ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
+    sender = make_sender(config.delivery)
     try:
         with click.progressbar(
             length=len(addresses), label="Sending", file=sys.stderr, hidden=not show
@@ -344,30 +356,36 @@ def send(
             report = send_eml(
                 eml.read_bytes(),
                 addresses,
-                config.smtp,
+                sender,
+                ledger,
                 dry_run=dry_run,
-                progress=lambda _: bar.update(1),
-                ledger=ledger,
                 resend_unknown=resend_unknown,
+                progress=bar.update,
             )
+        if ledger is not None and report_path is not None:
+            count = ledger.write_report(report.edition, report_path)
+            if not quiet:
+                click.echo(f"{count} refused or unknown recipients written to {report_path}")
     finally:
+        sender.close()
         if ledger is not None:
             ledger.close()
-    for address, reason in report.failed.items():
+    for address, reason in report.refused.items():
         click.echo(f"digest: refused: {address}: {reason}", err=True)
     for address in report.unknown:
         click.echo(
-            f"digest: unknown: {address}: the connection was lost after the message was handed "
-            "over; not resent (--resend-unknown sends it again)",
+            f"digest: unknown: {address}: handed over with no answer (or a run stopped while "
+            "sending it); not resent (--resend-unknown sends it again)",
             err=True,
         )
+    if report.stopped:
+        click.echo(f"digest: stopped: {report.stopped}", err=True)
+    if not quiet:
+        click.echo(report.table())
     if not quiet:
         verb = "Would send" if dry_run else "Sent"
-        skipped = f" ({len(report.skipped)} reached before)" if report.skipped else ""
-        click.echo(
-            f"{verb} {eml.name} to {len(report.sent)} of {len(addresses)} recipients{skipped}"
-        )
-    if report.failed or report.unknown:
+        click.echo(f"{verb} {eml.name} to {report.sent} of {len(addresses)} recipients")
+    if not report.complete:
         sys.exit(SEND_INCOMPLETE)
 
 

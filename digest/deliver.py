@@ -1,0 +1,178 @@
+"""Delivery: chunks of recipients through a sender, each recorded in the ledger around it.
+
+``run_delivery`` is the one loop behind ``send_eml`` (one built message to a list) and
+``Mailing.deliver`` (personalised copies, made and sent by worker processes). For each chunk
+it asks the ledger what it knows, skips those already sent or refused, sets aside those whose
+outcome is unknown, records the rest as pending, hands the chunk over (``submit``: now, or to
+a worker) and records the receipts. A deferred message (never handed over) stops the run
+after the chunks in flight: the provider is down, and the next run picks up from there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from .errors import SendError
+from .ledger import SendLedger
+from .senders import Receipt
+
+__all__ = ["DeliveryReport", "now", "run_delivery"]
+
+Item = TypeVar("Item")
+
+
+@dataclass
+class DeliveryReport:
+    """What a send did: counts, the refusals with their reasons, the unknown outcomes."""
+
+    edition: str
+    #: How many messages were accepted in this run.
+    sent: int = 0
+    #: Refused in this run: address → the provider's reason.
+    refused: dict[str, str] = field(default_factory=dict)
+    #: Handed over with no answer, in this run or a stopped one: not resent unless asked.
+    unknown: list[str] = field(default_factory=list)
+    #: Skipped because an earlier run sent (or was refused) them.
+    skipped: int = 0
+    #: Never handed over (the provider was unreachable): they go out on the next run.
+    deferred: int = 0
+    #: Why the run stopped early, when it did.
+    stopped: str = ""
+    #: Accepted in this run per subject variant ("" when there is one subject).
+    sent_by_variant: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def complete(self) -> bool:
+        """Whether everyone was reached: nothing refused, unknown or left for later."""
+        return not (self.refused or self.unknown or self.deferred or self.stopped)
+
+    def table(self) -> str:
+        """The report as a small table for a terminal."""
+        rows = [
+            ("sent", self.sent),
+            ("refused", len(self.refused)),
+            ("unknown", len(self.unknown)),
+            ("deferred", self.deferred),
+            ("skipped (earlier runs)", self.skipped),
+        ]
+        if len(self.sent_by_variant) > 1:
+            rows += [(f"sent, subject {v}", n) for v, n in sorted(self.sent_by_variant.items())]
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name:<{width}}  {count:>9,}" for name, count in rows)
+
+
+def now(work: Callable[[], list[Receipt]]) -> Future[list[Receipt]]:
+    """Do ``work`` in this process: a future holding its receipts or its ``SendError``."""
+    future: Future[list[Receipt]] = Future()
+    try:
+        future.set_result(work())
+    except SendError as error:
+        future.set_exception(error)
+    return future
+
+
+@dataclass
+class _Chunk(Generic[Item]):
+    addresses: list[str]
+    future: Future[list[Receipt]]
+
+
+def run_delivery(
+    chunks: Iterable[Sequence[Item]],
+    address: Callable[[Item], str],
+    submit: Callable[[list[Item]], Future[list[Receipt]]],
+    edition: str,
+    ledger: SendLedger | None = None,
+    *,
+    variant: Callable[[Item], str] = lambda _: "",
+    resend_unknown: bool = False,
+    in_flight: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> DeliveryReport:
+    """Send every chunk not already sent, recording each around its hand-over.
+
+    ``in_flight`` chunks may be out at once (two per worker keeps workers busy); a kill
+    leaves at most those chunks' addresses pending, to be reported as unknown.
+    """
+    report = DeliveryReport(edition)
+    out: deque[_Chunk[Item]] = deque()
+    seen: set[str] | None = set() if ledger is None else None
+
+    def collect(chunk: _Chunk[Item]) -> None:
+        try:
+            receipts = chunk.future.result()
+        except SendError as error:
+            receipts = [Receipt(a, "deferred", str(error)) for a in chunk.addresses]
+            report.stopped = report.stopped or str(error)
+        if ledger is not None:
+            ledger.record(edition, receipts)
+        for receipt in receipts:
+            if receipt.state == "sent":
+                report.sent += 1
+                report.sent_by_variant[receipt.variant] += 1
+            elif receipt.state == "refused":
+                report.refused[receipt.address] = receipt.detail
+            elif receipt.state == "unknown":
+                report.unknown.append(receipt.address)
+            else:
+                report.deferred += 1
+                report.stopped = report.stopped or receipt.detail
+        if progress is not None:
+            progress(len(chunk.addresses))
+
+    for items in chunks:
+        if report.stopped:
+            break
+        todo = _to_send(items, address, edition, ledger, seen, resend_unknown, report)
+        if not todo:
+            continue
+        addresses = [address(item) for item in todo]
+        if ledger is not None:
+            ledger.begin(edition, addresses, [variant(item) for item in todo])
+        out.append(_Chunk(addresses, submit(todo)))
+        while len(out) >= in_flight:
+            collect(out.popleft())
+    while out:
+        collect(out.popleft())
+    return report
+
+
+def _to_send(
+    items: Sequence[Item],
+    address: Callable[[Item], str],
+    edition: str,
+    ledger: SendLedger | None,
+    seen: set[str] | None,
+    resend_unknown: bool,
+    report: DeliveryReport,
+) -> list[Item]:
+    """The items of a chunk to send now: not sent before, not unknown (unless asked)."""
+    if ledger is None:
+        assert seen is not None
+        todo = []
+        for item in items:
+            key = address(item)
+            if key not in seen:
+                seen.add(key)
+                todo.append(item)
+        return todo
+    firsts: dict[str, Item] = {}
+    for item in items:
+        firsts.setdefault(address(item), item)
+    known = ledger.states(edition, firsts)
+    todo = []
+    for key, item in firsts.items():
+        state = known.get(key)
+        if state == "this-run":
+            continue  # the same address again in this run: sent once
+        if state in ("sent", "refused"):
+            report.skipped += 1
+        elif state in ("pending", "unknown") and not resend_unknown:
+            report.unknown.append(key)
+        else:
+            todo.append(item)
+    return todo

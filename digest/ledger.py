@@ -1,0 +1,186 @@
+"""The send ledger: every recipient's state for every edition, in SQLite beside the history.
+
+Each address of an edition is recorded *before* its batch is handed to a sender (``pending``)
+and again when the receipt comes back (``sent`` with the provider's id, ``refused`` with the
+reason, ``unknown`` when the answer was lost). A message never handed over (``deferred``) is
+removed again, so it goes out on the next run. An address still ``pending`` when a run starts
+was being sent when the last one stopped (a crash, ``kill -9``): its outcome is unknown, and
+it is reported, never resent unless asked.
+
+Rows are written a batch per transaction; reading what is known of the next chunk is one
+indexed query, so a send of a million addresses keeps only a chunk in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from .errors import DigestError
+
+if TYPE_CHECKING:
+    from .config import StrPath
+    from .senders import Receipt
+
+__all__ = ["LedgerRow", "SendLedger"]
+
+_CHUNK = 900  # addresses per IN (...) query, under SQLite's oldest parameter limit
+
+
+class LedgerRow(NamedTuple):
+    """One recipient of one edition as the ledger has it."""
+
+    address: str
+    state: str
+    detail: str
+    variant: str
+    updated: str
+
+
+class SendLedger:
+    """Recipients' states per edition, in SQLite (WAL, safe for several processes)."""
+
+    def __init__(self, path: StrPath) -> None:
+        """Open (or create) the ledger at ``path``."""
+        self.path = Path(path)
+        #: Marks the rows this run wrote: a repeated address is then a duplicate, not unknown.
+        self.run = secrets.token_hex(8)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS deliveries (edition TEXT NOT NULL,"
+                " address TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',"
+                " variant TEXT NOT NULL DEFAULT '', updated TEXT NOT NULL,"
+                " run TEXT NOT NULL DEFAULT '',"
+                " PRIMARY KEY (edition, address)) WITHOUT ROWID"
+            )
+            self._upgrade()
+        except (sqlite3.Error, OSError) as error:
+            raise DigestError(f"{self.path}: cannot open the send ledger: {error}") from None
+
+    def _upgrade(self) -> None:
+        """Carry over the rows of the 0.2 ledger (table ``sends``; ``sending`` is pending)."""
+        old = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sends'"
+        ).fetchone()
+        if old is None:
+            return
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO deliveries SELECT edition, address,"
+                " CASE state WHEN 'sending' THEN 'pending' ELSE state END, detail, '', ?, ''"
+                " FROM sends",
+                (_now(),),
+            )
+            self.db.execute("DROP TABLE sends")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction: committed at the end of the block, rolled back on an error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def states(self, edition: str, addresses: Iterable[str]) -> dict[str, str]:
+        """The recorded state of each of ``addresses`` that the ledger knows for ``edition``.
+
+        An address this run has already recorded reads as ``this-run``.
+        """
+        found: dict[str, str] = {}
+        wanted = list(addresses)
+        for start in range(0, len(wanted), _CHUNK):
+            part = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT address, state FROM deliveries WHERE edition = ? AND address IN ({marks})",
+                (edition, *part),
+            )
+            found.update(rows)
+        return found
+
+    def begin(self, edition: str, addresses: Sequence[str], variants: Sequence[str]) -> None:
+        """Record ``addresses`` as pending: their batch is about to be handed over."""
+        now = _now()
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO deliveries (edition, address, state, detail, variant, updated, run)"
+                " VALUES (?, ?, 'pending', '', ?, ?, ?) ON CONFLICT (edition, address) DO UPDATE"
+                " SET state = 'pending', detail = '', variant = excluded.variant,"
+                " updated = excluded.updated, run = excluded.run",
+                [(edition, a, v, now, self.run) for a, v in zip(addresses, variants, strict=True)],
+            )
+
+    def record(self, edition: str, receipts: Iterable[Receipt]) -> None:
+        """Record what became of each message; deferred ones are forgotten (not handed over)."""
+        now = _now()
+        kept, dropped = [], []
+        for receipt in receipts:
+            if receipt.state == "deferred":
+                dropped.append((edition, receipt.address))
+            else:
+                kept.append((receipt.state, receipt.detail, now, edition, receipt.address))
+        with self._transaction():
+            self.db.executemany(
+                "UPDATE deliveries SET state = ?, detail = ?, updated = ?"
+                " WHERE edition = ? AND address = ?",
+                kept,
+            )
+            self.db.executemany("DELETE FROM deliveries WHERE edition = ? AND address = ?", dropped)
+
+    def rows(self, edition: str, states: Sequence[str] = ()) -> Iterator[LedgerRow]:
+        """The recorded recipients of ``edition`` (only those in ``states``, when given)."""
+        query = "SELECT address, state, detail, variant, updated FROM deliveries WHERE edition = ?"
+        params: list[str] = [edition]
+        if states:
+            query += f" AND state IN ({','.join('?' * len(states))})"
+            params += states
+        for row in self.db.execute(query + " ORDER BY address", params):
+            yield LedgerRow(*row)
+
+    def summary(self, edition: str) -> dict[tuple[str, str], int]:
+        """How many recipients of ``edition`` are in each (variant, state)."""
+        rows = self.db.execute(
+            "SELECT variant, state, count(*) FROM deliveries WHERE edition = ?"
+            " GROUP BY variant, state ORDER BY variant, state",
+            (edition,),
+        )
+        return {(variant, state): count for variant, state, count in rows}
+
+    def write_report(self, edition: str, path: StrPath) -> int:
+        """Write every refused, unknown and pending recipient to ``path`` (.csv or .json)."""
+        target = Path(path)
+        rows = list(self.rows(edition, ("refused", "unknown", "pending")))
+        fields = list(LedgerRow._fields)
+        from .output import write_files
+
+        if target.suffix.lower() == ".json":
+            text = json.dumps([row._asdict() for row in rows], ensure_ascii=False, indent=1) + "\n"
+        else:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows([fields, *rows])
+            text = buffer.getvalue()
+        write_files(target.parent, {target.name: text.encode("utf-8")})
+        return len(rows)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

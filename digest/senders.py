@@ -1,0 +1,347 @@
+"""Senders: hand prepared messages to a mail server or a provider's API, a batch at a time.
+
+A sender takes a batch of ``Outgoing`` messages (an address and the complete RFC 5322 bytes
+made for it) and gives back one ``Receipt`` per message, in order:
+
+- ``sent``: accepted, with the provider's message id when it gives one;
+- ``refused``: not accepted, with the provider's reason (a bad address, a suppressed one);
+- ``unknown``: handed over, but the answer never came (the connection was lost after the
+  message was sent): it may have been delivered, so it is not sent again on its own;
+- ``deferred``: never handed over (the provider was unreachable or kept throttling): safe to
+  send later.
+
+``send`` raises ``SendError`` only when the sender cannot work at all (a refused login, a
+missing API key), before it has handed anything over. Throttled and failed requests are
+retried with exponential backoff and jitter; ``Throttle`` keeps the pace under a rate.
+
+The providers: SMTP (here), Amazon SES v2, Postmark and Resend (``digest.providers``).
+``make_sender`` picks one from ``DeliverySettings``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
+
+from .errors import SendError
+
+if TYPE_CHECKING:
+    from .config import DeliverySettings, SmtpSettings
+
+__all__ = [
+    "Outgoing",
+    "Receipt",
+    "Sender",
+    "SmtpSender",
+    "Throttle",
+    "make_sender",
+    "retry_delays",
+]
+
+State = Literal["sent", "refused", "unknown", "deferred"]
+_Self = TypeVar("_Self", bound="Closing")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message on its way: the envelope recipient and the complete message bytes."""
+
+    address: str
+    data: bytes
+    #: The subject variant this copy carries ("" when there is one subject).
+    variant: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What became of one message: its state and the provider's id or reason."""
+
+    address: str
+    state: State
+    #: The provider's message id when sent; the reason when refused, unknown or deferred.
+    detail: str = ""
+    variant: str = ""
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """Anything that delivers batches of messages and says what became of each."""
+
+    #: The most messages one call of ``send`` takes (the provider's batch limit).
+    batch_size: int
+
+    def send(self, batch: Sequence[Outgoing]) -> list[Receipt]:
+        """Deliver ``batch``: one receipt per message, in the same order."""
+        ...
+
+    def close(self) -> None:
+        """Close connections; the sender may not be used afterwards."""
+        ...
+
+
+class Closing:
+    """``with`` support for senders: ``close()`` at the end of the block."""
+
+    def close(self) -> None:
+        """Close connections."""
+
+    def __enter__(self: _Self) -> _Self:
+        """The sender itself."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the sender."""
+        self.close()
+
+
+class Throttle:
+    """At most ``rate`` messages a second, shared by the threads of one sender."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        """A pace of ``rate`` messages a second (0: no limit)."""
+        self.interval = 1 / rate if rate else 0.0
+        self.clock = clock
+        self.next = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self, count: int = 1) -> None:
+        """Sleep until ``count`` more messages may go out."""
+        if not self.interval:
+            return
+        with self.lock:
+            now = self.clock()
+            start = max(now, self.next)
+            self.next = start + count * self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+def retry_delays(retries: int, backoff: float) -> list[float]:
+    """The waits before each retry: doubling from ``backoff``, with up to 25 % jitter."""
+    return [backoff * 2**n * (1 + random.random() / 4) for n in range(retries)]
+
+
+def make_sender(settings: DeliverySettings) -> Sender:
+    """The sender ``settings`` describe (the provider's module is imported only then)."""
+    if settings.provider == "smtp":
+        assert settings.smtp is not None  # the settings' validator sees to it
+        return SmtpSender(settings.smtp, settings)
+    from . import providers
+
+    return providers.make(settings)
+
+
+class _Dropped(Exception):
+    """The connection was lost; ``handed_over`` tells whether the message may have arrived."""
+
+    def __init__(self, reason: str, handed_over: bool) -> None:
+        super().__init__(reason)
+        self.handed_over = handed_over
+
+
+class _Connection:
+    """One SMTP connection, opened (and re-opened) as the settings say."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.client: smtplib.SMTP | None = None
+
+    def where(self) -> str:
+        settings = self.settings
+        return f"SMTP {settings.host}:{settings.port} ({settings.security})"
+
+    def open(self) -> smtplib.SMTP:
+        settings = self.settings
+        user = os.environ.get(settings.username_env)
+        password = os.environ.get(settings.password_env)
+        login = bool(user and password)
+        if login and settings.security == "none" and not settings.allow_plain_login:
+            raise SendError(
+                f"{self.where()}: not logging in over a connection without TLS "
+                '(set security = "starttls" or "ssl", or allow_plain_login)'
+            )
+        context = ssl.create_default_context()
+        if settings.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout, context=context
+            )
+        else:
+            client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        try:
+            if settings.security == "starttls":
+                client.starttls(context=context)
+            client.ehlo_or_helo_if_needed()
+            if login:
+                assert user is not None and password is not None
+                client.login(user, password)
+        except smtplib.SMTPAuthenticationError as error:
+            client.close()
+            raise SendError(f"{self.where()}: the login was refused: {_reason(error)}") from None
+        except BaseException:
+            client.close()
+            raise
+        self.client = client
+        return client
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (OSError, smtplib.SMTPException):
+                self.client.close()
+            self.client = None
+
+    def deliver(self, sender: str, recipient: str, data: bytes) -> str | None:
+        """Send one message: None when accepted, else the refusal; ``_Dropped`` on a lost link.
+
+        A 421 reply at any step is an answer (the message was not accepted): reconnect and
+        retry. A lost connection after the message was handed over leaves its fate unknown.
+        """
+        try:
+            client = self.client or self.open()
+        except (OSError, smtplib.SMTPException) as error:
+            self.client = None
+            raise _Dropped(_reason(error), False) from None
+        steps: tuple[tuple[Callable[[], tuple[int, bytes]], tuple[int, ...]], ...] = (
+            (partial(client.mail, sender), (250,)),
+            (partial(client.rcpt, recipient), (250, 251)),
+            (partial(client.data, data), (250,)),
+        )
+        handed_over = False
+        try:
+            for number, (step, accepted) in enumerate(steps):
+                handed_over = number == len(steps) - 1
+                code, reply = step()
+                answer = f"{code} {reply.decode(errors='replace')}"
+                if code == 421:
+                    raise _Dropped(answer, False)
+                if code not in accepted:
+                    if not handed_over:
+                        client.rset()
+                    return answer
+            return None
+        except smtplib.SMTPResponseException as error:
+            # DATA refused before the message was sent (smtplib raises for that).
+            if error.smtp_code == 421:
+                raise _Dropped(_reason(error), False) from None
+            client.rset()
+            return _reason(error)
+        except (OSError, smtplib.SMTPServerDisconnected) as error:
+            self.client = None
+            raise _Dropped(_reason(error), handed_over) from None
+
+
+class SmtpSender(Closing):
+    """SMTP: several reused connections, reconnecting after drops, TLS unless told otherwise."""
+
+    batch_size = 100
+
+    def __init__(self, settings: SmtpSettings, delivery: DeliverySettings | None = None) -> None:
+        """A sender through ``settings``' server; pace and connections from ``delivery``."""
+        self.settings = settings
+        self.connections = delivery.connections if delivery else 1
+        self.throttle = Throttle(delivery.rate if delivery else 0)
+        self.delays = retry_delays(
+            delivery.retries if delivery else settings.reconnects,
+            delivery.backoff if delivery else 0.1,
+        )[: settings.reconnects]
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _take(self) -> _Connection:
+        with self._lock:
+            return self._idle.pop() if self._idle else _Connection(self.settings)
+
+    def _give_back(self, connection: _Connection) -> None:
+        with self._lock:
+            self._idle.append(connection)
+
+    def _envelope_from(self, data: bytes) -> str:
+        from .mime import envelope_sender
+
+        return envelope_sender(data)
+
+    def _run(self, messages: Sequence[Outgoing]) -> list[Receipt]:
+        """Send ``messages`` one after another over one connection."""
+        connection = self._take()
+        receipts: list[Receipt] = []
+        try:
+            for position, message in enumerate(messages):
+                receipt = self._one(connection, message)
+                receipts.append(receipt)
+                if receipt.state == "deferred":
+                    # The server stayed away: the rest of this run is not handed over either.
+                    receipts += [
+                        Receipt(m.address, "deferred", receipt.detail, m.variant)
+                        for m in messages[position + 1 :]
+                    ]
+                    break
+        finally:
+            self._give_back(connection)
+        return receipts
+
+    def _one(self, connection: _Connection, message: Outgoing) -> Receipt:
+        sender = self._envelope_from(message.data)
+        self.throttle.wait()
+        for delay in [*self.delays, None]:
+            try:
+                refusal = connection.deliver(sender, message.address, message.data)
+            except _Dropped as dropped:
+                connection.close()
+                if dropped.handed_over:
+                    return Receipt(message.address, "unknown", str(dropped), message.variant)
+                if delay is None:
+                    reason = f"{connection.where()}: {dropped}"
+                    return Receipt(message.address, "deferred", reason, message.variant)
+                time.sleep(delay)
+                continue
+            if refusal is None:
+                return Receipt(message.address, "sent", "", message.variant)
+            return Receipt(message.address, "refused", refusal, message.variant)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def send(self, batch: Sequence[Outgoing]) -> list[Receipt]:
+        """Deliver ``batch`` over up to ``connections`` connections at once."""
+        if not batch:
+            return []
+        share = -(-len(batch) // self.connections)
+        runs = [batch[i : i + share] for i in range(0, len(batch), share)]
+        if len(runs) == 1:
+            return self._run(runs[0])
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="digest-smtp")
+        receipts: list[Receipt] = []
+        for part in self._pool.map(self._run, runs):
+            receipts += part
+        return receipts
+
+    def close(self) -> None:
+        """Say goodbye to the server on every connection."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(error.recipients.values()))
+        return f"{code} {text.decode(errors='replace')}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply: bytes | str = error.smtp_error
+        shown = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+        return f"{error.smtp_code} {shown}"
+    return str(error) or type(error).__name__
