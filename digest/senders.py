@@ -106,10 +106,15 @@ class Closing:
 class Throttle:
     """At most ``rate`` messages a second, shared by the threads of one sender."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         """A pace of ``rate`` messages a second (0: no limit)."""
         self.interval = 1 / rate if rate else 0.0
-        self.clock = clock
+        self.clock, self.sleep = clock, sleep
         self.next = 0.0
         self.lock = threading.Lock()
 
@@ -122,7 +127,7 @@ class Throttle:
             start = max(now, self.next)
             self.next = start + count * self.interval
         if start > now:
-            time.sleep(start - now)
+            self.sleep(start - now)
 
 
 def retry_delays(retries: int, backoff: float) -> list[float]:

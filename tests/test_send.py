@@ -3,73 +3,29 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from digest.config import DeliverySettings, SmtpSettings
-from digest.errors import SendError
+from digest.config import SmtpSettings
 from digest.ledger import SendLedger
 from digest.send import read_recipients, send_eml
 from digest.senders import SmtpSender
 
 from .helpers import EXAMPLES, build_example, run_digest
 
-controller_module = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is not installed")
-smtp_module = pytest.importorskip("aiosmtpd.smtp")
+pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
-
-class Inbox:
-    """An SMTP handler that keeps what it receives and refuses refused@… addresses."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], bytes]] = []
-        self.logins: list[tuple[bytes, bytes]] = []
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address.startswith("refused@"):
-            return "550 5.1.1 No such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-        )
-        return "250 Message accepted"
-
-    def __call__(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> Any:
-        self.logins.append((auth_data.login, auth_data.password))
-        return smtp_module.AuthResult(success=auth_data.password == b"secret")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from .mailservers import FlakyInbox, Inbox, free_port, start_smtp
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    port = free_port()
-    controller = controller_module.Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=inbox,
-        auth_require_tls=False,
-    )
-    controller.start()
+    controller, port = start_smtp(inbox, login=True)
     yield inbox, port
     controller.stop()
 
@@ -180,36 +136,6 @@ def test_recipient_files() -> None:
         read_recipients(["a@example.org", "oops"], "list")
 
 
-class FlakyInbox(Inbox):
-    """Drops the connection (421, or silently after taking the message) at chosen messages."""
-
-    def __init__(self, drops: set[int], silent: set[int] = frozenset()) -> None:  # type: ignore[assignment]
-        super().__init__()
-        self.drops, self.silent, self.count = drops, silent, 0
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        self.count += 1
-        if self.count in self.drops:
-            server.transport.close()
-            return "421 4.3.0 going away"
-        return await super().handle_RCPT(server, session, envelope, address, options)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        reply = await super().handle_DATA(server, session, envelope)
-        if self.count in self.silent:
-            server.transport.close()  # the message arrived, the reply never does
-        return reply
-
-
-def start(inbox: Inbox) -> tuple[Any, int]:
-    port = free_port()
-    controller = controller_module.Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller, port
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_dropped_connections_reconnect_and_everyone_gets_it_exactly_once(
     eml: Path, tmp_path: Path, seed: int
@@ -219,7 +145,7 @@ def test_dropped_connections_reconnect_and_everyone_gets_it_exactly_once(
     rng = random.Random(seed)
     addresses = [f"r{n}@example.org" for n in range(12)]
     inbox = FlakyInbox(drops=set(rng.sample(range(1, 14), 3)))
-    controller, port = start(inbox)
+    controller, port = start_smtp(inbox)
     try:
         ledger = SendLedger(tmp_path / "sends.sqlite3")
         settings = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=5)
@@ -237,7 +163,7 @@ def test_dropped_connections_reconnect_and_everyone_gets_it_exactly_once(
 def test_an_unknown_outcome_is_reported_not_resent(eml: Path, tmp_path: Path) -> None:
     addresses = ["a@example.org", "b@example.org", "c@example.org"]
     inbox = FlakyInbox(drops=set(), silent={2})
-    controller, port = start(inbox)
+    controller, port = start_smtp(inbox)
     try:
         ledger = SendLedger(tmp_path / "sends.sqlite3")
         settings = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=5)

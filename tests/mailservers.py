@@ -1,0 +1,246 @@
+"""Mail servers for tests and benchmarks: an SMTP inbox (aiosmtpd) that can drop connections,
+and local stand-ins for the Postmark and Resend APIs that check each request's schema."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd import smtp as smtp_module
+from aiosmtpd.controller import Controller
+
+
+class Inbox:
+    """An SMTP handler that keeps what it receives and refuses refused@… addresses."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.logins: list[tuple[bytes, bytes]] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith("refused@"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
+        return "250 Message accepted"
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> Any:
+        self.logins.append((auth_data.login, auth_data.password))
+        return smtp_module.AuthResult(success=auth_data.password == b"secret")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class FlakyInbox(Inbox):
+    """Drops the connection (421, or silently after taking the message) at chosen messages."""
+
+    def __init__(self, drops: set[int], silent: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__()
+        self.drops, self.silent, self.count = drops, silent, 0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        self.count += 1
+        if self.count in self.drops:
+            server.transport.close()
+            return "421 4.3.0 going away"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.count in self.silent:
+            server.transport.close()  # the message arrived, the reply never does
+        return reply
+
+
+def start_smtp(inbox: Inbox, login: bool = False) -> tuple[Controller, int]:
+    """Start an SMTP server on 127.0.0.1 handled by ``inbox`` (with AUTH when ``login``)."""
+    port = free_port()
+    options: dict[str, Any] = {"authenticator": inbox, "auth_require_tls": False} if login else {}
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    return controller, port
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "providers"
+
+
+def _resend_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The batch request and response schemas of Resend's OpenAPI document (MIT)."""
+    spec = json.loads((FIXTURES / "resend-openapi-batch.json").read_text())
+    operation = spec["paths"]["/emails/batch"]["post"]
+    components = {"components": spec["components"]}
+
+    def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+        return {**schema, **components}
+
+    request = operation["requestBody"]["content"]["application/json"]["schema"]
+    response = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    return resolved(request), resolved(response)
+
+
+class ProviderApi:
+    """A local stand-in for Postmark's or Resend's batch API that checks every request.
+
+    Each request body is validated against the provider's documented schema (Postmark's from
+    its documentation, Resend's from its OpenAPI document), with no undocumented field, and
+    the authentication header is checked. ``faults`` is a list of what to do with the next
+    requests: ``429`` or ``500`` (answered without sending), ``"drop"`` (the messages are
+    taken, the connection is closed before the answer). Addresses starting ``inactive@`` are
+    refused per message (Postmark's ErrorCode 406). Resend's ``Idempotency-Key`` is honoured:
+    a repeated key gets the first answer and sends nothing.
+    """
+
+    def __init__(self, provider: str, key: str = "test-key") -> None:
+        self.provider, self.key = provider, key
+        self.received: list[dict[str, Any]] = []
+        self.requests = 0
+        self.problems: list[str] = []
+        self.faults: list[int | str] = []
+        self.answers: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+        if provider == "postmark":
+            self.schema = json.loads((FIXTURES / "postmark-batch.schema.json").read_text())
+            self.response_schema: dict[str, Any] | None = None
+        else:
+            self.schema, self.response_schema = _resend_schemas()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> ProviderApi:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _check(self, headers: Any, body: Any) -> str | None:
+        from jsonschema import Draft202012Validator
+
+        if self.provider == "postmark":
+            if headers.get("X-Postmark-Server-Token") != self.key:
+                return "401"
+        elif headers.get("Authorization") != f"Bearer {self.key}":
+            return "401"
+        errors = [e.message for e in Draft202012Validator(self.schema).iter_errors(body)]
+        if self.provider == "resend" and isinstance(body, list):
+            documented = set(self.schema["components"]["schemas"]["SendEmailRequest"]["properties"])
+            for item in body:
+                errors += [f"undocumented field {k!r}" for k in item if k not in documented]
+            if len(body) > 100:
+                errors.append("more than 100 emails in a batch")
+        return "; ".join(errors[:3]) or None
+
+    def _answer(self, body: list[dict[str, Any]]) -> tuple[int, bytes]:
+        results = []
+        for item in body:
+            to = item.get("To") or item.get("to")
+            address = to if isinstance(to, str) else to[0]
+            number = len(self.received) + 1
+            if self.provider == "postmark":
+                if address.startswith("inactive@"):
+                    results.append(
+                        {
+                            "ErrorCode": 406,
+                            "Message": "You tried to send to a recipient that has been marked"
+                            " as inactive.",
+                        }
+                    )
+                    continue
+                self.received.append(item)
+                results.append(
+                    {
+                        "To": address,
+                        "SubmittedAt": "2026-11-30T07:00:00Z",
+                        "MessageID": f"pm-{number}",
+                        "ErrorCode": 0,
+                        "Message": "OK",
+                    }
+                )
+            else:
+                self.received.append(item)
+                results.append({"id": f"00000000-0000-4000-8000-{number:012d}"})
+        data: Any = results if self.provider == "postmark" else {"data": results}
+        if self.response_schema is not None:
+            from jsonschema import Draft202012Validator
+
+            Draft202012Validator(self.response_schema).validate(data)
+        return 200, json.dumps(data).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def reply(self, status: int, data: bytes, extra: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                expected = "/email/batch" if api.provider == "postmark" else "/emails/batch"
+                if self.path != expected:
+                    self.reply(404, b'{"message": "not found"}')
+                    return
+                body = json.loads(raw)
+                with api.lock:
+                    api.requests += 1
+                    fault = api.faults.pop(0) if api.faults else None
+                    problem = api._check(self.headers, body)
+                    if problem == "401":
+                        self.reply(401, b'{"ErrorCode": 10, "Message": "Bad or missing token"}')
+                        return
+                    if problem:
+                        api.problems.append(problem)
+                        self.reply(422, json.dumps({"message": problem}).encode())
+                        return
+                    if fault in (429, 500):
+                        self.reply(int(fault), b'{"message": "slow down"}', {"Retry-After": "0"})
+                        return
+                    key = self.headers.get("Idempotency-Key")
+                    if key and key in api.answers:
+                        status, data = 200, api.answers[key]
+                    else:
+                        status, data = api._answer(body)
+                        if key:
+                            api.answers[key] = data
+                if fault == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                self.reply(status, data)
+
+        return Handler

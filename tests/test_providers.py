@@ -1,0 +1,238 @@
+"""Provider senders against local servers: Postmark and Resend stand-ins that check every
+request against the provider's documented schema, and Amazon SES v2 in moto's server mode."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.config import DeliverySettings, PostmarkSettings, ResendSettings, SesSettings
+from digest.ledger import SendLedger
+from digest.providers import PostmarkSender, SesSender
+from digest.send import send_eml
+from digest.senders import Outgoing, Throttle, make_sender
+
+from .helpers import build_example
+from .mailservers import ProviderApi
+
+pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
+
+
+@pytest.fixture(scope="module")
+def raw() -> bytes:
+    return build_example("tangerangnews").as_bytes()
+
+
+def settings_for(api: ProviderApi, **options: Any) -> DeliverySettings:
+    table: dict[str, Any] = {"base_url": api.url}
+    return DeliverySettings.model_validate(
+        {"provider": api.provider, api.provider: table, "backoff": 0, **options}
+    )
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTMARK_SERVER_TOKEN", "test-key")
+    monkeypatch.setenv("RESEND_API_KEY", "test-key")
+
+
+@pytest.fixture(params=["postmark", "resend"])
+def api(request: pytest.FixtureRequest, keys: None) -> Iterator[ProviderApi]:
+    with ProviderApi(request.param) as server:
+        yield server
+
+
+def addresses(count: int) -> list[str]:
+    return [f"reader{n}@example.org" for n in range(count)]
+
+
+def test_batches_follow_the_documented_schema_and_carry_the_message(
+    api: ProviderApi, raw: bytes
+) -> None:
+    with make_sender(settings_for(api, batch_size=3, connections=2)) as sender:
+        report = send_eml(raw, addresses(7), sender)
+    assert api.problems == [] and report.sent == 7 and report.complete
+    assert api.requests == 3  # 3 + 3 + 1
+    original = message_from_bytes(raw, policy=policy.default)
+    html = original.get_body(("html",)).get_content()
+    text = original.get_body(("plain",)).get_content()
+    first = api.received[0]
+    if api.provider == "postmark":
+        assert first["HtmlBody"] == html and first["TextBody"] == text
+        assert first["Subject"] == original["Subject"] and first["MessageStream"] == "broadcast"
+        headers = {h["Name"]: h["Value"] for h in first["Headers"]}
+    else:
+        assert first["html"] == html and first["text"] == text and first["to"] == [first["to"][0]]
+        headers = first["headers"]
+    assert headers["List-Unsubscribe"] == original["List-Unsubscribe"]
+    assert sorted(m.get("To") or m["to"][0] for m in api.received) == sorted(addresses(7))
+
+
+def test_the_receipts_carry_the_providers_ids_into_the_ledger(
+    api: ProviderApi, raw: bytes, tmp_path: Path
+) -> None:
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with make_sender(settings_for(api)) as sender:
+        report = send_eml(raw, addresses(3), sender, ledger)
+    rows = list(ledger.rows(report.edition))
+    assert [r.state for r in rows] == ["sent"] * 3
+    assert all(r.detail.startswith(("pm-", "00000000-")) for r in rows)
+
+
+def test_postmark_refuses_per_message_and_the_rest_go_out(keys: None, raw: bytes) -> None:
+    with ProviderApi("postmark") as api, make_sender(settings_for(api)) as sender:
+        report = send_eml(raw, ["a@example.org", "inactive@example.org", "b@example.org"], sender)
+    assert report.sent == 2
+    assert report.refused == {
+        "inactive@example.org": "Postmark 406: You tried to send to a recipient that has been"
+        " marked as inactive."
+    }
+
+
+def test_throttling_and_server_errors_are_retried(api: ProviderApi, raw: bytes) -> None:
+    api.faults = [429, 500, 429]
+    with make_sender(settings_for(api, retries=3)) as sender:
+        report = send_eml(raw, addresses(4), sender)
+    assert report.sent == 4 and api.requests == 4 and len(api.received) == 4
+
+
+def test_after_the_last_retry_the_batch_is_deferred_not_lost(
+    api: ProviderApi, raw: bytes, tmp_path: Path
+) -> None:
+    api.faults = [429, 429]
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with make_sender(settings_for(api, retries=1)) as sender:
+        first = send_eml(raw, addresses(2), sender, ledger)
+        assert first.deferred == 2 and first.sent == 0 and "429" in first.stopped
+        second = send_eml(raw, addresses(2), sender, ledger)
+    assert second.sent == 2 and len(api.received) == 2
+
+
+def test_a_lost_answer_is_unknown_for_postmark_and_retried_safely_for_resend(
+    api: ProviderApi, raw: bytes, tmp_path: Path
+) -> None:
+    api.faults = ["drop"]
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with make_sender(settings_for(api)) as sender:
+        report = send_eml(raw, addresses(3), sender, ledger)
+        again = send_eml(raw, addresses(3), sender, ledger)
+    if api.provider == "postmark":
+        # Postmark took them but the answer was lost: reported, never resent on its own.
+        assert report.unknown == addresses(3) and again.unknown == addresses(3)
+    else:
+        # Resend's idempotency key makes the retry return the first answer.
+        assert report.sent == 3 and again.skipped == 3
+    assert len(api.received) == 3
+
+
+def test_a_refused_key_stops_the_send(api: ProviderApi, raw: bytes, monkeypatch: Any) -> None:
+    monkeypatch.setenv("POSTMARK_SERVER_TOKEN", "wrong")
+    monkeypatch.setenv("RESEND_API_KEY", "wrong")
+    with make_sender(settings_for(api)) as sender:
+        report = send_eml(raw, addresses(2), sender)
+    assert "the API key was refused (401)" in report.stopped and report.deferred == 2
+
+
+def test_a_missing_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POSTMARK_SERVER_TOKEN", raising=False)
+    with pytest.raises(Exception, match="set the environment variable POSTMARK_SERVER_TOKEN"):
+        PostmarkSender(PostmarkSettings(), DeliverySettings(provider="postmark"))
+
+
+@pytest.mark.parametrize("provider", ["postmark", "resend"])
+def test_the_stand_ins_refuse_what_the_providers_would(keys: None, provider: str) -> None:
+    """The schema check can fail: an undocumented field and a missing subject are refused."""
+    with ProviderApi(provider) as api:
+        bad = [{"From": "a@example.org", "To": "b@example.org", "Colour": "red"}]
+        if provider == "resend":
+            bad = [{"from": "a@example.org", "to": ["b@example.org"], "colour": "red"}]
+        header = (
+            {"X-Postmark-Server-Token": "test-key"}
+            if provider == "postmark"
+            else {"Authorization": "Bearer test-key"}
+        )
+        path = "/email/batch" if provider == "postmark" else "/emails/batch"
+        request = urllib.request.Request(
+            api.url + path,
+            data=json.dumps(bad).encode(),
+            headers={"Content-Type": "application/json", **header},
+        )
+        with pytest.raises(urllib.request.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=10)
+        assert answer.value.code == 422
+        assert api.problems and api.received == []
+
+
+def test_api_urls_must_be_https_except_on_this_machine() -> None:
+    with pytest.raises(ValueError, match="must be an https URL"):
+        ResendSettings(base_url="http://api.example.org")
+    assert ResendSettings(base_url="http://127.0.0.1:8080").base_url == "http://127.0.0.1:8080"
+
+
+def test_the_throttle_keeps_the_pace() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    throttle = Throttle(100, clock=lambda: now[0], sleep=sleep)
+    for _ in range(10):
+        throttle.wait()
+    throttle.wait(50)
+    assert now[0] == pytest.approx(0.10)  # 10 messages at 100/s, then 50 more may start
+    throttle.wait()
+    assert now[0] == pytest.approx(0.60)
+
+
+# Amazon SES v2, against moto's server (a real HTTP endpoint speaking the SES protocol).
+
+
+@pytest.fixture(scope="module")
+def ses_endpoint() -> Iterator[str]:
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_ses_sends_the_raw_message_and_refuses_an_unverified_sender(
+    ses_endpoint: str, raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+    ):
+        monkeypatch.setenv(name, value)
+    client = boto3.client("sesv2", region_name="eu-west-1", endpoint_url=ses_endpoint)
+    settings = DeliverySettings(
+        provider="ses", ses=SesSettings(region="eu-west-1", endpoint_url=ses_endpoint)
+    )
+    with SesSender(settings.ses, settings) as sender:
+        unverified = sender.send([Outgoing("a@example.org", raw)])
+    assert unverified[0].state == "refused" and "MessageRejected" in unverified[0].detail
+    client.create_email_identity(EmailIdentity="tangerangnews.example")
+    with SesSender(settings.ses, settings) as sender:
+        receipts = sender.send([Outgoing(a, raw) for a in addresses(3)])
+    assert [r.state for r in receipts] == ["sent"] * 3
+    assert len({r.detail for r in receipts}) == 3  # SES's message ids
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    sent = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages
+    # moto lists the envelope recipient (and the From it read from the raw message).
+    assert sorted(m.destinations[0] for m in sent[-3:]) == addresses(3)
+    assert sent[-1].raw_data.replace("\r\n", "\n") == raw.decode().replace("\r\n", "\n")
