@@ -9,12 +9,13 @@ scratch (``Mailing.from_scratch``); the tests hold the two to byte identity.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -23,8 +24,11 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from .errors import RenderError
+from .config import DeliverySettings
+from .deliver import DeliveryReport, now, run_delivery
+from .errors import InputError, RenderError
 from .inline import inline_css
+from .ledger import SendLedger
 from .message import (
     HEADER_ORDER,
     Headers,
@@ -48,8 +52,10 @@ from .mime import (
     uri_list_header,
 )
 from .models import Newsletter, Reader
+from .readers import reader_chunks
 from .render import Renderer, RenderOptions
 from .select import Edition
+from .senders import Outgoing, Receipt, Sender, make_sender
 
 if TYPE_CHECKING:
     from .pipeline import Digest
@@ -57,6 +63,9 @@ if TYPE_CHECKING:
 __all__ = ["Mailing", "ReaderMessage", "unsubscribe_url_for"]
 
 _VARIANTS_KEPT = 64
+#: The labels of subject variants, in the ledger and the report.
+SUBJECT_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_VariantKey = tuple[tuple[str, ...] | None, frozenset[str], int]
 Where = Literal["text", "attribute", "raw"]
 # A value placed in an attribute is filled in only when it holds nothing an HTML serialiser
 # might encode there (libxml2 percent-encodes spaces and non-ASCII in links); other values
@@ -251,14 +260,24 @@ class ReaderMessage:
 class Mailing:
     """Personalised copies of one edition for many readers."""
 
-    def __init__(self, digest: Digest, options: RenderOptions | None = None) -> None:
-        """Prepare to personalise ``digest``; variants render with its own options by default."""
+    def __init__(
+        self, digest: Digest, options: RenderOptions | None = None, subjects: Sequence[str] = ()
+    ) -> None:
+        """Prepare to personalise ``digest``; variants render with its own options by default.
+
+        ``subjects`` are subject variants to test against each other (templates, like
+        ``subject.txt.j2``); each reader gets one, chosen by a hash of the edition and their
+        address, labelled A, B, C… in the ledger.
+        """
+        if len(subjects) > len(SUBJECT_LABELS):
+            raise InputError(
+                f"subjects: at most {len(SUBJECT_LABELS)} variants, got {len(subjects)}"
+            )
         self.digest = digest
         self.options = options or digest.options
+        self.subjects = tuple(subjects)
         self._renderer: Renderer | None = None
-        self._variants: OrderedDict[tuple[tuple[str, ...] | None, frozenset[str]], _Variant] = (
-            OrderedDict()
-        )
+        self._variants: OrderedDict[_VariantKey, _Variant] = OrderedDict()
         self._head: dict[str, bytes] | None = None
         # Placeholders carry a random nonce: article data cannot name them.
         self._nonce = "Dg" + secrets.token_hex(12)
@@ -270,11 +289,29 @@ class Mailing:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the renderer and the variants; a worker process makes its own."""
-        return {"digest": self.digest, "options": self.options}
+        return {"digest": self.digest, "options": self.options, "subjects": self.subjects}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled mailing."""
-        self.__init__(state["digest"], state["options"])  # type: ignore[misc]
+        self.__init__(state["digest"], state["options"], state["subjects"])  # type: ignore[misc]
+
+    @property
+    def edition_key(self) -> str:
+        """What the send ledger knows this edition by: the newsletter, the date, the number."""
+        edition = self.digest.edition
+        number = f" #{edition.number}" if edition.number is not None else ""
+        return f"{self.digest.newsletter.name} {edition.date.isoformat()}{number}"
+
+    def subject_variant(self, reader: Reader) -> int:
+        """Which subject variant ``reader`` gets: the same for the same edition and address."""
+        if len(self.subjects) < 2:
+            return 0
+        seed = f"{self.edition_key}\n{reader.address}".encode()
+        return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % len(self.subjects)
+
+    def variant_label(self, index: int) -> str:
+        """The letter of subject variant ``index`` ("" when there is a single subject)."""
+        return SUBJECT_LABELS[index] if len(self.subjects) > 1 else ""
 
     @property
     def renderer(self) -> Renderer:
@@ -301,10 +338,11 @@ class Mailing:
             if reader.sections is None
             else tuple(sorted(s.casefold() for s in reader.sections))
         )
-        # Readers share a variant when they chose the same sections and have the same values
-        # present (a template may show a greeting only to readers with a name).
+        # Readers share a variant when they chose the same sections, got the same subject and
+        # have the same values present (a template may greet only readers with a name).
         present = frozenset(name for name, value in values.items() if value)
-        key = (sections, present)
+        subject_index = self.subject_variant(reader)
+        key = (sections, present, subject_index)
         variant = self._variants.get(key)
         if variant is not None:
             self._variants.move_to_end(key)
@@ -317,7 +355,11 @@ class Mailing:
         forms = []
         for nonce, pattern in ((self._nonce, self._token), (self._twin, self._twin_token)):
             rendered, guard = self.renderer.render_guarded(
-                edition, newsletter, _Tokens(nonce, present), markers=(nonce,)
+                edition,
+                newsletter,
+                _Tokens(nonce, present),
+                markers=(nonce,),
+                subject=self._subject_source(subject_index),
             )
             html = inline_css(rendered.html, newsletter.inliner)
             parts = (rendered.subject, html, rendered.text)
@@ -372,12 +414,16 @@ class Mailing:
             variant.text.fill(values),
         )
 
+    def _subject_source(self, index: int) -> str | None:
+        return self.subjects[index] if self.subjects else None
+
     def from_scratch(self, reader: Reader) -> tuple[str, str, str]:
         """The reader's subject, HTML and text, rendered with their values from the start."""
-        rendered = self.renderer.render(
+        rendered, _ = self.renderer.render_guarded(
             self.edition_for(reader),
             self.digest.newsletter,
             reader=_ScratchValues(_values(reader, self.digest.newsletter)),
+            subject=self._subject_source(self.subject_variant(reader)),
         )
         html = inline_css(rendered.html, self.digest.newsletter.inliner)
         return rendered.subject, html, rendered.text
@@ -505,6 +551,87 @@ class Mailing:
         for future in pending:
             yield from future.result()
 
+    def deliver(
+        self,
+        readers: Iterable[Reader | Mapping[str, Any]],
+        delivery: DeliverySettings | Sender,
+        ledger: SendLedger | None = None,
+        *,
+        executor: Executor | None = None,
+        workers: int | None = None,
+        chunk: int = 1000,
+        resend_unknown: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> DeliveryReport:
+        """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
+
+        ``readers`` may be any iterable (a CSV file's rows, a database cursor); they are
+        validated in bulk, a chunk at a time. With an ``executor`` (a process pool, or a Dask
+        ``distributed`` client's executor), each worker makes *and sends* its chunk with its
+        own sender (so ``delivery`` must be ``DeliverySettings``) and returns only receipts;
+        at most two chunks per worker are out at once.
+        """
+        chunks = reader_chunks(readers, chunk)
+        common: dict[str, Any] = {
+            "variant": self._label,
+            "resend_unknown": resend_unknown,
+            "progress": progress,
+        }
+        if executor is not None:
+            if not isinstance(delivery, DeliverySettings):
+                raise InputError(
+                    "delivery: with an executor, pass DeliverySettings (each worker makes "
+                    f"its own sender), not a {type(delivery).__name__}"
+                )
+            settings = delivery
+            in_flight = 2 * max(1, workers or os.cpu_count() or 2)
+            return run_delivery(
+                chunks,
+                _address,
+                lambda batch: executor.submit(_deliver_chunk, self, batch, settings),
+                self.edition_key,
+                ledger,
+                in_flight=in_flight,
+                **common,
+            )
+        sender = make_sender(delivery) if isinstance(delivery, DeliverySettings) else delivery
+        try:
+            return run_delivery(
+                chunks,
+                _address,
+                lambda batch: now(lambda: self.send_chunk(batch, sender)),
+                self.edition_key,
+                ledger,
+                **common,
+            )
+        finally:
+            if sender is not delivery:
+                sender.close()
+
+    def _label(self, reader: Reader) -> str:
+        return self.variant_label(self.subject_variant(reader)) if self.subjects else ""
+
+    def send_chunk(self, readers: Sequence[Reader], sender: Sender) -> list[Receipt]:
+        """Make each reader's message and send them in the sender's batches."""
+        receipts: list[Receipt] = []
+        size = sender.batch_size
+        for start in range(0, len(readers), size):
+            part = readers[start : start + size]
+            outgoing = [Outgoing(r.address, self.message_bytes(r), self._label(r)) for r in part]
+            receipts += sender.send(outgoing)
+            if any(r.state == "deferred" for r in receipts[-len(part) :]):
+                # The provider stopped answering: the rest are not handed over either.
+                receipts += [
+                    Receipt(r.address, "deferred", "an earlier batch was deferred", self._label(r))
+                    for r in readers[start + size :]
+                ]
+                break
+        return receipts
+
+
+def _address(reader: Reader) -> str:
+    return reader.address
+
 
 class _ScratchValues(dict[str, Any]):
     """The reader as templates see it when rendered from scratch (fields as a mapping)."""
@@ -529,9 +656,32 @@ class _EmptyDefault(dict[str, str]):
 _WORKER_MAILINGS: OrderedDict[str, Mailing] = OrderedDict()
 
 
-def _make_messages(mailing: Mailing, readers: list[Reader]) -> list[ReaderMessage]:
+def _kept(mailing: Mailing) -> Mailing:
+    """The worker's own copy of ``mailing``, with the variants it has rendered so far."""
     kept = _WORKER_MAILINGS.setdefault(mailing.key, mailing)
     _WORKER_MAILINGS.move_to_end(mailing.key)
     while len(_WORKER_MAILINGS) > 4:
         _WORKER_MAILINGS.popitem(last=False)
+    return kept
+
+
+def _make_messages(mailing: Mailing, readers: list[Reader]) -> list[ReaderMessage]:
+    kept = _kept(mailing)
     return [ReaderMessage(reader, kept.message_bytes(reader)) for reader in readers]
+
+
+# Each worker process keeps one sender per delivery settings, reusing its connections.
+_WORKER_SENDERS: dict[str, Sender] = {}
+
+
+def _deliver_chunk(
+    mailing: Mailing, readers: list[Reader], settings: DeliverySettings
+) -> list[Receipt]:
+    """In a worker: make and send a chunk with this process's own sender; only receipts return."""
+    kept = _kept(mailing)
+    key = settings.model_dump_json()
+    sender = _WORKER_SENDERS.get(key)
+    if sender is None:
+        sender = _WORKER_SENDERS[key] = make_sender(settings)
+        atexit.register(sender.close)
+    return kept.send_chunk(readers, sender)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -126,9 +126,18 @@ class Renderer:
     def render_template(self, name: str, context: Mapping[str, Any], markup: bool) -> str:
         """Render one template by name, turning Jinja2's errors into ``TemplateError``."""
         env = self._markup_env if markup else self._text_env
+        return self._generate(lambda: env.get_template(name), name, context)
+
+    def render_source(self, source: str, context: Mapping[str, Any], name: str) -> str:
+        """Render a template given as text (a subject variant), as plain text."""
+        return self._generate(lambda: self._text_env.from_string(source), name, context)
+
+    def _generate(
+        self, template: Callable[[], jinja2.Template], name: str, context: Mapping[str, Any]
+    ) -> str:
         try:
             chunks, size = [], 0
-            for chunk in env.get_template(name).generate(context):
+            for chunk in template().generate(context):
                 size += len(chunk)
                 if size > MAX_OUTPUT:
                     raise TemplateError(f"{name}: the output is over {MAX_OUTPUT:,} characters")
@@ -180,18 +189,24 @@ class Renderer:
         newsletter: Newsletter,
         reader: Mapping[str, Any] | None = None,
         markers: Sequence[str] = (),
+        subject: str | None = None,
     ) -> tuple[RenderedEdition, Guard]:
         """Render within the time limit; the guard tells what the templates did with ``markers``.
 
-        ``markers`` are strings whose every use other than printing is noted (``Guard.uses``).
+        ``markers`` are strings whose every use other than printing is noted (``Guard.uses``);
+        ``subject`` is a template (text) that replaces ``subject.txt.j2``.
         """
         with guarded(self.options.time_limit, markers) as guard:
-            return self._render(edition, newsletter, reader), guard
+            return self._render(edition, newsletter, reader, subject), guard
 
     def _render(
-        self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None
+        self,
+        edition: Edition,
+        newsletter: Newsletter,
+        reader: Mapping[str, Any] | None,
+        subject: str | None = None,
     ) -> RenderedEdition:
-        context = self._full_context(edition, newsletter, reader)
+        context = self._full_context(edition, newsletter, reader, subject)
         source = self.render_template(EDITION_TEMPLATE, context, markup=True)
         text = self.render_template(TEXT_TEMPLATE, context, markup=False)
         return RenderedEdition(
@@ -210,15 +225,20 @@ class Renderer:
             return self.render_template(EDITION_TEMPLATE, context, markup=True)
 
     def _full_context(
-        self, edition: Edition, newsletter: Newsletter, reader: Mapping[str, Any] | None
+        self,
+        edition: Edition,
+        newsletter: Newsletter,
+        reader: Mapping[str, Any] | None,
+        subject_source: str | None = None,
     ) -> dict[str, Any]:
         """The template context with the reader, the subject and the preheader filled in."""
         context = self.context(edition, newsletter)
         context["reader"] = reader
-        subject = cut_text(
-            _single_line(self.render_template(SUBJECT_TEMPLATE, context, markup=False)),
-            newsletter.subject_length,
-        )
+        if subject_source is None:
+            line = self.render_template(SUBJECT_TEMPLATE, context, markup=False)
+        else:
+            line = self.render_source(subject_source, context, "subject variant")
+        subject = cut_text(_single_line(line), newsletter.subject_length)
         preheader = cut_text(
             _single_line(self.render_template(PREHEADER_TEMPLATE, context, markup=False)),
             newsletter.preheader_length,

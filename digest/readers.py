@@ -1,0 +1,72 @@
+"""Readers from anywhere: rows of a CSV file, a database cursor or a list, validated in bulk.
+
+``reader_chunks`` turns any iterable of ``Reader`` objects or mappings into lists of
+validated readers, a chunk at a time (one pydantic call per chunk), so a million rows never
+sit in memory at once. A row that does not validate is an ``InputError`` naming its number,
+the field and the value. ``csv_rows`` reads a CSV file whose header names the fields:
+``address``, ``name``, ``sections`` (separated by ``;``), ``unsubscribe_url``,
+``unsubscribe_token``, and ``fields.NAME`` for template values.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from .config import StrPath
+from .errors import InputError, describe_validation_error
+from .models import Reader
+
+__all__ = ["csv_rows", "reader_chunks"]
+
+_READERS = TypeAdapter(list[Reader])
+
+
+def reader_chunks(
+    rows: Iterable[Reader | Mapping[str, Any]], size: int = 1000
+) -> Iterator[list[Reader]]:
+    """Validated readers, ``size`` at a time; ``Reader`` objects pass as they are."""
+    remaining = iter(rows)
+    first = 1
+    while chunk := list(islice(remaining, size)):
+        if all(isinstance(row, Reader) for row in chunk):
+            yield chunk  # type: ignore[misc]
+        else:
+            raw = [row.model_dump() if isinstance(row, Reader) else row for row in chunk]
+            try:
+                yield _READERS.validate_python(raw)
+            except ValidationError as error:
+                index = error.errors()[0]["loc"][0]
+                position = index if isinstance(index, int) else 0
+                try:
+                    Reader.model_validate(raw[position])
+                    problem = describe_validation_error(error)
+                except ValidationError as own:
+                    problem = describe_validation_error(own)
+                raise InputError(f"reader {first + position}: {problem}") from None
+        first += len(chunk)
+
+
+def csv_rows(path: StrPath) -> Iterator[dict[str, Any]]:
+    """The rows of a readers CSV file as mappings ``Reader`` accepts, read as they are needed."""
+    with Path(path).open(encoding="utf-8-sig", newline="") as file:
+        for row in csv.DictReader(file):
+            reader: dict[str, Any] = {}
+            fields: dict[str, str] = {}
+            for key, value in row.items():
+                if key is None or value in (None, ""):
+                    continue
+                if key.startswith("fields."):
+                    fields[key.removeprefix("fields.")] = value
+                elif key == "sections":
+                    reader[key] = [s.strip() for s in value.split(";") if s.strip()]
+                else:
+                    reader[key] = value
+            if fields:
+                reader["fields"] = fields
+            yield reader
