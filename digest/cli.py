@@ -195,7 +195,12 @@ skip_domains = []
 brand = "#b3121b"
 accent = "#0b5394"
 
-[smtp]                          # for `digest send`; credentials from the environment
+[delivery]                      # for `digest send`
+provider = "smtp"               # or "ses", "postmark", "resend" (see the README)
+rate = 0                        # the most messages a second (0: no limit)
+connections = 4                 # SMTP connections, or API requests at once
+
+[delivery.smtp]                 # credentials come from the environment
 host = "smtp.example.org"
 port = 587
 security = "starttls"           # or "ssl" or "none"
@@ -328,8 +333,8 @@ def send(
         digest send --config newsletter.toml out/edition-2026-11-30.eml --to me@example.org
     """
     from .ledger import SendLedger
+    from .providers import make_sender
     from .send import ledger_path, read_recipients, send_eml
-    from .senders import make_sender
 
     config = load_config(config_path)
     if config.delivery is None:

@@ -52,10 +52,11 @@ from .mime import (
     uri_list_header,
 )
 from .models import Newsletter, Reader
+from .providers import make_sender
 from .readers import reader_chunks
 from .render import Renderer, RenderOptions
 from .select import Edition
-from .senders import Outgoing, Receipt, Sender, make_sender
+from .senders import Outgoing, Receipt, Sender
 
 if TYPE_CHECKING:
     from .pipeline import Digest
@@ -376,7 +377,10 @@ class Mailing:
         (exact, stable_parts, rendered, html), (twin_exact, twin_parts, _, _) = forms
         fillable = exact and twin_exact and stable_parts == twin_parts
         text = rendered.text
-        stable = repr(key).encode() + stable_parts[1].encode()
+        # Sorted: a frozenset's order changes from process to process (string hashing).
+        stable = (
+            repr((sections, sorted(present), subject_index)).encode() + stable_parts[1].encode()
+        )
         digest_key = hashlib.sha256(stable).hexdigest()[:20]
         subject = _Split.of(rendered.subject, self._token, markup=False)
         variant = _Variant(

@@ -27,19 +27,31 @@ from urllib.parse import urlsplit
 
 from .errors import SendError
 from .mime import read_message
-from .senders import Closing, Outgoing, Receipt, Sender, State, Throttle, retry_delays
+from .senders import (
+    Closing,
+    Outgoing,
+    Receipt,
+    Sender,
+    SmtpSender,
+    State,
+    Throttle,
+    retry_delays,
+)
 
 if TYPE_CHECKING:
     from .config import DeliverySettings, PostmarkSettings, ResendSettings, SesSettings
 
-__all__ = ["PostmarkSender", "ResendSender", "SesSender", "make"]
+__all__ = ["PostmarkSender", "ResendSender", "SesSender", "make_sender"]
 
 #: Headers passed on to the HTTP APIs (the providers write From, To, Subject, Date, IDs).
 PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
 
 
-def make(settings: DeliverySettings) -> Sender:
-    """The provider sender ``settings.provider`` names."""
+def make_sender(settings: DeliverySettings) -> Sender:
+    """The sender ``settings.provider`` names (boto3 is imported only for SES)."""
+    if settings.provider == "smtp":
+        assert settings.smtp is not None  # the settings' validator sees to it
+        return SmtpSender(settings.smtp, settings)
     if settings.provider == "ses":
         return SesSender(settings.ses, settings)
     if settings.provider == "postmark":

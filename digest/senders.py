@@ -14,8 +14,8 @@ made for it) and gives back one ``Receipt`` per message, in order:
 missing API key), before it has handed anything over. Throttled and failed requests are
 retried with exponential backoff and jitter; ``Throttle`` keeps the pace under a rate.
 
-The providers: SMTP (here), Amazon SES v2, Postmark and Resend (``digest.providers``).
-``make_sender`` picks one from ``DeliverySettings``.
+The providers: SMTP (here), Amazon SES v2, Postmark and Resend (``digest.providers``, where
+``make_sender`` picks one from ``DeliverySettings``).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ __all__ = [
     "Sender",
     "SmtpSender",
     "Throttle",
-    "make_sender",
     "retry_delays",
 ]
 
@@ -133,16 +132,6 @@ class Throttle:
 def retry_delays(retries: int, backoff: float) -> list[float]:
     """The waits before each retry: doubling from ``backoff``, with up to 25 % jitter."""
     return [backoff * 2**n * (1 + random.random() / 4) for n in range(retries)]
-
-
-def make_sender(settings: DeliverySettings) -> Sender:
-    """The sender ``settings`` describe (the provider's module is imported only then)."""
-    if settings.provider == "smtp":
-        assert settings.smtp is not None  # the settings' validator sees to it
-        return SmtpSender(settings.smtp, settings)
-    from . import providers
-
-    return providers.make(settings)
 
 
 class _Dropped(Exception):

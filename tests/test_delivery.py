@@ -110,7 +110,7 @@ def test_dask_workers_in_their_own_processes(digest_: object, tmp_path: Path) ->
     try:
         with (
             distributed.Client(
-                processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+                processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
             ) as client,
             client.get_executor() as executor,
         ):

@@ -113,7 +113,7 @@ def test_a_dask_executor_works_the_same_way(mailing: Mailing) -> None:
     distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
     readers = [Reader(address=f"d{n}@example.org") for n in range(10)]
     with (
-        distributed.Client(processes=False, n_workers=1, dashboard_address=None) as client,
+        distributed.Client(processes=True, n_workers=1, dashboard_address=":0") as client,
         client.get_executor() as executor,
     ):
         out = [m.data for m in mailing.messages(readers, executor=executor, chunk=4)]

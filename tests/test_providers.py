@@ -14,9 +14,9 @@ import pytest
 
 from digest.config import DeliverySettings, PostmarkSettings, ResendSettings, SesSettings
 from digest.ledger import SendLedger
-from digest.providers import PostmarkSender, SesSender
+from digest.providers import PostmarkSender, SesSender, make_sender
 from digest.send import send_eml
-from digest.senders import Outgoing, Throttle, make_sender
+from digest.senders import Outgoing, Throttle
 
 from .helpers import build_example
 from .mailservers import ProviderApi
