@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import quopri
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.parser import BytesHeaderParser, BytesParser
@@ -34,6 +34,7 @@ __all__ = [
     "check_header_block",
     "check_header_line",
     "envelope_sender",
+    "frame",
     "header_uri",
     "id_header",
     "one_line",
@@ -270,16 +271,29 @@ def container_headers(boundary: str) -> bytes:
     )
 
 
-def assemble(head: bytes, boundary: str, parts: Iterable[tuple[str, bytes]]) -> bytes:
+def frame(boundary: str, subtypes: Sequence[str]) -> list[bytes]:
+    """The bytes around the parts of a ``multipart/alternative`` message, one more than parts.
+
+    The first holds the container's headers, the blank line and the first part's head; each
+    next one ends a part and starts another; the last ends the container.
+    """
+    mark = b"--" + boundary.encode("ascii")
+    heads = [_PART_HEAD % subtype.encode("ascii") for subtype in subtypes]
+    pieces = [container_headers(boundary) + b"\r\n" + mark + b"\r\n" + heads[0]]
+    pieces += [b"\r\n" + mark + b"\r\n" + head for head in heads[1:]]
+    return [*pieces, b"\r\n" + mark + b"--\r\n"]
+
+
+def assemble(head: bytes, boundary: str, parts: Sequence[tuple[str, bytes]]) -> bytes:
     """The whole message: written headers, then each ``(subtype, quoted-printable body)`` part.
 
     ``head`` holds the message's own headers; the container's are added here.
     """
-    mark = boundary.encode("ascii")
-    out = [head, container_headers(boundary), b"\r\n"]
-    for subtype, body in parts:
-        out += [b"--", mark, b"\r\n", _PART_HEAD % subtype.encode("ascii"), body, b"\r\n"]
-    out += [b"--", mark, b"--\r\n"]
+    framing = frame(boundary, [subtype for subtype, _ in parts])
+    out = [head]
+    for piece, (_, body) in zip(framing, parts, strict=False):
+        out += (piece, body)
+    out.append(framing[-1])
     return b"".join(out)
 
 

@@ -4,6 +4,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from digest import Article, Newsletter, Quote
@@ -136,3 +138,27 @@ def test_models_are_frozen() -> None:
     with pytest.raises(ValidationError):
         article.title = "changed"  # type: ignore[misc]
     assert isinstance(article.published_at, datetime)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.from_regex(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,70}@[A-Za-z0-9.-]{1,40}(\.[a-zA-Z]{2,6})?",
+        fullmatch=True,
+    )
+    | st.emails().map(str)
+    | st.text(max_size=80)
+)
+def test_the_fast_address_check_answers_as_email_validator_does(value: str) -> None:
+    """Plain addresses skip the whole email-validator call; the answer must not change."""
+    from digest.models import _email_address, email_address
+
+    try:
+        slow: str | None = _email_address(value)
+    except ValueError:
+        slow = None
+    try:
+        fast: str | None = email_address(value)
+    except ValueError:
+        fast = None
+    assert fast == slow

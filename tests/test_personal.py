@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from digest.mime import quoted_printable
 from digest.models import Reader
-from digest.personal import Mailing, unsubscribe_url_for
+from digest.personal import Mailing, _values, unsubscribe_url_for
 
 from .helpers import build_example
 
@@ -278,3 +278,41 @@ def test_tokens_put_into_cached_links_equal_links_built_whole(
     other = Mailing(replace(mailing.digest, newsletter=newsletter))
     uris = other._unsubscribe_uris(reader, {"unsubscribe_url": whole})
     assert uris == unsubscribe_uris(newsletter, whole) == [header_uri(whole)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(max_size=60),
+    token=st.from_regex(r"[A-Za-z0-9._~-]{1,40}", fullmatch=True) | st.none(),
+    local=st.from_regex(r"[a-z0-9][a-z0-9.+_-]{0,20}[a-z0-9]", fullmatch=True),
+    plan=st.sampled_from([None, ("town",), ("business", "culture")]),
+)
+def test_copies_made_from_the_plan_equal_copies_written_line_by_line(
+    mailing: Mailing, name: str, token: str | None, local: str, plan: Any
+) -> None:
+    """The fast path (one join per copy) and the general one give the same bytes."""
+    try:
+        reader = Reader(
+            address=f"{local}@example.org",
+            name=name or None,
+            unsubscribe_token=token,
+            sections=plan,
+        )
+    except ValueError:
+        return
+    values = _values(reader, mailing.digest.newsletter)
+    variant = mailing._variant(reader, values)
+    assert variant.plan is not None
+    assert mailing.message_bytes(reader) == mailing._written(reader, values, variant)
+
+
+def test_ab_copies_made_from_the_plan_carry_their_own_subject() -> None:
+    ab = Mailing(build_example("riverside"), subjects=["One {{ edition.lead.title }}", "Two"])
+    for n in range(20):
+        reader = Reader(address=f"x{n}@example.org", unsubscribe_token=f"t{n}")
+        values = _values(reader, ab.digest.newsletter)
+        variant = ab._variant(reader, values)
+        data = ab.message_bytes(reader)
+        assert data == ab._written(reader, values, variant)
+        subject = parsed(data)["Subject"]
+        assert subject.startswith("One ") if ab.subject_variant(reader) == 0 else subject == "Two"
