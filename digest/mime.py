@@ -231,16 +231,24 @@ def _wrapped(line: bytes, limit: int) -> list[bytes]:
         while b"=" in line[cut - 2 : cut]:  # do not cut an =XX escape in two
             cut -= 1
         pieces.append(line[:cut] + b"=")
-        line = line[cut:]
+        line = _no_leading_dot(line[cut:])
     return [*pieces, line]
+
+
+def _no_leading_dot(line: bytes) -> bytes:
+    """A line that starts with a dot starts with ``=2E`` instead: SMTP need not stuff it."""
+    return b"=2E" + line[1:] if line.startswith(b".") else line
 
 
 def quoted_printable(data: str) -> bytes:
     """Quoted-printable with CRLF line ends and a soft break at the end, ready to join.
 
-    Every line stays within the 76 characters of RFC 2045, the added soft break included.
+    Every line stays within the 76 characters of RFC 2045, the added soft break included, and
+    none starts with a dot (written ``=2E``), so the message goes through SMTP unchanged.
     """
     lines = quopri.encodestring(data.encode("utf-8")).split(b"\n")
+    if any(line.startswith(b".") for line in lines):
+        lines = [_no_leading_dot(line) for line in lines]
     # quopri lets a line with tabs run past 76 characters, and the last line gets a soft break
     # added below: only those lines need another look (in Python, so only when needed).
     if len(lines[-1]) > 75 or max(map(len, lines)) > 76:

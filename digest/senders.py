@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
 from .errors import SendError
@@ -52,7 +51,11 @@ _Self = TypeVar("_Self", bound="Closing")
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message on its way: the envelope recipient and the complete message bytes."""
+    """One message on its way: the envelope recipient and the complete message bytes.
+
+    ``data`` ends its lines with CRLF, as every message digest writes does (``as_bytes``,
+    ``Mailing.message_bytes``, ``send_eml``'s copies); SMTP carries it as it is.
+    """
 
     address: str
     data: bytes
@@ -197,41 +200,66 @@ class _Connection:
     def deliver(self, sender: str, recipient: str, data: bytes) -> str | None:
         """Send one message: None when accepted, else the refusal; ``_Dropped`` on a lost link.
 
-        A 421 reply at any step is an answer (the message was not accepted): reconnect and
-        retry. A lost connection after the message was handed over leaves its fate unknown.
+        With a server that offers PIPELINING (RFC 2920) the envelope goes in one write, so a
+        message costs two round trips instead of four. A 421 reply at any step is an answer
+        (the message was not accepted): reconnect and retry. A lost connection after the
+        message was handed over leaves its fate unknown.
         """
         try:
             client = self.client or self.open()
         except (OSError, smtplib.SMTPException) as error:
             self.client = None
             raise _Dropped(_reason(error), False) from None
-        steps: tuple[tuple[Callable[[], tuple[int, bytes]], tuple[int, ...]], ...] = (
-            (partial(client.mail, sender), (250,)),
-            (partial(client.rcpt, recipient), (250, 251)),
-            (partial(client.data, data), (250,)),
-        )
+        commands = (f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>", "DATA")
         handed_over = False
         try:
-            for number, (step, accepted) in enumerate(steps):
-                handed_over = number == len(steps) - 1
-                code, reply = step()
-                answer = f"{code} {reply.decode(errors='replace')}"
+            replies = []
+            if client.has_extn("pipelining"):
+                client.send("".join(f"{c}\r\n" for c in commands).encode("ascii"))
+                replies = [client.getreply() for _ in commands]
+            else:
+                for command, accepted in zip(commands, _ACCEPTED, strict=True):
+                    client.send(f"{command}\r\n".encode("ascii"))
+                    replies.append(client.getreply())
+                    if replies[-1][0] not in accepted:
+                        break
+            refusal = None
+            for (code, reply), accepted in zip(replies, _ACCEPTED, strict=False):
                 if code == 421:
-                    raise _Dropped(answer, False)
-                if code not in accepted:
-                    if not handed_over:
-                        client.rset()
-                    return answer
-            return None
-        except smtplib.SMTPResponseException as error:
-            # DATA refused before the message was sent (smtplib raises for that).
-            if error.smtp_code == 421:
-                raise _Dropped(_reason(error), False) from None
-            client.rset()
-            return _reason(error)
+                    raise _Dropped(f"{code} {reply.decode(errors='replace')}", False)
+                if code not in accepted and refusal is None:
+                    refusal = f"{code} {reply.decode(errors='replace')}"
+            if refusal is not None:
+                if replies[-1][0] == 354:  # DATA accepted after all: end it empty
+                    client.send(b".\r\n")
+                    client.getreply()
+                client.rset()
+                return refusal
+            handed_over = True
+            client.send(_dot_stuffed(data) + b".\r\n")
+            code, reply = client.getreply()
+            if code == 421:
+                raise _Dropped(f"{code} {reply.decode(errors='replace')}", False)
+            return None if code == 250 else f"{code} {reply.decode(errors='replace')}"
         except (OSError, smtplib.SMTPServerDisconnected) as error:
             self.client = None
             raise _Dropped(_reason(error), handed_over) from None
+
+
+#: The replies that let a transaction go on: to MAIL, RCPT and DATA.
+_ACCEPTED = ((250,), (250, 251), (354,))
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The message as DATA carries it: a dot doubled at the start of a line, a CRLF at the end.
+
+    Messages are CRLF throughout (``Outgoing``'s promise), so only dots need a look.
+    """
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..") if b"\r\n." in data else data
 
 
 class SmtpSender(Closing):

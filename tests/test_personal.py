@@ -121,11 +121,12 @@ def test_a_dask_executor_works_the_same_way(mailing: Mailing) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=400))
+@given(st.text(max_size=400) | st.text(alphabet=".\n a", max_size=400))
 def test_quoted_printable_pieces_join_into_valid_lines(text: str) -> None:
     text = text.replace("\r", "")
     encoded = quoted_printable(text)
     assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+    assert not encoded.startswith(b".") and b"\r\n." not in encoded  # nothing for SMTP to stuff
     assert quopri.decodestring(encoded).decode("utf-8").replace("\r\n", "\n") == text
 
 
