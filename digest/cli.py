@@ -6,15 +6,18 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .check import check_html
-from .config import BuildConfig, load_config
+from .config import load_config
 from .errors import ConfigError, DigestError
-from .history import History
-from .job import run_build
-from .preview import Preview, make_server
+
+if TYPE_CHECKING:
+    from .config import BuildConfig
+
+# Each command imports what it uses when it runs: ``digest build`` never loads the senders,
+# the preview server or the feed parser unless the config asks for feeds.
 
 __all__ = ["cli", "main"]
 
@@ -120,6 +123,8 @@ def build(
     target = out_dir or config.out
     if target is None:
         raise click.UsageError("say where to write the files: --out DIR, or out = in the config")
+    from .job import run_build
+
     result = run_build(
         config,
         target,
@@ -253,6 +258,8 @@ def history(config_path: Path) -> None:
     if not path.exists():
         click.echo("No edition built yet.")
         return
+    from .history import History
+
     with History(path) as records:
         for record in records.editions():
             click.echo(
@@ -273,6 +280,8 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     \b
         digest preview --config newsletter.toml --port 8000
     """
+    from .preview import Preview, make_server
+
     watcher = Preview(config_path, on.date() if on else None)
     server = make_server(watcher, port=port)
     watcher.refresh()
@@ -424,6 +433,8 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
         html = html_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise click.FileError(str(html_file), hint=str(error)) from None
+    from .check import check_html
+
     findings = check_html(html, newsletter, budget)
     for finding in findings:
         if finding.severity == "error" or not quiet:

@@ -100,6 +100,9 @@ def inline_css(html: str, engine: Inliner = "premailer") -> str:
         remove_classes=False,
         disable_validation=True,
         disable_basic_attributes=["width", "height"],
+        # Floating images get align attributes from their float style: MJML never floats an
+        # image, and the check parses every <img style> with cssutils (most of a build).
+        align_floating_images=False,
         # cssutils reports every mso-* property as invalid CSS; they are there on purpose.
         # (A level only: premailer adds a given handler to cssutils' logger on every call.)
         cssutils_logging_level=logging.CRITICAL,

@@ -18,7 +18,6 @@ from babel.dates import format_date
 from .check import summarise
 from .config import BuildConfig, StrPath, load_data
 from .errors import DigestError
-from .fetch import FeedCache, Fetcher
 from .history import History
 from .inline import inline_css
 from .output import BuildLock, Journal
@@ -59,7 +58,9 @@ def gather(
     """
     data = load_data([*config.data, *extra], config.newsletter)
     result = SourceResult(articles=list(data.articles), quotes=list(data.quotes))
-    if fetch is None:
+    if fetch is None and any(source.url for source in config.sources):
+        from .fetch import FeedCache, Fetcher
+
         fetch = Fetcher(cache=FeedCache(feed_cache_path(config)) if config.history else None)
     result.extend(read_sources(config.sources, config.newsletter, fetch))
     return result

@@ -18,7 +18,6 @@ import nh3
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from email_validator import EmailNotValidError, validate_email
-from inscriptis import get_text
 from lxml import etree
 from pydantic import (
     AfterValidator,
@@ -248,6 +247,8 @@ def html_to_text(value: str) -> str:
     """Turn HTML into plain text that keeps its block boundaries (inscriptis)."""
     if not value.strip():
         return ""
+    from inscriptis import get_text  # only HTML bodies need it
+
     return clean_text(str(get_text(value)))
 
 

@@ -14,7 +14,6 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .feedtext import fix_text
 from .models import html_fragment, on_domains
 
 __all__ = [
@@ -97,6 +96,8 @@ def picture(
 
 def _one_line(value: object) -> str:
     """Feed text on one line, its mojibake repaired."""
+    from .feedtext import fix_text  # ftfy is slow to import: only feeds need it
+
     return " ".join(fix_text(str(value or "")).split())
 
 

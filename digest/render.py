@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,34 +90,9 @@ class Renderer:
             folders.insert(0, self.options.template_dir)
         self._folders = folders
         self._include = include_loader(folders)
-        # User templates come first; "default/NAME" always reaches the shipped template, so a
-        # user template can extend the one it replaces and override single blocks.
-        self._loader = jinja2.ChoiceLoader(
-            [
-                ConfinedLoader(folders),
-                jinja2.PrefixLoader({"default": ConfinedLoader([default_template_dir()])}),
-            ]
-        )
-
-    @cached_property
-    def _markup_env(self) -> BoundedSandbox:
-        return self._environment(autoescape=True)
-
-    @cached_property
-    def _text_env(self) -> BoundedSandbox:
-        return self._environment(autoescape=False)
-
-    def _environment(self, autoescape: bool) -> BoundedSandbox:
-        return BoundedSandbox(
-            # Plain text measured in display columns, with links kept whole.
-            filters={"wrap": wrap, "columns": columns},
-            loader=self._loader,
-            autoescape=autoescape,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
+        # Renderers of the same templates share their environments, and so the compiled
+        # templates (a build renders the email, its local preview and its archive page).
+        self._markup_env, self._text_env = _environments(tuple(folders))
 
     def context(self, edition: Edition, newsletter: Newsletter) -> dict[str, Any]:
         """Return the plain data the templates see: strings, numbers, lists and dicts."""
@@ -245,6 +220,37 @@ class Renderer:
         )
         context.update(subject=subject, preheader=preheader, preheader_filler=PREHEADER_FILLER)
         return context
+
+
+@lru_cache(maxsize=16)
+def _environments(folders: tuple[Path, ...]) -> tuple[BoundedSandbox, BoundedSandbox]:
+    """The markup and text environments of one list of template folders.
+
+    Their per-render state (the time limit, the guard) lives in context variables, so one
+    environment serves every renderer and thread; Jinja2 reloads a template whose file changed.
+    """
+    # User templates come first; "default/NAME" always reaches the shipped template, so a
+    # user template can extend the one it replaces and override single blocks.
+    loader = jinja2.ChoiceLoader(
+        [
+            ConfinedLoader(list(folders)),
+            jinja2.PrefixLoader({"default": ConfinedLoader([default_template_dir()])}),
+        ]
+    )
+
+    def environment(autoescape: bool) -> BoundedSandbox:
+        return BoundedSandbox(
+            # Plain text measured in display columns, with links kept whole.
+            filters={"wrap": wrap, "columns": columns},
+            loader=loader,
+            autoescape=autoescape,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    return environment(True), environment(False)
 
 
 def compile_mjml(source: str, loader: IncludeLoader | None = None) -> str:

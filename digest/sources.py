@@ -19,13 +19,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
-import feedparser
 from pydantic import ValidationError
 
 from .config import EditionData, Source, parse_edition_data
 from .dates import parse_date
 from .errors import DigestError, InputError, SourceError, describe_validation_error
-from .feedtext import clean_feed_html, fix_text
 from .fetch import MAX_SOURCE_BYTES, Fetcher
 from .models import Article, Newsletter, Quote, html_to_text, on_domains
 from .pictures import (
@@ -232,6 +230,10 @@ def is_redirect_link(url: str) -> bool:
 def _feed_items(
     source: Source, raw: bytes, newsletter: Newsletter, warnings: list[str]
 ) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    import feedparser  # here: only feeds need it, and it is slow to import
+
+    from .feedtext import fix_text
+
     parsed = feedparser.parse(raw)
     if not parsed.get("version"):
         problem = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
@@ -324,6 +326,8 @@ class _Reading:
 
     def html(self, value: str) -> str | None:
         """The item's HTML, repaired and cut to the newsletter's summary length."""
+        from .feedtext import clean_feed_html
+
         return clean_feed_html(value, self.newsletter.summary_length) or None
 
 
@@ -376,6 +380,8 @@ def _json_feed_item(
     entry: dict[str, Any], base: str, reading: _Reading, feed_images: set[str]
 ) -> dict[str, Any]:
     """One JSON Feed item as article fields; raises TypeError or ValueError on odd values."""
+    from .feedtext import fix_text
+
     authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
     first = authors[0] if isinstance(authors, list) and authors else None
     html = entry.get("content_html") or ""

@@ -1,3 +1,5 @@
+import pytest
+
 import digest
 
 
@@ -14,8 +16,8 @@ def test_the_public_api_fits_on_a_card() -> None:
 
 
 def test_all_is_exactly_the_public_surface() -> None:
-    public = {name for name in vars(digest) if not name.startswith("_")}
-    modules = {name for name, value in vars(digest).items() if type(value).__name__ == "module"}
+    public = {name for name in dir(digest) if not name.startswith("_")}
+    modules = {name for name in public if type(getattr(digest, name)).__name__ == "module"}
     assert set(digest.__all__) == public - modules
     assert digest.__all__ == sorted(digest.__all__)
 
@@ -30,3 +32,23 @@ def test_every_error_derives_from_digest_error() -> None:
     assert len(errors) == 10
     for error in errors:
         assert issubclass(error, digest.DigestError)
+
+
+def test_importing_digest_loads_no_stage_until_a_name_is_used() -> None:
+    """The names load on first use: ``import digest`` (and a build) stays light."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, digest; heavy = {'digest.personal', 'digest.providers', 'digest.senders',"
+        " 'feedparser', 'premailer', 'boto3', 'http.server'};"
+        " print(sorted(heavy & set(sys.modules)))"
+    )
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "[]"
+    )
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        digest.nothing  # noqa: B018

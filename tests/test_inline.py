@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from digest.inline import inline_css
 
@@ -34,3 +35,34 @@ def test_the_examples_keep_the_phone_layout_rules() -> None:
     assert html.count("!important") >= 5
     assert "@media only screen and (max-width:479px)" in html
     assert "<!--[if mso | IE]>" in html
+
+
+def test_floating_image_alignment_is_off_and_changes_nothing(monkeypatch: Any) -> None:
+    """premailer's align_floating_images parses every <img style>; MJML floats none."""
+    import premailer
+
+    from digest.render import Renderer
+
+    original = premailer.Premailer.__init__
+    asked: list[object] = []
+
+    def aligning(self: Any, *args: Any, **kwargs: Any) -> None:
+        asked.append(kwargs["align_floating_images"])
+        kwargs["align_floating_images"] = True
+        original(self, *args, **kwargs)
+
+    for name in ("riverside", "tangerangnews"):
+        digest = build_example(name)
+        source = Renderer(digest.options).render(digest.edition, digest.newsletter).html
+        ours = inline_css(source)
+        with monkeypatch.context() as patch:
+            patch.setattr(premailer.Premailer, "__init__", aligning)
+            assert inline_css(source) == ours
+    assert asked == [False, False]
+
+
+def test_renderers_of_the_same_templates_share_compiled_templates() -> None:
+    from digest.render import Renderer, RenderOptions
+
+    first, second = Renderer(), Renderer(RenderOptions(web=True))
+    assert first._markup_env is second._markup_env and first._text_env is second._text_env
