@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from html.parser import HTMLParser
 from importlib import resources
 from typing import Any, Literal
@@ -372,8 +372,16 @@ _DECLARATION = re.compile(r"(?<![\w-])([a-zA-Z-]+)\s*:\s*([^;{}]+)")
 _AT_RULE = re.compile(r"@([a-zA-Z-]+)")
 
 
-def _css_features(css: str) -> Iterable[tuple[str, bool]]:
-    """The caniemail slugs a piece of CSS uses, each with whether it sits in an @media block."""
+@lru_cache(maxsize=4096)
+def _css_features(css: str) -> tuple[tuple[str, bool], ...]:
+    """The caniemail slugs a piece of CSS uses, each with whether it sits in an @media block.
+
+    Remembered: an email repeats the same style attribute on many elements.
+    """
+    return tuple(_features(css))
+
+
+def _features(css: str) -> Iterable[tuple[str, bool]]:
     css = _COMMENT.sub("", css)
     depth, media_depth = 0, None
     for token in re.finditer(r"@media[^{]*\{|@[a-zA-Z-]+|\{|\}|[^{}@]+", css):

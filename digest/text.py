@@ -24,6 +24,8 @@ _NO_END = set("（「『【〔〈《〘〖｛〝‘“([{")  # noqa: RUF001
 
 def columns(text: str) -> int:
     """How many columns ``text`` takes in a terminal (wide characters count two)."""
+    if text.isascii() and text.isprintable():
+        return len(text)
     width = wcswidth(text)
     if width >= 0:
         return int(width)
@@ -41,7 +43,7 @@ def _tokens(text: str) -> list[tuple[str, bool]]:
         if not word:
             continue
         spaced = index > 0 and bool(pieces)
-        if _URL.search(word) or not any(_wide(ch) for ch in word):
+        if word.isascii() or _URL.search(word) or not any(_wide(ch) for ch in word):
             pieces.append((word, spaced))
             continue
         # CJK text breaks between characters, but keeps runs of narrow characters together.
