@@ -318,6 +318,7 @@ class Mailing:
         self.subjects = tuple(subjects)
         self._renderer: Renderer | None = None
         self._variants: OrderedDict[_VariantKey, _Variant] = OrderedDict()
+        self._quick: dict[tuple[Any, ...], _Variant] = {}
         self._head: dict[str, bytes] | None = None
         # Placeholders carry a random nonce: article data cannot name them.
         self._nonce = "Dg" + secrets.token_hex(12)
@@ -373,6 +374,18 @@ class Mailing:
         )
 
     def _variant(self, reader: Reader, values: Mapping[str, str]) -> _Variant:
+        # The readers' own spelling of their choice first: most lists repeat a few choices.
+        present_keys = tuple(name for name, value in values.items() if value)
+        quick = (reader.sections, present_keys, self.subject_variant(reader))
+        variant = self._quick.get(quick)
+        if variant is not None:
+            return variant
+        variant = self._quick[quick] = self._variant_for(reader, values)
+        if len(self._quick) > 4 * _VARIANTS_KEPT:
+            self._quick.clear()
+        return variant
+
+    def _variant_for(self, reader: Reader, values: Mapping[str, str]) -> _Variant:
         sections = (
             None
             if reader.sections is None
