@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .config import load_config
 from .errors import ConfigError, DigestError
 
 if TYPE_CHECKING:
@@ -119,7 +118,7 @@ def build(
     \b
         digest build --config examples/tangerangnews/newsletter.toml --out out/
     """
-    config = load_config(config_path)
+    config = _load_config(config_path)
     target = out_dir or config.out
     if target is None:
         raise click.UsageError("say where to write the files: --out DIR, or out = in the config")
@@ -238,6 +237,13 @@ def init(path: Path) -> None:
     )
 
 
+def _load_config(path: Path) -> BuildConfig:
+    """The config at ``path`` (the models load here, not when ``--help`` is asked for)."""
+    from .config import load_config as load
+
+    return load(path)
+
+
 def _history(config: BuildConfig) -> Path:
     if not isinstance(config.history, Path):
         raise ConfigError("this config keeps no history (history = false)")
@@ -254,7 +260,7 @@ def history(config_path: Path) -> None:
     \b
         digest history --config newsletter.toml
     """
-    path = _history(load_config(config_path))
+    path = _history(_load_config(config_path))
     if not path.exists():
         click.echo("No edition built yet.")
         return
@@ -345,7 +351,7 @@ def send(
     from .providers import make_sender
     from .send import ledger_path, read_recipients, send_eml
 
-    config = load_config(config_path)
+    config = _load_config(config_path)
     if config.delivery is None:
         raise ConfigError(f"{config_path}: no [delivery] table: say how the mail is sent")
     if to:
@@ -428,7 +434,7 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
     \b
         digest check out/edition-2025-09-16.html --config newsletter.toml
     """
-    newsletter = load_config(config_path).newsletter if config_path else None
+    newsletter = _load_config(config_path).newsletter if config_path else None
     try:
         html = html_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

@@ -27,7 +27,7 @@ from .select import Edition
 from .text import columns, cut_text, wrap
 
 if TYPE_CHECKING:
-    from mjml import IncludeLoader
+    from .sandbox import IncludeLoader
 
 __all__ = ["RenderOptions", "RenderedEdition", "Renderer", "default_template_dir"]
 

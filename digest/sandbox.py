@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from string import Formatter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jinja2
 from jinja2 import nodes
@@ -33,8 +33,14 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from markupsafe import EscapeFormatter, Markup
 
-if TYPE_CHECKING:
-    from mjml import IncludeLoader
+
+class IncludeLoader(Protocol):
+    """What MJML calls to read an ``mj-include`` file: its path in, its text out."""
+
+    def __call__(self, path: str) -> str:
+        """The text of the file at ``path``."""
+        ...
+
 
 __all__ = [
     "MAX_OUTPUT",
