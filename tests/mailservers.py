@@ -244,3 +244,14 @@ class ProviderApi:
                 self.reply(status, data)
 
         return Handler
+
+
+class PipeliningInbox(Inbox):
+    """An inbox whose server offers PIPELINING (RFC 2920) and counts the envelopes that come
+    in one packet with the next command already waiting."""
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1].replace("250-", "250 ", 1)]

@@ -195,3 +195,51 @@ def test_each_copy_has_exactly_its_own_recipient(smtp_server: tuple[Inbox, int],
 def test_recipients_deduplicate_in_linear_time() -> None:
     lines = [f"r{n % 50000}@example.org" for n in range(100000)]
     assert len(read_recipients(lines)) == 50000
+
+
+def test_a_server_that_offers_pipelining_gets_each_envelope_in_one_write(eml: Path) -> None:
+    from .mailservers import PipeliningInbox
+
+    inbox = PipeliningInbox()
+    controller, port = start_smtp(inbox)
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=port, security="none")
+        with SmtpSender(settings) as sender:
+            connection = sender._take()
+            sender._give_back(connection)
+            report = send_eml(
+                eml.read_bytes(),
+                ["a@example.org", "refused@example.org", "b@example.org", "c@example.org"],
+                sender,
+            )
+            assert connection.client is not None and connection.client.has_extn("pipelining")
+    finally:
+        controller.stop()
+    assert report.sent == 3
+    assert report.refused == {"refused@example.org": "550 5.1.1 No such mailbox"}
+    assert [r[1] for r in inbox.received] == [
+        ["a@example.org"],
+        ["b@example.org"],
+        ["c@example.org"],
+    ]
+    original = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    for _, _, data in inbox.received:
+        message = message_from_bytes(data, policy=policy.default)
+        assert (
+            message.get_body(("html",)).get_content() == original.get_body(("html",)).get_content()
+        )
+
+
+def test_lines_that_start_with_a_dot_arrive_as_they_were(
+    smtp_server: tuple[Inbox, int],
+) -> None:
+    from digest.senders import Outgoing
+
+    inbox, port = smtp_server
+    data = (
+        b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
+        b".\r\n..two\r\nmiddle\r\n.\r\nend\r\n"
+    )
+    with SmtpSender(SmtpSettings(host="127.0.0.1", port=port, security="none")) as sender:
+        assert sender.send([Outgoing("b@example.org", data)])[0].state == "sent"
+    assert inbox.received[0][2].replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")
