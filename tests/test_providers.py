@@ -236,3 +236,54 @@ def test_ses_sends_the_raw_message_and_refuses_an_unverified_sender(
     # moto lists the envelope recipient (and the From it read from the raw message).
     assert sorted(m.destinations[0] for m in sent[-3:]) == addresses(3)
     assert sent[-1].raw_data.replace("\r\n", "\n") == raw.decode().replace("\r\n", "\n")
+
+
+def table(output: str) -> dict[str, int]:
+    """The summary table ``digest send`` prints, as numbers by row."""
+    rows = {}
+    for line in output.splitlines():
+        name, _, count = line.rpartition("  ")
+        if name.strip() and count.strip().replace(",", "").isdigit():
+            rows[name.strip()] = int(count.replace(",", ""))
+    return rows
+
+
+def test_the_send_command_through_a_provider_with_a_report(
+    keys: None, raw: bytes, tmp_path: Path
+) -> None:
+    from .helpers import EXAMPLES, run_digest
+
+    with ProviderApi("postmark") as api:
+        text = (EXAMPLES / "tangerangnews" / "newsletter.toml").read_text()
+        text = text.replace('data = "edition.json"', "").replace('assets = "images"', "")
+        text += (
+            f'\n[delivery]\nprovider = "postmark"\n[delivery.postmark]\nbase_url = "{api.url}"\n'
+        )
+        (tmp_path / "newsletter.toml").write_text(text)
+        (tmp_path / "edition.eml").write_bytes(raw)
+        (tmp_path / "list.txt").write_text("a@example.org\ninactive@example.org\nb@example.org\n")
+        args = [
+            "send", "--config", tmp_path / "newsletter.toml", tmp_path / "edition.eml",
+            "--recipients", tmp_path / "list.txt", "--report", tmp_path / "refusals.csv",
+        ]  # fmt: skip
+        first = run_digest(*args)
+        again = run_digest(*args)
+    assert first.returncode == 6, first.stderr
+    assert "digest: refused: inactive@example.org: Postmark 406" in first.stderr
+    assert table(first.stdout)["sent"] == 2 and table(first.stdout)["refused"] == 1
+    report = (tmp_path / "refusals.csv").read_text().splitlines()
+    assert report[0] == "address,state,detail,variant,updated"
+    assert report[1].startswith("inactive@example.org,refused,Postmark 406: You tried")
+    assert len(api.received) == 2  # the second run sent nobody again
+    assert table(again.stdout)["skipped (earlier runs)"] == 3 and table(again.stdout)["sent"] == 0
+
+
+def test_an_smtp_table_of_an_earlier_release_names_its_new_place(tmp_path: Path) -> None:
+    from digest.config import load_config
+
+    from .helpers import EXAMPLES
+
+    text = (EXAMPLES / "tangerangnews" / "newsletter.toml").read_text()
+    (tmp_path / "n.toml").write_text(text + '\n[smtp]\nhost = "smtp.example.org"\n')
+    with pytest.raises(Exception, match=r"\[smtp\] has moved to \[delivery\.smtp\]"):
+        load_config(tmp_path / "n.toml")
