@@ -35,6 +35,7 @@ from .senders import (
     SmtpSender,
     State,
     Throttle,
+    deferred,
     retry_delays,
 )
 
@@ -174,10 +175,12 @@ class SesSender(_Pooled):
     def _run(self, messages: Sequence[Outgoing]) -> list[Receipt]:
         receipts: list[Receipt] = []
         for position, message in enumerate(messages):
-            receipts.append(self._one(message))
+            try:
+                receipts.append(self._one(message))
+            except SendError as error:  # no credentials, or refused ones
+                receipts.append(Receipt(message.address, "deferred", str(error), message.variant))
             if receipts[-1].state == "deferred":
-                detail = receipts[-1].detail
-                receipts += _all(messages[position + 1 :], "deferred", detail)
+                receipts += deferred(messages[position + 1 :], receipts[-1].detail)
                 break
         return receipts
 
@@ -269,6 +272,12 @@ class _HttpApi(_Pooled):
     retry_lost = False
 
     def _call(self, batch: Sequence[Outgoing]) -> list[Receipt]:
+        try:
+            return self._call_once(batch)
+        except SendError as error:  # the key was refused: this batch was not taken
+            return deferred(batch, str(error))
+
+    def _call_once(self, batch: Sequence[Outgoing]) -> list[Receipt]:
         body = json.dumps(self._payload(batch), ensure_ascii=False).encode("utf-8")
         headers = self._headers(batch)
         self.throttle.wait(len(batch))

@@ -10,9 +10,11 @@ made for it) and gives back one ``Receipt`` per message, in order:
 - ``deferred``: never handed over (the provider was unreachable or kept throttling): safe to
   send later.
 
-``send`` raises ``SendError`` only when the sender cannot work at all (a refused login, a
-missing API key), before it has handed anything over. Throttled and failed requests are
-retried with exponential backoff and jitter; ``Throttle`` keeps the pace under a rate.
+``send`` does not raise for what happens to messages: when the sender cannot work at all (a
+refused login or API key) the messages it has not handed over are deferred with the reason,
+and the receipts of those it has are kept, so the ledger never forgets a message that went
+out. Throttled and failed requests are retried with exponential backoff and jitter;
+``Throttle`` keeps the pace under a rate.
 
 The providers: SMTP (here), Amazon SES v2, Postmark and Resend (``digest.providers``, where
 ``make_sender`` picks one from ``DeliverySettings``).
@@ -42,6 +44,7 @@ __all__ = [
     "Sender",
     "SmtpSender",
     "Throttle",
+    "deferred",
     "retry_delays",
 ]
 
@@ -130,6 +133,11 @@ class Throttle:
             self.next = start + count * self.interval
         if start > now:
             self.sleep(start - now)
+
+
+def deferred(messages: Sequence[Outgoing], reason: str) -> list[Receipt]:
+    """Receipts for messages that were not handed over, with the reason."""
+    return [Receipt(m.address, "deferred", reason, m.variant) for m in messages]
 
 
 def retry_delays(retries: int, backoff: float) -> list[float]:
@@ -299,14 +307,14 @@ class SmtpSender(Closing):
         receipts: list[Receipt] = []
         try:
             for position, message in enumerate(messages):
-                receipt = self._one(connection, message)
+                try:
+                    receipt = self._one(connection, message)
+                except SendError as error:  # the login was refused: nothing more goes out
+                    receipt = Receipt(message.address, "deferred", str(error), message.variant)
                 receipts.append(receipt)
                 if receipt.state == "deferred":
                     # The server stayed away: the rest of this run is not handed over either.
-                    receipts += [
-                        Receipt(m.address, "deferred", receipt.detail, m.variant)
-                        for m in messages[position + 1 :]
-                    ]
+                    receipts += deferred(messages[position + 1 :], receipt.detail)
                     break
         finally:
             self._give_back(connection)
