@@ -212,6 +212,9 @@ class _HttpApi(_Pooled):
         self.base = urlsplit(base_url)
         self.prefix = self.base.path.rstrip("/")
         self._local = threading.local()
+        #: Every thread's connection, so that ``close`` closes them all.
+        self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def _connection(self) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
@@ -223,6 +226,8 @@ class _HttpApi(_Pooled):
             else:
                 connection = http.client.HTTPConnection(host, port, timeout=timeout)
             self._local.connection = connection
+            with self._lock:
+                self._opened.append(connection)
         return connection
 
     def _drop(self) -> None:
@@ -316,9 +321,13 @@ class _HttpApi(_Pooled):
         return self._map(self._call, [batch[i : i + size] for i in range(0, len(batch), size)])
 
     def close(self) -> None:
-        """Stop the threads (their connections close with them)."""
+        """Stop the threads and close every connection they opened."""
         super().close()
-        self._drop()
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+        self._local = threading.local()
 
 
 def _error_text(answer: _Answer) -> str:

@@ -165,6 +165,7 @@ def test_the_stand_ins_refuse_what_the_providers_would(keys: None, provider: str
         )
         with pytest.raises(urllib.request.HTTPError) as answer:
             urllib.request.urlopen(request, timeout=10)
+        answer.value.close()
         assert answer.value.code == 422
         assert api.problems and api.received == []
 
