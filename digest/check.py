@@ -19,7 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 from .colour import MIN_CONTRAST, contrast_ratio
 from .labels import every_translation
-from .models import FORBIDDEN_SCHEMES, Newsletter, Theme
+from .models import Newsletter, Theme
+from .urls import FORBIDDEN_SCHEMES
 
 __all__ = [
     "DEFAULT_BUDGET_KB",

@@ -14,7 +14,8 @@ from os import PathLike
 from pathlib import Path
 
 from .errors import ConfigError, InputError
-from .select import Edition, canonical_url
+from .select import Edition
+from .urls import canonical_url
 
 __all__ = ["EditionRecord", "History"]
 

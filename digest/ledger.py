@@ -19,12 +19,13 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import DigestError
+from .output import transaction, write_files
 
 if TYPE_CHECKING:
     from .config import StrPath
@@ -85,16 +86,8 @@ class SendLedger:
             )
             self.db.execute("DROP TABLE sends")
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One transaction: committed at the end of the block, rolled back on an error."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self.db)
 
     def states(self, edition: str, addresses: Iterable[str]) -> dict[str, str]:
         """The recorded state of each of ``addresses`` that the ledger knows for ``edition``.
@@ -166,8 +159,6 @@ class SendLedger:
         target = Path(path)
         rows = list(self.rows(edition, ("refused", "unknown", "pending")))
         fields = list(LedgerRow._fields)
-        from .output import write_files
-
         if target.suffix.lower() == ".json":
             text = json.dumps([row._asdict() for row in rows], ensure_ascii=False, indent=1) + "\n"
         else:

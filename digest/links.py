@@ -1,29 +1,12 @@
-"""Link tagging: UTM parameters on article links, keeping what each link already says."""
+"""Link tagging: UTM parameters on an edition's article links (``digest.urls.tag_url``)."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-from .models import Article, Tracking, on_domains
+from .models import Article, Tracking
 from .select import Edition
+from .urls import tag_url
 
-__all__ = ["tag_edition", "tag_url"]
-
-
-def tag_url(
-    url: str, params: dict[str, str], skip_domains: list[str] | tuple[str, ...] = ()
-) -> str:
-    """Add ``params`` to a web link's query, keeping its own query (and its own utm_*/ref)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or on_domains(url, skip_domains):
-        return url
-    existing = parse_qsl(parts.query, keep_blank_values=True)
-    own = {key.lower() for key, _ in existing}
-    if "ref" in own or any(key.startswith("utm_") for key in own):
-        return url  # the link carries its own attribution: leave all of it alone
-    added = [(key, value) for key, value in params.items() if value]
-    query = parts.query + ("&" if parts.query else "") + urlencode(added)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+__all__ = ["tag_edition"]
 
 
 def tag_edition(edition: Edition, tracking: Tracking) -> Edition:

@@ -6,11 +6,10 @@ import difflib
 import html
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import lxml.html
@@ -31,6 +30,7 @@ from pydantic import (
 )
 
 from .labels import LABEL_MESSAGES
+from .urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, WEB_SCHEMES, check_url
 
 __all__ = [
     "Article",
@@ -54,13 +54,6 @@ _UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]"
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _QUOTE_MARKS = "\"'“”„‟«»‘’‚‛‹›「」『』"  # noqa: RUF001 (these quote marks are the point)
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
-#: Schemes allowed in page links and images; article links may also be ``mailto``.
-WEB_SCHEMES = frozenset({"http", "https"})
-#: The default schemes of article links; pass ``{"url_schemes": ...}`` as validation context
-#: (or set ``url_schemes`` in a config file) to narrow or widen them.
-LINK_SCHEMES = frozenset({"http", "https", "mailto"})
-#: Schemes that can run code or embed content; never allowed, whatever the configuration.
-FORBIDDEN_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about"})
 #: The HTML a summary may keep (from feeds): paragraphs, emphasis, line breaks and links.
 SUMMARY_TAGS = frozenset({"p", "br", "em", "strong", "b", "i", "a"})
 #: Elements that end a line of text; in a summary each becomes a paragraph of its own.
@@ -89,43 +82,6 @@ def _one_line(value: str) -> str:
     if _PLAIN_LINE.fullmatch(value):
         return value
     return " ".join(clean_text(value).split())
-
-
-def check_url(value: str, schemes: Collection[str], base: str | None = None) -> str:
-    """Return ``value`` if it is an absolute URL with an allowed scheme, else raise ``ValueError``.
-
-    A relative URL is resolved against ``base`` when one is given.
-    """
-    value = value.strip()
-    if not value:
-        raise ValueError("the URL is empty")
-    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
-        raise ValueError("a URL may not contain spaces, control or invisible characters")
-    if any(unicodedata.category(ch) in ("Cn", "Co") for ch in value):
-        # MRML writes such characters as Rust escapes (\u{d7c7}), which breaks the link.
-        raise ValueError("a URL may not contain unassigned or private-use characters")
-    if "\\" in value:
-        # Browsers read a backslash as a slash, and MRML doubles it: the link would differ.
-        raise ValueError("a URL may not contain a backslash (write a slash, or %5C)")
-    scheme = urlsplit(value).scheme.lower()
-    if not scheme:
-        if base is None:
-            raise ValueError("a relative URL needs a base URL; use an absolute URL")
-        value = urljoin(base, value)
-        scheme = urlsplit(value).scheme.lower()
-    allowed = sorted(set(schemes) - FORBIDDEN_SCHEMES)
-    if scheme not in allowed:
-        raise ValueError(f"the {scheme}: scheme is not allowed (allowed: {', '.join(allowed)})")
-    parts = urlsplit(value)
-    try:
-        parts.port  # noqa: B018 (urllib checks the port when it is read)
-    except ValueError:
-        raise ValueError("the port is not a number from 0 to 65535") from None
-    if scheme in WEB_SCHEMES and not parts.hostname:
-        raise ValueError("a web URL needs a host name")
-    if scheme == "mailto" and "@" not in parts.path:
-        raise ValueError("a mailto: URL needs an address")
-    return value
 
 
 def _context(info: ValidationInfo, key: str) -> Any:
@@ -204,12 +160,6 @@ def fragment_html(root: lxml.html.HtmlElement) -> str:
     """Serialise a fragment parsed by ``html_fragment``, without its ``div``."""
     text: str = lxml.html.tostring(root, encoding="unicode")
     return text.removeprefix("<div>").removesuffix("</div>").strip()
-
-
-def on_domains(url: str, domains: Iterable[str]) -> bool:
-    """Whether ``url``'s host is one of ``domains`` or a subdomain of one (case ignored)."""
-    host = (urlsplit(url).hostname or "").lower()
-    return any(host == d.lower() or host.endswith("." + d.lower()) for d in domains)
 
 
 def _paragraph_blocks(value: str) -> str:

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from .errors import DigestError
 
-__all__ = ["BuildLock", "Journal", "write_files"]
+__all__ = ["BuildLock", "Journal", "transaction", "write_files"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -223,15 +223,20 @@ class Journal:
                 item.backup.unlink(missing_ok=True)
         return [item.target for item in staged]
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return transaction(self.db)
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction (taken at once): committed after the block, rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def write_files(folder: Path | str, files: Mapping[str, bytes]) -> list[Path]:

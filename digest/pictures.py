@@ -14,7 +14,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .models import html_fragment, on_domains
+from .models import html_fragment
+from .urls import on_domains
 
 __all__ = [
     "Picture",

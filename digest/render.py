@@ -355,83 +355,116 @@ def edition_context(
     base = options.asset_base_url or newsletter.asset_base_url
     labels = labels_for(newsletter.locale, newsletter.labels)
     labels["why"] = labels["why"].replace("{name}", newsletter.name)
-    section_labels = {spec.name.casefold(): spec.label or spec.name for spec in newsletter.sections}
+    return {
+        **_document_context(newsletter, locale, labels, options),
+        "view_online_url": archive_page_url(newsletter, edition) or "",
+        "newsletter": _brand_context(newsletter, base),
+        "edition": _stories_context(edition, newsletter, locale, base, labels),
+    }
 
-    def when(moment: datetime) -> str:
-        return format_moment(moment, newsletter, locale)
 
-    def article(item: Article) -> dict[str, Any]:
-        image = None
-        if item.image_url is not None:
-            image = {
-                "url": resolve_asset(item.image_url, base, f"image_url of {item.url}"),
-                "alt": item.image_alt or "",
-                "caption": item.image_caption or "",
-                "credit": item.image_credit or "",
-                # Height over width, when the article gives the picture's size.
-                "ratio": item.image_height / item.image_width
-                if item.image_width and item.image_height
-                else None,
-            }
-        return {
-            "title": item.title,
-            "url": item.url,
-            "section": section_labels.get(item.section.casefold(), item.section),
-            "author": item.author or "",
-            "published": when(item.published_at),
-            "published_iso": item.published_at.isoformat(),
-            "summary": _paragraphs(item.summary),
-            # Sanitised by the model (nh3): only paragraphs, emphasis, breaks and safe links.
-            "summary_html": Markup(item.summary_html) if item.summary_html else "",
-            "image": image,
-        }
-
-    logo = newsletter.logo
+def _document_context(
+    newsletter: Newsletter, locale: Locale, labels: dict[str, str], options: RenderOptions
+) -> dict[str, Any]:
+    """The whole document's part: language, direction, words, colours, layout switches."""
     return {
         "text_width": options.text_width,
         "web": options.web,
         "reader": None,
-        "view_online_url": archive_page_url(newsletter, edition) or "",
         "lang": language_tag(locale),
         "locale": str(locale),
         "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
         "labels": labels,
         "theme": newsletter.theme.model_dump(),
         "theme_dark": dark_theme(newsletter.theme),
-        "newsletter": {
-            "name": newsletter.name,
-            "tagline": newsletter.tagline or "",
-            "footer_text": newsletter.footer_text or "",
-            "url": newsletter.url or "",
-            "logo": None
-            if logo is None
-            else {
-                "url": resolve_asset(logo.url, base, "newsletter.logo.url"),
-                "dark_url": resolve_asset(logo.dark_url, base, "newsletter.logo.dark_url")
-                if logo.dark_url
-                else "",
-                "alt": logo.alt,
-                "width": logo.width,
-                "height": logo.height,
-            },
-            "sender": newsletter.sender.model_dump(),
-            "postal_address": [line for line in newsletter.postal_address.split("\n") if line],
-            "unsubscribe_url": newsletter.unsubscribe_url or "",
-            "social": [link.model_dump() for link in newsletter.social],
+    }
+
+
+def _brand_context(newsletter: Newsletter, base: str | None) -> dict[str, Any]:
+    """The masthead's and the footer's part: name, logo, sender, address, links."""
+    logo = newsletter.logo
+    return {
+        "name": newsletter.name,
+        "tagline": newsletter.tagline or "",
+        "footer_text": newsletter.footer_text or "",
+        "url": newsletter.url or "",
+        "logo": None
+        if logo is None
+        else {
+            "url": resolve_asset(logo.url, base, "newsletter.logo.url"),
+            "dark_url": resolve_asset(logo.dark_url, base, "newsletter.logo.dark_url")
+            if logo.dark_url
+            else "",
+            "alt": logo.alt,
+            "width": logo.width,
+            "height": logo.height,
         },
-        "edition": {
-            "date": format_date(edition.date, "full", locale=locale),
-            "date_iso": edition.date.isoformat(),
-            "number": edition.number,
-            "lead": article(edition.lead),
-            "sections": [
-                {
-                    "name": section.name,
-                    "label": labels["more_news"] if section.gathered else section.label,
-                    "teasers": [article(teaser) for teaser in section.teasers],
-                }
-                for section in edition.sections
-            ],
-            "quote": None if edition.quote is None else edition.quote.model_dump(),
-        },
+        "sender": newsletter.sender.model_dump(),
+        "postal_address": [line for line in newsletter.postal_address.split("\n") if line],
+        "unsubscribe_url": newsletter.unsubscribe_url or "",
+        "social": [link.model_dump() for link in newsletter.social],
+    }
+
+
+def _stories_context(
+    edition: Edition,
+    newsletter: Newsletter,
+    locale: Locale,
+    base: str | None,
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    """The stories' part: the date, the lead, the sections of teasers and the quote."""
+    section_labels = {spec.name.casefold(): spec.label or spec.name for spec in newsletter.sections}
+
+    def article(item: Article) -> dict[str, Any]:
+        return _article_context(item, newsletter, locale, base, section_labels)
+
+    return {
+        "date": format_date(edition.date, "full", locale=locale),
+        "date_iso": edition.date.isoformat(),
+        "number": edition.number,
+        "lead": article(edition.lead),
+        "sections": [
+            {
+                "name": section.name,
+                "label": labels["more_news"] if section.gathered else section.label,
+                "teasers": [article(teaser) for teaser in section.teasers],
+            }
+            for section in edition.sections
+        ],
+        "quote": None if edition.quote is None else edition.quote.model_dump(),
+    }
+
+
+def _article_context(
+    item: Article,
+    newsletter: Newsletter,
+    locale: Locale,
+    base: str | None,
+    section_labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """One story: the lead or a teaser, with its picture."""
+    image = None
+    if item.image_url is not None:
+        image = {
+            "url": resolve_asset(item.image_url, base, f"image_url of {item.url}"),
+            "alt": item.image_alt or "",
+            "caption": item.image_caption or "",
+            "credit": item.image_credit or "",
+            # Height over width, when the article gives the picture's size.
+            "ratio": item.image_height / item.image_width
+            if item.image_width and item.image_height
+            else None,
+        }
+    return {
+        "title": item.title,
+        "url": item.url,
+        "section": section_labels.get(item.section.casefold(), item.section),
+        "author": item.author or "",
+        "published": format_moment(item.published_at, newsletter, locale),
+        "published_iso": item.published_at.isoformat(),
+        "summary": _paragraphs(item.summary),
+        # Sanitised by the model (nh3): only paragraphs, emphasis, breaks and safe links.
+        "summary_html": Markup(item.summary_html) if item.summary_html else "",
+        "image": image,
     }

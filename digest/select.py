@@ -7,17 +7,16 @@ import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import EmptyEditionError, InputError, NothingNewError
 from .models import Article, Newsletter, Quote
+from .urls import canonical_url
 
 __all__ = [
     "Edition",
     "Section",
-    "canonical_url",
     "edition_window",
     "normalise_title",
     "pick_quote",
@@ -26,8 +25,6 @@ __all__ = [
 
 #: The most articles one edition is chosen from.
 MAX_ARTICLES = 10_000
-_TRACKING_PARAMS = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid", "ref"})
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 class Section(BaseModel):
@@ -57,26 +54,6 @@ class Edition(BaseModel):
     def articles(self) -> tuple[Article, ...]:
         """Every article in the edition, the lead first, in reading order."""
         return (self.lead, *(t for s in self.sections for t in s.teasers))
-
-
-@lru_cache(maxsize=8192)
-def canonical_url(url: str) -> str:
-    """Return a form of ``url`` under which copies of the same page compare equal."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().removeprefix("www.")
-    if parts.port is not None and str(parts.port) != _DEFAULT_PORTS.get(scheme):
-        host = f"{host}:{parts.port}"
-    path = parts.path.rstrip("/") or "/"
-    query = sorted(
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not key.lower().startswith("utm_") and key.lower() not in _TRACKING_PARAMS
-    )
-    # http and https copies of a page are the same story.
-    return urlunsplit(
-        ("https" if scheme in _DEFAULT_PORTS else scheme, host, path, urlencode(query), "")
-    )
 
 
 @lru_cache(maxsize=8192)

@@ -25,7 +25,7 @@ from .config import EditionData, Source, parse_edition_data
 from .dates import parse_date
 from .errors import DigestError, InputError, SourceError, describe_validation_error
 from .fetch import MAX_SOURCE_BYTES, Fetcher
-from .models import Article, Newsletter, Quote, html_to_text, on_domains
+from .models import Article, Newsletter, Quote, html_to_text
 from .pictures import (
     Picture,
     best_picture,
@@ -35,6 +35,7 @@ from .pictures import (
     with_description,
 )
 from .text import cut_text
+from .urls import on_domains
 
 __all__ = [
     "MAX_SOURCE_BYTES",

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from digest import EmptyEditionError, Newsletter, Quote, select_edition
-from digest.select import canonical_url, normalise_title, pick_quote
+from digest.select import normalise_title, pick_quote
+from digest.urls import canonical_url
 
 from .helpers import ArticleFactory
 
