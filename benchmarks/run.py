@@ -123,7 +123,8 @@ def main() -> None:
 
     config = load_config(SEED)
     data = load_data(config.data, config.newsletter)
-    newsletter = config.newsletter.model_copy(update={"teasers_per_section": 10})
+    layout = config.newsletter.layout.model_copy(update={"teasers_per_section": 10})
+    newsletter = config.newsletter.model_copy(update={"layout": layout})
     rows = measure("seed", data.articles, data.quotes, newsletter, repeat)
     rows += measure("30 teasers", thirty_teasers(data.articles), data.quotes, newsletter, repeat)
 

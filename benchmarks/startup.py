@@ -66,7 +66,8 @@ def against_node(rounds: int) -> None:
         return
     config = load_config(SEED)
     data = load_data(config.data, config.newsletter)
-    newsletter = config.newsletter.model_copy(update={"teasers_per_section": 10})
+    layout = config.newsletter.layout.model_copy(update={"teasers_per_section": 10})
+    newsletter = config.newsletter.model_copy(update={"layout": layout})
     articles = thirty_teasers(data.articles)
     renderer = Renderer()
     edition = select_edition(articles, newsletter, SEED_DATE, quotes=data.quotes)

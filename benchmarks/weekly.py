@@ -31,17 +31,24 @@ path = "feed.xml"
 [newsletter]
 name = "Benchmark Weekly"
 timezone = "UTC"
+
+[newsletter.contact]
 postal_address = "1 Example Street"
 unsubscribe_url = "https://example.org/unsubscribe"
-archive_url = "https://example.org/archive/"
+
+[newsletter.layout]
 sections = ["Town", "Sport", "Business", "Culture"]
 teasers_per_section = 4
-[newsletter.cadence]
+
+[newsletter.links]
+archive_url = "https://example.org/archive/"
+
+[newsletter.schedule.cadence]
 every = "week"
 [newsletter.sender]
 name = "Benchmark Weekly"
 address = "news@example.org"
-[newsletter.tracking]
+[newsletter.links.tracking]
 """
 
 

@@ -190,7 +190,7 @@ def check_html(
     budget = (
         budget_kb
         if budget_kb is not None
-        else (newsletter.size_budget_kb if newsletter else DEFAULT_BUDGET_KB)
+        else (newsletter.layout.size_budget_kb if newsletter else DEFAULT_BUDGET_KB)
     )
     findings = check_size(html, budget)
     findings += _check_document(reader)
@@ -198,15 +198,15 @@ def check_html(
     findings += _check_links(reader, newsletter)
     findings += _check_css(reader.styles)
     if newsletter is not None:
-        findings += check_theme(newsletter.theme)
+        findings += check_theme(newsletter.brand.theme)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: (order[f.severity], f.line or 0, f.rule))
 
 
 def check_text(text: str, newsletter: Newsletter | None = None) -> list[Finding]:
     """Check a plain-text part: it must offer the way out too (its unsubscribe link)."""
-    if newsletter is not None and newsletter.unsubscribe_url:
-        found = newsletter.unsubscribe_url in text
+    if newsletter is not None and newsletter.contact.unsubscribe_url:
+        found = newsletter.contact.unsubscribe_url in text
     else:
         folded = text.casefold()
         found = "unsubscribe" in folded or any(
@@ -356,9 +356,9 @@ def _check_links(reader: _Reader, newsletter: Newsletter | None) -> list[Finding
                     line,
                 )
             )
-        if newsletter is not None and newsletter.unsubscribe_url:
+        if newsletter is not None and newsletter.contact.unsubscribe_url:
             # The inliner may percent-encode an IRI: compare the decoded forms.
-            unsubscribe_found |= unquote(href) == unquote(newsletter.unsubscribe_url)
+            unsubscribe_found |= unquote(href) == unquote(newsletter.contact.unsubscribe_url)
         else:
             unsubscribe_found |= "unsubscribe" in href.casefold() or any(
                 word in text.casefold() for word in unsubscribe_words

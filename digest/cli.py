@@ -174,14 +174,22 @@ section = "News"        # for items that name no category
 name = "Example Weekly"
 locale = "en"                   # dates and labels follow it (id, ar, en_GB, ...)
 timezone = "Europe/London"
-send_time = "07:00:00"
+
+[newsletter.contact]
 postal_address = "1 Example Street, Exampletown"
 unsubscribe_url = "https://example.org/unsubscribe"
-archive_url = "https://example.org/newsletter/"   # where the archive folder is published
+
+[newsletter.schedule]
+send_time = "07:00:00"
+
+[newsletter.layout]
 sections = ["News", "Sport"]    # their order; other sections follow
 teasers_per_section = 3
 
-[newsletter.cadence]
+[newsletter.links]
+archive_url = "https://example.org/newsletter/"   # where the archive folder is published
+
+[newsletter.schedule.cadence]
 every = "week"                  # or "day"
 weekday = "monday"
 
@@ -189,13 +197,13 @@ weekday = "monday"
 name = "Example Weekly"
 address = "news@example.org"
 
-[newsletter.tracking]           # UTM parameters on article links
+[newsletter.links.tracking]           # UTM parameters on article links
 utm_source = "newsletter"
 utm_medium = "email"
 utm_campaign = "weekly-{{date}}"
 skip_domains = []
 
-[newsletter.theme]
+[newsletter.brand.theme]
 brand = "#b3121b"
 accent = "#0b5394"
 

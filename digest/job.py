@@ -44,7 +44,7 @@ def edition_date(config: BuildConfig, on: date | None = None) -> date:
     if on is not None:
         return on
     today = datetime.now(config.newsletter.zone).date()
-    cadence = config.newsletter.cadence
+    cadence = config.newsletter.schedule.cadence
     return cadence.latest(today) if cadence else today
 
 
@@ -102,7 +102,7 @@ def prepare(
         featured = history.featured_before(on)
         recent = history.recent_quotes(on, config.quote_rest)
         number = history.number_for(on, number)
-    window = edition_window(newsletter, on, previous) if newsletter.cadence else None
+    window = edition_window(newsletter, on, previous) if newsletter.schedule.cadence else None
     digest = build_digest(
         gathered.articles,
         newsletter,
@@ -260,7 +260,7 @@ def edition_files(
             )
         )
         named[f"{stem}.preview.html"] = inline_css(
-            local.render(digest.edition, config.newsletter).html, config.newsletter.inliner
+            local.render(digest.edition, config.newsletter).html, config.newsletter.layout.inliner
         ).encode()
     return named
 
@@ -269,7 +269,7 @@ def archive_files(config: BuildConfig, digest: Digest, history: History | None) 
     """The edition's web page (no unsubscribe link) and the archive's index, as files."""
     newsletter = config.newsletter
     web = Renderer(RenderOptions(template_dir=config.templates, web=True))
-    page = inline_css(web.render(digest.edition, newsletter).html, newsletter.inliner)
+    page = inline_css(web.render(digest.edition, newsletter).html, newsletter.layout.inliner)
     edition = digest.edition
     records: list[tuple[date, str, int | None]] = [
         (r.date, r.subject, r.number)

@@ -126,11 +126,11 @@ def unsubscribe_uris(
     ``encoded`` says ``url`` was made by ``header_uri`` already.
     """
     uris = []
-    link = url or newsletter.unsubscribe_url
+    link = url or newsletter.contact.unsubscribe_url
     if link:
         uris.append(link if encoded and url else header_uri(link))
-    if newsletter.unsubscribe_mailto:
-        uris.append(f"mailto:{newsletter.unsubscribe_mailto}?subject=unsubscribe")
+    if newsletter.contact.unsubscribe_mailto:
+        uris.append(f"mailto:{newsletter.contact.unsubscribe_mailto}?subject=unsubscribe")
     return uris
 
 
@@ -156,7 +156,7 @@ class Headers:
         return cls(
             sender=(newsletter.sender.name, newsletter.sender.address),
             to=tuple(_recipients(content.get("to", ()))),
-            reply_to=newsletter.reply_to,
+            reply_to=newsletter.contact.reply_to,
             subject=subject,
             date=format_datetime(sent_at),
             message_id=content.get("message_id") or f"<digest.{sent_at:%Y%m%d}.{key}@{domain}>",

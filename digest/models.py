@@ -6,7 +6,7 @@ import difflib
 import html
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
@@ -34,18 +34,24 @@ from .urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, WEB_SCHEMES, check_url
 
 __all__ = [
     "Article",
+    "Brand",
     "Cadence",
+    "Contact",
+    "Layout",
     "Link",
+    "Links",
     "Logo",
     "Newsletter",
     "Quote",
     "Reader",
+    "Schedule",
     "SectionSpec",
     "Sender",
     "Theme",
     "Tracking",
     "clean_text",
     "html_to_text",
+    "nested_settings",
 ]
 
 # Control characters other than tab and newline, the non-characters U+FFFE/U+FFFF and
@@ -516,24 +522,36 @@ class SectionSpec(_Model):
     limit: int | None = Field(default=None, ge=0, le=50)
 
 
-class Newsletter(_Model):
-    """The brand and settings of a newsletter, shared by all its editions."""
+class Brand(_Model):
+    """How the newsletter looks: its logo, colours and fonts, footer words and social links."""
 
-    name: Name
-    tagline: OneLine | None = None
-    footer_text: Paragraphs | None = None
-    url: WebUrl | None = None
     logo: Logo | None = None
     theme: Theme = Theme()
-    locale: Annotated[str, AfterValidator(check_locale)] = "en"
-    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
-    sender: Sender
+    footer_text: Paragraphs | None = None
+    social: list[Link] = Field(default_factory=list, max_length=20)
+
+
+class Contact(_Model):
+    """How readers reach the newsletter or leave it: reply address, postal address, unsubscribe."""
+
     reply_to: EmailAddress | None = None
     postal_address: Annotated[str, Field(max_length=500), AfterValidator(clean_text), _Required]
     #: The one-click unsubscribe link (https), in the footer and List-Unsubscribe.
     unsubscribe_url: HttpsUrl | None = None
     #: An address that unsubscribes whoever writes to it, added to List-Unsubscribe.
     unsubscribe_mailto: EmailAddress | None = None
+
+
+class Schedule(_Model):
+    """When editions go out: the time of day and, for weekly builds, the cadence."""
+
+    send_time: time = time(7, 0)
+    cadence: Cadence | None = None
+
+
+class Layout(_Model):
+    """What an edition holds and how it is written: sections, limits, dates, lengths, inliner."""
+
     sections: list[SectionSpec] = Field(default_factory=list, max_length=50)
     teasers_per_section: int = Field(default=3, ge=0, le=50)
     other_sections: bool = True
@@ -545,12 +563,6 @@ class Newsletter(_Model):
     section_map: dict[
         Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=100)]
     ] = Field(default_factory=dict, max_length=500)
-    social: list[Link] = Field(default_factory=list, max_length=20)
-    asset_base_url: WebUrl | None = None
-    link_base_url: WebUrl | None = None
-    url_schemes: list[Annotated[str, AfterValidator(_scheme)]] = Field(
-        default_factory=lambda: sorted(LINK_SCHEMES), min_length=1, max_length=10
-    )
     #: How article dates are written: a style of the locale's own (full, long, medium, short)
     #: or a CLDR pattern such as ``EEEE, d MMMM y '|' HH:mm``.
     date_format: Annotated[OneLine, AfterValidator(_date_pattern)] = "full"
@@ -566,13 +578,86 @@ class Newsletter(_Model):
     #: The CSS inliner: premailer, or css-inline (faster;
     #: ``pip install 'newsletter-digest[fast]'``).
     inliner: Literal["premailer", "css-inline"] = "premailer"
-    send_time: time = time(7, 0)
-    cadence: Cadence | None = None
+
+    @field_validator("sections", mode="before")
+    @classmethod
+    def _section_names(cls, value: object) -> object:
+        """Accept plain section names as well as tables."""
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+class Links(_Model):
+    """Where links and pictures point: base URLs, allowed schemes, UTM tags, the archive."""
+
+    asset_base_url: WebUrl | None = None
+    link_base_url: WebUrl | None = None
+    url_schemes: list[Annotated[str, AfterValidator(_scheme)]] = Field(
+        default_factory=lambda: sorted(LINK_SCHEMES), min_length=1, max_length=10
+    )
     tracking: Tracking | None = None
     #: The public web address of the edition archive: the email links to its page there.
     archive_url: WebUrl | None = None
+
+
+#: Where each setting of the 0.2 ``[newsletter]`` table lives now.
+MOVED_SETTINGS = {
+    **{key: "brand" for key in Brand.model_fields},
+    **{key: "contact" for key in Contact.model_fields},
+    **{key: "schedule" for key in Schedule.model_fields},
+    **{key: "layout" for key in Layout.model_fields},
+    **{key: "links" for key in Links.model_fields},
+}
+
+
+def nested_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Newsletter settings written flat (as in 0.2) moved into the tables of their concerns."""
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        place = MOVED_SETTINGS.get(key)
+        if place is None:
+            nested[key] = value
+        else:
+            nested.setdefault(place, {})[key] = value
+    return nested
+
+
+class Newsletter(_Model):
+    """A newsletter: who it is, and its settings by concern, shared by all its editions.
+
+    In a config file each concern is a table of its own: ``[newsletter.brand]``,
+    ``[newsletter.contact]``, ``[newsletter.schedule]``, ``[newsletter.layout]`` and
+    ``[newsletter.links]``.
+    """
+
+    name: Name
+    tagline: OneLine | None = None
+    url: WebUrl | None = None
+    locale: Annotated[str, AfterValidator(check_locale)] = "en"
+    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
+    sender: Sender
+    contact: Contact
+    brand: Brand = Brand()
+    schedule: Schedule = Schedule()
+    layout: Layout = Layout()
+    links: Links = Links()
     #: Words of the templates to replace, by key (see ``digest.labels.LABEL_MESSAGES``).
     labels: dict[str, OneLine] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, value: object) -> object:
+        """Refuse a setting of the flat 0.2 table, naming the table it has moved to."""
+        if isinstance(value, dict):
+            for key in value:
+                place = MOVED_SETTINGS.get(key)
+                if place is not None:
+                    raise ValueError(
+                        f"{key!r} has moved to [newsletter.{place}]: write it there "
+                        f"(newsletter.{place}.{key})"
+                    )
+        return value
 
     @field_validator("labels")
     @classmethod
@@ -587,14 +672,6 @@ class Newsletter(_Model):
                 )
         return value
 
-    @field_validator("sections", mode="before")
-    @classmethod
-    def _section_names(cls, value: object) -> object:
-        """Accept plain section names as well as tables."""
-        if isinstance(value, list):
-            return [{"name": item} if isinstance(item, str) else item for item in value]
-        return value
-
     @property
     def zone(self) -> ZoneInfo:
         """The newsletter's time zone."""
@@ -603,4 +680,7 @@ class Newsletter(_Model):
     @property
     def validation_context(self) -> dict[str, Any]:
         """The context to validate this newsletter's articles with (link schemes, base URL)."""
-        return {"url_schemes": frozenset(self.url_schemes), "base_url": self.link_base_url}
+        return {
+            "url_schemes": frozenset(self.links.url_schemes),
+            "base_url": self.links.link_base_url,
+        }

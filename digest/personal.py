@@ -81,7 +81,7 @@ def unsubscribe_url_for(reader: Reader, newsletter: Newsletter) -> str | None:
     """The reader's unsubscribe link: their own, or the newsletter's with their token."""
     if reader.unsubscribe_url:
         return reader.unsubscribe_url
-    base = newsletter.unsubscribe_url
+    base = newsletter.contact.unsubscribe_url
     if base is None or reader.unsubscribe_token is None:
         return base
     return _link(base, reader.unsubscribe_token)
@@ -414,7 +414,7 @@ class Mailing:
                 markers=(nonce,),
                 subject=self._subject_source(subject_index),
             )
-            html = inline_css(rendered.html, newsletter.inliner)
+            html = inline_css(rendered.html, newsletter.layout.inliner)
             parts = (rendered.subject, html, rendered.text)
             traces = sum(p.count(nonce) for p in parts)
             whole = sum(len(pattern.findall(p)) for p in parts)
@@ -447,7 +447,7 @@ class Mailing:
         )
         if variant.subject_text is not None:
             variant = replace(variant, plan=self._plan(variant, variant.subject_text))
-        if fillable and not variant.html.keys and newsletter.unsubscribe_url:
+        if fillable and not variant.html.keys and newsletter.contact.unsubscribe_url:
             raise RenderError(
                 "the template shows no reader placeholder: personalised copies "
                 "need {{ reader.unsubscribe_url }} in the footer"
@@ -483,7 +483,7 @@ class Mailing:
             reader=_ScratchValues(_values(reader, self.digest.newsletter)),
             subject=self._subject_source(self.subject_variant(reader)),
         )
-        html = inline_css(rendered.html, self.digest.newsletter.inliner)
+        html = inline_css(rendered.html, self.digest.newsletter.layout.inliner)
         return rendered.subject, html, rendered.text
 
     def _message_id(self, reader: Reader, subject: str) -> str:
@@ -617,7 +617,7 @@ class Mailing:
         domain = newsletter.sender.address.rsplit("@", 1)[1]
         what = hashlib.sha256(subject.encode()).hexdigest()[:8]
         message_id = f"Message-ID: <digest.{self.digest.sent_at:%Y%m%d}.{what}.".encode()
-        base, mailto = newsletter.unsubscribe_url, unsubscribe_uris(newsletter, None)[1:]
+        base, mailto = newsletter.contact.unsubscribe_url, unsubscribe_uris(newsletter, None)[1:]
         fixed_uris = unsubscribe_uris(newsletter, base)
         fixed = uri_list_header("List-Unsubscribe", fixed_uris) if fixed_uris else b""
         token_place = _token_uri_place(base) if base else None
@@ -662,7 +662,7 @@ class Mailing:
     def _unsubscribe_uris(self, reader: Reader, values: Mapping[str, str]) -> list[str]:
         """The reader's List-Unsubscribe URIs; a token is put into a URI made once per base."""
         newsletter = self.digest.newsletter
-        base, token = newsletter.unsubscribe_url, reader.unsubscribe_token
+        base, token = newsletter.contact.unsubscribe_url, reader.unsubscribe_token
         place = None
         if base and token and not reader.unsubscribe_url:
             place = _token_uri_place(base)

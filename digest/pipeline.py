@@ -44,7 +44,7 @@ class Digest:
     def sent_at(self) -> datetime:
         """The edition's date at the newsletter's send time, in its time zone."""
         return datetime.combine(
-            self.edition.date, self.newsletter.send_time, tzinfo=self.newsletter.zone
+            self.edition.date, self.newsletter.schedule.send_time, tzinfo=self.newsletter.zone
         )
 
     def _content(self) -> dict[str, Any]:
@@ -114,16 +114,16 @@ def build_digest(
         featured_before=featured_before,
         recent_quotes=recent_quotes,
     )
-    if newsletter.tracking is not None:
+    if newsletter.links.tracking is not None:
         # Tagging keeps the ranking: canonical URLs leave utm_* parameters out.
-        edition = tag_edition(edition, newsletter.tracking)
+        edition = tag_edition(edition, newsletter.links.tracking)
     renderer = renderer or Renderer(options)
     findings: list[Finding] = []
     choice = catalog_for(newsletter.locale)
     if choice.note is not None:
         findings.append(Finding("warning", "locale", choice.note))
     rendered, html = _render(edition, newsletter, renderer)
-    budget = newsletter.size_budget_kb * 1024
+    budget = newsletter.layout.size_budget_kb * 1024
     if _weight(html) > budget and edition.sections:
         edition, rendered, html, dropped = _fit(edition, newsletter, renderer, budget)
         if dropped:
@@ -134,7 +134,7 @@ def build_digest(
                     "warning",
                     "size-fit",
                     f"left out {len(dropped)} teasers to stay under the size budget of "
-                    f"{newsletter.size_budget_kb:g} KB: {titles}{more}",
+                    f"{newsletter.layout.size_budget_kb:g} KB: {titles}{more}",
                 )
             )
     findings += check_html(html, newsletter) + check_text(rendered.text, newsletter)
@@ -178,7 +178,7 @@ def _render(
 ) -> tuple[RenderedEdition, str]:
     """Render and inline."""
     rendered = renderer.render(edition, newsletter)
-    return rendered, inline_css(rendered.html, newsletter.inliner)
+    return rendered, inline_css(rendered.html, newsletter.layout.inliner)
 
 
 def _fit(

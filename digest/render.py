@@ -141,8 +141,8 @@ class Renderer:
             "lang": language_tag(locale),
             "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
             "labels": labels,
-            "theme": newsletter.theme.model_dump(),
-            "theme_dark": dark_theme(newsletter.theme),
+            "theme": newsletter.brand.theme.model_dump(),
+            "theme_dark": dark_theme(newsletter.brand.theme),
             "newsletter": {"name": newsletter.name},
             "editions": editions,
         }
@@ -213,10 +213,10 @@ class Renderer:
             line = self.render_template(SUBJECT_TEMPLATE, context, markup=False)
         else:
             line = self.render_source(subject_source, context, "subject variant")
-        subject = cut_text(_single_line(line), newsletter.subject_length)
+        subject = cut_text(_single_line(line), newsletter.layout.subject_length)
         preheader = cut_text(
             _single_line(self.render_template(PREHEADER_TEMPLATE, context, markup=False)),
-            newsletter.preheader_length,
+            newsletter.layout.preheader_length,
         )
         context.update(subject=subject, preheader=preheader, preheader_filler=PREHEADER_FILLER)
         return context
@@ -276,9 +276,11 @@ def _paragraphs(text: str | None) -> list[str]:
 
 def archive_page_url(newsletter: Newsletter, edition: Edition) -> str | None:
     """The public address of an edition's archive page, when the newsletter has an archive."""
-    if newsletter.archive_url is None:
+    if newsletter.links.archive_url is None:
         return None
-    return urljoin(newsletter.archive_url.rstrip("/") + "/", f"{edition.date.isoformat()}.html")
+    return urljoin(
+        newsletter.links.archive_url.rstrip("/") + "/", f"{edition.date.isoformat()}.html"
+    )
 
 
 def dark_theme(theme: Theme) -> dict[str, str]:
@@ -320,16 +322,16 @@ def format_moment(moment: datetime, newsletter: Newsletter, locale: Locale) -> s
     ``date_format`` is a style of the locale (full, long, medium, short), joined with the time
     in ``time_format`` the way the locale joins them, or a CLDR pattern used as it is.
     """
-    if newsletter.date_format not in DATE_STYLES:
+    if newsletter.layout.date_format not in DATE_STYLES:
         return format_datetime(
-            moment, newsletter.date_format, tzinfo=newsletter.zone, locale=locale
+            moment, newsletter.layout.date_format, tzinfo=newsletter.zone, locale=locale
         )
     local = moment.astimezone(newsletter.zone)
-    day = format_date(local, newsletter.date_format, locale=locale)
-    if newsletter.time_format is None:
+    day = format_date(local, newsletter.layout.date_format, locale=locale)
+    if newsletter.layout.time_format is None:
         return day
-    clock = format_time(local, newsletter.time_format, tzinfo=newsletter.zone, locale=locale)
-    joined = str(locale.datetime_formats[newsletter.date_format])
+    clock = format_time(local, newsletter.layout.time_format, tzinfo=newsletter.zone, locale=locale)
+    joined = str(locale.datetime_formats[newsletter.layout.date_format])
     # CLDR quotes literal words in the joining pattern: "{1} 'at' {0}".
     joined = re.sub(r"'([^']*)'", r"\1", joined)
     return joined.replace("{1}", day).replace("{0}", clock)
@@ -352,7 +354,7 @@ def edition_context(
     """Build the template context of an edition as plain, JSON-like data."""
     options = options or RenderOptions()
     locale = Locale.parse(newsletter.locale)
-    base = options.asset_base_url or newsletter.asset_base_url
+    base = options.asset_base_url or newsletter.links.asset_base_url
     labels = labels_for(newsletter.locale, newsletter.labels)
     labels["why"] = labels["why"].replace("{name}", newsletter.name)
     return {
@@ -375,24 +377,24 @@ def _document_context(
         "locale": str(locale),
         "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
         "labels": labels,
-        "theme": newsletter.theme.model_dump(),
-        "theme_dark": dark_theme(newsletter.theme),
+        "theme": newsletter.brand.theme.model_dump(),
+        "theme_dark": dark_theme(newsletter.brand.theme),
     }
 
 
 def _brand_context(newsletter: Newsletter, base: str | None) -> dict[str, Any]:
     """The masthead's and the footer's part: name, logo, sender, address, links."""
-    logo = newsletter.logo
+    logo = newsletter.brand.logo
     return {
         "name": newsletter.name,
         "tagline": newsletter.tagline or "",
-        "footer_text": newsletter.footer_text or "",
+        "footer_text": newsletter.brand.footer_text or "",
         "url": newsletter.url or "",
         "logo": None
         if logo is None
         else {
-            "url": resolve_asset(logo.url, base, "newsletter.logo.url"),
-            "dark_url": resolve_asset(logo.dark_url, base, "newsletter.logo.dark_url")
+            "url": resolve_asset(logo.url, base, "newsletter.brand.logo.url"),
+            "dark_url": resolve_asset(logo.dark_url, base, "newsletter.brand.logo.dark_url")
             if logo.dark_url
             else "",
             "alt": logo.alt,
@@ -400,9 +402,9 @@ def _brand_context(newsletter: Newsletter, base: str | None) -> dict[str, Any]:
             "height": logo.height,
         },
         "sender": newsletter.sender.model_dump(),
-        "postal_address": [line for line in newsletter.postal_address.split("\n") if line],
-        "unsubscribe_url": newsletter.unsubscribe_url or "",
-        "social": [link.model_dump() for link in newsletter.social],
+        "postal_address": [line for line in newsletter.contact.postal_address.split("\n") if line],
+        "unsubscribe_url": newsletter.contact.unsubscribe_url or "",
+        "social": [link.model_dump() for link in newsletter.brand.social],
     }
 
 
@@ -414,7 +416,9 @@ def _stories_context(
     labels: dict[str, str],
 ) -> dict[str, Any]:
     """The stories' part: the date, the lead, the sections of teasers and the quote."""
-    section_labels = {spec.name.casefold(): spec.label or spec.name for spec in newsletter.sections}
+    section_labels = {
+        spec.name.casefold(): spec.label or spec.name for spec in newsletter.layout.sections
+    }
 
     def article(item: Article) -> dict[str, Any]:
         return _article_context(item, newsletter, locale, base, section_labels)

@@ -114,9 +114,9 @@ def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Secti
     groups: dict[str, list[Article]] = {}
     for article in sorted(teasers, key=_rank):
         groups.setdefault(article.section.casefold(), []).append(article)
-    specs = {spec.name.casefold(): spec for spec in newsletter.sections}
+    specs = {spec.name.casefold(): spec for spec in newsletter.layout.sections}
     order = list(specs)
-    if newsletter.other_sections:
+    if newsletter.layout.other_sections:
         # The biggest sections first, so the ones that give way are the smallest.
         order += sorted(
             (key for key in groups if key not in specs), key=lambda k: (-len(groups[k]), k)
@@ -124,26 +124,30 @@ def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Secti
     sections = []
     for key in order:
         spec = specs.get(key)
-        limit = newsletter.teasers_per_section if spec is None or spec.limit is None else spec.limit
+        limit = (
+            newsletter.layout.teasers_per_section
+            if spec is None or spec.limit is None
+            else spec.limit
+        )
         chosen = groups.get(key, [])[:limit]
         if chosen:
             name = spec.name if spec else chosen[0].section
             label = spec.label if spec and spec.label else name
             sections.append(Section(name=name, label=label, teasers=tuple(chosen)))
-    if len(sections) > newsletter.max_sections:
+    if len(sections) > newsletter.layout.max_sections:
         kept, rest = (
-            sections[: newsletter.max_sections - 1],
-            sections[newsletter.max_sections - 1 :],
+            sections[: newsletter.layout.max_sections - 1],
+            sections[newsletter.layout.max_sections - 1 :],
         )
         gathered = sorted((t for section in rest for t in section.teasers), key=_rank)
-        limit = max(newsletter.teasers_per_section, 1)
+        limit = max(newsletter.layout.teasers_per_section, 1)
         sections = [
             *kept,
             Section(
                 name=MORE_NEWS, label=MORE_NEWS, teasers=tuple(gathered[:limit]), gathered=True
             ),
         ]
-    return _within(sections, newsletter.max_stories - 1)
+    return _within(sections, newsletter.layout.max_stories - 1)
 
 
 def _ranked(sections: Iterable[Section]) -> list[Article]:
@@ -217,10 +221,12 @@ def edition_window(
     cadence period long (a day or a week).
     """
     zone = newsletter.zone
-    end = datetime.combine(on, newsletter.send_time, tzinfo=zone)
+    end = datetime.combine(on, newsletter.schedule.send_time, tzinfo=zone)
     if previous is not None and previous < on:
-        return datetime.combine(previous, newsletter.send_time, tzinfo=zone), end
-    period = timedelta(days=1 if newsletter.cadence and newsletter.cadence.every == "day" else 7)
+        return datetime.combine(previous, newsletter.schedule.send_time, tzinfo=zone), end
+    period = timedelta(
+        days=1 if newsletter.schedule.cadence and newsletter.schedule.cadence.every == "day" else 7
+    )
     return end - period, end
 
 
@@ -271,7 +277,7 @@ def select_edition(
             f"nothing new: all {len(published)} articles published{where} were featured "
             "in earlier editions"
         )
-    candidates = _unique(sorted(map_sections(new, newsletter.section_map), key=_lead_rank))
+    candidates = _unique(sorted(map_sections(new, newsletter.layout.section_map), key=_lead_rank))
     lead, teasers = candidates[0], candidates[1:]
     return Edition(
         date=on,

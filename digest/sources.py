@@ -329,7 +329,7 @@ class _Reading:
         """The item's HTML, repaired and cut to the newsletter's summary length."""
         from .feedtext import clean_feed_html
 
-        return clean_feed_html(value, self.newsletter.summary_length) or None
+        return clean_feed_html(value, self.newsletter.layout.summary_length) or None
 
 
 def _picture_fields(chosen: Picture | None) -> dict[str, Any]:
@@ -412,7 +412,9 @@ def _json_feed_item(
         else entry.get("title"),
         "url": urljoin(base, url or "") if base and isinstance(url, str | None) else url,
         "published_at": reading.date(entry.get("date_published") or entry.get("date_modified")),
-        "summary": cut_text(fix_text(summary or text or ""), reading.newsletter.summary_length)
+        "summary": cut_text(
+            fix_text(summary or text or ""), reading.newsletter.layout.summary_length
+        )
         if isinstance(summary or text or "", str)
         else summary,
         "summary_html": reading.html(html) if isinstance(html, str) and html else None,

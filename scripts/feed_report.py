@@ -54,8 +54,10 @@ def main() -> int:
         newsletter = Newsletter(
             name="Report",
             sender={"name": "Report", "address": "report@example.com"},  # type: ignore[arg-type]
-            postal_address="1 Example Street",
-            unsubscribe_url="https://example.com/unsubscribe",
+            contact={  # type: ignore[arg-type]
+                "postal_address": "1 Example Street",
+                "unsubscribe_url": "https://example.com/unsubscribe",
+            },
             **settings,  # type: ignore[arg-type]
         )
         if name.endswith(".json"):

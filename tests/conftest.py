@@ -52,9 +52,11 @@ def newsletter() -> Newsletter:
         locale="en",
         timezone="UTC",
         sender={"name": "Test Weekly", "address": "news@example.org"},
-        postal_address="1 Example Street\nExampletown",
-        unsubscribe_url="https://example.org/unsubscribe?list=weekly&id=7",
-        sections=["news", "sport"],
+        contact={
+            "postal_address": "1 Example Street\nExampletown",
+            "unsubscribe_url": "https://example.org/unsubscribe?list=weekly&id=7",
+        },
+        layout={"sections": ["news", "sport"]},
     )
 
 

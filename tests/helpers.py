@@ -16,10 +16,12 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from digest import Article, Digest, RenderOptions, build_digest, load_config
+from digest import Article, Digest, Newsletter, RenderOptions, build_digest, load_config
 from digest.cli import main
 from digest.config import load_data
+from digest.models import nested_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -111,7 +113,7 @@ def build_example(
     changes: dict[str, str] = {"inliner": inliner}
     if locale is not None:
         changes["locale"] = locale
-    config = config.model_copy(update={"newsletter": config.newsletter.model_copy(update=changes)})
+    config = config.model_copy(update={"newsletter": changed(config.newsletter, **changes)})
     data = load_data(config.data, config.newsletter)
     on, number = EXAMPLE_EDITIONS[name]
     options = RenderOptions(template_dir=config.templates, asset_base_url=asset_base_url)
@@ -125,3 +127,24 @@ def build_example(
         # A local preview's pictures are file: URLs, which the checks rightly refuse to send.
         check=asset_base_url is None,
     )
+
+
+def changed(newsletter: Newsletter, **settings: Any) -> Newsletter:
+    """``newsletter`` with settings changed by name, each in its own table (as model_copy)."""
+    updates: dict[str, Any] = {}
+    for key, value in nested_settings(settings).items():
+        part = getattr(newsletter, key)
+        updates[key] = (
+            part.model_copy(update=value)
+            if isinstance(value, dict) and hasattr(part, "model_copy")
+            else value
+        )
+    return newsletter.model_copy(update=updates)
+
+
+def validated_with(newsletter: Newsletter, **settings: Any) -> Newsletter:
+    """``newsletter`` with settings changed by name and validated again."""
+    data = newsletter.model_dump()
+    for key, value in nested_settings(settings).items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) and key in data else value
+    return Newsletter.model_validate(data)

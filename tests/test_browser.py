@@ -18,7 +18,7 @@ from digest import RenderError, build_digest, load_config
 from digest.inline import INLINERS
 from digest.models import Logo
 
-from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example
+from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example, changed
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -296,9 +296,9 @@ def test_what_a_reader_sees(
         assert seen["quote"] == {"size": "18px" if width < 480 else "20px", "style": "italic"}
         assert seen["caption"]["size"] == "13px" and seen["caption"]["style"] == "italic"
     if scheme == "light":
-        assert seen["footer"]["colour"] == _hex_to_rgb(newsletter.theme.muted)
+        assert seen["footer"]["colour"] == _hex_to_rgb(newsletter.brand.theme.muted)
         if example in DEFAULT_DESIGN:
-            assert seen["caption"]["colour"] == _hex_to_rgb(newsletter.theme.muted)
+            assert seen["caption"]["colour"] == _hex_to_rgb(newsletter.brand.theme.muted)
     elif "dark" in seen["schemes"]:
         assert brightness(seen["background"]) < 60
     else:  # a design that declares itself light only stays as it is
@@ -341,7 +341,7 @@ def test_the_logo_on_light_and_dark_pages(
         height=40,
         dark_url="banten-sampah.png" if variant else None,
     )
-    newsletter = digest.newsletter.model_copy(update={"logo": logo})
+    newsletter = changed(digest.newsletter, logo=logo)
     page = tmp_path / "logo.html"
     page.write_text(
         build_digest(

@@ -11,7 +11,7 @@ from digest import Newsletter, build_digest
 from digest.check import check_html, check_theme
 from digest.models import Theme
 
-from .helpers import EXAMPLE_EDITIONS, EXAMPLES, ArticleFactory, build_example, run_digest
+from .helpers import EXAMPLE_EDITIONS, EXAMPLES, ArticleFactory, build_example, changed, run_digest
 
 BAD = Path(__file__).parent / "fixtures" / "bad.html"
 
@@ -69,7 +69,7 @@ def test_size_budget_and_gmail_clipping(newsletter: Newsletter) -> None:
 def test_thirty_teasers_stay_well_under_gmails_clipping(
     make_article: ArticleFactory, newsletter: Newsletter
 ) -> None:
-    wide = newsletter.model_copy(update={"teasers_per_section": 10, "max_stories": 31})
+    wide = changed(newsletter, teasers_per_section=10, max_stories=31)
     articles = [
         make_article(
             featured=True,
@@ -98,7 +98,7 @@ def test_thirty_teasers_stay_well_under_gmails_clipping(
     size_kb = len(digest.html.encode()) / 1024
     assert size_kb <= 80, f"{size_kb:.1f} KB"
     assert not [f for f in check_html(digest.html, wide) if f.severity != "info"]
-    tight = wide.model_copy(update={"size_budget_kb": 40})
+    tight = changed(wide, size_budget_kb=40)
     fitted = build_digest(articles, tight, EXAMPLE_EDITIONS["riverside"][0])
     kept = [t for s in fitted.edition.sections for t in s.teasers]
     assert 0 < len(kept) < 30
@@ -112,7 +112,7 @@ def test_thirty_teasers_stay_well_under_gmails_clipping(
         f"left out {30 - len(kept)} teasers to stay under the size budget of 40 KB: "
     )
     # As many as fit: one more teaser would pass the budget.
-    one_more = wide.model_copy(update={"max_stories": len(kept) + 2})
+    one_more = changed(wide, max_stories=len(kept) + 2)
     heavier = build_digest(articles, one_more, EXAMPLE_EDITIONS["riverside"][0])
     assert len(heavier.html.encode()) > 40 * 1024
 

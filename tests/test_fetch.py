@@ -131,8 +131,8 @@ def test_weekly_builds_keep_the_feed_beside_the_history(  # type: ignore[no-unty
     url, seen = serve(validators)
     config_path = tmp_path / "weekly.toml"
     config_path.write_text(
-        f'[[sources]]\nurl = "{url}"\n[newsletter]\nname = "W"\npostal_address = "1 Main St"\n'
-        'unsubscribe_url = "https://w.example/u"\n'
+        f'[[sources]]\nurl = "{url}"\n[newsletter]\nname = "W"\n'
+        '[newsletter.contact]\npostal_address = "1 Main St"\nunsubscribe_url = "https://w.example/u"\n'
         '[newsletter.sender]\nname = "W"\naddress = "w@example.com"\n'
     )
     config = load_config(config_path)

@@ -16,7 +16,7 @@ from digest.mime import header_uri, text_header
 from digest.personal import Mailing
 from digest.text import cut_text
 
-from .helpers import HEADER_NAMES, ArticleFactory
+from .helpers import HEADER_NAMES, ArticleFactory, changed, validated_with
 
 ON = date(2026, 11, 23)
 
@@ -60,7 +60,7 @@ def test_hostile_titles_stay_text_in_every_message_form(
     digest = build_digest([make_article(title=title)], newsletter, ON)
     expected = cut_text(
         " ".join(f"{newsletter.name}: {digest.edition.lead.title}".split()),
-        newsletter.subject_length,
+        newsletter.layout.subject_length,
     )
     assert digest.subject == expected
     assert_exact_headers(digest.as_bytes(to=["a@example.org"]), expected, "a@example.org")
@@ -117,14 +117,13 @@ def test_list_unsubscribe_is_https_with_one_uri_per_kind(
     newsletter: Newsletter, make_article: ArticleFactory
 ) -> None:
     with pytest.raises(ValueError, match="the http: scheme is not allowed"):
-        Newsletter.model_validate(newsletter.model_dump() | {"unsubscribe_url": "http://x.org/u"})
+        validated_with(newsletter, unsubscribe_url="http://x.org/u")
     with pytest.raises(ValueError, match="the http: scheme is not allowed"):
         Reader(address="a@example.org", unsubscribe_url="http://x.example/u")
-    hostile = newsletter.model_copy(
-        update={
-            "unsubscribe_url": "https://x.example/u>,<mailto:unsub@evil.example",
-            "unsubscribe_mailto": "leave@example.org",
-        }
+    hostile = changed(
+        newsletter,
+        unsubscribe_url="https://x.example/u>,<mailto:unsub@evil.example",
+        unsubscribe_mailto="leave@example.org",
     )
     digest = build_digest(
         [make_article()],
@@ -148,7 +147,7 @@ def test_non_ascii_unsubscribe_urls_become_uris_not_encoded_words(
     assert header_uri(url) == ("https://xn--bcher-kva.example/abmelden/stra%C3%9Fe?wer=j%C3%BCrgen")
     digest = build_digest(
         [make_article()],
-        newsletter.model_copy(update={"unsubscribe_url": url}),
+        changed(newsletter, unsubscribe_url=url),
         ON,
     )
     raw = digest.as_bytes()
@@ -193,9 +192,8 @@ def test_any_title_name_and_url_gives_exactly_the_expected_headers(
             unsubscribe_url=f"https://u.example/{token}",
         )
         # Validated, as a config would be (model_copy would skip the URL's checks).
-        sent_by = Newsletter.model_validate(
-            newsletter.model_dump()
-            | {"unsubscribe_url": f"https://u.example/{path.replace('/', '')}x"}
+        sent_by = validated_with(
+            newsletter, unsubscribe_url=f"https://u.example/{path.replace('/', '')}x"
         )
     except ValueError:
         return

@@ -9,7 +9,7 @@ import pytest
 
 from digest import Article, Newsletter, build_digest
 
-from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
+from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example, changed, validated_with
 from .htmltools import read_page
 
 
@@ -71,8 +71,7 @@ def test_right_to_left_locales() -> None:
         locale="ar",
         timezone="Asia/Riyadh",
         sender={"name": "النشرة", "address": "news@example.org"},
-        postal_address="الرياض",
-        unsubscribe_url="https://example.org/unsubscribe",
+        contact={"postal_address": "الرياض", "unsubscribe_url": "https://example.org/unsubscribe"},
     )
     articles = [
         Article(
@@ -98,7 +97,7 @@ def test_teasers_sit_two_across_in_order(make_article, newsletter: Newsletter) -
         make_article(title=f"Teaser {n}", published_at=datetime(2026, 11, 20, 12 - n, tzinfo=UTC))
         for n in range(5)
     ]
-    wide = newsletter.model_copy(update={"teasers_per_section": 5})
+    wide = changed(newsletter, teasers_per_section=5)
     html = build_digest(articles, wide, date(2026, 11, 23)).html
     assert html.count('class="mj-outlook-group-fix mj-column-per-50"') == 2
     positions = [html.index(f"Teaser {n}</a>") for n in range(5)]
@@ -108,15 +107,15 @@ def test_teasers_sit_two_across_in_order(make_article, newsletter: Newsletter) -
 def test_no_web_fonts_unless_configured(make_article, newsletter: Newsletter) -> None:  # type: ignore[no-untyped-def]
     plain = build_digest([make_article()], newsletter, date(2026, 11, 23)).html
     assert "<link" not in plain and "@import" not in plain
-    themed = Newsletter.model_validate(
-        newsletter.model_dump()
-        | {
+    themed = validated_with(
+        newsletter,
+        **{
             "theme": {
                 "font_family": "Inter, Arial, sans-serif",
                 "web_fonts": {"Inter": "https://fonts.example.org/inter.css"},
             },
             "footer_text": "Written in Riverside.",
-        }
+        },
     )
     html = build_digest([make_article()], themed, date(2026, 11, 23)).html
     assert '<link href="https://fonts.example.org/inter.css" rel="stylesheet"' in html

@@ -13,7 +13,7 @@ from digest import Newsletter, build_digest
 from digest import labels as labels_module
 from digest.labels import CATALOGS, LABEL_MESSAGES, available, catalog_for, labels_for
 
-from .helpers import ArticleFactory
+from .helpers import ArticleFactory, validated_with
 
 PO_FILES = sorted(CATALOGS.glob("*/LC_MESSAGES/digest.po"))
 
@@ -94,4 +94,4 @@ def test_newsletter_labels_still_override_the_catalog() -> None:
 
 def test_a_mistyped_label_key_names_the_nearest(newsletter: Newsletter) -> None:
     with pytest.raises(ValueError, match="unknown label 'unsubcribe'; did you mean 'unsubscribe'"):
-        Newsletter.model_validate(newsletter.model_dump() | {"labels": {"unsubcribe": "Stop"}})
+        validated_with(newsletter, labels={"unsubcribe": "Stop"})

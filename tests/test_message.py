@@ -7,7 +7,7 @@ import pytest
 
 from digest import CheckError, Newsletter, build_digest
 
-from .helpers import HEADER_NAMES, ArticleFactory, build_example
+from .helpers import HEADER_NAMES, ArticleFactory, build_example, changed
 
 ON = date(2026, 11, 23)
 
@@ -31,7 +31,7 @@ def test_the_message_has_text_then_html(example: str) -> None:
     assert message["To"] == "reader@example.org"
     assert message["Subject"] == digest.subject
     assert message["Message-ID"].startswith("<digest.")
-    assert message["List-Unsubscribe"] == f"<{digest.newsletter.unsubscribe_url}>"
+    assert message["List-Unsubscribe"] == f"<{digest.newsletter.contact.unsubscribe_url}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
     body = raw.split(b"\r\n\r\n", 1)[1]
@@ -48,7 +48,7 @@ def test_a_long_unsubscribe_url_is_not_encoded(
     make_article: ArticleFactory, newsletter: Newsletter
 ) -> None:
     url = "https://example.org/unsubscribe?token=" + "a1b2c3d4" * 20
-    long = newsletter.model_copy(update={"unsubscribe_url": url})
+    long = changed(newsletter, unsubscribe_url=url)
     raw = build_digest([make_article()], long, ON).as_bytes()
     assert f"List-Unsubscribe: <{url}>\r\n".encode() in raw
     assert b"=?utf-8?" not in raw.split(b"\r\n\r\n")[0].split(b"Subject")[0]
@@ -57,7 +57,7 @@ def test_a_long_unsubscribe_url_is_not_encoded(
 def test_without_an_unsubscribe_url_there_are_no_list_headers(
     make_article: ArticleFactory, newsletter: Newsletter
 ) -> None:
-    plain = newsletter.model_copy(update={"unsubscribe_url": None})
+    plain = changed(newsletter, unsubscribe_url=None)
     # Such an email has no way out, so the build refuses it unless told not to check.
     with pytest.raises(CheckError, match=r"\[unsubscribe\] 2 times: no visible unsubscribe link"):
         build_digest([make_article()], plain, ON)

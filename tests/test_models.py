@@ -102,16 +102,16 @@ def test_titles_are_one_line() -> None:
     [
         ({"locale": "xx_NOPE"}, "locale"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
-        ({"theme": {"brand": "#12345"}}, "brand"),
+        ({"brand": {"theme": {"brand": "#12345"}}}, "theme.brand"),
         ({"sender": {"name": "X", "address": "not-an-address"}}, "address"),
-        ({"unsubscribe_url": "ftp://example.org"}, "unsubscribe_url"),
+        ({"contact": {"postal_address": "x", "unsubscribe_url": "ftp://e.org"}}, "unsubscribe_url"),
     ],
 )
 def test_bad_newsletter_settings(changes: dict[str, Any], field: str) -> None:
     settings: dict[str, Any] = {
         "name": "N",
         "sender": {"name": "N", "address": "n@example.org"},
-        "postal_address": "Somewhere",
+        "contact": {"postal_address": "Somewhere"},
     }
     with pytest.raises(ValidationError) as caught:
         Newsletter.model_validate({**settings, **changes})
@@ -123,13 +123,13 @@ def test_sections_accept_names_and_tables() -> None:
         {
             "name": "N",
             "sender": {"name": "N", "address": "n@example.org"},
-            "postal_address": "Somewhere",
+            "contact": {"postal_address": "Somewhere"},
             "locale": "id-ID",
-            "sections": ["A", {"name": "B", "label": "Bee", "limit": 1}],
+            "layout": {"sections": ["A", {"name": "B", "label": "Bee", "limit": 1}]},
         }
     )
-    assert [s.name for s in newsletter.sections] == ["A", "B"]
-    assert newsletter.sections[1].label == "Bee"
+    assert [s.name for s in newsletter.layout.sections] == ["A", "B"]
+    assert newsletter.layout.sections[1].label == "Bee"
     assert newsletter.locale == "id_ID"
 
 
@@ -162,3 +162,60 @@ def test_the_fast_address_check_answers_as_email_validator_does(value: str) -> N
     except ValueError:
         fast = None
     assert fast == slow
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "place"),
+    [
+        ("teasers_per_section", "3", "layout"),
+        ("unsubscribe_url", '"https://example.org/u"', "contact"),
+        ("send_time", '"07:00:00"', "schedule"),
+        ("archive_url", '"https://example.org/a/"', "links"),
+        ("footer_text", '"Hello"', "brand"),
+    ],
+)
+def test_a_setting_of_the_flat_table_names_its_new_place(
+    tmp_path: Any, key: str, value: str, place: str
+) -> None:
+    from digest.config import load_config
+    from digest.errors import ConfigError
+
+    config = tmp_path / "n.toml"
+    config.write_text(
+        f'[newsletter]\nname = "N"\n{key} = {value}\n'
+        '[newsletter.contact]\npostal_address = "x"\n'
+        '[newsletter.sender]\nname = "N"\naddress = "n@example.org"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert f"'{key}' has moved to [newsletter.{place}]" in str(caught.value)
+
+
+def test_nested_settings_moves_a_flat_mapping_into_its_tables() -> None:
+    from digest.models import nested_settings
+
+    flat = {
+        "name": "N",
+        "sender": {"name": "N", "address": "n@example.org"},
+        "postal_address": "x",
+        "teasers_per_section": 2,
+        "theme": {"brand": "#112233"},
+    }
+    newsletter = Newsletter.model_validate(nested_settings(flat))
+    assert newsletter.layout.teasers_per_section == 2
+    assert newsletter.contact.postal_address == "x"
+    assert newsletter.brand.theme.brand == "#112233"
+
+
+def test_the_readme_config_is_valid() -> None:
+    import re
+    import tomllib
+
+    from digest.config import BuildConfig
+
+    from .helpers import ROOT
+
+    (block,) = re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    config = BuildConfig.model_validate(tomllib.loads(block))
+    assert config.newsletter.layout.sections[0].name == "BANTEN"
+    assert config.delivery is not None and config.delivery.smtp is not None

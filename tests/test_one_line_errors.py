@@ -18,9 +18,11 @@ out = "out"
 
 [newsletter]
 name = "Errors Weekly"
+timezone = "UTC"
+
+[newsletter.contact]
 postal_address = "1 Test Street"
 unsubscribe_url = "https://errors.example/unsubscribe"
-timezone = "UTC"
 {newsletter}
 
 [newsletter.sender]
@@ -52,7 +54,10 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
         dict(articles='{"articles": [{"priority": ' + "9" * 5000 + "}]}"),
         "articles.json: not usable JSON",
     ),
-    "date-format": (dict(newsletter="date_format = 'QQQQQQQQQQ'"), "date_format"),
+    "date-format": (
+        dict(newsletter="[newsletter.layout]\ndate_format = 'QQQQQQQQQQ'"),
+        "date_format",
+    ),
     "overflowing-date": (
         dict(articles={"articles": [{**ARTICLE, "published_at": "0001-01-01T00:00:00+23:59"}]}),
         "published_at: the date is out of range",

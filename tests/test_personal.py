@@ -15,7 +15,7 @@ from digest.mime import quoted_printable
 from digest.models import Reader
 from digest.personal import Mailing, _values, unsubscribe_url_for
 
-from .helpers import build_example
+from .helpers import build_example, changed
 
 READERS = [
     Reader(address="ann@example.org", name="Ann O'Brien & <Partners>", unsubscribe_token="t-1"),
@@ -81,9 +81,9 @@ def test_unsubscribe_links() -> None:
     newsletter = build_example("riverside").newsletter
     assert (
         unsubscribe_url_for(Reader(address="a@example.org"), newsletter)
-        == newsletter.unsubscribe_url
+        == newsletter.contact.unsubscribe_url
     )
-    templated = newsletter.model_copy(update={"unsubscribe_url": "https://x.example/u/{token}"})
+    templated = changed(newsletter, unsubscribe_url="https://x.example/u/{token}")
     assert (
         unsubscribe_url_for(Reader(address="a@example.org", unsubscribe_token="abc"), templated)
         == "https://x.example/u/abc"
@@ -273,7 +273,7 @@ def test_tokens_put_into_cached_links_equal_links_built_whole(
         parts = urlsplit(base)
         query = parts.query + ("&" if parts.query else "") + urlencode({"token": token})
         whole = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-    newsletter = mailing.digest.newsletter.model_copy(update={"unsubscribe_url": base})
+    newsletter = changed(mailing.digest.newsletter, unsubscribe_url=base)
     reader = Reader(address="t@example.org", unsubscribe_token=token)
     assert unsubscribe_url_for(reader, newsletter) == whole
     other = Mailing(replace(mailing.digest, newsletter=newsletter))

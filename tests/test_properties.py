@@ -30,8 +30,10 @@ ON = date(2026, 11, 23)
 NEWSLETTER = Newsletter(
     name="Property Weekly",
     sender={"name": "Property Weekly", "address": "news@example.org"},
-    postal_address="1 Example Street",
-    unsubscribe_url="https://example.org/unsubscribe",
+    contact={
+        "postal_address": "1 Example Street",
+        "unsubscribe_url": "https://example.org/unsubscribe",
+    },
 )
 RENDERER = Renderer()
 HOSTILE = st.sampled_from(

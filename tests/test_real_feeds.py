@@ -16,7 +16,7 @@ from digest.config import Source
 from digest.pictures import is_tracking_pixel, picture
 from digest.sources import SourceResult, read_source
 
-from .helpers import run_digest
+from .helpers import changed, run_digest
 from .htmltools import read_page
 
 REAL = Path(__file__).parent / "fixtures" / "feeds" / "real"
@@ -52,18 +52,18 @@ def test_guardian_edition_gathers_small_sections_and_fits_gmail(
     on = newest_day(result, newsletter)
     digest = build_digest(result.articles, newsletter, on)
     sections = digest.edition.sections
-    assert len(sections) <= newsletter.max_sections
+    assert len(sections) <= newsletter.layout.max_sections
     assert sections[-1].gathered and sections[-1].label == "More news"
-    assert len(digest.edition.articles) <= newsletter.max_stories
-    assert len(digest.html.encode()) <= newsletter.size_budget_kb * 1024
+    assert len(digest.edition.articles) <= newsletter.layout.max_stories
+    assert len(digest.html.encode()) <= newsletter.layout.size_budget_kb * 1024
     page = read_page(digest.html)
     assert ("h2", "More news") in page.headings
 
 
 def test_section_map_renames_and_merges_categories(newsletter: Newsletter) -> None:
     result = read("guardian.rss", newsletter)
-    mapped = newsletter.model_copy(
-        update={"section_map": {"US news": "World", "Canada": "World", "FBI": "World"}}
+    mapped = changed(
+        newsletter, section_map={"US news": "World", "Canada": "World", "FBI": "World"}
     )
     digest = build_digest(result.articles, mapped, newest_day(result, newsletter))
     names = [s.name for s in digest.edition.sections]
@@ -212,8 +212,8 @@ def test_build_prints_warnings_even_when_it_fails(tmp_path: Path) -> None:
     config = tmp_path / "newsletter.toml"
     config.write_text(
         'history = false\n[[sources]]\npath = "empty.xml"\n'
-        '[newsletter]\nname = "Quiet"\npostal_address = "1 Main St"\n'
-        'unsubscribe_url = "https://quiet.example/u"\n'
+        '[newsletter]\nname = "Quiet"\n'
+        '[newsletter.contact]\npostal_address = "1 Main St"\nunsubscribe_url = "https://quiet.example/u"\n'
         '[newsletter.sender]\nname = "Q"\naddress = "q@example.com"\n'
     )
     result = run_digest("build", "--config", config, "--out", tmp_path / "out")
@@ -230,7 +230,7 @@ def test_portuguese_feed_builds_through_the_command(tmp_path: Path) -> None:
     config.write_text(
         f'history = false\n[[sources]]\npath = "{REAL / "uolNoticias.rss"}"\nsection = "Últimas"\n'
         '[newsletter]\nname = "Notícias"\nlocale = "pt_BR"\ntimezone = "America/Sao_Paulo"\n'
-        'postal_address = "Rua 1"\nunsubscribe_url = "https://n.example/sair"\n'
+        '[newsletter.contact]\npostal_address = "Rua 1"\nunsubscribe_url = "https://n.example/sair"\n'
         '[newsletter.sender]\nname = "N"\naddress = "n@example.com"\n'
     )
     result = run_digest(

@@ -35,8 +35,8 @@ def test_every_headline_and_link_is_in_both_parts(example: str) -> None:
         assert article.url in page.links
         assert article.title.split()[0] in digest.text
         assert article.url in digest.text
-    assert digest.newsletter.unsubscribe_url in page.links
-    assert digest.newsletter.unsubscribe_url in digest.text
+    assert digest.newsletter.contact.unsubscribe_url in page.links
+    assert digest.newsletter.contact.unsubscribe_url in digest.text
 
 
 def test_the_seed_edition_reads_like_the_page() -> None:

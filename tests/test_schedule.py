@@ -34,13 +34,21 @@ section = "Town"
 name = "Riverside Weekly"
 locale = "en_GB"
 timezone = "Europe/London"
-send_time = "07:00:00"
+
+[newsletter.contact]
 postal_address = "12 Mill Lane, Riverside"
 unsubscribe_url = "https://riverside.example/unsubscribe"
-archive_url = "https://riverside.example/archive/"
+
+[newsletter.schedule]
+send_time = "07:00:00"
+
+[newsletter.layout]
 sections = ["Town", "Sport"]
 
-[newsletter.cadence]
+[newsletter.links]
+archive_url = "https://riverside.example/archive/"
+
+[newsletter.schedule.cadence]
 every = "week"
 weekday = "monday"
 
@@ -48,7 +56,7 @@ weekday = "monday"
 name = "Riverside Weekly"
 address = "news@riverside.example"
 
-[newsletter.tracking]
+[newsletter.links.tracking]
 utm_campaign = "weekly-{date}"
 skip_domains = ["partner.example"]
 """
@@ -251,7 +259,7 @@ def test_init_writes_a_starter_that_validates(tmp_path: Path) -> None:
     result = run_digest("init", "weekly.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     config = load_config(tmp_path / "weekly.toml")
-    assert config.newsletter.cadence is not None and config.sources
+    assert config.newsletter.schedule.cadence is not None and config.sources
     again = run_digest("init", "weekly.toml", cwd=tmp_path)
     assert again.returncode == 1 and "the file exists" in again.stderr
 

@@ -25,7 +25,7 @@ from digest.config import parse_edition_data
 from digest.models import email_address
 from digest.output import write_files
 
-from .helpers import HEADER_NAMES, ArticleFactory
+from .helpers import HEADER_NAMES, ArticleFactory, changed, validated_with
 from .htmltools import read_page
 
 ON = date(2026, 11, 23)
@@ -155,17 +155,17 @@ def test_hostile_values_that_build_are_inert(
 
 
 def test_relative_links_resolve_against_a_configured_base(newsletter: Newsletter) -> None:
-    based = newsletter.model_copy(update={"link_base_url": "https://example.org/news/"})
+    based = changed(newsletter, link_base_url="https://example.org/news/")
     digest = build(based, url="2026/story")
     assert "https://example.org/news/2026/story" in read_page(digest.html).links
 
 
 def test_link_schemes_are_configurable(newsletter: Newsletter) -> None:
-    web_only = Newsletter.model_validate(newsletter.model_dump() | {"url_schemes": ["https"]})
+    web_only = validated_with(newsletter, url_schemes=["https"])
     with pytest.raises(InputError, match="mailto: scheme is not allowed"):
         build(web_only, url="mailto:a@example.org")
     with pytest.raises(Exception, match="cannot be allowed"):
-        Newsletter.model_validate(newsletter.model_dump() | {"url_schemes": ["javascript"]})
+        validated_with(newsletter, url_schemes=["javascript"])
 
 
 def test_too_many_articles(make_article: ArticleFactory, newsletter: Newsletter) -> None:

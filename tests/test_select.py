@@ -8,7 +8,7 @@ from digest import EmptyEditionError, Newsletter, Quote, select_edition
 from digest.select import normalise_title, pick_quote
 from digest.urls import canonical_url
 
-from .helpers import ArticleFactory
+from .helpers import ArticleFactory, changed
 
 ON = date(2026, 11, 23)
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -115,7 +115,7 @@ def test_sections_follow_the_newsletter_order_then_the_rest(
     edition = select_edition(articles, newsletter, ON)
     assert [s.name for s in edition.sections] == ["news", "sport", "arts", "weather"]
     assert [s.label for s in edition.sections] == ["news", "sport", "arts", "weather"]
-    closed = newsletter.model_copy(update={"other_sections": False})
+    closed = changed(newsletter, other_sections=False)
     assert [s.name for s in select_edition(articles, closed, ON).sections] == ["news", "sport"]
 
 
@@ -133,9 +133,11 @@ def test_limits(
     newsletter = Newsletter(
         name="N",
         sender={"name": "N", "address": "n@example.org"},
-        postal_address="x",
-        teasers_per_section=per_section,
-        sections=[{"name": "news", "limit": section_limit}],
+        contact={"postal_address": "x"},
+        layout={
+            "teasers_per_section": per_section,
+            "sections": [{"name": "news", "limit": section_limit}],
+        },
     )
     articles = [make_article(featured=True, section="lead")] + [
         make_article(published_at=NOON + timedelta(hours=h)) for h in range(5)
