@@ -13,7 +13,7 @@ import re
 import ftfy
 import lxml.html
 
-from .models import fragment_html, html_fragment
+from .markup import fragment_html, html_fragment
 from .text import cut_text
 
 __all__ = ["clean_feed_html", "fix_text"]

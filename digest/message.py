@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import NotRequired, TypedDict, Unpack
 
+from .addresses import email_address
 from .errors import InputError
 from .mime import (
     MessageSpec,
@@ -30,7 +31,7 @@ from .mime import (
     token_header,
     uri_list_header,
 )
-from .models import Newsletter, email_address
+from .models import Newsletter
 
 __all__ = [
     "HEADER_ORDER",

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import difflib
-import html
 import re
-import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import lxml.html
-import nh3
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
-from email_validator import EmailNotValidError, validate_email
-from lxml import etree
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -29,7 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from .addresses import email_address
 from .labels import LABEL_MESSAGES
+from .markup import html_to_text, sanitise_html
+from .text import clean_text, one_line_text
 from .urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, WEB_SCHEMES, check_url
 
 __all__ = [
@@ -49,45 +45,11 @@ __all__ = [
     "Sender",
     "Theme",
     "Tracking",
-    "clean_text",
-    "html_to_text",
     "nested_settings",
 ]
 
-# Control characters other than tab and newline, the non-characters U+FFFE/U+FFFF and
-# lone surrogates: none of them belongs in an email and MRML refuses some of them.
-_UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _QUOTE_MARKS = "\"'“”„‟«»‘’‚‛‹›「」『』"  # noqa: RUF001 (these quote marks are the point)
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
-#: The HTML a summary may keep (from feeds): paragraphs, emphasis, line breaks and links.
-SUMMARY_TAGS = frozenset({"p", "br", "em", "strong", "b", "i", "a"})
-#: Elements that end a line of text; in a summary each becomes a paragraph of its own.
-BLOCK_TAGS = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "caption", "dd", "div", "dl", "dt",
-        "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
-        "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
-    }
-)  # fmt: skip
-
-
-def clean_text(value: str) -> str:
-    """Normalise text to NFC, drop control characters and trim each line's spacing."""
-    value = _UNWANTED.sub("", unicodedata.normalize("NFC", value.replace("\r\n", "\n")))
-    lines = (_SPACES.sub(" ", line).strip() for line in value.split("\n"))
-    # Keep paragraph breaks (one blank line), drop runs of blank lines.
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-# Printable ASCII words with single spaces: already clean, and the same after cleaning.
-_PLAIN_LINE = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
-
-
-def _one_line(value: str) -> str:
-    if _PLAIN_LINE.fullmatch(value):
-        return value
-    return " ".join(clean_text(value).split())
 
 
 def _context(info: ValidationInfo, key: str) -> Any:
@@ -118,96 +80,6 @@ def _image_url(value: str) -> str:
     return value
 
 
-def sanitise_html(
-    value: str, schemes: Collection[str] = LINK_SCHEMES, base: str | None = None
-) -> str:
-    """Reduce HTML to paragraphs, emphasis, line breaks and links with allowed URLs.
-
-    Block elements (list items, headings, divisions, table cells) become paragraphs of their
-    own, so their words never run together; links and paragraphs with no text are dropped.
-    """
-
-    def keep_link(tag: str, attribute: str, url: str) -> str | None:
-        try:
-            return check_url(html.unescape(url), schemes, base)
-        except ValueError:
-            return None
-
-    cleaned: str = nh3.clean(
-        _paragraph_blocks(_UNWANTED.sub("", value)),
-        tags=set(SUMMARY_TAGS),
-        attributes={"a": {"href"}},
-        attribute_filter=keep_link,
-        clean_content_tags={"script", "style", "template", "svg", "math", "title"},
-        url_schemes=set(schemes) - FORBIDDEN_SCHEMES,
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    )
-    return _without_empty(cleaned)
-
-
-# Characters XML (and so lxml) refuses: control characters other than tab and newlines.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-def html_fragment(value: str) -> lxml.html.HtmlElement | None:
-    """Parse an HTML fragment into a ``div``; None when there is nothing to parse."""
-    value = _NOT_XML.sub("", value)
-    if not value.strip():
-        return None
-    try:
-        root: lxml.html.HtmlElement = lxml.html.fragment_fromstring(value, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return None
-    return root
-
-
-def fragment_html(root: lxml.html.HtmlElement) -> str:
-    """Serialise a fragment parsed by ``html_fragment``, without its ``div``."""
-    text: str = lxml.html.tostring(root, encoding="unicode")
-    return text.removeprefix("<div>").removesuffix("</div>").strip()
-
-
-def _paragraph_blocks(value: str) -> str:
-    """Turn every block element into a paragraph (list items marked with a bullet)."""
-    root = html_fragment(value)
-    if root is None:
-        return ""
-    for element in root.iter():
-        tag = element.tag if isinstance(element.tag, str) else ""
-        if tag == "li":
-            element.text = "• " + (element.text or "").lstrip()
-        if tag in BLOCK_TAGS:
-            # Nested paragraphs are split apart again when the sanitiser parses the result.
-            element.tag = "p"
-    return str(lxml.html.tostring(root, encoding="unicode"))
-
-
-def _without_empty(value: str) -> str:
-    """Drop links and paragraphs that hold no text (left where pictures were removed)."""
-    root = html_fragment(value)
-    if root is None:
-        return ""
-    for element in list(root.iter("a", "p", "em", "strong", "b", "i")):
-        if element.getparent() is not None and not element.text_content().strip():
-            element.drop_tree()  # keeps the text that follows it
-    for end in (0, -1):  # line breaks at either end
-        while len(root) and root[end].tag == "br" and not (root[end].tail or "").strip():
-            if end == 0 and (root.text or "").strip():
-                break
-            root[end].drop_tree()
-    return fragment_html(root)
-
-
-def html_to_text(value: str) -> str:
-    """Turn HTML into plain text that keeps its block boundaries (inscriptis)."""
-    if not value.strip():
-        return ""
-    from inscriptis import get_text  # only HTML bodies need it
-
-    return clean_text(str(get_text(value)))
-
-
 def _summary_html(value: str, info: ValidationInfo) -> str:
     return sanitise_html(
         value, _context(info, "url_schemes") or LINK_SCHEMES, _context(info, "base_url")
@@ -223,7 +95,7 @@ def _scheme(value: str) -> str:
 
 def _quote_text(value: str) -> str:
     """Strip the quote marks around a quotation (scraped text often doubles them)."""
-    value = _one_line(value).strip(_QUOTE_MARKS + " ")
+    value = one_line_text(value).strip(_QUOTE_MARKS + " ")
     if not value:
         raise ValueError("a quote needs some text besides quote marks")
     return value
@@ -280,51 +152,6 @@ def _colour(value: str) -> str:
     return value.lower()
 
 
-# An ASCII dot-atom local part, which email-validator keeps exactly as it is.
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-
-
-@lru_cache(maxsize=4096)
-def _domain(domain: str) -> str | None:
-    """A domain as email-validator checks and writes it (lowercase), or None if it refuses."""
-    try:
-        checked = validate_email(f"a@{domain}", check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
-        return None
-    return str(checked.ascii_domain).lower()
-
-
-def email_address(value: str) -> str:
-    """Check an address (no display name) with email-validator; the domain IDNA 2008-encoded.
-
-    Raises ``ValueError``. A non-ASCII local part would need SMTPUTF8, which is not supported.
-    A plain ASCII local part is checked here and its domain once per domain (the same
-    answer as email-validator's, which a property test holds it to): lists of a million
-    readers share a few thousand domains.
-    """
-    value = value.strip()
-    local, at, domain = value.rpartition("@")
-    if at and len(local) <= 64 and _DOT_ATOM.fullmatch(local):
-        checked_domain = _domain(domain)
-        if checked_domain is not None and len(local) + 1 + len(checked_domain) <= 254:
-            return f"{local}@{checked_domain}"
-    return _email_address(value)
-
-
-def _email_address(value: str) -> str:
-    """The whole check through email-validator, with its message when it refuses."""
-    if _UNWANTED.search(value) or any(ch in value for ch in "\r\n\t"):
-        raise ValueError("not an email address: it holds control characters")
-    try:
-        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as error:
-        raise ValueError(f"not an email address: {error}") from None
-    local, domain = str(checked.ascii_email).rsplit("@", 1)
-    if len(local.encode()) > 64:
-        raise ValueError("not an email address: the part before the @-sign is over 64 characters")
-    return f"{local}@{domain.lower()}"
-
-
 def _required(value: str) -> str:
     if not value:
         raise ValueError("must not be empty (or only spaces and control characters)")
@@ -333,9 +160,9 @@ def _required(value: str) -> str:
 
 # Lengths are checked before cleaning, so a huge value is refused before any work on it.
 _Required = AfterValidator(_required)
-OneLine = Annotated[str, Field(max_length=500), AfterValidator(_one_line)]
-Name = Annotated[str, Field(max_length=200), AfterValidator(_one_line), _Required]
-ShortName = Annotated[str, Field(max_length=100), AfterValidator(_one_line), _Required]
+OneLine = Annotated[str, Field(max_length=500), AfterValidator(one_line_text)]
+Name = Annotated[str, Field(max_length=200), AfterValidator(one_line_text), _Required]
+ShortName = Annotated[str, Field(max_length=100), AfterValidator(one_line_text), _Required]
 Paragraphs = Annotated[str, Field(max_length=20_000), AfterValidator(clean_text)]
 WebUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_web_url)]
 HttpsUrl = Annotated[str, Field(max_length=2_000), AfterValidator(_https_url)]

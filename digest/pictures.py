@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .models import html_fragment
+from .markup import html_fragment
 from .urls import on_domains
 
 __all__ = [

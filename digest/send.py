@@ -17,12 +17,12 @@ from email.utils import getaddresses
 from itertools import islice
 from pathlib import Path
 
+from .addresses import email_address
 from .config import BuildConfig
 from .deliver import DeliveryReport, now, run_delivery
 from .errors import InputError
 from .ledger import SendLedger
 from .mime import address_header
-from .models import email_address
 from .senders import Outgoing, Receipt, Sender
 
 __all__ = ["ledger_path", "read_recipients", "send_eml"]

@@ -25,7 +25,8 @@ from .config import EditionData, Source, parse_edition_data
 from .dates import parse_date
 from .errors import DigestError, InputError, SourceError, describe_validation_error
 from .fetch import MAX_SOURCE_BYTES, Fetcher
-from .models import Article, Newsletter, Quote, html_to_text
+from .markup import html_to_text
+from .models import Article, Newsletter, Quote
 from .pictures import (
     Picture,
     best_picture,

@@ -4,6 +4,8 @@ A terminal or a plain-text mail client shows East Asian wide characters two colu
 link broken across two lines stops working. :func:`wrap` measures with wcwidth, breaks CJK text
 between characters and other text between words, and keeps every URL whole (on a line of its
 own when it does not fit). :func:`cut_text` shortens a line at a word with an ellipsis.
+:func:`clean_text` normalises untrusted text (NFC, no control characters, tidy spacing) and
+:func:`one_line_text` puts it on one line: the models clean every text field with them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import unicodedata
 
 from wcwidth import wcswidth, wcwidth
 
-__all__ = ["ELLIPSIS", "columns", "cut_text", "wrap"]
+__all__ = [
+    "ELLIPSIS",
+    "UNWANTED",
+    "clean_text",
+    "columns",
+    "cut_text",
+    "one_line_text",
+    "wrap",
+]
 
 ELLIPSIS = "…"
 _URL = re.compile(r"(?:https?://|mailto:|www\.)\S+", re.I)
@@ -90,3 +100,28 @@ def cut_text(text: str, limit: int) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" \n,;:.-\u2013\u2014") + ELLIPSIS
+
+
+# Control characters other than tab and newline, the non-characters U+FFFE/U+FFFF and
+# lone surrogates: none of them belongs in an email and MRML refuses some of them.
+UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+def clean_text(value: str) -> str:
+    """Normalise text to NFC, drop control characters and trim each line's spacing."""
+    value = UNWANTED.sub("", unicodedata.normalize("NFC", value.replace("\r\n", "\n")))
+    lines = (_SPACES.sub(" ", line).strip() for line in value.split("\n"))
+    # Keep paragraph breaks (one blank line), drop runs of blank lines.
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# Printable ASCII words with single spaces: already clean, and the same after cleaning.
+_PLAIN_LINE = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
+
+
+def one_line_text(value: str) -> str:
+    """Text cleaned as ``clean_text`` does, on one line."""
+    if _PLAIN_LINE.fullmatch(value):
+        return value
+    return " ".join(clean_text(value).split())

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from digest import Article, Newsletter, Quote
-from digest.models import clean_text
+from digest.text import clean_text
 
 BASE: dict[str, Any] = {
     "title": "A title",
@@ -151,7 +151,7 @@ def test_models_are_frozen() -> None:
 )
 def test_the_fast_address_check_answers_as_email_validator_does(value: str) -> None:
     """Plain addresses skip the whole email-validator call; the answer must not change."""
-    from digest.models import _email_address, email_address
+    from digest.addresses import _email_address, email_address
 
     try:
         slow: str | None = _email_address(value)

@@ -209,7 +209,7 @@ def test_feed_html_is_cleaned_cut_and_sanitised_without_error(html: str, limit: 
     import lxml.html
 
     from digest.feedtext import clean_feed_html
-    from digest.models import html_to_text, sanitise_html
+    from digest.markup import html_to_text, sanitise_html
 
     cleaned = clean_feed_html(html, limit)
     safe = sanitise_html(cleaned, base="https://x.example/")

@@ -21,8 +21,8 @@ from digest import (
     TemplateError,
     build_digest,
 )
+from digest.addresses import email_address
 from digest.config import parse_edition_data
-from digest.models import email_address
 from digest.output import write_files
 
 from .helpers import HEADER_NAMES, ArticleFactory, changed, validated_with
