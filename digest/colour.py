@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["contrast_ratio", "mix", "relative_luminance"]
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Theme
+
+__all__ = ["DARK_SURFACE", "contrast_ratio", "dark_theme", "mix", "relative_luminance"]
 
 #: WCAG 2 AA minimum for body text.
 MIN_CONTRAST = 4.5
@@ -38,3 +44,28 @@ def mix(colour: str, other: str, amount: float) -> str:
     """Mix ``amount`` (0 to 1) of ``other`` into ``colour``."""
     mixed = (round(a + (b - a) * amount) for a, b in zip(_rgb(colour), _rgb(other), strict=True))
     return "#" + "".join(f"{v:02x}" for v in mixed)
+
+
+def dark_theme(theme: Theme) -> dict[str, str]:
+    """Colours for dark mode: dark surfaces, with the brand colours lightened until legible."""
+    return {
+        "background": "#111418",
+        "surface": DARK_SURFACE,
+        "text": "#e6e8eb",
+        "muted": "#aab2bb",
+        "brand": _legible_on_dark(theme.brand),
+        "accent": _legible_on_dark(theme.accent),
+    }
+
+
+DARK_SURFACE = "#1b1f24"
+
+
+@lru_cache(maxsize=64)
+def _legible_on_dark(colour: str) -> str:
+    """The colour, mixed with white until it reaches 4.5:1 on the dark surface."""
+    for step in range(11):
+        candidate = mix(colour, "#ffffff", step / 10)
+        if contrast_ratio(candidate, DARK_SURFACE) >= MIN_CONTRAST:
+            return candidate
+    return "#ffffff"

@@ -18,10 +18,10 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from markupsafe import Markup
 
-from .colour import MIN_CONTRAST, contrast_ratio, mix
+from .colour import dark_theme
 from .errors import InputError, RenderError, TemplateError
 from .labels import labels_for
-from .models import Article, Newsletter, Theme
+from .models import Article, Newsletter
 from .sandbox import MAX_OUTPUT, BoundedSandbox, ConfinedLoader, Guard, guarded, include_loader
 from .select import Edition
 from .text import columns, cut_text, wrap
@@ -281,31 +281,6 @@ def archive_page_url(newsletter: Newsletter, edition: Edition) -> str | None:
     return urljoin(
         newsletter.links.archive_url.rstrip("/") + "/", f"{edition.date.isoformat()}.html"
     )
-
-
-def dark_theme(theme: Theme) -> dict[str, str]:
-    """Colours for dark mode: dark surfaces, with the brand colours lightened until legible."""
-    return {
-        "background": "#111418",
-        "surface": DARK_SURFACE,
-        "text": "#e6e8eb",
-        "muted": "#aab2bb",
-        "brand": _legible_on_dark(theme.brand),
-        "accent": _legible_on_dark(theme.accent),
-    }
-
-
-DARK_SURFACE = "#1b1f24"
-
-
-@lru_cache(maxsize=64)
-def _legible_on_dark(colour: str) -> str:
-    """The colour, mixed with white until it reaches 4.5:1 on the dark surface."""
-    for step in range(11):
-        candidate = mix(colour, "#ffffff", step / 10)
-        if contrast_ratio(candidate, DARK_SURFACE) >= MIN_CONTRAST:
-            return candidate
-    return "#ffffff"
 
 
 DATE_STYLES = ("full", "long", "medium", "short")

@@ -54,9 +54,8 @@ def test_dark_mode_is_declared_and_styled(example: str) -> None:
 
 
 def test_dark_mode_brand_colours_stay_legible() -> None:
-    from digest.colour import contrast_ratio
+    from digest.colour import contrast_ratio, dark_theme
     from digest.models import Theme
-    from digest.render import dark_theme
 
     for brand in ("#c8102e", "#0f6b5c", "#000000", "#1a1a80"):
         dark = dark_theme(Theme(brand=brand, accent=brand))
