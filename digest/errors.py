@@ -12,7 +12,7 @@ can catch ``DigestError`` and show its message to a person::
     ├── TemplateError       a template is missing, does not parse, or fails while rendering
     ├── RenderError         MJML compilation or CSS inlining failed
     ├── CheckError          the email fails its checks (no unsubscribe link, no alt, too big)
-    └── SendError           the mail server cannot be reached or refuses the login
+    └── SendError           a sender cannot work: a refused login or API key, no credentials
 
 Messages name the field, the position and an excerpt of the value, so the line a
 command prints is enough to find the problem.
@@ -93,7 +93,7 @@ class CheckError(DigestError):
 
 
 class SendError(DigestError):
-    """The mail server cannot be reached, or refuses the connection or the login."""
+    """A sender cannot work: a refused login or API key, missing credentials or SDK."""
 
     exit_code = 7
 
