@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import SendError
-from .mime import read_message
+from .mime import envelope_sender, read_message
 from .senders import (
     Closing,
     Outgoing,
@@ -132,8 +132,6 @@ class SesSender(_Pooled):
 
     def _one(self, message: Outgoing) -> Receipt:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-        from .mime import envelope_sender
 
         request: dict[str, Any] = {
             "FromEmailAddress": envelope_sender(message.data),

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
 from .errors import SendError
+from .mime import envelope_sender
 
 if TYPE_CHECKING:
     from .config import DeliverySettings, SmtpSettings
@@ -280,10 +281,8 @@ class SmtpSender(Closing):
         self.settings = settings
         self.connections = delivery.connections if delivery else 1
         self.throttle = Throttle(delivery.rate if delivery else 0)
-        self.delays = retry_delays(
-            delivery.retries if delivery else settings.reconnects,
-            delivery.backoff if delivery else 0.1,
-        )[: settings.reconnects]
+        # A dropped connection is reconnected ``reconnects`` times, waiting longer each time.
+        self.delays = retry_delays(settings.reconnects, delivery.backoff if delivery else 0.1)
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -295,11 +294,6 @@ class SmtpSender(Closing):
     def _give_back(self, connection: _Connection) -> None:
         with self._lock:
             self._idle.append(connection)
-
-    def _envelope_from(self, data: bytes) -> str:
-        from .mime import envelope_sender
-
-        return envelope_sender(data)
 
     def _run(self, messages: Sequence[Outgoing]) -> list[Receipt]:
         """Send ``messages`` one after another over one connection."""
@@ -321,7 +315,7 @@ class SmtpSender(Closing):
         return receipts
 
     def _one(self, connection: _Connection, message: Outgoing) -> Receipt:
-        sender = self._envelope_from(message.data)
+        sender = envelope_sender(message.data)
         self.throttle.wait()
         for delay in [*self.delays, None]:
             try:
