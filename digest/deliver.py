@@ -124,20 +124,32 @@ def run_delivery(
         if progress is not None:
             progress(len(chunk.addresses))
 
-    for items in chunks:
-        if report.stopped:
-            break
-        todo = _to_send(items, address, edition, ledger, seen, resend_unknown, report)
-        if not todo:
-            continue
-        addresses = [address(item) for item in todo]
-        if ledger is not None:
-            ledger.begin(edition, addresses, [variant(item) for item in todo])
-        out.append(_Chunk(addresses, submit(todo)))
-        while len(out) >= in_flight:
+    try:
+        for items in chunks:
+            if report.stopped:
+                break
+            todo = _to_send(items, address, edition, ledger, seen, resend_unknown, report)
+            if progress is not None and len(todo) < len(items):
+                progress(len(items) - len(todo))  # skipped, set aside or repeated
+            if not todo:
+                continue
+            addresses = [address(item) for item in todo]
+            if ledger is not None:
+                ledger.begin(edition, addresses, [variant(item) for item in todo])
+            out.append(_Chunk(addresses, submit(todo)))
+            while len(out) >= in_flight:
+                collect(out.popleft())
+        while out:
             collect(out.popleft())
-    while out:
-        collect(out.popleft())
+    except BaseException:
+        # A worker failed (or the run was interrupted): record what the other chunks in
+        # flight did before giving up; what stays pending is reported as unknown next time.
+        for chunk in out:
+            try:
+                collect(chunk)
+            except Exception:  # its rows stay pending: unknown, never resent on their own
+                continue
+        raise
     return report
 
 

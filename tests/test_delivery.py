@@ -272,3 +272,33 @@ def test_sends_killed_at_random_points_never_send_twice(tmp_path: Path, seed: in
     assert final.stdout.split()[1] == str(pending)  # the last run reported them all
     ledger.close()
     assert len(everyone - set(got)) <= sum(1 for s in states.values() if s == "pending")
+
+
+def test_a_failing_worker_leaves_its_chunk_unknown_and_the_others_recorded(
+    tmp_path: Path,
+) -> None:
+    from concurrent.futures import Future
+
+    from digest.deliver import run_delivery
+    from digest.senders import Receipt
+
+    def submit(batch: list[str]) -> Future[list[Receipt]]:
+        future: Future[list[Receipt]] = Future()
+        if batch[0] == "b1@example.org":
+            future.set_exception(RuntimeError("the worker died"))
+        else:
+            future.set_result([Receipt(a, "sent", "id") for a in batch])
+        return future
+
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    chunks = [[f"{c}{n}@example.org" for n in range(1, 3)] for c in "abc"]
+    with pytest.raises(RuntimeError, match="the worker died"):
+        run_delivery(chunks, str, submit, "E", ledger, in_flight=3)
+    states = {row.address: row.state for row in ledger.rows("E")}
+    assert states == {
+        "a1@example.org": "sent", "a2@example.org": "sent",
+        "b1@example.org": "pending", "b2@example.org": "pending",
+        "c1@example.org": "sent", "c2@example.org": "sent",
+    }  # fmt: skip
+    again = run_delivery(chunks, str, submit, "E", ledger)
+    assert again.unknown == ["b1@example.org", "b2@example.org"] and again.skipped == 4
