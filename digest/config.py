@@ -161,11 +161,6 @@ class DeliverySettings(BaseModel):
     retries: int = Field(default=5, ge=0, le=20)
     #: The first wait before a retry, in seconds; it doubles each time (with jitter).
     backoff: float = Field(default=0.5, ge=0, le=60)
-    #: Subject variants to test against each other (Jinja templates, as ``subject.txt.j2``);
-    #: each reader gets one, chosen by a hash of the edition and their address.
-    subjects: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
-        default_factory=list, max_length=26
-    )
 
     @model_validator(mode="after")
     def _provider_settings(self) -> DeliverySettings:
