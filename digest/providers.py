@@ -20,22 +20,21 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import SendError
 from .mime import envelope_sender, read_message
 from .senders import (
-    Closing,
     Outgoing,
+    Pooled,
     Receipt,
     Sender,
     SmtpSender,
-    State,
-    Throttle,
-    deferred,
+    each_until_deferred,
+    receipts_for,
     retry_delays,
 )
 
@@ -69,45 +68,15 @@ def _secret(name: str, provider: str) -> str:
     return value
 
 
-class _Pooled(Closing):
-    """A batch split over ``connections`` threads, each message or request paced."""
-
-    batch_size = 100
-
-    def __init__(self, delivery: DeliverySettings) -> None:
-        self.delivery = delivery
-        self.throttle = Throttle(delivery.rate)
-        self.connections = delivery.connections
-        self._pool: ThreadPoolExecutor | None = None
-
-    def _map(
-        self, work: Callable[[Sequence[Outgoing]], list[Receipt]], runs: list[Sequence[Outgoing]]
-    ) -> list[Receipt]:
-        if len(runs) <= 1:
-            return [r for run in runs for r in work(run)]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="digest-send")
-        return [r for part in self._pool.map(work, runs) for r in part]
-
-    def close(self) -> None:
-        """Stop the threads."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
-
-def _all(batch: Sequence[Outgoing], state: State, detail: str) -> list[Receipt]:
-    return [Receipt(m.address, state, detail, m.variant) for m in batch]
-
-
-class SesSender(_Pooled):
+class SesSender(Pooled):
     """Amazon SES v2 ``SendEmail`` with the raw message, several calls at once."""
 
     batch_size = 50
 
     def __init__(self, settings: SesSettings, delivery: DeliverySettings) -> None:
         """A client for ``settings.region`` (or ``endpoint_url``), made when first needed."""
-        super().__init__(delivery)
+        super().__init__(delivery.connections, delivery.rate)
+        self.delivery = delivery
         self.settings = settings
         self._local = threading.local()
 
@@ -170,22 +139,9 @@ class SesSender(_Pooled):
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _run(self, messages: Sequence[Outgoing]) -> list[Receipt]:
-        receipts: list[Receipt] = []
-        for position, message in enumerate(messages):
-            try:
-                receipts.append(self._one(message))
-            except SendError as error:  # no credentials, or refused ones
-                receipts.append(Receipt(message.address, "deferred", str(error), message.variant))
-            if receipts[-1].state == "deferred":
-                receipts += deferred(messages[position + 1 :], receipts[-1].detail)
-                break
-        return receipts
-
     def send(self, batch: Sequence[Outgoing]) -> list[Receipt]:
         """Send each message with its own call, ``connections`` calls at a time."""
-        share = -(-len(batch) // self.connections) if batch else 1
-        return self._map(self._run, [batch[i : i + share] for i in range(0, len(batch), share)])
+        return self._map(partial(each_until_deferred, one=self._one), self._shares(batch))
 
 
 class _Answer:
@@ -199,14 +155,15 @@ class _Answer:
             return None
 
 
-class _HttpApi(_Pooled):
+class _HttpApi(Pooled):
     """A JSON batch API over kept-alive HTTPS connections, one per thread."""
 
     name = "API"
     path = "/"
 
     def __init__(self, base_url: str, delivery: DeliverySettings) -> None:
-        super().__init__(delivery)
+        super().__init__(delivery.connections, delivery.rate)
+        self.delivery = delivery
         self.base = urlsplit(base_url)
         self.prefix = self.base.path.rstrip("/")
         self._local = threading.local()
@@ -278,7 +235,7 @@ class _HttpApi(_Pooled):
         try:
             return self._call_once(batch)
         except SendError as error:  # the key was refused: this batch was not taken
-            return deferred(batch, str(error))
+            return receipts_for(batch, "deferred", str(error))
 
     def _call_once(self, batch: Sequence[Outgoing]) -> list[Receipt]:
         body = json.dumps(self._payload(batch), ensure_ascii=False).encode("utf-8")
@@ -294,22 +251,22 @@ class _HttpApi(_Pooled):
                 if answer is None:
                     reason = f"{self.name}: the connection was lost after the request was sent"
                     if not self.retry_lost:
-                        return _all(batch, "unknown", reason)
+                        return receipts_for(batch, "unknown", reason)
                 elif 200 <= answer.status < 300:
                     receipts = self._receipts(batch, answer)
                     if receipts is None:
-                        return _all(batch, "unknown", f"{self.name}: an unreadable answer")
+                        return receipts_for(batch, "unknown", f"{self.name}: an unreadable answer")
                     return receipts
                 elif answer.status in (401, 403):
                     raise SendError(f"{self.name}: the API key was refused ({answer.status})")
                 elif answer.status != 429 and answer.status < 500:
-                    return _all(batch, "refused", f"{answer.status} {_error_text(answer)}")
+                    return receipts_for(batch, "refused", f"{answer.status} {_error_text(answer)}")
                 else:
                     reason = f"{self.name}: {answer.status} {_error_text(answer)}"
                     if answer.retry_after and answer.retry_after.isdigit() and delay is not None:
                         delay = max(delay, min(float(answer.retry_after), 60))
             if delay is None:
-                return _all(batch, "deferred", reason)
+                return receipts_for(batch, "deferred", reason)
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 

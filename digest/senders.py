@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
 from .errors import SendError
@@ -41,11 +42,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Outgoing",
+    "Pooled",
     "Receipt",
     "Sender",
     "SmtpSender",
     "Throttle",
-    "deferred",
+    "each_until_deferred",
+    "receipts_for",
     "retry_delays",
 ]
 
@@ -136,14 +139,74 @@ class Throttle:
             self.sleep(start - now)
 
 
-def deferred(messages: Sequence[Outgoing], reason: str) -> list[Receipt]:
-    """Receipts for messages that were not handed over, with the reason."""
-    return [Receipt(m.address, "deferred", reason, m.variant) for m in messages]
+def receipts_for(messages: Sequence[Outgoing], state: State, detail: str) -> list[Receipt]:
+    """The same receipt for each of ``messages`` (a whole batch refused, deferred, unknown)."""
+    return [Receipt(m.address, state, detail, m.variant) for m in messages]
+
+
+def each_until_deferred(
+    messages: Sequence[Outgoing], one: Callable[[Outgoing], Receipt]
+) -> list[Receipt]:
+    """Send ``messages`` one after another; after a deferral the rest are deferred too.
+
+    A ``SendError`` (a refused login or key, no credentials) defers the message it came with:
+    nothing more goes out on this run, and what went out before keeps its receipt.
+    """
+    receipts: list[Receipt] = []
+    for position, message in enumerate(messages):
+        try:
+            receipt = one(message)
+        except SendError as error:
+            receipt = Receipt(message.address, "deferred", str(error), message.variant)
+        receipts.append(receipt)
+        if receipt.state == "deferred":
+            receipts += receipts_for(messages[position + 1 :], "deferred", receipt.detail)
+            break
+    return receipts
+
+
+class Pooled(Closing):
+    """Work on a batch spread over up to ``connections`` threads, paced by one throttle."""
+
+    batch_size = 100
+
+    def __init__(self, connections: int = 1, rate: float = 0) -> None:
+        """Up to ``connections`` threads at once, ``rate`` messages a second in all."""
+        self.connections = connections
+        self.throttle = Throttle(rate)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _map(
+        self, work: Callable[[Sequence[Outgoing]], list[Receipt]], runs: list[Sequence[Outgoing]]
+    ) -> list[Receipt]:
+        """``work`` on each run, on the threads when there are several; receipts in order."""
+        if len(runs) <= 1:
+            return [r for run in runs for r in work(run)]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="digest-send")
+        return [r for part in self._pool.map(work, runs) for r in part]
+
+    def _shares(self, batch: Sequence[Outgoing]) -> list[Sequence[Outgoing]]:
+        """``batch`` cut into one run per connection."""
+        share = -(-len(batch) // self.connections) if batch else 1
+        return [batch[i : i + share] for i in range(0, len(batch), share)]
+
+    def close(self) -> None:
+        """Stop the threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 def retry_delays(retries: int, backoff: float) -> list[float]:
     """The waits before each retry: doubling from ``backoff``, with up to 25 % jitter."""
     return [backoff * 2**n * (1 + random.random() / 4) for n in range(retries)]
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """The system's trust store and defaults, loaded once (it reads every CA certificate)."""
+    return ssl.create_default_context()
 
 
 class _Dropped(Exception):
@@ -175,16 +238,15 @@ class _Connection:
                 f"{self.where()}: not logging in over a connection without TLS "
                 '(set security = "starttls" or "ssl", or allow_plain_login)'
             )
-        context = ssl.create_default_context()
         if settings.security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=settings.timeout, context=context
+                settings.host, settings.port, timeout=settings.timeout, context=_tls_context()
             )
         else:
             client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         try:
             if settings.security == "starttls":
-                client.starttls(context=context)
+                client.starttls(context=_tls_context())
             client.ehlo_or_helo_if_needed()
             if login:
                 assert user is not None and password is not None
@@ -271,21 +333,17 @@ def _dot_stuffed(data: bytes) -> bytes:
     return data.replace(b"\r\n.", b"\r\n..") if b"\r\n." in data else data
 
 
-class SmtpSender(Closing):
+class SmtpSender(Pooled):
     """SMTP: several reused connections, reconnecting after drops, TLS unless told otherwise."""
-
-    batch_size = 100
 
     def __init__(self, settings: SmtpSettings, delivery: DeliverySettings | None = None) -> None:
         """A sender through ``settings``' server; pace and connections from ``delivery``."""
+        super().__init__(delivery.connections if delivery else 1, delivery.rate if delivery else 0)
         self.settings = settings
-        self.connections = delivery.connections if delivery else 1
-        self.throttle = Throttle(delivery.rate if delivery else 0)
         # A dropped connection is reconnected ``reconnects`` times, waiting longer each time.
         self.delays = retry_delays(settings.reconnects, delivery.backoff if delivery else 0.1)
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
 
     def _take(self) -> _Connection:
         with self._lock:
@@ -298,21 +356,10 @@ class SmtpSender(Closing):
     def _run(self, messages: Sequence[Outgoing]) -> list[Receipt]:
         """Send ``messages`` one after another over one connection."""
         connection = self._take()
-        receipts: list[Receipt] = []
         try:
-            for position, message in enumerate(messages):
-                try:
-                    receipt = self._one(connection, message)
-                except SendError as error:  # the login was refused: nothing more goes out
-                    receipt = Receipt(message.address, "deferred", str(error), message.variant)
-                receipts.append(receipt)
-                if receipt.state == "deferred":
-                    # The server stayed away: the rest of this run is not handed over either.
-                    receipts += deferred(messages[position + 1 :], receipt.detail)
-                    break
+            return each_until_deferred(messages, partial(self._one, connection))
         finally:
             self._give_back(connection)
-        return receipts
 
     def _one(self, connection: _Connection, message: Outgoing) -> Receipt:
         sender = envelope_sender(message.data)
@@ -336,24 +383,11 @@ class SmtpSender(Closing):
 
     def send(self, batch: Sequence[Outgoing]) -> list[Receipt]:
         """Deliver ``batch`` over up to ``connections`` connections at once."""
-        if not batch:
-            return []
-        share = -(-len(batch) // self.connections)
-        runs = [batch[i : i + share] for i in range(0, len(batch), share)]
-        if len(runs) == 1:
-            return self._run(runs[0])
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="digest-smtp")
-        receipts: list[Receipt] = []
-        for part in self._pool.map(self._run, runs):
-            receipts += part
-        return receipts
+        return self._map(self._run, self._shares(batch))
 
     def close(self) -> None:
         """Say goodbye to the server on every connection."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        super().close()
         with self._lock:
             idle, self._idle = self._idle, []
         for connection in idle:
