@@ -11,18 +11,17 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from email import message_from_bytes
 from email import policy as email_policy
-from email.utils import getaddresses
+from email.parser import BytesHeaderParser
 from itertools import islice
 from pathlib import Path
 
 from .addresses import email_address
 from .config import BuildConfig
 from .deliver import DeliveryReport, now, run_delivery
-from .errors import InputError
+from .errors import InputError, RenderError
 from .ledger import SendLedger
-from .mime import address_header
+from .mime import address_header, envelope_sender
 from .senders import Outgoing, Receipt, Sender
 
 __all__ = ["ledger_path", "read_recipients", "send_eml"]
@@ -61,11 +60,11 @@ class _Message:
         )
         if not separator:
             raise InputError("the .eml has no header block")
-        parsed = message_from_bytes(head + b"\r\n\r\n", policy=email_policy.default)
-        sender = getaddresses([str(parsed.get("From", ""))])
-        if not sender or not sender[0][1]:
-            raise InputError("the message has no From address")
-        self.envelope_from = sender[0][1]
+        try:
+            envelope_sender(head)  # every sender needs it: refuse the .eml now, not per copy
+        except RenderError as error:
+            raise InputError(f"the .eml: {error}") from None
+        parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(head + b"\r\n\r\n")
         self.key = str(parsed.get("Message-ID", "")) or hashlib.sha256(raw).hexdigest()
         head += b"\r\n"
         match = _TO_LINE.search(head)

@@ -243,3 +243,11 @@ def test_lines_that_start_with_a_dot_arrive_as_they_were(
     with SmtpSender(SmtpSettings(host="127.0.0.1", port=port, security="none")) as sender:
         assert sender.send([Outgoing("b@example.org", data)])[0].state == "sent"
     assert inbox.received[0][2].replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")
+
+
+def test_an_eml_without_a_sender_is_refused_before_any_copy() -> None:
+    from digest.errors import InputError
+
+    settings = SmtpSettings(host="127.0.0.1", port=1, security="none")
+    with SmtpSender(settings) as sender, pytest.raises(InputError, match="no From header"):
+        send_eml(b"To: a@example.org\r\nSubject: x\r\n\r\nbody\r\n", ["b@example.org"], sender)
