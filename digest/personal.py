@@ -190,6 +190,8 @@ class _Split:
     keys: tuple[str, ...]
     places: tuple[Where, ...]
     encoded: tuple[bytes, ...]
+    #: The values that stand in attributes: checked for each reader (``_ATTRIBUTE_SAFE``).
+    attribute_keys: tuple[str, ...]
 
     @classmethod
     def of(cls, rendered: str, pattern: re.Pattern[str], markup: bool) -> _Split:
@@ -210,8 +212,13 @@ class _Split:
             places.append(place)
             start = match.end()
         pieces.append(rendered[start:])
+        in_attributes = {k for k, w in zip(keys, places, strict=True) if w == "attribute"}
         return cls(
-            tuple(pieces), tuple(keys), tuple(places), tuple(quoted_printable(p) for p in pieces)
+            tuple(pieces),
+            tuple(keys),
+            tuple(places),
+            tuple(quoted_printable(p) for p in pieces),
+            tuple(sorted(in_attributes)),
         )
 
     def fill(self, values: Mapping[str, str]) -> str:
@@ -244,10 +251,7 @@ class _Split:
         and non-ASCII in links, which filling in cannot follow: such a reader is rendered
         from scratch.
         """
-        return any(
-            place == "attribute" and not _ATTRIBUTE_SAFE.fullmatch(values.get(key, ""))
-            for key, place in zip(self.keys, self.places, strict=True)
-        )
+        return not all(_ATTRIBUTE_SAFE.fullmatch(values.get(k, "")) for k in self.attribute_keys)
 
 
 @dataclass(frozen=True)
@@ -285,8 +289,6 @@ class _Plan:
     after_unsubscribe: bytes
     between: bytes
     end: bytes
-    #: The values that stand in attributes: checked for each reader (see ``_ATTRIBUTE_SAFE``).
-    attribute_keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -549,7 +551,7 @@ class Mailing:
             and reader.unsubscribe_url is None
             and _PLAIN_ADDRESS.fullmatch(reader.address)
             and (reader.unsubscribe_token is None or len(reader.unsubscribe_token) <= 100)
-            and all(_ATTRIBUTE_SAFE.fullmatch(values.get(k, "")) for k in plan.attribute_keys)
+            and not variant.html.unsafe_in_attributes(values)
         ):
             return self._planned(reader, values, variant, plan)
         return self._written(reader, values, variant)
@@ -638,15 +640,6 @@ class Mailing:
             + framing[0],
             between=framing[1],
             end=framing[2],
-            attribute_keys=tuple(
-                sorted(
-                    {
-                        k
-                        for k, w in zip(variant.html.keys, variant.html.places, strict=True)
-                        if w == "attribute"
-                    }
-                )
-            ),
         )
         for reader in (
             Reader(address=f"{_STAND_IN}@example.org", unsubscribe_token=_STAND_IN),
