@@ -101,6 +101,7 @@ def run_delivery(
     report = DeliveryReport(edition)
     out: deque[_Chunk[Item]] = deque()
     seen: set[str] | None = set() if ledger is None else None
+    run = SendLedger.new_run()
 
     def collect(chunk: _Chunk[Item]) -> None:
         try:
@@ -128,15 +129,14 @@ def run_delivery(
         for items in chunks:
             if report.stopped:
                 break
-            todo = _to_send(items, address, edition, ledger, seen, resend_unknown, report)
+            todo = _claim(
+                items, address, variant, edition, ledger, run, seen, resend_unknown, report
+            )
             if progress is not None and len(todo) < len(items):
                 progress(len(items) - len(todo))  # skipped, set aside or repeated
             if not todo:
                 continue
-            addresses = [address(item) for item in todo]
-            if ledger is not None:
-                ledger.begin(edition, addresses, [variant(item) for item in todo])
-            out.append(_Chunk(addresses, submit(todo)))
+            out.append(_Chunk([address(item) for item in todo], submit(todo)))
             while len(out) >= in_flight:
                 collect(out.popleft())
         while out:
@@ -153,16 +153,22 @@ def run_delivery(
     return report
 
 
-def _to_send(
+def _claim(
     items: Sequence[Item],
     address: Callable[[Item], str],
+    variant: Callable[[Item], str],
     edition: str,
     ledger: SendLedger | None,
+    run: str,
     seen: set[str] | None,
     resend_unknown: bool,
     report: DeliveryReport,
 ) -> list[Item]:
-    """The items of a chunk to send now: not sent before, not unknown (unless asked)."""
+    """The items of a chunk to send now, claimed in the ledger as pending.
+
+    Left out: addresses sent or refused before, those left unknown (unless asked), those
+    another run going on at the same time has claimed, and repeats within this run.
+    """
     if ledger is None:
         assert seen is not None
         todo = []
@@ -175,16 +181,12 @@ def _to_send(
     firsts: dict[str, Item] = {}
     for item in items:
         firsts.setdefault(address(item), item)
-    known = ledger.states(edition, firsts)
-    todo = []
-    for key, item in firsts.items():
-        state = known.get(key)
-        if state == "this-run":
-            continue  # the same address again in this run: sent once
+    others = ledger.claim(
+        edition, list(firsts), [variant(item) for item in firsts.values()], run, resend_unknown
+    )
+    for key, state in others.items():
         if state in ("sent", "refused"):
             report.skipped += 1
-        elif state in ("pending", "unknown") and not resend_unknown:
+        elif state != "this-run":  # pending or unknown: another run has it, or had it
             report.unknown.append(key)
-        else:
-            todo.append(item)
-    return todo
+    return [item for key, item in firsts.items() if key not in others]

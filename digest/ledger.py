@@ -52,8 +52,6 @@ class SendLedger:
     def __init__(self, path: StrPath) -> None:
         """Open (or create) the ledger at ``path``."""
         self.path = Path(path)
-        #: Marks the rows this run wrote: a repeated address is then a duplicate, not unknown.
-        self.run = secrets.token_hex(8)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
@@ -89,10 +87,10 @@ class SendLedger:
     def _transaction(self) -> AbstractContextManager[None]:
         return transaction(self.db)
 
-    def states(self, edition: str, addresses: Iterable[str]) -> dict[str, str]:
+    def states(self, edition: str, addresses: Iterable[str], run: str = "") -> dict[str, str]:
         """The recorded state of each of ``addresses`` that the ledger knows for ``edition``.
 
-        An address this run has already recorded reads as ``this-run``.
+        An address claimed by ``run`` (see ``claim``) reads as ``this-run``.
         """
         found: dict[str, str] = {}
         wanted = list(addresses)
@@ -100,23 +98,50 @@ class SendLedger:
             part = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
-                f"SELECT address, state FROM deliveries WHERE edition = ? AND address IN ({marks})",
-                (edition, *part),
+                "SELECT address, CASE run WHEN ? THEN 'this-run' ELSE state END"
+                f" FROM deliveries WHERE edition = ? AND address IN ({marks})",
+                (run or None, edition, *part),
             )
             found.update(rows)
         return found
 
-    def begin(self, edition: str, addresses: Sequence[str], variants: Sequence[str]) -> None:
-        """Record ``addresses`` as pending: their batch is about to be handed over."""
+    def claim(
+        self,
+        edition: str,
+        addresses: Sequence[str],
+        variants: Sequence[str],
+        run: str,
+        take_unknown: bool = False,
+    ) -> dict[str, str]:
+        """Record as pending those of ``addresses`` that no run has recorded; return the others.
+
+        Reading and recording are one transaction, so two runs of one edition at once never
+        both claim an address. With ``take_unknown``, addresses another run left pending or
+        unknown are claimed too. ``run`` names the run (``new_run``); the result maps each
+        address not claimed to its state (``this-run`` for one this run claimed before).
+        """
         now = _now()
         with self._transaction():
+            known = self.states(edition, addresses, run)
+            taken = ("pending", "unknown") if take_unknown else ()
+            claimed = [
+                (edition, address, variant, now, run)
+                for address, variant in zip(addresses, variants, strict=True)
+                if address not in known or known[address] in taken
+            ]
             self.db.executemany(
                 "INSERT INTO deliveries (edition, address, state, detail, variant, updated, run)"
                 " VALUES (?, ?, 'pending', '', ?, ?, ?) ON CONFLICT (edition, address) DO UPDATE"
                 " SET state = 'pending', detail = '', variant = excluded.variant,"
                 " updated = excluded.updated, run = excluded.run",
-                [(edition, a, v, now, self.run) for a, v in zip(addresses, variants, strict=True)],
+                claimed,
             )
+        return {a: state for a, state in known.items() if state not in taken}
+
+    @staticmethod
+    def new_run() -> str:
+        """A name for one run of a send: its claims tell its own repeats from other runs'."""
+        return secrets.token_hex(8)
 
     def record(self, edition: str, receipts: Iterable[Receipt]) -> None:
         """Record what became of each message; deferred ones are forgotten (not handed over)."""

@@ -251,3 +251,33 @@ def test_an_eml_without_a_sender_is_refused_before_any_copy() -> None:
     settings = SmtpSettings(host="127.0.0.1", port=1, security="none")
     with SmtpSender(settings) as sender, pytest.raises(InputError, match="no From header"):
         send_eml(b"To: a@example.org\r\nSubject: x\r\n\r\nbody\r\n", ["b@example.org"], sender)
+
+
+def test_two_sends_of_one_edition_at_once_reach_each_address_once(
+    eml: Path, tmp_path: Path
+) -> None:
+    import threading
+
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    addresses = [f"twice{n}@example.org" for n in range(300)]
+    reports = []
+
+    def run() -> None:
+        ledger = SendLedger(tmp_path / "sends.sqlite3")  # each run its own connection
+        settings = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=10)
+        with SmtpSender(settings) as sender:
+            reports.append(send_eml(eml.read_bytes(), addresses, sender, ledger))
+        ledger.close()
+
+    try:
+        runs = [threading.Thread(target=run) for _ in range(2)]
+        for thread in runs:
+            thread.start()
+        for thread in runs:
+            thread.join()
+    finally:
+        controller.stop()
+    delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
+    assert sorted(delivered) == sorted(addresses)  # each once, between the two runs
+    assert sum(report.sent for report in reports) == len(addresses)
