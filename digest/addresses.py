@@ -34,14 +34,16 @@ def _domain(domain: str) -> str | None:
 def email_address(value: str) -> str:
     """Check an address (no display name) with email-validator; the domain IDNA 2008-encoded.
 
-    Raises ``ValueError``. A non-ASCII local part would need SMTPUTF8, which is not supported.
+    Raises ``ValueError``. A non-ASCII local part would need SMTPUTF8, which is not supported;
+    a quoted one, a comment or an ``=?`` (an encoded word to a parser) is refused, so every
+    address digest writes is plain by construction.
     A plain ASCII local part is checked here and its domain once per domain (the same
     answer as email-validator's, which a property test holds it to): lists of a million
     readers share a few thousand domains.
     """
     value = value.strip()
     local, at, domain = value.rpartition("@")
-    if at and len(local) <= 64 and _DOT_ATOM.fullmatch(local):
+    if at and len(local) <= 64 and _DOT_ATOM.fullmatch(local) and "=?" not in local:
         checked_domain = _domain(domain)
         if checked_domain is not None and len(local) + 1 + len(checked_domain) <= 254:
             return f"{local}@{checked_domain}"
@@ -57,6 +59,16 @@ def _email_address(value: str) -> str:
     except EmailNotValidError as error:
         raise ValueError(f"not an email address: {error}") from None
     local, domain = str(checked.ascii_email).rsplit("@", 1)
+    if "=?" in local:
+        # A parser decodes an encoded word even here: the address would read back as another
+        # one, or as a line break, in the To header of the reader's copy.
+        raise ValueError(
+            "not an email address: '=?' before the @-sign reads as an encoded word (RFC 2047)"
+        )
+    if not _DOT_ATOM.fullmatch(local):
+        # Quoted local parts and comments are valid but written by nobody: they would have to
+        # be quoted again in every header, and some parsers read them as other addresses.
+        raise ValueError("not an email address: only a plain (dot-atom) part before the @-sign")
     if len(local.encode()) > 64:
         raise ValueError("not an email address: the part before the @-sign is over 64 characters")
     return f"{local}@{domain.lower()}"

@@ -126,7 +126,7 @@ def _display_name(name: str) -> str:
 
 
 def _addr_spec(address: str) -> str:
-    if not _ADDR_SPEC.fullmatch(address):
+    if not _ADDR_SPEC.fullmatch(address) or "=?" in address:
         raise RenderError(f"not an ASCII address for a header: {address[:80]!r}")
     return address
 
@@ -164,7 +164,8 @@ def header_uri(uri: str) -> str:
     """``uri`` as an ASCII URI fit for a header: IDNA host, percent-encoded path and query.
 
     An IRI becomes a URI (RFC 3987); spaces, quotes, commas and angle brackets are encoded
-    too, so the value can never end one URI and start another.
+    too, so the value can never end one URI and start another, and a ``?`` after ``=`` is
+    written ``%3F``, so nothing in it reads as an encoded word (``=?utf-8?q?=0D=0A?=``).
     """
     parts = urlsplit(uri)
     host = parts.hostname or ""
@@ -179,9 +180,10 @@ def header_uri(uri: str) -> str:
     def encode(piece: str) -> str:
         return quote(piece, safe=_URI_SAFE)
 
-    return urlunsplit(
+    uri = urlunsplit(
         (parts.scheme, netloc, encode(parts.path), encode(parts.query), encode(parts.fragment))
     )
+    return uri.replace("=?", "=%3F")
 
 
 def uri_list_header(name: str, uris: Sequence[str]) -> bytes:
@@ -191,7 +193,12 @@ def uri_list_header(name: str, uris: Sequence[str]) -> bytes:
     """
     encoded = list(uris)
     for uri in encoded:
-        if not uri or any(c in uri for c in ' <>,"\\') or not _PRINTABLE.fullmatch(uri):
+        if (
+            not uri
+            or any(c in uri for c in ' <>,"\\')
+            or "=?" in uri
+            or not _PRINTABLE.fullmatch(uri)
+        ):
             raise RenderError(f"{name}: not a URI for a header: {uri[:80]!r}")
     line = f"{_name(name)}: " + ", ".join(f"<{uri}>" for uri in encoded)
     if len(line) > 998:

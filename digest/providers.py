@@ -5,11 +5,15 @@ Each takes the same ``Outgoing`` messages as the SMTP sender and gives the same 
 fields, so the message is read back (``digest.mime.read_message``) and its subject, parts and
 ``List-Unsubscribe`` headers are passed on.
 
-Requests that are throttled (HTTP 429, SES ``TooManyRequests``) or fail on the provider's
-side (5xx, a lost connection before the request went out) are retried with exponential
-backoff, honouring ``Retry-After``; after the last try the messages are *deferred*. A lost
-connection after a Postmark request went out leaves its messages *unknown*; Resend's requests
-carry an ``Idempotency-Key``, so those are retried safely.
+A request is tried again only when it cannot have been taken: it was throttled (HTTP 429,
+SES ``TooManyRequestsException``) or its connection failed before it was written. Those are
+retried with exponential backoff, honouring ``Retry-After``; after the last try the messages
+are *deferred* (sent on the next run). A lost answer or a 5xx may come after the provider
+took the messages: for SES and Postmark, which have no idempotency keys, they are *unknown*
+at once (reported, never resent on their own). Resend's requests carry an
+``Idempotency-Key``, so Resend is asked again with the same key, and whatever ends such a
+series of tries short of an answer leaves the messages unknown, never deferred. A message
+that cannot be read back into the API's fields is refused alone; its batch goes on.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .errors import SendError
+from .errors import RenderError, SendError
 from .mime import envelope_sender, read_message
 from .senders import (
     Outgoing,
@@ -33,6 +37,7 @@ from .senders import (
     Receipt,
     Sender,
     SmtpSender,
+    State,
     each_until_deferred,
     receipts_for,
     retry_delays,
@@ -68,6 +73,23 @@ def _secret(name: str, provider: str) -> str:
     return value
 
 
+#: SES answers that concern the account, not the recipient: nothing is sent on this run.
+_SES_ACCOUNT_ERRORS = frozenset(
+    {
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "AccountSuspendedException",
+        "SendingPausedException",
+    }
+)
+#: SES answers that refuse the call for now (the message was not taken): wait and retry.
+_SES_THROTTLED = frozenset(
+    {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"}
+)
+
+
 class SesSender(Pooled):
     """Amazon SES v2 ``SendEmail`` with the raw message, several calls at once."""
 
@@ -100,7 +122,19 @@ class SesSender(Pooled):
         return client
 
     def _one(self, message: Outgoing) -> Receipt:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        """One ``SendEmail`` call, retried only when SES cannot have taken the message.
+
+        SES v2's ``SendEmail`` has no idempotency token, so only a refusal that SES documents
+        as "not sent" (throttling, a sending quota) or a connection that never opened is tried
+        again; a 5xx or a lost answer may come after SES took the message: unknown.
+        """
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
 
         request: dict[str, Any] = {
             "FromEmailAddress": envelope_sender(message.data),
@@ -121,19 +155,17 @@ class SesSender(Pooled):
                 code = error.response.get("Error", {}).get("Code", "")
                 text = f"{code}: {error.response.get('Error', {}).get('Message', '')}"
                 status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                if code in ("AccessDeniedException", "UnrecognizedClientException"):
+                if code in _SES_ACCOUNT_ERRORS:
                     raise SendError(f"SES: {text}") from None
-                if code not in ("TooManyRequestsException", "Throttling", "LimitExceeded") and (
-                    status < 500
-                ):
-                    return Receipt(message.address, "refused", text, message.variant)
+                if code not in _SES_THROTTLED:
+                    state: State = "unknown" if status >= 500 else "refused"
+                    return Receipt(message.address, state, f"SES: {text}", message.variant)
                 reason = text
+            except (EndpointConnectionError, ConnectTimeoutError) as error:
+                reason = str(error)  # the request never reached SES
             except BotoCoreError as error:
-                # The request may not have reached SES (a refused connection) or may have: a
-                # read timeout leaves the message's fate unknown.
-                if "Read timeout" in str(error):
-                    return Receipt(message.address, "unknown", str(error), message.variant)
-                reason = str(error)
+                # A read timeout, a connection closed mid-answer: SES may have the message.
+                return Receipt(message.address, "unknown", f"SES: {error}", message.variant)
             if delay is None:
                 return Receipt(message.address, "deferred", f"SES: {reason}", message.variant)
             time.sleep(delay)
@@ -221,27 +253,64 @@ class _HttpApi(Pooled):
     def _headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
         raise NotImplementedError
 
-    def _payload(self, batch: Sequence[Outgoing]) -> list[dict[str, Any]]:
+    def _item(self, message: Outgoing) -> dict[str, Any]:
+        """One message as the API takes it (raises when the message cannot be read back)."""
         raise NotImplementedError
 
     def _receipts(self, batch: Sequence[Outgoing], answer: _Answer) -> list[Receipt] | None:
         """The receipts of a 2xx answer; None when the answer cannot be read."""
         raise NotImplementedError
 
-    #: Whether a request lost after it was written may be sent again (an idempotency key).
-    retry_lost = False
+    #: Whether a request that may have reached the provider may be sent again: true only for
+    #: an API with idempotency keys, which answers a repeat with the first result.
+    idempotent = False
+    #: Statuses that say an earlier request with the same idempotency key is still being
+    #: worked on: wait and ask again.
+    in_progress: frozenset[int] = frozenset()
 
     def _call(self, batch: Sequence[Outgoing]) -> list[Receipt]:
-        try:
-            return self._call_once(batch)
-        except SendError as error:  # the key was refused: this batch was not taken
-            return receipts_for(batch, "deferred", str(error))
+        """Send ``batch`` in one request; a message that cannot be read is refused alone."""
+        items: list[dict[str, Any]] = []
+        readable: list[Outgoing] = []
+        receipts: list[Receipt | None] = []
+        for message in batch:
+            try:
+                items.append(self._item(message))
+            except (ValueError, KeyError, RenderError) as error:
+                reason = f"{self.name}: the message cannot be read: {error}"
+                receipts.append(Receipt(message.address, "refused", reason, message.variant))
+                continue
+            readable.append(message)
+            receipts.append(None)
+        if readable:
+            try:
+                sent = iter(self._call_once(readable, items))
+            except SendError as error:  # the key was refused: this batch was not taken
+                sent = iter(receipts_for(readable, "deferred", str(error)))
+            receipts = [r if r is not None else next(sent) for r in receipts]
+        return [r for r in receipts if r is not None]
 
-    def _call_once(self, batch: Sequence[Outgoing]) -> list[Receipt]:
-        body = json.dumps(self._payload(batch), ensure_ascii=False).encode("utf-8")
+    def _call_once(self, batch: Sequence[Outgoing], items: list[dict[str, Any]]) -> list[Receipt]:
+        """One request, retried only while no earlier try may have reached the provider.
+
+        The outcomes, by answer (see ``docs`` of each provider and ``SECURITY.md``):
+
+        - no connection, or one lost before the request was written: never reached, retried,
+          deferred after the last try;
+        - 429: refused for now, retried (after ``Retry-After``), deferred after the last try;
+        - 2xx: each message's own result;
+        - 401/403: the key was refused (``SendError``), nothing taken;
+        - another 4xx: the request was refused, every message in it refused;
+        - a lost answer, or a 5xx: the provider may have taken the messages. Without
+          idempotency keys they are unknown at once; with them the request is sent again
+          with the same key (and ``in_progress`` statuses waited out); whatever ends such a
+          series of tries, short of an answer, leaves the messages unknown, never deferred.
+        """
+        body = json.dumps(items, ensure_ascii=False).encode("utf-8")
         headers = self._headers(batch)
         self.throttle.wait(len(batch))
         delays = retry_delays(self.delivery.retries, self.delivery.backoff)
+        reached = ""  # why an earlier try may have reached the provider
         for delay in [*delays, None]:
             try:
                 answer = self._post(body, headers)
@@ -250,22 +319,34 @@ class _HttpApi(Pooled):
             else:
                 if answer is None:
                     reason = f"{self.name}: the connection was lost after the request was sent"
-                    if not self.retry_lost:
+                    reached = reason
+                    if not self.idempotent:
                         return receipts_for(batch, "unknown", reason)
                 elif 200 <= answer.status < 300:
                     receipts = self._receipts(batch, answer)
                     if receipts is None:
                         return receipts_for(batch, "unknown", f"{self.name}: an unreadable answer")
                     return receipts
-                elif answer.status in (401, 403):
+                elif answer.status in (401, 403) and not reached:
                     raise SendError(f"{self.name}: the API key was refused ({answer.status})")
-                elif answer.status != 429 and answer.status < 500:
-                    return receipts_for(batch, "refused", f"{answer.status} {_error_text(answer)}")
+                elif answer.status >= 500 or answer.status in self.in_progress:
+                    reason = f"{self.name}: {answer.status} {_error_text(answer)}"
+                    reached = reason
+                    if not self.idempotent:
+                        return receipts_for(batch, "unknown", f"{reason} (may have been taken)")
+                elif answer.status != 429:
+                    state: State = "unknown" if reached else "refused"
+                    return receipts_for(batch, state, f"{answer.status} {_error_text(answer)}")
                 else:
                     reason = f"{self.name}: {answer.status} {_error_text(answer)}"
-                    if answer.retry_after and answer.retry_after.isdigit() and delay is not None:
-                        delay = max(delay, min(float(answer.retry_after), 60))
+                if answer is not None and answer.status in (429, *self.in_progress):
+                    after = answer.retry_after
+                    if after and after.isdigit() and delay is not None:
+                        delay = max(delay, min(float(after), 60))
             if delay is None:
+                if reached:
+                    detail = f"{reason} (an earlier try may have been taken: {reached})"
+                    return receipts_for(batch, "unknown", detail)
                 return receipts_for(batch, "deferred", reason)
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -296,6 +377,8 @@ def _error_text(answer: _Answer) -> str:
 
 def _fields(message: Outgoing) -> tuple[dict[str, str], str, str]:
     read = read_message(message.data)
+    if "From" not in read.headers:
+        raise RenderError("the message has no From header")
     return read.headers, read.text, read.html
 
 
@@ -316,29 +399,24 @@ class PostmarkSender(_HttpApi):
     def _headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
         return {"X-Postmark-Server-Token": self.token}
 
-    def _payload(self, batch: Sequence[Outgoing]) -> list[dict[str, Any]]:
-        out = []
-        for message in batch:
-            headers, text, html = _fields(message)
-            item: dict[str, Any] = {
-                "From": headers["From"],
-                "To": message.address,
-                "Subject": headers.get("Subject", ""),
-                "HtmlBody": html,
-                "TextBody": text,
-                "MessageStream": self.settings.message_stream,
-                "Headers": [
-                    {"Name": name, "Value": headers[name]}
-                    for name in PASSED_HEADERS
-                    if name in headers
-                ],
-            }
-            if "Reply-To" in headers:
-                item["ReplyTo"] = headers["Reply-To"]
-            if message.variant:
-                item["Tag"] = f"subject-{message.variant}"
-            out.append(item)
-        return out
+    def _item(self, message: Outgoing) -> dict[str, Any]:
+        headers, text, html = _fields(message)
+        item: dict[str, Any] = {
+            "From": headers["From"],
+            "To": message.address,
+            "Subject": headers.get("Subject", ""),
+            "HtmlBody": html,
+            "TextBody": text,
+            "MessageStream": self.settings.message_stream,
+            "Headers": [
+                {"Name": name, "Value": headers[name]} for name in PASSED_HEADERS if name in headers
+            ],
+        }
+        if "Reply-To" in headers:
+            item["ReplyTo"] = headers["Reply-To"]
+        if message.variant:
+            item["Tag"] = f"subject-{message.variant}"
+        return item
 
     def _receipts(self, batch: Sequence[Outgoing], answer: _Answer) -> list[Receipt] | None:
         results = answer.json()
@@ -366,7 +444,10 @@ class ResendSender(_HttpApi):
     name = "Resend"
     path = "/emails/batch"
     batch_size = 100
-    retry_lost = True
+    # Resend keeps an idempotency key's answer for 24 hours; a 409 is a request with the
+    # same key still being worked on.
+    idempotent = True
+    in_progress = frozenset({409})
 
     def __init__(self, settings: ResendSettings, delivery: DeliverySettings) -> None:
         """A sender with the API key from ``settings.key_env``."""
@@ -379,24 +460,21 @@ class ResendSender(_HttpApi):
         key = hashlib.sha256(b"".join(hashlib.sha256(m.data).digest() for m in batch))
         return {"Authorization": f"Bearer {self.key}", "Idempotency-Key": key.hexdigest()}
 
-    def _payload(self, batch: Sequence[Outgoing]) -> list[dict[str, Any]]:
-        out = []
-        for message in batch:
-            headers, text, html = _fields(message)
-            item: dict[str, Any] = {
-                "from": headers["From"],
-                "to": [message.address],
-                "subject": headers.get("Subject", ""),
-                "html": html,
-                "text": text,
-                "headers": {name: headers[name] for name in PASSED_HEADERS if name in headers},
-            }
-            if "Reply-To" in headers:
-                item["reply_to"] = headers["Reply-To"]
-            if message.variant:
-                item["tags"] = [{"name": "subject", "value": message.variant}]
-            out.append(item)
-        return out
+    def _item(self, message: Outgoing) -> dict[str, Any]:
+        headers, text, html = _fields(message)
+        item: dict[str, Any] = {
+            "from": headers["From"],
+            "to": [message.address],
+            "subject": headers.get("Subject", ""),
+            "html": html,
+            "text": text,
+            "headers": {name: headers[name] for name in PASSED_HEADERS if name in headers},
+        }
+        if "Reply-To" in headers:
+            item["reply_to"] = headers["Reply-To"]
+        if message.variant:
+            item["tags"] = [{"name": "subject", "value": message.variant}]
+        return item
 
     def _receipts(self, batch: Sequence[Outgoing], answer: _Answer) -> list[Receipt] | None:
         data = answer.json()

@@ -103,8 +103,10 @@ class ProviderApi:
     Each request body is validated against the provider's documented schema (Postmark's from
     its documentation, Resend's from its OpenAPI document), with no undocumented field, and
     the authentication header is checked. ``faults`` is a list of what to do with the next
-    requests: ``429`` or ``500`` (answered without sending), ``"drop"`` (the messages are
-    taken, the connection is closed before the answer). Addresses starting ``inactive@`` are
+    requests: ``429``, ``409``, ``500`` or ``503`` (answered without sending), ``"drop"`` (the
+    messages are taken, the connection is closed before the answer), ``"taken-500"`` or
+    ``"taken-504"`` (taken, then answered with that status, as a gateway that lost the
+    provider's answer does). Addresses starting ``inactive@`` are
     refused per message (Postmark's ErrorCode 406). Resend's ``Idempotency-Key`` is honoured:
     a repeated key gets the first answer and sends nothing.
     """
@@ -227,7 +229,7 @@ class ProviderApi:
                         api.problems.append(problem)
                         self.reply(422, json.dumps({"message": problem}).encode())
                         return
-                    if fault in (429, 500):
+                    if fault in (409, 429, 500, 503):
                         self.reply(int(fault), b'{"message": "slow down"}', {"Retry-After": "0"})
                         return
                     key = self.headers.get("Idempotency-Key")
@@ -240,6 +242,9 @@ class ProviderApi:
                 if fault == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
+                    return
+                if isinstance(fault, str) and fault.startswith("taken-"):
+                    self.reply(int(fault.removeprefix("taken-")), b'{"message": "gateway"}')
                     return
                 self.reply(status, data)
 
@@ -255,3 +260,72 @@ class PipeliningInbox(Inbox):
     ) -> list[str]:
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1].replace("250-", "250 ", 1)]
+
+
+class LosingProxy:
+    """An HTTP proxy in front of a real API server (moto's SES) that loses answers on cue.
+
+    Each request is passed on to ``target`` and its answer read; ``faults`` says what the
+    client then gets for the next requests: ``"drop"`` (the connection closes, no answer) or
+    ``"taken-500"`` (a 500 instead of the server's answer). Either way the server took it.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.faults: list[str] = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> LosingProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        import http.client
+        from urllib.parse import urlsplit
+
+        proxy = self
+        target = urlsplit(self.target)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                upstream = http.client.HTTPConnection(target.hostname or "", target.port)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                upstream.request("POST", self.path, raw, headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                upstream.close()
+                with proxy.lock:
+                    fault = proxy.faults.pop(0) if proxy.faults else None
+                if fault == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                status = 500 if fault == "taken-500" else answer.status
+                if fault == "taken-500":
+                    data = b'{"__type": "InternalFailure", "message": "lost"}'
+                self.send_response(status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler

@@ -212,3 +212,23 @@ def test_mailing_checks_its_static_lines_once(
     first = mailing.message_bytes(Reader(address="a@example.org"))
     assert mailing._head is not None
     assert first.startswith(mailing._head["From"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("=?qQbB_-.:/@%&#0DA\r\n\"'<>, é"), max_size=40)
+    | st.text(max_size=40)
+)
+def test_a_header_uri_never_holds_an_encoded_word(tail: str) -> None:
+    uri = header_uri("https://example.org/u?t=" + tail)
+    assert "=?" not in uri and uri.isascii() and not any(c in uri for c in ' <>,"\r\n')
+
+
+def test_an_unsubscribe_url_with_an_encoded_word_reads_back_as_written(
+    newsletter: Newsletter, make_article: ArticleFactory
+) -> None:
+    url = "https://example.org/u?t==?utf-8?q?=0D=0A?=&x=1"
+    raw = build_digest([make_article()], changed(newsletter, unsubscribe_url=url), ON).as_bytes()
+    value = str(parse(raw)["List-Unsubscribe"])
+    assert value == "<https://example.org/u?t==%3Futf-8?q?=0D=0A?=&x=1>"
+    assert "\r" not in value and "\n" not in value

@@ -19,7 +19,7 @@ from digest.send import send_eml
 from digest.senders import Outgoing, Throttle
 
 from .helpers import build_example
-from .mailservers import ProviderApi
+from .mailservers import LosingProxy, ProviderApi
 
 pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 
@@ -95,11 +95,26 @@ def test_postmark_refuses_per_message_and_the_rest_go_out(keys: None, raw: bytes
     }
 
 
-def test_throttling_and_server_errors_are_retried(api: ProviderApi, raw: bytes) -> None:
-    api.faults = [429, 500, 429]
+def test_throttling_is_retried(api: ProviderApi, raw: bytes) -> None:
+    api.faults = [429, 429]
     with make_sender(settings_for(api, retries=3)) as sender:
         report = send_eml(raw, addresses(4), sender)
-    assert report.sent == 4 and api.requests == 4 and len(api.received) == 4
+    assert report.sent == 4 and api.requests == 3 and len(api.received) == 4
+
+
+def test_a_server_error_before_anything_was_taken_is_retried_only_with_a_key(
+    api: ProviderApi, raw: bytes, tmp_path: Path
+) -> None:
+    # A 500 cannot be told from one that came after the provider took the messages.
+    api.faults = [500]
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with make_sender(settings_for(api, retries=2)) as sender:
+        report = send_eml(raw, addresses(3), sender, ledger)
+    if api.provider == "postmark":
+        assert report.unknown == addresses(3) and report.sent == 0 and api.requests == 1
+    else:
+        assert report.sent == 3 and api.requests == 2
+    assert not report.deferred
 
 
 def test_after_the_last_retry_the_batch_is_deferred_not_lost(
@@ -114,21 +129,53 @@ def test_after_the_last_retry_the_batch_is_deferred_not_lost(
     assert second.sent == 2 and len(api.received) == 2
 
 
-def test_a_lost_answer_is_unknown_for_postmark_and_retried_safely_for_resend(
-    api: ProviderApi, raw: bytes, tmp_path: Path
+@pytest.mark.parametrize("loss", ["drop", "taken-500", "taken-504"])
+def test_an_answer_lost_after_the_provider_took_the_batch_never_sends_twice(
+    api: ProviderApi, raw: bytes, tmp_path: Path, loss: str
 ) -> None:
-    api.faults = ["drop"]
+    api.faults = [loss]
     ledger = SendLedger(tmp_path / "sends.sqlite3")
     with make_sender(settings_for(api)) as sender:
         report = send_eml(raw, addresses(3), sender, ledger)
-        again = send_eml(raw, addresses(3), sender, ledger)
+        # A second run, with the list grown: a new batch (and a new idempotency key).
+        again = send_eml(raw, addresses(5), sender, ledger)
     if api.provider == "postmark":
         # Postmark took them but the answer was lost: reported, never resent on its own.
         assert report.unknown == addresses(3) and again.unknown == addresses(3)
     else:
         # Resend's idempotency key makes the retry return the first answer.
         assert report.sent == 3 and again.skipped == 3
-    assert len(api.received) == 3
+    assert again.sent == 2
+    received = [m.get("To") or m["to"][0] for m in api.received]
+    assert sorted(received) == addresses(5)  # each address once
+
+
+def test_a_lost_answer_then_errors_until_the_last_try_leaves_resend_unknown_not_deferred(
+    keys: None, raw: bytes, tmp_path: Path
+) -> None:
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with ProviderApi("resend") as api, make_sender(settings_for(api, retries=2)) as sender:
+        api.faults = ["drop", 503, 503]
+        report = send_eml(raw, addresses(3), sender, ledger)
+        assert report.unknown == addresses(3) and report.deferred == 0
+        assert {r.state for r in ledger.rows(report.edition)} == {"unknown"}
+        again = send_eml(raw, addresses(4), sender, ledger)
+        received = [m["to"][0] for m in api.received]
+    assert again.unknown == addresses(3) and again.sent == 1
+    assert sorted(received) == addresses(4)
+
+
+def test_a_409_while_the_first_request_is_in_flight_is_waited_out_never_refused(
+    keys: None, raw: bytes, tmp_path: Path
+) -> None:
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with ProviderApi("resend") as api, make_sender(settings_for(api, retries=2)) as sender:
+        api.faults = ["drop", 409]
+        report = send_eml(raw, addresses(3), sender, ledger)
+        assert report.sent == 3 and not report.refused
+        api.faults = [409, 409, 409]
+        stuck = send_eml(raw, addresses(6), sender, ledger)
+    assert stuck.unknown == addresses(6)[3:] and not stuck.refused and not stuck.deferred
 
 
 def test_a_refused_key_stops_the_send(api: ProviderApi, raw: bytes, monkeypatch: Any) -> None:
@@ -239,6 +286,43 @@ def test_ses_sends_the_raw_message_and_refuses_an_unverified_sender(
     assert sent[-1].raw_data.replace("\r\n", "\n") == raw.decode().replace("\r\n", "\n")
 
 
+@pytest.mark.parametrize("loss", ["drop", "taken-500"])
+def test_an_ses_answer_lost_after_ses_took_the_message_is_unknown_and_never_resent(
+    ses_endpoint: str, raw: bytes, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loss: str
+) -> None:
+    import boto3
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+    ):
+        monkeypatch.setenv(name, value)
+    boto3.client("sesv2", region_name="eu-west-1", endpoint_url=ses_endpoint).create_email_identity(
+        EmailIdentity="tangerangnews.example"
+    )
+    sent = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages
+    before = len(sent)
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with LosingProxy(ses_endpoint) as proxy:
+        settings = DeliverySettings(
+            provider="ses",
+            retries=3,
+            backoff=0,
+            connections=1,
+            ses=SesSettings(region="eu-west-1", endpoint_url=proxy.url),
+        )
+        proxy.faults = [loss]
+        with SesSender(settings.ses, settings) as sender:
+            first = send_eml(raw, addresses(2), sender, ledger)
+            again = send_eml(raw, addresses(3), sender, ledger)
+    assert first.unknown == addresses(2)[:1] and first.sent == 1
+    assert again.unknown == addresses(2)[:1] and again.skipped == 1 and again.sent == 1
+    assert sorted(m.destinations[0] for m in sent[before:]) == addresses(3)  # each once
+
+
 def table(output: str) -> dict[str, int]:
     """The summary table ``digest send`` prints, as numbers by row."""
     rows = {}
@@ -288,3 +372,13 @@ def test_an_smtp_table_of_an_earlier_release_names_its_new_place(tmp_path: Path)
     (tmp_path / "n.toml").write_text(text + '\n[smtp]\nhost = "smtp.example.org"\n')
     with pytest.raises(Exception, match=r"\[smtp\] has moved to \[delivery\.smtp\]"):
         load_config(tmp_path / "n.toml")
+
+
+def test_a_message_that_cannot_be_read_back_is_refused_alone(api: ProviderApi, raw: bytes) -> None:
+    broken = raw.replace(b"From: ", b"X-Was-From: ", 1)
+    batch = [Outgoing("a@example.org", raw), Outgoing("b@example.org", broken)]
+    batch.append(Outgoing("c@example.org", raw))
+    with make_sender(settings_for(api)) as sender:
+        receipts = sender.send(batch)
+    assert [r.state for r in receipts] == ["sent", "refused", "sent"]
+    assert "no From header" in receipts[1].detail and len(api.received) == 2

@@ -339,6 +339,12 @@ def test_international_addresses(make_article: ArticleFactory, newsletter: Newsl
         ("x@-bad-.com", "hyphen"),
         ("a" * 70 + "@example.org", "over 64 characters"),
         ("a@localhost", "should have a period"),
+        # Encoded words, quotes and comments: a parser reads them as another address or CR/LF.
+        ("=?utf-8?q?x=0D=0A?=@example.org", "encoded word"),
+        ("=?utf-8?q?=22evil=40attacker.example=22?=@example.org", "encoded word"),
+        ('"evil@attacker.example"@example.org', "Quoting"),
+        ("a(comment)@example.org", "invalid characters"),
+        ("a\r\nBcc: b@example.org", "control characters|invalid characters"),
     ],
 )
 def test_addresses_that_are_not(address: str, problem: str) -> None:

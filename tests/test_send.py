@@ -136,6 +136,28 @@ def test_recipient_files() -> None:
         read_recipients(["a@example.org", "oops"], "list")
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "=?utf-8?q?x=0D=0A?=@example.org",
+        "=?utf-8?q?=22evil=40attacker.example=22?=@example.org",
+        '"evil@attacker.example"@example.org',
+    ],
+)
+def test_a_hostile_address_is_refused_with_its_line_and_never_reaches_a_copy(
+    hostile: str,
+) -> None:
+    from digest import Reader
+    from digest.readers import reader_chunks
+
+    with pytest.raises(Exception, match=r"list:3: not an email address"):
+        read_recipients(["a@example.org", "b@example.org", hostile], "list")
+    with pytest.raises(Exception, match=r"reader 2: address"):
+        list(reader_chunks([{"address": "a@example.org"}, {"address": hostile}]))
+    with pytest.raises(Exception, match="not an email address"):
+        Reader(address=hostile)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_dropped_connections_reconnect_and_everyone_gets_it_exactly_once(
     eml: Path, tmp_path: Path, seed: int
