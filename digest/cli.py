@@ -357,7 +357,7 @@ def send(
     """
     from .ledger import SendLedger
     from .providers import make_sender
-    from .send import ledger_path, read_recipients, send_eml
+    from .send import ledger_path, read_eml, read_recipients, read_recipients_file, send_eml
 
     config = _load_config(config_path)
     if config.delivery is None:
@@ -368,11 +368,7 @@ def send(
         source = recipients_file or config.recipients
         if source is None:
             raise click.UsageError("say who gets it: --to, --recipients or recipients = ...")
-        try:
-            lines = source.read_text(encoding="utf-8").splitlines()
-        except OSError as error:
-            raise ConfigError(f"{source}: cannot read it: {error.strerror}") from None
-        addresses = read_recipients(lines, str(source))
+        addresses = read_recipients_file(source)
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
     # Test sends (--to) and dry runs are not recorded.
     ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
@@ -382,7 +378,7 @@ def send(
             length=len(addresses), label="Sending", file=sys.stderr, hidden=not show
         ) as bar:
             report = send_eml(
-                eml.read_bytes(),
+                read_eml(eml),
                 addresses,
                 sender,
                 ledger,
@@ -398,6 +394,11 @@ def send(
         sender.close()
         if ledger is not None:
             ledger.close()
+    if report.content_changed:
+        warn(
+            f"the edition changed since its first send ({report.edition}): readers it reached "
+            "before keep what they got; nobody gets it twice"
+        )
     for address, reason in report.refused.items():
         click.echo(f"digest: refused: {address}: {reason}", err=True)
     for address in report.unknown:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError, InputError, describe_validation_error
+from .files import read_limited
 from .models import Article, EmailAddress, Newsletter, Quote, check_locale, check_timezone
 
 __all__ = [
@@ -195,9 +196,7 @@ class BuildConfig(BaseModel):
 
 def _read(path: Path, what: str) -> bytes:
     try:
-        if path.stat().st_size > MAX_DATA_BYTES:
-            raise ConfigError(f"{path}: the {what} is larger than {MAX_DATA_BYTES:,} bytes")
-        return path.read_bytes()
+        return read_limited(path, MAX_DATA_BYTES)
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the {what}: {error.strerror or error}") from None
 

@@ -10,6 +10,7 @@ after the chunks in flight: the provider is down, and the next run picks up from
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -44,6 +45,9 @@ class DeliveryReport:
     stopped: str = ""
     #: Accepted in this run per subject variant ("" when there is one subject).
     sent_by_variant: Counter[str] = field(default_factory=Counter)
+    #: The edition's content differs from what its first run sent (it was rebuilt): readers
+    #: reached before keep what they got; the rest get this content.
+    content_changed: bool = False
 
     @property
     def complete(self) -> bool:
@@ -92,64 +96,74 @@ def run_delivery(
     resend_unknown: bool = False,
     in_flight: int = 1,
     progress: Callable[[int], None] | None = None,
+    content: str = "",
 ) -> DeliveryReport:
     """Send every chunk not already sent, recording each around its hand-over.
 
     ``in_flight`` chunks may be out at once (two per worker keeps workers busy); a kill
-    leaves at most those chunks' addresses pending, to be reported as unknown.
+    leaves at most those chunks' addresses pending, to be reported as unknown. With a
+    ``ledger``, the run holds the edition's lock throughout (another run of the same edition
+    at the same time is refused with a ``SendError`` naming it), and ``content`` (a hash of
+    what is sent) is compared with the first run's.
     """
     report = DeliveryReport(edition)
-    out: deque[_Chunk[Item]] = deque()
-    seen: set[str] | None = set() if ledger is None else None
-    run = SendLedger.new_run()
-
-    def collect(chunk: _Chunk[Item]) -> None:
-        try:
-            receipts = chunk.future.result()
-        except SendError as error:
-            receipts = [Receipt(a, "deferred", str(error)) for a in chunk.addresses]
-            report.stopped = report.stopped or str(error)
+    held = contextlib.ExitStack()
+    if ledger is not None:
+        held.enter_context(ledger.lock(edition))
+    with held:
         if ledger is not None:
-            ledger.record(edition, receipts)
-        for receipt in receipts:
-            if receipt.state == "sent":
-                report.sent += 1
-                report.sent_by_variant[receipt.variant] += 1
-            elif receipt.state == "refused":
-                report.refused[receipt.address] = receipt.detail
-            elif receipt.state == "unknown":
-                report.unknown.append(receipt.address)
-            else:
-                report.deferred += 1
-                report.stopped = report.stopped or receipt.detail
-        if progress is not None:
-            progress(len(chunk.addresses))
+            report.content_changed = ledger.content_changed(edition, content)
+        out: deque[_Chunk[Item]] = deque()
+        seen: set[str] | None = set() if ledger is None else None
+        run = SendLedger.new_run()
 
-    try:
-        for items in chunks:
-            if report.stopped:
-                break
-            todo = _claim(
-                items, address, variant, edition, ledger, run, seen, resend_unknown, report
-            )
-            if progress is not None and len(todo) < len(items):
-                progress(len(items) - len(todo))  # skipped, set aside or repeated
-            if not todo:
-                continue
-            out.append(_Chunk([address(item) for item in todo], submit(todo)))
-            while len(out) >= in_flight:
-                collect(out.popleft())
-        while out:
-            collect(out.popleft())
-    except BaseException:
-        # A worker failed (or the run was interrupted): record what the other chunks in
-        # flight did before giving up; what stays pending is reported as unknown next time.
-        for chunk in out:
+        def collect(chunk: _Chunk[Item]) -> None:
             try:
-                collect(chunk)
-            except Exception:  # its rows stay pending: unknown, never resent on their own
-                continue
-        raise
+                receipts = chunk.future.result()
+            except SendError as error:
+                receipts = [Receipt(a, "deferred", str(error)) for a in chunk.addresses]
+                report.stopped = report.stopped or str(error)
+            if ledger is not None:
+                ledger.record(edition, receipts)
+            for receipt in receipts:
+                if receipt.state == "sent":
+                    report.sent += 1
+                    report.sent_by_variant[receipt.variant] += 1
+                elif receipt.state == "refused":
+                    report.refused[receipt.address] = receipt.detail
+                elif receipt.state == "unknown":
+                    report.unknown.append(receipt.address)
+                else:
+                    report.deferred += 1
+                    report.stopped = report.stopped or receipt.detail
+            if progress is not None:
+                progress(len(chunk.addresses))
+
+        try:
+            for items in chunks:
+                if report.stopped:
+                    break
+                todo = _claim(
+                    items, address, variant, edition, ledger, run, seen, resend_unknown, report
+                )
+                if progress is not None and len(todo) < len(items):
+                    progress(len(items) - len(todo))  # skipped, set aside or repeated
+                if not todo:
+                    continue
+                out.append(_Chunk([address(item) for item in todo], submit(todo)))
+                while len(out) >= in_flight:
+                    collect(out.popleft())
+            while out:
+                collect(out.popleft())
+        except BaseException:
+            # A worker failed (or the run was interrupted): record what the other chunks in
+            # flight did before giving up; what stays pending is reported as unknown next time.
+            for chunk in out:
+                try:
+                    collect(chunk)
+                except Exception:  # its rows stay pending: unknown, never resent on their own
+                    continue
+            raise
     return report
 
 

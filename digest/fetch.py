@@ -2,16 +2,23 @@
 
 A feed server that trickles a byte every few seconds, fails once, or has not changed since the
 last build should cost a build neither its schedule nor a fresh download. :class:`Fetcher`
-reads with a deadline for the whole request, retries server errors and lost connections a
-couple of times, and (with a :class:`FeedCache`) sends ``If-None-Match`` and
-``If-Modified-Since`` so an unchanged feed is read from the cache.
+reads with one deadline over connecting, the status line, the headers and the body (a timer
+shuts the request's sockets when it passes, however slowly the bytes come), retries server
+errors and lost connections a couple of times, and (with a :class:`FeedCache`) sends
+``If-None-Match`` and ``If-Modified-Since`` so an unchanged feed is read from the cache.
+
+Only ``http`` and ``https`` are spoken, on the first request and on every redirect: the
+opener has no handler for ``file:``, ``ftp:`` or ``data:`` URLs, and a redirect to one is
+refused by name. What comes back is bytes, never a path for a parser to open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import sqlite3
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
 
 from .errors import FetchError
 
@@ -101,6 +110,9 @@ class Fetcher:
 
     def __call__(self, url: str, deadline: float | None = None) -> bytes:
         """The body of ``url``; raises ``FetchError`` naming what went wrong."""
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in _SCHEMES:
+            raise FetchError(f"only http and https URLs are fetched, not {scheme or 'a path'}:")
         limit = self.deadline if deadline is None else deadline
         ends = time.monotonic() + limit
         cached = self.cache.get(url) if self.cache is not None else None
@@ -126,10 +138,15 @@ class Fetcher:
         if remaining <= 0:
             raise FetchError(f"no answer within the deadline of {limit:g} s")
         request = urllib.request.Request(url, headers=headers)
+        watch = _Watch(remaining)
         try:
-            with urllib.request.urlopen(request, timeout=min(remaining, 10.0)) as response:
+            with _opener(watch).open(request, timeout=min(remaining, 10.0)) as response:
                 body = _read(response, ends, limit)
                 etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+            if watch.expired:  # the sockets were shut: what was read is cut short
+                raise FetchError(_LATE.format(limit))
+        except FetchError:
+            raise
         except urllib.error.HTTPError as error:
             error.close()  # the error holds the response and its socket
             if error.code == 304 and cached is not None:
@@ -138,12 +155,18 @@ class Fetcher:
                 raise _Retry(f"HTTP {error.code} {error.reason}") from None
             raise FetchError(f"HTTP {error.code} {error.reason}") from None
         except urllib.error.URLError as error:
+            if watch.expired:
+                raise FetchError(_LATE.format(limit)) from None
             reason = error.reason
             if isinstance(reason, TimeoutError | socket.timeout | ConnectionError):
                 raise _Retry(str(reason) or type(reason).__name__) from None
             raise FetchError(str(reason)) from None
-        except (TimeoutError, ConnectionError, http.client.HTTPException) as error:
+        except (OSError, http.client.HTTPException) as error:
+            if watch.expired:
+                raise FetchError(_LATE.format(limit)) from None
             raise _Retry(str(error) or type(error).__name__) from None
+        finally:
+            watch.stop()
         if self.cache is not None and (etag or modified):
             self.cache.put(url, CachedFeed(body, etag, modified))
         return body
@@ -153,13 +176,123 @@ class _Retry(Exception):
     """A failure worth another try."""
 
 
+_SCHEMES = frozenset({"http", "https"})
+_LATE = "the server did not finish within the deadline of {:g} s"
+
+
+class _Watch:
+    """The sockets of one request, shut down when its deadline passes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self.lock = threading.Lock()
+        self.timer = threading.Timer(seconds, self.expire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def track(self, sock: socket.socket) -> socket.socket:
+        with self.lock:
+            self.sockets.append(sock)
+            expired = self.expired
+        if expired:
+            sock.close()
+        return sock
+
+    def expire(self) -> None:
+        with self.lock:
+            self.expired = True
+            sockets = list(self.sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self.timer.cancel()
+
+
+def _tracked(base: type[http.client.HTTPConnection], watch: _Watch) -> Any:
+    """``base`` whose every socket is handed to ``watch`` as it is made."""
+
+    class Tracked(base):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+
+            def connect(*where: Any, **options: Any) -> socket.socket:
+                return watch.track(socket.create_connection(*where, **options))
+
+            self._create_connection = connect
+
+    return Tracked
+
+
+class _Http(urllib.request.HTTPHandler):
+    def __init__(self, watch: _Watch) -> None:
+        super().__init__()
+        self.watch = watch
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_tracked(http.client.HTTPConnection, self.watch), req)
+
+
+class _Https(urllib.request.HTTPSHandler):
+    def __init__(self, watch: _Watch) -> None:
+        super().__init__()
+        self.watch = watch
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        context = getattr(self, "_context", None)
+        return self.do_open(_tracked(http.client.HTTPSConnection, self.watch), req, context=context)
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Redirects to http and https only (urllib alone would follow one to ``ftp:``)."""
+
+    def http_error_302(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+    ) -> IO[bytes] | None:
+        location = headers.get("Location") or headers.get("URI") or ""
+        target = urljoin(req.full_url, location.strip())
+        scheme = urlsplit(target).scheme.lower()
+        if location and scheme not in _SCHEMES:
+            fp.close()
+            raise FetchError(
+                f"HTTP {code} redirects to a {scheme}: URL ({target[:80]!r}); "
+                "only http and https are followed"
+            )
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _opener(watch: _Watch) -> urllib.request.OpenerDirector:
+    """An opener that speaks http and https only (with the environment's proxies)."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.UnknownHandler(),
+        _Http(watch),
+        _Https(watch),
+        urllib.request.HTTPDefaultErrorHandler(),
+        _Redirects(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
 def _read(response: http.client.HTTPResponse, ends: float, limit: float) -> bytes:
     """Read the body in chunks, stopping at the deadline and at the size limit."""
     chunks: list[bytes] = []
     size = 0
     while True:
         if time.monotonic() > ends:
-            raise FetchError(f"the server did not finish within the deadline of {limit:g} s")
+            raise FetchError(_LATE.format(limit))
         chunk = response.read1(_CHUNK)
         if not chunk:
             return b"".join(chunks)

@@ -9,11 +9,18 @@ it is reported, never resent unless asked.
 
 Rows are written a batch per transaction; reading what is known of the next chunk is one
 indexed query, so a send of a million addresses keeps only a chunk in memory.
+
+An edition is known by its newsletter, date and number (``digest.message.edition_key``),
+never by its content: a rebuilt edition is the same edition, and its send resumes the first
+one (the ledger keeps a hash of the content each edition was first sent with, so the report
+can say it changed). One run at a time sends an edition: ``lock`` takes a lock that the
+kernel releases when the process ends, however it ends.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import secrets
@@ -24,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .errors import DigestError
-from .output import transaction, write_files
+from .errors import DigestError, SendError
+from .output import BuildLock, transaction, write_files
 
 if TYPE_CHECKING:
     from .config import StrPath
@@ -64,6 +71,10 @@ class SendLedger:
                 " run TEXT NOT NULL DEFAULT '',"
                 " PRIMARY KEY (edition, address)) WITHOUT ROWID"
             )
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS editions (edition TEXT PRIMARY KEY,"
+                " content TEXT NOT NULL, first_run TEXT NOT NULL)"
+            )
             self._upgrade()
         except (sqlite3.Error, OSError) as error:
             raise DigestError(f"{self.path}: cannot open the send ledger: {error}") from None
@@ -86,6 +97,31 @@ class SendLedger:
 
     def _transaction(self) -> AbstractContextManager[None]:
         return transaction(self.db)
+
+    def lock(self, edition: str) -> BuildLock:
+        """A lock held by the one run sending ``edition``; another run is refused, named.
+
+        The lock files live in a folder beside the ledger, one per edition.
+        """
+        name = hashlib.sha256(edition.encode()).hexdigest()[:24]
+        folder = self.path.with_name(self.path.name + ".locks")
+        return BuildLock(
+            folder / f"{name}.lock",
+            timeout=0,
+            busy=f"another run is sending {edition!r} now; let it finish, then run again",
+            error=SendError,
+        )
+
+    def content_changed(self, edition: str, content: str) -> bool:
+        """Note the content ``edition`` is sent with; whether its first run had another."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO editions VALUES (?, ?, ?)", (edition, content, _now())
+            )
+            (first,) = self.db.execute(
+                "SELECT content FROM editions WHERE edition = ?", (edition,)
+            ).fetchone()
+        return bool(content) and first != content
 
     def states(self, edition: str, addresses: Iterable[str], run: str = "") -> dict[str, str]:
         """The recorded state of each of ``addresses`` that the ledger knows for ``edition``.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -94,6 +94,19 @@ class MessageContent(TypedDict):
     to: NotRequired[str | Sequence[str]]
     unsubscribe_url: NotRequired[str | None]
     message_id: NotRequired[str | None]
+    #: The edition's identity (``edition_key``), written as ``X-Digest-Edition``.
+    edition: NotRequired[str | None]
+
+
+#: The header naming the edition a message belongs to: ``digest send`` keys its ledger by it,
+#: so a rebuilt edition (its content changed) is still the same edition.
+EDITION_HEADER = "X-Digest-Edition"
+
+
+def edition_key(newsletter_name: str, on: date, number: int | None) -> str:
+    """What the send ledger knows an edition by: the newsletter, the date, the number."""
+    suffix = f" #{number}" if number is not None else ""
+    return f"{one_line(newsletter_name)} {on.isoformat()}{suffix}"
 
 
 #: The order headers are written in, by every message builder.
@@ -106,6 +119,7 @@ HEADER_ORDER = (
     "Message-ID",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    EDITION_HEADER,
 )
 
 
@@ -146,6 +160,7 @@ class Headers:
     date: str
     message_id: str
     unsubscribe: tuple[str, ...]
+    edition: str = ""
 
     @classmethod
     def of(cls, **content: Unpack[MessageContent]) -> Headers:
@@ -162,6 +177,7 @@ class Headers:
             date=format_datetime(sent_at),
             message_id=content.get("message_id") or f"<digest.{sent_at:%Y%m%d}.{key}@{domain}>",
             unsubscribe=tuple(unsubscribe_uris(newsletter, content.get("unsubscribe_url"))),
+            edition=one_line(content.get("edition") or ""),
         )
 
     def lines(self) -> bytes:
@@ -182,9 +198,14 @@ class Headers:
             )
             if one_click(self.unsubscribe)
             else b"",
+            EDITION_HEADER: text_header(EDITION_HEADER, self.edition) if self.edition else b"",
         }
         # Text values are compared as read back; structured ones by name.
-        values = {"Subject": self.subject, "Message-ID": self.message_id}
+        values = {
+            "Subject": self.subject,
+            "Message-ID": self.message_id,
+            EDITION_HEADER: self.edition,
+        }
         expected = [(name, values.get(name)) for name in HEADER_ORDER if written[name]]
         return check_header_block(in_order(written), expected)
 

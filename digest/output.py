@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,6 +31,15 @@ from typing import NamedTuple
 from .errors import DigestError
 
 __all__ = ["BuildLock", "Journal", "transaction", "write_files"]
+
+
+def _holder(fd: int) -> str:
+    """What a lock file says of the process that holds it."""
+    try:
+        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -44,12 +54,27 @@ _MARK = ".digest-"
 
 
 class BuildLock:
-    """An exclusive lock on a file or folder, held for one build; a second waits, then fails."""
+    """An exclusive lock on a file or folder, held for one build; a second waits, then fails.
 
-    def __init__(self, path: Path, timeout: float = 120.0) -> None:
-        """Lock ``path`` (a file, created if needed, or a folder), waiting up to ``timeout`` s."""
+    The kernel holds it (``flock``), so a process killed with ``kill -9`` lets it go. A lock
+    file names its holder (process, host, since when), so a refusal can name it too.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        timeout: float = 120.0,
+        busy: str = "another build of this newsletter is running",
+        error: type[DigestError] = DigestError,
+    ) -> None:
+        """Lock ``path`` (a file, created if needed, or a folder), waiting up to ``timeout`` s.
+
+        ``busy`` begins the message of the ``error`` raised when the lock stays taken.
+        """
         self.path = path
         self.timeout = timeout
+        self.busy = busy
+        self.error = error
         self._fd: int | None = None
 
     def __enter__(self) -> BuildLock:
@@ -70,13 +95,18 @@ class BuildLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
+                    holder = "" if self.path.is_dir() else _holder(fd)
                     os.close(fd)
-                    raise DigestError(
-                        f"another build of this newsletter is running (it holds {self.path}); "
-                        f"waited {self.timeout:g} s"
+                    waited = f"; waited {self.timeout:g} s" if self.timeout else ""
+                    raise self.error(
+                        f"{self.busy} ({holder or f'it holds {self.path}'}){waited}"
                     ) from None
                 time.sleep(0.05)
+        if not self.path.is_dir():
+            note = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%c')}"
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, note.encode(), 0)
         self._fd = fd
         return self
 

@@ -30,6 +30,7 @@ from .errors import InputError, RenderError
 from .inline import inline_css
 from .ledger import SendLedger
 from .message import (
+    EDITION_HEADER,
     HEADER_ORDER,
     Headers,
     build_message,
@@ -327,8 +328,10 @@ class Mailing:
         self._token = re.compile(rf"@@{self._nonce}\.([A-Za-z0-9_.]+)@@")
         self._twin = "Tw" + secrets.token_hex(17)
         self._twin_token = re.compile(rf"@@{self._twin}\.([A-Za-z0-9_.]+)@@")
-        #: Identifies the edition and options, for the caches of worker processes.
-        self.key = hashlib.sha256(digest.html.encode() + repr(self.options).encode()).hexdigest()
+        #: Identifies the edition, options and subjects: what the copies are made of (the
+        #: caches of worker processes are keyed by it, and the ledger compares it across runs).
+        made_of = (digest.subject, digest.html, digest.text, repr(self.options), self.subjects)
+        self.key = hashlib.sha256(repr(made_of).encode()).hexdigest()
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the renderer and the variants; a worker process makes its own."""
@@ -341,9 +344,7 @@ class Mailing:
     @property
     def edition_key(self) -> str:
         """What the send ledger knows this edition by: the newsletter, the date, the number."""
-        edition = self.digest.edition
-        number = f" #{edition.number}" if edition.number is not None else ""
-        return f"{self.digest.newsletter.name} {edition.date.isoformat()}{number}"
+        return self.digest.edition_key
 
     def subject_variant(self, reader: Reader) -> int:
         """Which subject variant ``reader`` gets: the same for the same edition and address."""
@@ -504,6 +505,7 @@ class Mailing:
             "to": [reader.address],
             "unsubscribe_url": unsubscribe_url_for(reader, self.digest.newsletter),
             "message_id": self._message_id(reader, subject),
+            "edition": self.edition_key,
         }
 
     def message(self, reader: Reader) -> EmailMessage:
@@ -519,6 +521,7 @@ class Mailing:
                 html="",
                 text="",
                 sent_at=self.digest.sent_at,
+                edition=self.edition_key,
             )
             self._head = {
                 "From": address_header("From", [headers.sender]),
@@ -529,6 +532,7 @@ class Mailing:
                 "List-Unsubscribe-Post": token_header(
                     "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"
                 ),
+                EDITION_HEADER: text_header(EDITION_HEADER, headers.edition),
             }
             shared = [(name, None) for name in HEADER_ORDER if self._head.get(name)]
             check_header_block(in_order(self._head), shared)
@@ -637,6 +641,7 @@ class Mailing:
             unsubscribe=unsubscribe,
             fixed_unsubscribe=fixed,
             after_unsubscribe=(head["List-Unsubscribe-Post"] if one_click(fixed_uris) else b"")
+            + head[EDITION_HEADER]
             + framing[0],
             between=framing[1],
             end=framing[2],
@@ -716,6 +721,7 @@ class Mailing:
             "variant": self._label,
             "resend_unknown": resend_unknown,
             "progress": progress,
+            "content": self.key,
         }
         if executor is not None:
             if not isinstance(delivery, DeliverySettings):

@@ -14,7 +14,7 @@ from .errors import CheckError
 from .inline import inline_css
 from .labels import catalog_for
 from .links import tag_edition
-from .message import build_message, message_bytes, message_fields
+from .message import build_message, edition_key, message_bytes, message_fields
 from .models import Article, Newsletter, Quote, Reader
 from .render import RenderedEdition, Renderer, RenderOptions
 from .select import Edition, select_edition, teasers_by_rank, without_teasers
@@ -54,7 +54,13 @@ class Digest:
             "html": self.html,
             "text": self.text,
             "sent_at": self.sent_at,
+            "edition": self.edition_key,
         }
+
+    @property
+    def edition_key(self) -> str:
+        """What the send ledger knows this edition by: the newsletter, the date, the number."""
+        return edition_key(self.newsletter.name, self.edition.date, self.edition.number)
 
     def message(self, to: Sequence[str] = ()) -> EmailMessage:
         """Return the email as a ``multipart/alternative`` MIME message."""

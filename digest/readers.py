@@ -11,15 +11,16 @@ the field and the value. ``csv_rows`` reads a CSV file whose header names the fi
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from .config import StrPath
 from .errors import InputError, describe_validation_error
+from .files import open_regular, text_encoding
 from .models import Reader
 
 __all__ = ["csv_rows", "reader_chunks"]
@@ -53,9 +54,32 @@ def reader_chunks(
 
 
 def csv_rows(path: StrPath) -> Iterator[dict[str, Any]]:
-    """The rows of a readers CSV file as mappings ``Reader`` accepts, read as they are needed."""
-    with Path(path).open(encoding="utf-8-sig", newline="") as file:
-        for row in csv.DictReader(file):
+    """The rows of a readers CSV file as mappings ``Reader`` accepts, read as they are needed.
+
+    The file is UTF-8 (with or without a byte-order mark) or UTF-16 with one; a row that is
+    not, or a field longer than the csv module allows (131,072 characters), is an
+    ``InputError`` naming its line.
+    """
+    try:
+        fd = open_regular(path)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read it: {error.strerror or error}") from None
+    with open(fd, "rb") as raw:
+        encoding = text_encoding(raw.peek(4)[:4])
+        file = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        rows = csv.DictReader(file)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise InputError(
+                    f"{path}:{rows.line_num + 1}: not {encoding.upper().removesuffix('-SIG')} text;"
+                    " save the file as UTF-8 (or UTF-16 with a byte-order mark)"
+                ) from None
+            except csv.Error as error:
+                raise InputError(f"{path}:{rows.line_num}: {error}") from None
             reader: dict[str, Any] = {}
             fields: dict[str, str] = {}
             for key, value in row.items():

@@ -17,14 +17,21 @@ from itertools import islice
 from pathlib import Path
 
 from .addresses import email_address
-from .config import BuildConfig
+from .config import BuildConfig, StrPath
 from .deliver import DeliveryReport, now, run_delivery
-from .errors import InputError, RenderError
+from .errors import ConfigError, InputError, RenderError
+from .files import decode_text, read_limited
 from .ledger import SendLedger
+from .message import EDITION_HEADER
 from .mime import address_header, envelope_sender
 from .senders import Outgoing, Receipt, Sender
 
-__all__ = ["ledger_path", "read_recipients", "send_eml"]
+__all__ = ["ledger_path", "read_eml", "read_recipients", "read_recipients_file", "send_eml"]
+
+#: The largest recipients file read (about five million addresses).
+MAX_RECIPIENTS_BYTES = 256_000_000
+#: The largest .eml sent.
+MAX_EML_BYTES = 50_000_000
 
 
 def read_recipients(lines: Iterable[str], where: str = "recipients") -> list[str]:
@@ -42,10 +49,38 @@ def read_recipients(lines: Iterable[str], where: str = "recipients") -> list[str
     return list(addresses)
 
 
+def read_recipients_file(path: StrPath) -> list[str]:
+    """The addresses of a recipients file (UTF-8, with or without BOM, or UTF-16 with BOM)."""
+    try:
+        data = read_limited(path, MAX_RECIPIENTS_BYTES)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read it: {error.strerror or error}") from None
+    try:
+        text = decode_text(data, str(path))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return read_recipients(text.splitlines(), str(path))
+
+
+def read_eml(path: StrPath) -> bytes:
+    """The bytes of a built ``.eml`` (a regular file of at most ``MAX_EML_BYTES``)."""
+    try:
+        return read_limited(path, MAX_EML_BYTES)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read it: {error.strerror or error}") from None
+
+
 def ledger_path(config: BuildConfig, eml: Path) -> Path:
-    """Where ``digest send`` keeps its ledger: beside the history, or beside the ``.eml``."""
-    beside = config.history if isinstance(config.history, Path) else eml
-    return beside.with_name(beside.name.split(".")[0] + ".sends.sqlite3")
+    """Where ``digest send`` keeps its ledger: beside the history, or in the ``.eml``'s folder.
+
+    Without a history, every edition sent from one folder shares ``digest.sends.sqlite3``
+    there, so a rebuilt ``.eml`` under another name still finds its first send. A ledger of
+    0.2 named after the ``.eml`` (``edition-….sends.sqlite3``) is used while it exists.
+    """
+    if isinstance(config.history, Path):
+        return config.history.with_name(config.history.name.split(".")[0] + ".sends.sqlite3")
+    earlier = eml.with_name(eml.name.split(".")[0] + ".sends.sqlite3")
+    return earlier if earlier.exists() else eml.with_name("digest.sends.sqlite3")
 
 
 _TO_LINE = re.compile(rb"^To:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.MULTILINE | re.IGNORECASE)
@@ -65,7 +100,14 @@ class _Message:
         except RenderError as error:
             raise InputError(f"the .eml: {error}") from None
         parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(head + b"\r\n\r\n")
-        self.key = str(parsed.get("Message-ID", "")) or hashlib.sha256(raw).hexdigest()
+        # The edition digest wrote it for; an .eml from elsewhere is known by its Message-ID.
+        self.key = (
+            str(parsed.get(EDITION_HEADER, ""))
+            or str(parsed.get("Message-ID", ""))
+            or hashlib.sha256(raw).hexdigest()
+        )
+        subject = str(parsed.get("Subject", "")).encode()
+        self.content = hashlib.sha256(subject + b"\0" + body).hexdigest()
         head += b"\r\n"
         match = _TO_LINE.search(head)
         self.before = head[: match.start()] if match else head
@@ -89,7 +131,10 @@ def send_eml(
     """Send the message in ``raw`` to each recipient, with their own ``To`` header.
 
     With a ``ledger``, every recipient's state is recorded around their batch, and a second
-    run picks up where the first stopped, never sending anyone the edition twice.
+    run picks up where the first stopped, never sending anyone the edition twice. The ledger
+    knows the edition by its ``X-Digest-Edition`` header (newsletter, date, number), so a
+    rebuilt ``.eml`` resumes the first send (``report.content_changed`` says it differs);
+    a second run of the edition while one is going on is refused (``SendError``).
     """
     message = _Message(raw)
 
@@ -109,4 +154,5 @@ def send_eml(
         None if dry_run else ledger,
         resend_unknown=resend_unknown,
         progress=progress,
+        content=message.content,
     )

@@ -25,6 +25,7 @@ from .config import EditionData, Source, parse_edition_data
 from .dates import parse_date
 from .errors import DigestError, InputError, SourceError, describe_validation_error
 from .fetch import MAX_SOURCE_BYTES, Fetcher
+from .files import read_limited
 from .markup import html_to_text
 from .models import Article, Newsletter, Quote
 from .pictures import (
@@ -71,9 +72,7 @@ Fetch = Callable[[str, float], bytes]
 def _load(source: Source, fetch: Fetch) -> bytes:
     try:
         if source.path is not None:
-            if source.path.stat().st_size > MAX_SOURCE_BYTES:
-                raise OSError(f"larger than {MAX_SOURCE_BYTES:,} bytes")
-            return source.path.read_bytes()
+            return read_limited(source.path, MAX_SOURCE_BYTES)
         assert source.url is not None
         return fetch(source.url, source.deadline)
     except OSError as error:
@@ -236,7 +235,8 @@ def _feed_items(
 
     from .feedtext import fix_text
 
-    parsed = feedparser.parse(raw)
+    # A file object, never bytes: feedparser opens bytes that name a file (b"/etc/passwd").
+    parsed = feedparser.parse(io.BytesIO(raw))
     if not parsed.get("version"):
         problem = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
         raise SourceError(f"source {source.label!r}: not an RSS or Atom feed: {problem}")

@@ -38,6 +38,7 @@ HEADER_NAMES = [
     "Message-ID",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "X-Digest-Edition",
     "MIME-Version",
     "Content-Type",
 ]
@@ -76,13 +77,17 @@ def run_digest(
     )
 
 
+def digest_command() -> list[str]:
+    """The installed ``digest`` command, or ``python -m digest``."""
+    return [SCRIPT] if SCRIPT else [sys.executable, "-m", "digest"]
+
+
 def run_command(
     *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed ``digest`` command (or ``python -m digest``) in a subprocess."""
-    command = [SCRIPT] if SCRIPT else [sys.executable, "-m", "digest"]
     return subprocess.run(
-        [*command, *map(str, args)],
+        [*digest_command(), *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -107,8 +112,12 @@ def build_example(
     asset_base_url: str | None = None,
     inliner: str = "premailer",
     locale: str | None = None,
+    edit: Callable[[list[Article]], list[Article]] | None = None,
 ) -> Digest:
-    """Build one of the examples exactly as ``digest build`` does (another inliner or locale)."""
+    """Build one of the examples exactly as ``digest build`` does (another inliner or locale).
+
+    ``edit`` changes the articles first (an editor's change before a rebuild).
+    """
     config = load_config(EXAMPLES / name / "newsletter.toml")
     changes: dict[str, str] = {"inliner": inliner}
     if locale is not None:
@@ -117,8 +126,9 @@ def build_example(
     data = load_data(config.data, config.newsletter)
     on, number = EXAMPLE_EDITIONS[name]
     options = RenderOptions(template_dir=config.templates, asset_base_url=asset_base_url)
+    articles = list(data.articles) if edit is None else edit(list(data.articles))
     return build_digest(
-        data.articles,
+        articles,
         config.newsletter,
         on,
         quotes=data.quotes,

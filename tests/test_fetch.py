@@ -151,3 +151,66 @@ def test_a_body_over_the_size_limit_is_refused(serve, monkeypatch: pytest.Monkey
     url, _ = serve(lambda request, count: send(request, 200, FEED))
     with pytest.raises(FetchError, match=f"larger than {len(FEED) - 1:,} bytes"):
         Fetcher()(url)
+
+
+def test_a_status_line_and_headers_trickled_in_are_cut_off_at_the_deadline(  # type: ignore[no-untyped-def]
+    serve, newsletter: Newsletter
+) -> None:
+    def trickle_head(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
+        for byte in (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml\r\nX-Slow: " + b"a" * 50
+        ):
+            try:
+                request.wfile.write(bytes([byte]))
+                request.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.3)
+
+    url, _ = serve(trickle_head)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"did not finish within the deadline of 1.5 s"):
+        read_source(Source(url=url, deadline=1.5), newsletter)
+    assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize(
+    "target", ["ftp://127.0.0.1/feed.xml", "file:///etc/passwd", "data:,<rss></rss>"]
+)
+def test_a_redirect_to_anything_but_http_is_refused_by_name(  # type: ignore[no-untyped-def]
+    serve, newsletter: Newsletter, target: str
+) -> None:
+    url, seen = serve(lambda request, count: send(request, 302, Location=target))
+    with pytest.raises(SourceError, match=r"only http and https|redirect"):
+        read_source(Source(url=url), newsletter)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("body", [b"/etc/passwd", b"/dev/zero", b"/dev/stdin", b"  /etc/hostname"])
+def test_a_feed_body_that_names_a_file_is_never_opened(  # type: ignore[no-untyped-def]
+    serve, newsletter: Newsletter, body: bytes
+) -> None:
+    # feedparser opens bytes that name a file: the body must reach it as a file object.
+    url, _ = serve(lambda request, count: send(request, 200, body))
+    with pytest.raises(SourceError, match=r"not an RSS or Atom feed|no items"):
+        read_source(Source(url=url, deadline=5), newsletter)
+
+
+def test_fetching_anything_but_http_is_refused() -> None:
+    for url in ("file:///etc/passwd", "/etc/passwd", "ftp://127.0.0.1/x"):
+        with pytest.raises(FetchError, match="only http and https"):
+            Fetcher()(url)
+
+
+def test_local_sources_that_are_devices_or_fifos_are_refused(
+    tmp_path: Path, newsletter: Newsletter
+) -> None:
+    import os
+
+    fifo = tmp_path / "feed.xml"
+    os.mkfifo(fifo)  # nobody writes to it: reading would wait forever
+    for path, kind in ((fifo, "FIFO"), (Path("/dev/zero"), "character device")):
+        started = time.monotonic()
+        with pytest.raises(SourceError, match=f"it is a {kind}"):
+            read_source(Source(path=path), newsletter)
+        assert time.monotonic() - started < 2

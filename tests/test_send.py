@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +18,7 @@ from digest.ledger import SendLedger
 from digest.send import read_recipients, send_eml
 from digest.senders import SmtpSender
 
-from .helpers import EXAMPLES, build_example, run_digest
+from .helpers import EXAMPLES, build_example, digest_command, run_digest
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
@@ -275,31 +278,69 @@ def test_an_eml_without_a_sender_is_refused_before_any_copy() -> None:
         send_eml(b"To: a@example.org\r\nSubject: x\r\n\r\nbody\r\n", ["b@example.org"], sender)
 
 
-def test_two_sends_of_one_edition_at_once_reach_each_address_once(
-    eml: Path, tmp_path: Path
+class SlowInbox(Inbox):
+    """An inbox that takes a few milliseconds per message, so that a send lasts a while."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(0.004)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("second", [[], ["--resend-unknown"]], ids=["plain", "resend-unknown"])
+def test_a_second_run_of_an_edition_while_one_is_sending_is_refused_naming_it(
+    eml: Path, tmp_path: Path, second: list[str]
 ) -> None:
-    import threading
-
-    inbox = Inbox()
+    """Two ``digest send`` processes at once: one sends everyone, the other refuses."""
+    inbox = SlowInbox()
     controller, port = start_smtp(inbox)
+    config = config_for(tmp_path, port)
     addresses = [f"twice{n}@example.org" for n in range(300)]
-    reports = []
-
-    def run() -> None:
-        ledger = SendLedger(tmp_path / "sends.sqlite3")  # each run its own connection
-        settings = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=10)
-        with SmtpSender(settings) as sender:
-            reports.append(send_eml(eml.read_bytes(), addresses, sender, ledger))
-        ledger.close()
-
+    (tmp_path / "list.txt").write_text("\n".join(addresses))
+    command = [*digest_command(), "send", "--config", str(config), str(eml)]
+    command += ["--recipients", str(tmp_path / "list.txt"), "--quiet"]
     try:
-        runs = [threading.Thread(target=run) for _ in range(2)]
-        for thread in runs:
-            thread.start()
-        for thread in runs:
-            thread.join()
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ledger = tmp_path / "digest.sends.sqlite3"
+        while not inbox.received:  # the first run is under way
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.01)
+        other = subprocess.run([*command, *second], capture_output=True, text=True, timeout=60)
+        _, err = first.communicate(timeout=120)
     finally:
         controller.stop()
+    assert first.returncode == 0, err
+    assert other.returncode == 7, other.stderr
+    assert "another run is sending 'TangerangNews 2025-09-16 #12' now" in other.stderr
+    assert f"pid {first.pid} on" in other.stderr and other.stderr.count("\n") == 1
     delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
-    assert sorted(delivered) == sorted(addresses)  # each once, between the two runs
-    assert sum(report.sent for report in reports) == len(addresses)
+    assert sorted(delivered) == sorted(addresses)  # each once
+    assert ledger.exists()
+
+
+def test_a_rebuilt_edition_resumes_its_first_send_and_says_it_changed(
+    smtp_server: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, port = smtp_server
+    config = config_for(tmp_path, port)
+    first, rebuilt = tmp_path / "first.eml", tmp_path / "rebuilt.eml"
+    first.write_bytes(build_example("tangerangnews").as_bytes())
+
+    def edited(articles: list[Any]) -> list[Any]:
+        lead = articles[0].model_copy(update={"summary": "A summary edited after the send."})
+        return [lead, *articles[1:]]
+
+    rebuilt.write_bytes(build_example("tangerangnews", edit=edited).as_bytes())
+    assert first.read_bytes() != rebuilt.read_bytes()
+    readers = [f"reader{n}@example.org" for n in range(60)]
+    (tmp_path / "half.txt").write_text("\n".join(readers[:30]))
+    (tmp_path / "all.txt").write_text("\n".join(readers))
+
+    half = run_digest("send", "--config", config, first, "--recipients", tmp_path / "half.txt")
+    assert half.returncode == 0, half.stderr
+    rest = run_digest("send", "--config", config, rebuilt, "--recipients", tmp_path / "all.txt")
+    assert rest.returncode == 0, rest.stderr
+    assert "the edition changed since its first send" in rest.stderr
+    delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
+    assert sorted(delivered) == sorted(readers)  # 30 + 30, nobody twice
+    assert "Sent rebuilt.eml to 30 of 60 recipients" in rest.stdout
