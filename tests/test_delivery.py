@@ -105,6 +105,27 @@ def test_a_process_pool_makes_and_sends_and_returns_only_receipts(
         assert data.replace(b"\r\n", b"\n") == serial[rcpts[0]].replace(b"\r\n", b"\n")
 
 
+def test_a_pool_reused_for_a_second_mailing_sends_that_mailings_subjects(
+    digest_: object, tmp_path: Path
+) -> None:
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    first = Mailing(digest_, subjects=["First: {{ edition.lead.title }}"])  # type: ignore[arg-type]
+    second = Mailing(digest_, subjects=["Second {{ edition.lead.title }}"])  # type: ignore[arg-type]
+    try:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            first.deliver(readers(5, "a"), settings(port), None, executor=pool, workers=1)
+            second.deliver(readers(5, "b"), settings(port), None, executor=pool, workers=1)
+    finally:
+        controller.stop()
+    subjects = {
+        rcpts[0][0]: message_from_bytes(data, policy=policy.default)["Subject"]
+        for _, rcpts, data in inbox.received
+    }
+    assert subjects["a"].startswith("First: ") and subjects["b"].startswith("Second ")
+    assert first.key != second.key
+
+
 def test_dask_workers_in_their_own_processes(digest_: object, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
     inbox = Inbox()
