@@ -14,7 +14,6 @@ import functools
 import itertools
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
