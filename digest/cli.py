@@ -34,11 +34,23 @@ CONFIG = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The newsletter's TOML config.",
 )
+
+
+def _plausible_date(
+    context: click.Context, parameter: click.Parameter, value: datetime | None
+) -> datetime | None:
+    # Windows and schedules reach a few weeks around the date: keep them inside the calendar.
+    if value is not None and not 1900 <= value.year <= 9000:
+        raise click.BadParameter(f"{value:%Y-%m-%d} is not a year from 1900 to 9000")
+    return value
+
+
 DATE = click.option(
     "--date",
     "on",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
+    callback=_plausible_date,
     help="The edition's date, YYYY-MM-DD (default: the newest scheduled date).",
 )
 QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
@@ -71,7 +83,7 @@ def cli() -> None:
 @DATE
 @click.option(
     "--number",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=2**31 - 1),
     default=None,
     help="The edition's number (default: from the history).",
 )
@@ -297,7 +309,12 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     from .preview import Preview, make_server
 
     watcher = Preview(config_path, on.date() if on else None)
-    server = make_server(watcher, port=port)
+    try:
+        server = make_server(watcher, port=port)
+    except OSError as error:
+        raise DigestError(
+            f"cannot serve on port {port}: {error.strerror or error} (pick another with --port)"
+        ) from None
     watcher.refresh()
     if watcher.error:
         warn(watcher.error)

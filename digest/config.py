@@ -152,7 +152,8 @@ class DeliverySettings(BaseModel):
     ses: SesSettings = SesSettings()
     postmark: PostmarkSettings = PostmarkSettings()
     resend: ResendSettings = ResendSettings()
-    #: The most messages a second, across all connections of one sender (0: no limit).
+    #: The most messages a second, across all connections of one sender (0: no limit; else
+    #: at least 0.01, one message every 100 seconds).
     rate: float = Field(default=0, ge=0, le=100_000)
     #: Connections (SMTP) or concurrent requests (APIs) per sender.
     connections: int = Field(default=4, ge=1, le=64)
@@ -165,6 +166,10 @@ class DeliverySettings(BaseModel):
 
     @model_validator(mode="after")
     def _provider_settings(self) -> DeliverySettings:
+        if 0 < self.rate < 0.01:
+            raise ValueError(
+                f"rate: at least 0.01 messages a second, or 0 for no limit (got {self.rate:g})"
+            )
         if self.provider == "smtp" and self.smtp is None:
             raise ValueError('provider "smtp" needs a [delivery.smtp] table with its host')
         return self
@@ -213,6 +218,10 @@ def load_config(path: StrPath) -> BuildConfig:
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not usable TOML: arrays or tables nested too deeply") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise ConfigError(f"{path}: not usable TOML: {error}") from None
     data = document.get("data", [])
     if isinstance(data, str):
         document["data"] = [data]

@@ -20,6 +20,7 @@ command prints is enough to find the problem.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -108,15 +109,33 @@ def excerpt(value: object, length: int = EXCERPT_LENGTH) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+#: Field names whose values are secrets: never shown in a message, even one about them.
+_SECRET_NAME = re.compile(r"pass|secret|token|key|auth|credential|\bpw\b|pwd", re.IGNORECASE)
+
+
 def describe_validation_error(error: ValidationError, prefix: Sequence[str | int] = ()) -> str:
-    """Turn a pydantic ``ValidationError`` into lines of ``field: problem (got value)``."""
+    """Turn a pydantic ``ValidationError`` into lines of ``field: problem (got value)``.
+
+    The value is left out where it says nothing (a whole object, a missing field) and where
+    it may be a secret: a field whose name sounds like one (password, token, key…), or a
+    field the model does not have (``password = "…"`` written where only ``password_env``
+    is known).
+    """
     lines = []
     for problem in error.errors(include_url=False):
         where = format_location([*prefix, *problem["loc"]])
         message = problem["msg"].removeprefix("Value error, ")
         value = problem.get("input")
-        # A whole object as the value says nothing; a missing field has none.
-        shown = "input" in problem and problem["type"] != "missing" and not isinstance(value, dict)
+        names = [part for part in problem["loc"] if isinstance(part, str)]
+        secret = problem["type"] == "extra_forbidden" or any(
+            _SECRET_NAME.search(name) and not name.endswith("_env") for name in names
+        )
+        shown = (
+            "input" in problem
+            and problem["type"] != "missing"
+            and not isinstance(value, dict)
+            and not secret
+        )
         got = f" (got {excerpt(value)})" if shown else ""
         lines.append(f"{where}: {message}{got}" if where else f"{message}{got}")
     return "; ".join(lines)

@@ -52,11 +52,14 @@ class CachedFeed:
 class FeedCache:
     """Feeds read before and their validators, in an SQLite file (for conditional GET)."""
 
-    def __init__(self, path: str | PathLike[str]) -> None:
-        """Use (and create on first write) the cache at ``path``."""
+    def __init__(self, path: str | PathLike[str], read_only: bool = False) -> None:
+        """Use (and create on first write) the cache at ``path``; ``read_only`` writes nothing."""
         self.path = Path(path)
+        self.read_only = read_only
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.execute(
             "CREATE TABLE IF NOT EXISTS feeds (url TEXT PRIMARY KEY, etag TEXT, "
@@ -81,7 +84,9 @@ class FeedCache:
         return None if row is None else CachedFeed(row[0], row[1], row[2])
 
     def put(self, url: str, feed: CachedFeed) -> None:
-        """Remember ``url``'s body and validators."""
+        """Remember ``url``'s body and validators (unless the cache is read-only)."""
+        if self.read_only:
+            return
         try:
             db = self._connect()
             try:

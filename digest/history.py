@@ -41,6 +41,9 @@ CREATE INDEX IF NOT EXISTS featured_by_url ON featured (canonical_url);
 """
 #: The history file's format; a file with a higher number was written by a newer digest.
 SCHEMA_VERSION = 1
+#: The tables digest keeps in a history file (the build journal lives there too).
+_OWN_TABLES = frozenset({"editions", "featured", "journal"})
+_EDITION_COLUMNS = frozenset({"number", "date", "subject", "lead_url", "quote_text"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class History:
                     f"{path}: the edition history was written by a newer digest "
                     f"(format {version}; this one reads up to {SCHEMA_VERSION})"
                 )
+            self._refuse_foreign(version)
             self.db.executescript(_SCHEMA)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.execute("SELECT count(*) FROM editions").fetchone()
@@ -81,6 +85,24 @@ class History:
             raise ConfigError(
                 f"{path}: cannot create the edition history's folder: {error.strerror}"
             ) from None
+
+    def _refuse_foreign(self, version: int) -> None:
+        """Refuse a database another program wrote (digest never writes into one)."""
+        tables = {
+            name
+            for (name,) in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(editions)")}
+        foreign = tables - _OWN_TABLES if version == 0 else set()
+        if foreign or (columns and not columns >= _EDITION_COLUMNS):
+            self.db.close()
+            shown = ", ".join(sorted(foreign)) or "an editions table of other columns"
+            raise ConfigError(
+                f"{self.path}: not an edition history (it holds {shown}); "
+                "point history at a file of its own"
+            )
 
     def close(self) -> None:
         """Close the database."""

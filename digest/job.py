@@ -49,19 +49,24 @@ def edition_date(config: BuildConfig, on: date | None = None) -> date:
 
 
 def gather(
-    config: BuildConfig, extra: Sequence[StrPath] = (), fetch: Fetch | None = None
+    config: BuildConfig,
+    extra: Sequence[StrPath] = (),
+    fetch: Fetch | None = None,
+    write_cache: bool = True,
 ) -> SourceResult:
     """Read the config's JSON data files, any ``extra`` ones, and its sources.
 
     URL sources are fetched with conditional GET: their last copy is kept beside the history
-    (``NAME.history.feeds.sqlite3``), unless the config keeps no history.
+    (``NAME.history.feeds.sqlite3``), unless the config keeps no history. Without
+    ``write_cache`` the copies are read but never written (the preview writes nothing).
     """
     data = load_data([*config.data, *extra], config.newsletter)
     result = SourceResult(articles=list(data.articles), quotes=list(data.quotes))
     if fetch is None and any(source.url for source in config.sources):
         from .fetch import FeedCache, Fetcher
 
-        fetch = Fetcher(cache=FeedCache(feed_cache_path(config)) if config.history else None)
+        cache = FeedCache(feed_cache_path(config), read_only=not write_cache)
+        fetch = Fetcher(cache=cache if config.history else None)
     result.extend(read_sources(config.sources, config.newsletter, fetch))
     return result
 

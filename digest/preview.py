@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import mimetypes
+import socket
 import threading
 from datetime import date
 from http import HTTPStatus
@@ -86,7 +88,11 @@ class Preview:
                         )
                     )
                     digest, _ = prepare(
-                        self.config, on, gather(self.config), history, renderer=renderer
+                        self.config,
+                        on,
+                        gather(self.config, write_cache=False),
+                        history,
+                        renderer=renderer,
                     )
                 finally:
                     if history is not None:
@@ -125,6 +131,8 @@ ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 #: Connections served at once, and how long an idle connection is kept (seconds).
 MAX_CONNECTIONS = 16
 IDLE_TIMEOUT = 10.0
+#: Seconds a request's line and headers may take to arrive, however slowly they trickle in.
+REQUEST_DEADLINE = 10.0
 
 
 class _BoundedServer(ThreadingHTTPServer):
@@ -167,6 +175,27 @@ def make_server(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> 
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def handle_one_request(self) -> None:
+            # The socket timeout is per read: one byte every few seconds would keep a slot
+            # for ever. A timer closes the connection once the head is late as a whole.
+            self._late = threading.Timer(REQUEST_DEADLINE, self._cut)
+            self._late.daemon = True
+            self._late.start()
+            try:
+                super().handle_one_request()
+            finally:
+                self._late.cancel()
+
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            self._late.cancel()  # the head is in: building the page may take its time
+            return parsed
+
+        def _cut(self) -> None:
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
 
         def _send(self, body: str | bytes, kind: str, status: int = HTTPStatus.OK) -> None:
             data = body.encode() if isinstance(body, str) else body

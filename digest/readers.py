@@ -57,8 +57,8 @@ def csv_rows(path: StrPath) -> Iterator[dict[str, Any]]:
     """The rows of a readers CSV file as mappings ``Reader`` accepts, read as they are needed.
 
     The file is UTF-8 (with or without a byte-order mark) or UTF-16 with one; a row that is
-    not, or a field longer than the csv module allows (131,072 characters), is an
-    ``InputError`` naming its line.
+    not is an ``InputError`` saying so, and a field longer than the csv module allows
+    (131,072 characters) one naming its line.
     """
     try:
         fd = open_regular(path)
@@ -75,11 +75,11 @@ def csv_rows(path: StrPath) -> Iterator[dict[str, Any]]:
                 return
             except UnicodeDecodeError:
                 raise InputError(
-                    f"{path}:{rows.line_num + 1}: not {encoding.upper().removesuffix('-SIG')} text;"
+                    f"{path}: not {encoding.upper().removesuffix('-SIG')} text;"
                     " save the file as UTF-8 (or UTF-16 with a byte-order mark)"
                 ) from None
             except csv.Error as error:
-                raise InputError(f"{path}:{rows.line_num}: {error}") from None
+                raise InputError(f"{path}:{rows.line_num + 1}: {error}") from None
             reader: dict[str, Any] = {}
             fields: dict[str, str] = {}
             for key, value in row.items():

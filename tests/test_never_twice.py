@@ -82,7 +82,7 @@ def ses_endpoint() -> Iterator[str]:
     endpoint = f"http://{host}:{port}"
     client = boto3.client(
         "sesv2",
-        region_name="eu-west-1",
+        region_name="eu-north-1",
         endpoint_url=endpoint,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
@@ -99,7 +99,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         ("RESEND_API_KEY", "test-key"),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ("AWS_DEFAULT_REGION", "eu-north-1"),
     ):
         monkeypatch.setenv(name, value)
 
@@ -119,12 +119,12 @@ class Provider:
             self.settings = {"smtp": {"host": "127.0.0.1", "port": port, "security": "none"}}
         elif self.name == "ses":
             self.proxy = LosingProxy(self.ses_endpoint).__enter__()
-            ses = SesSettings(region="eu-west-1", endpoint_url=self.proxy.url)
+            ses = SesSettings(region="eu-north-1", endpoint_url=self.proxy.url)
             self.settings = {"provider": "ses", "ses": ses.model_dump()}
             from moto.core import DEFAULT_ACCOUNT_ID
             from moto.ses.models import ses_backends
 
-            self.ses_sent = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages
+            self.ses_sent = ses_backends[DEFAULT_ACCOUNT_ID]["eu-north-1"].sent_messages
         else:
             self.api = ProviderApi(self.name).__enter__()
             self.settings = {"provider": self.name, self.name: {"base_url": self.api.url}}

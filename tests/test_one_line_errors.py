@@ -137,3 +137,99 @@ def test_a_csv_field_over_the_limit_is_one_line(tmp_path: Path) -> None:
     result = run_digest("build", "--config", "newsletter.toml", "--date", "2026-11-23", cwd=folder)
     assert result.returncode == 1 and "not readable as CSV" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+DELIVERY = '\n[delivery.smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "none"\n'
+
+# The reproducers of bad input around a real week: each must end as one line, exit 1.
+WEEK_CASES: dict[str, tuple[str, list[str], str]] = {
+    "toml-huge-integer": ("quote_rest = " + "9" * 5000, [], "not usable TOML"),
+    "toml-deep-arrays": ("nested = " + "[" * 5000 + "]" * 5000, [], "nested too deeply"),
+    "tiny-rate": ("[delivery]\nrate = 1e-300" + DELIVERY, [], "rate: at least 0.01"),
+    "far-date": ("", ["--date", "9999-12-31"], "--date"),
+    "huge-number": ("", ["--number", "9223372036854775808"], "--number"),
+    "foreign-history": ('history = "other.sqlite3"', [], "not an edition history"),
+    "source-fifo": ('[[sources]]\npath = "fifo.json"', [], "it is a FIFO"),
+    "source-device": ('[[sources]]\npath = "/dev/zero"', [], "it is a character device"),
+}
+
+
+@pytest.mark.parametrize("case", list(WEEK_CASES), ids=list(WEEK_CASES))
+def test_a_real_weeks_bad_input_is_one_line(tmp_path: Path, case: str) -> None:
+    import os
+
+    extra, options, message = WEEK_CASES[case]
+    folder = setup(tmp_path, extra=extra)
+    os.mkfifo(folder / "fifo.json")  # nobody writes to it: a read would wait forever
+    with sqlite3.connect(folder / "other.sqlite3") as db:
+        db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    before = (folder / "other.sqlite3").read_bytes()
+    result = run_digest(
+        "build", "--config", "newsletter.toml", "--date", "2026-11-23", *options, cwd=folder
+    )
+    assert result.returncode in (1, 2), result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == (3 if result.returncode == 2 else 1), result.stderr  # click: usage
+    assert (folder / "other.sqlite3").read_bytes() == before  # nothing written into it
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("password", 'password = "Pw-3xample-secret"'),
+        ("token", 'token = "Pw-3xample-secret"'),
+        ("api_key", 'api_key = "Pw-3xample-secret"'),
+    ],
+)
+def test_a_secret_written_in_the_config_is_never_echoed(
+    tmp_path: Path, name: str, line: str
+) -> None:
+    folder = setup(tmp_path, extra=DELIVERY + line)
+    result = run_digest("build", "--config", "newsletter.toml", "--date", "2026-11-23", cwd=folder)
+    assert result.returncode == 1 and f"delivery.smtp.{name}" in result.stderr
+    assert "Pw-3xample" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix", "ok"),
+    [
+        ("utf-8", b"", True),
+        ("utf-8", b"\xef\xbb\xbf", True),
+        ("utf-16-le", b"\xff\xfe", True),
+        ("utf-16-be", b"\xfe\xff", True),
+        ("latin-1", b"", False),
+    ],
+)
+def test_recipients_files_in_the_encodings_people_save(
+    tmp_path: Path, encoding: str, prefix: bytes, ok: bool
+) -> None:
+    from digest.errors import ConfigError
+    from digest.send import read_recipients_file
+
+    path = tmp_path / "list.txt"
+    path.write_bytes(
+        prefix + "# Liste für José\nana@example.org\njose@bücher.example\n".encode(encoding)
+    )
+    if ok:
+        assert read_recipients_file(path) == ["ana@example.org", "jose@xn--bcher-kva.example"]
+    else:
+        with pytest.raises(ConfigError, match=r"list.txt:1: not UTF-8 text \(byte 0xfc\)"):
+            read_recipients_file(path)
+
+
+def test_a_readers_csv_with_a_huge_field_or_another_encoding_is_one_line(tmp_path: Path) -> None:
+    from digest.errors import InputError
+    from digest.readers import csv_rows
+
+    huge = tmp_path / "huge.csv"
+    huge.write_text("address,name\na@example.org,A\nb@example.org," + "x" * 200_000 + "\n")
+    with pytest.raises(InputError, match=r"huge.csv:3: field larger than field limit"):
+        list(csv_rows(huge))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("address,name\na@example.org,Jürgen\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin.csv: not UTF-8 text; save the file as UTF-8"):
+        list(csv_rows(latin))
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("address,name\na@example.org,Jürgen\n".encode("utf-16"))
+    assert list(csv_rows(utf16)) == [{"address": "a@example.org", "name": "Jürgen"}]

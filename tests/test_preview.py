@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -104,3 +105,78 @@ def test_only_localhost_hosts_and_well_formed_paths_are_served() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_connections_that_trickle_their_headers_are_cut_and_others_still_served(
+    served: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import digest.preview as preview_module
+    from digest.preview import MAX_CONNECTIONS
+
+    base, _ = served
+    port = int(base.rstrip("/").rsplit(":", 1)[1])
+    monkeypatch.setattr(preview_module, "REQUEST_DEADLINE", 1.0)
+    slow = []
+    for _ in range(MAX_CONNECTIONS):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /email.txt HTTP/1.1\r\nHost: localhost\r\n")
+        slow.append(sock)
+    started = time.monotonic()
+    for _ in range(6):  # one header byte every 0.4 s: never idle for the socket's timeout
+        for sock in slow:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"X")
+        time.sleep(0.4)
+    status, _, _ = get(base + "email.txt")  # a slot is free again for a real reader
+    assert status == 200
+    for sock in slow:  # each was cut at its deadline: the server closed it
+        sock.settimeout(3)
+        try:
+            data = sock.recv(100)
+        except ConnectionResetError:
+            data = b""
+        assert data == b""
+        sock.close()
+    assert time.monotonic() - started < 10
+
+
+def test_the_preview_writes_nothing(tmp_path: Path) -> None:
+    """Not the history, not the feed cache: a preview of a feed source only reads."""
+    import http.server
+
+    feed = (Path(__file__).parent / "fixtures" / "feeds" / "atom.xml").read_bytes()
+
+    class Feed(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", str(len(feed)))
+            self.end_headers()
+            self.wfile.write(feed)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    feed_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=feed_server.serve_forever, daemon=True).start()
+    folder = tmp_path / "site"
+    shutil.copytree(EXAMPLES / "riverside", folder)
+    before = sorted(p.name for p in folder.iterdir())
+    url = f"http://127.0.0.1:{feed_server.server_address[1]}/atom.xml"
+    (folder / "newsletter.toml").write_text(
+        (EXAMPLES / "riverside" / "newsletter.toml")
+        .read_text()
+        .replace("history = false", "history = true")
+        + f'\n[[sources]]\nurl = "{url}"\n'
+    )
+    try:
+        preview = Preview(folder / "newsletter.toml", date(2026, 11, 30), "http://localhost:9/")
+        preview.refresh()
+        assert preview.error is None, preview.error
+        assert "Atom" in preview.text or preview.html  # the feed's stories were read
+    finally:
+        feed_server.shutdown()
+        feed_server.server_close()
+    assert sorted(p.name for p in folder.iterdir()) == before
