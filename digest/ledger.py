@@ -216,7 +216,12 @@ class SendLedger:
         return {(variant, state): count for variant, state, count in rows}
 
     def write_report(self, edition: str, path: StrPath) -> int:
-        """Write every refused, unknown and pending recipient to ``path`` (.csv or .json)."""
+        """Write every refused, unknown and pending recipient to ``path`` (.csv or .json).
+
+        A CSV cell that a spreadsheet would run as a formula (it starts with ``=``, ``+``,
+        ``-``, ``@``, a tab or a carriage return: an address such as ``=cmd|…@example.org``
+        or a provider's reason) is written with a leading ``'``, as OWASP advises.
+        """
         target = Path(path)
         rows = list(self.rows(edition, ("refused", "unknown", "pending")))
         fields = list(LedgerRow._fields)
@@ -224,7 +229,8 @@ class SendLedger:
             text = json.dumps([row._asdict() for row in rows], ensure_ascii=False, indent=1) + "\n"
         else:
             buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerows([fields, *rows])
+            cells = [[_inert(str(value)) for value in row] for row in rows]
+            csv.writer(buffer, lineterminator="\n").writerows([fields, *cells])
             text = buffer.getvalue()
         write_files(target.parent, {target.name: text.encode("utf-8")})
         return len(rows)
@@ -232,6 +238,11 @@ class SendLedger:
     def close(self) -> None:
         """Close the database."""
         self.db.close()
+
+
+def _inert(cell: str) -> str:
+    """A CSV cell no spreadsheet runs as a formula (OWASP's CSV injection rule)."""
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
 
 
 def _now() -> str:

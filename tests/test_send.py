@@ -344,3 +344,31 @@ def test_a_rebuilt_edition_resumes_its_first_send_and_says_it_changed(
     delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
     assert sorted(delivered) == sorted(readers)  # 30 + 30, nobody twice
     assert "Sent rebuilt.eml to 30 of 60 recipients" in rest.stdout
+
+
+def test_a_report_never_holds_a_cell_a_spreadsheet_would_run(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from digest.senders import Receipt
+
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    hostile = {
+        "+1+1@example.org": '=HYPERLINK("https://evil.example","click")',
+        "-2+3@example.org": "=cmd|' /C calc'!A0",
+        "=1+2@example.org": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "plain@example.org": "\t=1+1",
+    }
+    ledger.claim("E", list(hostile), [""] * len(hostile), "run")
+    ledger.record("E", [Receipt(a, "refused", reason) for a, reason in hostile.items()])
+    assert ledger.write_report("E", tmp_path / "report.csv") == 4
+    with (tmp_path / "report.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    by_address = {row["address"].removeprefix("'"): row["detail"] for row in rows}
+    assert {a: d.removeprefix("'") for a, d in by_address.items()} == hostile
+    ledger.write_report("E", tmp_path / "report.json")
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert {row["address"]: row["detail"] for row in data} == hostile  # JSON keeps them as they are
