@@ -26,10 +26,12 @@ __all__ = [
     "DEFAULT_BUDGET_KB",
     "GMAIL_CLIP_KB",
     "Finding",
+    "check_copy",
     "check_html",
     "check_text",
     "check_theme",
     "summarise",
+    "url_problem",
 ]
 
 Severity = Literal["error", "warning", "info"]
@@ -203,6 +205,21 @@ def check_html(
     return sorted(findings, key=lambda f: (order[f.severity], f.line or 0, f.rule))
 
 
+def check_copy(
+    html: str, newsletter: Newsletter, unsubscribe_url: str | None = None
+) -> list[Finding]:
+    """The errors of one reader's copy: what ``check_html`` finds, but its size budget.
+
+    A reader's values (a link in their own fields) can break what the edition's check
+    passed; a copy is never sent with an error. ``unsubscribe_url`` is the reader's own
+    (their token in it), which the copy must show instead of the newsletter's.
+    """
+    if unsubscribe_url and unsubscribe_url != newsletter.contact.unsubscribe_url:
+        contact = newsletter.contact.model_copy(update={"unsubscribe_url": unsubscribe_url})
+        newsletter = newsletter.model_copy(update={"contact": contact})
+    return [f for f in check_html(html, newsletter, budget_kb=1e9) if f.severity == "error"]
+
+
 def check_text(text: str, newsletter: Newsletter | None = None) -> list[Finding]:
     """Check a plain-text part: it must offer the way out too (its unsubscribe link)."""
     if newsletter is not None and newsletter.contact.unsubscribe_url:
@@ -303,13 +320,14 @@ def _check_images(reader: _Reader) -> list[Finding]:
                     line,
                 )
             )
-        problem = _url_problem(src, images=True)
+        problem = url_problem(src, images=True)
         if problem:
             findings.append(Finding("error", "image-url", f"image {src[:80]!r}: {problem}", line))
     return findings
 
 
-def _url_problem(url: str, images: bool = False) -> str | None:
+def url_problem(url: str, images: bool = False) -> str | None:
+    """Why ``url`` may not stand in an email's link (or picture), or None when it may."""
     url = url.strip()
     scheme = urlsplit(url).scheme.lower()
     if re.sub(r"[\s\x00-\x1f]", "", url.lower()).split(":", 1)[0] in FORBIDDEN_SCHEMES:
@@ -330,7 +348,7 @@ def _check_links(reader: _Reader, newsletter: Newsletter | None) -> list[Finding
         text = " ".join("".join(parts).split())
         if not href:
             continue
-        problem = _url_problem(href)
+        problem = url_problem(href)
         if problem:
             findings.append(Finding("error", "link", f"link {href[:80]!r}: {problem}", line))
         elif urlsplit(href).scheme == "http":

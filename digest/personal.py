@@ -24,9 +24,10 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from .check import check_copy, summarise, url_problem
 from .config import DeliverySettings
 from .deliver import DeliveryReport, now, run_delivery
-from .errors import InputError, RenderError
+from .errors import CheckError, InputError, RenderError
 from .inline import inline_css
 from .ledger import SendLedger
 from .message import (
@@ -68,12 +69,19 @@ __all__ = ["Mailing", "ReaderMessage", "unsubscribe_url_for"]
 _VARIANTS_KEPT = 64
 #: The labels of subject variants, in the ledger and the report.
 SUBJECT_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_VariantKey = tuple[tuple[str, ...] | None, frozenset[str], int]
+_VariantKey = tuple[tuple[str, ...] | None, frozenset[str], tuple[str, ...], int]
 Where = Literal["text", "attribute", "raw"]
 # A value placed in an attribute is filled in only when it holds nothing an HTML serialiser
 # might encode there (libxml2 percent-encodes spaces and non-ASCII in links); other values
 # are rendered from scratch for that reader.
 _ATTRIBUTE_SAFE = re.compile(r"[A-Za-z0-9\-_.!~*()@/:=?;#%&,+]*")
+# The attribute a placeholder stands in (the last name=" before it, inside its tag), and what
+# of its value comes before the placeholder.
+_ATTRIBUTE_NAME = re.compile(r"([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*[\"']?([^\"'<>]*)\Z")
+#: Attributes whose value is a URL a reader's value must not turn into javascript: or worse.
+_URL_ATTRIBUTES = frozenset(
+    {"href", "src", "action", "formaction", "background", "poster", "cite", "srcset", "data"}
+)
 # An address the header writer writes as it is (and short enough never to need more care).
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,190}")
 
@@ -143,11 +151,11 @@ class _Tokens(dict[str, Any]):
     notes anything a template does with them besides printing them (see ``digest.sandbox``).
     """
 
-    def __init__(self, nonce: str, present: frozenset[str]) -> None:
+    def __init__(self, nonce: str, present: frozenset[str], fields: tuple[str, ...]) -> None:
         self.nonce, self.present = nonce, present
         super().__init__(
             {key: self.token(key) for key in ("name", "address", "unsubscribe_url")},
-            fields=_FieldTokens(self),
+            fields=_FieldTokens(self, fields),
         )
 
     def token(self, key: str) -> str:
@@ -155,10 +163,15 @@ class _Tokens(dict[str, Any]):
 
 
 class _FieldTokens(dict[str, str]):
-    """``reader.fields.ANY`` in a template: a placeholder for whatever field it names."""
+    """``reader.fields`` in a template: the readers' field names, each with its placeholder.
 
-    def __init__(self, tokens: _Tokens) -> None:
-        super().__init__()
+    The names come in the readers' order, with "" where the value is empty, so that the
+    mapping iterates, counts, ``get``s and tests ``in`` as the reader's own does; a name none
+    of them has is "".
+    """
+
+    def __init__(self, tokens: _Tokens, names: tuple[str, ...]) -> None:
+        super().__init__({name: tokens.token(f"fields.{name}") for name in names})
         self.tokens = tokens
 
     def __missing__(self, key: str) -> str:
@@ -193,10 +206,13 @@ class _Split:
     encoded: tuple[bytes, ...]
     #: The values that stand in attributes: checked for each reader (``_ATTRIBUTE_SAFE``).
     attribute_keys: tuple[str, ...]
+    #: The values that begin a link's or a picture's URL: checked as links for each reader.
+    url_keys: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, rendered: str, pattern: re.Pattern[str], markup: bool) -> _Split:
         pieces, keys, places = [], [], []
+        urls: set[str] = set()
         start = 0
         for match in pattern.finditer(rendered):
             before = rendered[start : match.start()]
@@ -205,11 +221,17 @@ class _Split:
             place: Where = "raw"
             if markup:
                 # Inside a tag when the last "<" before the placeholder is after the last ">".
-                place = (
-                    "attribute"
-                    if rendered.rfind("<", 0, match.start()) > rendered.rfind(">", 0, match.start())
-                    else "text"
-                )
+                opened = rendered.rfind("<", 0, match.start())
+                place = "attribute" if opened > rendered.rfind(">", 0, match.start()) else "text"
+                if place == "attribute":
+                    named = _ATTRIBUTE_NAME.search(rendered, opened, match.start())
+                    # A value that begins a URL decides its scheme (javascript:...).
+                    if (
+                        named is not None
+                        and named.group(1).lower() in _URL_ATTRIBUTES
+                        and not named.group(2).strip()
+                    ):
+                        urls.add(match.group(1))
             places.append(place)
             start = match.end()
         pieces.append(rendered[start:])
@@ -220,6 +242,7 @@ class _Split:
             tuple(places),
             tuple(quoted_printable(p) for p in pieces),
             tuple(sorted(in_attributes)),
+            tuple(sorted(urls)),
         )
 
     def fill(self, values: Mapping[str, str]) -> str:
@@ -269,6 +292,8 @@ class _Variant:
     subject_line: bytes | None
     #: The bytes every copy of this variant shares (None: each copy is written whole).
     plan: _Plan | None = None
+    #: Why copies of this variant may not be sent (its checks found errors), or "".
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -379,7 +404,7 @@ class Mailing:
     def _variant(self, reader: Reader, values: Mapping[str, str]) -> _Variant:
         # The readers' own spelling of their choice first: most lists repeat a few choices.
         present_keys = tuple(name for name, value in values.items() if value)
-        quick = (reader.sections, present_keys, self.subject_variant(reader))
+        quick = (reader.sections, present_keys, tuple(reader.fields), self.subject_variant(reader))
         variant = self._quick.get(quick)
         if variant is not None:
             return variant
@@ -398,7 +423,9 @@ class Mailing:
         # have the same values present (a template may greet only readers with a name).
         present = frozenset(name for name, value in values.items() if value)
         subject_index = self.subject_variant(reader)
-        key = (sections, present, subject_index)
+        # ... and the same field names in the same order (a template may loop over them).
+        names = tuple(reader.fields)
+        key = (sections, present, names, subject_index)
         variant = self._variants.get(key)
         if variant is not None:
             self._variants.move_to_end(key)
@@ -413,7 +440,7 @@ class Mailing:
             rendered, guard = self.renderer.render_guarded(
                 edition,
                 newsletter,
-                _Tokens(nonce, present),
+                _Tokens(nonce, present, names),
                 markers=(nonce,),
                 subject=self._subject_source(subject_index),
             )
@@ -448,6 +475,7 @@ class Mailing:
             subject_text=None if subject.keys else one_line(rendered.subject),
             subject_line=None if subject.keys else text_header("Subject", rendered.subject),
         )
+        variant = replace(variant, problem=self._problem(html, variant.html))
         if variant.subject_text is not None:
             variant = replace(variant, plan=self._plan(variant, variant.subject_text))
         if fillable and not variant.html.keys and newsletter.contact.unsubscribe_url:
@@ -459,6 +487,31 @@ class Mailing:
         if len(self._variants) > _VARIANTS_KEPT:
             self._variants.popitem(last=False)
         return variant
+
+    def _problem(self, html: str, split: _Split) -> str:
+        """What the edition's checks find wrong with a variant (its values stood in for)."""
+        newsletter = self.digest.newsletter
+        stand_in = {
+            key: "https://example.org/" if key in split.url_keys else "x" for key in split.keys
+        }
+        if "unsubscribe_url" in stand_in and newsletter.contact.unsubscribe_url:
+            stand_in["unsubscribe_url"] = newsletter.contact.unsubscribe_url
+        errors = check_copy(split.fill(stand_in), newsletter)
+        return "; ".join(summarise(errors))
+
+    def _check(self, reader: Reader, variant: _Variant, values: Mapping[str, str]) -> None:
+        """Refuse a copy that would not pass the edition's checks (``CheckError``)."""
+        if variant.problem:
+            raise CheckError(
+                f"{reader.address}: the copy does not pass its checks: {variant.problem}"
+            )
+        for key in variant.html.url_keys:
+            problem = url_problem(values.get(key, ""))
+            if problem is not None:
+                raise CheckError(
+                    f"{reader.address}: {key} stands in a link, and {problem} "
+                    f"(got {values.get(key, '')[:60]!r})"
+                )
 
     def _fills(self, variant: _Variant, values: Mapping[str, str]) -> bool:
         return variant.fillable and not variant.html.unsafe_in_attributes(values)
@@ -549,6 +602,7 @@ class Mailing:
         newsletter = self.digest.newsletter
         values = _values(reader, newsletter)
         variant = self._variant(reader, values)
+        self._check(reader, variant, values)
         plan = variant.plan
         if (
             plan is not None
@@ -563,7 +617,7 @@ class Mailing:
     def _written(self, reader: Reader, values: Mapping[str, str], variant: _Variant) -> bytes:
         """The reader's message, each of their header lines written and checked."""
         if not self._fills(variant, values):
-            return message_bytes(**self._content(reader, *self.from_scratch(reader)))
+            return self._checked_from_scratch(reader)
         subject = variant.subject_text
         if subject is None:
             subject = one_line(variant.subject.fill(values))
@@ -589,6 +643,18 @@ class Mailing:
                 ("html", variant.html.fill_encoded(values)),
             ),
         )
+
+    def _checked_from_scratch(self, reader: Reader) -> bytes:
+        """The reader's message rendered from scratch, refused if it fails the checks."""
+        subject, html, text = self.from_scratch(reader)
+        link = unsubscribe_url_for(reader, self.digest.newsletter)
+        errors = check_copy(html, self.digest.newsletter, link)
+        if errors:
+            raise CheckError(
+                f"{reader.address}: the copy does not pass its checks: "
+                + "; ".join(summarise(errors))
+            )
+        return message_bytes(**self._content(reader, subject, html, text))
 
     def _planned(
         self, reader: Reader, values: Mapping[str, str], variant: _Variant, plan: _Plan
@@ -763,8 +829,18 @@ class Mailing:
         size = sender.batch_size
         for start in range(0, len(readers), size):
             part = readers[start : start + size]
-            outgoing = [Outgoing(r.address, self.message_bytes(r), self._label(r)) for r in part]
-            receipts += sender.send(outgoing)
+            outgoing, refused = [], {}
+            for reader in part:
+                try:
+                    outgoing.append(
+                        Outgoing(reader.address, self.message_bytes(reader), self._label(reader))
+                    )
+                except CheckError as error:  # this reader's copy only: the others go on
+                    refused[reader.address] = Receipt(
+                        reader.address, "refused", str(error), self._label(reader)
+                    )
+            sent = iter(sender.send(outgoing) if outgoing else [])
+            receipts += [refused.get(r.address) or next(sent) for r in part]
             if any(r.state == "deferred" for r in receipts[-len(part) :]):
                 # The provider stopped answering: the rest are not handed over either.
                 receipts += [

@@ -3,9 +3,13 @@
 User templates may not read files outside their folders (no symlinks either), make a string
 or list longer than ``MAX_STRING`` by any route (repetition, ``~``, ``+``, ``format``, ``%``,
 ``replace``, ``join``, ``indent``, ``zfill``, ``expandtabs``, ``center``, ``wordwrap``...), use
-numbers above ``MAX_TEMPLATE_NUMBER`` as sizes, or run longer than the render's time limit.
-Sizes are estimated *before* an operation that could grow without bound; every other
-filter, call and operator result is measured after it.
+numbers above ``MAX_TEMPLATE_NUMBER`` as sizes, make integers of more than
+``MAX_INTEGER_BITS`` bits, or run longer than the render's time limit. Sizes are estimated
+*before* an operation that could grow without bound; every other filter, call and operator
+result is measured after it. A list, tuple, set or mapping is measured with what it holds
+(its strings' characters, nested containers too), so a namespace that gathers a large string
+per loop turn is stopped as soon as the whole passes ``MAX_STRING``; a filter that consumes a
+generator (``map``, ``select``, then ``join`` or ``list``) meters it item by item.
 
 A render may also name *markers* (strings that stand for values filled in later): every
 operation other than printing, joining or testing for truth on a value holding one is noted
@@ -43,6 +47,7 @@ class IncludeLoader(Protocol):
 
 
 __all__ = [
+    "MAX_INTEGER_BITS",
     "MAX_OUTPUT",
     "MAX_STRING",
     "MAX_TEMPLATE_NUMBER",
@@ -59,6 +64,10 @@ MAX_OUTPUT = 2_000_000
 MAX_STRING = 1_000_000
 #: The largest number a template may pass as a size, count or width.
 MAX_TEMPLATE_NUMBER = 100_000
+#: The largest integer a template may make, in bits (about 3,000 decimal digits).
+MAX_INTEGER_BITS = 10_000
+# How deep into nested containers a size is measured; deeper counts as too large.
+_DEPTH = 12
 
 _GUARD: ContextVar[Guard | None] = ContextVar("digest_template_guard", default=None)
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
@@ -122,7 +131,31 @@ def _guard() -> Guard | None:
 
 
 def _size(value: Any) -> int:
-    return len(value) if isinstance(value, str | bytes | list | tuple) else len(str(value))
+    """Characters in ``value``: a string's, or a container's with everything it holds."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, list | tuple | set | frozenset | Mapping):
+        return _held(value, MAX_STRING + 1, _DEPTH)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value.bit_length() // 3 + 1  # about its decimal digits
+    return len(str(value))
+
+
+def _held(value: Any, budget: int, depth: int) -> int:
+    """``value``'s size, counting stops once it passes ``budget`` (then anything above it)."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if not isinstance(value, list | tuple | set | frozenset | Mapping):
+        return 1
+    if depth == 0:
+        return budget + 1
+    total = len(value)
+    items = value.items() if isinstance(value, Mapping) else value
+    for item in items:
+        total += _held(item, budget - total, depth - 1)
+        if total > budget:
+            break
+    return total
 
 
 def _check_size(size: int, what: str) -> None:
@@ -131,9 +164,26 @@ def _check_size(size: int, what: str) -> None:
 
 
 def _check_result(result: Any, what: str) -> Any:
-    if isinstance(result, str | bytes | list | tuple):
-        _check_size(len(result), what)
+    if isinstance(result, str | bytes | list | tuple | set | frozenset | Mapping):
+        _check_size(_size(result), what)
+    elif isinstance(result, int) and result.bit_length() > MAX_INTEGER_BITS:
+        raise SecurityError(f"{what} would make an integer of {result.bit_length():,} bits")
     return result
+
+
+def _metered(items: Iterable[Any], what: str) -> Iterator[Any]:
+    """``items`` as they come, stopped once what they hold passes ``MAX_STRING``."""
+    total = 0
+    for item in items:
+        total += _held(item, MAX_STRING + 1, _DEPTH) + 1
+        _check_size(total, what)
+        yield item
+
+
+def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> Any:
+    """Jinja2's ``lipsum`` within ``MAX_STRING`` (it makes ``n`` paragraphs of ``max`` words)."""
+    _check_size(n * max * 12, "lipsum()")
+    return jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max)
 
 
 def _check_numbers(values: Iterable[Any], what: str) -> None:
@@ -160,7 +210,14 @@ def _percent_size(template: str, args: Any) -> int:
 
 def _listed(value: Any) -> Any:
     """An iterable to be joined, as a list (so its size can be known before joining)."""
-    return value if value is None or isinstance(value, list | tuple | str) else list(value)
+    if value is None or isinstance(value, list | tuple | str):
+        return value
+    return list(_metered(value, "join"))
+
+
+def _consumable(value: Any) -> bool:
+    """Whether ``value`` is an iterator a filter would drain (not a container or a string)."""
+    return isinstance(value, Iterator) and not isinstance(value, str | bytes)
 
 
 def _estimate(name: str, target: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> int:
@@ -250,6 +307,9 @@ def _wrap_for(is_filter: bool, name: str, original: Callable[..., Any]) -> Calla
             if name == "join":
                 target = _listed(target)
                 args = (*args[:skip], target, *values[1:])
+            elif _consumable(target):  # map, select, list, sort... of a generator
+                target = _metered(target, f"the {name} filter")
+                args = (*args[:skip], target, *values[1:])
             _check_size(_estimate(name, target, values[1:], kwargs), f"the {name} filter")
         return _check_result(original(*args, **kwargs), f"the {name} filter")
 
@@ -280,6 +340,11 @@ class _GuardedCodeGenerator(CodeGenerator):
         """Every ``caller()`` ticks."""
         node.body = self._ticked(node.body)
         super().visit_CallBlock(node, frame)
+
+    def visit_Assign(self, node: nodes.Assign, frame: Frame) -> None:
+        """``{% set %}``: what is kept (in a namespace too) is measured with all it holds."""
+        node.node = self._guard_call("guard_kept", node.node)
+        super().visit_Assign(node, frame)
 
     def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
         """Comparing a marked value is noted."""
@@ -314,6 +379,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     ) -> None:
         """Make the environment (with extra ``filters``) and bound every filter and test."""
         super().__init__(**options)
+        self.globals["lipsum"] = _bounded_lipsum
         self.filters.update(filters or {})
         self.filters = {k: _wrap_for(True, k, f) for k, f in self.filters.items()}
         self.tests = {k: _wrap_for(False, k, f) for k, f in self.tests.items()}  # type: ignore[arg-type]
@@ -329,6 +395,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if guard is not None and isinstance(iterable, str):
             guard.note("for", (iterable,))
         return iterable
+
+    def guard_kept(self, value: Any) -> Any:
+        """Measure a value a template keeps with ``{% set %}``."""
+        _guard()
+        return _check_result(value, "set")
 
     def guard_value(self, value: Any) -> Any:
         """Note a comparison of a marked value."""
@@ -354,13 +425,14 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                     _check_size(len(size) * count, "a repetition")
         if operator == "**" and isinstance(right, int) and abs(right) > 100:
             raise SecurityError("an exponent that large is not allowed in templates")
+        _check_integer_growth(operator, left, right)
         if operator == "%" and isinstance(left, str):
             _check_numbers(
                 (int(n) for m in _PERCENT.finditer(left) for n in m.groups() if n and n != "*"),
                 "a format width",
             )
             _check_size(_percent_size(left, right), "%")
-        if operator == "+" and isinstance(left, str | bytes | list | tuple):
+        if operator == "+" and isinstance(left, str | bytes | list | tuple | Mapping):
             _check_size(_size(left) + _size(right), "+")
         return _check_result(super().call_binop(context, operator, left, right), operator)
 
@@ -403,6 +475,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def call(self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Check numbers, estimate sizes of growing methods, and measure the result."""
+        if getattr(__obj, "__self__", None) is self:  # the compiled guards note for themselves
+            return __context.call(__obj, *args, **kwargs)
         guard = _guard()
         _check_numbers((*args, *kwargs.values()), "a template call")
         owner = getattr(__obj, "__self__", None)
@@ -414,6 +488,24 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 args = (_listed(args[0]), *args[1:])
             _check_size(_estimate(name, owner, args, kwargs), f"str.{name}")
         return _check_result(super().call(__context, __obj, *args, **kwargs), f"{name}()")
+
+
+def _check_integer_growth(operator: str, left: Any, right: Any) -> None:
+    """Refuse ``*`` and ``**`` of integers whose result would pass ``MAX_INTEGER_BITS``.
+
+    Estimated before: multiplying two integers of a million bits each takes long enough to
+    stall a render inside one operation, where the time limit cannot look.
+    """
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (left, right)):
+        return
+    if operator == "*":
+        bits = left.bit_length() + right.bit_length()
+    elif operator == "**" and right > 0:
+        bits = left.bit_length() * right
+    else:
+        return
+    if bits > MAX_INTEGER_BITS:
+        raise SecurityError(f"{operator} would make an integer of about {bits:,} bits")
 
 
 def _confined(root: Path, relative: str) -> Path | None:

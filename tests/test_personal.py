@@ -216,6 +216,15 @@ TRANSFORMING = {
     "concat": "{{ ('[' ~ reader.name ~ ']')|lower }}",
     "set-then-filter": "{% set n = reader.name %}{{ n|title }}",
     "filter-block": "{% filter upper %}{{ reader.name }}{% endfilter %}",
+    # reader.fields is a mapping in every way, as in a render from scratch.
+    "fields-items": "{% for k, v in reader.fields.items() %}{{ k }}={{ v }};{% endfor %}",
+    "fields-length": "{{ reader.fields|length }} fields",
+    "fields-get": "{{ reader.fields.get('plan', 'none') }}/{{ reader.fields.get('team') }}",
+    "fields-in": "{% if 'plan' in reader.fields %}has a plan{% else %}no plan{% endif %}",
+    "fields-tojson": "{{ reader.fields|tojson }}",
+    "fields-keys": "{{ reader.fields.keys()|sort|join(',') }}",
+    "fields-loop": "{% for k in reader.fields %}[{{ k }}]{% endfor %}",
+    "fields-index": "{{ reader.fields['plan'] }}",
 }
 
 
@@ -228,6 +237,9 @@ def test_templates_that_transform_reader_values_equal_their_from_scratch_render(
         Reader(address="a@example.org", name="Anna Bell", fields={"plan": "gold"}),
         Reader(address="b@example.org", fields={"plan": "two words"}),
         Reader(address="c@example.org", name="Ça & <b>", fields={"plan": "x&y=z"}),
+        Reader(address="d@example.org", fields={"team": "news", "plan": ""}),
+        Reader(address="e@example.org"),
+        Reader(address="f@example.org", fields={"team": "sport", "plan": "gold"}),
     ]
     mailing = Mailing(digest)
     for reader, copy in zip(readers, mailing.messages(readers), strict=True):
@@ -317,3 +329,50 @@ def test_ab_copies_made_from_the_plan_carry_their_own_subject() -> None:
         assert data == ab._written(reader, values, variant)
         subject = parsed(data)["Subject"]
         assert subject.startswith("One ") if ab.subject_variant(reader) == 0 else subject == "Two"
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '<a href="{{ reader.fields.link }}">your page</a>',
+        '<a href="{{ reader.fields.link|trim }}">your page</a>',  # rendered from scratch
+        '<img src="{{ reader.fields.link }}" alt="you" width="10" height="10">',
+    ],
+    ids=["filled-in", "from-scratch", "picture"],
+)
+def test_a_reader_value_that_makes_an_unsafe_link_refuses_that_copy_alone(
+    tmp_path: Any, snippet: str
+) -> None:
+    from digest.errors import CheckError
+    from digest.senders import Outgoing, Receipt
+
+    digest = with_quote_block(tmp_path, snippet)
+    readers = [
+        Reader(address="a@example.org", fields={"link": "https://example.org/a.png"}),
+        Reader(address="evil@example.org", fields={"link": "javascript:alert(document.domain)"}),
+        Reader(address="b@example.org", fields={"link": " JaVaScRiPt:alert(1)"}),
+        Reader(address="c@example.org", fields={"link": "https://example.org/c.png"}),
+    ]
+    mailing = Mailing(digest)
+    with pytest.raises(CheckError, match=r"evil@example.org: .*javascript: scheme is unsafe"):
+        list(mailing.messages(readers))
+
+    class Keeper:
+        batch_size = 10
+
+        def __init__(self) -> None:
+            self.sent: list[Outgoing] = []
+
+        def send(self, batch: Any) -> list[Receipt]:
+            self.sent += batch
+            return [Receipt(m.address, "sent") for m in batch]
+
+        def close(self) -> None:
+            pass
+
+    keeper = Keeper()
+    report = mailing.deliver(readers, keeper)  # type: ignore[arg-type]
+    assert sorted(m.address for m in keeper.sent) == ["a@example.org", "c@example.org"]
+    assert set(report.refused) == {"evil@example.org", "b@example.org"}
+    assert all("javascript" in reason for reason in report.refused.values())
+    assert all(b"javascript" not in m.data.lower() for m in keeper.sent)
