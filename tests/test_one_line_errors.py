@@ -233,3 +233,32 @@ def test_a_readers_csv_with_a_huge_field_or_another_encoding_is_one_line(tmp_pat
     utf16 = tmp_path / "utf16.csv"
     utf16.write_bytes("address,name\na@example.org,Jürgen\n".encode("utf-16"))
     assert list(csv_rows(utf16)) == [{"address": "a@example.org", "name": "Jürgen"}]
+
+
+def test_the_preview_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    folder = setup(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_digest("preview", "--config", "newsletter.toml", "--port", port, cwd=folder)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and f"cannot serve on port {port}" in result.stderr
+
+
+def test_send_reads_no_device_or_fifo_as_recipients_or_message(tmp_path: Path) -> None:
+    import os
+
+    folder = setup(tmp_path, extra=DELIVERY)
+    os.mkfifo(folder / "list.txt")
+    (folder / "edition.eml").write_bytes(b"From: a@example.org\r\n\r\nbody\r\n")
+    for args, message in (
+        (["edition.eml", "--recipients", "list.txt"], "list.txt: cannot read it: it is a FIFO"),
+        (["edition.eml", "--recipients", "/dev/zero"], "it is a character device"),
+        (["/dev/zero", "--to", "a@example.org"], "it is a character device"),
+    ):
+        result = run_digest("send", "--config", "newsletter.toml", *args, cwd=folder)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
