@@ -259,6 +259,7 @@ MAX_MJML_DEPTH = 200
 _TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>|<!--.*?-->", re.DOTALL)
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_TITLE = re.compile(r"(<mj-title\b[^>]*>)(.*?)(</mj-title>)", re.DOTALL)
 # Elements with no end tag in HTML (MJML passes HTML through in mj-text, mj-button, mj-raw).
 _VOID = frozenset(
     [
@@ -285,19 +286,22 @@ def _character_references(source: str) -> str:
 
     mjml-python (MRML) writes a combining mark in an attribute as a Rust escape (the alt
     text ``न्यूज़18`` became ``न\u{94d}य…``) but passes character references through; the
-    HTML parser after it reads them back as the characters they stand for.
+    HTML parser after it reads them back as the characters they stand for. The text of
+    ``mj-title`` is written so too: MRML copies it into the ``aria-label`` of the body.
     """
 
     def tag(match: re.Match[str]) -> str:
         text = match.group(0)
         if match.group(3) is None or not _NON_ASCII.search(text):
             return text
-        return _QUOTED.sub(
-            lambda value: _NON_ASCII.sub(lambda c: f"&#x{ord(c.group(0)):x};", value.group(0)),
-            text,
-        )
+        return _QUOTED.sub(lambda value: _references(value.group(0)), text)
 
+    source = _TITLE.sub(lambda m: m.group(1) + _references(m.group(2)) + m.group(3), source)
     return _TAG.sub(tag, source)
+
+
+def _references(text: str) -> str:
+    return _NON_ASCII.sub(lambda c: f"&#x{ord(c.group(0)):x};", text)
 
 
 def _check_depth(source: str) -> None:

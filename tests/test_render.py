@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from digest import (
     InputError,
@@ -222,3 +224,112 @@ def test_the_renderer_gives_templates_plain_data(
 def test_default_templates_are_found() -> None:
     names = {p.name for p in default_template_dir().iterdir()}
     assert {"edition.mjml.j2", "edition.txt.j2", "subject.txt.j2", "preheader.txt.j2"} <= names
+
+
+@pytest.mark.parametrize(
+    "mjml",
+    [
+        "<mjml><mj-body>"
+        + "<mj-wrapper>" * 60_000
+        + "</mj-wrapper>" * 60_000
+        + "</mj-body></mjml>",
+        "<mjml><mj-body><mj-section><mj-column><mj-text>"
+        + "<b>" * 100_000
+        + "x"
+        + "</b>" * 100_000
+        + "</mj-text></mj-column></mj-section></mj-body></mjml>",
+    ],
+    ids=["wrappers", "bold"],
+)
+def test_mjml_nested_past_the_compilers_depth_is_refused_not_a_crash(mjml: str) -> None:
+    # Handed to the compiler, these end the process (its parser recurses per element).
+    with pytest.raises(RenderError, match="nests elements more than 200 deep"):
+        compile_mjml(mjml)
+
+
+def test_a_template_that_nests_too_deep_fails_its_build(
+    tmp_path: Path, make_article: ArticleFactory, newsletter: Newsletter
+) -> None:
+    (tmp_path / "edition.mjml.j2").write_text(
+        "<mjml><mj-body>{% for i in range(5000) %}<mj-wrapper>{% endfor %}"
+        "{% for i in range(5000) %}</mj-wrapper>{% endfor %}</mj-body></mjml>"
+    )
+    with pytest.raises(RenderError, match="more than 200 deep"):
+        build_digest([make_article()], newsletter, ON, options=RenderOptions(template_dir=tmp_path))
+
+
+def test_void_and_self_closed_elements_do_not_count_as_nesting() -> None:
+    text = "<br>" * 500 + "<img src='https://e.org/a.png' alt='x'>" * 300 + "<hr/>" * 300
+    html = compile_mjml(
+        f"<mjml><mj-body><mj-section><mj-column><mj-text>{text}</mj-text>"
+        "</mj-column></mj-section></mj-body></mjml>"
+    )
+    assert html.count("<br") == 500
+
+
+SCRIPTS = {
+    "hindi": "न्यूज़18 हिन्दी",
+    "arabic-harakat": "مَرْحَبًا بِكُمْ",
+    "hebrew-points": "שָׁלוֹם עֲלֵיכֶם",
+    "thai": "ข่าวประจำวัน",
+    "bengali": "সংবাদ শিরোনাম",
+    "tamil": "செய்திகள்",
+    "vietnamese-decomposed": "Tie\u0302\u0301ng Vie\u0323\u0302t",
+    "emoji-modifiers": "👋🏽 👩🏾‍💻",
+    "zero-width": "a\u200cb\u200dc",
+}
+
+
+def _attributes(html: str, tag: str, name: str) -> list[str]:
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, seen: str, attrs: list[tuple[str, str | None]]) -> None:
+            if seen == tag:
+                found.extend(v or "" for k, v in attrs if k == name)
+
+    Reader().feed(html)
+    return found
+
+
+@pytest.mark.parametrize("text", list(SCRIPTS.values()), ids=list(SCRIPTS))
+def test_text_of_every_script_survives_in_attributes_as_written(
+    text: str, make_article: ArticleFactory, newsletter: Newsletter
+) -> None:
+    import unicodedata
+
+    article = make_article(image_url="https://e.org/a.png", image_alt=text, title=text)
+    html = build_digest([article], newsletter, ON).html
+    expected = unicodedata.normalize("NFC", text)
+    assert expected in _attributes(html, "img", "alt")
+    assert "\\u{" not in html
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    marks=st.lists(
+        st.characters(categories=["Mn", "Mc", "Me", "Cf"], exclude_characters="\u2028\u2029"),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_combining_mark_survives_in_an_alt_text(
+    marks: list[str], make_article: ArticleFactory, newsletter: Newsletter
+) -> None:
+    import unicodedata
+
+    from digest.text import clean_text
+
+    text = "क" + "".join(marks) + " a" + marks[0]
+    try:
+        expected = clean_text(text)
+        article = make_article(image_url="https://e.org/a.png", image_alt=text)
+    except ValueError:
+        return
+    html = build_digest([article], newsletter, ON).html
+    assert unicodedata.normalize("NFC", expected) in _attributes(html, "img", "alt")
+    assert "\\u{" not in html
