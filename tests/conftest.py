@@ -82,3 +82,25 @@ def make_article() -> ArticleFactory:
 @pytest.fixture
 def quote() -> Quote:
     return Quote(text="Less is more.", author="Ludwig Mies van der Rohe")
+
+
+@pytest.fixture(scope="module")
+def ses_endpoint() -> Iterator[str]:
+    """Amazon SES v2 in moto's server mode (a real HTTP endpoint speaking the SES protocol)."""
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_test_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The made-up AWS credentials moto accepts (region eu-west-1 unless a test picks one)."""
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+    ):
+        monkeypatch.setenv(name, value)

@@ -97,7 +97,28 @@ def _resend_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
     return resolved(request), resolved(response)
 
 
-class ProviderApi:
+class LocalHttp:
+    """A threading HTTP server on 127.0.0.1 for one test, served while in a ``with`` block."""
+
+    def start_server(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ProviderApi(LocalHttp):
     """A local stand-in for Postmark's or Resend's batch API that checks every request.
 
     Each request body is validated against the provider's documented schema (Postmark's from
@@ -124,21 +145,7 @@ class ProviderApi:
             self.response_schema: dict[str, Any] | None = None
         else:
             self.schema, self.response_schema = _resend_schemas()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> ProviderApi:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.start_server(self._handler())
 
     def _check(self, headers: Any, body: Any) -> str | None:
         from jsonschema import Draft202012Validator
@@ -262,7 +269,7 @@ class PipeliningInbox(Inbox):
         return [*responses[:-1], "250-PIPELINING", responses[-1].replace("250-", "250 ", 1)]
 
 
-class LosingProxy:
+class LosingProxy(LocalHttp):
     """An HTTP proxy in front of a real API server (moto's SES) that loses answers on cue.
 
     Each request is passed on to ``target`` and its answer read; ``faults`` says what the
@@ -274,21 +281,7 @@ class LosingProxy:
         self.target = target
         self.faults: list[str] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> LosingProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.start_server(self._handler())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         import http.client

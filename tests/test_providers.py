@@ -243,27 +243,11 @@ def test_the_throttle_keeps_the_pace() -> None:
 # Amazon SES v2, against moto's server (a real HTTP endpoint speaking the SES protocol).
 
 
-@pytest.fixture(scope="module")
-def ses_endpoint() -> Iterator[str]:
-    moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_ses_sends_the_raw_message_and_refuses_an_unverified_sender(
-    ses_endpoint: str, raw: bytes, monkeypatch: pytest.MonkeyPatch
+    ses_endpoint: str, raw: bytes, aws_test_keys: None
 ) -> None:
     import boto3
 
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", "eu-west-1"),
-    ):
-        monkeypatch.setenv(name, value)
     client = boto3.client("sesv2", region_name="eu-west-1", endpoint_url=ses_endpoint)
     settings = DeliverySettings(
         provider="ses", ses=SesSettings(region="eu-west-1", endpoint_url=ses_endpoint)
@@ -288,18 +272,12 @@ def test_ses_sends_the_raw_message_and_refuses_an_unverified_sender(
 
 @pytest.mark.parametrize("loss", ["drop", "taken-500"])
 def test_an_ses_answer_lost_after_ses_took_the_message_is_unknown_and_never_resent(
-    ses_endpoint: str, raw: bytes, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, loss: str
+    ses_endpoint: str, raw: bytes, aws_test_keys: None, tmp_path: Path, loss: str
 ) -> None:
     import boto3
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", "eu-west-1"),
-    ):
-        monkeypatch.setenv(name, value)
     boto3.client("sesv2", region_name="eu-west-1", endpoint_url=ses_endpoint).create_email_identity(
         EmailIdentity="tangerangnews.example"
     )
