@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from . import __version__
 from .errors import ConfigError, DigestError
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def warn(message: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="digest")
+@click.version_option(__version__, prog_name="digest")
 def cli() -> None:
     """Turn a week of news articles into one email digest.
 

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import EXAMPLES, ROOT, run_digest
+from .helpers import EXAMPLES, ROOT, run_command, run_digest
+
+
+def digest_version() -> str:
+    from digest import __version__
+
+    return __version__
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +85,16 @@ def test_installed_wheel_builds_the_example_elsewhere(tmp_path: Path) -> None:
     ).stdout.split()
     assert where[0].startswith(str(target))
     assert where[1] == str(target / "digest" / "templates")
+    version = subprocess.run(
+        [sys.executable, "-m", "digest", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        timeout=60,
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"digest, version {digest_version()}"
 
     seed = EXAMPLES / "tangerangnews" / "newsletter.toml"
     result = run_digest(
@@ -90,3 +106,10 @@ def test_installed_wheel_builds_the_example_elsewhere(tmp_path: Path) -> None:
     checked = run_digest("check", "out/edition-2025-09-16.html", cwd=elsewhere, env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "0 errors, 0 warnings" in checked.stdout
+
+
+def test_the_version_of_the_installed_command() -> None:
+    """``digest --version`` through the entry point this checkout installs (editable)."""
+    result = run_command("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"digest, version {digest_version()}"
