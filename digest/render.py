@@ -258,7 +258,9 @@ def _environments(folders: tuple[Path, ...]) -> tuple[BoundedSandbox, BoundedSan
 MAX_MJML_DEPTH = 200
 _TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>|<!--.*?-->", re.DOTALL)
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# What MRML escapes in an attribute (Rust's Debug form): non-ASCII marks, backslashes, tabs
+# and line breaks; all non-ASCII is written as references, to be safe from its next version.
+_ESCAPED_BY_MRML = re.compile(r"[^\x20-\x5b\x5d-\x7e]")
 _TITLE = re.compile(r"(<mj-title\b[^>]*>)(.*?)(</mj-title>)", re.DOTALL)
 # Elements with no end tag in HTML (MJML passes HTML through in mj-text, mj-button, mj-raw).
 _VOID = frozenset(
@@ -282,7 +284,7 @@ _VOID = frozenset(
 
 
 def _character_references(source: str) -> str:
-    r"""Non-ASCII characters in attribute values written as character references.
+    r"""Non-ASCII characters (and ``\``, tabs, line breaks) in attributes as references.
 
     mjml-python (MRML) writes a combining mark in an attribute as a Rust escape (the alt
     text ``न्यूज़18`` became ``न\u{94d}य…``) but passes character references through; the
@@ -292,7 +294,7 @@ def _character_references(source: str) -> str:
 
     def tag(match: re.Match[str]) -> str:
         text = match.group(0)
-        if match.group(3) is None or not _NON_ASCII.search(text):
+        if match.group(3) is None or not _ESCAPED_BY_MRML.search(text):
             return text
         return _QUOTED.sub(lambda value: _references(value.group(0)), text)
 
@@ -301,7 +303,7 @@ def _character_references(source: str) -> str:
 
 
 def _references(text: str) -> str:
-    return _NON_ASCII.sub(lambda c: f"&#x{ord(c.group(0)):x};", text)
+    return _ESCAPED_BY_MRML.sub(lambda c: f"&#x{ord(c.group(0)):x};", text)
 
 
 def _check_depth(source: str) -> None:

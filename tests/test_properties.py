@@ -7,7 +7,7 @@ selection, Jinja2 and MJML, and 150 through the whole pipeline with every field 
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -223,13 +223,25 @@ def test_feed_html_is_cleaned_cut_and_sanitised_without_error(html: str, limit: 
 
 @QUICK
 @given(
-    value=st.one_of(
-        st.text(max_size=60),
-        st.from_regex(r"[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"),
-    )
+    moment=st.datetimes(
+        min_value=datetime(1971, 1, 1),
+        max_value=datetime(2099, 12, 31),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=7)), timezone(-timedelta(hours=5, minutes=30))]
+        ),
+    ).map(lambda m: m.replace(microsecond=0)),
+    form=st.sampled_from(["rfc2822", "iso", "iso-z"]),
 )
-def test_any_date_text_is_read_or_refused_without_error(value: str) -> None:
+def test_any_feed_date_reads_back_as_the_moment_it_names(moment: datetime, form: str) -> None:
+    from email.utils import format_datetime
+
     from digest.dates import parse_date
 
-    read = parse_date(value, languages=["pt", "de"])
-    assert read is None or read.moment.tzinfo is not None
+    text = {
+        "rfc2822": format_datetime(moment),
+        "iso": moment.isoformat(),
+        "iso-z": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }[form]
+    read = parse_date(text, languages=["pt", "de"])
+    assert read is not None, text
+    assert read.moment == moment and not read.assumed_zone, text

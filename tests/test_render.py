@@ -277,6 +277,7 @@ SCRIPTS = {
     "vietnamese-decomposed": "Tie\u0302\u0301ng Vie\u0323\u0302t",
     "emoji-modifiers": "👋🏽 👩🏾‍💻",
     "zero-width": "a\u200cb\u200dc",
+    "backslashes": "C:\\Users\\news \\n",
 }
 
 

@@ -73,9 +73,11 @@ VECTORS = {
 }
 
 
-def render_with(tmp_path: Path, source: str, newsletter: Newsletter, article: object) -> None:
+def render_with(tmp_path: Path, source: str, newsletter: Newsletter, article: object) -> str:
+    """Build with ``source`` as the subject template; the subject it made."""
     (tmp_path / "subject.txt.j2").write_text(source, encoding="utf-8")
-    build_digest([article], newsletter, ON, options=RenderOptions(template_dir=tmp_path))  # type: ignore[list-item]
+    options = RenderOptions(template_dir=tmp_path)
+    return build_digest([article], newsletter, ON, options=options).subject  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize("source", list(VECTORS.values()), ids=list(VECTORS))
@@ -128,9 +130,14 @@ def test_reasonable_templates_still_work(
     source = (
         "{{ '{:>10}|{:.3}'.format(newsletter.name[:4], 'abcdef') }} "
         "{{ ['a', 'b']|join('-') }} {{ 'x'.center(5) ~ 'y'|indent(2) }} "
-        "{{ '%s/%d'|format('p', 3) }} {{ 'ab'.replace('a', 'c') }} {{ 123456789 }}"
+        "{{ '%s/%d'|format('p', 3) }} {{ 'ab'.replace('a', 'c') }} {{ 123456789 }} "
+        "{% set ns = namespace(seen=[]) %}{% for s in ['x', 'y'] %}"
+        "{% set ns.seen = ns.seen + [s] %}{% endfor %}{{ ns.seen|join }} {{ 2 ** 64 }} "
+        "{{ range(3)|map('string')|join(',') }} {{ dict(a=1)|length }}"
     )
-    render_with(tmp_path, source, newsletter, make_article())
+    subject = render_with(tmp_path, source, newsletter, make_article())
+    # The subject is one line, its spaces folded.
+    assert subject == ("Test|abc a-b x y p/3 cb 123456789 xy 18446744073709551616 0,1,2 1")
 
 
 @pytest.mark.parametrize("how", ["include", "template", "subfolder"])

@@ -18,6 +18,7 @@ def digest_version() -> str:
 
     return __version__
 
+
 pytestmark = pytest.mark.slow
 
 
