@@ -126,6 +126,7 @@ def test_a_pool_reused_for_a_second_mailing_sends_that_mailings_subjects(
     assert first.key != second.key
 
 
+@pytest.mark.slow
 def test_dask_workers_in_their_own_processes(digest_: object, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
     inbox = Inbox()
@@ -247,6 +248,7 @@ _SENDER_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_sends_killed_at_random_points_never_send_twice(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)

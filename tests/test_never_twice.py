@@ -28,6 +28,8 @@ from digest.senders import Outgoing, Receipt, Sender
 
 from .helpers import build_example
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 

@@ -109,6 +109,7 @@ def test_a_process_pool_gives_the_same_bytes(mailing: Mailing) -> None:
     assert parallel == serial
 
 
+@pytest.mark.slow
 def test_a_dask_executor_works_the_same_way(mailing: Mailing) -> None:
     distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
     readers = [Reader(address=f"d{n}@example.org") for n in range(10)]
