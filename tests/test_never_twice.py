@@ -28,12 +28,12 @@ from digest.senders import Outgoing, Receipt, Sender
 
 from .helpers import build_example
 
-pytestmark = pytest.mark.slow
-
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 
 from .mailservers import FlakyInbox, LosingProxy, ProviderApi, start_smtp
+
+pytestmark = pytest.mark.slow
 
 FAULTS = {
     "smtp": ["drop", "silent"],
