@@ -30,7 +30,7 @@ from pathlib import Path
 
 from personalise import mailing, rows
 
-from digest.config import DeliverySettings
+from digest.delivery.settings import DeliverySettings
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -189,7 +189,7 @@ def million() -> None:
         from concurrent.futures import ProcessPoolExecutor
         from deliver import settings
         from personalise import mailing, rows
-        from digest.ledger import SendLedger
+        from digest.delivery.ledger import SendLedger
         port, ledger = int(sys.argv[1]), sys.argv[2]
         mail = mailing()
         with ProcessPoolExecutor(max_workers=2) as pool:

@@ -6,7 +6,7 @@ Every measure runs in interleaved rounds (floor, ours, floor, ours, ...) so that
 same machine load, and the ratio is taken per round:
 
 - ours: readers as plain rows (names that need escaping, a token, a choice of sections),
-  validated in bulk (``digest.readers.reader_chunks``), then ``Mailing.message_bytes``;
+  validated in bulk (``digest.mail.readers.reader_chunks``), then ``Mailing.message_bytes``;
 - the floor: the least work that makes the same bytes from already-valid values: join the
   variant's pre-encoded pieces, encode the reader's values (escape, quoted-printable) and
   hash the address for the Message-ID;
@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from digest import build_digest, load_config
-from digest.config import load_data
-from digest.message import message_bytes
-from digest.mime import quoted_printable
+from digest.delivery.mailing import Mailing
+from digest.feeds.data import load_data
+from digest.mail.copies import _escape, _values, unsubscribe_url_for
+from digest.mail.message import message_bytes
+from digest.mail.mime import quoted_printable
+from digest.mail.readers import reader_chunks
 from digest.models import Reader
-from digest.personal import Mailing, _escape, _values, unsubscribe_url_for
-from digest.readers import reader_chunks
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "riverside" / "newsletter.toml"

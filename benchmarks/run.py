@@ -17,9 +17,10 @@ from pathlib import Path
 from timing import median_ms
 
 from digest import Article, Newsletter, Quote, Renderer, build_digest, load_config
-from digest.config import load_data
-from digest.inline import inline_css
-from digest.render import _environments, compile_mjml
+from digest.feeds.data import load_data
+from digest.render import compile_mjml
+from digest.render.inline import inline_css
+from digest.render.renderer import _environments
 from digest.select import select_edition
 
 ROOT = Path(__file__).resolve().parent.parent

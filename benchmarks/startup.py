@@ -28,7 +28,7 @@ from pathlib import Path
 from run import SEED, SEED_DATE, thirty_teasers
 
 from digest import Renderer, build_digest, load_config, select_edition
-from digest.config import load_data
+from digest.feeds.data import load_data
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGEST = str(Path(sys.executable).parent / "digest")

@@ -16,8 +16,8 @@ from pathlib import Path
 from timing import median_ms
 
 from digest import build_digest, load_config, run_build
-from digest.config import Source, load_data
-from digest.sources import read_source
+from digest.feeds.data import load_data
+from digest.feeds.sources import Source, read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "tangerangnews" / "newsletter.toml"

@@ -3,44 +3,55 @@
 The pipeline runs one way: models -> select -> render (Jinja2 -> MJML -> HTML) -> inline ->
 message. ``build_digest`` runs it all; ``run_build`` adds what a scheduled newsletter needs:
 sources, history, archive and files. These names are the whole public API at the top; the
-rest lives in the module named for what it does: ``digest.models`` (the settings' parts),
-``digest.config`` (config and data files, ``Source``), ``digest.sources``, ``digest.history``,
-``digest.check``, ``digest.message``, ``digest.personal``, ``digest.send``, ``digest.errors``.
+rest lives in the part it belongs to, each a package whose docstring lists its modules:
+
+- the core, flat here: ``models``, ``edition``, ``select``, ``pipeline``, ``check``,
+  ``errors`` and small helpers (``text``, ``urls``, ``addresses``, ``markup``, ``files``);
+- ``digest.render``: templates (sandboxed Jinja2) to MJML to HTML, the context, inlining;
+- ``digest.feeds``: sources (RSS, Atom, JSON Feed, CSV, JSON), fetching, cleaning, pictures;
+- ``digest.mail``: the MIME writer, the edition's message, personalised copies, readers;
+- ``digest.delivery``: senders (SMTP, SES, Postmark, Resend), the ledger, ``Mailing``;
+- ``digest.schedule``: config files, the scheduled build, its history, the commit;
+- the faces: ``digest.cli`` (the ``digest`` command) and ``digest.preview``.
+
+Imports run downward only (faces, schedule, delivery, pipeline, mail, render and feeds, core);
+the module paths of 0.2 (``digest.config``, ``digest.senders``...) still work for one release,
+with a ``DeprecationWarning``.
 """
 
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from .check import check_html as check_html
-    from .config import load_config as load_config
-    from .errors import CheckError as CheckError
-    from .errors import ConfigError as ConfigError
-    from .errors import DigestError as DigestError
-    from .errors import EmptyEditionError as EmptyEditionError
-    from .errors import InputError as InputError
-    from .errors import NothingNewError as NothingNewError
-    from .errors import RenderError as RenderError
-    from .errors import SendError as SendError
-    from .errors import SourceError as SourceError
-    from .errors import TemplateError as TemplateError
-    from .job import run_build as run_build
-    from .models import Article as Article
-    from .models import Newsletter as Newsletter
-    from .models import Quote as Quote
-    from .models import Reader as Reader
-    from .personal import Mailing as Mailing
-    from .pipeline import Digest as Digest
-    from .pipeline import build_digest as build_digest
-    from .render import Renderer as Renderer
-    from .render import RenderOptions as RenderOptions
-    from .select import Edition as Edition
-    from .select import select_edition as select_edition
+    from digest.check import check_html as check_html
+    from digest.delivery.mailing import Mailing as Mailing
+    from digest.edition import Edition as Edition
+    from digest.errors import CheckError as CheckError
+    from digest.errors import ConfigError as ConfigError
+    from digest.errors import DigestError as DigestError
+    from digest.errors import EmptyEditionError as EmptyEditionError
+    from digest.errors import InputError as InputError
+    from digest.errors import NothingNewError as NothingNewError
+    from digest.errors import RenderError as RenderError
+    from digest.errors import SendError as SendError
+    from digest.errors import SourceError as SourceError
+    from digest.errors import TemplateError as TemplateError
+    from digest.models import Article as Article
+    from digest.models import Newsletter as Newsletter
+    from digest.models import Quote as Quote
+    from digest.models import Reader as Reader
+    from digest.pipeline import Digest as Digest
+    from digest.pipeline import build_digest as build_digest
+    from digest.render import Renderer as Renderer
+    from digest.render import RenderOptions as RenderOptions
+    from digest.schedule.build import run_build as run_build
+    from digest.schedule.config import load_config as load_config
+    from digest.select import select_edition as select_edition
 
 # The names below are imported when first used (PEP 562), so that ``import digest`` and the
 # ``digest`` command load only what a task needs: a build never imports the senders.
 _LAZY = {
     "check_html": "check",
-    "load_config": "config",
+    "load_config": "schedule.config",
     "CheckError": "errors",
     "ConfigError": "errors",
     "DigestError": "errors",
@@ -51,17 +62,17 @@ _LAZY = {
     "SendError": "errors",
     "SourceError": "errors",
     "TemplateError": "errors",
-    "run_build": "job",
+    "run_build": "schedule.build",
     "Article": "models",
     "Newsletter": "models",
     "Quote": "models",
     "Reader": "models",
-    "Mailing": "personal",
+    "Mailing": "delivery.mailing",
     "Digest": "pipeline",
     "build_digest": "pipeline",
     "Renderer": "render",
     "RenderOptions": "render",
-    "Edition": "select",
+    "Edition": "edition",
     "select_edition": "select",
 }
 
@@ -84,6 +95,10 @@ def __dir__() -> list[str]:
 
 
 __version__ = "0.2.0"
+
+from digest._moved import install as _install_moved  # noqa: E402  (after the names it needs)
+
+_install_moved()
 
 __all__ = [
     "Article",

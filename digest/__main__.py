@@ -1,5 +1,5 @@
 """Run the ``digest`` command: ``python -m digest``."""
 
-from .cli import main
+from digest.cli import main
 
 main()

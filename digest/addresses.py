@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from .text import UNWANTED
+from digest.text import UNWANTED
 
 __all__ = ["email_address"]
 

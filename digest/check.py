@@ -17,10 +17,10 @@ from importlib import resources
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from .colour import MIN_CONTRAST, contrast_ratio
-from .labels import every_translation
-from .models import Newsletter, Theme
-from .urls import FORBIDDEN_SCHEMES
+from digest.colour import MIN_CONTRAST, contrast_ratio
+from digest.labels import every_translation
+from digest.models import Newsletter, Theme
+from digest.urls import FORBIDDEN_SCHEMES
 
 __all__ = [
     "DEFAULT_BUDGET_KB",

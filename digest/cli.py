@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__
-from .errors import ConfigError, DigestError
+from digest import __version__
+from digest.errors import ConfigError, DigestError
 
 if TYPE_CHECKING:
-    from .config import BuildConfig
+    from digest.schedule.config import BuildConfig
 
 # Each command imports what it uses when it runs: ``digest build`` never loads the senders,
 # the preview server or the feed parser unless the config asks for feeds.
@@ -135,7 +135,7 @@ def build(
     target = out_dir or config.out
     if target is None:
         raise click.UsageError("say where to write the files: --out DIR, or out = in the config")
-    from .job import run_build
+    from digest.schedule.build import run_build
 
     result = run_build(
         config,
@@ -260,7 +260,7 @@ def init(path: Path) -> None:
 
 def _load_config(path: Path) -> BuildConfig:
     """The config at ``path`` (the models load here, not when ``--help`` is asked for)."""
-    from .config import load_config as load
+    from digest.schedule.config import load_config as load
 
     return load(path)
 
@@ -285,7 +285,7 @@ def history(config_path: Path) -> None:
     if not path.exists():
         click.echo("No edition built yet.")
         return
-    from .history import History
+    from digest.schedule.history import History
 
     with History(path) as records:
         for record in records.editions():
@@ -307,7 +307,7 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     \b
         digest preview --config newsletter.toml --port 8000
     """
-    from .preview import Preview, make_server
+    from digest.preview import Preview, make_server
 
     watcher = Preview(config_path, on.date() if on else None)
     try:
@@ -373,9 +373,15 @@ def send(
     \b
         digest send --config newsletter.toml out/edition-2026-11-30.eml --to me@example.org
     """
-    from .ledger import SendLedger
-    from .providers import make_sender
-    from .send import ledger_path, read_eml, read_recipients, read_recipients_file, send_eml
+    from digest.delivery.eml import (
+        read_eml,
+        read_recipients,
+        read_recipients_file,
+        send_eml,
+    )
+    from digest.delivery.ledger import SendLedger
+    from digest.delivery.providers import make_sender
+    from digest.schedule.config import ledger_path
 
     config = _load_config(config_path)
     if config.delivery is None:
@@ -466,7 +472,7 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
         html = html_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise click.FileError(str(html_file), hint=str(error)) from None
-    from .check import check_html
+    from digest.check import check_html
 
     findings = check_html(html, newsletter, budget)
     for finding in findings:

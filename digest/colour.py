@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import Theme
+    from digest.models import Theme
 
 __all__ = ["DARK_SURFACE", "contrast_ratio", "dark_theme", "mix", "relative_luminance"]
 

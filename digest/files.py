@@ -1,21 +1,48 @@
-"""Reading input files: regular files only, within a size limit, in the encodings people save.
+"""Files: inputs read safely, one file written whole, locks, and SQLite transactions.
 
 A path in a config (the config itself, a data file, a local source, a recipients file) may
 name a device or a FIFO (``/dev/zero``, ``/dev/stdin``, a named pipe) whose size says
 nothing: ``read_limited`` opens without blocking, refuses anything that is not a regular file
 and reads at most one byte past the limit. ``decode_text`` reads UTF-8 (with or without a
 byte-order mark) and UTF-16 with one, and refuses any other encoding by name.
+
+``write_file`` replaces one file whole (a temporary, synced, then renamed); ``BuildLock`` is a
+lock the kernel holds for a process; ``transaction`` is one SQLite write transaction. (A set of
+files across folders is committed by ``digest.schedule.commit``.)
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
+import fcntl
 import os
+import secrets
+import socket
+import sqlite3
 import stat
+import time
+from collections.abc import Iterator
 from os import PathLike
+from pathlib import Path
 
-__all__ = ["decode_text", "open_regular", "read_limited", "text_encoding"]
+from digest.errors import ConfigError, DigestError
+
+__all__ = [
+    "BuildLock",
+    "StrPath",
+    "decode_text",
+    "open_regular",
+    "read_file",
+    "read_limited",
+    "text_encoding",
+    "transaction",
+    "write_file",
+]
+
+#: A file system path: a string or any path-like object.
+StrPath = str | PathLike[str]
 
 _KINDS = {
     stat.S_IFCHR: "a character device",
@@ -76,3 +103,112 @@ def decode_text(data: bytes, where: str) -> str:
             f"(byte 0x{data[error.start]:02x}); save the file as UTF-8 "
             "(or UTF-16 with a byte-order mark)"
         ) from None
+
+
+def read_file(path: StrPath, what: str, limit: int) -> bytes:
+    """The bytes of ``path`` (``what`` it is, for the message); ``ConfigError`` if unreadable."""
+    try:
+        return read_limited(path, limit)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the {what}: {error.strerror or error}") from None
+
+
+def write_file(path: StrPath, data: bytes) -> Path:
+    """Replace ``path`` with ``data`` whole: a reader sees the old file or the new, never half."""
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(temp, "xb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _holder(fd: int) -> str:
+    """What a lock file says of the process that holds it."""
+    try:
+        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+class BuildLock:
+    """An exclusive lock on a file or folder, held for one build; a second waits, then fails.
+
+    The kernel holds it (``flock``), so a process killed with ``kill -9`` lets it go. A lock
+    file names its holder (process, host, since when), so a refusal can name it too.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        timeout: float = 120.0,
+        busy: str = "another build of this newsletter is running",
+        error: type[DigestError] = DigestError,
+    ) -> None:
+        """Lock ``path`` (a file, created if needed, or a folder), waiting up to ``timeout`` s.
+
+        ``busy`` begins the message of the ``error`` raised when the lock stays taken.
+        """
+        self.path = path
+        self.timeout = timeout
+        self.busy = busy
+        self.error = error
+        self._fd: int | None = None
+
+    def __enter__(self) -> BuildLock:
+        """Take the lock."""
+        try:
+            if self.path.is_dir():
+                fd = os.open(self.path, os.O_RDONLY)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise DigestError(
+                f"{self.path}: cannot open the build lock: {error.strerror}"
+            ) from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = "" if self.path.is_dir() else _holder(fd)
+                    os.close(fd)
+                    waited = f"; waited {self.timeout:g} s" if self.timeout else ""
+                    raise self.error(
+                        f"{self.busy} ({holder or f'it holds {self.path}'}){waited}"
+                    ) from None
+                time.sleep(0.05)
+        if not self.path.is_dir():
+            note = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%c')}"
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, note.encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Release the lock."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction (taken at once): committed after the block, rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

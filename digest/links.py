@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .models import Article, Tracking
-from .select import Edition
-from .urls import tag_url
+from digest.edition import Edition
+from digest.models import Article, Tracking
+from digest.urls import tag_url
 
 __all__ = ["tag_edition"]
 

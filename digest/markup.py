@@ -16,8 +16,8 @@ import lxml.html
 import nh3
 from lxml import etree
 
-from .text import UNWANTED, clean_text
-from .urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, check_url
+from digest.text import UNWANTED, clean_text
+from digest.urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, check_url
 
 __all__ = [
     "BLOCK_TAGS",

@@ -22,11 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from .addresses import email_address
-from .labels import LABEL_MESSAGES
-from .markup import html_to_text, sanitise_html
-from .text import clean_text, one_line_text
-from .urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, WEB_SCHEMES, check_url
+from digest.addresses import email_address
+from digest.labels import LABEL_MESSAGES
+from digest.markup import html_to_text, sanitise_html
+from digest.text import clean_text, one_line_text
+from digest.urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, WEB_SCHEMES, check_url
 
 __all__ = [
     "Article",

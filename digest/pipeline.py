@@ -9,18 +9,19 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from .check import Finding, check_html, check_text, summarise
-from .errors import CheckError
-from .inline import inline_css
-from .labels import catalog_for
-from .links import tag_edition
-from .message import build_message, edition_key, message_bytes, message_fields
-from .models import Article, Newsletter, Quote, Reader
-from .render import RenderedEdition, Renderer, RenderOptions
-from .select import Edition, select_edition, teasers_by_rank, without_teasers
+from digest.check import Finding, check_html, check_text, summarise
+from digest.edition import Edition
+from digest.errors import CheckError
+from digest.labels import catalog_for
+from digest.links import tag_edition
+from digest.mail.message import build_message, edition_key, message_bytes, message_fields
+from digest.models import Article, Newsletter, Quote, Reader
+from digest.render.inline import inline_css
+from digest.render.renderer import RenderedEdition, Renderer, RenderOptions
+from digest.select import select_edition, teasers_by_rank, without_teasers
 
 if TYPE_CHECKING:
-    from .personal import ReaderMessage
+    from digest.mail.copies import ReaderMessage
 
 __all__ = ["Digest", "build_digest"]
 
@@ -75,11 +76,11 @@ class Digest:
     ) -> Iterator[ReaderMessage]:
         """Each reader's own copy, streamed: ``for message in digest.messages(readers)``.
 
-        See ``digest.personal.Mailing``; pass an ``executor`` to spread chunks over processes.
+        See ``digest.mail.copies.Copies``; pass an ``executor`` to spread chunks over processes.
         """
-        from .personal import Mailing  # the personalisation stage builds on this one
+        from digest.mail.copies import Copies  # the personalisation stage builds on this one
 
-        return Mailing(self).messages(readers, executor=executor, chunk=chunk)
+        return Copies(self).messages(readers, executor=executor, chunk=chunk)
 
     def fields(self, to: Sequence[str] = ()) -> dict[str, str]:
         """Return headers and bodies as plain strings, for an ESP's HTTP API."""

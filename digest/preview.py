@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .config import BuildConfig, load_config
-from .errors import DigestError
-from .job import edition_date, gather, open_history, prepare
-from .render import Renderer, RenderOptions
+from digest.errors import DigestError
+from digest.render.renderer import Renderer, RenderOptions
+from digest.schedule.build import edition_date, gather, open_history, prepare
+from digest.schedule.config import BuildConfig, load_config
 
 __all__ = ["Preview", "make_server"]
 

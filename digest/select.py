@@ -8,52 +8,16 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from digest.edition import Edition, Section
+from digest.errors import EmptyEditionError, InputError, NothingNewError
+from digest.models import Article, Newsletter, Quote
+from digest.urls import canonical_url
 
-from .errors import EmptyEditionError, InputError, NothingNewError
-from .models import Article, Newsletter, Quote
-from .urls import canonical_url
+__all__ = ["edition_window", "normalise_title", "pick_quote", "select_edition"]
 
-__all__ = [
-    "Edition",
-    "Section",
-    "edition_window",
-    "normalise_title",
-    "pick_quote",
-    "select_edition",
-]
 
 #: The most articles one edition is chosen from.
 MAX_ARTICLES = 10_000
-
-
-class Section(BaseModel):
-    """A labelled group of teasers in an edition."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    label: str
-    teasers: tuple[Article, ...] = Field(min_length=1)
-    #: True for the section that gathers stories of sections beyond ``max_sections``.
-    gathered: bool = False
-
-
-class Edition(BaseModel):
-    """What one email holds: its date, the lead story, the sections and the closing quote."""
-
-    model_config = ConfigDict(frozen=True)
-
-    date: date
-    number: int | None = None
-    lead: Article
-    sections: tuple[Section, ...] = ()
-    quote: Quote | None = None
-
-    @property
-    def articles(self) -> tuple[Article, ...]:
-        """Every article in the edition, the lead first, in reading order."""
-        return (self.lead, *(t for s in self.sections for t in s.teasers))
 
 
 @lru_cache(maxsize=8192)

@@ -16,9 +16,8 @@ import feedparser
 
 from digest import Newsletter, build_digest
 from digest.check import summarise
-from digest.config import Source
-from digest.pictures import html_pictures
-from digest.sources import read_source
+from digest.feeds.pictures import html_pictures
+from digest.feeds.sources import Source, read_source
 
 REAL = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "feeds" / "real"
 # Each feed with the newsletter settings its newsroom would use.

@@ -20,7 +20,7 @@ from typing import Any
 
 from digest import Article, Digest, Newsletter, RenderOptions, build_digest, load_config
 from digest.cli import main
-from digest.config import load_data
+from digest.feeds.data import load_data
 from digest.models import nested_settings
 
 ROOT = Path(__file__).resolve().parent.parent

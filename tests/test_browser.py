@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from digest import RenderError, build_digest, load_config
-from digest.inline import INLINERS
 from digest.models import Logo
+from digest.render.inline import INLINERS
 
 from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, EXAMPLES, ROOT, build_example, changed
 

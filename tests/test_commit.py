@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from digest import DigestError, InputError, load_config
-from digest.history import History
-from digest.job import recover, run_build
+from digest.schedule.build import recover, run_build
+from digest.schedule.history import History
 
 from .test_schedule import CONFIG, MONDAYS, write_feed
 
@@ -60,7 +60,7 @@ def build(folder: Path, on: date, number: int | None = None) -> Any:
 
 def _killed_build(folder: str, on: str, step: int) -> None:
     """In a child process: build, sending ourselves SIGKILL at the ``step``-th file operation."""
-    import digest.output as output
+    import digest.schedule.commit as output
 
     count = [0]
 

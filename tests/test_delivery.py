@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import DeliverySettings, SmtpSettings
+from digest.delivery.ledger import SendLedger
+from digest.delivery.mailing import Mailing
+from digest.delivery.settings import DeliverySettings, SmtpSettings
 from digest.errors import InputError
-from digest.ledger import SendLedger
+from digest.mail.readers import csv_rows, reader_chunks
 from digest.models import Reader
-from digest.personal import Mailing
-from digest.readers import csv_rows, reader_chunks
 
 from .helpers import ROOT, build_example
 
@@ -155,7 +155,7 @@ def test_dask_workers_in_their_own_processes(digest_: object, tmp_path: Path) ->
 
 
 def test_with_an_executor_the_workers_need_settings_not_a_sender(digest_: object) -> None:
-    from digest.senders import SmtpSender
+    from digest.delivery.smtp import SmtpSender
 
     mailing = Mailing(digest_)  # type: ignore[arg-type]
     with (
@@ -230,9 +230,9 @@ _SENDER_SCRIPT = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from digest.config import DeliverySettings
-    from digest.ledger import SendLedger
-    from digest.personal import Mailing
+    from digest.delivery.settings import DeliverySettings
+    from digest.delivery.ledger import SendLedger
+    from digest.delivery.mailing import Mailing
     from tests.helpers import build_example
 
     port, ledger_path, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -305,8 +305,8 @@ def test_a_failing_worker_leaves_its_chunk_unknown_and_the_others_recorded(
 ) -> None:
     from concurrent.futures import Future
 
-    from digest.deliver import run_delivery
-    from digest.senders import Receipt
+    from digest.delivery.loop import run_delivery
+    from digest.delivery.senders import Receipt
 
     def submit(batch: list[str]) -> Future[list[Receipt]]:
         future: Future[list[Receipt]] = Future()

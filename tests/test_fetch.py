@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from digest import Newsletter, SourceError
-from digest.config import Source
-from digest.fetch import FeedCache, Fetcher, FetchError
-from digest.sources import read_source
+from digest.errors import FetchError
+from digest.feeds.fetch import FeedCache, Fetcher
+from digest.feeds.sources import Source, read_source
 
 FEED = (Path(__file__).parent / "fixtures" / "feeds" / "atom.xml").read_bytes()
 
@@ -125,8 +125,8 @@ def test_conditional_get_reads_an_unchanged_feed_from_the_cache(  # type: ignore
 def test_weekly_builds_keep_the_feed_beside_the_history(  # type: ignore[no-untyped-def]
     serve, tmp_path: Path
 ) -> None:
-    from digest.config import load_config
-    from digest.job import feed_cache_path, run_build
+    from digest.schedule.build import feed_cache_path, run_build
+    from digest.schedule.config import load_config
 
     url, seen = serve(validators)
     config_path = tmp_path / "weekly.toml"
@@ -145,9 +145,9 @@ def test_weekly_builds_keep_the_feed_beside_the_history(  # type: ignore[no-unty
 
 
 def test_a_body_over_the_size_limit_is_refused(serve, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    import digest.fetch
+    import digest.feeds.fetch
 
-    monkeypatch.setattr(digest.fetch, "MAX_SOURCE_BYTES", len(FEED) - 1)
+    monkeypatch.setattr(digest.feeds.fetch, "MAX_SOURCE_BYTES", len(FEED) - 1)
     url, _ = serve(lambda request, count: send(request, 200, FEED))
     with pytest.raises(FetchError, match=f"larger than {len(FEED) - 1:,} bytes"):
         Fetcher()(url)

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest import Article, Newsletter, Reader, build_digest
-from digest.mime import header_uri, text_header
-from digest.personal import Mailing
+from digest.delivery.mailing import Mailing
+from digest.mail.mime import header_uri, text_header
 from digest.text import cut_text
 
 from .helpers import HEADER_NAMES, ArticleFactory, changed, validated_with

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from digest.inline import inline_css
+from digest.render.inline import inline_css
 
 from .helpers import build_example
 from .htmltools import read_page

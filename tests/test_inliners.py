@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digest.check import check_html
-from digest.inline import inline_css
+from digest.render.inline import inline_css
 
 from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
 from .htmltools import read_page

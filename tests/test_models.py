@@ -177,8 +177,8 @@ def test_the_fast_address_check_answers_as_email_validator_does(value: str) -> N
 def test_a_setting_of_the_flat_table_names_its_new_place(
     tmp_path: Any, key: str, value: str, place: str
 ) -> None:
-    from digest.config import load_config
     from digest.errors import ConfigError
+    from digest.schedule.config import load_config
 
     config = tmp_path / "n.toml"
     config.write_text(
@@ -211,7 +211,7 @@ def test_the_readme_config_is_valid() -> None:
     import re
     import tomllib
 
-    from digest.config import BuildConfig
+    from digest.schedule.config import BuildConfig
 
     from .helpers import ROOT
 

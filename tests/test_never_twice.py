@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digest.config import DeliverySettings, SesSettings
-from digest.ledger import SendLedger
-from digest.providers import make_sender
-from digest.send import send_eml
-from digest.senders import Outgoing, Receipt, Sender
+from digest.delivery.eml import send_eml
+from digest.delivery.ledger import SendLedger
+from digest.delivery.providers import make_sender
+from digest.delivery.senders import Outgoing, Receipt, Sender
+from digest.delivery.settings import DeliverySettings, SesSettings
 
 from .helpers import build_example
 

@@ -204,8 +204,8 @@ def test_a_secret_written_in_the_config_is_never_echoed(
 def test_recipients_files_in_the_encodings_people_save(
     tmp_path: Path, encoding: str, prefix: bytes, ok: bool
 ) -> None:
+    from digest.delivery.eml import read_recipients_file
     from digest.errors import ConfigError
-    from digest.send import read_recipients_file
 
     path = tmp_path / "list.txt"
     path.write_bytes(
@@ -220,7 +220,7 @@ def test_recipients_files_in_the_encodings_people_save(
 
 def test_a_readers_csv_with_a_huge_field_or_another_encoding_is_one_line(tmp_path: Path) -> None:
     from digest.errors import InputError
-    from digest.readers import csv_rows
+    from digest.mail.readers import csv_rows
 
     huge = tmp_path / "huge.csv"
     huge.write_text("address,name\na@example.org,A\nb@example.org," + "x" * 200_000 + "\n")

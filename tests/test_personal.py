@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digest.mime import quoted_printable
+from digest.delivery.mailing import Mailing
+from digest.mail.copies import _values, unsubscribe_url_for
+from digest.mail.mime import quoted_printable
 from digest.models import Reader
-from digest.personal import Mailing, _values, unsubscribe_url_for
 
 from .helpers import build_example, changed
 
@@ -308,8 +309,8 @@ def test_tokens_put_into_cached_links_equal_links_built_whole(
 ) -> None:
     from dataclasses import replace
 
-    from digest.message import unsubscribe_uris
-    from digest.mime import header_uri
+    from digest.mail.message import unsubscribe_uris
+    from digest.mail.mime import header_uri
 
     base, expected = base
     # Tokens are letters, digits and ._~- (the model's pattern): no encoding changes them.
@@ -372,8 +373,8 @@ def test_ab_copies_made_from_the_plan_carry_their_own_subject() -> None:
 def test_a_reader_value_that_makes_an_unsafe_link_refuses_that_copy_alone(
     tmp_path: Any, snippet: str
 ) -> None:
+    from digest.delivery.senders import Outgoing, Receipt
     from digest.errors import CheckError
-    from digest.senders import Outgoing, Receipt
 
     digest = with_quote_block(tmp_path, snippet)
     readers = [

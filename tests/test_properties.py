@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest import DigestError, Newsletter, Renderer, build_digest
-from digest.config import parse_edition_data
+from digest.feeds.data import parse_edition_data
 from digest.select import select_edition
 
 from .htmltools import read_page
@@ -208,7 +208,7 @@ FEED_HTML = st.lists(
 def test_feed_html_is_cleaned_cut_and_sanitised_without_error(html: str, limit: int) -> None:
     import lxml.html
 
-    from digest.feedtext import clean_feed_html
+    from digest.feeds.cleaning import clean_feed_html
     from digest.markup import html_to_text, sanitise_html
 
     cleaned = clean_feed_html(html, limit)
@@ -235,7 +235,7 @@ def test_feed_html_is_cleaned_cut_and_sanitised_without_error(html: str, limit: 
 def test_any_feed_date_reads_back_as_the_moment_it_names(moment: datetime, form: str) -> None:
     from email.utils import format_datetime
 
-    from digest.dates import parse_date
+    from digest.feeds.dates import parse_date
 
     text = {
         "rfc2822": format_datetime(moment),

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
-from digest.config import DeliverySettings, PostmarkSettings, ResendSettings, SesSettings
-from digest.ledger import SendLedger
-from digest.providers import PostmarkSender, SesSender, make_sender
-from digest.send import send_eml
-from digest.senders import Outgoing, Throttle
+from digest.delivery.eml import send_eml
+from digest.delivery.ledger import SendLedger
+from digest.delivery.postmark import PostmarkSender
+from digest.delivery.providers import make_sender
+from digest.delivery.senders import Outgoing, Throttle
+from digest.delivery.ses import SesSender
+from digest.delivery.settings import DeliverySettings, PostmarkSettings, ResendSettings, SesSettings
 
 from .helpers import build_example
 from .mailservers import LosingProxy, ProviderApi
@@ -342,7 +344,7 @@ def test_the_send_command_through_a_provider_with_a_report(
 
 
 def test_an_smtp_table_of_an_earlier_release_names_its_new_place(tmp_path: Path) -> None:
-    from digest.config import load_config
+    from digest.schedule.config import load_config
 
     from .helpers import EXAMPLES
 

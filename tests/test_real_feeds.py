@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from digest import Newsletter, SourceError, build_digest
-from digest.config import Source
-from digest.pictures import is_tracking_pixel, picture
-from digest.sources import SourceResult, read_source
+from digest.feeds.pictures import is_tracking_pixel, picture
+from digest.feeds.sources import Source, SourceResult, read_source
 
 from .helpers import changed, run_digest
 from .htmltools import read_page

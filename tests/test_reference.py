@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from digest.check import check_html
-from digest.inline import inline_css
 from digest.render import Renderer, compile_mjml
+from digest.render.inline import inline_css
 
 from .helpers import EXAMPLE_EDITIONS, EXAMPLES, build_example
 from .test_browser import _chromium, show

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from digest import DigestError, NothingNewError, load_config
-from digest.history import History
-from digest.job import run_build
+from digest.schedule.build import run_build
+from digest.schedule.history import History
 
 from .helpers import run_digest
 
@@ -192,10 +192,10 @@ def test_a_crash_during_a_build_leaves_the_history_as_it_was(
             raise OSError(28, "No space left on device")
         real_replace(source, target)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("digest.output.os.replace", crash)
+    monkeypatch.setattr("digest.schedule.commit.os.replace", crash)
     with pytest.raises(DigestError, match="No space left on device"):
         build(newsletter_dir, MONDAYS[1])
-    monkeypatch.setattr("digest.output.os.replace", real_replace)
+    monkeypatch.setattr("digest.schedule.commit.os.replace", real_replace)
     with History(history_file) as history:
         assert history.editions() == before
         assert history.number_for(MONDAYS[1]) == 2

@@ -22,8 +22,8 @@ from digest import (
     build_digest,
 )
 from digest.addresses import email_address
-from digest.config import parse_edition_data
-from digest.output import write_files
+from digest.feeds.data import parse_edition_data
+from digest.schedule.commit import write_files
 
 from .helpers import HEADER_NAMES, ArticleFactory, changed, validated_with
 from .htmltools import read_page

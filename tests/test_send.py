@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from digest.config import SmtpSettings
-from digest.ledger import SendLedger
-from digest.send import read_recipients, send_eml
-from digest.senders import SmtpSender
+from digest.delivery.eml import read_recipients, send_eml
+from digest.delivery.ledger import SendLedger
+from digest.delivery.settings import SmtpSettings
+from digest.delivery.smtp import SmtpSender
 
 from .helpers import EXAMPLES, build_example, digest_command, run_digest
 
@@ -151,7 +151,7 @@ def test_a_hostile_address_is_refused_with_its_line_and_never_reaches_a_copy(
     hostile: str,
 ) -> None:
     from digest import Reader
-    from digest.readers import reader_chunks
+    from digest.mail.readers import reader_chunks
 
     with pytest.raises(Exception, match=r"list:3: not an email address"):
         read_recipients(["a@example.org", "b@example.org", hostile], "list")
@@ -258,7 +258,7 @@ def test_a_server_that_offers_pipelining_gets_each_envelope_in_one_write(eml: Pa
 def test_lines_that_start_with_a_dot_arrive_as_they_were(
     smtp_server: tuple[Inbox, int],
 ) -> None:
-    from digest.senders import Outgoing
+    from digest.delivery.senders import Outgoing
 
     inbox, port = smtp_server
     data = (
@@ -350,7 +350,7 @@ def test_a_report_never_holds_a_cell_a_spreadsheet_would_run(tmp_path: Path) -> 
     import csv
     import json
 
-    from digest.senders import Receipt
+    from digest.delivery.senders import Receipt
 
     ledger = SendLedger(tmp_path / "sends.sqlite3")
     hostile = {

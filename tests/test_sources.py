@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from digest import Newsletter
-from digest.config import Source
-from digest.sources import SourceError, read_source, read_sources
+from digest.errors import SourceError
+from digest.feeds.sources import Source, read_source, read_sources
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 

@@ -1,12 +1,53 @@
-"""The package's shape: its modules import each other in one direction, with no cycle."""
+"""The package's shape: parts in layers that import downward only, with no cycle."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import warnings
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "digest"
+
+#: The layers, lowest first: a module imports its own part's modules and lower layers only.
+LAYERS: list[set[str]] = [
+    # The core: models, selection, checks and the small helpers everything uses.
+    {
+        "errors",
+        "files",
+        "text",
+        "urls",
+        "colour",
+        "labels",
+        "addresses",
+        "markup",
+        "models",
+        "edition",
+        "select",
+        "links",
+        "check",
+        "_moved",
+    },
+    {"render", "feeds"},
+    {"mail"},
+    {"pipeline"},
+    {"delivery"},
+    {"schedule"},
+    # The faces.
+    {"cli", "preview", "__main__", ""},
+]
+
+
+def module_name(path: Path) -> str:
+    """``digest/delivery/smtp.py`` is ``delivery.smtp``; the package itself is ""."""
+    name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+    return "" if name == "__init__" else name.removesuffix(".__init__")
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
 
 
 def _type_checking_only(node: ast.AST) -> bool:
@@ -14,28 +55,58 @@ def _type_checking_only(node: ast.AST) -> bool:
 
 
 def imports_of(path: Path) -> set[str]:
-    """The digest modules ``path`` imports when it runs (type-checking imports aside)."""
+    """The digest modules ``path`` imports when it runs, inside functions too."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
         if _type_checking_only(node):
             return
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("digest."):
-            found.add((node.module or "").split(".")[1])
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: a relative import ({ast.unparse(node)})"
+            module = node.module or ""
+            if module == "digest" or module.startswith("digest."):
+                base = module.removeprefix("digest").removeprefix(".")
+                for alias in node.names:
+                    name = f"{base}.{alias.name}" if base else alias.name
+                    found.add(name if name in MODULES else base)
+        elif isinstance(node, ast.Import):
+            found.update(
+                alias.name.removeprefix("digest.")
+                for alias in node.names
+                if alias.name.startswith("digest.")
+            )
         for child in ast.iter_child_nodes(node):
             visit(child)
 
     visit(ast.parse(path.read_text(), str(path)))
-    return found - {path.stem}
+    return found - {module_name(path)}
 
 
-def test_the_import_graph_has_no_cycle() -> None:
-    graph = {path.stem: imports_of(path) for path in PACKAGE.glob("*.py")}
+def layer_of(module: str) -> int:
+    part = module.split(".")[0]
+    for index, layer in enumerate(LAYERS):
+        if part in layer:
+            return index
+    raise AssertionError(f"digest.{module} belongs to no layer: add its part to LAYERS")
+
+
+def test_every_module_imports_its_own_part_and_lower_layers_only() -> None:
+    """The flat modules of the core (and the faces) may use each other; parts may not."""
+    flat = {0, len(LAYERS) - 1}
+    wrong = []
+    for module, path in sorted(MODULES.items()):
+        for imported in sorted(imports_of(path)):
+            if imported.split(".")[0] == module.split(".")[0] or imported == "":
+                continue
+            if layer_of(imported) == layer_of(module) in flat:
+                continue
+            if layer_of(imported) >= layer_of(module):
+                wrong.append(f"digest.{module or '__init__'} imports digest.{imported}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_import_graph_has_no_cycle_counting_imports_inside_functions() -> None:
+    graph = {module: imports_of(path) for module, path in MODULES.items()}
     visiting: list[str] = []
     done: set[str] = set()
 
@@ -51,23 +122,69 @@ def test_the_import_graph_has_no_cycle() -> None:
 
     for module in sorted(graph):
         walk(module)
-    # Only the command line imports the command-line framework, and nothing imports it.
-    assert not [m for m, imported in graph.items() if "cli" in imported and m != "__main__"]
+
+
+def test_only_the_command_line_imports_click() -> None:
+    users = [
+        module
+        for module, path in MODULES.items()
+        if any(
+            isinstance(node, ast.Import | ast.ImportFrom)
+            and any(
+                (getattr(node, "module", None) or alias.name).split(".")[0] == "click"
+                for alias in node.names
+            )
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+    ]
+    assert users == ["cli"]
 
 
 def test_every_error_lives_in_errors() -> None:
-    for path in PACKAGE.glob("*.py"):
-        if path.stem == "errors":
+    for module, path in MODULES.items():
+        if module == "errors":
             continue
         tree = ast.parse(path.read_text())
         classes = [node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
         assert not [name for name in classes if name.endswith("Error")], path.name
 
 
+@pytest.mark.parametrize(
+    ("old", "name", "new"),
+    [
+        ("config", "load_config", "digest.schedule.config"),
+        ("config", "DeliverySettings", "digest.delivery.settings"),
+        ("config", "Source", "digest.feeds.sources"),
+        ("personal", "Mailing", "digest.delivery.mailing"),
+        ("senders", "SmtpSender", "digest.delivery.smtp"),
+        ("providers", "ResendSender", "digest.delivery.resend"),
+        ("job", "run_build", "digest.schedule.build"),
+        ("send", "send_eml", "digest.delivery.eml"),
+        ("fetch", "Fetcher", "digest.feeds.fetch"),
+    ],
+)
+def test_a_module_path_of_0_2_still_works_with_a_warning(old: str, name: str, new: str) -> None:
+    import sys
+
+    sys.modules.pop(f"digest.{old}", None)
+    with pytest.warns(DeprecationWarning, match=rf"digest\.{old} has moved"):
+        module = importlib.import_module(f"digest.{old}")
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)
+    sys.modules.pop(f"digest.{old}", None)
+
+
+def test_the_new_paths_import_without_a_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for module in MODULES:
+            if module != "__main__":  # it runs the command
+                importlib.import_module(f"digest.{module}" if module else "digest")
+
+
 def test_paths_may_be_strings(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from digest import load_config, run_build
-    from digest.config import load_data
-    from digest.history import History
+    from digest.feeds.data import load_data
+    from digest.schedule.history import History
 
     from .helpers import EXAMPLES
 

@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digest import Newsletter, build_digest
-from digest.config import Source
-from digest.sources import read_source
+from digest.feeds.sources import Source, read_source
 from digest.text import columns, cut_text, wrap
 
 from .helpers import EXAMPLE_EDITIONS, build_example

@@ -1,8 +1,8 @@
 """Sending a built ``.eml``: one copy per recipient, each with their own ``To``, through any sender.
 
-The copies go through ``digest.deliver.run_delivery`` in batches, so every recipient's state
+The copies go through ``digest.delivery.loop.run_delivery`` in batches, so every recipient's state
 is in the send ledger before and after their batch, and a second run sends only to those not
-reached yet (see ``digest.ledger``).
+reached yet (see ``digest.delivery.ledger``).
 """
 
 from __future__ import annotations
@@ -14,22 +14,23 @@ from concurrent.futures import Future
 from email import policy as email_policy
 from email.parser import BytesHeaderParser
 from itertools import islice
-from pathlib import Path
 
-from .addresses import email_address
-from .config import BuildConfig, StrPath
-from .deliver import DeliveryReport, now, run_delivery
-from .errors import ConfigError, InputError, RenderError
-from .files import decode_text, read_limited
-from .ledger import SendLedger
-from .message import EDITION_HEADER
-from .mime import address_header, envelope_sender
-from .senders import Outgoing, Receipt, Sender
+from digest.addresses import email_address
+from digest.delivery.ledger import SendLedger
+from digest.delivery.loop import DeliveryReport, now, run_delivery
+from digest.delivery.senders import Outgoing, Receipt, Sender
+from digest.errors import ConfigError, InputError, RenderError
+from digest.files import StrPath, decode_text, read_limited
+from digest.mail.message import EDITION_HEADER
+from digest.mail.mime import address_header, envelope_sender
 
-__all__ = ["ledger_path", "read_eml", "read_recipients", "read_recipients_file", "send_eml"]
+__all__ = ["read_eml", "read_recipients", "read_recipients_file", "send_eml"]
+
 
 #: The largest recipients file read (about five million addresses).
 MAX_RECIPIENTS_BYTES = 256_000_000
+
+
 #: The largest .eml sent.
 MAX_EML_BYTES = 50_000_000
 
@@ -68,19 +69,6 @@ def read_eml(path: StrPath) -> bytes:
         return read_limited(path, MAX_EML_BYTES)
     except OSError as error:
         raise InputError(f"{path}: cannot read it: {error.strerror or error}") from None
-
-
-def ledger_path(config: BuildConfig, eml: Path) -> Path:
-    """Where ``digest send`` keeps its ledger: beside the history, or in the ``.eml``'s folder.
-
-    Without a history, every edition sent from one folder shares ``digest.sends.sqlite3``
-    there, so a rebuilt ``.eml`` under another name still finds its first send. A ledger of
-    0.2 named after the ``.eml`` (``edition-….sends.sqlite3``) is used while it exists.
-    """
-    if isinstance(config.history, Path):
-        return config.history.with_name(config.history.name.split(".")[0] + ".sends.sqlite3")
-    earlier = eml.with_name(eml.name.split(".")[0] + ".sends.sqlite3")
-    return earlier if earlier.exists() else eml.with_name("digest.sends.sqlite3")
 
 
 _TO_LINE = re.compile(rb"^To:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.MULTILINE | re.IGNORECASE)

@@ -14,8 +14,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .markup import html_fragment
-from .urls import on_domains
+from digest.markup import html_fragment
+from digest.urls import on_domains
 
 __all__ = [
     "Picture",
@@ -26,12 +26,18 @@ __all__ = [
     "picture",
 ]
 
+
 #: The widest picture worth sending: twice the email's 600 px body, for sharp screens.
 MAX_USEFUL_WIDTH = 1200
+
+
 #: Pictures at least this wide are preferred when sizes are known.
 GOOD_WIDTH = 300
+
+
 #: A declared side below this is an icon, an avatar or a pixel, not a news picture.
 MIN_SIDE = 100
+
 
 # Hosts that serve counters, ad slots and redirect images rather than pictures.
 _PIXEL_HOSTS = (
@@ -48,13 +54,19 @@ _PIXEL_HOSTS = (
     "quantserve.com",
     "pheedo.com",
 )
+
+
 # Paths that are counters whatever the host (Medium's stat beacon, feedsportal's mf.gif).
 _PIXEL_PATHS = re.compile(
     r"(^|/)(mf\.gif|a2\.img|rc\.img|_/stat|~r/|~ff/|spacer\.gif|blank\.gif|pixel\.(gif|png)"
     r"|1x1\.(gif|png)|tracking\.gif|beacon)",
     re.I,
 )
+
+
 _NOT_IMAGE_EXTENSIONS = (".mp3", ".mp4", ".m4a", ".m4v", ".mov", ".ogg", ".pdf", ".webm", ".wav")
+
+
 _FILE_NAME = re.compile(r"[\w.-]+\.(jpe?g|png|gif|webp|img|avif)", re.I)
 
 
@@ -97,7 +109,7 @@ def picture(
 
 def _one_line(value: object) -> str:
     """Feed text on one line, its mojibake repaired."""
-    from .feedtext import fix_text  # ftfy is slow to import: only feeds need it
+    from digest.feeds.cleaning import fix_text
 
     return " ".join(fix_text(str(value or "")).split())
 

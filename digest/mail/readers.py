@@ -18,12 +18,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .config import StrPath
-from .errors import InputError, describe_validation_error
-from .files import open_regular, text_encoding
-from .models import Reader
+from digest.errors import InputError, describe_validation_error
+from digest.files import StrPath, open_regular, text_encoding
+from digest.models import Reader
 
 __all__ = ["csv_rows", "reader_chunks"]
+
 
 _READERS = TypeAdapter(list[Reader])
 

@@ -29,14 +29,21 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
-from .errors import FetchError
+from digest.errors import FetchError
 
 __all__ = ["MAX_SOURCE_BYTES", "FeedCache", "FetchError", "Fetcher"]
 
+
 MAX_SOURCE_BYTES = 20_000_000
+
+
 USER_AGENT = "digest (newsletter builder)"
+
+
 # Statuses worth another try: the server is busy or briefly broken.
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
 _CHUNK = 65_536
 
 
@@ -182,6 +189,8 @@ class _Retry(Exception):
 
 
 _SCHEMES = frozenset({"http", "https"})
+
+
 _LATE = "the server did not finish within the deadline of {:g} s"
 
 

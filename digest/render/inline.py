@@ -12,14 +12,18 @@ import cssutils
 import lxml.html
 from premailer import Premailer
 
-from .errors import RenderError
+from digest.errors import RenderError
 
 __all__ = ["INLINERS", "Inliner", "inline_css"]
+
 
 #: The inlining engines: premailer (the default) and css-inline
 #: (``pip install 'newsletter-digest[fast]'``).
 Inliner = Literal["premailer", "css-inline"]
+
+
 INLINERS: tuple[Inliner, ...] = get_args(Inliner)
+
 
 _DOCTYPE = "<!doctype html>"
 

@@ -15,16 +15,18 @@ from pathlib import Path
 
 from babel.dates import format_date
 
-from .check import summarise
-from .config import BuildConfig, StrPath, load_data
-from .errors import DigestError
-from .history import History
-from .inline import inline_css
-from .output import BuildLock, Journal
-from .pipeline import Digest, build_digest
-from .render import Renderer, RenderOptions
-from .select import edition_window
-from .sources import Fetch, SourceResult, read_sources
+from digest.check import summarise
+from digest.errors import DigestError
+from digest.feeds.data import load_data
+from digest.feeds.sources import Fetch, SourceResult, read_sources
+from digest.files import BuildLock, StrPath
+from digest.pipeline import Digest, build_digest
+from digest.render.inline import inline_css
+from digest.render.renderer import Renderer, RenderOptions
+from digest.schedule.commit import Journal
+from digest.schedule.config import BuildConfig
+from digest.schedule.history import History
+from digest.select import edition_window
 
 __all__ = ["BuildResult", "edition_date", "gather", "prepare", "recover", "run_build"]
 
@@ -63,7 +65,7 @@ def gather(
     data = load_data([*config.data, *extra], config.newsletter)
     result = SourceResult(articles=list(data.articles), quotes=list(data.quotes))
     if fetch is None and any(source.url for source in config.sources):
-        from .fetch import FeedCache, Fetcher
+        from digest.feeds.fetch import FeedCache, Fetcher
 
         cache = FeedCache(feed_cache_path(config), read_only=not write_cache)
         fetch = Fetcher(cache=cache if config.history else None)
@@ -73,8 +75,7 @@ def gather(
 
 def feed_cache_path(config: BuildConfig) -> Path:
     """Where the copies of URL sources are kept for conditional GET: beside the history."""
-    history = config.history if isinstance(config.history, Path) else Path("digest.history")
-    return history.with_name(history.name.removesuffix(".sqlite3") + ".feeds.sqlite3")
+    return config.beside_history(".history.feeds.sqlite3") or Path("digest.history.feeds.sqlite3")
 
 
 def open_history(config: BuildConfig, create: bool = True) -> History | None:
@@ -182,9 +183,7 @@ def run_build(
 
 def _lock_path(config: BuildConfig, out_dir: Path) -> Path:
     """What a build locks: a file beside the history, or (with none) the output folder."""
-    if isinstance(config.history, Path):
-        return config.history.with_name(config.history.name + ".lock")
-    return out_dir
+    return config.beside_history(".history.sqlite3.lock") or out_dir
 
 
 def recover(config: BuildConfig, out_dir: StrPath) -> int:

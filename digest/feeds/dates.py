@@ -21,8 +21,11 @@ from babel import Locale, UnknownLocaleError
 
 __all__ = ["ParsedDate", "parse_date"]
 
+
 # Languages whose month names are tried after the feed's own, in this order.
 FALLBACK_LANGUAGES = ("en", "pt", "es", "fr", "de", "it", "nl", "id", "ru")
+
+
 _ENGLISH_MONTHS = (
     "Jan",
     "Feb",
@@ -37,6 +40,8 @@ _ENGLISH_MONTHS = (
     "Nov",
     "Dec",
 )
+
+
 _WORD = re.compile(r"[^\W\d_]+\.?", re.UNICODE)
 
 

@@ -10,7 +10,7 @@ it is reported, never resent unless asked.
 Rows are written a batch per transaction; reading what is known of the next chunk is one
 indexed query, so a send of a million addresses keeps only a chunk in memory.
 
-An edition is known by its newsletter, date and number (``digest.message.edition_key``),
+An edition is known by its newsletter, date and number (``digest.mail.message.edition_key``),
 never by its content: a rebuilt edition is the same edition, and its send resumes the first
 one (the ledger keeps a hash of the content each edition was first sent with, so the report
 can say it changed). One run at a time sends an edition: ``lock`` takes a lock that the
@@ -31,14 +31,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .errors import DigestError, SendError
-from .output import BuildLock, transaction, write_files
+from digest.errors import DigestError, SendError
+from digest.files import BuildLock, transaction, write_file
 
 if TYPE_CHECKING:
-    from .config import StrPath
-    from .senders import Receipt
+    from digest.delivery.senders import Receipt
+    from digest.files import StrPath
 
 __all__ = ["LedgerRow", "SendLedger"]
+
 
 _CHUNK = 900  # addresses per IN (...) query, under SQLite's oldest parameter limit
 
@@ -232,7 +233,7 @@ class SendLedger:
             cells = [[_inert(str(value)) for value in row] for row in rows]
             csv.writer(buffer, lineterminator="\n").writerows([fields, *cells])
             text = buffer.getvalue()
-        write_files(target.parent, {target.name: text.encode("utf-8")})
+        write_file(target, text.encode("utf-8"))
         return len(rows)
 
     def close(self) -> None:

@@ -17,11 +17,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from .errors import SendError
-from .ledger import SendLedger
-from .senders import Receipt
+from digest.delivery.ledger import SendLedger
+from digest.delivery.senders import Receipt
+from digest.errors import SendError
 
 __all__ = ["DeliveryReport", "now", "run_delivery"]
+
 
 Item = TypeVar("Item")
 

@@ -13,10 +13,11 @@ import re
 import ftfy
 import lxml.html
 
-from .markup import fragment_html, html_fragment
-from .text import cut_text
+from digest.markup import fragment_html, html_fragment
+from digest.text import cut_text
 
 __all__ = ["clean_feed_html", "fix_text"]
+
 
 # Words of a link or paragraph that only points to the full article, in the languages feeds
 # are most often written in. Matched against the whole text of the element.
@@ -30,14 +31,20 @@ _TRAILER = re.compile(
     )\b[\s\S]{0,60}$""",
     re.I | re.X,
 )
+
+
 # A bare "more" counts only when marked as a link onward: "[more]", "More »", "mehr…".
 _MORE = re.compile(
     r"^\s*([\[(«]\s*(more|mehr|plus|más|mais|meer|altro|далее)\s*[\])»]"
     r"|(more|mehr|plus|más|mais|meer|altro|далее)\s*(…|\.\.\.|»|\u203a|→|>>))\s*$",
     re.I,
 )
+
+
 # WordPress's default trailer: "The post <a>Title</a> appeared first on <a>Site</a>."
 _APPEARED_FIRST = re.compile(r"^\s*The post .{1,300} appeared first on .{1,200}$", re.S)
+
+
 _ONLY_DOTS = re.compile(r"^[\s\[\](){}.…]*$")
 
 

@@ -23,7 +23,7 @@ from email.utils import getaddresses
 from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from .errors import RenderError
+from digest.errors import RenderError
 
 __all__ = [
     "MessageSpec",
@@ -45,18 +45,37 @@ __all__ = [
     "uri_list_header",
 ]
 
+
 #: Where a plain ASCII header is folded (RFC 5322 asks for 78 characters; 998 is the limit).
 FOLD_AT = 78
+
+
 # An encoded word is at most 75 characters; 39 bytes make "=?utf-8?b?" + 52 + "?=", 64 in all,
 # so that even the first word fits on the line of a name such as "Reply-To: ".
 _WORD_BYTES = 39
+
+
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+
+
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}")
+
+
 _MSG_ID = re.compile(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,200}@[A-Za-z0-9.-]{1,253}>")
+
+
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,75}")
+
+
 _LINE = re.compile(rb"[A-Za-z][A-Za-z0-9-]*: [\x20-\x7e]*(?:\r\n[ \t][\x20-\x7e]*)*\r\n")
+
+
 # Characters kept as they are in a header URI: RFC 3986's unreserved and reserved sets, less
 # the comma and angle brackets that separate the URIs of List-Unsubscribe (RFC 2369).
 _URI_SAFE = "/:?#[]@!$&'()*+;=%-._~"
@@ -274,6 +293,8 @@ def quoted_printable(data: str) -> bytes:
 _PART_HEAD = (
     b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
 )
+
+
 _BOUNDARY = re.compile(r"[A-Za-z0-9'()+_,./:=?-]{1,69}")
 
 

@@ -15,20 +15,18 @@ import json
 import xml.sax
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .config import EditionData, Source, parse_edition_data
-from .dates import parse_date
-from .errors import DigestError, InputError, SourceError, describe_validation_error
-from .fetch import MAX_SOURCE_BYTES, Fetcher
-from .files import read_limited
-from .markup import html_to_text
-from .models import Article, Newsletter, Quote
-from .pictures import (
+from digest.errors import DigestError, InputError, SourceError, describe_validation_error
+from digest.feeds.data import EditionData, parse_edition_data
+from digest.feeds.dates import parse_date
+from digest.feeds.fetch import MAX_SOURCE_BYTES, Fetcher
+from digest.feeds.pictures import (
     Picture,
     best_picture,
     html_pictures,
@@ -36,8 +34,11 @@ from .pictures import (
     picture,
     with_description,
 )
-from .text import cut_text
-from .urls import on_domains
+from digest.files import read_limited
+from digest.markup import html_to_text
+from digest.models import Article, Newsletter, Quote, check_locale, check_timezone
+from digest.text import cut_text
+from digest.urls import on_domains
 
 __all__ = [
     "MAX_SOURCE_BYTES",
@@ -233,7 +234,7 @@ def _feed_items(
 ) -> tuple[list[tuple[str, dict[str, Any]]], str]:
     import feedparser  # here: only feeds need it, and it is slow to import
 
-    from .feedtext import fix_text
+    from digest.feeds.cleaning import fix_text
 
     # A file object, never bytes: feedparser opens bytes that name a file (b"/etc/passwd").
     parsed = feedparser.parse(io.BytesIO(raw))
@@ -328,7 +329,7 @@ class _Reading:
 
     def html(self, value: str) -> str | None:
         """The item's HTML, repaired and cut to the newsletter's summary length."""
-        from .feedtext import clean_feed_html
+        from digest.feeds.cleaning import clean_feed_html
 
         return clean_feed_html(value, self.newsletter.layout.summary_length) or None
 
@@ -382,7 +383,7 @@ def _json_feed_item(
     entry: dict[str, Any], base: str, reading: _Reading, feed_images: set[str]
 ) -> dict[str, Any]:
     """One JSON Feed item as article fields; raises TypeError or ValueError on odd values."""
-    from .feedtext import fix_text
+    from digest.feeds.cleaning import fix_text
 
     authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
     first = authors[0] if isinstance(authors, list) and authors else None
@@ -459,3 +460,35 @@ def _csv_items(source: Source, raw: bytes) -> list[tuple[str, dict[str, Any]]]:
             (f"row {index + 2}" + (f" {item['title'][:60]!r}" if item.get("title") else ""), item)
         )
     return items
+
+
+class Source(BaseModel):
+    """Where articles come from: a file or an http(s) URL, and how to read it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path | None = None
+    url: str | None = None
+    format: Literal["auto", "feed", "jsonfeed", "json", "csv"] = "auto"
+    name: str | None = None
+    #: The section of items that name none (no category or tag).
+    section: str = Field(default="News", min_length=1, max_length=100)
+    #: The zone of dates that name none (IANA name); else the newsletter's, with a warning.
+    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
+    #: The language of day and month names in dates, when the feed does not say (``pt_BR``).
+    language: Annotated[str, AfterValidator(check_locale)] | None = None
+    #: Seconds a URL source may take in all, retries included.
+    deadline: float = Field(default=30, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("a source needs exactly one of path or url")
+        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError(f"url must be http(s), got {self.url!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How messages name this source."""
+        return self.name or str(self.path or self.url)

@@ -4,33 +4,30 @@ Readers who chose the same sections share a *variant*. A variant is rendered, co
 inlined once with placeholders for the reader's values; each reader's HTML, text and complete
 message bytes are then made by joining pre-rendered (and pre-encoded) pieces with the reader's
 values, escaped for where they stand. The result is the same as rendering that reader from
-scratch (``Mailing.from_scratch``); the tests hold the two to byte identity.
+scratch (``Copies.from_scratch``); the tests hold the two to byte identity. ``Mailing``
+(``digest.delivery.mailing``) adds delivery to these copies.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import os
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from functools import lru_cache
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from .check import check_copy, summarise, url_problem
-from .config import DeliverySettings
-from .deliver import DeliveryReport, now, run_delivery
-from .errors import CheckError, InputError, RenderError
-from .inline import inline_css
-from .ledger import SendLedger
-from .message import (
+from digest.check import check_copy, summarise, url_problem
+from digest.edition import Edition
+from digest.errors import CheckError, InputError, RenderError
+from digest.mail.message import (
     EDITION_HEADER,
     HEADER_ORDER,
     Headers,
@@ -40,7 +37,7 @@ from .message import (
     one_click,
     unsubscribe_uris,
 )
-from .mime import (
+from digest.mail.mime import (
     address_header,
     assemble,
     check_header_block,
@@ -54,34 +51,46 @@ from .mime import (
     token_header,
     uri_list_header,
 )
-from .models import Newsletter, Reader
-from .providers import make_sender
-from .readers import reader_chunks
-from .render import Renderer, RenderOptions
-from .select import Edition
-from .senders import Outgoing, Receipt, Sender
+from digest.models import Newsletter, Reader
+from digest.render.inline import inline_css
+from digest.render.renderer import Renderer, RenderOptions
 
 if TYPE_CHECKING:
-    from .pipeline import Digest
+    from digest.pipeline import Digest
 
-__all__ = ["Mailing", "ReaderMessage", "unsubscribe_url_for"]
+__all__ = ["Copies", "ReaderMessage", "kept_in_worker", "unsubscribe_url_for"]
+
 
 _VARIANTS_KEPT = 64
+
+
 #: The labels of subject variants, in the ledger and the report.
 SUBJECT_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
 _VariantKey = tuple[tuple[str, ...] | None, frozenset[str], tuple[str, ...], int]
+
+
 Where = Literal["text", "attribute", "raw"]
+
+
 # A value placed in an attribute is filled in only when it holds nothing an HTML serialiser
 # might encode there (libxml2 percent-encodes spaces and non-ASCII in links); other values
 # are rendered from scratch for that reader.
 _ATTRIBUTE_SAFE = re.compile(r"[A-Za-z0-9\-_.!~*()@/:=?;#%&,+]*")
+
+
 # The attribute a placeholder stands in (the last name=" before it, inside its tag), and what
 # of its value comes before the placeholder.
 _ATTRIBUTE_NAME = re.compile(r"([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*[\"']?([^\"'<>]*)\Z")
+
+
 #: Attributes whose value is a URL a reader's value must not turn into javascript: or worse.
 _URL_ATTRIBUTES = frozenset(
     {"href", "src", "action", "formaction", "background", "poster", "cite", "srcset", "data"}
 )
+
+
 # An address the header writer writes as it is (and short enough never to need more care).
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,190}")
 
@@ -148,7 +157,7 @@ class _Tokens(dict[str, Any]):
 
     Values that are empty for the readers of a variant are passed as they are (""), so that
     ``{% if reader.name %}`` is decided exactly; the others are placeholders, and the sandbox
-    notes anything a template does with them besides printing them (see ``digest.sandbox``).
+    notes anything a template does with them besides printing them (see ``digest.render.sandbox``).
     """
 
     def __init__(self, nonce: str, present: frozenset[str], fields: tuple[str, ...]) -> None:
@@ -325,8 +334,8 @@ class ReaderMessage:
     data: bytes
 
 
-class Mailing:
-    """Personalised copies of one edition for many readers."""
+class Copies:
+    """Personalised copies of one edition for many readers: each reader's own message."""
 
     def __init__(
         self, digest: Digest, options: RenderOptions | None = None, subjects: Sequence[str] = ()
@@ -762,98 +771,6 @@ class Mailing:
         for future in pending:
             yield from future.result()
 
-    def deliver(
-        self,
-        readers: Iterable[Reader | Mapping[str, Any]],
-        delivery: DeliverySettings | Sender,
-        ledger: SendLedger | None = None,
-        *,
-        executor: Executor | None = None,
-        workers: int | None = None,
-        chunk: int = 1000,
-        resend_unknown: bool = False,
-        progress: Callable[[int], None] | None = None,
-    ) -> DeliveryReport:
-        """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
-
-        ``readers`` may be any iterable (a CSV file's rows, a database cursor); they are
-        validated in bulk, a chunk at a time. With an ``executor`` (a process pool, or a Dask
-        ``distributed`` client's executor), each worker makes *and sends* its chunk with its
-        own sender (so ``delivery`` must be ``DeliverySettings``) and returns only receipts;
-        at most two chunks per worker are out at once.
-        """
-        chunks = reader_chunks(readers, chunk)
-        common: dict[str, Any] = {
-            "variant": self._label,
-            "resend_unknown": resend_unknown,
-            "progress": progress,
-            "content": self.key,
-        }
-        if executor is not None:
-            if not isinstance(delivery, DeliverySettings):
-                raise InputError(
-                    "delivery: with an executor, pass DeliverySettings (each worker makes "
-                    f"its own sender), not a {type(delivery).__name__}"
-                )
-            settings = delivery
-            in_flight = 2 * max(1, workers or os.cpu_count() or 2)
-            return run_delivery(
-                chunks,
-                _address,
-                lambda batch: executor.submit(_deliver_chunk, self, batch, settings),
-                self.edition_key,
-                ledger,
-                in_flight=in_flight,
-                **common,
-            )
-        sender = make_sender(delivery) if isinstance(delivery, DeliverySettings) else delivery
-        try:
-            return run_delivery(
-                chunks,
-                _address,
-                lambda batch: now(lambda: self.send_chunk(batch, sender)),
-                self.edition_key,
-                ledger,
-                **common,
-            )
-        finally:
-            if sender is not delivery:
-                sender.close()
-
-    def _label(self, reader: Reader) -> str:
-        return self.variant_label(self.subject_variant(reader)) if self.subjects else ""
-
-    def send_chunk(self, readers: Sequence[Reader], sender: Sender) -> list[Receipt]:
-        """Make each reader's message and send them in the sender's batches."""
-        receipts: list[Receipt] = []
-        size = sender.batch_size
-        for start in range(0, len(readers), size):
-            part = readers[start : start + size]
-            outgoing, refused = [], {}
-            for reader in part:
-                try:
-                    outgoing.append(
-                        Outgoing(reader.address, self.message_bytes(reader), self._label(reader))
-                    )
-                except CheckError as error:  # this reader's copy only: the others go on
-                    refused[reader.address] = Receipt(
-                        reader.address, "refused", str(error), self._label(reader)
-                    )
-            sent = iter(sender.send(outgoing) if outgoing else [])
-            receipts += [refused.get(r.address) or next(sent) for r in part]
-            if any(r.state == "deferred" for r in receipts[-len(part) :]):
-                # The provider stopped answering: the rest are not handed over either.
-                receipts += [
-                    Receipt(r.address, "deferred", "an earlier batch was deferred", self._label(r))
-                    for r in readers[start + size :]
-                ]
-                break
-        return receipts
-
-
-def _address(reader: Reader) -> str:
-    return reader.address
-
 
 class _ScratchValues(dict[str, Any]):
     """The reader as templates see it when rendered from scratch (fields as a mapping)."""
@@ -875,35 +792,26 @@ class _EmptyDefault(dict[str, str]):
 
 # A worker process keeps the few mailings it was sent, with their rendered variants, so that
 # every chunk after the first skips rendering. A cache local to each worker, not shared state.
-_WORKER_MAILINGS: OrderedDict[str, Mailing] = OrderedDict()
+_WORKER_MAILINGS: OrderedDict[tuple[str, str], Copies] = OrderedDict()
 
 
-def _kept(mailing: Mailing) -> Mailing:
-    """The worker's own copy of ``mailing``, with the variants it has rendered so far."""
-    kept = _WORKER_MAILINGS.setdefault(mailing.key, mailing)
-    _WORKER_MAILINGS.move_to_end(mailing.key)
+_Kept = TypeVar("_Kept", bound="Copies")
+
+
+def kept_in_worker(mailing: _Kept) -> _Kept:
+    """The worker's own copy of ``mailing``, with the variants it has rendered so far.
+
+    Keyed by the class too: copies made for ``messages`` and a ``Mailing`` to deliver may
+    share a key, and only the second can send.
+    """
+    key = (type(mailing).__qualname__, mailing.key)
+    kept = _WORKER_MAILINGS.setdefault(key, mailing)
+    _WORKER_MAILINGS.move_to_end(key)
     while len(_WORKER_MAILINGS) > 4:
         _WORKER_MAILINGS.popitem(last=False)
-    return kept
+    return kept  # type: ignore[return-value]
 
 
-def _make_messages(mailing: Mailing, readers: list[Reader]) -> list[ReaderMessage]:
-    kept = _kept(mailing)
+def _make_messages(mailing: Copies, readers: list[Reader]) -> list[ReaderMessage]:
+    kept = kept_in_worker(mailing)
     return [ReaderMessage(reader, kept.message_bytes(reader)) for reader in readers]
-
-
-# Each worker process keeps one sender per delivery settings, reusing its connections.
-_WORKER_SENDERS: dict[str, Sender] = {}
-
-
-def _deliver_chunk(
-    mailing: Mailing, readers: list[Reader], settings: DeliverySettings
-) -> list[Receipt]:
-    """In a worker: make and send a chunk with this process's own sender; only receipts return."""
-    kept = _kept(mailing)
-    key = settings.model_dump_json()
-    sender = _WORKER_SENDERS.get(key)
-    if sender is None:
-        sender = _WORKER_SENDERS[key] = make_sender(settings)
-        atexit.register(sender.close)
-    return kept.send_chunk(readers, sender)

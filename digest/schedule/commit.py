@@ -18,27 +18,17 @@ left behind. ``BuildLock`` keeps two builds of one config from interleaving.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import secrets
-import socket
 import sqlite3
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import DigestError
+from digest.errors import DigestError
+from digest.files import transaction
 
-__all__ = ["BuildLock", "Journal", "transaction", "write_files"]
-
-
-def _holder(fd: int) -> str:
-    """What a lock file says of the process that holds it."""
-    try:
-        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
+__all__ = ["Journal", "write_files"]
 
 
 _SCHEMA = """
@@ -50,72 +40,9 @@ CREATE TABLE IF NOT EXISTS journal (
     existed INTEGER NOT NULL
 )
 """
+
+
 _MARK = ".digest-"
-
-
-class BuildLock:
-    """An exclusive lock on a file or folder, held for one build; a second waits, then fails.
-
-    The kernel holds it (``flock``), so a process killed with ``kill -9`` lets it go. A lock
-    file names its holder (process, host, since when), so a refusal can name it too.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        timeout: float = 120.0,
-        busy: str = "another build of this newsletter is running",
-        error: type[DigestError] = DigestError,
-    ) -> None:
-        """Lock ``path`` (a file, created if needed, or a folder), waiting up to ``timeout`` s.
-
-        ``busy`` begins the message of the ``error`` raised when the lock stays taken.
-        """
-        self.path = path
-        self.timeout = timeout
-        self.busy = busy
-        self.error = error
-        self._fd: int | None = None
-
-    def __enter__(self) -> BuildLock:
-        """Take the lock."""
-        try:
-            if self.path.is_dir():
-                fd = os.open(self.path, os.O_RDONLY)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            raise DigestError(
-                f"{self.path}: cannot open the build lock: {error.strerror}"
-            ) from None
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = "" if self.path.is_dir() else _holder(fd)
-                    os.close(fd)
-                    waited = f"; waited {self.timeout:g} s" if self.timeout else ""
-                    raise self.error(
-                        f"{self.busy} ({holder or f'it holds {self.path}'}){waited}"
-                    ) from None
-                time.sleep(0.05)
-        if not self.path.is_dir():
-            note = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%c')}"
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, note.encode(), 0)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Release the lock."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
 
 
 def _stage(folder: Path, name: str, content: bytes, build: str) -> Path:
@@ -255,18 +182,6 @@ class Journal:
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
         return transaction(self.db)
-
-
-@contextlib.contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction (taken at once): committed after the block, rolled back on error."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def write_files(folder: Path | str, files: Mapping[str, bytes]) -> list[Path]:

@@ -17,9 +17,9 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import NotRequired, TypedDict, Unpack
 
-from .addresses import email_address
-from .errors import InputError
-from .mime import (
+from digest.addresses import email_address
+from digest.errors import InputError
+from digest.mail.mime import (
     MessageSpec,
     Part,
     address_header,
@@ -31,7 +31,7 @@ from .mime import (
     token_header,
     uri_list_header,
 )
-from .models import Newsletter
+from digest.models import Newsletter
 
 __all__ = [
     "HEADER_ORDER",
@@ -45,6 +45,7 @@ __all__ = [
     "message_fields",
     "one_click",
 ]
+
 
 # Headers are written by digest (folded at 78, never past 998); this policy only reads them
 # back and keeps them as written when an ``EmailMessage`` is serialised again.

@@ -13,11 +13,12 @@ from datetime import date
 from os import PathLike
 from pathlib import Path
 
-from .errors import ConfigError, InputError
-from .select import Edition
-from .urls import canonical_url
+from digest.edition import Edition
+from digest.errors import ConfigError, InputError
+from digest.urls import canonical_url
 
 __all__ = ["EditionRecord", "History"]
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS editions (
@@ -39,10 +40,16 @@ CREATE TABLE IF NOT EXISTS featured (
 );
 CREATE INDEX IF NOT EXISTS featured_by_url ON featured (canonical_url);
 """
+
+
 #: The history file's format; a file with a higher number was written by a newer digest.
 SCHEMA_VERSION = 1
+
+
 #: The tables digest keeps in a history file (the build journal lives there too).
 _OWN_TABLES = frozenset({"editions", "featured", "journal"})
+
+
 _EDITION_COLUMNS = frozenset({"number", "date", "subject", "lead_url", "quote_text"})
 
 

@@ -37,15 +37,6 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from markupsafe import EscapeFormatter, Markup
 
-
-class IncludeLoader(Protocol):
-    """What MJML calls to read an ``mj-include`` file: its path in, its text out."""
-
-    def __call__(self, path: str) -> str:
-        """The text of the file at ``path``."""
-        ...
-
-
 __all__ = [
     "MAX_INTEGER_BITS",
     "MAX_OUTPUT",
@@ -58,20 +49,44 @@ __all__ = [
     "include_loader",
 ]
 
+
+class IncludeLoader(Protocol):
+    """What MJML calls to read an ``mj-include`` file: its path in, its text out."""
+
+    def __call__(self, path: str) -> str:
+        """The text of the file at ``path``."""
+        ...
+
+
 #: The most characters one template may produce.
 MAX_OUTPUT = 2_000_000
+
+
 #: The longest string (or list) any single template operation may make.
 MAX_STRING = 1_000_000
+
+
 #: The largest number a template may pass as a size, count or width.
 MAX_TEMPLATE_NUMBER = 100_000
+
+
 #: The largest integer a template may make, in bits (about 3,000 decimal digits).
 MAX_INTEGER_BITS = 10_000
+
+
 # How deep into nested containers a size is measured; deeper counts as too large.
 _DEPTH = 12
 
+
 _GUARD: ContextVar[Guard | None] = ContextVar("digest_template_guard", default=None)
+
+
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
+
+
 _SPEC_NUMBERS = re.compile(r"\d+")
+
+
 #: Filters whose numbers are sizes (widths, counts, lengths).
 _SIZING_FILTERS = frozenset(
     {"center", "indent", "wordwrap", "wrap", "truncate", "format", "batch", "slice", "replace"}

@@ -1,0 +1,248 @@
+"""The shared base of the HTTP batch APIs (Postmark, Resend): requests and retries.
+
+What each answer means for the messages in a request is written in ``_HttpApi._call_once``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from digest.delivery.senders import (
+    Outgoing,
+    Pooled,
+    Receipt,
+    State,
+    receipts_for,
+    retry_delays,
+)
+from digest.errors import RenderError, SendError
+from digest.mail.mime import read_message
+
+if TYPE_CHECKING:
+    from digest.delivery.settings import (
+        DeliverySettings,
+    )
+
+
+#: Headers passed on to the HTTP APIs (the providers write From, To, Subject, Date, IDs).
+PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
+
+
+def _secret(name: str, provider: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise SendError(f"{provider}: set the environment variable {name} to the API key")
+    return value
+
+
+class _Answer:
+    def __init__(self, status: int, body: bytes, retry_after: str | None) -> None:
+        self.status, self.body, self.retry_after = status, body, retry_after
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return None
+
+
+class _HttpApi(Pooled):
+    """A JSON batch API over kept-alive HTTPS connections, one per thread."""
+
+    name = "API"
+    path = "/"
+
+    def __init__(self, base_url: str, delivery: DeliverySettings) -> None:
+        super().__init__(delivery.connections, delivery.rate)
+        self.delivery = delivery
+        self.base = urlsplit(base_url)
+        self.prefix = self.base.path.rstrip("/")
+        self._local = threading.local()
+        #: Every thread's connection, so that ``close`` closes them all.
+        self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            host, port = self.base.hostname or "", self.base.port
+            timeout = 60
+            if self.base.scheme == "https":
+                connection = http.client.HTTPSConnection(host, port, timeout=timeout)
+            else:
+                connection = http.client.HTTPConnection(host, port, timeout=timeout)
+            self._local.connection = connection
+            with self._lock:
+                self._opened.append(connection)
+        return connection
+
+    def _drop(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+        self._local.connection = None
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> _Answer | None:
+        """POST ``body``; None when the connection failed after the request was written."""
+        connection = self._connection()
+        written = False
+        try:
+            connection.putrequest("POST", self.prefix + self.path)
+            for name, value in {
+                **headers,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Content-Length": str(len(body)),
+            }.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            written = True
+            connection.send(body)
+            response = connection.getresponse()
+            answer = _Answer(response.status, response.read(), response.getheader("Retry-After"))
+            if response.getheader("Connection", "").lower() == "close":
+                self._drop()
+            return answer
+        except (OSError, http.client.HTTPException) as error:
+            self._drop()
+            if written:
+                return None
+            raise ConnectionError(str(error) or type(error).__name__) from None
+
+    def _headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _item(self, message: Outgoing) -> dict[str, Any]:
+        """One message as the API takes it (raises when the message cannot be read back)."""
+        raise NotImplementedError
+
+    def _receipts(self, batch: Sequence[Outgoing], answer: _Answer) -> list[Receipt] | None:
+        """The receipts of a 2xx answer; None when the answer cannot be read."""
+        raise NotImplementedError
+
+    #: Whether a request that may have reached the provider may be sent again: true only for
+    #: an API with idempotency keys, which answers a repeat with the first result.
+    idempotent = False
+    #: Statuses that say an earlier request with the same idempotency key is still being
+    #: worked on: wait and ask again.
+    in_progress: frozenset[int] = frozenset()
+
+    def _call(self, batch: Sequence[Outgoing]) -> list[Receipt]:
+        """Send ``batch`` in one request; a message that cannot be read is refused alone."""
+        items: list[dict[str, Any]] = []
+        readable: list[Outgoing] = []
+        receipts: list[Receipt | None] = []
+        for message in batch:
+            try:
+                items.append(self._item(message))
+            except (ValueError, KeyError, RenderError) as error:
+                reason = f"{self.name}: the message cannot be read: {error}"
+                receipts.append(Receipt(message.address, "refused", reason, message.variant))
+                continue
+            readable.append(message)
+            receipts.append(None)
+        if readable:
+            try:
+                sent = iter(self._call_once(readable, items))
+            except SendError as error:  # the key was refused: this batch was not taken
+                sent = iter(receipts_for(readable, "deferred", str(error)))
+            receipts = [r if r is not None else next(sent) for r in receipts]
+        return [r for r in receipts if r is not None]
+
+    def _call_once(self, batch: Sequence[Outgoing], items: list[dict[str, Any]]) -> list[Receipt]:
+        """One request, retried only while no earlier try may have reached the provider.
+
+        The outcomes, by answer (see ``docs`` of each provider and ``SECURITY.md``):
+
+        - no connection, or one lost before the request was written: never reached, retried,
+          deferred after the last try;
+        - 429: refused for now, retried (after ``Retry-After``), deferred after the last try;
+        - 2xx: each message's own result;
+        - 401/403: the key was refused (``SendError``), nothing taken;
+        - another 4xx: the request was refused, every message in it refused;
+        - a lost answer, or a 5xx: the provider may have taken the messages. Without
+          idempotency keys they are unknown at once; with them the request is sent again
+          with the same key (and ``in_progress`` statuses waited out); whatever ends such a
+          series of tries, short of an answer, leaves the messages unknown, never deferred.
+        """
+        body = json.dumps(items, ensure_ascii=False).encode("utf-8")
+        headers = self._headers(batch)
+        self.throttle.wait(len(batch))
+        delays = retry_delays(self.delivery.retries, self.delivery.backoff)
+        reached = ""  # why an earlier try may have reached the provider
+        for delay in [*delays, None]:
+            try:
+                answer = self._post(body, headers)
+            except ConnectionError as error:
+                reason = f"{self.name}: {error}"
+            else:
+                if answer is None:
+                    reason = f"{self.name}: the connection was lost after the request was sent"
+                    reached = reason
+                    if not self.idempotent:
+                        return receipts_for(batch, "unknown", reason)
+                elif 200 <= answer.status < 300:
+                    receipts = self._receipts(batch, answer)
+                    if receipts is None:
+                        return receipts_for(batch, "unknown", f"{self.name}: an unreadable answer")
+                    return receipts
+                elif answer.status in (401, 403) and not reached:
+                    raise SendError(f"{self.name}: the API key was refused ({answer.status})")
+                elif answer.status >= 500 or answer.status in self.in_progress:
+                    reason = f"{self.name}: {answer.status} {_error_text(answer)}"
+                    reached = reason
+                    if not self.idempotent:
+                        return receipts_for(batch, "unknown", f"{reason} (may have been taken)")
+                elif answer.status != 429:
+                    state: State = "unknown" if reached else "refused"
+                    return receipts_for(batch, state, f"{answer.status} {_error_text(answer)}")
+                else:
+                    reason = f"{self.name}: {answer.status} {_error_text(answer)}"
+                if answer is not None and answer.status in (429, *self.in_progress):
+                    after = answer.retry_after
+                    if after and after.isdigit() and delay is not None:
+                        delay = max(delay, min(float(after), 60))
+            if delay is None:
+                if reached:
+                    detail = f"{reason} (an earlier try may have been taken: {reached})"
+                    return receipts_for(batch, "unknown", detail)
+                return receipts_for(batch, "deferred", reason)
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def send(self, batch: Sequence[Outgoing]) -> list[Receipt]:
+        """Send ``batch`` in requests of at most ``batch_size``, several at once."""
+        size = self.batch_size
+        return self._map(self._call, [batch[i : i + size] for i in range(0, len(batch), size)])
+
+    def close(self) -> None:
+        """Stop the threads and close every connection they opened."""
+        super().close()
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+        self._local = threading.local()
+
+
+def _error_text(answer: _Answer) -> str:
+    data = answer.json()
+    if isinstance(data, dict):
+        for key in ("Message", "message", "error"):
+            if isinstance(data.get(key), str):
+                return str(data[key])[:300]
+    return answer.body[:300].decode("utf-8", "replace")
+
+
+def _fields(message: Outgoing) -> tuple[dict[str, str], str, str]:
+    read = read_message(message.data)
+    if "From" not in read.headers:
+        raise RenderError("the message has no From header")
+    return read.headers, read.text, read.html

@@ -1,0 +1,142 @@
+"""Delivering personalised copies: a ``Mailing`` makes and sends each reader's copy.
+
+Copies go through a sender (or worker processes that make and send their chunk), and every
+reader is recorded in the send ledger around their batch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
+
+from digest.delivery.ledger import SendLedger
+from digest.delivery.loop import DeliveryReport, now, run_delivery
+from digest.delivery.providers import make_sender
+from digest.delivery.senders import Outgoing, Receipt, Sender
+from digest.delivery.settings import DeliverySettings
+from digest.errors import CheckError, InputError
+from digest.mail.copies import Copies, kept_in_worker
+from digest.mail.readers import reader_chunks
+from digest.models import Reader
+
+if TYPE_CHECKING:
+    pass
+
+
+__all__ = ["Mailing"]
+
+
+class Mailing(Copies):
+    """Personalised copies of one edition, made and delivered: nobody gets it twice."""
+
+    def deliver(
+        self,
+        readers: Iterable[Reader | Mapping[str, Any]],
+        delivery: DeliverySettings | Sender,
+        ledger: SendLedger | None = None,
+        *,
+        executor: Executor | None = None,
+        workers: int | None = None,
+        chunk: int = 1000,
+        resend_unknown: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> DeliveryReport:
+        """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
+
+        ``readers`` may be any iterable (a CSV file's rows, a database cursor); they are
+        validated in bulk, a chunk at a time. With an ``executor`` (a process pool, or a Dask
+        ``distributed`` client's executor), each worker makes *and sends* its chunk with its
+        own sender (so ``delivery`` must be ``DeliverySettings``) and returns only receipts;
+        at most two chunks per worker are out at once.
+        """
+        chunks = reader_chunks(readers, chunk)
+        common: dict[str, Any] = {
+            "variant": self._label,
+            "resend_unknown": resend_unknown,
+            "progress": progress,
+            "content": self.key,
+        }
+        if executor is not None:
+            if not isinstance(delivery, DeliverySettings):
+                raise InputError(
+                    "delivery: with an executor, pass DeliverySettings (each worker makes "
+                    f"its own sender), not a {type(delivery).__name__}"
+                )
+            settings = delivery
+            in_flight = 2 * max(1, workers or os.cpu_count() or 2)
+            return run_delivery(
+                chunks,
+                _address,
+                lambda batch: executor.submit(_deliver_chunk, self, batch, settings),
+                self.edition_key,
+                ledger,
+                in_flight=in_flight,
+                **common,
+            )
+        sender = make_sender(delivery) if isinstance(delivery, DeliverySettings) else delivery
+        try:
+            return run_delivery(
+                chunks,
+                _address,
+                lambda batch: now(lambda: self.send_chunk(batch, sender)),
+                self.edition_key,
+                ledger,
+                **common,
+            )
+        finally:
+            if sender is not delivery:
+                sender.close()
+
+    def _label(self, reader: Reader) -> str:
+        return self.variant_label(self.subject_variant(reader)) if self.subjects else ""
+
+    def send_chunk(self, readers: Sequence[Reader], sender: Sender) -> list[Receipt]:
+        """Make each reader's message and send them in the sender's batches."""
+        receipts: list[Receipt] = []
+        size = sender.batch_size
+        for start in range(0, len(readers), size):
+            part = readers[start : start + size]
+            outgoing, refused = [], {}
+            for reader in part:
+                try:
+                    outgoing.append(
+                        Outgoing(reader.address, self.message_bytes(reader), self._label(reader))
+                    )
+                except CheckError as error:  # this reader's copy only: the others go on
+                    refused[reader.address] = Receipt(
+                        reader.address, "refused", str(error), self._label(reader)
+                    )
+            sent = iter(sender.send(outgoing) if outgoing else [])
+            receipts += [refused.get(r.address) or next(sent) for r in part]
+            if any(r.state == "deferred" for r in receipts[-len(part) :]):
+                # The provider stopped answering: the rest are not handed over either.
+                receipts += [
+                    Receipt(r.address, "deferred", "an earlier batch was deferred", self._label(r))
+                    for r in readers[start + size :]
+                ]
+                break
+        return receipts
+
+
+def _address(reader: Reader) -> str:
+    return reader.address
+
+
+# Each worker process keeps one sender per delivery settings, reusing its connections.
+_WORKER_SENDERS: dict[str, Sender] = {}
+
+
+def _deliver_chunk(
+    mailing: Mailing, readers: list[Reader], settings: DeliverySettings
+) -> list[Receipt]:
+    """In a worker: make and send a chunk with this process's own sender; only receipts return."""
+    kept = kept_in_worker(mailing)
+    key = settings.model_dump_json()
+    sender = _WORKER_SENDERS.get(key)
+    if sender is None:
+        sender = _WORKER_SENDERS[key] = make_sender(settings)
+        atexit.register(sender.close)
+    return kept.send_chunk(readers, sender)

@@ -1,0 +1,103 @@
+"""Delivery settings: the provider, its table, pace, connections, retries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["DeliverySettings", "PostmarkSettings", "ResendSettings", "SesSettings", "SmtpSettings"]
+
+
+class SmtpSettings(BaseModel):
+    """How the SMTP sender reaches the mail server; credentials come from the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(default=587, gt=0, lt=65536)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username_env: str = "DIGEST_SMTP_USER"
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    timeout: float = Field(default=30, gt=0, le=600)
+    #: Log in over a connection without TLS (security = "none"): off unless asked for.
+    allow_plain_login: bool = False
+    #: How many times a dropped connection (or a 421 reply) is reconnected in a row.
+    reconnects: int = Field(default=3, ge=0, le=20)
+
+
+def _api_base(value: str) -> str:
+    """An API's base URL: https, or http only to this machine (a local test server)."""
+    parts = urlsplit(value)
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ValueError(f"must be an https URL (http only for localhost), got {value!r}")
+    return value.rstrip("/")
+
+
+ApiBase = Annotated[str, Field(max_length=500), AfterValidator(_api_base)]
+
+
+class SesSettings(BaseModel):
+    """Amazon SES (API v2); credentials come from boto3's usual chain (environment, profile)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    #: Another endpoint (an emulator such as moto's server); AWS's own when not given.
+    endpoint_url: ApiBase | None = None
+    configuration_set: str | None = Field(default=None, max_length=64)
+
+
+class PostmarkSettings(BaseModel):
+    """Postmark's batch API (500 messages a call); the server token comes from the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token_env: str = "POSTMARK_SERVER_TOKEN"
+    #: The message stream: Postmark asks that newsletters go through a broadcast stream.
+    message_stream: str = Field(default="broadcast", max_length=100)
+    base_url: ApiBase = "https://api.postmarkapp.com"
+
+
+class ResendSettings(BaseModel):
+    """Resend's batch API (100 messages a call); the API key comes from the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_env: str = "RESEND_API_KEY"
+    base_url: ApiBase = "https://api.resend.com"
+
+
+class DeliverySettings(BaseModel):
+    """How messages leave: the provider, its settings, the pace and the retries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Literal["smtp", "ses", "postmark", "resend"] = "smtp"
+    smtp: SmtpSettings | None = None
+    ses: SesSettings = SesSettings()
+    postmark: PostmarkSettings = PostmarkSettings()
+    resend: ResendSettings = ResendSettings()
+    #: The most messages a second, across all connections of one sender (0: no limit; else
+    #: at least 0.01, one message every 100 seconds).
+    rate: float = Field(default=0, ge=0, le=100_000)
+    #: Connections (SMTP) or concurrent requests (APIs) per sender.
+    connections: int = Field(default=4, ge=1, le=64)
+    #: Messages per batch: at most the provider's limit (500 Postmark, 100 Resend).
+    batch_size: int | None = Field(default=None, ge=1, le=1000)
+    #: Tries after a throttled or failed request, waiting longer each time.
+    retries: int = Field(default=5, ge=0, le=20)
+    #: The first wait before a retry, in seconds; it doubles each time (with jitter).
+    backoff: float = Field(default=0.5, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _provider_settings(self) -> DeliverySettings:
+        if 0 < self.rate < 0.01:
+            raise ValueError(
+                f"rate: at least 0.01 messages a second, or 0 for no limit (got {self.rate:g})"
+            )
+        if self.provider == "smtp" and self.smtp is None:
+            raise ValueError('provider "smtp" needs a [delivery.smtp] table with its host')
+        return self

@@ -1,0 +1,125 @@
+"""MJML to HTML with mjml-python (MRML).
+
+The MJML is checked for depth first, and its attribute text written as character references.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import mjml
+
+from digest.errors import RenderError
+
+if TYPE_CHECKING:
+    from digest.render.sandbox import IncludeLoader
+
+
+#: How deeply elements may nest in the MJML handed to the compiler, which is recursive: tens
+#: of thousands of nested elements overflow its stack and end the process.
+MAX_MJML_DEPTH = 200
+
+
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>|<!--.*?-->", re.DOTALL)
+
+
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+# What MRML escapes in an attribute (Rust's Debug form): non-ASCII marks, backslashes, tabs
+# and line breaks; all non-ASCII is written as references, to be safe from its next version.
+_ESCAPED_BY_MRML = re.compile(r"[^\x20-\x5b\x5d-\x7e]")
+
+
+_TITLE = re.compile(r"(<mj-title\b[^>]*>)(.*?)(</mj-title>)", re.DOTALL)
+
+
+# Elements with no end tag in HTML (MJML passes HTML through in mj-text, mj-button, mj-raw).
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+
+
+def _character_references(source: str) -> str:
+    r"""Non-ASCII characters (and ``\``, tabs, line breaks) in attributes as references.
+
+    mjml-python (MRML) writes a combining mark in an attribute as a Rust escape (the alt
+    text ``न्यूज़18`` became ``न\u{94d}य…``) but passes character references through; the
+    HTML parser after it reads them back as the characters they stand for. The text of
+    ``mj-title`` is written so too: MRML copies it into the ``aria-label`` of the body.
+    """
+
+    def tag(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if match.group(3) is None or not _ESCAPED_BY_MRML.search(text):
+            return text
+        return _QUOTED.sub(lambda value: _references(value.group(0)), text)
+
+    source = _TITLE.sub(lambda m: m.group(1) + _references(m.group(2)) + m.group(3), source)
+    return _TAG.sub(tag, source)
+
+
+def _references(text: str) -> str:
+    return _ESCAPED_BY_MRML.sub(lambda c: f"&#x{ord(c.group(0)):x};", text)
+
+
+def _check_depth(source: str) -> None:
+    """Refuse MJML whose elements nest deeper than ``MAX_MJML_DEPTH``."""
+    depth = deepest = 0
+    for match in _TAG.finditer(source):
+        closing, name, rest = match.group(1), match.group(2), match.group(3)
+        if name is None or name.lower() in _VOID or rest.rstrip().endswith("/"):
+            continue
+        depth = max(0, depth - 1) if closing else depth + 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_MJML_DEPTH:
+                raise RenderError(
+                    f"the MJML nests elements more than {MAX_MJML_DEPTH} deep "
+                    f"(<{name}> at character {match.start():,}); the compiler would crash"
+                )
+
+
+def compile_mjml(source: str, loader: IncludeLoader | None = None) -> str:
+    """Compile MJML to HTML with mjml-python, without MJML's default web fonts.
+
+    ``loader`` reads ``mj-include`` files; without one, ``mj-include`` is an error. Web fonts
+    come only from ``mj-font`` elements in the template (the theme's ``web_fonts``). The
+    source (and every included file) is checked for depth and has the non-ASCII characters
+    of its attribute values written as references (see ``_character_references``).
+    """
+    source = _prepared(source)
+    included = None if loader is None else _prepared_loader(loader)
+    try:
+        html: str = mjml.mjml2html(source, fonts={}, disable_comments=True, include_loader=included)
+    except (ValueError, OSError) as error:
+        raise RenderError(f"MJML did not compile: {error}") from None
+    return html
+
+
+def _prepared(source: str) -> str:
+    _check_depth(source)
+    return _character_references(source)
+
+
+def _prepared_loader(loader: IncludeLoader) -> IncludeLoader:
+    def load(path: str) -> str:
+        return _prepared(loader(path))
+
+    return load

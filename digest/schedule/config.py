@@ -1,0 +1,121 @@
+"""Config and data files: a TOML newsletter config and JSON documents of articles and quotes."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from digest.delivery.settings import DeliverySettings
+from digest.errors import ConfigError, describe_validation_error
+from digest.feeds.data import MAX_DATA_BYTES
+from digest.feeds.sources import Source
+from digest.files import StrPath, read_file
+from digest.models import EmailAddress, Newsletter
+
+__all__ = ["BuildConfig", "load_config"]
+
+
+class BuildConfig(BaseModel):
+    """A newsletter config file: the newsletter, its data files, templates and assets."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    newsletter: Newsletter
+    data: list[Path] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list, max_length=100)
+    templates: Path | None = None
+    assets: Path | None = None
+    to: list[EmailAddress] = Field(default_factory=list)
+    #: The edition history (SQLite): a path, or false to keep none.
+    history: Path | bool = True
+    #: The folder of the web archive (one page per edition and an index), if any.
+    archive: Path | None = None
+    #: Where ``digest build`` writes when ``--out`` is not given.
+    out: Path | None = None
+    delivery: DeliverySettings | None = None
+    #: A file of recipient addresses for ``digest send``, one a line.
+    recipients: Path | None = None
+    #: Cadence-based windows need the previous edition: how many editions a quote rests.
+    quote_rest: int = Field(default=4, ge=0, le=100)
+
+    def beside_history(self, suffix: str) -> Path | None:
+        """A file kept beside the history, named as it up to its first dot, then ``suffix``.
+
+        ``weekly.history.sqlite3`` gives ``weekly.sends.sqlite3`` for ``.sends.sqlite3``.
+        None when the config keeps no history.
+        """
+        if not isinstance(self.history, Path):
+            return None
+        return self.history.with_name(self.history.name.split(".")[0] + suffix)
+
+
+def ledger_path(config: BuildConfig, eml: Path) -> Path:
+    """Where ``digest send`` keeps its ledger: beside the history, or in the ``.eml``'s folder.
+
+    Without a history, every edition sent from one folder shares ``digest.sends.sqlite3``
+    there, so a rebuilt ``.eml`` under another name still finds its first send. A ledger of
+    0.2 named after the ``.eml`` (``edition-….sends.sqlite3``) is used while it exists.
+    """
+    beside = config.beside_history(".sends.sqlite3")
+    if beside is not None:
+        return beside
+    earlier = eml.with_name(eml.name.split(".")[0] + ".sends.sqlite3")
+    return earlier if earlier.exists() else eml.with_name("digest.sends.sqlite3")
+
+
+def load_config(path: StrPath) -> BuildConfig:
+    """Read a TOML config; its relative paths are taken from the config's own folder."""
+    path = Path(path)
+    raw = read_file(path, "config file", MAX_DATA_BYTES)
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not usable TOML: arrays or tables nested too deeply") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise ConfigError(f"{path}: not usable TOML: {error}") from None
+    data = document.get("data", [])
+    if isinstance(data, str):
+        document["data"] = [data]
+    if "smtp" in document:
+        raise ConfigError(
+            f'{path}: [smtp] has moved to [delivery.smtp] (with provider = "smtp" in '
+            "[delivery]); the keys inside it are the same"
+        )
+    try:
+        config = BuildConfig.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+    base = path.parent
+
+    def under(value: Path | None) -> Path | None:
+        return None if value is None else base / value
+
+    history = config.history
+    if history is True:
+        history = base / f"{path.stem}.history.sqlite3"
+    elif isinstance(history, Path):
+        history = base / history
+    sources = [
+        s if s.path is None else s.model_copy(update={"path": base / s.path})
+        for s in config.sources
+    ]
+    return config.model_copy(
+        update={
+            "data": [base / p for p in config.data],
+            "sources": sources,
+            "templates": under(config.templates),
+            "assets": under(config.assets),
+            "history": history,
+            "archive": under(config.archive),
+            "out": under(config.out),
+            "recipients": under(config.recipients),
+        }
+    )
