@@ -18,9 +18,9 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from digest.colour import MIN_CONTRAST, contrast_ratio
-from digest.labels import every_translation
+from digest.labels import READ_MORE_PHRASES, every_translation
 from digest.models import Newsletter, Theme
-from digest.urls import FORBIDDEN_SCHEMES
+from digest.urls import FORBIDDEN_SCHEMES, WEB_SCHEMES
 
 __all__ = [
     "DEFAULT_BUDGET_KB",
@@ -30,6 +30,7 @@ __all__ = [
     "check_html",
     "check_text",
     "check_theme",
+    "is_pixel_size",
     "summarise",
     "url_problem",
 ]
@@ -42,17 +43,15 @@ _GENERIC_LINK_TEXT = {
     "click here",
     "here",
     "more",
-    "read more",
     "link",
     "this",
     "this link",
     "learn more",
     "klik di sini",
     "di sini",
-    "selengkapnya",
-    "baca selengkapnya",
     "baca",
     "lanjut",
+    *READ_MORE_PHRASES,
 }
 _MAJOR = ("gmail/", "outlook/windows", "outlook/outlook-com", "apple-mail/")
 # Outlook for Windows lacks so much CSS that MJML's own output leans on graceful degradation
@@ -310,7 +309,9 @@ def _check_images(reader: _Reader) -> list[Finding]:
                     line,
                 )
             )
-        if (width.isdigit() and int(width) <= 2) or (height.isdigit() and int(height) <= 2):
+        if is_pixel_size(
+            int(width) if width.isdigit() else None, int(height) if height.isdigit() else None
+        ):
             findings.append(
                 Finding(
                     "warning",
@@ -326,6 +327,17 @@ def _check_images(reader: _Reader) -> list[Finding]:
     return findings
 
 
+#: A picture this wide or high (or less) is a tracking pixel, not a picture.
+PIXEL_SIZE = 2
+
+
+def is_pixel_size(width: int | None, height: int | None) -> bool:
+    """Whether a declared size is a tracking pixel's (1x1, 2x2, or one side that thin)."""
+    return (width is not None and width <= PIXEL_SIZE) or (
+        height is not None and height <= PIXEL_SIZE
+    )
+
+
 def url_problem(url: str, images: bool = False) -> str | None:
     """Why ``url`` may not stand in an email's link (or picture), or None when it may."""
     url = url.strip()
@@ -334,7 +346,7 @@ def url_problem(url: str, images: bool = False) -> str | None:
         return f"the {scheme or 'hidden'}: scheme is unsafe"
     if not scheme:
         return "a relative URL does not work in an email"
-    if scheme not in ({"http", "https"} if images else {"http", "https", "mailto", "tel"}):
+    if scheme not in (WEB_SCHEMES if images else WEB_SCHEMES | {"mailto", "tel"}):
         return f"the {scheme}: scheme is not for email"
     return None
 

@@ -147,6 +147,46 @@ def labels_for(locale: str, overrides: Mapping[str, str] = {}) -> dict[str, str]
     return labels
 
 
+#: Words of a link that only point to the full article, in the languages feeds are most often
+#: written in (lower case). Feed cleaning drops trailers that say them; the check flags links
+#: whose whole text is one of them (with the catalogs' own "Read more").
+READ_MORE_PHRASES = (
+    "continue reading",
+    "read more",
+    "read full story",
+    "read full article",
+    "read the full story",
+    "read the full article",
+    "read on",
+    "full story",
+    "weiterlesen",
+    "mehr lesen",
+    "lire la suite",
+    "lire plus",
+    "leia mais",
+    "ler mais",
+    "continuar lendo",
+    "continuar leyendo",
+    "seguir leyendo",
+    "leer más",
+    "leer mas",
+    "leggi tutto",
+    "leggi di più",
+    "leggi di piu",
+    "continua a leggere",
+    "lees meer",
+    "lees verder",
+    "verder lezen",
+    "baca selengkapnya",
+    "selengkapnya",
+    "читать далее",
+    "続きを読む",
+    "阅读全文",
+    "閱讀全文",
+    "اقرأ المزيد",
+)
+
+
 @lru_cache(maxsize=16)
 def every_translation(key: str) -> frozenset[str]:
     """One label in every catalog, case folded (to recognise it in any language)."""

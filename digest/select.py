@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
+from digest.check import is_pixel_size
 from digest.edition import Edition, Section
 from digest.errors import EmptyEditionError, InputError, NothingNewError
 from digest.models import Article, Newsletter, Quote
@@ -46,7 +47,7 @@ def _lead_rank(article: Article) -> tuple[bool, int, bool, float, str]:
 
 def has_picture(article: Article) -> bool:
     """Whether the article has a real picture (a declared 1x1 or 2x2 one is a tracking pixel)."""
-    tiny = (article.image_width or 3) <= 2 or (article.image_height or 3) <= 2
+    tiny = is_pixel_size(article.image_width, article.image_height)
     return article.image_url is not None and not tiny
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
 from digest.delivery.providers import make_sender
-from digest.delivery.senders import Outgoing, Receipt, Sender
+from digest.delivery.senders import Outgoing, Receipt, Sender, until_deferred
 from digest.delivery.settings import DeliverySettings
 from digest.errors import CheckError, InputError
 from digest.mail.copies import Copies, kept_in_worker
@@ -95,10 +95,8 @@ class Mailing(Copies):
 
     def send_chunk(self, readers: Sequence[Reader], sender: Sender) -> list[Receipt]:
         """Make each reader's message and send them in the sender's batches."""
-        receipts: list[Receipt] = []
-        size = sender.batch_size
-        for start in range(0, len(readers), size):
-            part = readers[start : start + size]
+
+        def batch(part: Sequence[Reader]) -> list[Receipt]:
             outgoing, refused = [], {}
             for reader in part:
                 try:
@@ -110,15 +108,12 @@ class Mailing(Copies):
                         reader.address, "refused", str(error), self._label(reader)
                     )
             sent = iter(sender.send(outgoing) if outgoing else [])
-            receipts += [refused.get(r.address) or next(sent) for r in part]
-            if any(r.state == "deferred" for r in receipts[-len(part) :]):
-                # The provider stopped answering: the rest are not handed over either.
-                receipts += [
-                    Receipt(r.address, "deferred", "an earlier batch was deferred", self._label(r))
-                    for r in readers[start + size :]
-                ]
-                break
-        return receipts
+            return [refused.get(r.address) or next(sent) for r in part]
+
+        def defer(rest: Sequence[Reader], why: str) -> list[Receipt]:
+            return [Receipt(r.address, "deferred", why, self._label(r)) for r in rest]
+
+        return until_deferred(readers, sender.batch_size, batch, defer)
 
 
 def _address(reader: Reader) -> str:

@@ -45,10 +45,12 @@ __all__ = [
     "each_until_deferred",
     "receipts_for",
     "retry_delays",
+    "until_deferred",
 ]
 
 
 State = Literal["sent", "refused", "unknown", "deferred"]
+Item = TypeVar("Item")
 
 
 _Self = TypeVar("_Self", bound="Closing")
@@ -142,25 +144,46 @@ def receipts_for(messages: Sequence[Outgoing], state: State, detail: str) -> lis
     return [Receipt(m.address, state, detail, m.variant) for m in messages]
 
 
+def until_deferred(
+    items: Sequence[Item],
+    size: int,
+    send: Callable[[Sequence[Item]], list[Receipt]],
+    defer: Callable[[Sequence[Item], str], list[Receipt]],
+) -> list[Receipt]:
+    """``send`` the items ``size`` at a time; once a receipt is deferred, ``defer`` the rest.
+
+    A deferral means the provider stopped answering: nothing more is handed over on this run,
+    and what went out before keeps its receipt.
+    """
+    receipts: list[Receipt] = []
+    for start in range(0, len(items), size):
+        done = send(items[start : start + size])
+        receipts += done
+        deferred = next((r for r in done if r.state == "deferred"), None)
+        if deferred is not None:
+            receipts += defer(items[start + size :], deferred.detail)
+            break
+    return receipts
+
+
 def each_until_deferred(
     messages: Sequence[Outgoing], one: Callable[[Outgoing], Receipt]
 ) -> list[Receipt]:
     """Send ``messages`` one after another; after a deferral the rest are deferred too.
 
-    A ``SendError`` (a refused login or key, no credentials) defers the message it came with:
-    nothing more goes out on this run, and what went out before keeps its receipt.
+    A ``SendError`` (a refused login or key, no credentials) defers the message it came with.
     """
-    receipts: list[Receipt] = []
-    for position, message in enumerate(messages):
+
+    def single(batch: Sequence[Outgoing]) -> list[Receipt]:
         try:
-            receipt = one(message)
+            return [one(batch[0])]
         except SendError as error:
-            receipt = Receipt(message.address, "deferred", str(error), message.variant)
-        receipts.append(receipt)
-        if receipt.state == "deferred":
-            receipts += receipts_for(messages[position + 1 :], "deferred", receipt.detail)
-            break
-    return receipts
+            return receipts_for(batch, "deferred", str(error))
+
+    def defer(rest: Sequence[Outgoing], why: str) -> list[Receipt]:
+        return receipts_for(rest, "deferred", why)
+
+    return until_deferred(messages, 1, single, defer)
 
 
 class Pooled(Closing):

@@ -13,23 +13,20 @@ import re
 import ftfy
 import lxml.html
 
+from digest.labels import READ_MORE_PHRASES
 from digest.markup import fragment_html, html_fragment
 from digest.text import cut_text
 
 __all__ = ["clean_feed_html", "fix_text"]
 
 
-# Words of a link or paragraph that only points to the full article, in the languages feeds
-# are most often written in. Matched against the whole text of the element.
+# A link or paragraph that only points to the full article (``READ_MORE_PHRASES``), matched
+# against the whole text of the element.
 _TRAILER = re.compile(
-    r"""^[\s\[(«"“]*(
-        continue\ reading|read\ (the\ )?(more|full\ (story|article)|on)|full\ story
-        |weiterlesen|mehr\ lesen|lire\ la\ suite|lire\ plus|leia\ mais|ler\ mais
-        |continuar\ lendo|continuar\ leyendo|seguir\ leyendo|leer\ m[aá]s|leggi\ (tutto|di\ pi[uù])
-        |continua\ a\ leggere|lees\ (meer|verder)|verder\ lezen|baca\ selengkapnya
-        |selengkapnya|читать\ далее|続きを読む|阅读全文|閱讀全文|اقرأ\ المزيد
-    )\b[\s\S]{0,60}$""",
-    re.I | re.X,
+    r"""^[\s\[(«"“]*("""
+    + "|".join(re.escape(phrase) for phrase in READ_MORE_PHRASES)
+    + r""")\b[\s\S]{0,60}$""",
+    re.I,
 )
 
 

@@ -30,6 +30,7 @@ from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 from digest.errors import FetchError
+from digest.urls import WEB_SCHEMES
 
 __all__ = ["MAX_SOURCE_BYTES", "FeedCache", "FetchError", "Fetcher"]
 
@@ -188,7 +189,7 @@ class _Retry(Exception):
     """A failure worth another try."""
 
 
-_SCHEMES = frozenset({"http", "https"})
+_SCHEMES = WEB_SCHEMES
 
 
 _LATE = "the server did not finish within the deadline of {:g} s"

@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from digest.check import is_pixel_size
 from digest.markup import html_fragment
 from digest.urls import on_domains
 
@@ -132,9 +133,7 @@ def looks_like_image(url: str, mime_type: str = "", medium: str = "") -> bool:
 
 def is_tracking_pixel(item: Picture) -> bool:
     """A counter or ad image: declared tiny, or served from a known pixel or redirect host."""
-    if (item.width is not None and item.width <= 2) or (
-        item.height is not None and item.height <= 2
-    ):
+    if is_pixel_size(item.width, item.height):
         return True
     return on_domains(item.url, _PIXEL_HOSTS) or bool(_PIXEL_PATHS.search(urlsplit(item.url).path))
 

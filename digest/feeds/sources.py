@@ -38,7 +38,7 @@ from digest.files import read_limited
 from digest.markup import html_to_text
 from digest.models import Article, Newsletter, Quote, check_locale, check_timezone
 from digest.text import cut_text
-from digest.urls import on_domains
+from digest.urls import WEB_SCHEMES, on_domains
 
 __all__ = [
     "MAX_SOURCE_BYTES",
@@ -210,7 +210,7 @@ def _feed_link(entry: Mapping[str, Any]) -> str | None:
         return original.strip()
     link = entry.get("link") or None
     guid = entry.get("id") or ""
-    if link and is_redirect_link(link) and urlsplit(guid).scheme in ("http", "https"):
+    if link and is_redirect_link(link) and urlsplit(guid).scheme in WEB_SCHEMES:
         return str(guid)
     return link
 
@@ -484,7 +484,7 @@ class Source(BaseModel):
     def _one_location(self) -> Source:
         if (self.path is None) == (self.url is None):
             raise ValueError("a source needs exactly one of path or url")
-        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
+        if self.url is not None and urlsplit(self.url).scheme not in WEB_SCHEMES:
             raise ValueError(f"url must be http(s), got {self.url!r}")
         return self
 

@@ -30,10 +30,12 @@ from digest.errors import CheckError, InputError, RenderError
 from digest.mail.message import (
     EDITION_HEADER,
     HEADER_ORDER,
+    ONE_CLICK_LINE,
     Headers,
     build_message,
     in_order,
     message_bytes,
+    message_id,
     one_click,
     unsubscribe_uris,
 )
@@ -48,7 +50,6 @@ from digest.mail.mime import (
     one_line,
     quoted_printable,
     text_header,
-    token_header,
     uri_list_header,
 )
 from digest.models import Newsletter, Reader
@@ -552,10 +553,12 @@ class Copies:
         return rendered.subject, html, rendered.text
 
     def _message_id(self, reader: Reader, subject: str) -> str:
-        domain = self.digest.newsletter.sender.address.rsplit("@", 1)[1]
         who = hashlib.sha256(reader.address.encode()).hexdigest()[:12]
+        return self._id_of(subject, who)
+
+    def _id_of(self, subject: str, who: str) -> str:
         what = hashlib.sha256(subject.encode()).hexdigest()[:8]
-        return f"<digest.{self.digest.sent_at:%Y%m%d}.{what}.{who}@{domain}>"
+        return message_id(self.digest.sent_at, self.digest.newsletter.sender.address, what, who)
 
     def _content(self, reader: Reader, subject: str, html: str, text: str) -> dict[str, Any]:
         return {
@@ -585,17 +588,11 @@ class Copies:
                 sent_at=self.digest.sent_at,
                 edition=self.edition_key,
             )
-            self._head = {
-                "From": address_header("From", [headers.sender]),
-                "Reply-To": address_header("Reply-To", [("", headers.reply_to)])
-                if headers.reply_to
-                else b"",
-                "Date": token_header("Date", headers.date),
-                "List-Unsubscribe-Post": token_header(
-                    "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"
-                ),
-                EDITION_HEADER: text_header(EDITION_HEADER, headers.edition),
-            }
+            written = headers.written()
+            self._head = {name: written[name] for name in ("From", "Reply-To", "Date")}
+            # Whether a copy offers one click depends on the reader's link: kept for each.
+            self._head["List-Unsubscribe-Post"] = ONE_CLICK_LINE
+            self._head[EDITION_HEADER] = written[EDITION_HEADER]
             shared = [(name, None) for name in HEADER_ORDER if self._head.get(name)]
             check_header_block(in_order(self._head), shared)
         return self._head
@@ -695,9 +692,9 @@ class Copies:
             return None
         newsletter = self.digest.newsletter
         head = self._static_head()
-        domain = newsletter.sender.address.rsplit("@", 1)[1]
-        what = hashlib.sha256(subject.encode()).hexdigest()[:8]
-        message_id = f"Message-ID: <digest.{self.digest.sent_at:%Y%m%d}.{what}.".encode()
+        # The reader's hash goes where the stand-in stands in the one Message-ID form.
+        id_line = id_header("Message-ID", self._id_of(subject, _STAND_IN))
+        id_before, _, id_after = id_line.partition(_STAND_IN.encode())
         base, mailto = newsletter.contact.unsubscribe_url, unsubscribe_uris(newsletter, None)[1:]
         fixed_uris = unsubscribe_uris(newsletter, base)
         fixed = uri_list_header("List-Unsubscribe", fixed_uris) if fixed_uris else b""
@@ -711,8 +708,8 @@ class Copies:
         framing = frame(variant.boundary, ("plain", "html"))
         plan = _Plan(
             before_to=head["From"] + b"To: ",
-            after_to=b"\r\n" + head["Reply-To"] + variant.subject_line + head["Date"] + message_id,
-            after_id=f"@{domain}>\r\n".encode("ascii"),
+            after_to=b"\r\n" + head["Reply-To"] + variant.subject_line + head["Date"] + id_before,
+            after_id=id_after,
             unsubscribe=unsubscribe,
             fixed_unsubscribe=fixed,
             after_unsubscribe=(head["List-Unsubscribe-Post"] if one_click(fixed_uris) else b"")

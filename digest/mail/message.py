@@ -104,6 +104,16 @@ class MessageContent(TypedDict):
 EDITION_HEADER = "X-Digest-Edition"
 
 
+def message_id(sent_at: datetime, sender: str, *parts: str) -> str:
+    """The one form of every Message-ID digest writes: ``<digest.DATE.PARTS@SENDER-DOMAIN>``.
+
+    ``parts`` are hashes of what tells the message apart (its content; a copy's subject and
+    reader), so that a rebuild makes the same IDs.
+    """
+    domain = sender.rsplit("@", 1)[1]
+    return f"<digest.{sent_at:%Y%m%d}.{'.'.join(parts)}@{domain}>"
+
+
 def edition_key(newsletter_name: str, on: date, number: int | None) -> str:
     """What the send ledger knows an edition by: the newsletter, the date, the number."""
     suffix = f" #{number}" if number is not None else ""
@@ -122,6 +132,10 @@ HEADER_ORDER = (
     "List-Unsubscribe-Post",
     EDITION_HEADER,
 )
+
+
+#: RFC 8058's one-click line, beside an https ``List-Unsubscribe``.
+ONE_CLICK_LINE = token_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 
 def in_order(lines: Mapping[str, bytes]) -> bytes:
@@ -168,7 +182,6 @@ class Headers:
         """Collect and check the header values of one message."""
         newsletter, sent_at = content["newsletter"], content["sent_at"]
         subject = one_line(content["subject"])
-        domain = newsletter.sender.address.rsplit("@", 1)[1]
         key = _content_key(subject, content["html"], content["text"])
         return cls(
             sender=(newsletter.sender.name, newsletter.sender.address),
@@ -176,15 +189,16 @@ class Headers:
             reply_to=newsletter.contact.reply_to,
             subject=subject,
             date=format_datetime(sent_at),
-            message_id=content.get("message_id") or f"<digest.{sent_at:%Y%m%d}.{key}@{domain}>",
+            message_id=content.get("message_id")
+            or message_id(sent_at, newsletter.sender.address, key),
             unsubscribe=tuple(unsubscribe_uris(newsletter, content.get("unsubscribe_url"))),
             edition=one_line(content.get("edition") or ""),
         )
 
-    def lines(self) -> bytes:
-        """The written header block, checked by parsing it again."""
+    def written(self) -> dict[str, bytes]:
+        """Each header's written line (b"" for a header this message has not), by name."""
         to = [("", address) for address in self.to] or [self.sender]
-        written = {
+        return {
             "From": address_header("From", [self.sender]),
             "To": address_header("To", to),
             "Reply-To": address_header("Reply-To", [("", self.reply_to)]) if self.reply_to else b"",
@@ -194,13 +208,13 @@ class Headers:
             "List-Unsubscribe": uri_list_header("List-Unsubscribe", self.unsubscribe)
             if self.unsubscribe
             else b"",
-            "List-Unsubscribe-Post": token_header(
-                "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"
-            )
-            if one_click(self.unsubscribe)
-            else b"",
+            "List-Unsubscribe-Post": ONE_CLICK_LINE if one_click(self.unsubscribe) else b"",
             EDITION_HEADER: text_header(EDITION_HEADER, self.edition) if self.edition else b"",
         }
+
+    def lines(self) -> bytes:
+        """The written header block, checked by parsing it again."""
+        written = self.written()
         # Text values are compared as read back; structured ones by name.
         values = {
             "Subject": self.subject,
