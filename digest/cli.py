@@ -68,7 +68,8 @@ def cli() -> None:
     """Turn a week of news articles into one email digest.
 
     Exit statuses: 0 done; 1 bad input; 2 wrong usage; 3 nothing new to send; 4 template or
-    rendering error; 5 check found errors; 6 some recipients refused; 7 mail server error.
+    rendering error; 5 check found errors; 6 some recipients refused; 7 mail server error
+    (or another run is sending the same edition).
     """
 
 

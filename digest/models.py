@@ -245,16 +245,22 @@ class Quote(_Model):
 class Sender(_Model):
     """The name and address an edition is sent from."""
 
+    #: The display name in the From header.
     name: Name
+    #: The From address (and the envelope sender of every copy).
     address: EmailAddress
 
 
 class Logo(_Model):
     """The brand's logo, shown at the top of every edition."""
 
+    #: The logo picture: an https URL, or a path below ``asset_base_url``.
     url: ImageUrl
+    #: The logo's text for screen readers and blocked pictures (usually the name).
     alt: Annotated[OneLine, _Required]
+    #: Its width in CSS pixels (at most 552).
     width: int = Field(default=160, gt=0, le=552)
+    #: Its height in CSS pixels.
     height: int = Field(default=40, gt=0, le=400)
     #: A variant for dark backgrounds, swapped in by clients in dark mode; without one, the
     #: logo sits on a light plate there.
@@ -264,19 +270,28 @@ class Logo(_Model):
 class Link(_Model):
     """A labelled link, such as a social profile in the footer."""
 
+    #: The words of the link.
     label: ShortName
+    #: Where it points (http or https).
     url: WebUrl
 
 
 class Theme(_Model):
     """Colours and fonts of the default templates."""
 
+    #: The brand colour: the masthead, section headings, kickers and buttons (``#rrggbb``).
     brand: Colour = "#b3121b"
+    #: The colour of links.
     accent: Colour = "#0b5394"
+    #: The colour of body text.
     text: Colour = "#1f2328"
+    #: The colour of dates, captions and the footer.
     muted: Colour = "#59636e"
+    #: The colour around the email.
     background: Colour = "#f2f3f5"
+    #: The colour behind the email's content.
     surface: Colour = "#ffffff"
+    #: The font list of the text, as in CSS; system fonts by default.
     font_family: Annotated[str, Field(max_length=300), AfterValidator(_font_family)] = (
         "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
     )
@@ -294,7 +309,9 @@ WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
 class Cadence(_Model):
     """How often editions go out: every day, or every week on one weekday (at ``send_time``)."""
 
+    #: ``day`` or ``week``.
     every: Literal["day", "week"] = "week"
+    #: The weekday of a weekly edition.
     weekday: Weekday = "monday"
 
     def latest(self, today: date) -> date:
@@ -333,9 +350,13 @@ class Reader(_Model):
 class Tracking(_Model):
     """UTM parameters added to article links; ``{date}`` and ``{number}`` are filled in."""
 
+    #: The ``utm_source`` value.
     utm_source: ShortName = "newsletter"
+    #: The ``utm_medium`` value.
     utm_medium: ShortName = "email"
+    #: The ``utm_campaign`` value; ``{date}`` and ``{number}`` are the edition's.
     utm_campaign: ShortName = "edition-{date}"
+    #: The ``utm_content`` value, if any.
     utm_content: ShortName | None = None
     #: Links to these domains (and their subdomains) are left as they are.
     skip_domains: list[ShortName] = Field(default_factory=list, max_length=100)
@@ -344,24 +365,33 @@ class Tracking(_Model):
 class SectionSpec(_Model):
     """A section of the edition: its name in the articles, its heading and its teaser limit."""
 
+    #: The section's name as the articles give it (matched without case).
     name: ShortName
+    #: Its heading in the email, when not the name.
     label: OneLine | None = None
+    #: How many teasers it shows at most, when not ``teasers_per_section``.
     limit: int | None = Field(default=None, ge=0, le=50)
 
 
 class Brand(_Model):
     """How the newsletter looks: its logo, colours and fonts, footer words and social links."""
 
+    #: The logo at the top (``[newsletter.brand.logo]``); without one, the name in text.
     logo: Logo | None = None
+    #: Colours and fonts of the default templates (``[newsletter.brand.theme]``).
     theme: Theme = Theme()
+    #: Words of your own in the footer, in paragraphs.
     footer_text: Paragraphs | None = None
+    #: Links in the footer, such as social profiles, each with a label.
     social: list[Link] = Field(default_factory=list, max_length=20)
 
 
 class Contact(_Model):
     """How readers reach the newsletter or leave it: reply address, postal address, unsubscribe."""
 
+    #: Where replies go, when not to the sender's address.
     reply_to: EmailAddress | None = None
+    #: The sender's postal address, printed in the footer (the law asks for it in many countries).
     postal_address: Annotated[str, Field(max_length=500), AfterValidator(clean_text), _Required]
     #: The one-click unsubscribe link (https), in the footer and List-Unsubscribe.
     unsubscribe_url: HttpsUrl | None = None
@@ -372,15 +402,22 @@ class Contact(_Model):
 class Schedule(_Model):
     """When editions go out: the time of day and, for weekly builds, the cadence."""
 
+    #: The time of day an edition is dated and sent, in the newsletter's time zone.
     send_time: time = time(7, 0)
+    #: How often editions go out (``[newsletter.schedule.cadence]``); each edition's window is
+    #: that long.
     cadence: Cadence | None = None
 
 
 class Layout(_Model):
     """What an edition holds and how it is written: sections, limits, dates, lengths, inliner."""
 
+    #: The sections, in order: names (``["town", "business"]``) or tables with a heading and a
+    #: limit.
     sections: list[SectionSpec] = Field(default_factory=list, max_length=50)
+    #: How many teasers each section shows at most.
     teasers_per_section: int = Field(default=3, ge=0, le=50)
+    #: Whether stories of sections not listed get sections of their own after the listed ones.
     other_sections: bool = True
     #: The most stories in an edition, the lead included; the lowest-ranked teasers give way.
     max_stories: int = Field(default=30, ge=1, le=500)
@@ -399,6 +436,7 @@ class Layout(_Model):
     size_budget_kb: float = Field(default=100, gt=0, le=10_000)
     #: The subject and the inbox preview are cut at a word to this many characters (not bytes).
     subject_length: int = Field(default=78, ge=20, le=500)
+    #: The inbox preview (preheader) is cut at a word to this many characters.
     preheader_length: int = Field(default=110, ge=20, le=500)
     #: Feed summaries are cut at a word to at most this many characters, with an ellipsis.
     summary_length: int = Field(default=600, ge=50, le=20_000)
@@ -418,11 +456,15 @@ class Layout(_Model):
 class Links(_Model):
     """Where links and pictures point: base URLs, allowed schemes, UTM tags, the archive."""
 
+    #: The base URL that relative picture paths are resolved against.
     asset_base_url: WebUrl | None = None
+    #: The base URL that relative article links are resolved against (else they are refused).
     link_base_url: WebUrl | None = None
+    #: The schemes article links may use (``javascript`` and the like never).
     url_schemes: list[Annotated[str, AfterValidator(_scheme)]] = Field(
         default_factory=lambda: sorted(LINK_SCHEMES), min_length=1, max_length=10
     )
+    #: UTM parameters added to article links (``[newsletter.links.tracking]``); none by default.
     tracking: Tracking | None = None
     #: The public web address of the edition archive: the email links to its page there.
     archive_url: WebUrl | None = None
@@ -458,16 +500,28 @@ class Newsletter(_Model):
     ``[newsletter.links]``.
     """
 
+    #: The newsletter's name: the masthead, the subject's start, the sender's default name.
     name: Name
+    #: A line under the name in the masthead.
     tagline: OneLine | None = None
+    #: The newsletter's home page, linked from the masthead.
     url: WebUrl | None = None
+    #: The language and region of labels and dates, such as ``id`` or ``pt_BR``.
     locale: Annotated[str, AfterValidator(check_locale)] = "en"
+    #: The IANA time zone of the send time and of dates without one (``Asia/Jakarta``).
     timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
+    #: Who the edition comes from (``[newsletter.sender]``).
     sender: Sender
+    #: Reply address, postal address and unsubscribe links (``[newsletter.contact]``).
     contact: Contact
+    #: Logo, colours, fonts, footer words and social links (``[newsletter.brand]``).
     brand: Brand = Brand()
+    #: The send time and the cadence (``[newsletter.schedule]``).
     schedule: Schedule = Schedule()
+    #: Sections, limits, date styles, lengths, the size budget and the inliner
+    #: (``[newsletter.layout]``).
     layout: Layout = Layout()
+    #: Base URLs, allowed link schemes, UTM tagging and the archive (``[newsletter.links]``).
     links: Links = Links()
     #: Words of the templates to replace, by key (see ``digest.labels.LABEL_MESSAGES``).
     labels: dict[str, OneLine] = Field(default_factory=dict)

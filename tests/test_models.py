@@ -207,7 +207,7 @@ def test_nested_settings_moves_a_flat_mapping_into_its_tables() -> None:
     assert newsletter.brand.theme.brand == "#112233"
 
 
-def test_the_readme_config_is_valid() -> None:
+def test_the_documented_config_is_valid() -> None:
     import re
     import tomllib
 
@@ -215,7 +215,7 @@ def test_the_readme_config_is_valid() -> None:
 
     from .helpers import ROOT
 
-    (block,) = re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    (block,) = re.findall(r"```toml\n(.*?)```", (ROOT / "docs" / "cli.md").read_text(), re.S)
     config = BuildConfig.model_validate(tomllib.loads(block))
     assert config.newsletter.layout.sections[0].name == "BANTEN"
     assert config.delivery is not None and config.delivery.smtp is not None

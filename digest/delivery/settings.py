@@ -15,11 +15,17 @@ class SmtpSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The mail server's host name.
     host: str = Field(min_length=1, max_length=255)
+    #: Its port: 587 for STARTTLS, 465 for SSL, 25 between servers.
     port: int = Field(default=587, gt=0, lt=65536)
+    #: ``starttls``, ``ssl``, or ``none`` (no login then, unless ``allow_plain_login``).
     security: Literal["starttls", "ssl", "none"] = "starttls"
+    #: The environment variable that holds the login name (no login without it).
     username_env: str = "DIGEST_SMTP_USER"
+    #: The environment variable that holds the password.
     password_env: str = "DIGEST_SMTP_PASSWORD"
+    #: Seconds to wait for the server at each step.
     timeout: float = Field(default=30, gt=0, le=600)
     #: Log in over a connection without TLS (security = "none"): off unless asked for.
     allow_plain_login: bool = False
@@ -44,9 +50,11 @@ class SesSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The AWS region of the SES account.
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     #: Another endpoint (an emulator such as moto's server); AWS's own when not given.
     endpoint_url: ApiBase | None = None
+    #: An SES configuration set to send through (for its event destinations).
     configuration_set: str | None = Field(default=None, max_length=64)
 
 
@@ -55,9 +63,11 @@ class PostmarkSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The environment variable that holds the server token.
     token_env: str = "POSTMARK_SERVER_TOKEN"
     #: The message stream: Postmark asks that newsletters go through a broadcast stream.
     message_stream: str = Field(default="broadcast", max_length=100)
+    #: The API's address (https; plain http only to this machine, for a test server).
     base_url: ApiBase = "https://api.postmarkapp.com"
 
 
@@ -66,7 +76,9 @@ class ResendSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The environment variable that holds the API key.
     key_env: str = "RESEND_API_KEY"
+    #: The API's address (https; plain http only to this machine, for a test server).
     base_url: ApiBase = "https://api.resend.com"
 
 
@@ -75,10 +87,15 @@ class DeliverySettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: Who delivers: ``smtp``, ``ses``, ``postmark`` or ``resend``.
     provider: Literal["smtp", "ses", "postmark", "resend"] = "smtp"
+    #: The mail server (``[delivery.smtp]``), needed with ``provider = "smtp"``.
     smtp: SmtpSettings | None = None
+    #: Amazon SES settings (``[delivery.ses]``).
     ses: SesSettings = SesSettings()
+    #: Postmark settings (``[delivery.postmark]``).
     postmark: PostmarkSettings = PostmarkSettings()
+    #: Resend settings (``[delivery.resend]``).
     resend: ResendSettings = ResendSettings()
     #: The most messages a second, across all connections of one sender (0: no limit; else
     #: at least 0.01, one message every 100 seconds).

@@ -467,9 +467,13 @@ class Source(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: A local file to read (relative to the config).
     path: Path | None = None
+    #: An http or https URL to fetch.
     url: str | None = None
+    #: What the source is; ``auto`` tells a feed, JSON Feed, CSV or JSON document apart.
     format: Literal["auto", "feed", "jsonfeed", "json", "csv"] = "auto"
+    #: How messages name this source (its path or URL by default).
     name: str | None = None
     #: The section of items that name none (no category or tag).
     section: str = Field(default="News", min_length=1, max_length=100)

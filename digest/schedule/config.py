@@ -22,11 +22,18 @@ class BuildConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The newsletter: its name, sender, contact and settings by concern.
     newsletter: Newsletter
+    #: JSON data files of articles and quotes (a path, or a list of paths).
     data: list[Path] = Field(default_factory=list)
+    #: Feeds and files to read articles from, each a ``[[sources]]`` table.
     sources: list[Source] = Field(default_factory=list, max_length=100)
+    #: A folder of your own templates; a template it lacks comes from the defaults.
     templates: Path | None = None
+    #: A folder of pictures, for the local preview (``.preview.html``) of an edition.
     assets: Path | None = None
+    #: The recipients written into the built ``.eml`` (a test list; ``digest send`` sends each its
+    #: own copy).
     to: list[EmailAddress] = Field(default_factory=list)
     #: The edition history (SQLite): a path, or false to keep none.
     history: Path | bool = True
@@ -34,6 +41,7 @@ class BuildConfig(BaseModel):
     archive: Path | None = None
     #: Where ``digest build`` writes when ``--out`` is not given.
     out: Path | None = None
+    #: How ``digest send`` delivers: the provider and its settings.
     delivery: DeliverySettings | None = None
     #: A file of recipient addresses for ``digest send``, one a line.
     recipients: Path | None = None

@@ -1,0 +1,181 @@
+"""The documentation tells the truth: every command, option and config key is documented, the
+configuration reference is the models' own, the code blocks run, and the site builds."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from digest.cli import cli
+
+from .helpers import ROOT
+
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+CLI_PAGE = (DOCS / "cli.md").read_text()
+
+
+def commands() -> list[tuple[str, click.Command]]:
+    assert isinstance(cli, click.Group)
+    return sorted(cli.commands.items())
+
+
+@pytest.mark.parametrize(("name", "command"), commands(), ids=[n for n, _ in commands()])
+def test_every_command_and_option_is_documented(name: str, command: click.Command) -> None:
+    assert f"**`{name}`**" in CLI_PAGE or f"`digest {name}" in CLI_PAGE, name
+    for parameter in command.params:
+        for flag in getattr(parameter, "opts", []):
+            if flag.startswith("-") and flag not in ("-h", "--help"):
+                assert flag in CLI_PAGE, f"digest {name} {flag} is not in docs/cli.md"
+    assert "Example:" in (command.help or ""), f"digest {name} --help has no example"
+
+
+def test_the_configuration_reference_is_the_models_own() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "config_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_every_key_of_the_examples_and_the_starter_config_is_in_the_reference(
+    tmp_path: Path,
+) -> None:
+    import tomllib
+
+    from .helpers import run_digest
+
+    reference = (DOCS / "configuration.md").read_text()
+    keys = set(re.findall(r"^\| `([a-z_]+)` \|", reference, re.M))
+    run_digest("init", tmp_path / "starter.toml")
+    configs = [tmp_path / "starter.toml", *sorted((ROOT / "examples").glob("*/newsletter.toml"))]
+
+    def walk(table: dict[str, object], where: str) -> None:
+        for key, value in table.items():
+            assert key in keys, f"{where}: {key} is not in docs/configuration.md"
+            if isinstance(value, dict) and key not in ("section_map", "web_fonts", "labels"):
+                walk(value, f"{where}.{key}")
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict):
+                        walk(item, f"{where}.{key}")
+
+    for config in configs:
+        walk(tomllib.loads(config.read_text()), config.name)
+
+
+def code_blocks(path: Path) -> list[tuple[int, str, str]]:
+    """The fenced blocks of a page: (line, language, code), less those marked not to run."""
+    text = path.read_text()
+    found = []
+    for match in re.finditer(
+        r"(?:<!-- not run: (?P<why>[^>]+) -->\n)?```(\w+)\n(.*?)```", text, re.S
+    ):
+        if match.group("why"):
+            continue
+        found.append((text[: match.start()].count("\n") + 1, match.group(2), match.group(3)))
+    return found
+
+
+PYTHON = [
+    (path, line, code)
+    for path in [ROOT / "README.md", *PAGES]
+    for line, language, code in code_blocks(path)
+    if language == "python"
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "line", "code"),
+    PYTHON,
+    ids=[f"{p.name}:{line}" for p, line, _ in PYTHON],
+)
+def test_every_python_block_runs_as_written(
+    path: Path, line: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, f"{path.name}:{line}", "exec"), {"__name__": "__docs__"})
+
+
+def test_blocks_not_run_say_why() -> None:
+    for path in [ROOT / "README.md", *PAGES]:
+        for why in re.findall(r"<!-- not run: ([^>]*) -->", path.read_text()):
+            assert len(why.split()) >= 4, f"{path.name}: say why the block cannot run"
+
+
+DIGEST_LINES = [
+    (path, command)
+    for path in [ROOT / "README.md", *PAGES]
+    for _, language, code in code_blocks(path)
+    if language in ("sh", "console")
+    for command in re.findall(r"(?:^|&& )(?:\.venv/bin/)?(digest [^\n#&]+)", code, re.M)
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), DIGEST_LINES, ids=[f"{p.name}:{c[:40]}" for p, c in DIGEST_LINES]
+)
+def test_every_digest_command_in_the_docs_is_a_real_one(path: Path, command: str) -> None:
+    """Each ``digest …`` line names a command and options that exist (``--help`` parses)."""
+    words = command.split()
+    assert words[1] in cli.commands, f"{path.name}: {command}"  # type: ignore[attr-defined]
+    known = {
+        flag
+        for parameter in cli.commands[words[1]].params  # type: ignore[attr-defined]
+        for flag in getattr(parameter, "opts", [])
+    }
+    for word in words[2:]:
+        flag = word.split("=")[0].strip("[]()")
+        if flag.startswith("--"):
+            assert flag in known | {"--help"}, f"{path.name}: {command}: {flag}"
+
+
+def api_modules() -> list[str]:
+    """The package and each public part and module at its top, as CI documents them."""
+    import pkgutil
+
+    import digest
+
+    return ["digest"] + [
+        f"digest.{m.name}"
+        for m in pkgutil.iter_modules(digest.__path__)
+        if not m.name.startswith("_")
+    ]
+
+
+@pytest.mark.slow
+def test_the_site_builds_strictly_with_the_api_reference_under_it(tmp_path: Path) -> None:
+    """As CI builds it: pdoc's reference into ``docs/api``, then ``mkdocs build --strict``."""
+    tools = Path(sys.executable).parent
+    mkdocs = shutil.which("mkdocs", path=str(tools))
+    if mkdocs is None or shutil.which("pdoc", path=str(tools)) is None:
+        pytest.skip("mkdocs and pdoc are not installed (pip install -e '.[dev]')")
+    shutil.copytree(DOCS, tmp_path / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    out = str(tmp_path / "docs" / "api")
+    api = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "pdoc", "-o", out, *api_modules()],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert api.returncode == 0, api.stderr
+    site = subprocess.run(
+        [mkdocs, "build", "--strict"], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert site.returncode == 0, site.stdout + site.stderr
+    assert (tmp_path / "site" / "api" / "digest" / "delivery" / "ledger.html").exists()
+    assert (
+        "Configuration reference"
+        in (tmp_path / "site" / "configuration" / "index.html").read_text()
+    )
