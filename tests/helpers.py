@@ -25,6 +25,9 @@ from digest.models import nested_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+TESTS = ROOT / "tests"
+#: Real inputs the tests read (feeds, provider schemas), each with its licence beside it.
+FIXTURES = TESTS / "fixtures"
 SCRIPT = shutil.which("digest", path=str(Path(sys.executable).parent))
 
 ArticleFactory = Callable[..., Article]

@@ -15,10 +15,10 @@ from digest import Newsletter, SourceError, build_digest
 from digest.feeds.pictures import is_tracking_pixel, picture
 from digest.feeds.sources import Source, SourceResult, read_source
 
-from .helpers import changed, run_digest
-from .htmltools import read_page
+from ..helpers import FIXTURES, changed, run_digest
+from ..htmltools import read_page
 
-REAL = Path(__file__).parent / "fixtures" / "feeds" / "real"
+REAL = FIXTURES / "feeds" / "real"
 
 
 def read(name: str, newsletter: Newsletter, **source: object) -> SourceResult:

@@ -12,7 +12,7 @@ import pytest
 
 from digest import Newsletter, RenderOptions, TemplateError, build_digest
 
-from .helpers import ArticleFactory
+from ..helpers import ArticleFactory
 
 ON = date(2026, 11, 23)
 PEAK_LIMIT = 96 * 1024 * 1024

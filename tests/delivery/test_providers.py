@@ -20,8 +20,8 @@ from digest.delivery.senders import Outgoing, Throttle
 from digest.delivery.ses import SesSender
 from digest.delivery.settings import DeliverySettings, PostmarkSettings, ResendSettings, SesSettings
 
-from .helpers import build_example
-from .mailservers import LosingProxy, ProviderApi
+from ..helpers import build_example
+from ..mailservers import LosingProxy, ProviderApi
 
 pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 
@@ -316,7 +316,7 @@ def table(output: str) -> dict[str, int]:
 def test_the_send_command_through_a_provider_with_a_report(
     keys: None, raw: bytes, tmp_path: Path
 ) -> None:
-    from .helpers import EXAMPLES, run_digest
+    from ..helpers import EXAMPLES, run_digest
 
     with ProviderApi("postmark") as api:
         text = (EXAMPLES / "tangerangnews" / "newsletter.toml").read_text()
@@ -346,7 +346,7 @@ def test_the_send_command_through_a_provider_with_a_report(
 def test_an_smtp_table_of_an_earlier_release_names_its_new_place(tmp_path: Path) -> None:
     from digest.schedule.config import load_config
 
-    from .helpers import EXAMPLES
+    from ..helpers import EXAMPLES
 
     text = (EXAMPLES / "tangerangnews" / "newsletter.toml").read_text()
     (tmp_path / "n.toml").write_text(text + '\n[smtp]\nhost = "smtp.example.org"\n')

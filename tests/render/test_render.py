@@ -22,8 +22,8 @@ from digest import (
 )
 from digest.render import PREHEADER_FILLER, compile_mjml, default_template_dir
 
-from .helpers import EXAMPLE_EDITIONS, ArticleFactory, build_example
-from .htmltools import read_page
+from ..helpers import EXAMPLE_EDITIONS, ArticleFactory, build_example
+from ..htmltools import read_page
 
 ON = date(2026, 11, 23)
 

@@ -24,11 +24,11 @@ from digest.errors import InputError
 from digest.mail.readers import csv_rows, reader_chunks
 from digest.models import Reader
 
-from .helpers import ROOT, build_example
+from ..helpers import ROOT, build_example
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
-from .mailservers import FlakyInbox, Inbox, start_smtp
+from ..mailservers import FlakyInbox, Inbox, start_smtp
 
 
 @pytest.fixture(scope="module")

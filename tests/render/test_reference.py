@@ -20,10 +20,10 @@ from digest.check import check_html
 from digest.render import Renderer, compile_mjml
 from digest.render.inline import inline_css
 
-from .helpers import EXAMPLE_EDITIONS, EXAMPLES, build_example
-from .test_browser import _chromium, show
+from ..helpers import EXAMPLE_EDITIONS, EXAMPLES, TESTS, build_example
+from ..test_browser import _chromium, show
 
-NODE_TOOLS = Path(__file__).parent / "node"
+NODE_TOOLS = TESTS / "node"
 NODE = shutil.which("node")
 HAVE_TOOLS = (NODE_TOOLS / "node_modules" / "mjml").is_dir() and (
     NODE_TOOLS / "node_modules" / "axe-core"

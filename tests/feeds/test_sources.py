@@ -13,7 +13,9 @@ from digest import Newsletter
 from digest.errors import SourceError
 from digest.feeds.sources import Source, read_source, read_sources
 
-FEEDS = Path(__file__).parent / "fixtures" / "feeds"
+from ..helpers import FIXTURES
+
+FEEDS = FIXTURES / "feeds"
 
 
 def read(name: str, newsletter: Newsletter, **fields: str):  # type: ignore[no-untyped-def]

@@ -5,8 +5,8 @@ from typing import Any
 
 from digest.render.inline import inline_css
 
-from .helpers import build_example
-from .htmltools import read_page
+from ..helpers import build_example
+from ..htmltools import read_page
 
 SAMPLE = """<!doctype html><html lang="en"><head><title>T</title>
 <style type="text/css">.x h1 { color: #c00; margin: 0 }

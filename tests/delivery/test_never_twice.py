@@ -26,12 +26,12 @@ from digest.delivery.providers import make_sender
 from digest.delivery.senders import Outgoing, Receipt, Sender
 from digest.delivery.settings import DeliverySettings, SesSettings
 
-from .helpers import build_example
+from ..helpers import build_example
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 
-from .mailservers import FlakyInbox, LosingProxy, ProviderApi, start_smtp
+from ..mailservers import FlakyInbox, LosingProxy, ProviderApi, start_smtp
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,9 @@ from digest.errors import FetchError
 from digest.feeds.fetch import FeedCache, Fetcher
 from digest.feeds.sources import Source, read_source
 
-FEED = (Path(__file__).parent / "fixtures" / "feeds" / "atom.xml").read_bytes()
+from ..helpers import FIXTURES
+
+FEED = (FIXTURES / "feeds" / "atom.xml").read_bytes()
 
 Handler = Callable[[http.server.BaseHTTPRequestHandler, int], None]
 

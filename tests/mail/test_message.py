@@ -7,7 +7,7 @@ import pytest
 
 from digest import CheckError, Newsletter, build_digest
 
-from .helpers import HEADER_NAMES, ArticleFactory, build_example, changed
+from ..helpers import HEADER_NAMES, ArticleFactory, build_example, changed
 
 ON = date(2026, 11, 23)
 

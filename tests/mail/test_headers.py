@@ -16,7 +16,7 @@ from digest.delivery.mailing import Mailing
 from digest.mail.mime import header_uri, text_header
 from digest.text import cut_text
 
-from .helpers import HEADER_NAMES, ArticleFactory, changed, validated_with
+from ..helpers import HEADER_NAMES, ArticleFactory, changed, validated_with
 
 ON = date(2026, 11, 23)
 

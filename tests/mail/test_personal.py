@@ -16,7 +16,7 @@ from digest.mail.copies import _values, unsubscribe_url_for
 from digest.mail.mime import quoted_printable
 from digest.models import Reader
 
-from .helpers import build_example, changed
+from ..helpers import build_example, changed
 
 READERS = [
     Reader(address="ann@example.org", name="Ann O'Brien & <Partners>", unsubscribe_token="t-1"),

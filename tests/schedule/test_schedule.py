@@ -16,7 +16,7 @@ from digest import DigestError, NothingNewError, load_config
 from digest.schedule.build import run_build
 from digest.schedule.history import History
 
-from .helpers import run_digest
+from ..helpers import run_digest
 
 MONDAYS = [date(2026, 11, 16), date(2026, 11, 23), date(2026, 11, 30)]
 

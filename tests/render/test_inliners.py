@@ -7,8 +7,8 @@ import pytest
 from digest.check import check_html
 from digest.render.inline import inline_css
 
-from .helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
-from .htmltools import read_page
+from ..helpers import DEFAULT_DESIGN, EXAMPLE_EDITIONS, build_example
+from ..htmltools import read_page
 
 pytest.importorskip(
     "css_inline", reason="css-inline is not installed (pip install 'newsletter-digest[fast]')"

@@ -18,11 +18,11 @@ from digest.delivery.ledger import SendLedger
 from digest.delivery.settings import SmtpSettings
 from digest.delivery.smtp import SmtpSender
 
-from .helpers import EXAMPLES, build_example, digest_command, run_digest
+from ..helpers import EXAMPLES, build_example, digest_command, run_digest
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
-from .mailservers import FlakyInbox, Inbox, free_port, start_smtp
+from ..mailservers import FlakyInbox, Inbox, free_port, start_smtp
 
 
 @pytest.fixture
@@ -223,7 +223,7 @@ def test_recipients_deduplicate_in_linear_time() -> None:
 
 
 def test_a_server_that_offers_pipelining_gets_each_envelope_in_one_write(eml: Path) -> None:
-    from .mailservers import PipeliningInbox
+    from ..mailservers import PipeliningInbox
 
     inbox = PipeliningInbox()
     controller, port = start_smtp(inbox)

@@ -1,0 +1,1 @@
+"""Tests of digest.delivery: senders against real servers and stand-ins, the ledger, mailings."""

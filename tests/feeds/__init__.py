@@ -1,0 +1,1 @@
+"""Tests of digest.feeds: fetching, each source format, real feeds."""

@@ -1,0 +1,1 @@
+"""Tests of digest.render: templates, the sandbox, MJML, inlining, the reference compiler."""

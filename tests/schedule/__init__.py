@@ -1,0 +1,1 @@
+"""Tests of digest.schedule: weekly builds, history, the all-or-nothing commit."""
