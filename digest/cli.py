@@ -23,8 +23,11 @@ __all__ = ["cli", "main"]
 
 #: The exit status of ``digest check`` when it finds errors.
 CHECK_FAILED = 5
-#: The exit status of ``digest send`` when some recipients were refused.
+#: The exit status of ``digest send`` when some recipients were refused or are unknown.
 SEND_INCOMPLETE = 6
+#: The exit status of ``digest send`` when it stopped: the server or provider cannot be used
+#: (unreachable, the login refused); those not reached go out on the next run.
+SEND_STOPPED = 7
 #: The exit status when digest itself fails (a bug), as sysexits' EX_SOFTWARE.
 INTERNAL_ERROR = 70
 
@@ -346,6 +349,11 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     help="Send again to addresses whose earlier delivery has an unknown outcome.",
 )
 @click.option(
+    "--retry-refused",
+    is_flag=True,
+    help="Send again to addresses an earlier run recorded as refused.",
+)
+@click.option(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -359,6 +367,7 @@ def send(
     recipients_file: Path | None,
     dry_run: bool,
     resend_unknown: bool,
+    retry_refused: bool,
     report_path: Path | None,
     quiet: bool,
 ) -> None:
@@ -366,8 +375,9 @@ def send(
 
     Every recipient's state is kept in a send ledger beside the history, so running the same
     command again after a failure (or a kill) sends only to those not reached yet. Exits with
-    status 6 when some recipients were refused, their outcome is unknown, or the provider
-    stopped answering (the others still get it).
+    status 7 when it stopped (the server or provider cannot be used, the login was refused:
+    nobody was refused for it, and the next run sends the rest), and with status 6 when some
+    recipients were refused or their outcome is unknown (the others still get it).
 
     Example:
 
@@ -409,6 +419,7 @@ def send(
                 ledger,
                 dry_run=dry_run,
                 resend_unknown=resend_unknown,
+                retry_refused=retry_refused,
                 progress=bar.update,
             )
         if ledger is not None and report_path is not None:
@@ -439,6 +450,8 @@ def send(
     if not quiet:
         verb = "Would send" if dry_run else "Sent"
         click.echo(f"{verb} {eml.name} to {report.sent} of {len(addresses)} recipients")
+    if report.stopped:
+        sys.exit(SEND_STOPPED)
     if not report.complete:
         sys.exit(SEND_INCOMPLETE)
 

@@ -48,6 +48,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class BusyInbox(Inbox):
+    """Answers ``450 4.2.1`` (mailbox busy, try again later) the first time each busy@ is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy_once: set[str] = set()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith("busy") and address not in self.busy_once:
+            self.busy_once.add(address)
+            return "450 4.2.1 Mailbox busy, try again later"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
 class FlakyInbox(Inbox):
     """Drops the connection (421, or silently after taking the message) at chosen messages."""
 
@@ -71,10 +87,16 @@ class FlakyInbox(Inbox):
         return reply
 
 
-def start_smtp(inbox: Inbox, login: bool = False) -> tuple[Controller, int]:
-    """Start an SMTP server on 127.0.0.1 handled by ``inbox`` (with AUTH when ``login``)."""
+def start_smtp(inbox: Inbox, login: bool = False, required: bool = False) -> tuple[Controller, int]:
+    """Start an SMTP server on 127.0.0.1 handled by ``inbox``.
+
+    With ``login`` it offers AUTH; with ``required`` too, it answers MAIL FROM without a login
+    with aiosmtpd's own ``530 5.7.0 Authentication required``.
+    """
     port = free_port()
-    options: dict[str, Any] = {"authenticator": inbox, "auth_require_tls": False} if login else {}
+    options: dict[str, Any] = {}
+    if login:
+        options = {"authenticator": inbox, "auth_require_tls": False, "auth_required": required}
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     return controller, port

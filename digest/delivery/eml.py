@@ -114,6 +114,7 @@ def send_eml(
     *,
     dry_run: bool = False,
     resend_unknown: bool = False,
+    retry_refused: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> DeliveryReport:
     """Send the message in ``raw`` to each recipient, with their own ``To`` header.
@@ -141,6 +142,7 @@ def send_eml(
         message.key,
         None if dry_run else ledger,
         resend_unknown=resend_unknown,
+        retry_refused=retry_refused,
         progress=progress,
         content=message.content,
     )

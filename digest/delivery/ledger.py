@@ -149,18 +149,22 @@ class SendLedger:
         variants: Sequence[str],
         run: str,
         take_unknown: bool = False,
+        take_refused: bool = False,
     ) -> dict[str, str]:
         """Record as pending those of ``addresses`` that no run has recorded; return the others.
 
         Reading and recording are one transaction, so two runs of one edition at once never
-        both claim an address. With ``take_unknown``, addresses another run left pending or
-        unknown are claimed too. ``run`` names the run (``new_run``); the result maps each
+        both claim an address. With ``take_unknown``, addresses an earlier run left pending or
+        unknown are claimed too; with ``take_refused``, refused ones (an address fixed, a
+        provider's suppression lifted). ``run`` names the run (``new_run``); the result maps each
         address not claimed to its state (``this-run`` for one this run claimed before).
         """
         now = _now()
         with self._transaction():
             known = self.states(edition, addresses, run)
-            taken = ("pending", "unknown") if take_unknown else ()
+            taken = (("pending", "unknown") if take_unknown else ()) + (
+                ("refused",) if take_refused else ()
+            )
             claimed = [
                 (edition, address, variant, now, run)
                 for address, variant in zip(addresses, variants, strict=True)

@@ -95,6 +95,7 @@ def run_delivery(
     *,
     variant: Callable[[Item], str] = lambda _: "",
     resend_unknown: bool = False,
+    retry_refused: bool = False,
     in_flight: int = 1,
     progress: Callable[[int], None] | None = None,
     content: str = "",
@@ -136,7 +137,8 @@ def run_delivery(
                     report.unknown.append(receipt.address)
                 else:
                     report.deferred += 1
-                    report.stopped = report.stopped or receipt.detail
+                    if receipt.stops:
+                        report.stopped = report.stopped or receipt.detail
             if progress is not None:
                 progress(len(chunk.addresses))
 
@@ -145,7 +147,15 @@ def run_delivery(
                 if report.stopped:
                     break
                 todo = _claim(
-                    items, address, variant, edition, ledger, run, seen, resend_unknown, report
+                    items,
+                    address,
+                    variant,
+                    edition,
+                    ledger,
+                    run,
+                    seen,
+                    (resend_unknown, retry_refused),
+                    report,
                 )
                 if progress is not None and len(todo) < len(items):
                     progress(len(items) - len(todo))  # skipped, set aside or repeated
@@ -176,7 +186,7 @@ def _claim(
     ledger: SendLedger | None,
     run: str,
     seen: set[str] | None,
-    resend_unknown: bool,
+    again: tuple[bool, bool],
     report: DeliveryReport,
 ) -> list[Item]:
     """The items of a chunk to send now, claimed in the ledger as pending.
@@ -197,7 +207,12 @@ def _claim(
     for item in items:
         firsts.setdefault(address(item), item)
     others = ledger.claim(
-        edition, list(firsts), [variant(item) for item in firsts.values()], run, resend_unknown
+        edition,
+        list(firsts),
+        [variant(item) for item in firsts.values()],
+        run,
+        take_unknown=again[0],
+        take_refused=again[1],
     )
     for key, state in others.items():
         if state in ("sent", "refused"):

@@ -42,6 +42,7 @@ class Mailing(Copies):
         workers: int | None = None,
         chunk: int = 1000,
         resend_unknown: bool = False,
+        retry_refused: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> DeliveryReport:
         """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
@@ -56,6 +57,7 @@ class Mailing(Copies):
         common: dict[str, Any] = {
             "variant": self._label,
             "resend_unknown": resend_unknown,
+            "retry_refused": retry_refused,
             "progress": progress,
             "content": self.key,
         }

@@ -79,6 +79,10 @@ class Receipt:
     #: The provider's message id when sent; the reason when refused, unknown or deferred.
     detail: str = ""
     variant: str = ""
+    #: For a deferral: whether the sender cannot go on (the server or the provider is down,
+    #: the login refused), which stops the send; a recipient's own temporary failure (an SMTP
+    #: 4xx to RCPT) defers that recipient alone.
+    stops: bool = True
 
 
 @runtime_checkable
@@ -159,7 +163,7 @@ def until_deferred(
     for start in range(0, len(items), size):
         done = send(items[start : start + size])
         receipts += done
-        deferred = next((r for r in done if r.state == "deferred"), None)
+        deferred = next((r for r in done if r.state == "deferred" and r.stops), None)
         if deferred is not None:
             receipts += defer(items[start + size :], deferred.detail)
             break

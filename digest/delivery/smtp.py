@@ -113,11 +113,17 @@ class _Connection:
                     if replies[-1][0] not in accepted:
                         break
             refusal = None
-            for (code, reply), accepted in zip(replies, _ACCEPTED, strict=False):
+            for index, ((code, reply), accepted) in enumerate(
+                zip(replies, _ACCEPTED, strict=False)
+            ):
+                said = f"{code} {reply.decode(errors='replace')}"
                 if code == 421:
-                    raise _Dropped(f"{code} {reply.decode(errors='replace')}", False)
+                    raise _Dropped(said, False)
+                if code in _SESSION_CODES or (index == 0 and code not in accepted):
+                    # About the session or the sender, not this recipient: nobody can be sent.
+                    raise SendError(f"{self.where()}: the server will not take mail: {said}")
                 if code not in accepted and refusal is None:
-                    refusal = f"{code} {reply.decode(errors='replace')}"
+                    refusal = said
             if refusal is not None:
                 if replies[-1][0] == 354:  # DATA accepted after all: end it empty
                     client.send(b".\r\n")
@@ -137,6 +143,8 @@ class _Connection:
 
 #: The replies that let a transaction go on: to MAIL, RCPT and DATA.
 _ACCEPTED = ((250,), (250, 251), (354,))
+#: Replies about the session, whatever command they answer: TLS or the login (RFC 3207, 4954).
+_SESSION_CODES = frozenset({454, 530, 534, 535, 538})
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -196,6 +204,8 @@ class SmtpSender(Pooled):
                 continue
             if refusal is None:
                 return Receipt(message.address, "sent", "", message.variant)
+            if refusal.startswith("4"):  # this recipient, for now (a full mailbox, greylisting)
+                return Receipt(message.address, "deferred", refusal, message.variant, stops=False)
             return Receipt(message.address, "refused", refusal, message.variant)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -22,7 +22,7 @@ from ..helpers import EXAMPLES, build_example, digest_command, run_digest
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
-from ..mailservers import FlakyInbox, Inbox, free_port, start_smtp
+from ..mailservers import BusyInbox, FlakyInbox, Inbox, free_port, start_smtp
 
 
 @pytest.fixture
@@ -372,3 +372,60 @@ def test_a_report_never_holds_a_cell_a_spreadsheet_would_run(tmp_path: Path) -> 
     ledger.write_report("E", tmp_path / "report.json")
     data = json.loads((tmp_path / "report.json").read_text())
     assert {row["address"]: row["detail"] for row in data} == hostile  # JSON keeps them as they are
+
+
+# aiosmtpd warns that it requires AUTH without TLS: this server is on 127.0.0.1, for a test.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_refused_login_stops_the_send_and_the_fixed_run_sends_everyone_once(
+    eml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 530 to MAIL FROM is about the session: nobody is refused for it."""
+    inbox = Inbox()
+    controller, port = start_smtp(inbox, login=True, required=True)
+    config = config_for(tmp_path, port)
+    config.write_text(config.read_text() + "allow_plain_login = true\n")
+    readers = [f"reader{n}@example.org" for n in range(5)]
+    (tmp_path / "list.txt").write_text("\n".join(readers))
+    send = ("send", "--config", config, eml, "--recipients", tmp_path / "list.txt")
+    monkeypatch.delenv("DIGEST_SMTP_USER", raising=False)
+    monkeypatch.delenv("DIGEST_SMTP_PASSWORD", raising=False)
+    try:
+        first = run_digest(*send)
+        assert first.returncode == 7, first.stderr
+        assert "530" in first.stderr and "refused:" not in first.stderr
+        assert inbox.received == []
+        monkeypatch.setenv("DIGEST_SMTP_USER", "editor")
+        monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "secret")
+        second = run_digest(*send)
+        assert second.returncode == 0, second.stderr
+        assert "Sent edition.eml to 5 of 5 recipients" in second.stdout
+        third = run_digest(*send)
+    finally:
+        controller.stop()
+    assert third.returncode == 0 and "Sent edition.eml to 0 of 5" in third.stdout
+    delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
+    assert sorted(delivered) == readers  # each once
+
+
+def test_a_recipients_temporary_answer_defers_them_alone_and_refused_ones_are_retried_on_purpose(
+    eml: Path, tmp_path: Path
+) -> None:
+    inbox = BusyInbox()
+    controller, port = start_smtp(inbox)
+    config = config_for(tmp_path, port)
+    readers = ["a@example.org", "busy@example.org", "refused@example.org", "b@example.org"]
+    (tmp_path / "list.txt").write_text("\n".join(readers))
+    send = ("send", "--config", config, eml, "--recipients", tmp_path / "list.txt")
+    try:
+        first = run_digest(*send)
+        second = run_digest(*send)
+        again = run_digest(*send, "--retry-refused")
+    finally:
+        controller.stop()
+    assert first.returncode == 6 and "refused: refused@example.org: 550" in first.stderr
+    assert "busy@example.org" not in first.stderr.split("refused:", 1)[-1].split("\n")[0]
+    assert "Sent edition.eml to 2 of 4" in first.stdout  # a and b; busy waits, refused refused
+    assert "Sent edition.eml to 1 of 4" in second.stdout  # busy, now that it takes mail
+    assert "refused: refused@example.org" in again.stderr  # tried again on purpose, refused again
+    delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
+    assert sorted(delivered) == ["a@example.org", "b@example.org", "busy@example.org"]
