@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from digest.text import UNWANTED
 
-__all__ = ["email_address"]
+__all__ = ["address_key", "email_address"]
 
 
 # An ASCII dot-atom local part, which email-validator keeps exactly as it is.
@@ -48,6 +48,16 @@ def email_address(value: str) -> str:
         if checked_domain is not None and len(local) + 1 + len(checked_domain) <= 254:
             return f"{local}@{checked_domain}"
     return _email_address(value)
+
+
+def address_key(address: str) -> str:
+    """One reader's identity for matching: the checked address with its local part folded.
+
+    ``READER1@EXAMPLE.ORG`` and ``reader1@example.org`` are one reader: every mailbox
+    provider readers use treats the part before the @-sign without case. The address is
+    still sent as written. (Checked addresses are ASCII, so lower case is the case fold.)
+    """
+    return address.lower()
 
 
 def _email_address(value: str) -> str:

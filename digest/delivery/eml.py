@@ -15,7 +15,7 @@ from email import policy as email_policy
 from email.parser import BytesHeaderParser
 from itertools import islice
 
-from digest.addresses import email_address
+from digest.addresses import address_key, email_address
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
 from digest.delivery.senders import Outgoing, Receipt, Sender
@@ -37,7 +37,7 @@ MAX_EML_BYTES = 50_000_000
 
 def read_recipients(lines: Iterable[str], where: str = "recipients") -> list[str]:
     """Addresses, one a line; blank lines and ``#`` comments are skipped, duplicates dropped."""
-    addresses: dict[str, None] = {}
+    addresses: dict[str, str] = {}  # by address_key: one reader, however they spelled it
     for number, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].strip()
         if not text:
@@ -46,8 +46,8 @@ def read_recipients(lines: Iterable[str], where: str = "recipients") -> list[str
             address = email_address(text)
         except ValueError as error:
             raise InputError(f"{where}:{number}: {error} (got {text[:60]!r})") from None
-        addresses.setdefault(address)
-    return list(addresses)
+        addresses.setdefault(address_key(address), address)
+    return list(addresses.values())
 
 
 def read_recipients_file(path: StrPath) -> list[str]:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from digest.addresses import address_key
 from digest.errors import DigestError, SendError
 from digest.files import BuildLock, transaction, write_file
 
@@ -81,7 +82,16 @@ class SendLedger:
             raise DigestError(f"{self.path}: cannot open the send ledger: {error}") from None
 
     def _upgrade(self) -> None:
-        """Carry over the rows of the 0.2 ledger (table ``sends``; ``sending`` is pending)."""
+        """Carry over the rows of the 0.2 ledger (table ``sends``; ``sending`` is pending).
+
+        Rows are keyed by ``address_key`` (format 1): a ledger written before has its
+        addresses folded once, so that a reader it reached is still known.
+        """
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        if version < 1:
+            with self._transaction():
+                self.db.execute("UPDATE OR IGNORE deliveries SET address = lower(address)")
+                self.db.execute("PRAGMA user_version = 1")
         old = self.db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sends'"
         ).fetchone()
@@ -130,7 +140,7 @@ class SendLedger:
         An address claimed by ``run`` (see ``claim``) reads as ``this-run``.
         """
         found: dict[str, str] = {}
-        wanted = list(addresses)
+        wanted = [address_key(address) for address in addresses]
         for start in range(0, len(wanted), _CHUNK):
             part = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(part))
@@ -166,9 +176,9 @@ class SendLedger:
                 ("refused",) if take_refused else ()
             )
             claimed = [
-                (edition, address, variant, now, run)
-                for address, variant in zip(addresses, variants, strict=True)
-                if address not in known or known[address] in taken
+                (edition, key, variant, now, run)
+                for key, variant in zip(map(address_key, addresses), variants, strict=True)
+                if key not in known or known[key] in taken
             ]
             self.db.executemany(
                 "INSERT INTO deliveries (edition, address, state, detail, variant, updated, run)"
@@ -189,10 +199,11 @@ class SendLedger:
         now = _now()
         kept, dropped = [], []
         for receipt in receipts:
+            key = address_key(receipt.address)
             if receipt.state == "deferred":
-                dropped.append((edition, receipt.address))
+                dropped.append((edition, key))
             else:
-                kept.append((receipt.state, receipt.detail, now, edition, receipt.address))
+                kept.append((receipt.state, receipt.detail, now, edition, key))
         with self._transaction():
             self.db.executemany(
                 "UPDATE deliveries SET state = ?, detail = ?, updated = ?"

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from digest.addresses import address_key
 from digest.delivery.ledger import SendLedger
 from digest.delivery.senders import Receipt
 from digest.errors import SendError
@@ -198,14 +199,14 @@ def _claim(
         assert seen is not None
         todo = []
         for item in items:
-            key = address(item)
+            key = address_key(address(item))
             if key not in seen:
                 seen.add(key)
                 todo.append(item)
         return todo
     firsts: dict[str, Item] = {}
     for item in items:
-        firsts.setdefault(address(item), item)
+        firsts.setdefault(address_key(address(item)), item)
     others = ledger.claim(
         edition,
         list(firsts),

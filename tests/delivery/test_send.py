@@ -429,3 +429,27 @@ def test_a_recipients_temporary_answer_defers_them_alone_and_refused_ones_are_re
     assert "refused: refused@example.org" in again.stderr  # tried again on purpose, refused again
     delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
     assert sorted(delivered) == ["a@example.org", "b@example.org", "busy@example.org"]
+
+
+def test_one_reader_however_they_spell_their_address(
+    smtp_server: tuple[Inbox, int], eml: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    inbox, port = smtp_server
+    config = config_for(tmp_path, port)
+    (tmp_path / "list.txt").write_text(
+        "READER1@EXAMPLE.ORG\nreader1@example.org\nReader1@Example.org\nOld@example.org\n"
+    )
+    # A ledger of an earlier release, which knew a reader by the spelling it was given.
+    ledger = SendLedger(tmp_path / "digest.sends.sqlite3")
+    ledger.claim("TangerangNews 2025-09-16 #12", ["old@example.org"], [""], "r")
+    ledger.close()
+    with sqlite3.connect(tmp_path / "digest.sends.sqlite3") as db:
+        db.execute("UPDATE deliveries SET address = 'Old@example.org', state = 'sent'")
+        db.execute("PRAGMA user_version = 0")
+    result = run_digest("send", "--config", config, eml, "--recipients", tmp_path / "list.txt")
+    assert result.returncode == 0, result.stderr
+    delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
+    assert delivered == ["READER1@example.org"]  # sent as first written, once; Old@ was sent
+    assert "Sent edition.eml to 1 of 2 recipients" in result.stdout
