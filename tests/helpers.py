@@ -41,6 +41,8 @@ HEADER_NAMES = [
     "Message-ID",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "List-Id",
+    "Feedback-ID",
     "X-Digest-Edition",
     "MIME-Version",
     "Content-Type",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 #: Headers passed on to the HTTP APIs (the providers write From, To, Subject, Date, IDs).
-PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
+PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Feedback-ID")
 
 
 def _secret(name: str, provider: str) -> str:

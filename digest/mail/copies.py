@@ -589,7 +589,8 @@ class Copies:
                 edition=self.edition_key,
             )
             written = headers.written()
-            self._head = {name: written[name] for name in ("From", "Reply-To", "Date")}
+            common = ("From", "Reply-To", "Date", "List-Id", "Feedback-ID")
+            self._head = {name: written[name] for name in common}
             # Whether a copy offers one click depends on the reader's link: kept for each.
             self._head["List-Unsubscribe-Post"] = ONE_CLICK_LINE
             self._head[EDITION_HEADER] = written[EDITION_HEADER]
@@ -713,6 +714,8 @@ class Copies:
             unsubscribe=unsubscribe,
             fixed_unsubscribe=fixed,
             after_unsubscribe=(head["List-Unsubscribe-Post"] if one_click(fixed_uris) else b"")
+            + head["List-Id"]
+            + head["Feedback-ID"]
             + head[EDITION_HEADER]
             + framing[0],
             between=framing[1],

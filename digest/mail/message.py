@@ -7,6 +7,8 @@ block again; ``build_message`` parses those same bytes into an ``EmailMessage``.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,6 +28,7 @@ from digest.mail.mime import (
     check_header_block,
     header_uri,
     id_header,
+    list_id_header,
     one_line,
     text_header,
     token_header,
@@ -114,6 +117,32 @@ def message_id(sent_at: datetime, sender: str, *parts: str) -> str:
     return f"<digest.{sent_at:%Y%m%d}.{'.'.join(parts)}@{domain}>"
 
 
+def _label(newsletter: Newsletter) -> str:
+    """The newsletter's name as a DNS label: ASCII letters, digits and hyphens."""
+    ascii_name = unicodedata.normalize("NFKD", newsletter.name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:50] or "newsletter"
+
+
+def list_id(newsletter: Newsletter) -> str:
+    """The newsletter's RFC 2919 ``list-id``: its name as a label under the sender's domain.
+
+    ``The Riverside Weekly`` sending from ``riverside.example`` is
+    ``the-riverside-weekly.riverside.example``: the same for every edition, so that mail
+    clients and filters know the list.
+    """
+    return f"{_label(newsletter)}.{newsletter.sender.address.rsplit('@', 1)[1]}"
+
+
+def feedback_id(newsletter: Newsletter, on: date) -> str:
+    """Gmail's ``Feedback-ID``: ``edition:newsletter:kind:sender``, per edition, not per reader.
+
+    Gmail's feedback loop counts complaints by each of these fields, the last being the
+    sender's own identifier (the sending domain).
+    """
+    domain = newsletter.sender.address.rsplit("@", 1)[1]
+    return f"{on:%Y%m%d}:{_label(newsletter)}:newsletter:{domain}"
+
+
 def edition_key(newsletter_name: str, on: date, number: int | None) -> str:
     """What the send ledger knows an edition by: the newsletter, the date, the number."""
     suffix = f" #{number}" if number is not None else ""
@@ -130,6 +159,8 @@ HEADER_ORDER = (
     "Message-ID",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "List-Id",
+    "Feedback-ID",
     EDITION_HEADER,
 )
 
@@ -176,6 +207,11 @@ class Headers:
     message_id: str
     unsubscribe: tuple[str, ...]
     edition: str = ""
+    #: The newsletter's name and its RFC 2919 ``list-id`` (``list_id``).
+    list_name: str = ""
+    list_id: str = ""
+    #: Gmail's feedback-loop identifier (``feedback_id``).
+    feedback_id: str = ""
 
     @classmethod
     def of(cls, **content: Unpack[MessageContent]) -> Headers:
@@ -193,6 +229,9 @@ class Headers:
             or message_id(sent_at, newsletter.sender.address, key),
             unsubscribe=tuple(unsubscribe_uris(newsletter, content.get("unsubscribe_url"))),
             edition=one_line(content.get("edition") or ""),
+            list_name=newsletter.name,
+            list_id=list_id(newsletter),
+            feedback_id=feedback_id(newsletter, sent_at.date()),
         )
 
     def written(self) -> dict[str, bytes]:
@@ -209,6 +248,12 @@ class Headers:
             if self.unsubscribe
             else b"",
             "List-Unsubscribe-Post": ONE_CLICK_LINE if one_click(self.unsubscribe) else b"",
+            "List-Id": list_id_header("List-Id", self.list_name, self.list_id)
+            if self.list_id
+            else b"",
+            "Feedback-ID": token_header("Feedback-ID", self.feedback_id)
+            if self.feedback_id
+            else b"",
             EDITION_HEADER: text_header(EDITION_HEADER, self.edition) if self.edition else b"",
         }
 
@@ -219,6 +264,7 @@ class Headers:
         values = {
             "Subject": self.subject,
             "Message-ID": self.message_id,
+            "Feedback-ID": self.feedback_id,
             EDITION_HEADER: self.edition,
         }
         expected = [(name, values.get(name)) for name in HEADER_ORDER if written[name]]

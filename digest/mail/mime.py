@@ -37,6 +37,7 @@ __all__ = [
     "frame",
     "header_uri",
     "id_header",
+    "list_id_header",
     "one_line",
     "quoted_printable",
     "read_message",
@@ -163,6 +164,17 @@ def address_header(name: str, addresses: Sequence[tuple[str, str]]) -> bytes:
     for index, item in enumerate(items):
         words += (item + ("," if index < len(items) - 1 else "")).split(" ")
     return _fold(_name(name), words)
+
+
+_LIST_ID = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,10}")
+
+
+def list_id_header(name: str, label: str, list_id: str) -> bytes:
+    """A List-Id (RFC 2919): the list's name as a phrase and its dotted ``list-id``."""
+    if not _LIST_ID.fullmatch(list_id):
+        raise RenderError(f"{name}: not a list id: {list_id[:80]!r}")
+    shown = _display_name(label)
+    return _fold(_name(name), [*(shown.split(" ") if shown else []), f"<{list_id}>"])
 
 
 def id_header(name: str, message_id: str) -> bytes:

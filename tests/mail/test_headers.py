@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from email import message_from_bytes, policy
+from email.utils import parseaddr
 from typing import Any
 
 import pytest
@@ -232,3 +233,32 @@ def test_an_unsubscribe_url_with_an_encoded_word_reads_back_as_written(
     value = str(parse(raw)["List-Unsubscribe"])
     assert value == "<https://example.org/u?t==%3Futf-8?q?=0D=0A?=&x=1>"
     assert "\r" not in value and "\n" not in value
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("The Riverside Weekly", "the-riverside-weekly"),
+        ("Café Über-Nachrichten 日本", "cafe-uber-nachrichten"),
+        ('Weekly\r\nBcc: victim@evil.example "<x>"', "weekly-bcc-victim-evil-example-x"),
+        ("日本語のニュース", "newsletter"),
+    ],
+)
+def test_list_id_and_feedback_id_name_the_list_in_every_copy(
+    newsletter: Newsletter, make_article: ArticleFactory, name: str, label: str
+) -> None:
+    sender = newsletter.sender.model_copy(update={"name": "Sender"})
+    named = Newsletter.model_validate(
+        newsletter.model_dump() | {"name": name, "sender": sender.model_dump()}
+    )
+    digest = build_digest([make_article()], named, ON)
+    copies = digest.messages(
+        [Reader(address="a@example.org"), Reader(address="b@example.org", unsubscribe_token="t")]
+    )
+    for raw in (digest.as_bytes(), *(copy.data for copy in copies)):
+        message = parse(raw)
+        assert list(message.keys()) == HEADER_NAMES
+        phrase, list_id = parseaddr(str(message["List-Id"]))
+        assert (phrase, list_id) == (named.name, f"{label}.example.org")
+        assert "\n" not in str(message["List-Id"])
+        assert message["Feedback-ID"] == f"20261123:{label}:newsletter:example.org"
