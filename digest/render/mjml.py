@@ -56,18 +56,33 @@ _VOID = frozenset(
 )
 
 
-def _character_references(source: str) -> str:
-    r"""Non-ASCII characters (and ``\``, tabs, line breaks) in attributes as references.
+def _prepared(source: str) -> str:
+    r"""``source`` as MRML can take it, in one pass over its tags.
 
-    mjml-python (MRML) writes a combining mark in an attribute as a Rust escape (the alt
-    text ``न्यूज़18`` became ``न\u{94d}य…``) but passes character references through; the
-    HTML parser after it reads them back as the characters they stand for. The text of
-    ``mj-title`` is written so too: MRML copies it into the ``aria-label`` of the body.
+    - Elements may nest ``MAX_MJML_DEPTH`` deep at most (``RenderError`` past it).
+    - Non-ASCII characters (and ``\``, tabs, line breaks) in attribute values are written
+      as character references: mjml-python (MRML) writes a combining mark in an attribute as
+      a Rust escape (the alt text ``न्यूज़18`` became ``न\u{94d}य…``) but passes references
+      through, and the HTML parser after it reads them back as the characters they stand
+      for. The text of ``mj-title`` is written so too: MRML copies it into the body's
+      ``aria-label``.
     """
+    depth = 0
 
     def tag(match: re.Match[str]) -> str:
+        nonlocal depth
         text = match.group(0)
-        if match.group(3) is None or not _ESCAPED_BY_MRML.search(text):
+        closing, name, rest = match.group(1), match.group(2), match.group(3)
+        if name is None:  # a comment
+            return text
+        if name.lower() not in _VOID and not rest.rstrip().endswith("/"):
+            depth = max(0, depth - 1) if closing else depth + 1
+            if depth > MAX_MJML_DEPTH:
+                raise RenderError(
+                    f"the MJML nests elements more than {MAX_MJML_DEPTH} deep "
+                    f"(<{name}> at character {match.start():,}); the compiler would crash"
+                )
+        if not _ESCAPED_BY_MRML.search(rest):
             return text
         return _QUOTED.sub(lambda value: _references(value.group(0)), text)
 
@@ -79,30 +94,13 @@ def _references(text: str) -> str:
     return _ESCAPED_BY_MRML.sub(lambda c: f"&#x{ord(c.group(0)):x};", text)
 
 
-def _check_depth(source: str) -> None:
-    """Refuse MJML whose elements nest deeper than ``MAX_MJML_DEPTH``."""
-    depth = deepest = 0
-    for match in _TAG.finditer(source):
-        closing, name, rest = match.group(1), match.group(2), match.group(3)
-        if name is None or name.lower() in _VOID or rest.rstrip().endswith("/"):
-            continue
-        depth = max(0, depth - 1) if closing else depth + 1
-        if depth > deepest:
-            deepest = depth
-            if deepest > MAX_MJML_DEPTH:
-                raise RenderError(
-                    f"the MJML nests elements more than {MAX_MJML_DEPTH} deep "
-                    f"(<{name}> at character {match.start():,}); the compiler would crash"
-                )
-
-
 def compile_mjml(source: str, loader: IncludeLoader | None = None) -> str:
     """Compile MJML to HTML with mjml-python, without MJML's default web fonts.
 
     ``loader`` reads ``mj-include`` files; without one, ``mj-include`` is an error. Web fonts
     come only from ``mj-font`` elements in the template (the theme's ``web_fonts``). The
     source (and every included file) is checked for depth and has the non-ASCII characters
-    of its attribute values written as references (see ``_character_references``).
+    of its attribute values written as references (see ``_prepared``).
     """
     source = _prepared(source)
     included = None if loader is None else _prepared_loader(loader)
@@ -111,11 +109,6 @@ def compile_mjml(source: str, loader: IncludeLoader | None = None) -> str:
     except (ValueError, OSError) as error:
         raise RenderError(f"MJML did not compile: {error}") from None
     return html
-
-
-def _prepared(source: str) -> str:
-    _check_depth(source)
-    return _character_references(source)
 
 
 def _prepared_loader(loader: IncludeLoader) -> IncludeLoader:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from babel import Locale
@@ -29,9 +29,6 @@ from digest.render.sandbox import (
     include_loader,
 )
 from digest.text import columns, cut_text, wrap
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["RenderOptions", "RenderedEdition", "Renderer", "default_template_dir"]
 
