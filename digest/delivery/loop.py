@@ -10,7 +10,6 @@ after the chunks in flight: the provider is down, and the next run picks up from
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -109,115 +108,115 @@ def run_delivery(
     at the same time is refused with a ``SendError`` naming it), and ``content`` (a hash of
     what is sent) is compared with the first run's.
     """
-    report = DeliveryReport(edition)
-    held = contextlib.ExitStack()
-    if ledger is not None:
-        held.enter_context(ledger.lock(edition))
-    with held:
-        if ledger is not None:
-            report.content_changed = ledger.content_changed(edition, content)
+    run = _Run(address, variant, submit, edition, ledger, progress, resend_unknown, retry_refused)
+    if ledger is None:
+        return run.deliver(chunks, in_flight)
+    with ledger.lock(edition):
+        run.report.content_changed = ledger.content_changed(edition, content)
+        return run.deliver(chunks, in_flight)
+
+
+@dataclass
+class _Run(Generic[Item]):
+    """One run of a delivery: what it claims, hands over and records."""
+
+    address: Callable[[Item], str]
+    variant: Callable[[Item], str]
+    submit: Callable[[list[Item]], Future[list[Receipt]]]
+    edition: str
+    ledger: SendLedger | None
+    progress: Callable[[int], None] | None
+    resend_unknown: bool
+    retry_refused: bool
+    name: str = field(default_factory=SendLedger.new_run)
+    #: Addresses of this run, when there is no ledger to remember them.
+    seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.report = DeliveryReport(self.edition)
+
+    def deliver(self, chunks: Iterable[Sequence[Item]], in_flight: int) -> DeliveryReport:
+        """Claim, hand over and record every chunk; the report of the run."""
         out: deque[_Chunk[Item]] = deque()
-        seen: set[str] | None = set() if ledger is None else None
-        run = SendLedger.new_run()
-
-        def collect(chunk: _Chunk[Item]) -> None:
-            try:
-                receipts = chunk.future.result()
-            except SendError as error:
-                receipts = [Receipt(a, "deferred", str(error)) for a in chunk.addresses]
-                report.stopped = report.stopped or str(error)
-            if ledger is not None:
-                ledger.record(edition, receipts)
-            for receipt in receipts:
-                if receipt.state == "sent":
-                    report.sent += 1
-                    report.sent_by_variant[receipt.variant] += 1
-                elif receipt.state == "refused":
-                    report.refused[receipt.address] = receipt.detail
-                elif receipt.state == "unknown":
-                    report.unknown.append(receipt.address)
-                else:
-                    report.deferred += 1
-                    if receipt.stops:
-                        report.stopped = report.stopped or receipt.detail
-            if progress is not None:
-                progress(len(chunk.addresses))
-
         try:
             for items in chunks:
-                if report.stopped:
+                if self.report.stopped:
                     break
-                todo = _claim(
-                    items,
-                    address,
-                    variant,
-                    edition,
-                    ledger,
-                    run,
-                    seen,
-                    (resend_unknown, retry_refused),
-                    report,
-                )
-                if progress is not None and len(todo) < len(items):
-                    progress(len(items) - len(todo))  # skipped, set aside or repeated
+                todo = self.claim(items)
+                if self.progress is not None and len(todo) < len(items):
+                    self.progress(len(items) - len(todo))  # skipped, set aside or repeated
                 if not todo:
                     continue
-                out.append(_Chunk([address(item) for item in todo], submit(todo)))
+                out.append(_Chunk([self.address(item) for item in todo], self.submit(todo)))
                 while len(out) >= in_flight:
-                    collect(out.popleft())
+                    self.collect(out.popleft())
             while out:
-                collect(out.popleft())
+                self.collect(out.popleft())
         except BaseException:
             # A worker failed (or the run was interrupted): record what the other chunks in
             # flight did before giving up; what stays pending is reported as unknown next time.
             for chunk in out:
                 try:
-                    collect(chunk)
+                    self.collect(chunk)
                 except Exception:  # its rows stay pending: unknown, never resent on their own
                     continue
             raise
-    return report
+        return self.report
 
+    def collect(self, chunk: _Chunk[Item]) -> None:
+        """Record what became of a chunk, in the ledger and the report."""
+        report = self.report
+        try:
+            receipts = chunk.future.result()
+        except SendError as error:
+            receipts = [Receipt(a, "deferred", str(error)) for a in chunk.addresses]
+            report.stopped = report.stopped or str(error)
+        if self.ledger is not None:
+            self.ledger.record(self.edition, receipts)
+        for receipt in receipts:
+            if receipt.state == "sent":
+                report.sent += 1
+                report.sent_by_variant[receipt.variant] += 1
+            elif receipt.state == "refused":
+                report.refused[receipt.address] = receipt.detail
+            elif receipt.state == "unknown":
+                report.unknown.append(receipt.address)
+            else:
+                report.deferred += 1
+                if receipt.stops:
+                    report.stopped = report.stopped or receipt.detail
+        if self.progress is not None:
+            self.progress(len(chunk.addresses))
 
-def _claim(
-    items: Sequence[Item],
-    address: Callable[[Item], str],
-    variant: Callable[[Item], str],
-    edition: str,
-    ledger: SendLedger | None,
-    run: str,
-    seen: set[str] | None,
-    again: tuple[bool, bool],
-    report: DeliveryReport,
-) -> list[Item]:
-    """The items of a chunk to send now, claimed in the ledger as pending.
+    def claim(self, items: Sequence[Item]) -> list[Item]:
+        """The items of a chunk to send now, claimed in the ledger as pending.
 
-    Left out: addresses sent or refused before, those left unknown (unless asked), those
-    another run going on at the same time has claimed, and repeats within this run.
-    """
-    if ledger is None:
-        assert seen is not None
-        todo = []
+        Left out: addresses sent or refused before (unless ``retry_refused``), those left
+        unknown (unless ``resend_unknown``), those another run going on at the same time has
+        claimed, and repeats within this run (one reader however they spell their address).
+        """
+        if self.ledger is None:
+            todo = []
+            for item in items:
+                key = address_key(self.address(item))
+                if key not in self.seen:
+                    self.seen.add(key)
+                    todo.append(item)
+            return todo
+        firsts: dict[str, Item] = {}
         for item in items:
-            key = address_key(address(item))
-            if key not in seen:
-                seen.add(key)
-                todo.append(item)
-        return todo
-    firsts: dict[str, Item] = {}
-    for item in items:
-        firsts.setdefault(address_key(address(item)), item)
-    others = ledger.claim(
-        edition,
-        list(firsts),
-        [variant(item) for item in firsts.values()],
-        run,
-        take_unknown=again[0],
-        take_refused=again[1],
-    )
-    for key, state in others.items():
-        if state in ("sent", "refused"):
-            report.skipped += 1
-        elif state != "this-run":  # pending or unknown: another run has it, or had it
-            report.unknown.append(key)
-    return [item for key, item in firsts.items() if key not in others]
+            firsts.setdefault(address_key(self.address(item)), item)
+        others = self.ledger.claim(
+            self.edition,
+            list(firsts),
+            [self.variant(item) for item in firsts.values()],
+            self.name,
+            take_unknown=self.resend_unknown,
+            take_refused=self.retry_refused,
+        )
+        for key, state in others.items():
+            if state in ("sent", "refused"):
+                self.report.skipped += 1
+            elif state != "this-run":  # pending or unknown: another run has it, or had it
+                self.report.unknown.append(key)
+        return [item for key, item in firsts.items() if key not in others]

@@ -124,7 +124,7 @@ class Fetcher:
     def __call__(self, url: str, deadline: float | None = None) -> bytes:
         """The body of ``url``; raises ``FetchError`` naming what went wrong."""
         scheme = urlsplit(url).scheme.lower()
-        if scheme not in _SCHEMES:
+        if scheme not in WEB_SCHEMES:
             raise FetchError(f"only http and https URLs are fetched, not {scheme or 'a path'}:")
         limit = self.deadline if deadline is None else deadline
         ends = time.monotonic() + limit
@@ -187,9 +187,6 @@ class Fetcher:
 
 class _Retry(Exception):
     """A failure worth another try."""
-
-
-_SCHEMES = WEB_SCHEMES
 
 
 _LATE = "the server did not finish within the deadline of {:g} s"
@@ -274,7 +271,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         location = headers.get("Location") or headers.get("URI") or ""
         target = urljoin(req.full_url, location.strip())
         scheme = urlsplit(target).scheme.lower()
-        if location and scheme not in _SCHEMES:
+        if location and scheme not in WEB_SCHEMES:
             fp.close()
             raise FetchError(
                 f"HTTP {code} redirects to a {scheme}: URL ({target[:80]!r}); "
