@@ -33,6 +33,7 @@ __all__ = [
     "BuildLock",
     "StrPath",
     "decode_text",
+    "inert_cell",
     "open_regular",
     "read_file",
     "read_limited",
@@ -212,3 +213,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def inert_cell(cell: str) -> str:
+    """A CSV cell no spreadsheet runs as a formula (OWASP's CSV injection rule: a leading ')."""
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell

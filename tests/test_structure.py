@@ -31,13 +31,13 @@ LAYERS: list[set[str]] = [
         "check",
         "_moved",
     },
-    {"render", "feeds"},
+    {"render", "feeds", "suppression"},
     {"mail"},
     {"pipeline"},
     {"delivery"},
     {"schedule"},
     # The faces.
-    {"cli", "preview", "__main__", ""},
+    {"cli", "preview", "web", "__main__", ""},
 ]
 
 

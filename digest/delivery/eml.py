@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from email import policy as email_policy
-from email.parser import BytesHeaderParser
+from email.parser import BytesHeaderParser, BytesParser
 from itertools import islice
 
 from digest.addresses import address_key, email_address
@@ -22,7 +22,15 @@ from digest.delivery.senders import Outgoing, Receipt, Sender
 from digest.errors import ConfigError, InputError, RenderError
 from digest.files import StrPath, decode_text, read_limited
 from digest.mail.message import EDITION_HEADER
-from digest.mail.mime import address_header, envelope_sender
+from digest.mail.mime import (
+    address_header,
+    assemble,
+    envelope_sender,
+    frame,
+    quoted_printable,
+)
+from digest.suppression.store import SuppressionList
+from digest.suppression.tokens import SECRET_VARIABLE, UnsubscribeTokens
 
 __all__ = ["read_eml", "read_recipients", "read_recipients_file", "send_eml"]
 
@@ -101,9 +109,69 @@ class _Message:
         self.before = head[: match.start()] if match else head
         self.after = (head[match.end() :] if match else b"") + b"\r\n" + body
 
-    def to(self, recipient: str) -> bytes:
-        """The message with ``recipient`` as its only ``To``."""
-        return self.before + address_header("To", [("", recipient)]) + self.after
+        self.links: _ReaderLinks | None = None
+        if _HEADER_STAND_IN in head or STAND_IN.encode() in body:
+            self.links = _ReaderLinks(self.before, self.after)
+
+    def to(self, recipient: str, tokens: UnsubscribeTokens | None = None) -> bytes:
+        """The message with ``recipient`` as its only ``To`` (and their own unsubscribe link)."""
+        to = address_header("To", [("", recipient)])
+        if self.links is None:
+            return self.before + to + self.after
+        if tokens is None:
+            raise ConfigError(
+                f"the .eml's unsubscribe link has a {STAND_IN} for each reader's own token: set "
+                f"{SECRET_VARIABLE} to the newsletter's unsubscribe secret"
+            )
+        return self.links.fill(to, tokens.token(recipient))
+
+
+#: What a built ``.eml`` holds where each reader's token goes (``unsubscribe_url`` with it).
+STAND_IN = "{token}"
+_HEADER_STAND_IN = b"%7Btoken%7D"
+
+
+class _ReaderLinks:
+    """A built message cut where each reader's token goes, its parts encoded once.
+
+    The bodies are quoted-printable, where a token could be cut by a soft line break: they
+    are read back, cut at the stand-in and each piece encoded on its own (as the copies of
+    ``digest.mail.copies`` are), so a reader's message is joined, never encoded again.
+    """
+
+    def __init__(self, before: bytes, after: bytes) -> None:
+        message = BytesParser(policy=email_policy.default).parsebytes(before + after)
+        boundary = message.get_boundary()
+        parts = [
+            (part.get_content_subtype(), part.get_content().replace("\r\n", "\n"))
+            for part in (message.iter_parts() if message.is_multipart() else [])
+        ]
+        if boundary is None or not parts or any(not isinstance(t, str) for _, t in parts):
+            raise InputError(
+                f"the .eml has a per-reader unsubscribe link ({STAND_IN}) but was not written "
+                "by digest build (not one multipart/alternative of text parts)"
+            )
+        written = assemble(b"", boundary, [(sub, quoted_printable(t)) for sub, t in parts])
+        if not after.endswith(written):
+            raise InputError(
+                f"the .eml has a per-reader unsubscribe link ({STAND_IN}) but its parts are not "
+                "as digest build writes them: build it again"
+            )
+        own = after[: len(after) - len(written)]
+        self.before = before.split(_HEADER_STAND_IN)
+        self.own = own.split(_HEADER_STAND_IN)
+        self.frame = frame(boundary, [sub for sub, _ in parts])
+        self.parts = [[quoted_printable(piece) for piece in t.split(STAND_IN)] for _, t in parts]
+
+    def fill(self, to: bytes, token: str) -> bytes:
+        """The message for one reader: their ``To`` line and their token in every place."""
+        mark = token.encode("ascii")
+        out = [mark.join(self.before), to, mark.join(self.own)]
+        encoded = quoted_printable(token)
+        for piece, pieces in zip(self.frame, self.parts, strict=False):
+            out += (piece, encoded.join(pieces))
+        out.append(self.frame[-1])
+        return b"".join(out)
 
 
 def send_eml(
@@ -116,6 +184,8 @@ def send_eml(
     resend_unknown: bool = False,
     retry_refused: bool = False,
     progress: Callable[[int], None] | None = None,
+    suppressions: SuppressionList | None = None,
+    tokens: UnsubscribeTokens | None = None,
 ) -> DeliveryReport:
     """Send the message in ``raw`` to each recipient, with their own ``To`` header.
 
@@ -124,11 +194,17 @@ def send_eml(
     knows the edition by its ``X-Digest-Edition`` header (newsletter, date, number), so a
     rebuilt ``.eml`` resumes the first send (``report.content_changed`` says it differs);
     a second run of the edition while one is going on is refused (``SendError``).
+
+    Readers on ``suppressions`` are left out, named in the report. A message built with a
+    per-reader unsubscribe link (``{token}`` in the config's ``unsubscribe_url``) gets each
+    reader's signed token from ``tokens`` in its links and its ``List-Unsubscribe``.
     """
     message = _Message(raw)
+    if message.links is not None and tokens is None:
+        message.to("nobody@example.org")  # the error, before anything is claimed
 
     def submit(batch: list[str]) -> Future[list[Receipt]]:
-        outgoing = [Outgoing(address, message.to(address)) for address in batch]
+        outgoing = [Outgoing(address, message.to(address, tokens)) for address in batch]
         if dry_run:
             return now(lambda: [Receipt(o.address, "sent", "dry run") for o in outgoing])
         return now(lambda: sender.send(outgoing))
@@ -145,4 +221,5 @@ def send_eml(
         retry_refused=retry_refused,
         progress=progress,
         content=message.content,
+        suppressions=suppressions,
     )

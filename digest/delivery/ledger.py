@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
 from digest.errors import DigestError, SendError
-from digest.files import BuildLock, transaction, write_file
+from digest.files import BuildLock, inert_cell, transaction, write_file
 
 if TYPE_CHECKING:
     from digest.delivery.senders import Receipt
@@ -245,7 +245,7 @@ class SendLedger:
             text = json.dumps([row._asdict() for row in rows], ensure_ascii=False, indent=1) + "\n"
         else:
             buffer = io.StringIO()
-            cells = [[_inert(str(value)) for value in row] for row in rows]
+            cells = [[inert_cell(str(value)) for value in row] for row in rows]
             csv.writer(buffer, lineterminator="\n").writerows([fields, *cells])
             text = buffer.getvalue()
         write_file(target, text.encode("utf-8"))
@@ -254,11 +254,6 @@ class SendLedger:
     def close(self) -> None:
         """Close the database."""
         self.db.close()
-
-
-def _inert(cell: str) -> str:
-    """A CSV cell no spreadsheet runs as a formula (OWASP's CSV injection rule)."""
-    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
 
 
 def _now() -> str:

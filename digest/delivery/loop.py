@@ -2,10 +2,12 @@
 
 ``run_delivery`` is the one loop behind ``send_eml`` (one built message to a list) and
 ``Mailing.deliver`` (personalised copies, made and sent by worker processes). For each chunk
-it asks the ledger what it knows, skips those already sent or refused, sets aside those whose
-outcome is unknown, records the rest as pending, hands the chunk over (``submit``: now, or to
-a worker) and records the receipts. A deferred message (never handed over) stops the run
-after the chunks in flight: the provider is down, and the next run picks up from there.
+it leaves out the readers on the suppression list (read again for every chunk, so an
+unsubscribe that arrives during a long send is honoured for the rest), asks the ledger what
+it knows, skips those already sent or refused, sets aside those whose outcome is unknown,
+records the rest as pending, hands the chunk over (``submit``: now, or to a worker) and
+records the receipts. A deferred message (never handed over) stops the run after the chunks
+in flight: the provider is down, and the next run picks up from there.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from digest.addresses import address_key
 from digest.delivery.ledger import SendLedger
 from digest.delivery.senders import Receipt
 from digest.errors import SendError
+from digest.suppression.store import SuppressionList
 
 __all__ = ["DeliveryReport", "now", "run_delivery"]
 
@@ -40,6 +43,8 @@ class DeliveryReport:
     unknown: list[str] = field(default_factory=list)
     #: Skipped because an earlier run sent (or was refused) them.
     skipped: int = 0
+    #: Left out because they are on the suppression list (unsubscribed, bounced, complained).
+    suppressed: list[str] = field(default_factory=list)
     #: Never handed over (the provider was unreachable): they go out on the next run.
     deferred: int = 0
     #: Why the run stopped early, when it did.
@@ -64,6 +69,8 @@ class DeliveryReport:
             ("deferred", self.deferred),
             ("skipped (earlier runs)", self.skipped),
         ]
+        if self.suppressed:
+            rows.append(("suppressed", len(self.suppressed)))
         if len(self.sent_by_variant) > 1:
             rows += [(f"sent, subject {v}", n) for v, n in sorted(self.sent_by_variant.items())]
         width = max(len(name) for name, _ in rows)
@@ -99,6 +106,7 @@ def run_delivery(
     in_flight: int = 1,
     progress: Callable[[int], None] | None = None,
     content: str = "",
+    suppressions: SuppressionList | None = None,
 ) -> DeliveryReport:
     """Send every chunk not already sent, recording each around its hand-over.
 
@@ -106,9 +114,20 @@ def run_delivery(
     leaves at most those chunks' addresses pending, to be reported as unknown. With a
     ``ledger``, the run holds the edition's lock throughout (another run of the same edition
     at the same time is refused with a ``SendError`` naming it), and ``content`` (a hash of
-    what is sent) is compared with the first run's.
+    what is sent) is compared with the first run's. Readers on ``suppressions`` are never
+    handed over: the list is read before each chunk, and they are named in the report.
     """
-    run = _Run(address, variant, submit, edition, ledger, progress, resend_unknown, retry_refused)
+    run = _Run(
+        address,
+        variant,
+        submit,
+        edition,
+        ledger,
+        progress,
+        resend_unknown,
+        retry_refused,
+        suppressions,
+    )
     if ledger is None:
         return run.deliver(chunks, in_flight)
     with ledger.lock(edition):
@@ -128,8 +147,9 @@ class _Run(Generic[Item]):
     progress: Callable[[int], None] | None
     resend_unknown: bool
     retry_refused: bool
+    suppressions: SuppressionList | None
     name: str = field(default_factory=SendLedger.new_run)
-    #: Addresses of this run, when there is no ledger to remember them.
+    #: Addresses of this run, when there is no ledger to remember them (and the suppressed).
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -193,19 +213,21 @@ class _Run(Generic[Item]):
 
         Left out: addresses sent or refused before (unless ``retry_refused``), those left
         unknown (unless ``resend_unknown``), those another run going on at the same time has
-        claimed, and repeats within this run (one reader however they spell their address).
+        claimed, repeats within this run (one reader however they spell their address), and
+        suppressed readers.
         """
-        if self.ledger is None:
-            todo = []
-            for item in items:
-                key = address_key(self.address(item))
-                if key not in self.seen:
-                    self.seen.add(key)
-                    todo.append(item)
-            return todo
         firsts: dict[str, Item] = {}
         for item in items:
-            firsts.setdefault(address_key(self.address(item)), item)
+            key = address_key(self.address(item))
+            if key not in self.seen:
+                firsts.setdefault(key, item)
+        if self.suppressions is not None:
+            for key in self.suppressions.suppressed(list(firsts)):
+                self.seen.add(key)  # named once however often it comes
+                self.report.suppressed.append(self.address(firsts.pop(key)))
+        if self.ledger is None:
+            self.seen.update(firsts)
+            return list(firsts.values())
         others = self.ledger.claim(
             self.edition,
             list(firsts),

@@ -10,7 +10,7 @@ import atexit
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
@@ -21,10 +21,7 @@ from digest.errors import CheckError, InputError
 from digest.mail.copies import Copies, kept_in_worker
 from digest.mail.readers import reader_chunks
 from digest.models import Reader
-
-if TYPE_CHECKING:
-    pass
-
+from digest.suppression.store import SuppressionList
 
 __all__ = ["Mailing"]
 
@@ -44,6 +41,7 @@ class Mailing(Copies):
         resend_unknown: bool = False,
         retry_refused: bool = False,
         progress: Callable[[int], None] | None = None,
+        suppressions: SuppressionList | None = None,
     ) -> DeliveryReport:
         """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
 
@@ -51,7 +49,8 @@ class Mailing(Copies):
         validated in bulk, a chunk at a time. With an ``executor`` (a process pool, or a Dask
         ``distributed`` client's executor), each worker makes *and sends* its chunk with its
         own sender (so ``delivery`` must be ``DeliverySettings``) and returns only receipts;
-        at most two chunks per worker are out at once.
+        at most two chunks per worker are out at once. Readers on ``suppressions`` are left
+        out (the list is read again before each chunk) and named in ``report.suppressed``.
         """
         chunks = reader_chunks(readers, chunk)
         common: dict[str, Any] = {
@@ -60,6 +59,7 @@ class Mailing(Copies):
             "retry_refused": retry_refused,
             "progress": progress,
             "content": self.key,
+            "suppressions": suppressions,
         }
         if executor is not None:
             if not isinstance(delivery, DeliverySettings):

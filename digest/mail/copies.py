@@ -55,6 +55,7 @@ from digest.mail.mime import (
 from digest.models import Newsletter, Reader
 from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
+from digest.suppression.tokens import UnsubscribeTokens
 
 if TYPE_CHECKING:
     from digest.pipeline import Digest
@@ -339,13 +340,18 @@ class Copies:
     """Personalised copies of one edition for many readers: each reader's own message."""
 
     def __init__(
-        self, digest: Digest, options: RenderOptions | None = None, subjects: Sequence[str] = ()
+        self,
+        digest: Digest,
+        options: RenderOptions | None = None,
+        subjects: Sequence[str] = (),
+        tokens: UnsubscribeTokens | None = None,
     ) -> None:
         """Prepare to personalise ``digest``; variants render with its own options by default.
 
         ``subjects`` are subject variants to test against each other (templates, like
         ``subject.txt.j2``); each reader gets one, chosen by a hash of the edition and their
-        address, labelled A, B, C… in the ledger.
+        address, labelled A, B, C… in the ledger. With ``tokens``, a reader with no token
+        and no link of their own gets a signed token in the newsletter's unsubscribe link.
         """
         if len(subjects) > len(SUBJECT_LABELS):
             raise InputError(
@@ -354,6 +360,7 @@ class Copies:
         self.digest = digest
         self.options = options or digest.options
         self.subjects = tuple(subjects)
+        self.tokens = tokens
         self._renderer: Renderer | None = None
         self._variants: OrderedDict[_VariantKey, _Variant] = OrderedDict()
         self._quick: dict[tuple[Any, ...], _Variant] = {}
@@ -365,7 +372,15 @@ class Copies:
         self._twin_token = re.compile(rf"@@{self._twin}\.([A-Za-z0-9_.]+)@@")
         #: Identifies the edition, options and subjects: what the copies are made of (the
         #: caches of worker processes are keyed by it, and the ledger compares it across runs).
-        made_of = (digest.subject, digest.html, digest.text, repr(self.options), self.subjects)
+        signing = tokens.token("key@digest.invalid") if tokens is not None else None
+        made_of = (
+            digest.subject,
+            digest.html,
+            digest.text,
+            repr(self.options),
+            self.subjects,
+            signing,
+        )
         self.key = hashlib.sha256(repr(made_of).encode()).hexdigest()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -526,8 +541,20 @@ class Copies:
     def _fills(self, variant: _Variant, values: Mapping[str, str]) -> bool:
         return variant.fillable and not variant.html.unsafe_in_attributes(values)
 
+    def signed(self, reader: Reader) -> Reader:
+        """``reader`` with their signed unsubscribe token, when ``tokens`` makes one for them."""
+        if (
+            self.tokens is None
+            or reader.unsubscribe_token is not None
+            or reader.unsubscribe_url is not None
+            or self.digest.newsletter.contact.unsubscribe_url is None
+        ):
+            return reader
+        return reader.model_copy(update={"unsubscribe_token": self.tokens.token(reader.address)})
+
     def render(self, reader: Reader) -> tuple[str, str, str]:
         """The reader's subject, HTML and text, by filling in the variant."""
+        reader = self.signed(reader)
         values = _values(reader, self.digest.newsletter)
         variant = self._variant(reader, values)
         if not self._fills(variant, values):
@@ -543,6 +570,7 @@ class Copies:
 
     def from_scratch(self, reader: Reader) -> tuple[str, str, str]:
         """The reader's subject, HTML and text, rendered with their values from the start."""
+        reader = self.signed(reader)
         rendered, _ = self.renderer.render_guarded(
             self.edition_for(reader),
             self.digest.newsletter,
@@ -575,6 +603,7 @@ class Copies:
 
     def message(self, reader: Reader) -> EmailMessage:
         """The reader's message built with the ``email`` package (the reference path)."""
+        reader = self.signed(reader)
         return build_message(**self._content(reader, *self.render(reader)))
 
     def _static_head(self) -> dict[str, bytes]:
@@ -606,6 +635,7 @@ class Copies:
         same header writer and checked; the shared ones were checked once. For most readers
         (a plain address, a token or none) the variant's ``_Plan`` makes the copy in one join.
         """
+        reader = self.signed(reader)
         newsletter = self.digest.newsletter
         values = _values(reader, newsletter)
         variant = self._variant(reader, values)
