@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -15,6 +15,7 @@ from digest.errors import ConfigError, DigestError
 
 if TYPE_CHECKING:
     from digest.schedule.config import BuildConfig
+    from digest.suppression import Reason, SuppressionList
 
 # Each command imports what it uses when it runs: ``digest build`` never loads the senders,
 # the preview server or the feed parser unless the config asks for feeds.
@@ -392,7 +393,9 @@ def send(
     )
     from digest.delivery.ledger import SendLedger
     from digest.delivery.providers import make_sender
-    from digest.schedule.config import ledger_path
+    from digest.mail.message import list_id
+    from digest.schedule.config import ledger_path, suppression_path
+    from digest.suppression import SuppressionList, UnsubscribeTokens
 
     config = _load_config(config_path)
     if config.delivery is None:
@@ -407,6 +410,9 @@ def send(
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
     # Test sends (--to) and dry runs are not recorded.
     ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
+    # A test send (--to) goes to whoever is named, suppressed or not.
+    suppressions = None if to else SuppressionList(suppression_path(config))
+    tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
     sender = make_sender(config.delivery)
     try:
         with click.progressbar(
@@ -421,6 +427,8 @@ def send(
                 resend_unknown=resend_unknown,
                 retry_refused=retry_refused,
                 progress=bar.update,
+                suppressions=suppressions,
+                tokens=tokens,
             )
         if ledger is not None and report_path is not None:
             count = ledger.write_report(report.edition, report_path)
@@ -430,6 +438,8 @@ def send(
         sender.close()
         if ledger is not None:
             ledger.close()
+        if suppressions is not None:
+            suppressions.close()
     if report.content_changed:
         warn(
             f"the edition changed since its first send ({report.edition}): readers it reached "
@@ -445,6 +455,9 @@ def send(
         )
     if report.stopped:
         click.echo(f"digest: stopped: {report.stopped}", err=True)
+    if report.suppressed and not quiet:
+        shown = ", ".join(report.suppressed[:5]) + (" …" if len(report.suppressed) > 5 else "")
+        click.echo(f"Left out {len(report.suppressed)} suppressed: {shown}")
     if not quiet:
         click.echo(report.table())
     if not quiet:
@@ -500,6 +513,189 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
         )
     if counts["error"]:
         sys.exit(CHECK_FAILED)
+
+
+@cli.command()
+@CONFIG
+@click.option("--host", default=None, help="The address to listen on (default: [web] host).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: [web] port.")
+def serve(config_path: Path, host: str | None, port: int | None) -> None:
+    """Run the web app: unsubscribe pages, provider webhooks and /health.
+
+    The secrets come from the environment: DIGEST_UNSUBSCRIBE_SECRET (the unsubscribe links),
+    DIGEST_POSTMARK_WEBHOOK_PASSWORD and DIGEST_RESEND_WEBHOOK_SECRET. It listens on
+    loopback by default: put a TLS proxy (Caddy, nginx) in front of it.
+
+    Example:
+
+    \b
+        digest serve --config newsletter.toml --port 8025
+    """
+    import logging
+
+    try:
+        import uvicorn
+
+        from digest.web import make_app, settings_for
+    except ImportError as error:
+        raise ConfigError(
+            f"digest serve needs the web extra ({error.name} is missing): "
+            "pip install 'newsletter-digest[web]'"
+        ) from None
+    config = _load_config(config_path)
+    settings = settings_for(config)
+    if settings.tokens is None:
+        warn("DIGEST_UNSUBSCRIBE_SECRET is not set: the unsubscribe pages answer 404")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    host = host or config.web.host
+    port = port or config.web.port
+    click.echo(f"Serving {config.newsletter.name} on http://{host}:{port} (Ctrl+C to stop)")
+    # Uvicorn's own access log would print the tokens in unsubscribe paths: the app logs
+    # each request itself, with them cut out.
+    uvicorn.run(make_app(settings), host=host, port=port, access_log=False, log_level="warning")
+
+
+@cli.group()
+def suppress() -> None:
+    """The suppression list: readers never sent to again (unsubscribed, bounced, complained).
+
+    Example:
+
+    \b
+        digest suppress list --config newsletter.toml
+    """
+
+
+def _suppressions(config_path: Path) -> SuppressionList:
+    from digest.schedule.config import suppression_path
+    from digest.suppression import SuppressionList
+
+    config = _load_config(config_path)
+    return SuppressionList(
+        suppression_path(config), soft_bounce_limit=config.suppression.soft_bounce_limit
+    )
+
+
+@suppress.command("list")
+@CONFIG
+def suppress_list(config_path: Path) -> None:
+    """Print every suppressed address with its reason, source and time.
+
+    Example:
+
+    \b
+        digest suppress list --config newsletter.toml
+    """
+    with _suppressions(config_path) as listed:
+        for entry in listed:
+            click.echo(f"{entry.address}\t{entry.reason}\t{entry.source}\t{entry.at}")
+        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(listed.counts().items()))
+        click.echo(f"{len(listed)} suppressed" + (f" ({counts})" if counts else ""), err=True)
+
+
+@suppress.command("add")
+@CONFIG
+@click.argument("addresses", nargs=-1, required=True)
+@click.option(
+    "--reason",
+    type=click.Choice(["by-hand", "unsubscribed", "hard-bounce", "complaint"]),
+    default="by-hand",
+    show_default=True,
+)
+def suppress_add(config_path: Path, addresses: tuple[str, ...], reason: str) -> None:
+    """Suppress addresses by hand.
+
+    Example:
+
+    \b
+        digest suppress add --config newsletter.toml reader@example.org
+    """
+    with _suppressions(config_path) as listed:
+        for address in addresses:
+            added = listed.add(address, cast("Reason", reason), source="digest suppress add")
+            click.echo(f"{address}: {'suppressed' if added else 'already suppressed'}")
+
+
+@suppress.command("remove")
+@CONFIG
+@click.argument("addresses", nargs=-1, required=True)
+def suppress_remove(config_path: Path, addresses: tuple[str, ...]) -> None:
+    """Take addresses off the list (a reader who subscribed again).
+
+    Example:
+
+    \b
+        digest suppress remove --config newsletter.toml reader@example.org
+    """
+    with _suppressions(config_path) as listed:
+        for address in addresses:
+            removed = listed.remove(address)
+            click.echo(f"{address}: {'removed' if removed else 'not on the list'}")
+
+
+@suppress.command("import")
+@CONFIG
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def suppress_import(config_path: Path, csv_file: Path) -> None:
+    """Add the addresses of a CSV file (an address column; reason, source, detail optional).
+
+    Example:
+
+    \b
+        digest suppress import --config newsletter.toml unsubscribed.csv
+    """
+    with _suppressions(config_path) as listed:
+        added, known = listed.import_csv(csv_file, source=csv_file.name)
+    click.echo(f"{added} added, {known} already suppressed")
+
+
+@suppress.command("export")
+@CONFIG
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+def suppress_export(config_path: Path, csv_file: Path) -> None:
+    """Write the list to a CSV file (address, reason, source, at, detail).
+
+    Example:
+
+    \b
+        digest suppress export --config newsletter.toml suppressed.csv
+    """
+    with _suppressions(config_path) as listed:
+        count = listed.export_csv(csv_file)
+    click.echo(f"{count} addresses written to {csv_file}")
+
+
+@suppress.command("import-mail")
+@CONFIG
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def suppress_import_mail(config_path: Path, paths: tuple[Path, ...]) -> None:
+    """Read bounces (DSN) and complaints (ARF) from an mbox, a Maildir or .eml files.
+
+    A message that is neither is skipped; importing the same reports again changes nothing.
+
+    Example:
+
+    \b
+        digest suppress import-mail --config newsletter.toml ~/Maildir/.bounces
+    """
+    from digest.mail.message import list_id
+    from digest.suppression import UnsubscribeTokens, read_reports
+
+    config = _load_config(config_path)
+    tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
+    reports = skipped = events = new = 0
+    with _suppressions(config_path) as listed:
+        for report in read_reports(paths, tokens):
+            if isinstance(report, str):
+                skipped += 1
+                continue
+            reports += 1
+            for event in report.events:
+                events += 1
+                new += listed.record(event)
+            if not report.events:
+                click.echo(f"{report.where}: {report.note}", err=True)
+    click.echo(f"{reports} reports ({skipped} other messages skipped): {events} events, {new} new")
 
 
 def main(argv: list[str] | None = None) -> None:

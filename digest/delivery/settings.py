@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["DeliverySettings", "PostmarkSettings", "ResendSettings", "SesSettings", "SmtpSettings"]
+__all__ = [
+    "DeliverySettings",
+    "DkimSettings",
+    "PostmarkSettings",
+    "ResendSettings",
+    "SesSettings",
+    "SmtpSettings",
+]
+
+
+class DkimSettings(BaseModel):
+    """DKIM signing of every message the SMTP sender sends (``[delivery.smtp.dkim]``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The selector: the key is published at ``SELECTOR._domainkey.DOMAIN``.
+    selector: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$")
+    #: The signing domain (``d=``): the From address's domain or a parent of it.
+    domain: str = Field(max_length=253, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+    #: The private key, a PEM file (RSA of 1024 bits or more, or Ed25519); keep it out of
+    #: version control.
+    key_file: Path
 
 
 class SmtpSettings(BaseModel):
@@ -31,6 +53,8 @@ class SmtpSettings(BaseModel):
     allow_plain_login: bool = False
     #: How many times a dropped connection (or a 421 reply) is reconnected in a row.
     reconnects: int = Field(default=3, ge=0, le=20)
+    #: Sign every message with DKIM (the providers' APIs sign for you; a relay may not).
+    dkim: DkimSettings | None = None
 
 
 def _api_base(value: str) -> str:

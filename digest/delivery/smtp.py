@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from functools import cache, partial
 from typing import TYPE_CHECKING
 
+from digest.delivery.dkim import DkimSigner
 from digest.delivery.senders import Outgoing, Pooled, Receipt, each_until_deferred, retry_delays
 from digest.errors import SendError
 from digest.mail.mime import envelope_sender
@@ -170,6 +171,7 @@ class SmtpSender(Pooled):
         self.delays = retry_delays(settings.reconnects, delivery.backoff if delivery else 0.1)
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
+        self.signer = DkimSigner(settings.dkim) if settings.dkim is not None else None
 
     def _take(self) -> _Connection:
         with self._lock:
@@ -189,10 +191,11 @@ class SmtpSender(Pooled):
 
     def _one(self, connection: _Connection, message: Outgoing) -> Receipt:
         sender = envelope_sender(message.data)
+        data = message.data if self.signer is None else self.signer.sign(message.data, sender)
         self.throttle.wait()
         for delay in [*self.delays, None]:
             try:
-                refusal = connection.deliver(sender, message.address, message.data)
+                refusal = connection.deliver(sender, message.address, data)
             except _Dropped as dropped:
                 connection.close()
                 if dropped.handed_over:

@@ -14,7 +14,39 @@ from digest.feeds.sources import Source
 from digest.files import StrPath, read_file
 from digest.models import EmailAddress, Newsletter
 
-__all__ = ["BuildConfig", "load_config"]
+__all__ = ["BuildConfig", "SuppressionConfig", "WebConfig", "load_config", "suppression_path"]
+
+
+class SuppressionConfig(BaseModel):
+    """The suppression list: readers never sent to again (``[suppression]``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The list (SQLite); by default beside the history, or beside the config without one.
+    path: Path | None = None
+    #: How many soft bounces (a full mailbox, a server down) suppress an address.
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
+
+
+class WebConfig(BaseModel):
+    """The web app of ``digest serve``: unsubscribe pages and webhooks (``[web]``).
+
+    Its secrets come from the environment, never from here: ``DIGEST_UNSUBSCRIBE_SECRET``,
+    ``DIGEST_POSTMARK_WEBHOOK_PASSWORD`` and ``DIGEST_RESEND_WEBHOOK_SECRET``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The address ``digest serve`` listens on (loopback: put a TLS proxy in front).
+    host: str = "127.0.0.1"
+    #: The port ``digest serve`` listens on.
+    port: int = Field(default=8025, ge=1, le=65535)
+    #: The SNS topics (ARNs) whose SES notifications are taken at ``/webhooks/ses``.
+    sns_topics: list[str] = Field(default_factory=list, max_length=100)
+    #: The user name in Postmark's webhook URL (the password is in the environment).
+    postmark_user: str = Field(default="postmark", min_length=1, max_length=100)
+    #: The largest request body taken, in bytes.
+    max_body: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024)
 
 
 class BuildConfig(BaseModel):
@@ -47,6 +79,10 @@ class BuildConfig(BaseModel):
     recipients: Path | None = None
     #: Cadence-based windows need the previous edition: how many editions a quote rests.
     quote_rest: int = Field(default=4, ge=0, le=100)
+    #: The suppression list: where it is and when soft bounces suppress.
+    suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
+    #: The web app of ``digest serve``.
+    web: WebConfig = Field(default_factory=WebConfig)
 
     def beside_history(self, suffix: str) -> Path | None:
         """A file kept beside the history, named as it up to its first dot, then ``suffix``.
@@ -71,6 +107,18 @@ def ledger_path(config: BuildConfig, eml: Path) -> Path:
         return beside
     earlier = eml.with_name(eml.name.split(".")[0] + ".sends.sqlite3")
     return earlier if earlier.exists() else eml.with_name("digest.sends.sqlite3")
+
+
+def suppression_path(config: BuildConfig) -> Path:
+    """The suppression list: as configured, beside the history, or beside the config.
+
+    ``load_config`` fills it in, so every command of one config (``digest send``,
+    ``digest serve``, ``digest suppress``) uses the same list.
+    """
+    if config.suppression.path is not None:
+        return config.suppression.path
+    beside = config.beside_history(".suppressions.sqlite3")
+    return beside if beside is not None else Path("digest.suppressions.sqlite3")
 
 
 def load_config(path: StrPath) -> BuildConfig:
@@ -115,6 +163,19 @@ def load_config(path: StrPath) -> BuildConfig:
         s if s.path is None else s.model_copy(update={"path": base / s.path})
         for s in config.sources
     ]
+    listed = config.suppression.path
+    if listed is None:
+        beside = config.model_copy(update={"history": history}).beside_history(
+            ".suppressions.sqlite3"
+        )
+        listed = beside or Path(f"{path.stem}.suppressions.sqlite3")
+    suppression = config.suppression.model_copy(update={"path": base / listed})
+    delivery = config.delivery
+    if delivery is not None and delivery.smtp is not None and delivery.smtp.dkim is not None:
+        key = base / delivery.smtp.dkim.key_file
+        dkim = delivery.smtp.dkim.model_copy(update={"key_file": key})
+        smtp = delivery.smtp.model_copy(update={"dkim": dkim})
+        delivery = delivery.model_copy(update={"smtp": smtp})
     return config.model_copy(
         update={
             "data": [base / p for p in config.data],
@@ -125,5 +186,7 @@ def load_config(path: StrPath) -> BuildConfig:
             "archive": under(config.archive),
             "out": under(config.out),
             "recipients": under(config.recipients),
+            "suppression": suppression,
+            "delivery": delivery,
         }
     )

@@ -1,0 +1,243 @@
+"""The web app: unsubscribe pages and provider webhooks, an ASGI application (Starlette).
+
+``make_app(settings)`` gives the application object to run behind any ASGI server
+(``uvicorn digest.web:app_from_environment --factory``, or ``digest serve``):
+
+- ``GET /unsubscribe/TOKEN`` (or ``/unsubscribe?token=TOKEN``) shows a page with one button and
+  changes nothing: mail scanners open every link.
+- ``POST`` to the same URL unsubscribes: with ``List-Unsubscribe=One-Click`` (RFC 8058, what a
+  mail client sends) the answer is a short text, from the page's button a page.
+- ``POST /webhooks/ses``, ``/webhooks/postmark``, ``/webhooks/resend``: provider events,
+  each checked as its provider documents (see ``digest.web.webhooks``).
+- ``GET /health``: 200 when the suppression list can be read.
+
+A body over ``max_body`` gets 413 before it is read whole; a forged token 404; a request a
+webhook refuses its 4xx; nothing is recorded for any of them. The log names the method, the
+path with tokens cut out, the status and the provider's reason, never a secret or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from digest.suppression.events import Event
+from digest.suppression.store import SuppressionList
+from digest.web.pages import page
+from digest.web.settings import WebSettings
+from digest.web.webhooks import PostmarkWebhook, Refused, ResendWebhook, SesWebhook, Webhook
+
+__all__ = ["make_app"]
+
+
+log = logging.getLogger("digest.web")
+
+ONE_CLICK = b"List-Unsubscribe=One-Click"
+
+
+class _TooBig(Exception):
+    pass
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused (``_TooBig``) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooBig
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooBig
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _Recorder:
+    """Records events in the suppression list, one thread and connection at a time."""
+
+    def __init__(self, settings: WebSettings) -> None:
+        self.settings = settings
+        self.store: SuppressionList | None = None
+        self.lock = anyio.Lock()
+
+    def _record(self, events: list[Event]) -> int:
+        if self.store is None:
+            self.store = SuppressionList(
+                self.settings.suppressions, soft_bounce_limit=self.settings.soft_bounce_limit
+            )
+        return sum(self.store.record(event) for event in events)
+
+    async def record(self, events: list[Event]) -> int:
+        """Record ``events``; how many were new."""
+        async with self.lock:
+            return await anyio.to_thread.run_sync(self._record, events)
+
+    async def count(self) -> int:
+        """How many addresses are suppressed (opening the list if need be)."""
+        async with self.lock:
+            return await anyio.to_thread.run_sync(lambda: self._record([]) + len(self.store or ()))
+
+    def close(self) -> None:
+        """Close the database."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+def _token(request: Request) -> str:
+    return str(request.path_params.get("token") or request.query_params.get("token") or "")
+
+
+def _here(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _redacted(path: str) -> str:
+    return "/unsubscribe/…" if path.startswith("/unsubscribe/") else path
+
+
+def make_app(settings: WebSettings) -> Starlette:
+    """The ASGI application for one newsletter's settings."""
+    recorder = _Recorder(settings)
+
+    async def unsubscribe(request: Request) -> Response:
+        tokens = settings.tokens
+        address = tokens.address(_token(request)) if tokens is not None else None
+        if address is None:
+            return HTMLResponse(
+                page(
+                    "This link does not work",
+                    "The unsubscribe link is not valid. "
+                    "Use the link in your most recent email, or reply to it.",
+                ),
+                status_code=404,
+            )
+        if request.method == "GET":
+            return HTMLResponse(
+                page(
+                    f"Unsubscribe from {settings.name}?",
+                    f"{address} will get no more emails from {settings.name}.",
+                    button="Unsubscribe",
+                    action=_here(request),
+                ),
+                headers={"Cache-Control": "no-store"},
+            )
+        try:
+            body = await _body(request, 4096)
+        except _TooBig:
+            return PlainTextResponse("request too large\n", status_code=413)
+        one_click = ONE_CLICK in body.split(b"&")
+        if not one_click and b"confirm=1" not in body.split(b"&"):
+            return PlainTextResponse("not an unsubscribe request\n", status_code=400)
+        await recorder.record(
+            [
+                Event(
+                    address,
+                    "unsubscribed",
+                    "one-click" if one_click else "page",
+                    f"unsubscribe:{address}",
+                )
+            ]
+        )
+        log.info("unsubscribed one reader (%s)", "one-click" if one_click else "page")
+        if one_click:
+            return PlainTextResponse("unsubscribed\n")
+        return HTMLResponse(
+            page(
+                "You are unsubscribed",
+                f"{address} will get no more emails from {settings.name}. Sorry to see you go.",
+            ),
+            headers={"Cache-Control": "no-store"},
+        )
+
+    def webhook(hook: Webhook) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            if not hook.enabled(settings):
+                return PlainTextResponse("not configured\n", status_code=404)
+            try:
+                body = await _body(request, settings.max_body)
+            except _TooBig:
+                log.warning("%s webhook: refused 413 (over %d bytes)", hook.name, settings.max_body)
+                return PlainTextResponse("request too large\n", status_code=413)
+            try:
+                events = hook.events(body, request.headers, settings)
+            except Refused as refusal:
+                log.warning("%s webhook: refused %d: %s", hook.name, refusal.status, refusal.reason)
+                basic = refusal.status == 401 and hook.name == "postmark"
+                return PlainTextResponse(
+                    f"{refusal.reason}\n",
+                    status_code=refusal.status,
+                    headers={"WWW-Authenticate": 'Basic realm="digest"'} if basic else None,
+                )
+            new = await recorder.record(events)
+            log.info("%s webhook: %d events, %d new", hook.name, len(events), new)
+            return JSONResponse({"events": len(events), "new": new})
+
+        return endpoint
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "suppressed": await recorder.count()})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        recorder.close()
+
+    routes = [
+        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+        Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
+        Route("/health", health, methods=["GET"]),
+        *(
+            Route(f"/webhooks/{hook.name}", webhook(hook), methods=["POST"])
+            for hook in (SesWebhook(), PostmarkWebhook(), ResendWebhook())
+        ),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_Logged)])
+
+
+class _Logged:
+    """Logs each request (the path with tokens cut out) and adds the security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], *_SECURITY_HEADERS]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            log.info("%s %s %d", scope["method"], _redacted(scope["path"]), status)
+
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
+        b" frame-ancestors 'none'",
+    ),
+    (b"referrer-policy", b"no-referrer"),
+]

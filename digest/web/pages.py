@@ -1,0 +1,45 @@
+"""The pages a reader sees: one button to leave, and what happened after."""
+
+from __future__ import annotations
+
+from html import escape
+
+__all__ = ["page"]
+
+
+_STYLE = """
+:root { color-scheme: light dark; }
+body { margin: 0; font: 18px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  background: #f4f5f7; color: #1d2430; }
+main { max-width: 32rem; margin: 12vh auto; padding: 2rem 1.5rem; background: #fff;
+  border-radius: 12px; }
+h1 { font-size: 1.5rem; line-height: 1.25; margin: 0 0 1rem; }
+p { margin: 0 0 1.25rem; overflow-wrap: anywhere; }
+button { font: inherit; font-weight: 600; min-height: 48px; min-width: 48px;
+  padding: 0.75rem 1.5rem; border: 0; border-radius: 8px; background: #0b57d0; color: #fff;
+  cursor: pointer; }
+button:focus-visible { outline: 3px solid #f9ab00; outline-offset: 3px; }
+@media (prefers-color-scheme: dark) {
+  body { background: #111418; color: #e8eaed; }
+  main { background: #1f2329; }
+  button { background: #8ab4f8; color: #0b1a33; }
+}
+"""
+
+
+def page(title: str, text: str, *, button: str = "", action: str = "") -> str:
+    """A small, accessible HTML page: a heading, a sentence, and maybe a form with one button."""
+    form = ""
+    if button:
+        form = (
+            f'<form method="post" action="{escape(action)}">'
+            '<input type="hidden" name="confirm" value="1">'
+            f'<button type="submit">{escape(button)}</button></form>'
+        )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="robots" content="noindex">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{escape(title)}</h1><p>{escape(text)}</p>{form}</main></body></html>\n"
+    )

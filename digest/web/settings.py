@@ -1,0 +1,87 @@
+"""What the web app needs: where the suppression list is, the secrets, the limits."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digest.errors import ConfigError
+from digest.suppression.tokens import UnsubscribeTokens
+
+__all__ = [
+    "POSTMARK_PASSWORD_VARIABLE",
+    "RESEND_SECRET_VARIABLE",
+    "WebSettings",
+    "fetch_https",
+]
+
+
+#: The environment variable holding the password Postmark's webhook URL carries (basic auth).
+POSTMARK_PASSWORD_VARIABLE = "DIGEST_POSTMARK_WEBHOOK_PASSWORD"
+#: The environment variable holding Resend's webhook signing secret (``whsec_…``).
+RESEND_SECRET_VARIABLE = "DIGEST_RESEND_WEBHOOK_SECRET"
+
+_MAX_FETCH = 64 * 1024
+
+
+def fetch_https(url: str) -> bytes:
+    """GET an https URL (10 s, at most 64 KB): the SNS certificate or subscription URL."""
+    if not url.startswith("https://"):
+        raise ValueError(f"not an https URL: {url[:80]!r}")
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler)
+    with opener.open(url, timeout=10) as response:
+        data: bytes = response.read(_MAX_FETCH + 1)
+    if len(data) > _MAX_FETCH:
+        raise ValueError(f"{url[:80]}: more than {_MAX_FETCH} bytes")
+    return data
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web app's settings: one newsletter's suppression list, secrets and limits."""
+
+    #: The suppression list (SQLite) the app records into.
+    suppressions: Path
+    #: The newsletter's name, on the unsubscribe page.
+    name: str = "this newsletter"
+    #: Signs and checks unsubscribe tokens; None: the unsubscribe pages answer 404.
+    tokens: UnsubscribeTokens | None = None
+    #: SNS topics whose notifications are taken (an SES endpoint with none answers 404).
+    sns_topics: frozenset[str] = frozenset()
+    #: Basic-auth user and password of the Postmark webhook (no password: 404).
+    postmark_user: str = "postmark"
+    postmark_password: str | None = None
+    #: Resend's webhook signing secret (``whsec_…``; none: 404).
+    resend_secret: str | None = None
+    #: The largest request body taken, in bytes; a bigger one gets 413.
+    max_body: int = 256 * 1024
+    #: How many soft bounces suppress an address.
+    soft_bounce_limit: int = 3
+    #: How old a signed timestamp may be (Svix: 5 minutes; SNS: an hour), in seconds.
+    svix_tolerance: float = 300
+    sns_tolerance: float = 3600
+    #: Reads an SNS signing certificate, and visits a subscription's SubscribeURL.
+    fetch: Callable[[str], bytes] = fetch_https
+    #: The time now, as seconds since the epoch.
+    clock: Callable[[], float] = time.time
+    #: Certificates read, by URL (read once each).
+    certificates: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, **values: object
+    ) -> WebSettings:
+        """Settings with the secrets from the environment, the rest from ``values``."""
+        env = os.environ if environ is None else environ
+        password = env.get(POSTMARK_PASSWORD_VARIABLE) or None
+        secret = env.get(RESEND_SECRET_VARIABLE) or None
+        if secret is not None and not secret.startswith("whsec_"):
+            raise ConfigError(
+                f"{RESEND_SECRET_VARIABLE}: Resend's signing secret starts with whsec_ "
+                "(copy it from the webhook's page)"
+            )
+        return cls(postmark_password=password, resend_secret=secret, **values)  # type: ignore[arg-type]

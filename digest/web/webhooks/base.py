@@ -1,0 +1,78 @@
+"""What every provider's webhook shares: a refusal with its status, and the JSON body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from digest.addresses import email_address
+from digest.suppression.events import Event
+from digest.web.settings import WebSettings
+
+__all__ = ["Refused", "Webhook", "json_object", "parse_time", "reader_address"]
+
+
+class Refused(Exception):
+    """A request the endpoint does not take: the HTTP status and why (never a secret)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        """Refuse with ``status`` (4xx) for ``reason``."""
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Webhook(Protocol):
+    """One provider's endpoint: checks a request and reads its events."""
+
+    #: The provider's name, in the path (``/webhooks/NAME``) and as the events' source.
+    name: str
+
+    def enabled(self, settings: WebSettings) -> bool:
+        """Whether the settings hold what this endpoint needs to check requests."""
+        ...
+
+    def events(self, body: bytes, headers: Mapping[str, str], settings: WebSettings) -> list[Event]:
+        """The events of a request, after checking it; ``Refused`` when it is not taken."""
+        ...
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or ``Refused`` (400)."""
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise Refused(400, "the body is not JSON") from None
+    if not isinstance(value, dict):
+        raise Refused(400, "the body is not a JSON object")
+    return value
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time from a payload (``Z`` and 7-digit fractions too), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # .NET writes seven digits of fraction; Python reads six
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def reader_address(value: object) -> str | None:
+    """A recipient address of a payload, checked; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    address = value.strip()
+    if "<" in address and address.endswith(">"):
+        address = address.rsplit("<", 1)[1][:-1]
+    try:
+        return email_address(address)
+    except ValueError:
+        return None

@@ -1,0 +1,90 @@
+"""Postmark's bounce, spam-complaint and subscription-change webhooks, behind basic auth.
+
+Postmark signs nothing: its webhook URL carries a user and password
+(``https://postmark:PASSWORD@news.example.org/webhooks/postmark``), checked here in constant
+time. A payload is one record: ``Bounce`` (a hard bounce, a soft one, or a complaint or
+unsubscribe by its ``Type``), ``SpamComplaint`` or ``SubscriptionChange``. Its ``ID`` makes
+the event happen once, however often Postmark retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Mapping
+
+from digest.suppression.events import Event, Reason
+from digest.web.settings import WebSettings
+from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address
+
+__all__ = ["PostmarkWebhook"]
+
+
+_BOUNCES: dict[str, Reason] = {
+    "HardBounce": "hard-bounce",
+    "BadEmailAddress": "hard-bounce",
+    "ManuallyDeactivated": "hard-bounce",
+    "SoftBounce": "soft-bounce",
+    "Transient": "soft-bounce",
+    "DnsError": "soft-bounce",
+    "SpamComplaint": "complaint",
+    "Unsubscribe": "unsubscribed",
+}
+
+_SUPPRESSIONS: dict[str, Reason] = {
+    "HardBounce": "hard-bounce",
+    "SpamComplaint": "complaint",
+    "ManualSuppression": "unsubscribed",
+}
+
+
+class PostmarkWebhook:
+    """``POST /webhooks/postmark``."""
+
+    name = "postmark"
+
+    def enabled(self, settings: WebSettings) -> bool:
+        """Only with a password to check."""
+        return bool(settings.postmark_password)
+
+    def authenticate(self, headers: Mapping[str, str], settings: WebSettings) -> None:
+        """The request's basic auth, or ``Refused`` (401)."""
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        try:
+            given = base64.b64decode(value, validate=True) if scheme.lower() == "basic" else b""
+        except (binascii.Error, ValueError):
+            given = b""
+        expected = f"{settings.postmark_user}:{settings.postmark_password}".encode()
+        if not hmac.compare_digest(given, expected):
+            raise Refused(401, "wrong or missing credentials")
+
+    def events(self, body: bytes, headers: Mapping[str, str], settings: WebSettings) -> list[Event]:
+        """The record's event (none for deliveries, opens, auto-replies)."""
+        self.authenticate(headers, settings)
+        record = json_object(body)
+        kind = record.get("RecordType")
+        reason: Reason | None
+        if kind == "Bounce":
+            reason = _BOUNCES.get(str(record.get("Type")))
+            address, at = record.get("Email"), record.get("BouncedAt")
+            key = record.get("ID")
+        elif kind == "SpamComplaint":
+            reason, address, at = "complaint", record.get("Email"), record.get("BouncedAt")
+            key = record.get("ID")
+        elif kind == "SubscriptionChange":
+            suppress = record.get("SuppressSending") is True
+            reason = _SUPPRESSIONS.get(str(record.get("SuppressionReason"))) if suppress else None
+            address, at = record.get("Recipient"), record.get("ChangedAt")
+            key = f"{record.get('MessageID')}:{at}"
+        elif isinstance(kind, str):
+            return []
+        else:
+            raise Refused(400, "not a Postmark webhook record (no RecordType)")
+        if reason is None:
+            return []
+        checked = reader_address(address)
+        if checked is None or key in (None, ""):
+            raise Refused(400, f"a {kind} record without a valid address or ID")
+        detail = " ".join(str(record.get("Details") or record.get("Description") or "").split())
+        return [Event(checked, reason, self.name, f"postmark:{kind}:{key}", parse_time(at), detail)]

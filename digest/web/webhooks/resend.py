@@ -1,0 +1,93 @@
+"""Resend's webhooks, signed by Svix: the id, the timestamp and the signature checked.
+
+Resend signs each delivery as Svix documents: HMAC-SHA256 with the endpoint's secret
+(``whsec_`` and base64) over ``svix-id.svix-timestamp.body``, in ``svix-signature`` as one or
+more ``v1,BASE64`` values. A timestamp more than five minutes from now is refused, so a
+captured request cannot be replayed later; a retry has the same ``svix-id``, which makes the
+event happen once. ``email.bounced`` (permanent or transient) and ``email.complained`` are
+events; everything else is acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from digest.suppression.events import Event, Reason
+from digest.web.settings import WebSettings
+from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address
+
+__all__ = ["ResendWebhook", "svix_verify"]
+
+
+def svix_verify(
+    body: bytes, headers: Mapping[str, str], secret: str, now: float, tolerance: float
+) -> str:
+    """Check a Svix signature; the ``svix-id``, or ``Refused`` (401 or 400)."""
+    message_id = headers.get("svix-id", "")
+    stamp = headers.get("svix-timestamp", "")
+    signatures = headers.get("svix-signature", "")
+    if not (message_id and stamp and signatures):
+        raise Refused(401, "no Svix signature headers")
+    try:
+        sent = int(stamp)
+    except ValueError:
+        raise Refused(400, "svix-timestamp is not a number") from None
+    if abs(now - sent) > tolerance:
+        raise Refused(401, "svix-timestamp too old or too new (a replay?)")
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+    except (binascii.Error, ValueError):
+        raise Refused(500, "the Resend signing secret is not base64") from None
+    signed = message_id.encode() + b"." + stamp.encode() + b"." + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(value, expected):
+            return message_id
+    raise Refused(401, "bad Svix signature")
+
+
+class ResendWebhook:
+    """``POST /webhooks/resend``."""
+
+    name = "resend"
+
+    def enabled(self, settings: WebSettings) -> bool:
+        """Only with a signing secret to check against."""
+        return bool(settings.resend_secret)
+
+    def events(self, body: bytes, headers: Mapping[str, str], settings: WebSettings) -> list[Event]:
+        """The events of a signed ``email.bounced`` or ``email.complained``."""
+        secret = settings.resend_secret or ""
+        message_id = svix_verify(body, headers, secret, settings.clock(), settings.svix_tolerance)
+        payload = json_object(body)
+        kind = payload.get("type")
+        data = payload.get("data")
+        if not isinstance(kind, str) or not isinstance(data, dict):
+            raise Refused(400, "not a Resend event (no type or data)")
+        reason: Reason
+        detail = ""
+        if kind == "email.complained":
+            reason = "complaint"
+        elif kind == "email.bounced":
+            bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+            assert isinstance(bounce, dict)
+            detail = " ".join(str(bounce.get("message") or "").split())
+            transient = bounce.get("type") == "Transient" or "soft bounce" in detail
+            reason = "soft-bounce" if transient else "hard-bounce"
+        else:
+            return []
+        to = data.get("to")
+        addresses = [reader_address(a) for a in (to if isinstance(to, list) else [to])]
+        if not addresses or None in addresses:
+            raise Refused(400, f"a {kind} event without a valid address")
+        at = parse_time(payload.get("created_at"))
+        return [
+            Event(a, reason, self.name, f"resend:{message_id}:{a.lower()}", at, detail)
+            for a in addresses
+            if a is not None
+        ]
