@@ -199,9 +199,12 @@ def mail_messages(path: StrPath) -> Iterator[tuple[str, bytes]]:
         yield str(target), _read(target)
     elif target.is_file():
         box = mailbox.mbox(target, factory=None, create=False)
-        for number, key in enumerate(box.iterkeys(), 1):
-            with box.get_file(key) as file:
-                yield f"{target} #{number}", file.read(MAX_REPORT_BYTES + 1)
+        try:
+            for number, key in enumerate(box.iterkeys(), 1):
+                with box.get_file(key) as file:
+                    yield f"{target} #{number}", file.read(MAX_REPORT_BYTES + 1)
+        finally:
+            box.close()
     else:
         raise InputError(f"{path}: no such mailbox, Maildir or .eml file")
 
