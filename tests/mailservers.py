@@ -344,3 +344,38 @@ class LosingProxy(LocalHttp):
                 self.wfile.write(data)
 
         return Handler
+
+
+class DkimKey:
+    """An RSA key made for a test, its PEM file and the DNS TXT record that publishes it."""
+
+    def __init__(self, folder: Path, selector: str = "digest2026", domain: str = "") -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.path = folder / f"{selector}.pem"
+        self.path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        import base64
+
+        self.selector, self.domain = selector, domain
+        self.record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+    def dns(self, name: bytes, timeout: int = 5) -> bytes:
+        """dkimpy's DNS lookup, answered for this key's name only."""
+        expected = f"{self.selector}._domainkey.{self.domain}.".encode()
+        return self.record if name.lower() in (expected, expected[:-1]) else b""
+
+    def verify(self, message: bytes) -> bool:
+        import dkim
+
+        return bool(dkim.verify(message, dnsfunc=self.dns))

@@ -255,6 +255,14 @@ class SendLedger:
         """Close the database."""
         self.db.close()
 
+    def __enter__(self) -> SendLedger:
+        """The ledger itself, closed when the ``with`` block ends."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the database."""
+        self.close()
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

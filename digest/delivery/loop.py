@@ -222,7 +222,8 @@ class _Run(Generic[Item]):
             if key not in self.seen:
                 firsts.setdefault(key, item)
         if self.suppressions is not None:
-            for key in self.suppressions.suppressed(list(firsts)):
+            blocked = self.suppressions.suppressed(list(firsts))
+            for key in [key for key in firsts if key in blocked]:  # in the readers' order
                 self.seen.add(key)  # named once however often it comes
                 self.report.suppressed.append(self.address(firsts.pop(key)))
         if self.ledger is None:

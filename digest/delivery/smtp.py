@@ -167,6 +167,8 @@ class SmtpSender(Pooled):
         """A sender through ``settings``' server; pace and connections from ``delivery``."""
         super().__init__(delivery.connections if delivery else 1, delivery.rate if delivery else 0)
         self.settings = settings
+        if delivery is not None and delivery.batch_size is not None:
+            self.batch_size = delivery.batch_size
         # A dropped connection is reconnected ``reconnects`` times, waiting longer each time.
         self.delays = retry_delays(settings.reconnects, delivery.backoff if delivery else 0.1)
         self._idle: list[_Connection] = []
