@@ -30,6 +30,7 @@ __all__ = [
     "check_html",
     "check_text",
     "check_theme",
+    "check_unsubscribe_url",
     "is_pixel_size",
     "summarise",
     "url_problem",
@@ -200,8 +201,32 @@ def check_html(
     findings += _check_css(reader.styles)
     if newsletter is not None:
         findings += check_theme(newsletter.brand.theme)
+        findings += check_unsubscribe_url(newsletter)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: (order[f.severity], f.line or 0, f.rule))
+
+
+#: The hosts of the starter config's links (``digest init``): nobody answers there.
+PLACEHOLDER_HOSTS = frozenset({"example.org", "example.com", "example.net"})
+
+
+def check_unsubscribe_url(newsletter: Newsletter) -> list[Finding]:
+    """Warn when the unsubscribe link is a placeholder (``digest init``'s ``example.org``)."""
+    url = newsletter.contact.unsubscribe_url
+    host = (urlsplit(url).hostname or "").lower() if url else ""
+    if host not in PLACEHOLDER_HOSTS and not host.endswith(
+        tuple("." + h for h in PLACEHOLDER_HOSTS)
+    ):
+        return []
+    return [
+        Finding(
+            "warning",
+            "unsubscribe",
+            f"the unsubscribe link {url} is a placeholder: readers cannot leave; set "
+            "[newsletter.contact] unsubscribe_url to your own page, or to digest serve's "
+            "(https://YOUR-HOST/unsubscribe/{token})",
+        )
+    ]
 
 
 def check_copy(

@@ -126,7 +126,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         Theme,
         Tracking,
     )
-    from digest.schedule.config import BuildConfig
+    from digest.schedule.config import BuildConfig, SuppressionConfig, WebConfig
 
     return [
         ("(the top of the file)", BuildConfig),
@@ -146,9 +146,12 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[[sources]]", Source),
         ("[delivery]", delivery.DeliverySettings),
         ("[delivery.smtp]", delivery.SmtpSettings),
+        ("[delivery.smtp.dkim]", delivery.DkimSettings),
         ("[delivery.ses]", delivery.SesSettings),
         ("[delivery.postmark]", delivery.PostmarkSettings),
         ("[delivery.resend]", delivery.ResendSettings),
+        ("[suppression]", SuppressionConfig),
+        ("[web]", WebConfig),
     ]
 
 

@@ -54,7 +54,7 @@ def newsletter() -> Newsletter:
         sender={"name": "Test Weekly", "address": "news@example.org"},
         contact={
             "postal_address": "1 Example Street\nExampletown",
-            "unsubscribe_url": "https://example.org/unsubscribe?list=weekly&id=7",
+            "unsubscribe_url": "https://news.weekly.example/unsubscribe?list=weekly&id=7",
         },
         layout={"sections": ["news", "sport"]},
     )

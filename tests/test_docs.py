@@ -23,13 +23,22 @@ CLI_PAGE = (DOCS / "cli.md").read_text()
 
 
 def commands() -> list[tuple[str, click.Command]]:
+    """Every command, and each command of a group as ``group sub``."""
     assert isinstance(cli, click.Group)
-    return sorted(cli.commands.items())
+    found = []
+    for name, command in sorted(cli.commands.items()):
+        found.append((name, command))
+        if isinstance(command, click.Group):
+            found += [(f"{name} {sub}", each) for sub, each in sorted(command.commands.items())]
+    return found
 
 
 @pytest.mark.parametrize(("name", "command"), commands(), ids=[n for n, _ in commands()])
 def test_every_command_and_option_is_documented(name: str, command: click.Command) -> None:
-    assert f"**`{name}`**" in CLI_PAGE or f"`digest {name}" in CLI_PAGE, name
+    group, _, sub = name.partition(" ")
+    assert f"**`{group}`**" in CLI_PAGE or f"`digest {group}" in CLI_PAGE, name
+    if sub:  # a group's command: named in the group's paragraph
+        assert f"`{sub} " in CLI_PAGE or f"`{sub}`" in CLI_PAGE, name
     for parameter in command.params:
         for flag in getattr(parameter, "opts", []):
             if flag.startswith("-") and flag not in ("-h", "--help"):
@@ -128,9 +137,16 @@ def test_every_digest_command_in_the_docs_is_a_real_one(path: Path, command: str
     """Each ``digest …`` line names a command and options that exist (``--help`` parses)."""
     words = command.split()
     assert words[1] in cli.commands, f"{path.name}: {command}"  # type: ignore[attr-defined]
+    named = [cli.commands[words[1]]]  # type: ignore[attr-defined]
+    if isinstance(named[0], click.Group):  # `digest suppress add …`, or `list|add|…`
+        subs = words[2].split("|")
+        assert all(sub in named[0].commands for sub in subs), f"{path.name}: {command}"
+        named = [named[0].commands[sub] for sub in subs]
+        words = words[1:]
     known = {
         flag
-        for parameter in cli.commands[words[1]].params  # type: ignore[attr-defined]
+        for each in named
+        for parameter in each.params
         for flag in getattr(parameter, "opts", [])
     }
     for word in words[2:]:

@@ -9,10 +9,10 @@ __all__ = ["page"]
 
 _STYLE = """
 :root { color-scheme: light dark; }
-body { margin: 0; padding: 0 1rem; font: 18px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-  background: #f4f5f7; color: #1d2430; }
-main { box-sizing: border-box; max-width: 32rem; margin: 12vh auto; padding: 2rem 1.5rem; background: #fff;
-  border-radius: 12px; }
+body { margin: 0; padding: 0 1rem; background: #f4f5f7; color: #1d2430;
+  font: 18px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { box-sizing: border-box; max-width: 32rem; margin: 12vh auto; padding: 2rem 1.5rem;
+  background: #fff; border-radius: 12px; }
 h1 { font-size: 1.5rem; line-height: 1.25; margin: 0 0 1rem; }
 p { margin: 0 0 1.25rem; overflow-wrap: anywhere; }
 button { font: inherit; font-weight: 600; min-height: 48px; min-width: 48px;

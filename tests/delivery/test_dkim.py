@@ -7,6 +7,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from digest.delivery.eml import send_eml
 from digest.delivery.settings import DkimSettings, SmtpSettings
@@ -86,3 +88,45 @@ def test_a_key_file_that_is_not_a_key_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"key\.pem: not a PEM private key"):
         SmtpSender(settings)
+
+
+_LINE = st.text(alphabet=st.sampled_from(list("ab xyz\t=.-")), max_size=90)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    subject=_LINE,
+    folds=st.lists(_LINE, max_size=3),
+    body=st.lists(_LINE, max_size=12),
+    blank_lines=st.integers(0, 3),
+)
+def test_any_spacing_and_folding_verifies_with_dkimpy(
+    key: DkimKey, subject: str, folds: list[str], body: list[str], blank_lines: int
+) -> None:
+    from digest.delivery.dkim import DkimSigner
+
+    signer = DkimSigner(DkimSettings(selector=key.selector, domain=DOMAIN, key_file=key.path))
+    subject_field = "Subject: " + subject + "".join(f"\r\n {fold}" for fold in folds)
+    raw = (
+        f"From: News <news@{DOMAIN}>\r\nTo: reader@example.org\r\n{subject_field}\r\n"
+        "Date: Tue, 01 Dec 2026 07:00:00 +0000\r\nMessage-ID: <a@b>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + "\r\n".join(body) + "\r\n" * blank_lines
+    ).encode()
+    signed = signer.sign(raw, f"news@{DOMAIN}")
+    assert key.verify(signed)
+    assert signed.endswith(raw)  # the message's own bytes, untouched
+
+
+def test_a_key_that_is_not_rsa_is_refused(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (tmp_path / "ec.pem").write_bytes(pem)
+    dkim = DkimSettings(selector="s", domain=DOMAIN, key_file=tmp_path / "ec.pem")
+    with pytest.raises(ConfigError, match=r"ec\.pem: DKIM needs an RSA key"):
+        SmtpSender(SmtpSettings(host="127.0.0.1", dkim=dkim))
