@@ -195,6 +195,8 @@ timezone = "Europe/London"
 
 [newsletter.contact]
 postal_address = "1 Example Street, Exampletown"
+# Your own unsubscribe page, or digest serve's with each reader's signed token:
+# "https://news.example.org/unsubscribe/{{token}}" (set DIGEST_UNSUBSCRIBE_SECRET).
 unsubscribe_url = "https://example.org/unsubscribe"
 
 [newsletter.schedule]

@@ -202,3 +202,23 @@ def test_build_refuses_a_broken_email_and_writes_nothing(tmp_path: Path) -> None
     assert forced.returncode == 0, forced.stderr
     assert "digest: warning: [unsubscribe] no visible unsubscribe link" in forced.stderr
     assert (tmp_path / "forced" / "edition-2026-11-30.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("https://example.org/unsubscribe", True),  # digest init's
+        ("https://www.example.com/leave", True),
+        ("https://news.weekly.example/unsubscribe", False),
+        ("https://tangerangnews.example/unsubscribe/{token}", False),
+    ],
+)
+def test_the_starter_s_placeholder_unsubscribe_link_is_warned_about(
+    newsletter: Newsletter, url: str, warned: bool
+) -> None:
+    from digest.check import check_unsubscribe_url
+
+    contact = newsletter.contact.model_copy(update={"unsubscribe_url": url})
+    findings = check_unsubscribe_url(newsletter.model_copy(update={"contact": contact}))
+    assert bool(findings) == warned
+    assert all(f.severity == "warning" and "placeholder" in f.message for f in findings)
