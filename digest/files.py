@@ -26,11 +26,13 @@ import time
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
+from typing import Self
 
 from digest.errors import ConfigError, DigestError
 
 __all__ = [
     "BuildLock",
+    "Database",
     "StrPath",
     "decode_text",
     "inert_cell",
@@ -218,3 +220,21 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
 def inert_cell(cell: str) -> str:
     """A CSV cell no spreadsheet runs as a formula (OWASP's CSV injection rule: a leading ')."""
     return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
+class Database:
+    """An SQLite file one of digest's stores keeps open: closed by ``close`` or a ``with``."""
+
+    db: sqlite3.Connection
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        """The store itself, closed when the ``with`` block ends."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the database."""
+        self.close()

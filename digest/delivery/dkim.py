@@ -1,9 +1,10 @@
 """DKIM signatures (RFC 6376) on the SMTP path: rsa-sha256, relaxed/relaxed.
 
-Every message gets a ``DKIM-Signature`` over its body and the headers that matter: From (twice,
-so no second From can be added), To, Subject, Date, Message-ID, List-Unsubscribe and
-List-Unsubscribe-Post (RFC 8058 §4 asks for both), List-Id, Feedback-ID, MIME-Version and
-Content-Type. A header a message lacks is signed as absent, so it cannot be added later.
+Every message gets a ``DKIM-Signature`` over its body and every header digest writes: From
+(twice, so no second From can be added), To, Reply-To, Subject, Date, Message-ID,
+List-Unsubscribe and List-Unsubscribe-Post (RFC 8058 §4 asks for both), List-Id, Feedback-ID,
+X-Digest-Edition, MIME-Version and Content-Type. A header a message lacks is signed as
+absent, so it cannot be added later.
 
 The signature is put in front of the bytes as they are: the shared parts of a reader's copy
 are never serialised again. The canonical forms are made here (a few regular expressions
@@ -23,25 +24,14 @@ from typing import Any
 from digest.delivery.settings import DkimSettings
 from digest.errors import ConfigError, SendError
 from digest.files import read_file
+from digest.mail.message import HEADER_ORDER
 
 __all__ = ["SIGNED_HEADERS", "DkimSigner", "relaxed_body", "relaxed_header"]
 
 
-#: The headers every signature covers (From twice: oversigned).
-SIGNED_HEADERS: tuple[str, ...] = (
-    "From",
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "List-Id",
-    "Feedback-ID",
-    "MIME-Version",
-    "Content-Type",
-)
+#: The headers every signature covers: every header digest writes, From twice (oversigned),
+#: and the MIME lines.
+SIGNED_HEADERS: tuple[str, ...] = ("From", *HEADER_ORDER, "MIME-Version", "Content-Type")
 
 _WSP = re.compile(rb"[ \t]+")
 _WSP_AT_LINE_END = re.compile(rb"[ \t]+(?=\r\n)")

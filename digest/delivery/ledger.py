@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
 from digest.errors import DigestError, SendError
-from digest.files import BuildLock, inert_cell, transaction, write_file
+from digest.files import BuildLock, Database, inert_cell, transaction, write_file
 
 if TYPE_CHECKING:
     from digest.delivery.senders import Receipt
@@ -55,7 +55,7 @@ class LedgerRow(NamedTuple):
     updated: str
 
 
-class SendLedger:
+class SendLedger(Database):
     """Recipients' states per edition, in SQLite (WAL, safe for several processes)."""
 
     def __init__(self, path: StrPath) -> None:
@@ -250,18 +250,6 @@ class SendLedger:
             text = buffer.getvalue()
         write_file(target, text.encode("utf-8"))
         return len(rows)
-
-    def close(self) -> None:
-        """Close the database."""
-        self.db.close()
-
-    def __enter__(self) -> SendLedger:
-        """The ledger itself, closed when the ``with`` block ends."""
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Close the database."""
-        self.close()
 
 
 def _now() -> str:

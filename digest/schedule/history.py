@@ -15,6 +15,7 @@ from pathlib import Path
 
 from digest.edition import Edition
 from digest.errors import ConfigError, InputError
+from digest.files import Database
 from digest.urls import canonical_url
 
 __all__ = ["EditionRecord", "History"]
@@ -65,7 +66,7 @@ class EditionRecord:
     articles: int
 
 
-class History:
+class History(Database):
     """The edition history of one newsletter, in an SQLite file."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
@@ -110,18 +111,6 @@ class History:
                 f"{self.path}: not an edition history (it holds {shown}); "
                 "point history at a file of its own"
             )
-
-    def close(self) -> None:
-        """Close the database."""
-        self.db.close()
-
-    def __enter__(self) -> History:
-        """Use the history in a ``with`` block."""
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Close the history."""
-        self.close()
 
     def editions(self, before: date | None = None) -> list[EditionRecord]:
         """Past editions, newest first (only those dated before ``before``, when given)."""

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from digest.addresses import address_key, email_address
 from digest.errors import DigestError, InputError
-from digest.files import StrPath, inert_cell, read_file, transaction, write_file
+from digest.files import Database, StrPath, inert_cell, read_file, transaction, write_file
 from digest.suppression.events import REASONS, Event, Reason
 
 __all__ = ["Suppression", "SuppressionList"]
@@ -40,7 +40,7 @@ class Suppression(NamedTuple):
     detail: str
 
 
-class SuppressionList:
+class SuppressionList(Database):
     """Addresses that must not be sent to, and every event that put them there."""
 
     def __init__(self, path: StrPath, soft_bounce_limit: int = 3) -> None:
@@ -226,15 +226,3 @@ class SuppressionList:
         for address in addresses:
             if address not in self:
                 yield address
-
-    def close(self) -> None:
-        """Close the database."""
-        self.db.close()
-
-    def __enter__(self) -> SuppressionList:
-        """The list itself, closed when the ``with`` block ends."""
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Close the database."""
-        self.close()

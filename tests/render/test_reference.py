@@ -128,6 +128,21 @@ AXE_OPTIONS = {
 }
 
 
+def axe_violations(browser: Any) -> list[dict[str, Any]]:
+    """What axe-core finds on the page the browser shows: each rule, its help, three places."""
+    browser.execute_script((NODE_TOOLS / "node_modules" / "axe-core" / "axe.min.js").read_text())
+    browser.set_script_timeout(60)
+    result = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, arguments[0]).then(r => done(JSON.stringify(r.violations)));",
+        AXE_OPTIONS,
+    )
+    return [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        for v in json.loads(result)
+    ]
+
+
 @needs_node
 @pytest.mark.browser
 @pytest.mark.parametrize("example", sorted(EXAMPLE_EDITIONS))
@@ -139,15 +154,4 @@ def test_axe_core_finds_no_violations(
     page = tmp_path / f"{example}.html"
     page.write_text(build_example(example, images).html, "utf-8")
     show(browser, page, 375, scheme)
-    browser.execute_script((NODE_TOOLS / "node_modules" / "axe-core" / "axe.min.js").read_text())
-    browser.set_script_timeout(60)
-    result = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, arguments[0]).then(r => done(JSON.stringify(r.violations)));",
-        AXE_OPTIONS,
-    )
-    violations = [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-        for v in json.loads(result)
-    ]
-    assert violations == []
+    assert axe_violations(browser) == []

@@ -3,7 +3,6 @@ by keyboard, with axe-core; screenshots in ``tests/artifacts/``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from digest.suppression import SuppressionList, UnsubscribeTokens
 from digest.web import WebSettings, make_app
 
-from ..render.test_reference import AXE_OPTIONS, NODE_TOOLS, needs_node
+from ..render.test_reference import axe_violations, needs_node
 from ..test_browser import ARTIFACTS, _chromium
 from .served import Served
 
@@ -108,11 +107,4 @@ def test_axe_core_finds_no_violations(
     open_at(browser, f"{server.base}/unsubscribe/{token}", 375, scheme)
     if page == "done":
         browser.find_element("tag name", "button").click()
-    browser.execute_script((NODE_TOOLS / "node_modules" / "axe-core" / "axe.min.js").read_text())
-    browser.set_script_timeout(60)
-    result = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, arguments[0]).then(r => done(JSON.stringify(r.violations)));",
-        AXE_OPTIONS,
-    )
-    assert [v["id"] for v in json.loads(result)] == []
+    assert axe_violations(browser) == []
