@@ -9,12 +9,15 @@ rest lives in the part it belongs to, each a package whose docstring lists its m
   ``errors`` and small helpers (``text``, ``urls``, ``addresses``, ``markup``, ``files``);
 - ``digest.render``: templates (sandboxed Jinja2) to MJML to HTML, the context, inlining;
 - ``digest.feeds``: sources (RSS, Atom, JSON Feed, CSV, JSON), fetching, cleaning, pictures;
+- ``digest.suppression``: the suppression list, signed unsubscribe tokens, DSN and ARF reports;
 - ``digest.mail``: the MIME writer, the edition's message, personalised copies, readers;
-- ``digest.delivery``: senders (SMTP, SES, Postmark, Resend), the ledger, ``Mailing``;
+- ``digest.delivery``: senders (SMTP, SES, Postmark, Resend), DKIM, the ledger, ``Mailing``;
 - ``digest.schedule``: config files, the scheduled build, its history, the commit;
-- the faces: ``digest.cli`` (the ``digest`` command) and ``digest.preview``.
+- the faces: ``digest.cli`` (the ``digest`` command), ``digest.preview`` and ``digest.web``
+  (unsubscribe pages and provider webhooks).
 
-Imports run downward only (faces, schedule, delivery, pipeline, mail, render and feeds, core);
+Imports run downward only (faces, schedule, delivery, pipeline, mail, render, feeds and
+suppression, core);
 the module paths of 0.2 (``digest.config``, ``digest.senders``...) still work for one release,
 with a ``DeprecationWarning``.
 """

@@ -4,10 +4,10 @@
   every sender shares (threads, pace, retries);
 - ``smtp``, ``ses``, ``postmark``, ``resend``: one module per provider, the HTTP APIs on the
   shared base in ``http``; ``providers.make_sender`` picks one from ``DeliverySettings``
-  (``settings``);
+  (``settings``); ``dkim`` signs what the SMTP sender sends;
 - ``ledger``: every recipient's state per edition, in SQLite;
-- ``loop``: ``run_delivery``, the one loop around a sender;
-- ``eml``: ``send_eml``, a built ``.eml`` to a list;
+- ``loop``: ``run_delivery``, the one loop around a sender (suppressed readers left out);
+- ``eml``: ``send_eml``, a built ``.eml`` to a list (each reader's signed link filled in);
 - ``mailing``: ``Mailing``, personalised copies made and delivered (worker processes too).
 
 Nothing here is imported by a build: ``import digest`` and ``digest build`` load no sender.

@@ -70,12 +70,16 @@ class _Recorder:
         self.store: SuppressionList | None = None
         self.lock = anyio.Lock()
 
-    def _record(self, events: list[Event]) -> int:
+    def _store(self) -> SuppressionList:
         if self.store is None:
             self.store = SuppressionList(
                 self.settings.suppressions, soft_bounce_limit=self.settings.soft_bounce_limit
             )
-        return sum(self.store.record(event) for event in events)
+        return self.store
+
+    def _record(self, events: list[Event]) -> int:
+        store = self._store()
+        return sum(store.record(event) for event in events)
 
     async def record(self, events: list[Event]) -> int:
         """Record ``events``; how many were new."""
@@ -85,7 +89,7 @@ class _Recorder:
     async def count(self) -> int:
         """How many addresses are suppressed (opening the list if need be)."""
         async with self.lock:
-            return await anyio.to_thread.run_sync(lambda: self._record([]) + len(self.store or ()))
+            return await anyio.to_thread.run_sync(lambda: len(self._store()))
 
     def close(self) -> None:
         """Close the database."""
@@ -171,7 +175,9 @@ def make_app(settings: WebSettings) -> Starlette:
                 log.warning("%s webhook: refused 413 (over %d bytes)", hook.name, settings.max_body)
                 return PlainTextResponse("request too large\n", status_code=413)
             try:
-                events = hook.events(body, request.headers, settings)
+                # In a thread: SNS's certificate or subscription URL may be fetched.
+                headers = dict(request.headers)
+                events = await anyio.to_thread.run_sync(hook.events, body, headers, settings)
             except Refused as refusal:
                 log.warning("%s webhook: refused %d: %s", hook.name, refusal.status, refusal.reason)
                 basic = refusal.status == 401 and hook.name == "postmark"
