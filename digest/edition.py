@@ -33,6 +33,11 @@ class Edition(BaseModel):
     lead: Article
     sections: tuple[Section, ...] = ()
     quote: Quote | None = None
+    #: This week's subject and preheader from an editor's plan (else the templates' own).
+    subject: str | None = None
+    preheader: str | None = None
+    #: An editor's note at the top of the email: plain text, paragraphs between blank lines.
+    note: str | None = None
 
     @property
     def articles(self) -> tuple[Article, ...]:

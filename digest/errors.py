@@ -5,6 +5,7 @@ can catch ``DigestError`` and show its message to a person::
 
     DigestError
     ├── InputError          bad articles, quotes or newsletter settings
+    │   ├── PlanError       an editor's plan names a story no longer in the edition's window
     │   └── ConfigError     a config or data file that cannot be read or is invalid
     │       └── SourceError a feed that cannot be read or parsed, or whose every item was skipped
     ├── EmptyEditionError   nothing to put in the edition (no articles at all)
@@ -35,6 +36,7 @@ __all__ = [
     "FetchError",
     "InputError",
     "NothingNewError",
+    "PlanError",
     "RenderError",
     "SendError",
     "SourceError",
@@ -55,6 +57,10 @@ class DigestError(Exception):
 
 class InputError(DigestError, ValueError):
     """Articles, quotes or newsletter settings that do not pass validation."""
+
+
+class PlanError(InputError):
+    """An editor's plan that cannot be applied: it names a story not in the edition's window."""
 
 
 class ConfigError(InputError):

@@ -16,9 +16,11 @@ from digest.labels import catalog_for
 from digest.links import tag_edition
 from digest.mail.message import build_message, edition_key, message_bytes, message_fields
 from digest.models import Article, Newsletter, Quote, Reader
+from digest.plan import Plan
 from digest.render.inline import inline_css
 from digest.render.renderer import RenderedEdition, Renderer, RenderOptions
-from digest.select import select_edition, teasers_by_rank, without_teasers
+from digest.select import droppable, select_edition, teasers_by_rank, without_teasers
+from digest.urls import canonical_url
 
 if TYPE_CHECKING:
     from digest.mail.copies import ReaderMessage
@@ -101,6 +103,7 @@ def build_digest(
     recent_quotes: Collection[str] = (),
     allow_oversize: bool = False,
     check: bool = True,
+    plan: Plan | None = None,
 ) -> Digest:
     """Select, render, inline and check the edition of ``newsletter`` dated ``on``.
 
@@ -110,6 +113,8 @@ def build_digest(
     ``check_text``): errors (no unsubscribe link in either part, a picture without alt, a
     forbidden link, no ``lang`` or ``<title>``, over the size budget) raise ``CheckError``
     unless ``check`` is false; ``allow_oversize`` lets an email over the budget through.
+    An editor's ``plan`` (``digest.plan.Plan``) is applied by selection; the stories it
+    brings back are never left out for size.
     """
     edition = select_edition(
         articles,
@@ -120,6 +125,7 @@ def build_digest(
         window=window,
         featured_before=featured_before,
         recent_quotes=recent_quotes,
+        plan=plan,
     )
     if newsletter.links.tracking is not None:
         # Tagging keeps the ranking: canonical URLs leave utm_* parameters out.
@@ -132,7 +138,8 @@ def build_digest(
     rendered, html = _render(edition, newsletter, renderer)
     budget = newsletter.layout.size_budget_kb * 1024
     if _weight(html) > budget and edition.sections:
-        edition, rendered, html, dropped = _fit(edition, newsletter, renderer, budget)
+        kept = {canonical_url(url) for url in plan.bring_back} if plan else set()
+        edition, rendered, html, dropped = _fit(edition, newsletter, renderer, budget, kept)
         if dropped:
             titles = ", ".join(repr(article.title) for article in dropped[:5])
             more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
@@ -189,13 +196,18 @@ def _render(
 
 
 def _fit(
-    edition: Edition, newsletter: Newsletter, renderer: Renderer, budget: float
+    edition: Edition,
+    newsletter: Newsletter,
+    renderer: Renderer,
+    budget: float,
+    kept: Collection[str] = frozenset(),
 ) -> tuple[Edition, RenderedEdition, str, list[Article]]:
     """The edition with as many of its best-ranked teasers as fit in ``budget`` bytes.
 
     Searches the number of teasers kept by bisection: a few renders, not one per teaser.
+    Teasers an editor brought back (``kept`` URLs) stay.
     """
-    ranked = teasers_by_rank(edition)
+    ranked = droppable(teasers_by_rank(edition), kept)
     best = without_teasers(edition, ranked)
     rendered, html = _render(best, newsletter, renderer)
     low, high = 0, len(ranked) - 1  # ``low`` teasers fit; more than ``high`` do not

@@ -10,11 +10,18 @@ from functools import lru_cache
 
 from digest.check import is_pixel_size
 from digest.edition import Edition, Section
-from digest.errors import EmptyEditionError, InputError, NothingNewError
+from digest.errors import EmptyEditionError, InputError, NothingNewError, PlanError
 from digest.models import Article, Newsletter, Quote
+from digest.plan import Plan
 from digest.urls import canonical_url
 
-__all__ = ["edition_window", "normalise_title", "pick_quote", "select_edition"]
+__all__ = [
+    "edition_window",
+    "normalise_title",
+    "pick_quote",
+    "select_edition",
+    "window_stories",
+]
 
 
 #: The most articles one edition is chosen from.
@@ -70,14 +77,26 @@ def _unique(articles: Iterable[Article]) -> list[Article]:
 MORE_NEWS = "More news"
 
 
-def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Section, ...]:
+def _sections(
+    teasers: Sequence[Article],
+    newsletter: Newsletter,
+    kept: Collection[str] = frozenset(),
+    order: Sequence[str] = (),
+) -> tuple[Section, ...]:
     """Group teasers by section in the newsletter's order, each within its limit.
 
     Beyond ``max_sections``, the smallest sections' stories gather in one "More news" section;
-    beyond ``max_stories``, the lowest-ranked teasers are left out.
+    beyond ``max_stories``, the lowest-ranked teasers are left out. Stories whose canonical URL
+    is in ``kept`` (an editor brought them back) stay whatever the limits say, and those in
+    ``order`` come first in their section, in that order.
     """
+    place = {url: n for n, url in enumerate(order)}
+
+    def rank(article: Article) -> tuple[int, tuple[bool, int, float, str]]:
+        return (place.get(canonical_url(article.url), len(place)), _rank(article))
+
     groups: dict[str, list[Article]] = {}
-    for article in sorted(teasers, key=_rank):
+    for article in sorted(teasers, key=rank):
         groups.setdefault(article.section.casefold(), []).append(article)
     specs = {spec.name.casefold(): spec for spec in newsletter.layout.sections}
     order = list(specs)
@@ -94,25 +113,25 @@ def _sections(teasers: Sequence[Article], newsletter: Newsletter) -> tuple[Secti
             if spec is None or spec.limit is None
             else spec.limit
         )
-        chosen = groups.get(key, [])[:limit]
+        group = groups.get(key, [])
+        chosen = [a for n, a in enumerate(group) if n < limit or canonical_url(a.url) in kept]
         if chosen:
             name = spec.name if spec else chosen[0].section
             label = spec.label if spec and spec.label else name
             sections.append(Section(name=name, label=label, teasers=tuple(chosen)))
     if len(sections) > newsletter.layout.max_sections:
-        kept, rest = (
+        first, rest = (
             sections[: newsletter.layout.max_sections - 1],
             sections[newsletter.layout.max_sections - 1 :],
         )
-        gathered = sorted((t for section in rest for t in section.teasers), key=_rank)
+        gathered = sorted((t for section in rest for t in section.teasers), key=rank)
         limit = max(newsletter.layout.teasers_per_section, 1)
+        more = [a for n, a in enumerate(gathered) if n < limit or canonical_url(a.url) in kept]
         sections = [
-            *kept,
-            Section(
-                name=MORE_NEWS, label=MORE_NEWS, teasers=tuple(gathered[:limit]), gathered=True
-            ),
+            *first,
+            Section(name=MORE_NEWS, label=MORE_NEWS, teasers=tuple(more), gathered=True),
         ]
-    return _within(sections, newsletter.layout.max_stories - 1)
+    return _within(sections, newsletter.layout.max_stories - 1, kept)
 
 
 def _ranked(sections: Iterable[Section]) -> list[Article]:
@@ -133,9 +152,18 @@ def _without(sections: Iterable[Section], dropped: Iterable[Article]) -> tuple[S
     return tuple(kept)
 
 
-def _within(sections: Sequence[Section], most: int) -> tuple[Section, ...]:
-    """The sections with only their ``most`` best-ranked teasers in all."""
-    return _without(sections, _ranked(sections)[most:])
+def _within(
+    sections: Sequence[Section], most: int, kept: Collection[str] = frozenset()
+) -> tuple[Section, ...]:
+    """The sections with only their ``most`` best-ranked teasers in all, the ``kept`` among them."""
+    ranked = _ranked(sections)
+    others = droppable(ranked, kept)
+    return _without(sections, others[max(0, most - (len(ranked) - len(others))) :])
+
+
+def droppable(ranked: Sequence[Article], kept: Collection[str]) -> list[Article]:
+    """``ranked`` with the stories an editor brought back (``kept`` URLs) taken out."""
+    return [a for a in ranked if canonical_url(a.url) not in kept] if kept else list(ranked)
 
 
 def without_teasers(edition: Edition, dropped: Collection[Article]) -> Edition:
@@ -195,23 +223,20 @@ def edition_window(
     return end - period, end
 
 
-def select_edition(
+def window_stories(
     articles: Sequence[Article],
     newsletter: Newsletter,
     on: date,
-    quotes: Sequence[Quote] = (),
-    number: int | None = None,
     *,
     window: tuple[datetime, datetime] | None = None,
     featured_before: Collection[str] = (),
-    recent_quotes: Collection[str] = (),
-) -> Edition:
-    """Choose the lead, the section teasers and the quote of the edition dated ``on``.
+) -> list[Article]:
+    """The stories an edition dated ``on`` is chosen from, the best lead candidate first.
 
     Without a ``window``, articles published after the end of that day (in the newsletter's
     time zone) are left for a later edition; with one, only articles published inside it
-    count. Articles whose canonical URL is in ``featured_before`` are not repeated, and quotes
-    in ``recent_quotes`` are avoided.
+    count. Articles whose canonical URL is in ``featured_before`` are not repeated, and copies
+    of one story (by URL or title) count once.
     """
     if not articles:
         raise EmptyEditionError("no articles: an edition needs at least one article")
@@ -242,12 +267,70 @@ def select_edition(
             f"nothing new: all {len(published)} articles published{where} were featured "
             "in earlier editions"
         )
-    candidates = _unique(sorted(map_sections(new, newsletter.layout.section_map), key=_lead_rank))
-    lead, teasers = candidates[0], candidates[1:]
+    return _unique(sorted(map_sections(new, newsletter.layout.section_map), key=_lead_rank))
+
+
+def select_edition(
+    articles: Sequence[Article],
+    newsletter: Newsletter,
+    on: date,
+    quotes: Sequence[Quote] = (),
+    number: int | None = None,
+    *,
+    window: tuple[datetime, datetime] | None = None,
+    featured_before: Collection[str] = (),
+    recent_quotes: Collection[str] = (),
+    plan: Plan | None = None,
+) -> Edition:
+    """Choose the lead, the section teasers and the quote of the edition dated ``on``.
+
+    The stories are those of ``window_stories`` (which says how the window, the earlier
+    editions and copies count); quotes in ``recent_quotes`` are avoided. An editor's ``plan``
+    is applied on top: a story it names that is not among the window's is a ``PlanError``.
+    """
+    candidates = window_stories(
+        articles, newsletter, on, window=window, featured_before=featured_before
+    )
+    plan = plan or Plan()
+    by_url = {canonical_url(a.url): a for a in candidates}
+    unknown = sorted(plan.named() - set(by_url))
+    if unknown:
+        raise PlanError(
+            f"plan: {len(unknown)} of the stories it names are not in this edition's window of "
+            f"{len(candidates)} (featured before, published outside it, or gone from the "
+            f"source): {', '.join(unknown[:3])}{' …' if len(unknown) > 3 else ''}; take them "
+            "out of the plan"
+        )
+    left = {canonical_url(url) for url in plan.leave_out}
+    kept = {canonical_url(url) for url in plan.bring_back}
+    if left & kept:
+        raise PlanError(f"plan: left out and brought back at once: {sorted(left & kept)[0]}")
+    moved = {canonical_url(url): section for url, section in plan.sections.items()}
+    stories = [
+        a.model_copy(update={"section": moved[key]}) if key in moved else a
+        for a in candidates
+        if (key := canonical_url(a.url)) not in left
+    ]
+    if plan.lead is not None and canonical_url(plan.lead) in left:
+        raise PlanError(f"plan: the lead {plan.lead} is also left out")
+    if not stories:
+        raise PlanError("plan: every story of the window is left out; bring one back")
+    lead = stories[0]
+    if plan.lead is not None:
+        lead = next(a for a in stories if canonical_url(a.url) == canonical_url(plan.lead))
+    quote = pick_quote(quotes, on, recent_quotes)
+    if plan.quote is not None:
+        quote = next((q for q in quotes if q.text == plan.quote), None)
+        if quote is None:
+            raise PlanError(f"plan: the quote {plan.quote[:60]!r} is not among the quotes given")
+    order = [canonical_url(url) for url in plan.order]
     return Edition(
         date=on,
         number=number,
         lead=lead,
-        sections=_sections(teasers, newsletter),
-        quote=pick_quote(quotes, on, recent_quotes),
+        sections=_sections([a for a in stories if a is not lead], newsletter, kept, order),
+        quote=quote,
+        subject=plan.subject,
+        preheader=plan.preheader,
+        note=plan.note,
     )

@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
         "select",
         "links",
         "check",
+        "plan",
         "_moved",
     },
     {"render", "feeds", "suppression"},

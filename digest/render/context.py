@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from digest.colour import dark_theme
 from digest.edition import Edition
@@ -25,6 +25,26 @@ if TYPE_CHECKING:
 
 def _single_line(text: str) -> str:
     return " ".join(text.split())
+
+
+_NOTE_LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+def _note(text: str | None) -> list[dict[str, Any]]:
+    """An editor's note: its paragraphs, as text and as HTML with its URLs made links."""
+    paragraphs = []
+    for paragraph in _paragraphs(text):
+        pieces, last = [], 0
+        for match in _NOTE_LINK.finditer(paragraph):
+            url = match.group(0)
+            pieces += [
+                escape(paragraph[last : match.start()]),
+                Markup('<a href="{0}">{0}</a>').format(url),
+            ]
+            last = match.end()
+        pieces.append(escape(paragraph[last:]))
+        paragraphs.append({"text": paragraph, "html": Markup("").join(pieces)})
+    return paragraphs
 
 
 def _paragraphs(text: str | None) -> list[str]:
@@ -169,6 +189,7 @@ def _stories_context(
             for section in edition.sections
         ],
         "quote": None if edition.quote is None else edition.quote.model_dump(),
+        "note": _note(edition.note),
     }
 
 

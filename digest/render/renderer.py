@@ -198,11 +198,13 @@ class Renderer:
             line = self.render_template(SUBJECT_TEMPLATE, context, markup=False)
         else:
             line = self.render_source(subject_source, context, "subject variant")
+        if edition.subject and subject_source is None:
+            line = edition.subject  # this week's, from an editor's plan
         subject = cut_text(_single_line(line), newsletter.layout.subject_length)
-        preheader = cut_text(
-            _single_line(self.render_template(PREHEADER_TEMPLATE, context, markup=False)),
-            newsletter.layout.preheader_length,
+        preheader = edition.preheader or self.render_template(
+            PREHEADER_TEMPLATE, context, markup=False
         )
+        preheader = cut_text(_single_line(preheader), newsletter.layout.preheader_length)
         context.update(subject=subject, preheader=preheader, preheader_filler=PREHEADER_FILLER)
         return context
 
