@@ -28,6 +28,7 @@ __all__ = [
     "Finding",
     "check_copy",
     "check_html",
+    "check_leftovers",
     "check_text",
     "check_theme",
     "check_unsubscribe_url",
@@ -244,6 +245,26 @@ def check_copy(
     return [f for f in check_html(html, newsletter, budget_kb=1e9) if f.severity == "error"]
 
 
+#: Text an editor leaves while writing: "TK" (to come) and lorem ipsum.
+_LEFTOVER = re.compile(r"(?-i:\bTK(?:TK)?\b)|\blorem ipsum\b", re.IGNORECASE)
+
+
+def check_leftovers(text: str) -> list[Finding]:
+    """Warn about placeholder text left in: "TK" (to come), lorem ipsum."""
+    found = list(_LEFTOVER.finditer(text))
+    if not found:
+        return []
+    start = max(0, found[0].start() - 30)
+    around = " ".join(text[start : found[0].end() + 30].split())
+    return [
+        Finding(
+            "warning",
+            "leftover",
+            f"placeholder text left in ({len(found)}: {found[0].group(0)!r}, in …{around}…)",
+        )
+    ]
+
+
 def check_text(text: str, newsletter: Newsletter | None = None) -> list[Finding]:
     """Check a plain-text part: it must offer the way out too (its unsubscribe link)."""
     if newsletter is not None and newsletter.contact.unsubscribe_url:
@@ -253,9 +274,13 @@ def check_text(text: str, newsletter: Newsletter | None = None) -> list[Finding]
         found = "unsubscribe" in folded or any(
             w in folded for w in every_translation("unsubscribe")
         )
+    leftovers = check_leftovers(text)
     if found:
-        return []
-    return [Finding("error", "unsubscribe", "the plain-text part has no unsubscribe link")]
+        return leftovers
+    return [
+        Finding("error", "unsubscribe", "the plain-text part has no unsubscribe link"),
+        *leftovers,
+    ]
 
 
 def summarise(findings: Iterable[Finding], examples: int = 2) -> list[str]:

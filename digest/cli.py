@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -394,6 +394,7 @@ def send(
         send_eml,
     )
     from digest.delivery.ledger import SendLedger
+    from digest.delivery.proofs import proof
     from digest.delivery.providers import make_sender
     from digest.mail.message import list_id
     from digest.schedule.config import ledger_path, suppression_path
@@ -409,6 +410,11 @@ def send(
         if source is None:
             raise click.UsageError("say who gets it: --to, --recipients or recipients = ...")
         addresses = read_recipients_file(source)
+    raw = read_eml(eml)
+    if to:
+        raw = proof(raw)  # a test send is a proof: [Proof], its own Message-ID, dated now
+    elif config.desk.approval:
+        _check_approval(config, raw, eml)
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
     # Test sends (--to) and dry runs are not recorded.
     ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
@@ -421,7 +427,7 @@ def send(
             length=len(addresses), label="Sending", file=sys.stderr, hidden=not show
         ) as bar:
             report = send_eml(
-                read_eml(eml),
+                raw,
                 addresses,
                 sender,
                 ledger,
@@ -463,7 +469,7 @@ def send(
     if not quiet:
         click.echo(report.table())
     if not quiet:
-        verb = "Would send" if dry_run else "Sent"
+        verb = "Would send" if dry_run else "Sent a proof of" if to else "Sent"
         click.echo(f"{verb} {eml.name} to {report.sent} of {len(addresses)} recipients")
     if report.stopped:
         sys.exit(SEND_STOPPED)
@@ -515,6 +521,184 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
         )
     if counts["error"]:
         sys.exit(CHECK_FAILED)
+
+
+def _check_approval(config: BuildConfig, raw: bytes, eml: Path) -> None:
+    """Refuse an edition nobody approved, or one that changed after it was approved."""
+    import re
+
+    from digest.mail.mime import read_message
+    from digest.schedule.history import History, content_hashes
+
+    message = read_message(raw)
+    found = re.search(r"\d{4}-\d{2}-\d{2}", message.headers.get("X-Digest-Edition", ""))
+    if found is None or not isinstance(config.history, Path) or not config.history.exists():
+        raise ConfigError(f"{eml.name}: approval = true, and nothing says it was approved")
+    on = datetime.strptime(found.group(0), "%Y-%m-%d").date()
+    with History(config.history) as history:
+        approval = history.approval(on)
+    if approval is None:
+        raise ConfigError(
+            f"{eml.name}: the edition of {on} is not approved (approval = true): approve it in "
+            f"digest desk, or with digest approve --config ... --date {on}"
+        )
+    changed = approval.changed(
+        content_hashes(message.headers.get("Subject", ""), message.html, message.text)
+    )
+    if changed:
+        raise ConfigError(
+            f"{eml.name}: the edition of {on} changed after {approval.approver} approved it "
+            f"at {approval.approved_at}: {', '.join(changed)}; look at it again and approve it"
+        )
+
+
+def _desk(config_path: Path, on: datetime | None) -> Any:
+    """The desk of the edition dated ``on`` (its sources gathered once)."""
+    from digest.schedule.desk import Desk
+
+    return Desk(_load_config(config_path), on.date() if on else None)
+
+
+@cli.command()
+@CONFIG
+@DATE
+@click.option("--name", "approver", default=None, help="Who approves (default: [desk] approver).")
+@click.option("--json", "as_json", is_flag=True, help="Print the approval as JSON.")
+def approve(config_path: Path, on: datetime | None, approver: str | None, as_json: bool) -> None:
+    """Approve an edition as it builds now; with [desk] approval = true, send needs it.
+
+    Example:
+
+    \b
+        digest approve --config newsletter.toml --date 2026-11-30 --name "Sam Editor"
+    """
+    import json
+
+    from digest.schedule.history import content_hashes
+
+    desk = _desk(config_path, on)
+    who = approver or desk.config.desk.approver
+    if not who:
+        raise click.UsageError("say who approves: --name, or approver = ... in [desk]")
+    digest = desk.build()
+    with desk.history() as history:
+        approval = history.approve(
+            digest.edition.date, who, content_hashes(digest.subject, digest.html, digest.text)
+        )
+    if as_json:
+        click.echo(json.dumps({"edition": digest.edition_key, **vars(approval)}, indent=1))
+    else:
+        click.echo(f"Approved {digest.edition_key} as {who} at {approval.approved_at}")
+
+
+@cli.group()
+def plan() -> None:
+    """The editor's plan of an edition: lead, left out, brought back, subject, note.
+
+    Example:
+
+    \b
+        digest plan show --config newsletter.toml --date 2026-11-30
+    """
+
+
+@plan.command("show")
+@CONFIG
+@DATE
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and the stories as JSON.")
+def plan_show(config_path: Path, on: datetime | None, as_json: bool) -> None:
+    """Show the plan and every story of the edition's window: in it, or why not.
+
+    Example:
+
+    \b
+        digest plan show --config newsletter.toml --date 2026-11-30 --json
+    """
+    import json
+
+    desk = _desk(config_path, on)
+    current = desk.plan()
+    digest = desk.build(current)
+    stories = desk.stories(digest, current)
+    if as_json:
+        shown = {
+            "edition": digest.edition_key,
+            "subject": digest.subject,
+            "plan": current.model_dump(mode="json", exclude_defaults=True),
+            "stories": [vars(story) for story in stories],
+        }
+        click.echo(json.dumps(shown, indent=1, ensure_ascii=False))
+        return
+    click.echo(f"{digest.edition_key}: {digest.subject}")
+    for story in stories:
+        where = f"{story.place} ({story.why})"
+        click.echo(f"  {where:<36} {story.title[:60]}  {story.url}")
+    if not current.empty:
+        click.echo("Plan: " + current.model_dump_json(exclude_defaults=True))
+
+
+@plan.command("set")
+@CONFIG
+@DATE
+@click.option(
+    "--file",
+    "plan_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A plan as JSON (digest plan show --json writes its plan part).",
+)
+@click.option("--lead", default=None, help="The URL of the story to lead with.")
+@click.option("--leave-out", "leave_out", multiple=True, help="The URL of a story to leave out.")
+@click.option("--bring-back", "bring_back", multiple=True, help="The URL of a story to bring back.")
+@click.option("--subject", default=None, help="This week's subject line.")
+@click.option("--preheader", default=None, help="This week's preheader.")
+@click.option("--note", default=None, help="An editor's note at the top (plain text).")
+@click.option("--clear", is_flag=True, help="Start from an empty plan.")
+def plan_set(
+    config_path: Path,
+    on: datetime | None,
+    plan_file: Path | None,
+    lead: str | None,
+    leave_out: tuple[str, ...],
+    bring_back: tuple[str, ...],
+    subject: str | None,
+    preheader: str | None,
+    note: str | None,
+    clear: bool,
+) -> None:
+    """Change the plan: the edition is built with it to check it, then it is saved.
+
+    Example:
+
+    \b
+        digest plan set --config newsletter.toml --date 2026-11-30 --lead https://example.org/a
+    """
+    from digest.errors import InputError
+    from digest.files import read_file
+    from digest.plan import Plan, read_plan
+
+    desk = _desk(config_path, on)
+    base = Plan() if clear else desk.plan()
+    if plan_file is not None:
+        base = read_plan(read_file(plan_file, "plan file", 1_000_000), str(plan_file))
+    changes: dict[str, Any] = {
+        key: value or None
+        for key, value in (
+            ("lead", lead), ("subject", subject), ("preheader", preheader), ("note", note)
+        )
+        if value is not None
+    }  # fmt: skip
+    if leave_out:
+        changes["leave_out"] = [*base.leave_out, *leave_out]
+    if bring_back:
+        changes["bring_back"] = [*base.bring_back, *bring_back]
+    try:
+        new = Plan.model_validate({**base.model_dump(), **changes})
+    except ValueError as error:
+        raise InputError(f"plan: {error}") from None
+    digest = desk.build(new)  # a plan that does not apply is refused before it is saved
+    with desk.history() as history:
+        history.save_plan(desk.on, new)
+    click.echo(f"Saved the plan of {digest.edition_key}: {digest.subject}")
 
 
 @cli.command()

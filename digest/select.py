@@ -295,11 +295,12 @@ def select_edition(
     by_url = {canonical_url(a.url): a for a in candidates}
     unknown = sorted(plan.named() - set(by_url))
     if unknown:
+        named = "a story" if len(unknown) == 1 else f"{len(unknown)} stories"
         raise PlanError(
-            f"plan: {len(unknown)} of the stories it names are not in this edition's window of "
-            f"{len(candidates)} (featured before, published outside it, or gone from the "
-            f"source): {', '.join(unknown[:3])}{' …' if len(unknown) > 3 else ''}; take them "
-            "out of the plan"
+            f"plan: it names {named} not among the {len(candidates)} of this edition's window "
+            f"(featured before, published outside it, or gone from the source): "
+            f"{', '.join(unknown[:3])}{' …' if len(unknown) > 3 else ''}; take "
+            f"{'it' if len(unknown) == 1 else 'them'} out of the plan"
         )
     left = {canonical_url(url) for url in plan.leave_out}
     kept = {canonical_url(url) for url in plan.bring_back}

@@ -126,7 +126,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         Theme,
         Tracking,
     )
-    from digest.schedule.config import BuildConfig, SuppressionConfig, WebConfig
+    from digest.schedule.config import BuildConfig, DeskConfig, SuppressionConfig, WebConfig
 
     return [
         ("(the top of the file)", BuildConfig),
@@ -152,6 +152,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[delivery.resend]", delivery.ResendSettings),
         ("[suppression]", SuppressionConfig),
         ("[web]", WebConfig),
+        ("[desk]", DeskConfig),
     ]
 
 

@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from email import policy as email_policy
 from email.parser import BytesHeaderParser, BytesParser
 from itertools import islice
@@ -18,6 +19,7 @@ from itertools import islice
 from digest.addresses import address_key, email_address
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
+from digest.delivery.proofs import dated
 from digest.delivery.senders import Outgoing, Receipt, Sender
 from digest.errors import ConfigError, InputError, RenderError
 from digest.files import StrPath, decode_text, read_limited
@@ -195,7 +197,8 @@ def send_eml(
     rebuilt ``.eml`` resumes the first send (``report.content_changed`` says it differs);
     a second run of the edition while one is going on is refused (``SendError``).
 
-    Readers on ``suppressions`` are left out, named in the report. A message built with a
+    Each message's ``Date`` is the moment its batch is handed over. Readers on
+    ``suppressions`` are left out, named in the report. A message built with a
     per-reader unsubscribe link (``{token}`` in the config's ``unsubscribe_url``) gets each
     reader's signed token from ``tokens`` in its links and its ``List-Unsubscribe``.
     """
@@ -204,7 +207,8 @@ def send_eml(
         message.to("nobody@example.org")  # the error, before anything is claimed
 
     def submit(batch: list[str]) -> Future[list[Receipt]]:
-        outgoing = [Outgoing(address, message.to(address, tokens)) for address in batch]
+        when = datetime.now(UTC)  # every message is dated the moment it is handed over
+        outgoing = [Outgoing(a, dated(message.to(a, tokens), when)) for a in batch]
         if dry_run:
             return now(lambda: [Receipt(o.address, "sent", "dry run") for o in outgoing])
         return now(lambda: sender.send(outgoing))

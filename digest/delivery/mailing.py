@@ -10,10 +10,12 @@ import atexit
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
+from datetime import UTC, datetime
 from typing import Any
 
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
+from digest.delivery.proofs import dated
 from digest.delivery.providers import make_sender
 from digest.delivery.senders import Outgoing, Receipt, Sender, until_deferred
 from digest.delivery.settings import DeliverySettings
@@ -96,15 +98,15 @@ class Mailing(Copies):
         return self.variant_label(self.subject_variant(reader)) if self.subjects else ""
 
     def send_chunk(self, readers: Sequence[Reader], sender: Sender) -> list[Receipt]:
-        """Make each reader's message and send them in the sender's batches."""
+        """Make each reader's message and send them in the sender's batches, dated as sent."""
 
         def batch(part: Sequence[Reader]) -> list[Receipt]:
             outgoing, refused = [], {}
+            when = datetime.now(UTC)  # dated the moment the batch is handed over
             for reader in part:
                 try:
-                    outgoing.append(
-                        Outgoing(reader.address, self.message_bytes(reader), self._label(reader))
-                    )
+                    data = dated(self.message_bytes(reader), when)
+                    outgoing.append(Outgoing(reader.address, data, self._label(reader)))
                 except CheckError as error:  # this reader's copy only: the others go on
                     refused[reader.address] = Receipt(
                         reader.address, "refused", str(error), self._label(reader)

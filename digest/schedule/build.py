@@ -16,11 +16,12 @@ from pathlib import Path
 from babel.dates import format_date
 
 from digest.check import summarise
-from digest.errors import DigestError
+from digest.errors import DigestError, InputError
 from digest.feeds.data import load_data
 from digest.feeds.sources import Fetch, SourceResult, read_sources
 from digest.files import BuildLock, StrPath
 from digest.pipeline import Digest, build_digest
+from digest.plan import Plan
 from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.commit import Journal
@@ -28,7 +29,16 @@ from digest.schedule.config import BuildConfig
 from digest.schedule.history import History
 from digest.select import edition_window
 
-__all__ = ["BuildResult", "edition_date", "gather", "prepare", "recover", "run_build"]
+__all__ = [
+    "BuildResult",
+    "edition_date",
+    "gather",
+    "prepare",
+    "recover",
+    "refuse_sent",
+    "run_build",
+    "window_of",
+]
 
 
 @dataclass(frozen=True)
@@ -96,19 +106,23 @@ def prepare(
     renderer: Renderer | None = None,
     allow_oversize: bool = False,
     check: bool = True,
+    plan: Plan | None = None,
 ) -> tuple[Digest, tuple[datetime, datetime] | None]:
-    """Build the edition dated ``on`` in memory, taking the history into account."""
+    """Build the edition dated ``on`` in memory, taking the history into account.
+
+    The editor's plan is the one saved in the history for that date, unless ``plan`` is
+    given (the desk tries one before saving it).
+    """
     newsletter = config.newsletter
-    previous: date | None = None
     featured: set[str] = set()
     recent: set[str] = set()
+    if plan is None and history is not None:
+        plan = history.plan(on)
     if history is not None:
-        earlier = history.editions(before=on)
-        previous = earlier[0].date if earlier else None
         featured = history.featured_before(on)
         recent = history.recent_quotes(on, config.quote_rest)
         number = history.number_for(on, number)
-    window = edition_window(newsletter, on, previous) if newsletter.schedule.cadence else None
+    window = window_of(config, on, history)
     digest = build_digest(
         gathered.articles,
         newsletter,
@@ -121,8 +135,40 @@ def prepare(
         recent_quotes=recent,
         allow_oversize=allow_oversize,
         check=check,
+        plan=plan,
     )
     return digest, window
+
+
+def window_of(
+    config: BuildConfig, on: date, history: History | None
+) -> tuple[datetime, datetime] | None:
+    """The window of the edition dated ``on``: after the previous edition, up to this one."""
+    if not config.newsletter.schedule.cadence:
+        return None
+    earlier = history.editions(before=on) if history is not None else []
+    return edition_window(config.newsletter, on, earlier[0].date if earlier else None)
+
+
+def sent_count(config: BuildConfig, out_dir: Path, edition: str) -> int:
+    """How many readers the send ledger says got ``edition`` (0 when there is no ledger)."""
+    path = config.beside_history(".sends.sqlite3") or out_dir / "digest.sends.sqlite3"
+    if not path.exists():
+        return 0
+    from digest.delivery.ledger import SendLedger
+
+    with SendLedger(path) as ledger:
+        return sum(n for (_, state), n in ledger.summary(edition).items() if state == "sent")
+
+
+def refuse_sent(config: BuildConfig, out_dir: Path, digest: Digest) -> None:
+    """Refuse to build again an edition that was sent: what was sent stays what was sent."""
+    count = sent_count(config, out_dir, digest.edition_key)
+    if count:
+        raise InputError(
+            f"{digest.edition_key} was sent to {count} readers: a sent edition is final, and "
+            "its files, archive page and history stay what was sent; build another date"
+        )
 
 
 def run_build(
@@ -157,6 +203,7 @@ def run_build(
                 allow_oversize=allow_oversize,
                 check=check,
             )
+            refuse_sent(config, out_dir, digest)
             files = {out_dir: edition_files(config, digest, recipients or config.to)}
             if config.archive is not None:
                 files[config.archive] = archive_files(config, digest, history)

@@ -14,7 +14,14 @@ from digest.feeds.sources import Source
 from digest.files import StrPath, read_file
 from digest.models import EmailAddress, Newsletter
 
-__all__ = ["BuildConfig", "SuppressionConfig", "WebConfig", "load_config", "suppression_path"]
+__all__ = [
+    "BuildConfig",
+    "DeskConfig",
+    "SuppressionConfig",
+    "WebConfig",
+    "load_config",
+    "suppression_path",
+]
 
 
 class SuppressionConfig(BaseModel):
@@ -47,6 +54,23 @@ class WebConfig(BaseModel):
     postmark_user: str = Field(default="postmark", min_length=1, max_length=100)
     #: The largest request body taken, in bytes.
     max_body: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024)
+
+
+class DeskConfig(BaseModel):
+    """The editor's desk of ``digest desk``: proofs and approval (``[desk]``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Whether ``digest send`` refuses an edition nobody approved, or one changed since.
+    approval: bool = False
+    #: Who gets a proof ("Send proof" in the desk, ``digest send --to`` sends one too).
+    proof_to: list[EmailAddress] = Field(default_factory=list, max_length=50)
+    #: The approver's name the desk fills in (one can type another).
+    approver: str | None = Field(default=None, max_length=100)
+    #: The address ``digest desk`` listens on: loopback, so only this machine reaches it.
+    host: str = "127.0.0.1"
+    #: The port ``digest desk`` listens on (0: any free one).
+    port: int = Field(default=8030, ge=0, le=65535)
 
 
 class BuildConfig(BaseModel):
@@ -83,6 +107,8 @@ class BuildConfig(BaseModel):
     suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
     #: The web app of ``digest serve``.
     web: WebConfig = Field(default_factory=WebConfig)
+    #: The editor's desk: proofs and approval.
+    desk: DeskConfig = Field(default_factory=DeskConfig)
 
     def beside_history(self, suffix: str) -> Path | None:
         """A file kept beside the history, named as it up to its first dot, then ``suffix``.

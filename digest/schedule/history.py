@@ -7,18 +7,20 @@ transaction, so a build that fails leaves the history as it was.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from os import PathLike
 from pathlib import Path
 
 from digest.edition import Edition
 from digest.errors import ConfigError, InputError
-from digest.files import Database
+from digest.files import Database, transaction
+from digest.plan import Plan, read_plan
 from digest.urls import canonical_url
 
-__all__ = ["EditionRecord", "History"]
+__all__ = ["Approval", "EditionRecord", "History", "content_hashes"]
 
 
 _SCHEMA = """
@@ -40,15 +42,28 @@ CREATE TABLE IF NOT EXISTS featured (
     PRIMARY KEY (edition, position)
 );
 CREATE INDEX IF NOT EXISTS featured_by_url ON featured (canonical_url);
+CREATE TABLE IF NOT EXISTS plans (
+    date TEXT PRIMARY KEY,
+    plan TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    date TEXT PRIMARY KEY,
+    approver TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    html TEXT NOT NULL,
+    text TEXT NOT NULL
+);
 """
 
 
 #: The history file's format; a file with a higher number was written by a newer digest.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 #: The tables digest keeps in a history file (the build journal lives there too).
-_OWN_TABLES = frozenset({"editions", "featured", "journal"})
+_OWN_TABLES = frozenset({"editions", "featured", "journal", "plans", "approvals"})
 
 
 _EDITION_COLUMNS = frozenset({"number", "date", "subject", "lead_url", "quote_text"})
@@ -64,6 +79,30 @@ class EditionRecord:
     lead_url: str
     quote_text: str | None
     articles: int
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Who approved an edition, when, and the hashes of what they approved."""
+
+    approver: str
+    approved_at: str
+    #: SHA-256 of the subject, the HTML part and the text part, as approved.
+    hashes: tuple[str, str, str]
+
+    def changed(self, hashes: tuple[str, str, str]) -> list[str]:
+        """The parts that differ from what was approved ("the subject", "the HTML part")."""
+        names = ("the subject", "the HTML part", "the text part")
+        return [name for name, a, b in zip(names, self.hashes, hashes, strict=True) if a != b]
+
+
+def content_hashes(subject: str, html: str, text: str) -> tuple[str, str, str]:
+    """SHA-256 of an edition's subject, HTML and text (CRLF line ends read as LF)."""
+
+    def digest(part: str) -> str:
+        return hashlib.sha256(part.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+
+    return digest(subject), digest(html), digest(text)
 
 
 class History(Database):
@@ -196,3 +235,40 @@ class History(Database):
                 for i, a in enumerate(edition.articles)
             ],
         )
+
+    def plan(self, on: date) -> Plan:
+        """The editor's plan for the edition dated ``on`` (an empty one if none was saved)."""
+        row = self.db.execute("SELECT plan FROM plans WHERE date = ?", (on.isoformat(),)).fetchone()
+        return Plan() if row is None else read_plan(row[0], f"the plan of {on.isoformat()}")
+
+    def save_plan(self, on: date, plan: Plan) -> None:
+        """Keep ``plan`` for the edition dated ``on`` (an empty plan removes it)."""
+        with transaction(self.db):
+            self.db.execute("DELETE FROM plans WHERE date = ?", (on.isoformat(),))
+            if not plan.empty:
+                self.db.execute(
+                    "INSERT INTO plans VALUES (?, ?, ?)",
+                    (on.isoformat(), plan.model_dump_json(exclude_defaults=True), _now()),
+                )
+
+    def approve(self, on: date, approver: str, hashes: tuple[str, str, str]) -> Approval:
+        """Record that ``approver`` approved the edition dated ``on`` with these contents."""
+        approval = Approval(approver, _now(), hashes)
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?, ?, ?)",
+                (on.isoformat(), approver, approval.approved_at, *hashes),
+            )
+        return approval
+
+    def approval(self, on: date) -> Approval | None:
+        """The approval of the edition dated ``on``, if it has one."""
+        row = self.db.execute(
+            "SELECT approver, approved_at, subject, html, text FROM approvals WHERE date = ?",
+            (on.isoformat(),),
+        ).fetchone()
+        return None if row is None else Approval(row[0], row[1], (row[2], row[3], row[4]))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -13,11 +13,13 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from email import message_from_bytes, policy
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
 
 from digest.delivery.ledger import SendLedger
+from digest.delivery.proofs import dated
 from digest.delivery.mailing import Mailing
 from digest.delivery.settings import DeliverySettings, SmtpSettings
 from digest.errors import InputError
@@ -101,8 +103,13 @@ def test_a_process_pool_makes_and_sends_and_returns_only_receipts(
     assert delivered(inbox) == Counter({r.address: 1 for r in readers(60)})
     serial = {m.reader.address: m.data for m in mailing.messages(readers(60))}
     for _, rcpts, data in inbox.received[:3]:
-        # What a worker sent is byte for byte what this process makes (the Date aside).
-        assert data.replace(b"\r\n", b"\n") == serial[rcpts[0]].replace(b"\r\n", b"\n")
+        # What a worker sent is byte for byte what this process makes, dated when it was sent.
+        sent_at = parsedate_to_datetime(
+            str(message_from_bytes(data, policy=policy.default)["Date"])
+        )
+        assert abs(time.time() - sent_at.timestamp()) < 120
+        expected = dated(serial[rcpts[0]], sent_at)
+        assert data.replace(b"\r\n", b"\n") == expected.replace(b"\r\n", b"\n")
 
 
 def test_a_pool_reused_for_a_second_mailing_sends_that_mailings_subjects(
@@ -232,6 +239,7 @@ _SENDER_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from digest.delivery.settings import DeliverySettings
     from digest.delivery.ledger import SendLedger
+from digest.delivery.proofs import dated
     from digest.delivery.mailing import Mailing
     from tests.helpers import build_example
 
