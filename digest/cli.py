@@ -703,6 +703,48 @@ def plan_set(
 
 @cli.command()
 @CONFIG
+@DATE
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Default: [desk] port.")
+def desk(config_path: Path, on: datetime | None, port: int | None) -> None:
+    """Open the editor's desk: steer, proof and approve the edition in a browser.
+
+    It listens on 127.0.0.1 only and prints a link with a one-time token; open it in a
+    browser on this machine. Every change is saved as the edition's plan, which digest build
+    follows.
+
+    Example:
+
+    \b
+        digest desk --config newsletter.toml --date 2026-11-30
+    """
+    import socket
+
+    try:
+        import uvicorn
+
+        from digest.web.desk import DeskSession, make_desk, proof_sender
+    except ImportError as error:
+        raise ConfigError(
+            f"digest desk needs the web extra ({error.name} is missing): "
+            "pip install 'newsletter-digest[web]'"
+        ) from None
+    edition = _desk(config_path, on)
+    config = edition.config
+    port = config.desk.port if port is None else port
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+    session = DeskSession()
+    app = make_desk(edition, session, port, proof_sender(config))
+    click.echo(f"The desk of {config.newsletter.name}, {edition.on}: open")
+    click.echo(f"  http://127.0.0.1:{port}/?token={session.token}")
+    click.echo("(the link works once; Ctrl+C to stop)")
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+
+
+@cli.command()
+@CONFIG
 @click.option("--host", default=None, help="The address to listen on (default: [web] host).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: [web] port.")
 def serve(config_path: Path, host: str | None, port: int | None) -> None:

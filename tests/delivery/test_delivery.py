@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from digest.delivery.ledger import SendLedger
-from digest.delivery.proofs import dated
 from digest.delivery.mailing import Mailing
+from digest.delivery.proofs import dated
 from digest.delivery.settings import DeliverySettings, SmtpSettings
 from digest.errors import InputError
 from digest.mail.readers import csv_rows, reader_chunks

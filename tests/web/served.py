@@ -16,8 +16,8 @@ from ..mailservers import free_port
 class Served:
     """``app`` served by uvicorn on 127.0.0.1 until ``stop``."""
 
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False

@@ -1,0 +1,289 @@
+"""The editor's desk in the browser: the edition as readers get it, and the controls to steer it.
+
+``make_desk`` is a Starlette application for one edition (a ``digest.schedule.desk.Desk``):
+the email in a frame (phone or desktop width, light or dark, pictures on or off), beside it
+every story of the window with buttons to make it the lead, leave it out or bring it back and
+move it up or down, fields for the subject, preheader and an editor's note, the build's
+findings, "Send proof" and "Approve". Every change is saved as the edition's plan, so that
+``digest build`` makes what the desk shows.
+
+Safe by construction: it is meant for loopback (``digest desk`` binds 127.0.0.1); it opens
+with a one-time token in its URL, exchanged for a session cookie (HttpOnly, SameSite=Strict);
+every request must carry a ``Host`` of this machine and port (against DNS rebinding); every
+change needs the session's CSRF token in ``X-CSRF-Token``; the page loads nothing from
+elsewhere (its Content-Security-Policy allows only itself, and the email's pictures).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from digest.check import check_unsubscribe_url
+from digest.delivery.eml import send_eml
+from digest.delivery.proofs import proof
+from digest.delivery.providers import make_sender
+from digest.errors import ConfigError, DigestError
+from digest.pipeline import Digest
+from digest.plan import Plan
+from digest.schedule.config import BuildConfig
+from digest.schedule.desk import Desk
+from digest.schedule.history import content_hashes
+
+__all__ = ["DeskSession", "make_desk", "proof_sender"]
+
+
+_COOKIE = "digest_desk"
+_MAX_BODY = 64 * 1024
+
+
+@dataclass
+class DeskSession:
+    """The desk's secrets: the one-time token of its URL, the session and its CSRF token."""
+
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    session: str | None = None
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    def open(self, given: str) -> str | None:
+        """Exchange the URL's token (once) for the session id."""
+        if self.session is not None or not hmac.compare_digest(given, self.token):
+            return None
+        self.session = secrets.token_urlsafe(32)
+        return self.session
+
+    def valid(self, cookie: str | None) -> bool:
+        """Whether a request carries the session."""
+        return bool(self.session and cookie and hmac.compare_digest(cookie, self.session))
+
+
+class _HostCheck:
+    """Refuses a request whose Host is not this machine at this port (DNS rebinding)."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
+            if host not in self.allowed:
+                response = HTMLResponse(
+                    f"wrong Host {escape(host)!r}: open the desk from its link", 421
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _email_variant(html: str, scheme: str, pictures: bool) -> str:
+    """The email as a reader in dark or light mode, with pictures blocked or not, sees it."""
+    if scheme == "dark":
+        html = html.replace("(prefers-color-scheme: dark)", "all")
+    elif scheme == "light":
+        html = html.replace("(prefers-color-scheme: dark)", "not all")
+    if not pictures:
+        html = re.sub(r"(<img\b[^>]*?)\ssrc=", r"\1 data-blocked-src=", html)
+    return html
+
+
+def _findings(digest: Digest) -> list[dict[str, str]]:
+    found = [
+        {"severity": f.severity, "rule": f.rule, "message": f.message}
+        for f in (*digest.findings, *check_unsubscribe_url(digest.newsletter))
+        if f.severity != "info"
+    ]
+    size = len(digest.html.encode("utf-8")) / 1024
+    budget = digest.newsletter.layout.size_budget_kb
+    found.insert(
+        0, {"severity": "info", "rule": "size", "message": f"{size:.1f} KB of {budget:g} KB"}
+    )
+    return found
+
+
+def proof_sender(config: BuildConfig) -> Callable[[bytes, list[str]], int]:
+    """Sends a proof of a message through the config's ``[delivery]``; how many were sent."""
+
+    def send_proof(raw: bytes, to: list[str]) -> int:
+        if config.delivery is None:
+            raise ConfigError("no [delivery] table: say how the proof is sent")
+        sender = make_sender(config.delivery)
+        try:
+            return send_eml(proof(raw), to, sender).sent  # never recorded in the ledger
+        finally:
+            sender.close()
+
+    return send_proof
+
+
+def make_desk(
+    desk: Desk,
+    session: DeskSession,
+    port: int,
+    send_proof: Callable[[bytes, list[str]], int] | None = None,
+) -> Starlette:
+    """The desk's application for ``desk``'s edition, served on ``port`` of this machine."""
+    allowed = frozenset(f"{host}:{port}" for host in ("127.0.0.1", "localhost", "[::1]"))
+    state: dict[str, Any] = {}
+
+    def current() -> tuple[Plan, Digest]:
+        if "digest" not in state:
+            plan = desk.plan()
+            state.update(plan=plan, digest=desk.build(plan))
+        return state["plan"], state["digest"]
+
+    def summary() -> dict[str, Any]:
+        plan, digest = current()
+        return {
+            "edition": digest.edition_key,
+            "subject": digest.subject,
+            "preheader": digest.preheader,
+            "plan": plan.model_dump(mode="json"),
+            "stories": [vars(s) for s in desk.stories(digest, plan)],
+            "findings": _findings(digest),
+            "proof_to": list(desk.config.desk.proof_to),
+            "approver": desk.config.desk.approver or "",
+        }
+
+    def authorised(request: Request, change: bool) -> Response | None:
+        if not session.valid(request.cookies.get(_COOKIE)):
+            return HTMLResponse("open the desk from the link digest desk printed", 403)
+        if change and not hmac.compare_digest(
+            request.headers.get("x-csrf-token", ""), session.csrf
+        ):
+            return JSONResponse({"error": "missing or wrong CSRF token"}, 403)
+        return None
+
+    async def body(request: Request) -> Any:
+        data = await request.body()
+        if len(data) > _MAX_BODY:
+            raise ValueError("request too large")
+        import json
+
+        return json.loads(data or b"{}")
+
+    async def home(request: Request) -> Response:
+        given = request.query_params.get("token")
+        if given is not None:
+            opened = session.open(given)
+            if opened is None:
+                return HTMLResponse(
+                    "this link was used already, or is wrong: run digest desk again", 403
+                )
+            response = RedirectResponse("/", 303)
+            response.set_cookie(_COOKIE, opened, httponly=True, samesite="strict")
+            return response
+        refused = authorised(request, change=False)
+        if refused is not None:
+            return refused
+        return HTMLResponse(
+            _page(session.csrf),
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": _DESK_POLICY},
+        )
+
+    async def email(request: Request) -> Response:
+        refused = authorised(request, change=False)
+        if refused is not None:
+            return refused
+        _, digest = current()
+        scheme = request.query_params.get("scheme", "light")
+        pictures = request.query_params.get("pictures", "on") != "off"
+        return HTMLResponse(_email_variant(digest.html, scheme, pictures))
+
+    async def get_state(request: Request) -> Response:
+        refused = authorised(request, change=False)
+        return refused or JSONResponse(summary())
+
+    async def set_plan(request: Request) -> Response:
+        refused = authorised(request, change=True)
+        if refused is not None:
+            return refused
+        try:
+            plan = Plan.model_validate(await body(request))
+            digest = desk.build(plan)
+        except (ValueError, DigestError) as error:
+            return JSONResponse({"error": str(error)}, 400)
+        with desk.history() as history:
+            history.save_plan(desk.on, plan)
+        state.update(plan=plan, digest=digest)
+        return JSONResponse(summary())
+
+    async def proof(request: Request) -> Response:
+        refused = authorised(request, change=True)
+        if refused is not None:
+            return refused
+        if send_proof is None or not desk.config.desk.proof_to:
+            return JSONResponse({"error": "no proof addresses: set proof_to in [desk]"}, 400)
+        _, digest = current()
+        try:
+            sent = await anyio.to_thread.run_sync(
+                send_proof, digest.as_bytes(), list(desk.config.desk.proof_to)
+            )
+        except DigestError as error:
+            return JSONResponse({"error": str(error)}, 400)
+        return JSONResponse({"sent": sent, "to": list(desk.config.desk.proof_to)})
+
+    async def approve(request: Request) -> Response:
+        refused = authorised(request, change=True)
+        if refused is not None:
+            return refused
+        try:
+            name = str((await body(request)).get("name") or "").strip()[:100]
+        except ValueError as error:
+            return JSONResponse({"error": str(error)}, 400)
+        if not name:
+            return JSONResponse({"error": "type who approves"}, 400)
+        _, digest = current()
+        with desk.history() as history:
+            approval = history.approve(
+                desk.on, name, content_hashes(digest.subject, digest.html, digest.text)
+            )
+        return JSONResponse({"approver": approval.approver, "approved_at": approval.approved_at})
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ("desk.css", "desk.js"):
+            return Response("not found", 404)
+        kind = "text/css" if name.endswith(".css") else "text/javascript"
+        return Response(_STATIC[name], media_type=kind)
+
+    routes = [
+        Route("/", home, methods=["GET"]),
+        Route("/static/{name}", static, methods=["GET"]),
+        Route("/email", email, methods=["GET"]),
+        Route("/state", get_state, methods=["GET"]),
+        Route("/plan", set_plan, methods=["POST"]),
+        Route("/proof", proof, methods=["POST"]),
+        Route("/approve", approve, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(_HostCheck, allowed=allowed)])
+
+
+def _page(csrf: str) -> str:
+    return _STATIC["desk.html"].replace("{{csrf}}", escape(csrf))
+
+
+_STATIC = {
+    name: (Path(__file__).parent / "static" / name).read_text(encoding="utf-8")
+    for name in ("desk.html", "desk.css", "desk.js")
+}
+
+#: The desk page's own policy: its script and style from itself, nothing from elsewhere
+#: but the email's pictures (in the frame, from the newsletter's asset host).
+_DESK_POLICY = (
+    "default-src 'self'; img-src * data:; style-src 'self'; script-src 'self'; "
+    "frame-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
+)

@@ -1,0 +1,256 @@
+"""The editor's desk, clicked through a week in Chromium: steer, proof, approve, send.
+
+Real parts: the desk served by uvicorn, an aiosmtpd inbox for the proof and the send, the
+``digest`` command for the build and the send; axe-core on the desk; the same week by
+keyboard alone; and every way in without the token, the Host or the CSRF token refused.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.schedule.config import load_config
+from digest.schedule.desk import Desk
+from digest.web.desk import DeskSession, make_desk, proof_sender
+
+from ..helpers import EXAMPLES, ROOT, run_digest
+from ..mailservers import Inbox, free_port, start_smtp
+from ..test_browser import ARTIFACTS, _chromium
+from .served import Served
+
+ON = "2026-11-30"
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture
+def week(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    folder = tmp_path / "riverside"
+    shutil.copytree(EXAMPLES / "riverside", folder)
+    inbox = Inbox()
+    controller, smtp_port = start_smtp(inbox)
+    config = folder / "newsletter.toml"
+    text = config.read_text().replace("history = false", 'history = "weekly.history.sqlite3"')
+    text += (
+        f'\n[delivery]\nprovider = "smtp"\n[delivery.smtp]\nhost = "127.0.0.1"\n'
+        f'port = {smtp_port}\nsecurity = "none"\n'
+        '\n[desk]\napproval = true\nproof_to = ["editor@riverside.example"]\n'
+        'approver = "Sam Editor"\n'
+    )
+    config.write_text(text)
+    (folder / "readers.txt").write_text("a@example.org\nb@example.org\n")
+    loaded = load_config(config)
+    desk = Desk(loaded, __import__("datetime").date(2026, 11, 30))
+    session = DeskSession()
+    port = free_port()
+    served = Served(make_desk(desk, session, port, proof_sender(loaded)), port=port)
+    yield {"config": config, "desk": desk, "session": session, "served": served, "inbox": inbox}
+    served.stop()
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from _chromium("--window-size=1280,1000")
+
+
+def wait_for(browser: Any, text: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = browser.find_element("id", "status").text
+        if text in status:
+            return str(status)
+        time.sleep(0.05)
+    raise AssertionError(f"the desk never said {text!r} (it says {status!r})")
+
+
+def story_button(browser: Any, action: str, title_part: str) -> Any:
+    for button in browser.find_elements("css selector", f'#stories button[data-action="{action}"]'):
+        if title_part in button.get_attribute("aria-label"):
+            return button
+    raise AssertionError(f"no {action} button for {title_part!r}")
+
+
+def open_desk(browser: Any, week: dict[str, Any]) -> None:
+    browser.set_window_size(1280, 1000)
+    browser.get(f"{week['served'].base}/?token={week['session'].token}")
+    wait_for(browser, "Ready")
+
+
+@pytest.mark.browser
+def test_a_week_at_the_desk(browser: Any, week: dict[str, Any]) -> None:
+    open_desk(browser, week)
+    titles = [e.text for e in browser.find_elements("css selector", "#stories .title")]
+    third = titles[2]
+    story_button(browser, "lead", third).click()
+    wait_for(browser, "Made the lead")
+    story_button(browser, "out", "Library extends").click()
+    wait_for(browser, "Left out")
+    story_button(browser, "back", "Choir auditions").click()  # the caps left it out
+    wait_for(browser, "Brought back")
+    story_button(browser, "up", "Choir auditions").click()
+    wait_for(browser, "Moved up")
+    browser.find_element("id", "subject").send_keys("Lanterns, choirs and a new bus timetable")
+    browser.find_element("id", "note").send_keys(
+        "Our winter issue. Tell us what you think: https://riverside.example/letters"
+    )
+    browser.find_element("id", "save-words").click()
+    wait_for(browser, "Saved the words")
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "desk-1280.png"))
+    if SHOTS.is_dir():
+        browser.save_screenshot(str(SHOTS / "desk-1280.png"))
+    browser.find_element("id", "proof").click()
+    wait_for(browser, "Sent a proof to editor@riverside.example")
+    browser.find_element("id", "approve").click()
+    wait_for(browser, "Approved by Sam Editor")
+
+    inbox: Inbox = week["inbox"]
+    ((_, proof_to, proof_raw),) = inbox.received
+    proof = message_from_bytes(proof_raw, policy=policy.default)
+    assert proof_to == ["editor@riverside.example"]
+    assert proof["Subject"] == "[Proof] Lanterns, choirs and a new bus timetable"
+    assert proof["Message-ID"].startswith("<proof.")
+
+    shown = week["desk"].build()  # what the desk showed, from the plan it saved
+    assert shown.edition.lead.title == third
+    config = week["config"]
+    built = run_digest("build", "--config", config, "--date", ON, "--out", config.parent / "out")
+    assert built.returncode == 0, built.stderr
+    (eml,) = (config.parent / "out").glob("*.eml")
+    sent = run_digest(
+        "send", "--config", config, eml, "--recipients", config.parent / "readers.txt"
+    )
+    assert sent.returncode == 0, sent.stderr
+    received = message_from_bytes(inbox.received[-1][2], policy=policy.default)
+    assert received["Subject"] == shown.subject == "Lanterns, choirs and a new bus timetable"
+    assert received.get_body(("html",)).get_content().replace("\r\n", "\n") == shown.html
+    assert received.get_body(("plain",)).get_content().replace("\r\n", "\n") == shown.text
+    assert "Our winter issue." in shown.text and "Choir auditions" in shown.text
+    assert "Library extends" not in shown.text
+    assert received["Message-ID"] != proof["Message-ID"]
+
+    # Sent is final: the edition is not built again in place.
+    again = run_digest("build", "--config", config, "--date", ON, "--out", config.parent / "out")
+    assert again.returncode == 1 and "a sent edition is final" in again.stderr
+
+
+@pytest.mark.browser
+def test_the_same_week_by_keyboard(browser: Any, week: dict[str, Any]) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_desk(browser, week)
+    target = story_button(browser, "out", "Library extends")
+    # Tab through the page until the button has the focus, as a keyboard user would.
+    for _ in range(60):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element == target:
+            break
+    else:
+        raise AssertionError("the Leave out button cannot be reached with Tab")
+    assert (
+        browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+        != "none"
+    )
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait_for(browser, "Left out")
+    focused = browser.switch_to.active_element
+    assert "Library extends" in focused.get_attribute("aria-label")  # the focus stays put
+    ActionChains(browser).send_keys(Keys.ENTER).perform()  # now "Make lead" or "Bring back"
+    wait_for(browser, "Made the lead")
+    assert week["desk"].plan().lead == "https://riverside.example/town/library-saturday-hours"
+
+
+@pytest.mark.browser
+def test_axe_core_finds_no_violation_on_the_desk(browser: Any, week: dict[str, Any]) -> None:
+    from ..render.test_reference import HAVE_TOOLS, NODE, axe_violations
+
+    if not (NODE and HAVE_TOOLS):
+        pytest.skip("Node.js and the reference packages are needed (npm ci --prefix tests/node)")
+    open_desk(browser, week)
+    assert axe_violations(browser) == []
+
+
+def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> int:
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, headers=headers or {}), timeout=10
+        ) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        error.close()
+        return int(error.code)
+
+
+def test_the_desk_refuses_strangers(week: dict[str, Any]) -> None:
+    served, session = week["served"], week["session"]
+    plan_before = week["desk"].plan()
+    base = served.base
+    assert request(f"{base}/") == 403  # no session
+    assert request(f"{base}/?token=wrong") == 403
+    assert request(f"{base}/state") == 403
+    assert request(f"{base}/?token={session.token}", headers={"Host": "evil.example:80"}) == 421
+    # The token opens one session, once.
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with opener.open(f"{base}/?token={session.token}", timeout=10) as answer:
+        assert answer.status == 200
+    assert request(f"{base}/?token={session.token}") == 403
+    plan = json.dumps({"lead": "https://riverside.example/culture/choir-auditions"}).encode()
+    headers = {"Content-Type": "application/json"}
+    for extra in ({}, {"X-CSRF-Token": "guess"}):
+        try:
+            opener.open(
+                urllib.request.Request(f"{base}/plan", data=plan, headers={**headers, **extra}),
+                timeout=10,
+            )
+        except urllib.error.HTTPError as error:
+            assert error.code == 403
+            error.close()
+        else:
+            raise AssertionError("a change without the CSRF token was taken")
+    good = {**headers, "X-CSRF-Token": session.csrf}
+    vanished = json.dumps({"lead": "https://riverside.example/gone"}).encode()
+    try:
+        opener.open(urllib.request.Request(f"{base}/plan", data=vanished, headers=good), timeout=10)
+    except urllib.error.HTTPError as error:
+        assert error.code == 400 and b"not among" in error.read()
+        error.close()
+    assert week["desk"].plan() == plan_before  # nothing changed on disk
+    with opener.open(
+        urllib.request.Request(f"{base}/plan", data=plan, headers=good), timeout=10
+    ) as answer:
+        assert answer.status == 200
+    assert week["desk"].plan().lead == "https://riverside.example/culture/choir-auditions"
+
+
+def test_an_edition_changed_after_approval_is_refused(week: dict[str, Any]) -> None:
+    config = week["config"]
+    out = config.parent / "out"
+    assert run_digest("build", "--config", config, "--date", ON, "--out", out).returncode == 0
+    (eml,) = out.glob("*.eml")
+    readers = config.parent / "readers.txt"
+    unapproved = run_digest("send", "--config", config, eml, "--recipients", readers)
+    assert unapproved.returncode == 1 and "is not approved (approval = true)" in unapproved.stderr
+    assert run_digest("approve", "--config", config, "--date", ON).returncode == 0
+    changed = run_digest(
+        "plan", "set", "--config", config, "--date", ON, "--subject", "Another subject"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert run_digest("build", "--config", config, "--date", ON, "--out", out).returncode == 0
+    refused = run_digest("send", "--config", config, eml, "--recipients", readers)
+    assert refused.returncode == 1
+    assert (
+        "changed after Sam Editor approved it" in refused.stderr and "the subject" in refused.stderr
+    )
+    assert "the text part" not in refused.stderr
+    assert week["inbox"].received == []
