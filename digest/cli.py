@@ -338,7 +338,9 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
 @cli.command()
 @CONFIG
 @click.argument("eml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--to", "to", multiple=True, help="Send to this address only (a test send).")
+@click.option(
+    "--to", "to", multiple=True, help="Send a proof to this address only ([Proof], not recorded)."
+)
 @click.option(
     "--recipients",
     "recipients_file",

@@ -239,7 +239,6 @@ _SENDER_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from digest.delivery.settings import DeliverySettings
     from digest.delivery.ledger import SendLedger
-from digest.delivery.proofs import dated
     from digest.delivery.mailing import Mailing
     from tests.helpers import build_example
 

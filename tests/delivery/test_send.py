@@ -111,8 +111,11 @@ def test_the_send_command(smtp_server: tuple[Inbox, int], eml: Path, tmp_path: P
 
     test_send = send("--to", "editor@example.org")
     assert test_send.returncode == 0, test_send.stderr
-    assert "Sent edition.eml to 1 of 1 recipients" in test_send.stdout
+    assert "Sent a proof of edition.eml to 1 of 1 recipients" in test_send.stdout
     assert [r[1] for r in inbox.received] == [["editor@example.org"]]
+    proof = message_from_bytes(inbox.received[0][2], policy=policy.default)
+    assert proof["Subject"].startswith("[Proof] TangerangNews: COVID-19")
+    assert proof["Message-ID"].startswith("<proof.")
 
     (tmp_path / "list.txt").write_text(
         "# readers\nx@example.org\nrefused@example.org\n\ny@example.org\nx@example.org\n"
