@@ -167,6 +167,12 @@ def build(
             f"  articles from {result.window[0]:%Y-%m-%d %H:%M} to "
             f"{result.window[1]:%Y-%m-%d %H:%M %Z}: {len(edition.articles)} featured"
         )
+    if result.left_out:
+        click.echo(
+            f"  {result.left_out} more {'story' if result.left_out == 1 else 'stories'} of the "
+            "window left out (the caps, the size budget or the plan): digest plan show lists "
+            "them, digest desk brings them back"
+        )
     for path in result.files:
         click.echo(f"  {path}")
 

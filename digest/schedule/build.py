@@ -27,7 +27,7 @@ from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.commit import Journal
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History
-from digest.select import edition_window
+from digest.select import edition_window, window_stories
 
 __all__ = [
     "BuildResult",
@@ -49,6 +49,8 @@ class BuildResult:
     files: list[Path]
     warnings: list[str] = field(default_factory=list)
     window: tuple[datetime, datetime] | None = None
+    #: Stories of the window the edition left out (the caps, the size budget, the editor).
+    left_out: int = 0
 
 
 def edition_date(config: BuildConfig, on: date | None = None) -> date:
@@ -192,8 +194,11 @@ def run_build(
     on = edition_date(config, on)
     gathered = gather(config, extra, fetch)
     created = not out_dir.exists()
+    featured: set[str] = set()
     try:
         with _committing(config, out_dir) as (history, journal, _):
+            if history is not None:
+                featured = history.featured_before(on)
             digest, window = prepare(
                 config,
                 on,
@@ -225,7 +230,11 @@ def run_build(
         raise
     noticed = summarise(f for f in digest.findings if f.severity != "info")
     warnings = [*gathered.warnings, *noticed]
-    return BuildResult(digest=digest, files=written, warnings=warnings, window=window)
+    stories = window_stories(
+        gathered.articles, config.newsletter, on, window=window, featured_before=featured
+    )
+    left_out = max(0, len(stories) - len(digest.edition.articles))
+    return BuildResult(digest, written, warnings, window, left_out)
 
 
 def _lock_path(config: BuildConfig, out_dir: Path) -> Path:

@@ -254,3 +254,15 @@ def test_an_edition_changed_after_approval_is_refused(week: dict[str, Any]) -> N
     )
     assert "the text part" not in refused.stderr
     assert week["inbox"].received == []
+
+
+def test_the_build_says_what_the_caps_left_out(week: dict[str, Any]) -> None:
+    config = week["config"]
+    built = run_digest("build", "--config", config, "--date", ON, "--out", config.parent / "out")
+    assert built.returncode == 0, built.stderr
+    assert "1 more story of the window left out (the caps" in built.stdout
+    shown = run_digest("plan", "show", "--config", config, "--date", ON, "--json")
+    stories = json.loads(shown.stdout)["stories"]
+    assert [s["title"] for s in stories if s["place"] == "left out"] == [
+        "Choir auditions for the spring concert"
+    ]
