@@ -37,6 +37,7 @@ __all__ = [
     "decode_text",
     "inert_cell",
     "open_regular",
+    "open_wal",
     "read_file",
     "read_limited",
     "text_encoding",
@@ -220,6 +221,19 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
 def inert_cell(cell: str) -> str:
     """A CSV cell no spreadsheet runs as a formula (OWASP's CSV injection rule: a leading ')."""
     return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
+def open_wal(path: Path, threads: bool = False) -> sqlite3.Connection:
+    """An SQLite file in WAL mode (readers and one writer at once, across processes).
+
+    Its folder is made if need be. ``threads`` lets the connection move between threads
+    (the caller takes turns on it).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=not threads)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
 
 
 class Database:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
 from digest.errors import DigestError, SendError
-from digest.files import BuildLock, Database, inert_cell, transaction, write_file
+from digest.files import BuildLock, Database, inert_cell, open_wal, transaction, write_file
 
 if TYPE_CHECKING:
     from digest.delivery.senders import Receipt
@@ -62,10 +62,7 @@ class SendLedger(Database):
         """Open (or create) the ledger at ``path``."""
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db = open_wal(self.path)
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS deliveries (edition TEXT NOT NULL,"
                 " address TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',"

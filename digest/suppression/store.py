@@ -19,7 +19,15 @@ from typing import NamedTuple
 
 from digest.addresses import address_key, email_address
 from digest.errors import DigestError, InputError
-from digest.files import Database, StrPath, inert_cell, read_file, transaction, write_file
+from digest.files import (
+    Database,
+    StrPath,
+    inert_cell,
+    open_wal,
+    read_file,
+    transaction,
+    write_file,
+)
 from digest.suppression.events import REASONS, Event, Reason
 
 __all__ = ["Suppression", "SuppressionList"]
@@ -50,12 +58,7 @@ class SuppressionList(Database):
         self.path = Path(path)
         self.soft_bounce_limit = soft_bounce_limit
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=60, check_same_thread=False
-            )
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db = open_wal(self.path, threads=True)  # the web app's worker threads
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS suppressions (address TEXT PRIMARY KEY,"
                 " reason TEXT NOT NULL, source TEXT NOT NULL, at TEXT NOT NULL,"
