@@ -29,7 +29,13 @@ import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -89,15 +95,28 @@ class _HostCheck:
         await self.app(scope, receive, send)
 
 
-def _email_variant(html: str, scheme: str, pictures: bool) -> str:
-    """The email as a reader in dark or light mode, with pictures blocked or not, sees it."""
+_IMG_SRC = re.compile(r"(<img\b[^>]*?\ssrc=)([\"'])(.*?)\2", re.IGNORECASE)
+
+
+def _email_variant(html: str, scheme: str, pictures: bool, local: str | None = None) -> str:
+    """The email as a reader in dark or light mode, with pictures blocked or not, sees it.
+
+    The desk makes no request outside the machine: a picture below ``local`` (the
+    newsletter's ``asset_base_url``) is served from the config's ``assets`` folder, and any
+    other picture is shown as blocked.
+    """
     if scheme == "dark":
         html = html.replace("(prefers-color-scheme: dark)", "all")
     elif scheme == "light":
         html = html.replace("(prefers-color-scheme: dark)", "not all")
-    if not pictures:
-        html = re.sub(r"(<img\b[^>]*?)\ssrc=", r"\1 data-blocked-src=", html)
-    return html
+
+    def picture(match: re.Match[str]) -> str:
+        before, quote, url = match.groups()
+        if pictures and local and url.startswith(local):
+            return f"{before}{quote}/assets/{url[len(local) :]}{quote}"
+        return f"{before.removesuffix('src=')}data-blocked-src={quote}{url}{quote}"
+
+    return _IMG_SRC.sub(picture, html)
 
 
 def _findings(digest: Digest) -> list[dict[str, str]]:
@@ -147,12 +166,16 @@ def make_desk(
 
     def summary() -> dict[str, Any]:
         plan, digest = current()
+        stories = desk.stories(digest, plan)
+        named = [spec.name for spec in digest.newsletter.layout.sections]
+        sections = list(dict.fromkeys([*named, *(story.section for story in stories)]))
         return {
             "edition": digest.edition_key,
             "subject": digest.subject,
             "preheader": digest.preheader,
             "plan": plan.model_dump(mode="json"),
-            "stories": [vars(s) for s in desk.stories(digest, plan)],
+            "stories": [vars(s) for s in stories],
+            "sections": sections,
             "findings": _findings(digest),
             "proof_to": list(desk.config.desk.proof_to),
             "approver": desk.config.desk.approver or "",
@@ -201,7 +224,8 @@ def make_desk(
         _, digest = current()
         scheme = request.query_params.get("scheme", "light")
         pictures = request.query_params.get("pictures", "on") != "off"
-        return HTMLResponse(_email_variant(digest.html, scheme, pictures))
+        local = digest.newsletter.links.asset_base_url if desk.config.assets else None
+        return HTMLResponse(_email_variant(digest.html, scheme, pictures, local))
 
     async def get_state(request: Request) -> Response:
         refused = authorised(request, change=False)
@@ -253,6 +277,18 @@ def make_desk(
             )
         return JSONResponse({"approver": approval.approver, "approved_at": approval.approved_at})
 
+    async def asset(request: Request) -> Response:
+        refused = authorised(request, change=False)
+        if refused is not None:
+            return refused
+        folder = desk.config.assets
+        if folder is None:
+            return Response("no assets folder", 404)
+        path = (folder / request.path_params["path"]).resolve()
+        if not path.is_relative_to(folder.resolve()) or not path.is_file():
+            return Response("not found", 404)
+        return FileResponse(path)
+
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in ("desk.css", "desk.js"):
@@ -263,6 +299,7 @@ def make_desk(
     routes = [
         Route("/", home, methods=["GET"]),
         Route("/static/{name}", static, methods=["GET"]),
+        Route("/assets/{path:path}", asset, methods=["GET"]),
         Route("/email", email, methods=["GET"]),
         Route("/state", get_state, methods=["GET"]),
         Route("/plan", set_plan, methods=["POST"]),
@@ -281,9 +318,8 @@ _STATIC = {
     for name in ("desk.html", "desk.css", "desk.js")
 }
 
-#: The desk page's own policy: its script and style from itself, nothing from elsewhere
-#: but the email's pictures (in the frame, from the newsletter's asset host).
+#: The desk page's own policy: its script, style and pictures from itself, nothing else.
 _DESK_POLICY = (
-    "default-src 'self'; img-src * data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
 )

@@ -266,3 +266,27 @@ def test_the_build_says_what_the_caps_left_out(week: dict[str, Any]) -> None:
     assert [s["title"] for s in stories if s["place"] == "left out"] == [
         "Choir auditions for the spring concert"
     ]
+
+
+@pytest.mark.browser
+def test_a_story_moves_section_and_the_email_loads_nothing_from_elsewhere(
+    browser: Any, week: dict[str, Any]
+) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    open_desk(browser, week)
+    choice = browser.find_element(
+        "css selector", 'select[aria-label="Section: Bakery on the quay doubles its kitchen"]'
+    )
+    Select(choice).select_by_value("culture")
+    wait_for(browser, "Moved to culture")
+    plan = week["desk"].plan()
+    assert plan.sections == {"https://riverside.example/business/quay-bakery": "culture"}
+    browser.switch_to.frame(browser.find_element("id", "email"))
+    sources = browser.execute_script("return [...document.images].map(i => i.getAttribute('src'))")
+    loaded = browser.execute_script(
+        "return [...document.images].filter(i => i.complete && i.naturalWidth > 0).length"
+    )
+    browser.switch_to.default_content()
+    assert sources and all(src is None or src.startswith("/assets/") for src in sources)
+    assert loaded >= 1  # the pictures come from the config's assets folder, through the desk

@@ -42,14 +42,27 @@
       else if (s.place === 'teaser') {
         buttons.append(button('Leave out', s.title, 'out', s.url), button('Move up', s.title, 'up', s.url), button('Move down', s.title, 'down', s.url));
       }
+      if (s.place !== 'left out') {
+        const choice = document.createElement('select');
+        choice.dataset.url = s.url;
+        choice.setAttribute('aria-label', `Section: ${s.title}`);
+        for (const name of state.sections) {
+          const option = document.createElement('option');
+          option.value = name; option.textContent = name; option.selected = name === s.section;
+          choice.append(option);
+        }
+        buttons.append(choice);
+      }
       li.append(title, where, buttons); return li;
     }));
     for (const id of ['subject', 'preheader', 'note']) { $(id).value = state.plan[id] || ''; }
     if (!$('approver').value) { $('approver').value = state.approver; }
     frame();
     if (focus) {
-      const again = list.querySelector(`button[data-url="${CSS.escape(focus.url)}"][data-action="${focus.action}"]`)
-        || list.querySelector(`button[data-url="${CSS.escape(focus.url)}"]`);
+      const url = CSS.escape(focus.url);
+      const again = list.querySelector(`[data-url="${url}"][data-action="${focus.action}"]`)
+        || (focus.action === 'section' && list.querySelector(`select[data-url="${url}"]`))
+        || list.querySelector(`button[data-url="${url}"]`);
       if (again) { again.focus(); }
     }
   };
@@ -73,6 +86,12 @@
     };
     const names = {lead: 'Made the lead', out: 'Left out', back: 'Brought back', up: 'Moved up', down: 'Moved down'};
     change(edits[action], {url, action}, `${names[action]}: ${b.getAttribute('aria-label').split(': ').slice(1).join(': ')}`);
+  });
+  $('stories').addEventListener('change', (event) => {
+    const choice = event.target.closest('select'); if (!choice) { return; }
+    const url = choice.dataset.url, section = choice.value;
+    change((p) => { p.sections = {...p.sections, [url]: section}; }, {url, action: 'section'},
+      `Moved to ${section}`);
   });
   $('save-words').addEventListener('click', () => change((p) => {
     for (const id of ['subject', 'preheader', 'note']) { p[id] = $(id).value.trim() || null; }
