@@ -7,16 +7,18 @@ import html
 import mimetypes
 import socket
 import threading
-from datetime import date
+from datetime import date, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from digest.errors import DigestError
+from digest.errors import DigestError, NothingNewError
+from digest.models import Article
 from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.build import edition_date, gather, open_history, prepare
 from digest.schedule.config import BuildConfig, load_config
+from digest.schedule.history import History
 
 __all__ = ["Preview", "make_server"]
 
@@ -30,6 +32,7 @@ figure {{ margin: 0; }} figcaption {{ font-size: 13px; color: #555; margin-botto
 iframe {{ border: 1px solid #ccc; background: #fff; height: 1400px; }}
 pre {{ white-space: pre-wrap; background: #fff; padding: 16px; max-width: 640px; }}
 .error {{ color: #b00020; white-space: pre-wrap; }}
+.note {{ color: #5f4b00; background: #fff4d6; padding: 8px 12px; border-radius: 6px; }}
 </style></head><body>
 <header><strong>{title}</strong> &middot; {subject}</header>
 <main>{body}</main>
@@ -53,6 +56,8 @@ class Preview:
         self.version = 0
         self.html = self.text = self.subject = ""
         self.error: str | None = None
+        #: Why the preview shows another date than the newest scheduled one, when it does.
+        self.note: str | None = None
         self._stamps: dict[Path, float] = {}
         self._lock = threading.Lock()
         self.config: BuildConfig | None = None
@@ -87,13 +92,25 @@ class Preview:
                             else None,
                         )
                     )
-                    digest, _ = prepare(
-                        self.config,
-                        on,
-                        gather(self.config, write_cache=False),
-                        history,
-                        renderer=renderer,
-                    )
+                    gathered = gather(self.config, write_cache=False)
+                    self.note = None
+                    try:
+                        digest, _ = prepare(self.config, on, gathered, history, renderer=renderer)
+                    except NothingNewError as nothing:
+                        if self.on is not None:
+                            raise
+                        # Without --date, the newest scheduled date may have nothing new yet:
+                        # show the newest edition there is rather than an error page.
+                        earlier = newest_edition(self.config, gathered.articles, history)
+                        if earlier is None or earlier == on:
+                            raise
+                        digest, _ = prepare(
+                            self.config, earlier, gathered, history, renderer=renderer
+                        )
+                        self.note = (
+                            f"Nothing new for {on.isoformat()} yet ({nothing}); this is the "
+                            f"edition of {earlier.isoformat()}. Pass --date to preview another."
+                        )
                 finally:
                     if history is not None:
                         history.close()
@@ -110,7 +127,10 @@ class Preview:
         if self.error:
             body = f'<p class="error">{html.escape(self.error)}</p>'
         else:
-            body = (
+            note = (
+                f'<p class="note" role="status">{html.escape(self.note)}</p>' if self.note else ""
+            )
+            body = note + (
                 "<figure><figcaption>Phone, 375 px</figcaption>"
                 '<iframe src="/email.html" width="375" title="The email at phone width"></iframe>'
                 "</figure><figure><figcaption>Desktop, 600 px</figcaption>"
@@ -124,6 +144,25 @@ class Preview:
             body=body,
             version=self.version,
         )
+
+
+def newest_edition(
+    config: BuildConfig, articles: list[Article], history: History | None
+) -> date | None:
+    """The date of the newest edition there is to show (None without articles).
+
+    The last edition built, else the first scheduled date on or after the newest article.
+    """
+    built = history.editions() if history is not None else []
+    if built:
+        return built[0].date
+    if not articles:
+        return None
+    newest = max(a.published_at for a in articles).astimezone(config.newsletter.zone).date()
+    cadence = config.newsletter.schedule.cadence
+    if cadence is None:
+        return newest
+    return next(d for d in (newest + timedelta(days=n) for n in range(8)) if cadence.latest(d) == d)
 
 
 #: Host names the preview answers to (anything else may be a DNS rebinding attack).

@@ -180,3 +180,35 @@ def test_the_preview_writes_nothing(tmp_path: Path) -> None:
         feed_server.shutdown()
         feed_server.server_close()
     assert sorted(p.name for p in folder.iterdir()) == before
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_without_a_date_the_preview_shows_the_newest_edition_not_an_error(
+    tmp_path: Path, history: bool
+) -> None:
+    from .helpers import run_digest
+
+    folder = tmp_path / "riverside"
+    shutil.copytree(EXAMPLES / "riverside", folder)
+    # Stories of September: the newest scheduled date (today's week) has nothing new.
+    articles = folder / "articles.json"
+    articles.write_text(articles.read_text().replace("2026-11-", "2026-09-"))
+    config = folder / "newsletter.toml"
+    config.write_text(
+        config.read_text() + '\n[newsletter.schedule.cadence]\nevery = "week"\nweekday = "monday"\n'
+    )
+    if history:
+        config.write_text(config.read_text().replace("history = false", "history = true"))
+        built = run_digest(
+            "build", "--config", config, "--date", "2026-09-28", "--out", folder / "o"
+        )
+        assert built.returncode == 0, built.stderr
+    preview = Preview(config)
+    server = make_server(preview, port=0)
+    try:
+        page = preview.page()
+    finally:
+        server.server_close()
+    assert preview.error is None, preview.error
+    assert "Nothing new for" in page and "this is the edition of 2026-09-28" in page
+    assert "Footbridge reopens" in preview.text
