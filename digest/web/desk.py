@@ -176,6 +176,8 @@ def make_desk(
             "plan": plan.model_dump(mode="json"),
             "stories": [vars(s) for s in stories],
             "sections": sections,
+            "quotes": [q.text for q in desk.gathered.quotes],
+            "quote": digest.edition.quote.text if digest.edition.quote else None,
             "findings": _findings(digest),
             "proof_to": list(desk.config.desk.proof_to),
             "approver": desk.config.desk.approver or "",

@@ -103,6 +103,11 @@ def test_a_week_at_the_desk(browser: Any, week: dict[str, Any]) -> None:
     browser.find_element("id", "note").send_keys(
         "Our winter issue. Tell us what you think: https://riverside.example/letters"
     )
+    from selenium.webdriver.support.ui import Select
+
+    quotes = Select(browser.find_element("id", "quote"))
+    chosen = quotes.options[-1].get_attribute("value")
+    quotes.select_by_value(chosen)
     browser.find_element("id", "save-words").click()
     wait_for(browser, "Saved the words")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -137,6 +142,7 @@ def test_a_week_at_the_desk(browser: Any, week: dict[str, Any]) -> None:
     assert received.get_body(("plain",)).get_content().replace("\r\n", "\n") == shown.text
     assert "Our winter issue." in shown.text and "Choir auditions" in shown.text
     assert "Library extends" not in shown.text
+    assert shown.edition.quote is not None and shown.edition.quote.text == chosen
     assert received["Message-ID"] != proof["Message-ID"]
 
     # Sent is final: the edition is not built again in place.

@@ -56,6 +56,15 @@
       li.append(title, where, buttons); return li;
     }));
     for (const id of ['subject', 'preheader', 'note']) { $(id).value = state.plan[id] || ''; }
+    const quote = $('quote');
+    const automatic = document.createElement('option');
+    automatic.value = ''; automatic.textContent = 'Chosen by date';
+    quote.replaceChildren(automatic, ...state.quotes.map((text) => {
+      const option = document.createElement('option');
+      option.value = text; option.textContent = text.length > 80 ? `${text.slice(0, 79)}…` : text;
+      return option;
+    }));
+    quote.value = state.plan.quote || '';
     if (!$('approver').value) { $('approver').value = state.approver; }
     frame();
     if (focus) {
@@ -95,6 +104,7 @@
   });
   $('save-words').addEventListener('click', () => change((p) => {
     for (const id of ['subject', 'preheader', 'note']) { p[id] = $(id).value.trim() || null; }
+    p.quote = $('quote').value || null;
   }, null, 'Saved the words'));
   $('proof').addEventListener('click', async () => {
     try { const r = await post('/proof', {}); say(`Sent a proof to ${r.to.join(', ')}`); }
