@@ -9,6 +9,11 @@ should see; the sanitiser in ``models`` then keeps only safe markup.
 from __future__ import annotations
 
 import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 import ftfy
 import lxml.html
@@ -17,7 +22,49 @@ from digest.labels import READ_MORE_PHRASES
 from digest.markup import fragment_html, html_fragment
 from digest.text import cut_text
 
-__all__ = ["clean_feed_html", "fix_text"]
+__all__ = [
+    "Clutter",
+    "clean_byline",
+    "clean_feed_html",
+    "clutter",
+    "drop_repeated",
+    "fix_text",
+    "section_name",
+]
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def clean_byline(value: str) -> str | None:
+    """An author as a reader should see it: ``Name (noreply@blogger.com)`` is ``Name``."""
+    text = _EMAIL.sub("", fix_text(value))
+    text = re.sub(r"\(\s*\)|<\s*>", "", text).strip(" ,;")
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    return " ".join(text.split()) or None
+
+
+_PATH_SEPARATORS = re.compile(r"\s*(?:/|»|\u203a|>|\|)\s*")
+
+
+def section_name(value: str) -> str:
+    """A feed's category as a heading.
+
+    A path (``Technology/Web``, ``News » World``) gives its last part; a site's word for
+    "section" before it (``Раздел Новости``, from ``clutter.toml``) is dropped; a name all in
+    lower case is capitalised, and one of two or three letters (``ai``, ``eu``) written in
+    capitals, as such names are acronyms. ``section_map`` in the config renames any of them.
+    """
+    parts = [part for part in _PATH_SEPARATORS.split(fix_text(value)) if part.strip()]
+    name = " ".join((parts[-1] if parts else value).split())
+    for prefix in clutter().section_prefixes:
+        if name.casefold().startswith(prefix.casefold() + " ") and len(name) > len(prefix) + 1:
+            name = name[len(prefix) + 1 :].strip()
+            break
+    if name and name == name.lower() and any(ch.isalpha() for ch in name):
+        name = name.upper() if len(name) <= 3 and name.isascii() else name[0].upper() + name[1:]
+    return name or value
 
 
 # A link or paragraph that only points to the full article (``READ_MORE_PHRASES``), matched
@@ -38,8 +85,29 @@ _MORE = re.compile(
 )
 
 
-# WordPress's default trailer: "The post <a>Title</a> appeared first on <a>Site</a>."
-_APPEARED_FIRST = re.compile(r"^\s*The post .{1,300} appeared first on .{1,200}$", re.S)
+@dataclass(frozen=True)
+class Clutter:
+    """The clutter rules of ``clutter.toml``: closing lines, links, section-name prefixes."""
+
+    trailers: tuple[re.Pattern[str], ...]
+    links: tuple[re.Pattern[str], ...]
+    section_prefixes: tuple[str, ...]
+
+
+@cache
+def clutter() -> Clutter:
+    """The rules shipped in ``digest/feeds/clutter.toml``, compiled once."""
+    rules = tomllib.loads((Path(__file__).parent / "clutter.toml").read_text(encoding="utf-8"))
+    return Clutter(
+        trailers=tuple(
+            re.compile(rf"(?:^|(?<=[\s.!?…]))(?:{rule['pattern']})[\s.…]*\Z", re.I | re.S)
+            for rule in rules.get("trailer", [])
+        ),
+        links=tuple(re.compile(rule["href"], re.I) for rule in rules.get("link", [])),
+        section_prefixes=tuple(
+            word for rule in rules.get("section_prefix", []) for word in rule["words"]
+        ),
+    )
 
 
 _ONLY_DOTS = re.compile(r"^[\s\[\](){}.…]*$")
@@ -57,7 +125,7 @@ def _is_trailer(text: str) -> bool:
     return bool(text) and (
         bool(_TRAILER.match(text))
         or bool(_MORE.match(text))
-        or bool(_APPEARED_FIRST.match(text))
+        or any(rule.match(text) for rule in clutter().trailers)
         or bool(_ONLY_DOTS.match(text))
     )
 
@@ -83,9 +151,15 @@ def clean_feed_html(html: str, limit: int | None = None) -> str:
 
 def _drop_trailers(root: lxml.html.HtmlElement) -> None:
     """Drop the links and closing paragraphs that only point to the full article."""
+    rules = clutter()
     for link in list(root.iter("a")):
-        if link.getparent() is not None and _is_trailer(link.text_content()):
+        href = link.get("href") or ""
+        if link.getparent() is not None and (
+            _is_trailer(link.text_content()) or any(rule.search(href) for rule in rules.links)
+        ):
             link.drop_tree()
+    for rule in rules.trailers:
+        _cut_tail(root, rule)
     # A closing block of nothing but a trailer ("The post … appeared first on …", "[…]").
     while len(root):
         last = root[-1]
@@ -107,6 +181,63 @@ def _drop_trailers(root: lxml.html.HtmlElement) -> None:
             root[-1].tail = kept
         else:
             root.text = kept
+
+
+def _pieces(root: lxml.html.HtmlElement) -> list[tuple[lxml.html.HtmlElement, str, str]]:
+    """Every run of text below ``root`` in document order: (element, "text" or "tail", text)."""
+    found: list[tuple[lxml.html.HtmlElement, str, str]] = []
+
+    def walk(element: lxml.html.HtmlElement) -> None:
+        if isinstance(element.tag, str) and element.text:
+            found.append((element, "text", element.text))
+        for child in element:
+            walk(child)
+            if child.tail:
+                found.append((child, "tail", child.tail))
+
+    walk(root)
+    return found
+
+
+def _cut_tail(root: lxml.html.HtmlElement, rule: re.Pattern[str]) -> None:
+    """Cut the text that ``rule`` matches at the end of ``root``, and all that follows it."""
+    pieces = _pieces(root)
+    # Runs joined by a line break: text of two blocks never reads as one word ("end.Next").
+    whole = "\n".join(text for _, _, text in pieces)
+    found = rule.search(whole)
+    if found is None:
+        return
+    offset = 0
+    for element, kind, text in pieces:
+        if offset + len(text) >= found.start():
+            kept = text[: found.start() - offset]
+            if kind == "text":
+                element.text = kept
+                for child in list(element):
+                    element.remove(child)
+            else:
+                element.tail = kept
+            _drop_following(root, element, include_tail=kind == "text")
+            return
+        offset += len(text) + 1
+
+
+def _drop_following(
+    root: lxml.html.HtmlElement, element: lxml.html.HtmlElement, include_tail: bool
+) -> None:
+    """Remove everything after ``element`` (and its tail, if asked) up to the end of ``root``."""
+    current = element
+    if include_tail and current is not root:
+        current.tail = None
+    while current is not root:
+        parent = current.getparent()
+        if parent is None:
+            return
+        for sibling in list(current.itersiblings()):
+            parent.remove(sibling)
+        if parent is not root:
+            parent.tail = None
+        current = parent
 
 
 def _cut_tree(element: lxml.html.HtmlElement, remaining: int) -> int:
@@ -133,3 +264,44 @@ def _cut_tree(element: lxml.html.HtmlElement, remaining: int) -> int:
         remaining = _cut_tree(child, remaining)
         child.tail, remaining = keep(child.tail)
     return remaining
+
+
+#: A paragraph in at least this share of a feed's items (and in three or more) is the feed's
+#: own boilerplate (a sponsor line, a channel's description), not the item's news.
+REPEATED_SHARE = 0.5
+
+
+def drop_repeated(items: list[dict[str, Any]], key: str = "summary_html") -> int:
+    """Drop the paragraphs that open or close most items of one feed alike; how many dropped.
+
+    A video channel puts the same sponsor paragraph in every description; a site the same
+    disclaimer. Paragraphs are compared by their text (case and spacing aside); one found in
+    three items or more, and in half of those that have text, goes from all of them.
+    """
+    parsed = []
+    for item in items:
+        value = item.get(key)
+        root = html_fragment(value) if isinstance(value, str) and value else None
+        parsed.append((item, root))
+    blocks: dict[str, int] = {}
+    for _, root in parsed:
+        if root is not None:
+            for text in {_block_text(child) for child in root if isinstance(child.tag, str)}:
+                if text:
+                    blocks[text] = blocks.get(text, 0) + 1
+    having = sum(root is not None for _, root in parsed)
+    repeated = {text for text, n in blocks.items() if n >= 3 and n >= having * REPEATED_SHARE}
+    dropped = 0
+    for item, root in parsed:
+        if root is None or not repeated:
+            continue
+        for child in [c for c in root if isinstance(c.tag, str)]:
+            if _block_text(child) in repeated:
+                child.drop_tree()
+                dropped += 1
+        item[key] = fragment_html(root) or None
+    return dropped
+
+
+def _block_text(element: lxml.html.HtmlElement) -> str:
+    return " ".join(element.text_content().split()).casefold()

@@ -146,7 +146,10 @@ def _articles(
     if not items:
         result.warnings.append(f"source {source.label!r}: it has no items")
         return result
+    from digest.feeds.cleaning import clean_byline, drop_repeated, section_name
+
     seen: set[str] = set()
+    drop_repeated([item for _, item in items if not item.get("invalid")])
     context = dict(newsletter.validation_context)
     context["base_url"] = context.get("base_url") or base or None
     skipped: list[str] = []
@@ -167,6 +170,10 @@ def _articles(
             )
             continue
         item.pop("date_text", None)
+        if isinstance(item.get("author"), str):
+            item["author"] = clean_byline(item["author"])
+        if isinstance(item.get("section"), str):
+            item["section"] = section_name(item["section"])
         item.setdefault("section", source.section)
         try:
             result.articles.append(Article.model_validate(item, context=context))

@@ -1,7 +1,9 @@
 """Real public feeds, read as an editor would: pictures, text, links, dates, size.
 
 The feeds in tests/fixtures/feeds/real/ come from the test suites of rss-parser and feedjira
-(MIT; their licences sit beside them). Each test asserts what a reader of the edition sees.
+(MIT), and a Reddit feed from conoro/reddit-rss-proxy (Apache 2.0, commit fb1aba98; the
+posts are their authors'); their licences sit beside them. Each test asserts what a reader of
+the edition sees.
 """
 
 from __future__ import annotations
