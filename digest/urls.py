@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Collection, Iterable
 from functools import lru_cache
@@ -98,9 +99,22 @@ def _encoded(text: str, safe: str) -> str:
     return quote(unquote(text), safe=safe)
 
 
+#: Fragments that point into a page rather than at a story of its own (a feed's links to the
+#: comments, the jump to the rest of a post, a page's landmarks, text fragments).
+_NAVIGATION_FRAGMENT = re.compile(
+    r"(comments?|respond|reply|more|top|main|content|main-content|disqus_thread|"
+    r"comment-\d+|utm_.*|:~:.*|xtor=.*|at_.*|)",
+    re.I,
+)
+
+
 @lru_cache(maxsize=8192)
 def canonical_url(url: str) -> str:
-    """Return a form of ``url`` under which copies of the same page compare equal."""
+    """Return a form of ``url`` under which copies of the same page compare equal.
+
+    A fragment stays when it names a story of its own (posts on one page, ``page.html#p01``
+    and ``#p02``); one that points at comments, the rest of a post or a landmark goes.
+    """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = _ascii_host(parts.hostname or "").removeprefix("www.")
@@ -116,6 +130,7 @@ def canonical_url(url: str) -> str:
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
         if not key.lower().startswith("utm_") and key.lower() not in _TRACKING_PARAMS
     )
+    fragment = "" if _NAVIGATION_FRAGMENT.fullmatch(parts.fragment) else parts.fragment
     # http and https copies of a page are the same story.
     return urlunsplit(
         (
@@ -123,7 +138,7 @@ def canonical_url(url: str) -> str:
             host,
             path,
             "&".join(f"{key}={value}" for key, value in query),
-            "",
+            _encoded(fragment, _PATH_SAFE),
         )
     )
 

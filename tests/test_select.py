@@ -179,8 +179,27 @@ def test_quote_choice_is_deterministic_per_date(newsletter: Newsletter) -> None:
 
 
 def test_canonical_url_and_title_forms() -> None:
-    assert canonical_url("HTTP://Example.org:80/a/?b=2&a=1#x") == "https://example.org/a?a=1&b=2"
+    assert (
+        canonical_url("HTTP://Example.org:80/a/?b=2&a=1#respond") == "https://example.org/a?a=1&b=2"
+    )
+    assert canonical_url("https://example.org/a#p01") != canonical_url("https://example.org/a#p02")
     assert canonical_url("https://example.org:8443/") == "https://example.org:8443/"
     assert normalise_title("Desentralisasi Tanpa  Demokratisasi: Problem") == normalise_title(
         "desentralisasi tanpa demokratisasi - problem"
     )
+
+
+def test_posts_on_one_page_are_distinct_stories(
+    make_article: ArticleFactory, newsletter: Newsletter
+) -> None:
+    posts = [
+        make_article(title=f"Diary, day {n}", url=f"https://diary.example/2026-11.html#p0{n}")
+        for n in range(1, 4)
+    ]
+    copy = make_article(title="Diary, day 1", url="https://diary.example/2026-11.html#p01")
+    edition = select_edition([*posts, copy], newsletter, date(2026, 11, 30))
+    assert sorted(a.title for a in edition.articles) == [
+        "Diary, day 1",
+        "Diary, day 2",
+        "Diary, day 3",
+    ]

@@ -18,7 +18,10 @@ UTM = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "editi
         ("https://example.org/caf%c3%a9", "https://example.org/caf%C3%A9"),
         ("https://bücher.example/a", "https://xn--bcher-kva.example/a"),
         ("https://BÜCHER.example/a", "https://bücher.example/a/"),
-        ("HTTP://Example.org:80/a/?b=2&a=1#x", "https://example.org/a?a=1&b=2"),
+        ("HTTP://Example.org:80/a/?b=2&a=1#comments", "https://example.org/a?a=1&b=2"),
+        # A fragment that names a post of its own stays: two posts on one page are two stories.
+        ("https://example.org/diary.html#p02", "https://example.org/diary.html#p02"),
+        ("https://example.org/post.html#more", "https://example.org/post.html"),
         ("https://www.example.org/a?utm_source=x&q=é", "https://example.org/a?q=%C3%A9"),
     ],
 )
