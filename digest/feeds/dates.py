@@ -109,6 +109,60 @@ def _english(text: str, languages: Iterable[str]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _day_periods(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, bool]] | None:
+    """A pattern of a 12-hour time with its AM or PM marker in these languages' forms.
+
+    The forms come from Babel (CLDR): "PM", "p. m." (Spanish), "午後" (Japanese), "오후"
+    (Korean), "م" (Arabic)…, each also written without spaces or without dots.
+    """
+    markers: dict[str, bool] = {}
+    for language in (*languages, "en"):
+        try:
+            periods = Locale.parse(language).day_periods.get("format", {})
+        except (UnknownLocaleError, ValueError):
+            continue
+        for width in ("abbreviated", "wide"):
+            for key, pm in (("am", False), ("pm", True)):
+                word = periods.get(width, {}).get(key)
+                if not word:
+                    continue
+                word = " ".join(word.split())
+                for form in {word, word.replace(" ", ""), word.replace(".", "").replace(" ", "")}:
+                    if form:
+                        markers.setdefault(form.casefold(), pm)
+    if not markers:
+        return None
+    names = "|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True))
+    clock = r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?"
+    after = rf"{clock}\s*(?P<after>{names})(?![^\W\d_])"
+    before = rf"(?<![^\W\d_])(?P<before>{names})\s*{clock.replace('P<', 'P<b')}"
+    pattern = re.compile(f"(?:{after}|{before})", re.I)
+    return pattern, markers
+
+
+def _twenty_four_hours(text: str, languages: Iterable[str]) -> str:
+    """``text`` with a 12-hour time ("04:42 PM", "午後4:42") written as a 24-hour one."""
+    found = _day_periods(tuple(languages))
+    if found is None:
+        return text
+    pattern, markers = found
+
+    def convert(match: re.Match[str]) -> str:
+        after = match.group("after") is not None
+        hour = int(match.group("h") if after else match.group("bh"))
+        minute = match.group("m") if after else match.group("bm")
+        second = match.group("s") if after else match.group("bs")
+        marker = (match.group("after") or match.group("before")).casefold()
+        if not 1 <= hour <= 12:
+            return match.group(0)
+        pm = markers.get(marker, False)
+        hour = (hour % 12) + (12 if pm else 0)
+        return f"{hour:02d}:{minute}" + (f":{second}" if second else "")
+
+    return pattern.sub(convert, text)
+
+
 def _zone_less(moment: datetime, zone: tzinfo) -> ParsedDate:
     if moment.tzinfo is None:
         return ParsedDate(moment.replace(tzinfo=zone), True)
@@ -131,6 +185,8 @@ def parse_date(
     text = " ".join(str(value).split())
     if not text or len(text) > 100:
         return None
+    if ":" in text:
+        text = _twenty_four_hours(text, languages)
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

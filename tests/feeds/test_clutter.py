@@ -114,3 +114,29 @@ def test_a_paragraph_every_item_repeats_is_dropped() -> None:
 )
 def test_category_names_become_headings(category: str, heading: str) -> None:
     assert section_name(category) == heading
+
+
+@pytest.mark.parametrize(
+    ("written", "languages", "hour", "minute"),
+    [
+        ("Mon, 05 Jun 2017 04:42 PM", ["en"], 16, 42),
+        ("Mon, 05 Jun 2017 04:42:10 pm", ["en"], 16, 42),
+        ("Monday, June 5, 2017 4:42 PM", ["en"], 16, 42),
+        ("Mon, 05 Jun 2017 12:05 AM", ["en"], 0, 5),
+        ("Mon, 05 Jun 2017 12:30 PM", ["en"], 12, 30),
+        ("lun, 05 giu 2017 04:42 PM", ["it"], 16, 42),
+        ("5 jun 2017 4:42 p. m.", ["es"], 16, 42),
+        ("5 jun 2017 9:15 a.m.", ["es"], 9, 15),
+        ("Mon, 05 Jun 2017 16:42 +0200", ["en"], 16, 42),  # 24 hours stay as they are
+    ],
+)
+def test_twelve_hour_times_in_their_languages(
+    written: str, languages: list[str], hour: int, minute: int
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from digest.feeds.dates import parse_date
+
+    read = parse_date(written, ZoneInfo("Europe/Rome"), languages)
+    assert read is not None
+    assert (read.moment.hour, read.moment.minute) == (hour, minute)
