@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -182,6 +183,27 @@ def _date_pattern(value: str) -> str:
     return value
 
 
+def _zoned(value: object) -> object:
+    """Refuse a moment without a time zone with what to do about it."""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return value  # pydantic says what is wrong with it
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        raise ValueError(
+            f"{moment.isoformat()} has no timezone: add one (+00:00, or "
+            "tzinfo=ZoneInfo(...)); build_digest reads an article given as a dict in the "
+            "newsletter's timezone"
+        )
+    return value
+
+
+#: Tags that show a text field holds HTML written into it (shown as text, with a warning).
+HTML_TAG = re.compile(r"</?(?:p|br|a|div|em|strong|b|i|ul|ol|li|img|span|h[1-6])\b[^>]*>", re.I)
+
+
 def _reasonable_moment(value: datetime) -> datetime:
     """A moment that exists in UTC too (year 1 with a positive offset does not)."""
     try:
@@ -201,7 +223,9 @@ class Article(_Model):
     title: Annotated[OneLine, _Required]
     url: LinkUrl
     section: ShortName
-    published_at: Annotated[AwareDatetime, AfterValidator(_reasonable_moment)]
+    published_at: Annotated[
+        AwareDatetime, BeforeValidator(_zoned), AfterValidator(_reasonable_moment)
+    ]
     summary: Paragraphs = ""
     summary_html: SummaryHtml | None = None
     author: OneLine | None = None

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import contextlib
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from digest.check import Finding, check_html, check_text, summarise
 from digest.edition import Edition
-from digest.errors import CheckError
+from digest.errors import CheckError, InputError, describe_validation_error
 from digest.labels import catalog_for
 from digest.links import tag_edition
 from digest.mail.message import build_message, edition_key, message_bytes, message_fields
-from digest.models import Article, Newsletter, Quote, Reader
+from digest.models import HTML_TAG, Article, Newsletter, Quote, Reader
 from digest.plan import Plan
 from digest.render.inline import inline_css
 from digest.render.renderer import RenderedEdition, Renderer, RenderOptions
@@ -90,10 +93,10 @@ class Digest:
 
 
 def build_digest(
-    articles: Sequence[Article],
-    newsletter: Newsletter,
-    on: date,
-    quotes: Sequence[Quote] = (),
+    articles: Sequence[Article | Mapping[str, Any]],
+    newsletter: Newsletter | Mapping[str, Any],
+    on: date | str,
+    quotes: Sequence[Quote | Mapping[str, Any]] = (),
     number: int | None = None,
     renderer: Renderer | None = None,
     options: RenderOptions | None = None,
@@ -115,7 +118,13 @@ def build_digest(
     unless ``check`` is false; ``allow_oversize`` lets an email over the budget through.
     An editor's ``plan`` (``digest.plan.Plan``) is applied by selection; the stories it
     brings back are never left out for size.
+
+    ``on`` may be an ISO date (``"2026-11-30"``); articles, quotes and the newsletter may be
+    mappings, validated into the models (a mistake is an ``InputError`` naming the item and
+    the field). An article given as a mapping whose ``published_at`` names no time zone is
+    read in the newsletter's, with a warning in ``findings``.
     """
+    newsletter, on, articles, quotes, unzoned = _inputs(newsletter, on, articles, quotes)
     edition = select_edition(
         articles,
         newsletter,
@@ -132,6 +141,26 @@ def build_digest(
         edition = tag_edition(edition, newsletter.links.tracking)
     renderer = renderer or Renderer(options)
     findings: list[Finding] = []
+    if unzoned:
+        findings.append(
+            Finding(
+                "warning",
+                "timezone",
+                f"{unzoned} {'article names' if unzoned == 1 else 'articles name'} no time "
+                f"zone in published_at, read in the newsletter's, {newsletter.timezone}",
+            )
+        )
+    marked = [a.title for a in edition.articles if HTML_TAG.search(a.summary)]
+    if marked:
+        more = f" and {len(marked) - 1} more" if len(marked) > 1 else ""
+        findings.append(
+            Finding(
+                "warning",
+                "summary-html",
+                f"the summary of {marked[0]!r}{more} holds HTML tags, shown to readers as "
+                "text: give HTML as summary_html",
+            )
+        )
     choice = catalog_for(newsletter.locale)
     if choice.note is not None:
         findings.append(Finding("warning", "locale", choice.note))
@@ -177,6 +206,65 @@ def build_digest(
         findings=tuple(findings),
         options=renderer.options,
     )
+
+
+def _inputs(
+    newsletter: Newsletter | Mapping[str, Any],
+    on: date | str,
+    articles: Sequence[Article | Mapping[str, Any]],
+    quotes: Sequence[Quote | Mapping[str, Any]],
+) -> tuple[Newsletter, date, list[Article], list[Quote], int]:
+    """The arguments of ``build_digest`` as models: checked, with clear errors."""
+    if not isinstance(newsletter, Newsletter):
+        if not isinstance(newsletter, Mapping):
+            raise InputError(
+                f"newsletter: give a Newsletter or a mapping, not {type(newsletter).__name__}"
+            )
+        try:
+            newsletter = Newsletter.model_validate(newsletter)
+        except ValidationError as error:
+            raise InputError(f"newsletter: {describe_validation_error(error)}") from None
+    if isinstance(on, datetime):
+        on = on.date()
+    elif isinstance(on, str):
+        written = on
+        try:
+            on = date.fromisoformat(written.strip())
+        except ValueError:
+            shown = written[:40]
+            raise InputError(f"on: {shown!r} is not a date: give a date or YYYY-MM-DD") from None
+    elif not isinstance(on, date):
+        raise InputError(f"on: give a date or YYYY-MM-DD, not {type(on).__name__}")
+    if isinstance(articles, Mapping | str | bytes):
+        raise InputError("articles: give a list of articles, not one")
+    made, unzoned = [], 0
+    for index, item in enumerate(articles):
+        if isinstance(item, Article):
+            made.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise InputError(
+                f"articles[{index}]: give an Article or a mapping, not {type(item).__name__}"
+            )
+        data = dict(item)
+        moment = data.get("published_at")
+        if isinstance(moment, str):
+            with contextlib.suppress(ValueError):
+                moment = datetime.fromisoformat(moment.strip())
+        if isinstance(moment, datetime) and moment.tzinfo is None:
+            data["published_at"] = moment.replace(tzinfo=newsletter.zone)
+            unzoned += 1
+        try:
+            made.append(Article.model_validate(data, context=newsletter.validation_context))
+        except ValidationError as error:
+            raise InputError(f"articles[{index}]: {describe_validation_error(error)}") from None
+    chosen = []
+    for index, quote in enumerate(quotes):
+        try:
+            chosen.append(quote if isinstance(quote, Quote) else Quote.model_validate(quote))
+        except ValidationError as error:
+            raise InputError(f"quotes[{index}]: {describe_validation_error(error)}") from None
+    return newsletter, on, made, chosen, unzoned
 
 
 def _only_size(findings: Sequence[Finding]) -> bool:
