@@ -141,6 +141,34 @@ class Fetcher:
                     raise FetchError(f"{retry}{tries}") from None
                 self.sleep(wait)
 
+    def head(self, url: str, size: int = 64 * 1024, deadline: float = 5.0) -> bytes:
+        """The first ``size`` bytes of ``url`` (asked for with Range), within ``deadline``.
+
+        For a picture's header: its size is in its first bytes. The same schemes, redirects
+        and deadline rules as a feed; no retries, no cache.
+        """
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in WEB_SCHEMES:
+            raise FetchError(f"only http and https URLs are fetched, not {scheme or 'a path'}:")
+        ends = time.monotonic() + deadline
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": "identity",
+            "Range": f"bytes=0-{size - 1}",
+        }
+        watch = _Watch(deadline)
+        try:
+            request = urllib.request.Request(url, headers=headers)
+            with _opener(watch).open(request, timeout=min(deadline, 10.0)) as response:
+                return _read(response, ends, deadline, most=size)
+        except urllib.error.HTTPError as error:
+            error.close()
+            raise FetchError(f"HTTP {error.code} {error.reason}") from None
+        except (OSError, http.client.HTTPException) as error:
+            raise FetchError(str(getattr(error, "reason", error)) or type(error).__name__) from None
+        finally:
+            watch.stop()
+
     def _once(self, url: str, ends: float, limit: float, cached: CachedFeed | None) -> bytes:
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         if cached is not None and cached.etag:
@@ -298,8 +326,14 @@ def _opener(watch: _Watch) -> urllib.request.OpenerDirector:
     return opener
 
 
-def _read(response: http.client.HTTPResponse, ends: float, limit: float) -> bytes:
-    """Read the body in chunks, stopping at the deadline and at the size limit."""
+def _read(
+    response: http.client.HTTPResponse, ends: float, limit: float, most: int | None = None
+) -> bytes:
+    """Read the body in chunks, stopping at the deadline and at the size limit.
+
+    With ``most``, reading stops (without an error) once that many bytes are in: a probe
+    of a picture's header needs no more.
+    """
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -309,6 +343,9 @@ def _read(response: http.client.HTTPResponse, ends: float, limit: float) -> byte
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
+        if most is not None and size >= most:
+            chunks.append(chunk)
+            return b"".join(chunks)[:most]
         if size > MAX_SOURCE_BYTES:
             raise FetchError(f"larger than {MAX_SOURCE_BYTES:,} bytes")
         chunks.append(chunk)

@@ -22,9 +22,11 @@ __all__ = [
     "Picture",
     "best_picture",
     "html_pictures",
+    "is_icon",
     "is_tracking_pixel",
     "looks_like_image",
     "picture",
+    "size_in_url",
 ]
 
 
@@ -65,6 +67,54 @@ _PIXEL_PATHS = re.compile(
 )
 
 
+# Share buttons, social icons, emoji and avatars: hosts that serve nothing else.
+_ICON_HOSTS = (
+    "static.addtoany.com",
+    "addtoany.com",
+    "sharethis.com",
+    "s.w.org",
+    "gravatar.com",
+    "platform.twitter.com",
+    "abs.twimg.com",
+    "static.xx.fbcdn.net",
+    "feedburner.google.com",
+)
+
+
+# Paths of such pictures on any host: /icons/twitter.png, share-facebook.gif, /emoji/…
+_ICON_PATHS = re.compile(
+    r"(?:^|[/_.-])(?:icons?|share|sharing|social|emoji|smilies|avatars?|gravatar|"
+    r"twitter|facebook|linkedin|whatsapp|pinterest|telegram|x-logo|feed-icon|rss-icon|"
+    r"badge|button)(?:[/_.-]|\d|$)",
+    re.I,
+)
+
+
+# A size written in the address: Blogger's /s72-c/ and =s72-c, /w72-h72/, 16x16, -150x150.
+_URL_SQUARE = re.compile(r"(?:^|[/=_-])s(\d{2,4})(?:-c)?(?:[/=_.-]|$)", re.I)
+_URL_SIZE = re.compile(r"(?:^|[/=_-])w(\d{2,4})-h(\d{2,4})|(?<![\d])(\d{2,4})x(\d{2,4})(?![\d])")
+
+
+def size_in_url(url: str) -> tuple[int, int] | None:
+    """The width and height an image address names (a CDN's resize or a thumbnail's name)."""
+    parts = urlsplit(url)
+    where = parts.path + ("?" + parts.query if parts.query else "")
+    found = _URL_SIZE.search(where)
+    if found is not None:
+        width, height = (found.group(1), found.group(2)) if found.group(1) else found.group(3, 4)
+        return int(width), int(height)
+    square = _URL_SQUARE.search(parts.path)
+    return (int(square.group(1)), int(square.group(1))) if square else None
+
+
+def is_icon(item: Picture) -> bool:
+    """A share button, social icon, emoji or avatar: by its host, its path or its small size."""
+    if on_domains(item.url, _ICON_HOSTS) or _ICON_PATHS.search(urlsplit(item.url).path):
+        return True
+    size = (item.width, item.height) if item.width and item.height else size_in_url(item.url)
+    return size is not None and min(size) < MIN_SIDE
+
+
 _NOT_IMAGE_EXTENSIONS = (".mp3", ".mp4", ".m4a", ".m4v", ".mov", ".ogg", ".pdf", ".webm", ".wav")
 
 
@@ -98,11 +148,14 @@ def picture(
     """A ``Picture`` from loosely typed feed values; None without a usable URL."""
     if not isinstance(url, str) or not url.strip():
         return None
-    url = url.strip()
+    url = urljoin(base, url.strip()) if base else url.strip()
+    declared = (_size(width), _size(height))
+    # A size the address names (a CDN's resize, a thumbnail's name) when the feed gives none.
+    named = size_in_url(url) if None in declared else None
     return Picture(
-        url=urljoin(base, url) if base else url,
-        width=_size(width),
-        height=_size(height),
+        url=url,
+        width=declared[0] or (named[0] if named else None),
+        height=declared[1] or (named[1] if named else None),
         alt=clean_alt(alt),
         credit=_one_line(credit),
     )
@@ -158,7 +211,9 @@ def html_pictures(html: str, base: str = "") -> list[Picture]:
 
 
 def best_picture(candidates: Iterable[Picture], exclude: Collection[str] = ()) -> Picture | None:
-    """The best real picture: never a pixel, an icon or one of ``exclude`` (the feed's logos).
+    """The best real picture: never a pixel, an icon (``is_icon``) or one of ``exclude``.
+
+    ``exclude`` holds the feed's own logos.
 
     Among pictures of known width, the widest up to ``MAX_USEFUL_WIDTH`` that is at least
     ``GOOD_WIDTH`` wide; then the first of unknown size; then the widest small one.
@@ -168,6 +223,7 @@ def best_picture(candidates: Iterable[Picture], exclude: Collection[str] = ()) -
         for item in candidates
         if item.url not in exclude
         and not is_tracking_pixel(item)
+        and not is_icon(item)
         and not (item.width is not None and item.width < MIN_SIDE)
         and not (item.height is not None and item.height < MIN_SIDE)
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import xml.sax
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from digest.feeds.data import EditionData, parse_edition_data
 from digest.feeds.dates import parse_date
 from digest.feeds.fetch import MAX_SOURCE_BYTES, Fetcher
 from digest.feeds.pictures import (
+    MIN_SIDE,
     Picture,
     best_picture,
     html_pictures,
@@ -113,6 +115,8 @@ def read_source(source: Source, newsletter: Newsletter, fetch: Fetch | None = No
         items, base = _json_feed_items(source, raw, newsletter, warnings)
     else:
         items, base = _feed_items(source, raw, newsletter, warnings)
+    if source.url is not None:
+        _probe_pictures(items, fetch or Fetcher())
     try:
         result = _articles(source, items, newsletter, base)
     except DigestError as error:
@@ -339,6 +343,47 @@ class _Reading:
         from digest.feeds.cleaning import clean_feed_html
 
         return clean_feed_html(value, self.newsletter.layout.summary_length) or None
+
+
+#: The most pictures of one URL source whose size is read from their first bytes, and the
+#: seconds all those reads may take together.
+MAX_PROBES = 20
+PROBE_SECONDS = 15.0
+
+
+def _probe_pictures(items: list[tuple[str, dict[str, Any]]], fetch: Fetch) -> None:
+    """Read the size of pictures the feed gives none for, from their first 64 KB.
+
+    Only with a fetcher that can read a part of a file (``Fetcher.head``); a picture that
+    turns out to be an icon (a side under 100 px) is dropped, one that cannot be read keeps
+    no size. The same schemes and redirect rules as feeds apply.
+    """
+    head = getattr(fetch, "head", None)
+    if head is None:
+        return
+    from digest.feeds.fetch import FetchError
+    from digest.feeds.probe import image_size
+
+    ends = time.monotonic() + PROBE_SECONDS
+    unsized = [
+        item for _, item in items
+        if item.get("image_url") and not (item.get("image_width") and item.get("image_height"))
+    ][:MAX_PROBES]  # fmt: skip
+    for item in unsized:
+        remaining = ends - time.monotonic()
+        if remaining <= 0.5:
+            return
+        try:
+            size = image_size(head(item["image_url"], 64 * 1024, min(5.0, remaining)))
+        except FetchError:
+            continue
+        if size is None:
+            continue
+        if min(size) < MIN_SIDE:
+            for key in ("image_url", "image_alt", "image_decorative", "image_credit"):
+                item.pop(key, None)
+        else:
+            item["image_width"], item["image_height"] = size
 
 
 def _picture_fields(chosen: Picture | None) -> dict[str, Any]:

@@ -216,3 +216,58 @@ def test_local_sources_that_are_devices_or_fifos_are_refused(
         with pytest.raises(SourceError, match=f"it is a {kind}"):
             read_source(Source(path=path), newsletter)
         assert time.monotonic() - started < 2
+
+
+PICTURES = FIXTURES / "pictures"
+
+
+def _tiny_png(side: int) -> bytes:
+    """A real PNG of ``side`` pixels square (one colour), as an icon would be."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + b"\x10\x20\x30" * side for _ in range(side))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_pictures_without_a_size_are_probed_and_icons_dropped(
+    serve, newsletter: Newsletter
+) -> None:  # type: ignore[no-untyped-def]
+    files = {"/flower.jpg": (PICTURES / "flower.jpg").read_bytes(), "/p2.png": _tiny_png(16)}
+    ranges: list[str] = []
+
+    def site(request: http.server.BaseHTTPRequestHandler, count: int) -> None:
+        if request.path == "/feed.xml":
+            body = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>A flower show</title><link>https://t.example/a</link><pubDate>Mon, 23 Nov 2026 09:00:00 +0000</pubDate>
+<description>&lt;p&gt;Blooms.&lt;/p&gt;&lt;img src="{base}/flower.jpg" alt="Tulips"&gt;</description></item>
+<item><title>A tiny picture only</title><link>https://t.example/b</link><pubDate>Mon, 23 Nov 2026 10:00:00 +0000</pubDate>
+<description>&lt;p&gt;Words.&lt;/p&gt;&lt;img src="{base}/p2.png" alt="A picture"&gt;</description></item>
+</channel></rss>""".encode()
+        else:
+            body = files[request.path]
+            ranges.append(request.headers.get("Range", ""))
+        request.send_response(200)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    url, _ = serve(site)
+    base = url.removesuffix("/feed.xml")
+    result = read_source(Source(url=url), newsletter, Fetcher(retries=0))
+    flower, tiny = sorted(result.articles, key=lambda a: a.title)
+    assert (flower.image_width, flower.image_height) == (480, 360)  # as Pillow reads it
+    assert tiny.image_url is None  # 16 px square, read from its header: an icon
+    assert tiny.title == "A tiny picture only"
+    assert ranges == ["bytes=0-65535", "bytes=0-65535"]
