@@ -65,6 +65,8 @@ LABEL_MESSAGES: Mapping[str, Message] = {
     "archive": N_("All editions"),
     # The section that gathers stories from sections too small to stand alone.
     "more_news": N_("More news"),
+    # The section of stories whose feed names no category.
+    "news": C_("the section of stories that name none", "News"),
 }
 
 # Where a language's own CLDR default is not the variant most newsrooms write.

@@ -37,6 +37,7 @@ from digest.feeds.pictures import (
     with_description,
 )
 from digest.files import read_limited
+from digest.labels import labels_for
 from digest.markup import html_to_text
 from digest.models import Article, Newsletter, Quote, check_locale, check_timezone
 from digest.text import cut_text
@@ -152,6 +153,7 @@ def _articles(
         return result
     from digest.feeds.cleaning import clean_byline, drop_repeated, section_name
 
+    default_section = source.section or labels_for(newsletter.locale, newsletter.labels)["news"]
     seen: set[str] = set()
     drop_repeated([item for _, item in items if not item.get("invalid")])
     context = dict(newsletter.validation_context)
@@ -178,7 +180,7 @@ def _articles(
             item["author"] = clean_byline(item["author"])
         if isinstance(item.get("section"), str):
             item["section"] = section_name(item["section"])
-        item.setdefault("section", source.section)
+        item.setdefault("section", default_section)
         try:
             result.articles.append(Article.model_validate(item, context=context))
         except ValidationError as error:
@@ -527,8 +529,9 @@ class Source(BaseModel):
     format: Literal["auto", "feed", "jsonfeed", "json", "csv"] = "auto"
     #: How messages name this source (its path or URL by default).
     name: str | None = None
-    #: The section of items that name none (no category or tag).
-    section: str = Field(default="News", min_length=1, max_length=100)
+    #: The section of items that name none (no category or tag); by default "News" in the
+    #: edition's language (the ``news`` label: "Berita", "Actualités", "ニュース"…).
+    section: str | None = Field(default=None, min_length=1, max_length=100)
     #: The zone of dates that name none (IANA name); else the newsletter's, with a warning.
     timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
     #: The language of day and month names in dates, when the feed does not say (``pt_BR``).

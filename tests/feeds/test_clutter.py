@@ -140,3 +140,26 @@ def test_twelve_hour_times_in_their_languages(
     read = parse_date(written, ZoneInfo("Europe/Rome"), languages)
     assert read is not None
     assert (read.moment.hour, read.moment.minute) == (hour, minute)
+
+
+@pytest.mark.parametrize(
+    ("locale", "heading"),
+    [
+        ("fr", "Actualités"),
+        ("ja", "ニュース"),
+        ("ru", "Новости"),
+        ("id", "Berita"),
+        ("en_GB", "News"),
+    ],
+)
+def test_the_default_section_is_in_the_edition_s_language(
+    newsletter: Newsletter, locale: str, heading: str
+) -> None:
+    from ..helpers import changed
+
+    local = changed(newsletter, locale=locale)
+    result = read_source(Source(path=FIXTURES / "feeds" / "rss.xml"), local)
+    unnamed = [a for a in result.articles if a.section == heading]
+    assert unnamed, {a.section for a in result.articles}
+    own = read_source(Source(path=FIXTURES / "feeds" / "rss.xml", section="Kota"), local)
+    assert "Kota" in {a.section for a in own.articles}
