@@ -168,11 +168,14 @@ def build(
             f"{result.window[1]:%Y-%m-%d %H:%M %Z}: {len(edition.articles)} featured"
         )
     if result.left_out:
-        click.echo(
-            f"  {result.left_out} more {'story' if result.left_out == 1 else 'stories'} of the "
-            "window left out (the caps, the size budget or the plan): digest plan show lists "
-            "them, digest desk brings them back"
-        )
+        reasons = {
+            "outside the window": "published outside the window",
+            "featured before": "featured before",
+            "duplicates": "copies of another story",
+            "caps": "left out by the caps, the size budget or the plan",
+        }
+        shown = "; ".join(f"{n} {reasons[why]}" for why, n in result.left_out.items())
+        click.echo(f"  not in it: {shown} (digest plan show lists the window's stories)")
     for path in result.files:
         click.echo(f"  {path}")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from babel.dates import format_date
@@ -20,6 +20,7 @@ from digest.errors import DigestError, InputError
 from digest.feeds.data import load_data
 from digest.feeds.sources import Fetch, SourceResult, read_sources
 from digest.files import BuildLock, StrPath
+from digest.models import Article
 from digest.pipeline import Digest, build_digest
 from digest.plan import Plan
 from digest.render.inline import inline_css
@@ -28,6 +29,7 @@ from digest.schedule.commit import Journal
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History
 from digest.select import edition_window, window_stories
+from digest.urls import canonical_url
 
 __all__ = [
     "BuildResult",
@@ -49,8 +51,9 @@ class BuildResult:
     files: list[Path]
     warnings: list[str] = field(default_factory=list)
     window: tuple[datetime, datetime] | None = None
-    #: Stories of the window the edition left out (the caps, the size budget, the editor).
-    left_out: int = 0
+    #: What the edition left out, by why: ``outside the window``, ``featured before``,
+    #: ``duplicates`` and ``caps`` (the caps, the size budget or the editor's plan).
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 def edition_date(config: BuildConfig, on: date | None = None) -> date:
@@ -230,11 +233,36 @@ def run_build(
         raise
     noticed = summarise(f for f in digest.findings if f.severity != "info")
     warnings = [*gathered.warnings, *noticed]
-    stories = window_stories(
-        gathered.articles, config.newsletter, on, window=window, featured_before=featured
-    )
-    left_out = max(0, len(stories) - len(digest.edition.articles))
+    left_out = left_out_by_reason(config, on, gathered.articles, window, featured, digest)
     return BuildResult(digest, written, warnings, window, left_out)
+
+
+def left_out_by_reason(
+    config: BuildConfig,
+    on: date,
+    articles: Sequence[Article],
+    window: tuple[datetime, datetime] | None,
+    featured: Collection[str],
+    digest: Digest,
+) -> dict[str, int]:
+    """How many stories the edition left out, and why (reasons with none are left out)."""
+    if window is None:
+        cutoff = datetime.combine(on + timedelta(days=1), time(0), tzinfo=config.newsletter.zone)
+        inside = [a for a in articles if a.published_at < cutoff]
+    else:
+        inside = [a for a in articles if window[0] < a.published_at <= window[1]]
+    new = [a for a in inside if canonical_url(a.url) not in featured]
+    try:
+        stories = window_stories(new, config.newsletter, on, window=window)
+    except DigestError:
+        stories = []
+    counts = {
+        "outside the window": len(articles) - len(inside),
+        "featured before": len(inside) - len(new),
+        "duplicates": len(new) - len(stories),
+        "caps": max(0, len(stories) - len(digest.edition.articles)),
+    }
+    return {reason: count for reason, count in counts.items() if count}
 
 
 def _lock_path(config: BuildConfig, out_dir: Path) -> Path:

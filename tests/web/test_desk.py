@@ -266,7 +266,7 @@ def test_the_build_says_what_the_caps_left_out(week: dict[str, Any]) -> None:
     config = week["config"]
     built = run_digest("build", "--config", config, "--date", ON, "--out", config.parent / "out")
     assert built.returncode == 0, built.stderr
-    assert "1 more story of the window left out (the caps" in built.stdout
+    assert "not in it: 1 left out by the caps, the size budget or the plan" in built.stdout
     shown = run_digest("plan", "show", "--config", config, "--date", ON, "--json")
     stories = json.loads(shown.stdout)["stories"]
     assert [s["title"] for s in stories if s["place"] == "left out"] == [
@@ -296,3 +296,39 @@ def test_a_story_moves_section_and_the_email_loads_nothing_from_elsewhere(
     browser.switch_to.default_content()
     assert sources and all(src is None or src.startswith("/assets/") for src in sources)
     assert loaded >= 1  # the pictures come from the config's assets folder, through the desk
+
+
+def test_the_build_counts_each_reason_a_story_is_not_in_it() -> None:
+    from datetime import UTC, datetime
+
+    from digest import Article, build_digest
+    from digest.schedule.build import left_out_by_reason
+
+    config = load_config(EXAMPLES / "riverside" / "newsletter.toml")
+
+    def story(n: int, day: int, title: str = "") -> Article:
+        return Article(
+            title=title or f"Story {n}",
+            url=f"https://riverside.example/s{n}",
+            section="town",
+            published_at=datetime(2026, 11, day, 9, tzinfo=UTC),
+        )
+
+    articles = [story(n, 20 + n % 8) for n in range(12)]
+    articles.append(story(90, 29, title="Story 1"))  # a copy of story 1 under another address
+    articles.append(story(91, 30))  # published on the edition's day: inside
+    late = Article(
+        **{**story(92, 29).model_dump(), "published_at": datetime(2026, 12, 3, tzinfo=UTC)}
+    )
+    articles.append(late)  # after the edition: outside
+    on = __import__("datetime").date(2026, 11, 30)
+    digest = build_digest(
+        articles, config.newsletter, on, featured_before={"https://riverside.example/s2"}
+    )
+    counts = left_out_by_reason(
+        config, on, articles, None, {"https://riverside.example/s2"}, digest
+    )
+    assert counts["outside the window"] == 1
+    assert counts["featured before"] == 1
+    assert counts["duplicates"] == 1
+    assert counts["caps"] == len(articles) - 3 - len(digest.edition.articles)
