@@ -149,6 +149,9 @@ def picture(
     if not isinstance(url, str) or not url.strip():
         return None
     url = urljoin(base, url.strip()) if base else url.strip()
+    description = clean_alt(alt)
+    if description and _name_of(description) == _name_of(_file_stem(url)):
+        description = ""  # the file's name, as a CMS fills alt in: no description at all
     declared = (_size(width), _size(height))
     # A size the address names (a CDN's resize, a thumbnail's name) when the feed gives none.
     named = size_in_url(url) if None in declared else None
@@ -156,9 +159,28 @@ def picture(
         url=url,
         width=declared[0] or (named[0] if named else None),
         height=declared[1] or (named[1] if named else None),
-        alt=clean_alt(alt),
+        alt=description,
         credit=_one_line(credit),
     )
+
+
+# A camera's or a phone's file name: IMG_1234, DSC01234, PXL_20261130_…, WhatsApp Image …
+_CAMERA_NAME = re.compile(
+    r"(?:img|dsc|dscn|dcim|pxl|mvimg|gopr|whatsapp image)[\s_-]*\d[\d\s_-]*(?:at [\d.\s]+)?",
+    re.I,
+)
+
+
+def _file_stem(url: str) -> str:
+    """A picture's file name without its extension and a size suffix (``-1024x576``)."""
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return re.sub(r"[-_]\d{2,4}x\d{2,4}$|[-_]scaled$", "", stem)
+
+
+def _name_of(text: str) -> str:
+    """A file name or a text compared as words: case, separators and accents aside."""
+    return " ".join(re.split(r"[\s_+-]+|%20", text.casefold())).strip()
 
 
 def _one_line(value: object) -> str:
@@ -171,7 +193,7 @@ def _one_line(value: object) -> str:
 def clean_alt(value: object) -> str:
     """A description fit for alt text: one line, repaired, and not a file name."""
     text = _one_line(value)
-    return "" if _FILE_NAME.fullmatch(text) else text[:300]
+    return "" if _FILE_NAME.fullmatch(text) or _CAMERA_NAME.fullmatch(text) else text[:300]
 
 
 def looks_like_image(url: str, mime_type: str = "", medium: str = "") -> bool:

@@ -69,3 +69,25 @@ def test_sizes_from_a_picture_s_first_bytes(name: str, size: tuple[int, int]) ->
 )
 def test_a_truncated_or_other_file_gives_no_size(head: bytes) -> None:
     assert image_size(head) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "alt", "kept"),
+    [
+        # A CMS that fills alt in from the file's name ("07012017 Spalletti").
+        ("https://n.example/wp/07012017_Spalletti.jpg", "07012017 Spalletti", ""),
+        ("https://n.example/wp/07012017-Spalletti-1024x576.jpg", "07012017 Spalletti", ""),
+        ("https://n.example/a/IMG_1234.jpg", "IMG_1234", ""),
+        ("https://n.example/a/x.jpg", "DSC01234", ""),
+        ("https://n.example/a/x.jpg", "WhatsApp Image 2026-11-30 at 10.15.22", ""),
+        (
+            "https://n.example/a/lead.jpg",
+            "Luciano Spalletti at the press conference",
+            "Luciano Spalletti at the press conference",
+        ),
+        ("https://n.example/a/x.jpg", "Photo 2 of the bridge", "Photo 2 of the bridge"),
+    ],
+)
+def test_a_file_name_is_no_description(url: str, alt: str, kept: str) -> None:
+    made = picture(url, alt=alt)
+    assert made is not None and made.alt == kept
