@@ -77,11 +77,16 @@ class Digest:
         return message_bytes(**self._content(), to=to)
 
     def messages(
-        self, readers: Iterable[Reader], executor: Executor | None = None, chunk: int = 1000
+        self,
+        readers: Iterable[Reader | Mapping[str, Any]],
+        executor: Executor | None = None,
+        chunk: int = 1000,
     ) -> Iterator[ReaderMessage]:
-        """Each reader's own copy, streamed: ``for message in digest.messages(readers)``.
+        """Each reader's own copy, streamed: ``for message in digest.messages(rows)``.
 
-        See ``digest.mail.copies.Copies``; pass an ``executor`` to spread chunks over processes.
+        Readers may be plain rows (``{"address": …, "name": …}``), validated in bulk: the
+        fastest way in. See ``digest.mail.copies.Copies``; pass an ``executor`` to spread
+        chunks over processes.
         """
         from digest.mail.copies import Copies  # the personalisation stage builds on this one
 

@@ -28,7 +28,7 @@ __all__ = [
 MAX_ARTICLES = 10_000
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4 * MAX_ARTICLES)  # every title of the largest edition, and room to spare
 def normalise_title(title: str) -> str:
     """Return a form of ``title`` that ignores case, punctuation and spacing."""
     text = unicodedata.normalize("NFKC", title).casefold()

@@ -108,7 +108,9 @@ _NAVIGATION_FRAGMENT = re.compile(
 )
 
 
-@lru_cache(maxsize=8192)
+# Room for every address of the largest edition (10,000 articles, their links and a plan's):
+# a cache smaller than one build's addresses would be emptied in turn and help nobody.
+@lru_cache(maxsize=40_000)
 def canonical_url(url: str) -> str:
     """Return a form of ``url`` under which copies of the same page compare equal.
 

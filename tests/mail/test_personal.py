@@ -406,3 +406,23 @@ def test_a_reader_value_that_makes_an_unsafe_link_refuses_that_copy_alone(
     assert set(report.refused) == {"evil@example.org", "b@example.org"}
     assert all("javascript" in reason for reason in report.refused.values())
     assert all(b"javascript" not in m.data.lower() for m in keeper.sent)
+
+
+def test_plain_rows_make_the_same_copies_as_readers_and_bad_rows_name_themselves(
+    mailing: Mailing,
+) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from digest import InputError
+
+    rows = [
+        {"address": f"r{n}@example.org", "name": f"O'Neil {n}", "sections": ["business"]}
+        for n in range(5)
+    ]
+    readers = [Reader(**row) for row in rows]  # type: ignore[arg-type]
+    expected = [m.data for m in mailing.messages(readers)]
+    assert [m.data for m in mailing.digest.messages(rows)] == expected
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        assert [m.data for m in mailing.messages(rows, executor=pool, chunk=2)] == expected
+    with pytest.raises(InputError, match=r"reader 2: address"):
+        list(mailing.digest.messages([rows[0], {"address": "not an address"}]))
