@@ -7,7 +7,7 @@ import html
 import mimetypes
 import socket
 import threading
-from datetime import date, timedelta
+from datetime import date
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -162,7 +162,7 @@ def newest_edition(
     cadence = config.newsletter.schedule.cadence
     if cadence is None:
         return newest
-    return next(d for d in (newest + timedelta(days=n) for n in range(8)) if cadence.latest(d) == d)
+    return cadence.next(newest)
 
 
 #: Host names the preview answers to (anything else may be a DNS rebinding attack).

@@ -211,16 +211,17 @@ def edition_window(
     """The articles an edition takes: published after the previous edition, up to this one.
 
     Both ends are at the newsletter's send time; without a previous edition the window is one
-    cadence period long (a day or a week).
+    cadence period long (from the scheduled date before: a day, a week or a few, a month).
     """
     zone = newsletter.zone
     end = datetime.combine(on, newsletter.schedule.send_time, tzinfo=zone)
     if previous is not None and previous < on:
         return datetime.combine(previous, newsletter.schedule.send_time, tzinfo=zone), end
-    period = timedelta(
-        days=1 if newsletter.schedule.cadence and newsletter.schedule.cadence.every == "day" else 7
-    )
-    return end - period, end
+    cadence = newsletter.schedule.cadence
+    if cadence is None:
+        return end - timedelta(days=7), end
+    start = datetime.combine(cadence.previous(on), newsletter.schedule.send_time, tzinfo=zone)
+    return start, end
 
 
 def window_stories(

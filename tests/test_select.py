@@ -8,7 +8,7 @@ from digest import EmptyEditionError, Newsletter, Quote, select_edition
 from digest.select import normalise_title, pick_quote
 from digest.urls import canonical_url
 
-from .helpers import ArticleFactory, changed
+from .helpers import ArticleFactory, changed, validated_with
 
 ON = date(2026, 11, 23)
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -203,3 +203,70 @@ def test_posts_on_one_page_are_distinct_stories(
         "Diary, day 2",
         "Diary, day 3",
     ]
+
+
+@pytest.mark.parametrize(
+    ("cadence", "today", "latest", "previous"),
+    [
+        ({"every": "month", "day": 1}, date(2026, 12, 15), date(2026, 12, 1), date(2026, 11, 1)),
+        ({"every": "month", "day": 31}, date(2026, 3, 15), date(2026, 2, 28), date(2026, 1, 31)),
+        (
+            {"every": "month", "nth": "first", "weekday": "monday"},
+            date(2026, 12, 1),
+            date(2026, 11, 2),
+            date(2026, 10, 5),
+        ),
+        (
+            {"every": "month", "nth": "last", "weekday": "friday"},
+            date(2026, 12, 1),
+            date(2026, 11, 27),
+            date(2026, 10, 30),
+        ),
+        (
+            {"every": "week", "weeks": 2, "start": date(2026, 11, 30)},
+            date(2026, 12, 10),
+            date(2026, 11, 30),
+            date(2026, 11, 16),
+        ),
+        (
+            {"every": "week", "weeks": 2, "start": date(2026, 11, 30)},
+            date(2026, 12, 14),
+            date(2026, 12, 14),
+            date(2026, 11, 30),
+        ),
+        (
+            {"every": "week", "weekday": "thursday"},
+            date(2026, 12, 1),
+            date(2026, 11, 26),
+            date(2026, 11, 19),
+        ),
+    ],
+)
+def test_cadences_and_their_windows(
+    newsletter: Newsletter, cadence: dict[str, object], today: date, latest: date, previous: date
+) -> None:
+    from digest.models import Cadence
+    from digest.select import edition_window
+
+    chosen = Cadence.model_validate(cadence)
+    assert chosen.latest(today) == latest
+    assert chosen.previous(latest) == previous
+    assert chosen.next(previous + timedelta(days=1)) == latest
+    scheduled = validated_with(newsletter, cadence=cadence)
+    start, end = edition_window(scheduled, latest, None)  # a first edition: one period back
+    assert (start.date(), end.date()) == (previous, latest)
+
+
+@pytest.mark.parametrize(
+    "cadence",
+    [
+        {"every": "week", "day": 3},
+        {"every": "month", "day": 3, "nth": "first"},
+        {"every": "day", "weeks": 2},
+    ],
+)
+def test_cadence_settings_that_do_not_go_together_are_refused(cadence: dict[str, object]) -> None:
+    from digest.models import Cadence
+
+    with pytest.raises(ValueError, match="are for every|not both"):
+        Cadence.model_validate(cadence)
