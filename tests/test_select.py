@@ -268,5 +268,5 @@ def test_cadences_and_their_windows(
 def test_cadence_settings_that_do_not_go_together_are_refused(cadence: dict[str, object]) -> None:
     from digest.models import Cadence
 
-    with pytest.raises(ValueError, match="are for every|not both"):
+    with pytest.raises(ValueError, match=r"are for every|not both"):
         Cadence.model_validate(cadence)
