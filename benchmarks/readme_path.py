@@ -16,17 +16,16 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
+from typing import Any
+
+from timing import riverside_digest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digest import Reader, build_digest, load_config
-from digest.feeds.data import load_data
+from digest import Reader
 from digest.mail.copies import Copies
 from digest.mail.readers import reader_chunks
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "riverside" / "newsletter.toml"
 
 
 def rows(count: int) -> list[dict[str, object]]:
@@ -51,9 +50,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    config = load_config(EXAMPLE)
-    data = load_data(config.data, config.newsletter)
-    digest = build_digest(data.articles, config.newsletter, date(2026, 11, 30), quotes=data.quotes)
+    digest: Any = riverside_digest()
     copies = Copies(digest)
     table = rows(args.readers)
 

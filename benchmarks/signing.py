@@ -22,24 +22,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dkim
+from timing import riverside_digest
 
-from digest import build_digest, load_config
 from digest.delivery.dkim import SIGNED_HEADERS, DkimSigner
 from digest.delivery.mailing import Mailing
 from digest.delivery.settings import DkimSettings
-from digest.feeds.data import load_data
 from digest.models import Reader
 from tests.mailservers import DkimKey
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "riverside" / "newsletter.toml"
 
 
 def rate(work: Callable[[Reader], object], readers: list[Reader]) -> float:
@@ -54,9 +50,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    config = load_config(EXAMPLE)
-    data = load_data(config.data, config.newsletter)
-    digest = build_digest(data.articles, config.newsletter, date(2026, 11, 30), quotes=data.quotes)
+    digest: Any = riverside_digest()
     mailing = Mailing(digest)
     readers = [
         Reader(address=f"reader{n}@example.org", name=f"Reader {n}", unsubscribe_token=f"t{n}")
@@ -67,7 +61,7 @@ def main() -> None:
         signer = DkimSigner(
             DkimSettings(selector=key.selector, domain=key.domain, key_file=key.path)
         )
-        sender = config.newsletter.sender.address
+        sender = digest.newsletter.sender.address
         signed = signer.sign(mailing.message_bytes(readers[0]), sender)
         assert key.verify(signed), "the benchmark's signature does not verify"
 
