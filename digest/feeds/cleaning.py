@@ -29,6 +29,7 @@ __all__ = [
     "clutter",
     "drop_repeated",
     "fix_text",
+    "is_comment",
     "section_name",
 ]
 
@@ -92,6 +93,8 @@ class Clutter:
     trailers: tuple[re.Pattern[str], ...]
     links: tuple[re.Pattern[str], ...]
     section_prefixes: tuple[str, ...]
+    comment_titles: tuple[re.Pattern[str], ...] = ()
+    comment_fragments: tuple[re.Pattern[str], ...] = ()
 
 
 @cache
@@ -107,6 +110,21 @@ def clutter() -> Clutter:
         section_prefixes=tuple(
             word for rule in rules.get("section_prefix", []) for word in rule["words"]
         ),
+        comment_titles=tuple(
+            re.compile(p, re.I) for p in rules.get("comments", {}).get("titles", [])
+        ),
+        comment_fragments=tuple(
+            re.compile(p, re.I) for p in rules.get("comments", {}).get("fragments", [])
+        ),
+    )
+
+
+def is_comment(title: str, url: str) -> bool:
+    """Whether a feed item is a reader's comment rather than a story (``clutter.toml``)."""
+    rules = clutter()
+    fragment = url.partition("#")[2]
+    return any(rule.search(title) for rule in rules.comment_titles) or (
+        bool(fragment) and any(rule.search(fragment) for rule in rules.comment_fragments)
     )
 
 
@@ -141,7 +159,9 @@ def clean_feed_html(html: str, limit: int | None = None) -> str:
     root = html_fragment(fix_text(html))
     if root is None:
         return ""
-    for element in list(root.iter("script", "style", "noscript", "iframe", "object")):
+    # A stray <title> (or a whole <head>) at the top is the page's, not the summary's.
+    dropped = ("script", "style", "noscript", "iframe", "object", "title", "head", "meta", "link")
+    for element in list(root.iter(*dropped)):
         element.drop_tree()
     _drop_trailers(root)
     if limit is not None:

@@ -151,9 +151,10 @@ def _articles(
     if not items:
         result.warnings.append(f"source {source.label!r}: it has no items")
         return result
-    from digest.feeds.cleaning import clean_byline, drop_repeated, section_name
+    from digest.feeds.cleaning import clean_byline, drop_repeated, is_comment, section_name
 
     default_section = source.section or labels_for(newsletter.locale, newsletter.labels)["news"]
+    comments = 0
     seen: set[str] = set()
     drop_repeated([item for _, item in items if not item.get("invalid")])
     context = dict(newsletter.validation_context)
@@ -167,6 +168,9 @@ def _articles(
         if key in seen:
             continue  # the same item twice in one feed
         seen.add(key)
+        if is_comment(str(item.get("title") or ""), str(item.get("url") or "")):
+            comments += 1
+            continue
         if not item.get("published_at"):
             shown = item.get("date_text")
             skipped.append(
@@ -185,6 +189,11 @@ def _articles(
             result.articles.append(Article.model_validate(item, context=context))
         except ValidationError as error:
             skipped.append(f"{where}: skipped: {describe_validation_error(error)}")
+    if comments:
+        skipped.append(
+            f"{comments} {'item is a reader' if comments == 1 else 'items are readers'}' "
+            "comments, not stories: skipped"
+        )
     if skipped and not result.articles:
         raise SourceError(
             f"source {source.label!r}: all {len(skipped)} items were skipped; "

@@ -163,3 +163,27 @@ def test_the_default_section_is_in_the_edition_s_language(
     assert unnamed, {a.section for a in result.articles}
     own = read_source(Source(path=FIXTURES / "feeds" / "rss.xml", section="Kota"), local)
     assert "Kota" in {a.section for a in own.articles}
+
+
+def test_readers_comments_in_a_feed_are_not_stories(newsletter: Newsletter, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    feed = tmp_path / "diary.xml"
+    feed.write_text(
+        """<?xml version="1.0"?><rss version="2.0"><channel><title>A diary</title>
+<item><title>The bridge opens</title><link>https://diary.example/2026/11/bridge</link>
+<pubDate>Mon, 23 Nov 2026 09:00:00 +0000</pubDate><description>We walked across.</description></item>
+<item><title>Comment on The bridge opens by Kim</title><link>https://diary.example/2026/11/bridge#comment-12</link>
+<pubDate>Mon, 23 Nov 2026 18:00:00 +0000</pubDate><description>Lovely!</description></item>
+<item><title>Re: The bridge opens</title><link>https://diary.example/2026/11/bridge?reply=3</link>
+<pubDate>Mon, 23 Nov 2026 19:00:00 +0000</pubDate><description>Agreed.</description></item>
+</channel></rss>"""
+    )
+    result = read_source(Source(path=feed), newsletter)
+    assert [a.title for a in result.articles] == ["The bridge opens"]
+    assert any("2 items are readers' comments, not stories" in w for w in result.warnings)
+    digest = build_digest(result.articles, newsletter, __import__("datetime").date(2026, 11, 30))
+    assert digest.edition.lead.title == "The bridge opens"
+
+
+def test_a_stray_title_at_the_top_of_an_item_is_not_its_summary() -> None:
+    html = "<title>The headline again</title><p>The real summary of the story.</p>"
+    assert clean_feed_html(html) == "<p>The real summary of the story.</p>"
