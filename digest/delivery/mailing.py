@@ -20,7 +20,7 @@ from digest.delivery.providers import make_sender
 from digest.delivery.senders import Outgoing, Receipt, Sender, until_deferred
 from digest.delivery.settings import DeliverySettings
 from digest.errors import CheckError, InputError
-from digest.mail.copies import Copies, kept_in_worker
+from digest.mail.copies import Copies, kept_in_worker, submit
 from digest.mail.readers import reader_chunks
 from digest.models import Reader
 from digest.suppression.store import SuppressionList
@@ -74,7 +74,7 @@ class Mailing(Copies):
             return run_delivery(
                 chunks,
                 _address,
-                lambda batch: executor.submit(_deliver_chunk, self, batch, settings),
+                lambda batch: submit(executor, _deliver_chunk, self, batch, settings),
                 self.edition_key,
                 ledger,
                 in_flight=in_flight,

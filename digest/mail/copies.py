@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
@@ -61,7 +61,7 @@ from digest.suppression.tokens import UnsubscribeTokens
 if TYPE_CHECKING:
     from digest.pipeline import Digest
 
-__all__ = ["Copies", "ReaderMessage", "kept_in_worker", "unsubscribe_url_for"]
+__all__ = ["Copies", "ReaderMessage", "kept_in_worker", "submit", "unsubscribe_url_for"]
 
 
 _VARIANTS_KEPT = 64
@@ -75,6 +75,8 @@ _VariantKey = tuple[tuple[str, ...] | None, frozenset[str], tuple[str, ...], int
 
 
 Where = Literal["text", "attribute", "raw"]
+
+_T = TypeVar("_T")
 
 
 # A value placed in an attribute is filled in only when it holds nothing an HTML serialiser
@@ -799,7 +801,7 @@ class Copies:
         remaining = iter(readers)
         batches = iter(lambda: list(islice(remaining, chunk)), [])
         for batch in batches:
-            pending.append(executor.submit(_make_messages, self, batch))
+            pending.append(submit(executor, _make_messages, self, batch))
             if len(pending) >= 2 * workers:
                 yield from pending.pop(0).result()
         for future in pending:
@@ -844,6 +846,18 @@ def kept_in_worker(mailing: _Kept) -> _Kept:
     while len(_WORKER_MAILINGS) > 4:
         _WORKER_MAILINGS.popitem(last=False)
     return kept  # type: ignore[return-value]
+
+
+def submit(executor: Executor, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+    """``executor.submit(fn, *args)``; a Dask executor's task marked impure.
+
+    Dask takes a task as pure by default and hashes its arguments (the whole ``Copies`` and
+    the chunk of readers) to name it: a third of the driver's time, for chunks that are never
+    the same twice.
+    """
+    if type(executor).__module__.startswith("distributed"):
+        return executor.submit(fn, *args, pure=False)
+    return executor.submit(fn, *args)
 
 
 def _make_messages(mailing: Copies, rows: list[Reader | Mapping[str, Any]]) -> list[ReaderMessage]:
