@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -356,6 +356,11 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A file of addresses, one a line (default: the config's recipients).",
 )
+@click.option(
+    "--due",
+    is_flag=True,
+    help="Send only to readers whose local send time has come (run it from cron).",
+)
 @click.option("--dry-run", is_flag=True, help="Prepare every message, send none.")
 @click.option(
     "--resend-unknown",
@@ -379,6 +384,7 @@ def send(
     eml: Path,
     to: tuple[str, ...],
     recipients_file: Path | None,
+    due: bool,
     dry_run: bool,
     resend_unknown: bool,
     retry_refused: bool,
@@ -399,6 +405,7 @@ def send(
         digest send --config newsletter.toml out/edition-2026-11-30.eml --to me@example.org
     """
     from digest.delivery.eml import (
+        local_send_times,
         read_eml,
         read_recipients,
         read_recipients_file,
@@ -414,18 +421,20 @@ def send(
     config = _load_config(config_path)
     if config.delivery is None:
         raise ConfigError(f"{config_path}: no [delivery] table: say how the mail is sent")
+    zones: dict[str, str] = {}
     if to:
         addresses = read_recipients(to, "--to")
     else:
         source = recipients_file or config.recipients
         if source is None:
             raise click.UsageError("say who gets it: --to, --recipients or recipients = ...")
-        addresses = read_recipients_file(source)
+        addresses = read_recipients_file(source, zones)
     raw = read_eml(eml)
     if to:
         raw = proof(raw)  # a test send is a proof: [Proof], its own Message-ID, dated now
     elif config.desk.approval:
         _check_approval(config, raw, eml)
+    when = local_send_times(raw, zones, config.newsletter.timezone) if due and not to else None
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
     # Test sends (--to) and dry runs are not recorded.
     ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
@@ -448,6 +457,7 @@ def send(
                 progress=bar.update,
                 suppressions=suppressions,
                 tokens=tokens,
+                due=when,
             )
         if ledger is not None and report_path is not None:
             count = ledger.write_report(report.edition, report_path)
@@ -477,6 +487,11 @@ def send(
     if report.suppressed and not quiet:
         shown = ", ".join(report.suppressed[:5]) + (" …" if len(report.suppressed) > 5 else "")
         click.echo(f"Left out {len(report.suppressed)} suppressed: {shown}")
+    if report.waiting and not quiet and report.next_due is not None:
+        click.echo(
+            f"{report.waiting} readers are not due yet; the next at "
+            f"{report.next_due.astimezone(UTC):%Y-%m-%d %H:%M} UTC (run --due again then)"
+        )
     if not quiet:
         click.echo(report.table())
     if not quiet:

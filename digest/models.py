@@ -419,6 +419,9 @@ class Reader(_Model):
         None
     )
     unsubscribe_token: Annotated[str, Field(pattern=r"^[A-Za-z0-9._~-]{1,200}$")] | None = None
+    #: Where the reader lives (an IANA zone): ``digest send --due`` and
+    #: ``Mailing.deliver(due=True)`` send at the newsletter's send time there.
+    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
     #: Values for your own templates, as ``{{ reader.fields.NAME }}``.
     fields: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,50}$")], OneLine] = Field(
         default_factory=dict, max_length=50

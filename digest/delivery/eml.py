@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.parser import BytesHeaderParser, BytesParser
+from email.utils import parsedate_to_datetime
 from itertools import islice
+from zoneinfo import ZoneInfo
 
 from digest.addresses import address_key, email_address
 from digest.delivery.ledger import SendLedger
@@ -31,10 +33,11 @@ from digest.mail.mime import (
     frame,
     quoted_printable,
 )
+from digest.models import check_timezone
 from digest.suppression.store import SuppressionList
 from digest.suppression.tokens import SECRET_VARIABLE, UnsubscribeTokens
 
-__all__ = ["read_eml", "read_recipients", "read_recipients_file", "send_eml"]
+__all__ = ["local_send_times", "read_eml", "read_recipients", "read_recipients_file", "send_eml"]
 
 
 #: The largest recipients file read (about five million addresses).
@@ -45,22 +48,61 @@ MAX_RECIPIENTS_BYTES = 256_000_000
 MAX_EML_BYTES = 50_000_000
 
 
-def read_recipients(lines: Iterable[str], where: str = "recipients") -> list[str]:
-    """Addresses, one a line; blank lines and ``#`` comments are skipped, duplicates dropped."""
+def read_recipients(
+    lines: Iterable[str], where: str = "recipients", zones: dict[str, str] | None = None
+) -> list[str]:
+    """Addresses, one a line; blank lines and ``#`` comments are skipped, duplicates dropped.
+
+    A line may name the reader's time zone after the address (``kim@example.org
+    Asia/Tokyo``); with ``zones``, they are put there by ``address_key``.
+    """
     addresses: dict[str, str] = {}  # by address_key: one reader, however they spelled it
     for number, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
+        written, _, zone = text.partition(" ")
         try:
-            address = email_address(text)
+            address = email_address(written if zone.strip() else text)
+            if zone.strip():
+                check_timezone(zone.strip())
         except ValueError as error:
             raise InputError(f"{where}:{number}: {error} (got {text[:60]!r})") from None
-        addresses.setdefault(address_key(address), address)
+        key = address_key(address)
+        addresses.setdefault(key, address)
+        if zones is not None and zone.strip():
+            zones.setdefault(key, zone.strip())
     return list(addresses.values())
 
 
-def read_recipients_file(path: StrPath) -> list[str]:
+def local_send_times(
+    raw: bytes, zones: Mapping[str, str], default_zone: str
+) -> Callable[[str], datetime]:
+    """Each recipient's moment: the edition's send time (its ``Date``) in their own zone.
+
+    A Jakarta edition dated 07:00 reaches a reader in Berlin at 07:00 in Berlin; a recipient
+    without a zone gets ``default_zone`` (the newsletter's).
+    """
+    parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(
+        raw.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    )
+    try:
+        dated = parsedate_to_datetime(str(parsed.get("Date", "")))
+    except (TypeError, ValueError):
+        raise InputError("the .eml has no readable Date: its send time is not known") from None
+    wall = dated.replace(tzinfo=None)
+    cache: dict[str, datetime] = {}
+
+    def due(address: str) -> datetime:
+        zone = zones.get(address_key(address), default_zone)
+        if zone not in cache:
+            cache[zone] = wall.replace(tzinfo=ZoneInfo(zone))
+        return cache[zone]
+
+    return due
+
+
+def read_recipients_file(path: StrPath, zones: dict[str, str] | None = None) -> list[str]:
     """The addresses of a recipients file (UTF-8, with or without BOM, or UTF-16 with BOM)."""
     try:
         data = read_limited(path, MAX_RECIPIENTS_BYTES)
@@ -70,7 +112,7 @@ def read_recipients_file(path: StrPath) -> list[str]:
         text = decode_text(data, str(path))
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    return read_recipients(text.splitlines(), str(path))
+    return read_recipients(text.splitlines(), str(path), zones)
 
 
 def read_eml(path: StrPath) -> bytes:
@@ -188,6 +230,8 @@ def send_eml(
     progress: Callable[[int], None] | None = None,
     suppressions: SuppressionList | None = None,
     tokens: UnsubscribeTokens | None = None,
+    due: Callable[[str], datetime] | None = None,
+    at: datetime | None = None,
 ) -> DeliveryReport:
     """Send the message in ``raw`` to each recipient, with their own ``To`` header.
 
@@ -200,7 +244,9 @@ def send_eml(
     Each message's ``Date`` is the moment its batch is handed over. Readers on
     ``suppressions`` are left out, named in the report. A message built with a
     per-reader unsubscribe link (``{token}`` in the config's ``unsubscribe_url``) gets each
-    reader's signed token from ``tokens`` in its links and its ``List-Unsubscribe``.
+    reader's signed token from ``tokens`` in its links and its ``List-Unsubscribe``. With
+    ``due`` (each recipient's moment: ``local_send_times``), only those due by ``at`` (now, by
+    default) go; the others wait for a later run.
     """
     message = _Message(raw)
     if message.links is not None and tokens is None:
@@ -226,4 +272,6 @@ def send_eml(
         progress=progress,
         content=message.content,
         suppressions=suppressions,
+        due=due,
+        at=at,
     )

@@ -16,6 +16,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from digest.addresses import address_key
@@ -45,6 +46,10 @@ class DeliveryReport:
     skipped: int = 0
     #: Left out because they are on the suppression list (unsubscribed, bounced, complained).
     suppressed: list[str] = field(default_factory=list)
+    #: Not due yet (their local send time has not come): a later run sends them.
+    waiting: int = 0
+    #: When the first of those is due.
+    next_due: datetime | None = None
     #: Never handed over (the provider was unreachable): they go out on the next run.
     deferred: int = 0
     #: Why the run stopped early, when it did.
@@ -71,6 +76,8 @@ class DeliveryReport:
         ]
         if self.suppressed:
             rows.append(("suppressed", len(self.suppressed)))
+        if self.waiting:
+            rows.append(("not due yet", self.waiting))
         if len(self.sent_by_variant) > 1:
             rows += [(f"sent, subject {v}", n) for v, n in sorted(self.sent_by_variant.items())]
         width = max(len(name) for name, _ in rows)
@@ -107,6 +114,8 @@ def run_delivery(
     progress: Callable[[int], None] | None = None,
     content: str = "",
     suppressions: SuppressionList | None = None,
+    due: Callable[[Item], datetime] | None = None,
+    at: datetime | None = None,
 ) -> DeliveryReport:
     """Send every chunk not already sent, recording each around its hand-over.
 
@@ -116,6 +125,9 @@ def run_delivery(
     at the same time is refused with a ``SendError`` naming it), and ``content`` (a hash of
     what is sent) is compared with the first run's. Readers on ``suppressions`` are never
     handed over: the list is read before each chunk, and they are named in the report.
+    With ``due`` (each item's moment, such as the reader's local send time), only items due
+    by ``at`` (the time of each chunk by default) are sent; the others are counted as
+    waiting, never claimed, for a later run (``digest send --due`` from cron).
     """
     run = _Run(
         address,
@@ -127,6 +139,8 @@ def run_delivery(
         resend_unknown,
         retry_refused,
         suppressions,
+        due,
+        at,
     )
     if ledger is None:
         return run.deliver(chunks, in_flight)
@@ -148,6 +162,8 @@ class _Run(Generic[Item]):
     resend_unknown: bool
     retry_refused: bool
     suppressions: SuppressionList | None
+    due: Callable[[Item], datetime] | None = None
+    at: datetime | None = None
     name: str = field(default_factory=SendLedger.new_run)
     #: Addresses of this run, when there is no ledger to remember them (and the suppressed).
     seen: set[str] = field(default_factory=set)
@@ -217,10 +233,20 @@ class _Run(Generic[Item]):
         suppressed readers.
         """
         firsts: dict[str, Item] = {}
+        moment = (self.at or datetime.now(UTC)) if self.due is not None else None
         for item in items:
             key = address_key(self.address(item))
-            if key not in self.seen:
-                firsts.setdefault(key, item)
+            if key in self.seen or key in firsts:
+                continue
+            if self.due is not None and moment is not None:
+                when = self.due(item)
+                if when > moment:  # not yet: never claimed, a later run sends it
+                    self.seen.add(key)
+                    self.report.waiting += 1
+                    nearest = self.report.next_due
+                    self.report.next_due = when if nearest is None else min(nearest, when)
+                    continue
+            firsts[key] = item
         if self.suppressions is not None:
             blocked = self.suppressions.suppressed(list(firsts))
             for key in [key for key in firsts if key in blocked]:  # in the readers' order

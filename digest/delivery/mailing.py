@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
@@ -44,6 +45,8 @@ class Mailing(Copies):
         retry_refused: bool = False,
         progress: Callable[[int], None] | None = None,
         suppressions: SuppressionList | None = None,
+        due: bool = False,
+        at: datetime | None = None,
     ) -> DeliveryReport:
         """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
 
@@ -53,6 +56,9 @@ class Mailing(Copies):
         own sender (so ``delivery`` must be ``DeliverySettings``) and returns only receipts;
         at most two chunks per worker are out at once. Readers on ``suppressions`` are left
         out (the list is read again before each chunk) and named in ``report.suppressed``.
+        With ``due``, a reader gets the edition at the newsletter's send time in their own
+        ``timezone`` (the newsletter's when they have none): only those due by ``at`` (now)
+        are sent, the others counted in ``report.waiting`` for a later run.
         """
         chunks = reader_chunks(readers, chunk)
         common: dict[str, Any] = {
@@ -62,6 +68,8 @@ class Mailing(Copies):
             "progress": progress,
             "content": self.key,
             "suppressions": suppressions,
+            "due": self.local_send_time if due else None,
+            "at": at,
         }
         if executor is not None:
             if not isinstance(delivery, DeliverySettings):
@@ -93,6 +101,14 @@ class Mailing(Copies):
         finally:
             if sender is not delivery:
                 sender.close()
+
+    def local_send_time(self, reader: Reader) -> datetime:
+        """When ``reader`` gets the edition: its send time where they live."""
+        newsletter = self.digest.newsletter
+        zone = ZoneInfo(reader.timezone) if reader.timezone else newsletter.zone
+        return datetime.combine(
+            self.digest.edition.date, newsletter.schedule.send_time, tzinfo=zone
+        )
 
     def _label(self, reader: Reader) -> str:
         return self.variant_label(self.subject_variant(reader)) if self.subjects else ""

@@ -5,7 +5,7 @@ validated readers, a chunk at a time (one pydantic call per chunk), so a million
 sit in memory at once. A row that does not validate is an ``InputError`` naming its number,
 the field and the value. ``csv_rows`` reads a CSV file whose header names the fields:
 ``address``, ``name``, ``sections`` (separated by ``;``), ``unsubscribe_url``,
-``unsubscribe_token``, and ``fields.NAME`` for template values.
+``unsubscribe_token``, ``timezone``, and ``fields.NAME`` for template values.
 """
 
 from __future__ import annotations
