@@ -88,3 +88,36 @@ def test_send_due_from_cron_says_who_waits(tmp_path: Path) -> None:
         assert refused.returncode == 1 and "bad.txt:1:" in refused.stderr
     finally:
         controller.stop()
+
+
+def test_personalised_copies_wait_for_their_readers_morning(tmp_path: Path) -> None:
+    from digest.delivery.mailing import Mailing
+    from digest.delivery.settings import DeliverySettings
+    from digest.models import Reader
+
+    mailing = Mailing(build_example("riverside"))  # dated 30 November 2026; 08:30 in London
+    readers = [
+        Reader(address="tokyo@example.org", timezone="Asia/Tokyo"),
+        Reader(address="london@example.org"),  # the newsletter's zone
+        Reader(address="la@example.org", timezone="America/Los_Angeles"),
+    ]
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    settings = DeliverySettings.model_validate(
+        {"smtp": {"host": "127.0.0.1", "port": port, "security": "none"}}
+    )
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # after Tokyo's and London's morning, before LA's
+    try:
+        with SendLedger(tmp_path / "sends.sqlite3") as ledger:
+            first = mailing.deliver(readers, settings, ledger, due=True, at=at)
+            again = mailing.deliver(readers, settings, ledger, due=True, at=at + timedelta(hours=9))
+    finally:
+        controller.stop()
+    assert first.sent == 2 and first.waiting == 1
+    assert first.next_due == datetime(2026, 11, 30, 8, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert again.sent == 1 and again.skipped == 2 and again.waiting == 0
+    assert sorted(r[1][0] for r in inbox.received) == [
+        "la@example.org",
+        "london@example.org",
+        "tokyo@example.org",
+    ]
