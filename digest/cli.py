@@ -359,7 +359,8 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
 @click.option(
     "--due",
     is_flag=True,
-    help="Send only to readers whose local send time has come (run it from cron).",
+    help="Send only to readers whose local send time has come (run it from cron); with "
+    "--dry-run, print how many are due in which hour.",
 )
 @click.option("--dry-run", is_flag=True, help="Prepare every message, send none.")
 @click.option(
@@ -435,6 +436,13 @@ def send(
     elif config.desk.approval:
         _check_approval(config, raw, eml)
     when = local_send_times(raw, zones, config.newsletter.timezone) if due and not to else None
+    if when is not None and dry_run and not quiet:
+        from collections import Counter
+
+        hours = Counter(when(a).astimezone(UTC).strftime("%Y-%m-%d %H:00") for a in addresses)
+        click.echo("The plan: readers by the hour their copy is due (UTC)")
+        for hour, count in sorted(hours.items()):
+            click.echo(f"  {hour}  {count:>9,}")
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
     # Test sends (--to) and dry runs are not recorded.
     ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))

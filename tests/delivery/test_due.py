@@ -82,6 +82,11 @@ def test_send_due_from_cron_says_who_waits(tmp_path: Path) -> None:
         assert waiting.returncode == 0, waiting.stderr
         assert "2 readers are not due yet; the next at 2099-01-04 22:00 UTC" in waiting.stdout
         assert inbox.received == []
+        plan = run_digest(
+            "send", "--config", config, eml, "--recipients", tmp_path / "readers.txt", "--due", "--dry-run"
+        )  # fmt: skip
+        assert plan.returncode == 0, plan.stderr
+        assert "  2099-01-04 22:00          1\n  2099-01-05 00:00          1\n" in plan.stdout
         bad = tmp_path / "bad.txt"
         bad.write_text("kim@example.org Mars/Olympus\n")
         refused = run_digest("send", "--config", config, eml, "--recipients", bad, "--due")
