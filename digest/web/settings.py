@@ -8,6 +8,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from digest.errors import ConfigError
 from digest.suppression.tokens import UnsubscribeTokens
@@ -73,7 +74,7 @@ class WebSettings:
 
     @classmethod
     def from_environment(
-        cls, environ: Mapping[str, str] | None = None, **values: object
+        cls, environ: Mapping[str, str] | None = None, **values: Any
     ) -> WebSettings:
         """Settings with the secrets from the environment, the rest from ``values``."""
         env = os.environ if environ is None else environ
@@ -84,4 +85,4 @@ class WebSettings:
                 f"{RESEND_SECRET_VARIABLE}: Resend's signing secret starts with whsec_ "
                 "(copy it from the webhook's page)"
             )
-        return cls(postmark_password=password, resend_secret=secret, **values)  # type: ignore[arg-type]
+        return cls(postmark_password=password, resend_secret=secret, **values)
