@@ -19,6 +19,7 @@ __all__ = [
     "edition_window",
     "normalise_title",
     "pick_quote",
+    "published_in",
     "select_edition",
     "window_stories",
 ]
@@ -224,6 +225,20 @@ def edition_window(
     return start, end
 
 
+def published_in(
+    articles: Sequence[Article],
+    newsletter: Newsletter,
+    on: date,
+    window: tuple[datetime, datetime] | None = None,
+) -> list[Article]:
+    """The articles an edition dated ``on`` may take: inside ``window``, or by that day's end."""
+    if window is None:
+        cutoff = datetime.combine(on + timedelta(days=1), time(0), tzinfo=newsletter.zone)
+        return [a for a in articles if a.published_at < cutoff]
+    start, end = window
+    return [a for a in articles if start < a.published_at <= end]
+
+
 def window_stories(
     articles: Sequence[Article],
     newsletter: Newsletter,
@@ -243,18 +258,13 @@ def window_stories(
         raise EmptyEditionError("no articles: an edition needs at least one article")
     if len(articles) > MAX_ARTICLES:
         raise InputError(f"articles: {len(articles):,} is more than the {MAX_ARTICLES:,} allowed")
-    if window is None:
-        cutoff = datetime.combine(on + timedelta(days=1), time(0), tzinfo=newsletter.zone)
-        published = [a for a in articles if a.published_at < cutoff]
-        if not published:
-            raise EmptyEditionError(
-                f"none of the {len(articles)} articles was published by {on.isoformat()} "
-                f"({newsletter.timezone}); the earliest is dated "
-                f"{min(a.published_at for a in articles).isoformat()}"
-            )
-    else:
-        start, end = window
-        published = [a for a in articles if start < a.published_at <= end]
+    published = published_in(articles, newsletter, on, window)
+    if window is None and not published:
+        raise EmptyEditionError(
+            f"none of the {len(articles)} articles was published by {on.isoformat()} "
+            f"({newsletter.timezone}); the earliest is dated "
+            f"{min(a.published_at for a in articles).isoformat()}"
+        )
     where = f" from {window[0].isoformat()} to {window[1].isoformat()}" if window else ""
     if not published:
         newest = max(a.published_at for a in articles).isoformat()

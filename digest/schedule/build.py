@@ -10,7 +10,7 @@ import contextlib
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from babel.dates import format_date
@@ -28,7 +28,7 @@ from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.commit import Journal
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History
-from digest.select import edition_window, window_stories
+from digest.select import edition_window, published_in, window_stories
 from digest.urls import canonical_url
 
 __all__ = [
@@ -246,11 +246,7 @@ def left_out_by_reason(
     digest: Digest,
 ) -> dict[str, int]:
     """How many stories the edition left out, and why (reasons with none are left out)."""
-    if window is None:
-        cutoff = datetime.combine(on + timedelta(days=1), time(0), tzinfo=config.newsletter.zone)
-        inside = [a for a in articles if a.published_at < cutoff]
-    else:
-        inside = [a for a in articles if window[0] < a.published_at <= window[1]]
+    inside = published_in(articles, config.newsletter, on, window)
     new = [a for a in inside if canonical_url(a.url) not in featured]
     try:
         stories = window_stories(new, config.newsletter, on, window=window)

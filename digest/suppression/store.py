@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -223,9 +223,3 @@ class SuppressionList(Database):
             )
             added = len(self) - before
         return added, len(entries) - added
-
-    def filter(self, addresses: Iterable[str]) -> Iterator[str]:
-        """The addresses that are not suppressed, in their order."""
-        for address in addresses:
-            if address not in self:
-                yield address
