@@ -559,16 +559,14 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
 
 def _check_approval(config: BuildConfig, raw: bytes, eml: Path) -> None:
     """Refuse an edition nobody approved, or one that changed after it was approved."""
-    import re
-
+    from digest.mail.message import edition_key_date
     from digest.mail.mime import read_message
     from digest.schedule.history import History, content_hashes
 
     message = read_message(raw)
-    found = re.search(r"\d{4}-\d{2}-\d{2}", message.headers.get("X-Digest-Edition", ""))
-    if found is None or not isinstance(config.history, Path) or not config.history.exists():
+    on = edition_key_date(message.headers.get("X-Digest-Edition", ""))
+    if on is None or not isinstance(config.history, Path) or not config.history.exists():
         raise ConfigError(f"{eml.name}: approval = true, and nothing says it was approved")
-    on = datetime.strptime(found.group(0), "%Y-%m-%d").date()
     with History(config.history) as history:
         approval = history.approval(on)
     if approval is None:

@@ -157,16 +157,21 @@ class _Message:
         if _HEADER_STAND_IN in head or STAND_IN.encode() in body:
             self.links = _ReaderLinks(self.before, self.after)
 
+    def check_tokens(self, tokens: UnsubscribeTokens | None) -> None:
+        """Refuse a message of per-reader links without the tokens to fill them in."""
+        if self.links is not None and tokens is None:
+            raise ConfigError(
+                f"the .eml's unsubscribe link has a {STAND_IN} for each reader's own token: set "
+                f"{SECRET_VARIABLE} to the newsletter's unsubscribe secret"
+            )
+
     def to(self, recipient: str, tokens: UnsubscribeTokens | None = None) -> bytes:
         """The message with ``recipient`` as its only ``To`` (and their own unsubscribe link)."""
         to = address_header("To", [("", recipient)])
         if self.links is None:
             return self.before + to + self.after
-        if tokens is None:
-            raise ConfigError(
-                f"the .eml's unsubscribe link has a {STAND_IN} for each reader's own token: set "
-                f"{SECRET_VARIABLE} to the newsletter's unsubscribe secret"
-            )
+        self.check_tokens(tokens)
+        assert tokens is not None
         return self.links.fill(to, tokens.token(recipient))
 
 
@@ -249,8 +254,7 @@ def send_eml(
     default) go; the others wait for a later run.
     """
     message = _Message(raw)
-    if message.links is not None and tokens is None:
-        message.to("nobody@example.org")  # the error, before anything is claimed
+    message.check_tokens(tokens)  # before anything is claimed
 
     def submit(batch: list[str]) -> Future[list[Receipt]]:
         when = datetime.now(UTC)  # every message is dated the moment it is handed over

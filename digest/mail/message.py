@@ -149,6 +149,18 @@ def edition_key(newsletter_name: str, on: date, number: int | None) -> str:
     return f"{one_line(newsletter_name)} {on.isoformat()}{suffix}"
 
 
+_KEY_DATE = re.compile(r" (\d{4}-\d{2}-\d{2})(?: #\d+)?\Z")
+
+
+def edition_key_date(key: str) -> date | None:
+    """The date an ``edition_key`` names (its newsletter's name may hold dates too)."""
+    found = _KEY_DATE.search(key)
+    try:
+        return date.fromisoformat(found.group(1)) if found else None
+    except ValueError:
+        return None
+
+
 #: The order headers are written in, by every message builder.
 HEADER_ORDER = (
     "From",

@@ -94,3 +94,14 @@ def test_fields_for_http_senders() -> None:
     assert fields["list_unsubscribe"] == "<https://tangerangnews.example/newsletter/berhenti>"
     assert fields["from"] == "TangerangNews <redaksi@tangerangnews.example>"
     assert digest.fields(to="one@example.org")["to"] == "one@example.org"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["The Weekly", "News 2026-01-01 Weekly", "Ends 1999-12-31"])
+@pytest.mark.parametrize("number", [12, None])
+def test_an_edition_key_gives_back_its_date(name: str, number: int | None) -> None:
+    from datetime import date
+
+    from digest.mail.message import edition_key, edition_key_date
+
+    assert edition_key_date(edition_key(name, date(2026, 11, 30), number)) == date(2026, 11, 30)
+    assert edition_key_date("no date here") is None
