@@ -180,3 +180,72 @@ def test_event_times_are_kept_in_utc(listed: SuppressionList) -> None:
     assert listed.get("a@example.org").at == "2026-01-02T03:04:05+00:00"  # type: ignore[union-attr]
     later = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     listed.record(Event("b@example.org", "hard-bounce", "dsn", "y", later))
+
+
+def _record_many(path: str, prefix: str, count: int) -> int:
+    with SuppressionList(path) as listed:
+        return sum(
+            listed.record(
+                Event(f"{prefix}{n}@example.org", "unsubscribed", "page", f"u:{prefix}{n}")
+            )
+            + listed.record(Event(f"both{n}@example.org", "complaint", "ses", f"ses:both{n}"))
+            for n in range(count)
+        )
+
+
+def test_two_processes_recording_at_once_lose_nothing_and_record_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = str(tmp_path / "s.sqlite3")
+    SuppressionList(path).close()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        new = sum(pool.map(_record_many, [path, path], ["a", "b"], [300, 300]))
+    assert new == 300 + 300 + 300  # each process's own, and the shared events once
+    with SuppressionList(path) as listed:
+        assert len(listed) == 900
+        assert listed.counts() == {"unsubscribed": 600, "complaint": 300}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.3, 0.6, 0.9, 1.2])  # from start-up to the middle of the mbox
+def test_an_import_killed_in_the_middle_and_run_again_records_every_report_once(
+    tmp_path: Path, after: float
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from ..helpers import EXAMPLES, digest_command, run_digest
+
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    config = folder / "newsletter.toml"
+    config.write_text(
+        (EXAMPLES / "riverside" / "newsletter.toml")
+        .read_text()
+        .replace('data = "articles.json"', "")
+        .replace('assets = "images"', "")
+    )
+    mailbox = REPORTS / "mbox-0"
+    process = subprocess.Popen(
+        [*digest_command(), "suppress", "import-mail", "--config", str(config), str(mailbox)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(after)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate()
+    again = run_digest("suppress", "import-mail", "--config", config, mailbox)
+    assert again.returncode == 0, again.stderr
+    listed = run_digest("suppress", "list", "--config", config)
+    addresses = [line.split("\t")[0] for line in listed.stdout.splitlines()]
+    # What one import that ran to the end records.
+    with SuppressionList(tmp_path / "whole.sqlite3") as whole:
+        for report in read_reports([mailbox]):
+            for event in [] if isinstance(report, str) else report.events:
+                whole.record(event)
+        expected = sorted(entry.address for entry in whole)
+    assert sorted(addresses) == expected and len(addresses) == len(set(addresses))
