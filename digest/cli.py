@@ -359,10 +359,14 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
 @click.option(
     "--due",
     is_flag=True,
-    help="Send only to readers whose local send time has come (run it from cron); with "
-    "--dry-run, print how many are due in which hour.",
+    help="Send only to readers whose local send time has come (run it from cron).",
 )
-@click.option("--dry-run", is_flag=True, help="Prepare every message, send none.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Prepare every message, send none; with --due or a [delivery] pace, print how "
+    "many would go out in which hour.",
+)
 @click.option(
     "--resend-unknown",
     is_flag=True,
@@ -413,6 +417,7 @@ def send(
         send_eml,
     )
     from digest.delivery.ledger import SendLedger
+    from digest.delivery.pace import Pace
     from digest.delivery.proofs import proof
     from digest.delivery.providers import make_sender
     from digest.mail.message import list_id
@@ -436,13 +441,14 @@ def send(
     elif config.desk.approval:
         _check_approval(config, raw, eml)
     when = local_send_times(raw, zones, config.newsletter.timezone) if due and not to else None
-    if when is not None and dry_run and not quiet:
-        from collections import Counter
-
-        hours = Counter(when(a).astimezone(UTC).strftime("%Y-%m-%d %H:00") for a in addresses)
-        click.echo("The plan: readers by the hour their copy is due (UTC)")
-        for hour, count in sorted(hours.items()):
-            click.echo(f"  {hour}  {count:>9,}")
+    # A proof goes now, whatever the calendar says.
+    pace = None if to else Pace.from_settings(config.delivery, config.newsletter.zone)
+    if (when is not None or pace is not None) and dry_run and not quiet:
+        start = datetime.now(UTC)
+        moments = (when(a) for a in addresses) if when is not None else (start for _ in addresses)
+        plan = (pace or Pace(config.newsletter.zone)).plan(moments, start)
+        click.echo("The plan: readers by the hour their copy would go out (UTC)")
+        click.echo(plan.table())
     show = not quiet and sys.stderr.isatty() and len(addresses) > 1
     # Test sends (--to) and dry runs are not recorded.
     ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
@@ -466,6 +472,7 @@ def send(
                 suppressions=suppressions,
                 tokens=tokens,
                 due=when,
+                pace=None if dry_run else pace,
             )
         if ledger is not None and report_path is not None:
             count = ledger.write_report(report.edition, report_path)
@@ -499,6 +506,11 @@ def send(
         click.echo(
             f"{report.waiting} readers are not due yet; the next at "
             f"{report.next_due.astimezone(UTC):%Y-%m-%d %H:%M} UTC (run --due again then)"
+        )
+    if report.held and not quiet and report.held_until is not None:
+        click.echo(
+            f"{report.held} readers are held back by {report.held_reason}; a run from "
+            f"{report.held_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC sends more"
         )
     if not quiet:
         click.echo(report.table())

@@ -150,6 +150,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[delivery.ses]", delivery.SesSettings),
         ("[delivery.postmark]", delivery.PostmarkSettings),
         ("[delivery.resend]", delivery.ResendSettings),
+        ("[delivery.warmup]", delivery.WarmupSettings),
         ("[suppression]", SuppressionConfig),
         ("[web]", WebConfig),
         ("[desk]", DeskConfig),

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from digest.addresses import address_key, email_address
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
+from digest.delivery.pace import Pace
 from digest.delivery.proofs import dated
 from digest.delivery.senders import Outgoing, Receipt, Sender
 from digest.errors import ConfigError, InputError, RenderError
@@ -237,6 +238,7 @@ def send_eml(
     tokens: UnsubscribeTokens | None = None,
     due: Callable[[str], datetime] | None = None,
     at: datetime | None = None,
+    pace: Pace | None = None,
 ) -> DeliveryReport:
     """Send the message in ``raw`` to each recipient, with their own ``To`` header.
 
@@ -251,7 +253,8 @@ def send_eml(
     per-reader unsubscribe link (``{token}`` in the config's ``unsubscribe_url``) gets each
     reader's signed token from ``tokens`` in its links and its ``List-Unsubscribe``. With
     ``due`` (each recipient's moment: ``local_send_times``), only those due by ``at`` (now, by
-    default) go; the others wait for a later run.
+    default) go; the others wait for a later run. A ``pace`` (``Pace.from_settings``: the
+    sending calendar, the hourly cap, the warm-up) may hold some back for a later run too.
     """
     message = _Message(raw)
     message.check_tokens(tokens)  # before anything is claimed
@@ -278,4 +281,5 @@ def send_eml(
         suppressions=suppressions,
         due=due,
         at=at,
+        pace=pace,
     )

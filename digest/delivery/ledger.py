@@ -157,6 +157,9 @@ class SendLedger(Database):
         run: str,
         take_unknown: bool = False,
         take_refused: bool = False,
+        *,
+        limit: int | None = None,
+        when: datetime | None = None,
     ) -> dict[str, str]:
         """Record as pending those of ``addresses`` that no run has recorded; return the others.
 
@@ -164,9 +167,11 @@ class SendLedger(Database):
         both claim an address. With ``take_unknown``, addresses an earlier run left pending or
         unknown are claimed too; with ``take_refused``, refused ones (an address fixed, a
         provider's suppression lifted). ``run`` names the run (``new_run``); the result maps each
-        address not claimed to its state (``this-run`` for one this run claimed before).
+        address not claimed to its state (``this-run`` for one this run claimed before). With
+        ``limit``, at most that many are claimed, in order; the rest read as ``held``. Rows
+        are dated ``when`` (now by default).
         """
-        now = _now()
+        now = _now(when)
         with self._transaction():
             known = self.states(edition, addresses, run)
             taken = (("pending", "unknown") if take_unknown else ()) + (
@@ -177,6 +182,9 @@ class SendLedger(Database):
                 for key, variant in zip(map(address_key, addresses), variants, strict=True)
                 if key not in known or known[key] in taken
             ]
+            if limit is not None and len(claimed) > limit:
+                known.update((row[1], "held") for row in claimed[limit:])
+                del claimed[limit:]
             self.db.executemany(
                 "INSERT INTO deliveries (edition, address, state, detail, variant, updated, run)"
                 " VALUES (?, ?, 'pending', '', ?, ?, ?) ON CONFLICT (edition, address) DO UPDATE"
@@ -191,9 +199,11 @@ class SendLedger(Database):
         """A name for one run of a send: its claims tell its own repeats from other runs'."""
         return secrets.token_hex(8)
 
-    def record(self, edition: str, receipts: Iterable[Receipt]) -> None:
+    def record(
+        self, edition: str, receipts: Iterable[Receipt], when: datetime | None = None
+    ) -> None:
         """Record what became of each message; deferred ones are forgotten (not handed over)."""
-        now = _now()
+        now = _now(when)
         kept, dropped = [], []
         for receipt in receipts:
             key = address_key(receipt.address)
@@ -208,6 +218,16 @@ class SendLedger(Database):
                 kept,
             )
             self.db.executemany("DELETE FROM deliveries WHERE edition = ? AND address = ?", dropped)
+
+    def handed_over(self, since: datetime) -> int:
+        """How many messages of every edition were handed over (or claimed) since ``since``.
+
+        The hourly cap and the warm-up count with it; it reads every row, once a run.
+        """
+        (count,) = self.db.execute(
+            "SELECT count(*) FROM deliveries WHERE updated >= ?", (_now(since),)
+        ).fetchone()
+        return int(count)
 
     def rows(self, edition: str, states: Sequence[str] = ()) -> Iterator[LedgerRow]:
         """The recorded recipients of ``edition`` (only those in ``states``, when given)."""
@@ -249,5 +269,5 @@ class SendLedger(Database):
         return len(rows)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _now(when: datetime | None = None) -> str:
+    return (when or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")

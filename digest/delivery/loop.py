@@ -5,7 +5,8 @@
 it leaves out the readers on the suppression list (read again for every chunk, so an
 unsubscribe that arrives during a long send is honoured for the rest), asks the ledger what
 it knows, skips those already sent or refused, sets aside those whose outcome is unknown,
-records the rest as pending, hands the chunk over (``submit``: now, or to a worker) and
+records the rest as pending (no more than the pace allows: the sending calendar, the hourly
+cap, the warm-up), hands the chunk over (``submit``: now, or to a worker) and
 records the receipts. A deferred message (never handed over) stops the run after the chunks
 in flight: the provider is down, and the next run picks up from there.
 """
@@ -21,6 +22,7 @@ from typing import Generic, TypeVar
 
 from digest.addresses import address_key
 from digest.delivery.ledger import SendLedger
+from digest.delivery.pace import Allowance, Pace
 from digest.delivery.senders import Receipt
 from digest.errors import SendError
 from digest.suppression.store import SuppressionList
@@ -50,6 +52,11 @@ class DeliveryReport:
     waiting: int = 0
     #: When the first of those is due.
     next_due: datetime | None = None
+    #: Due, but held back by the pace (the calendar, the hourly cap, the warm-up).
+    held: int = 0
+    #: What held them, and when a run may send more.
+    held_reason: str = ""
+    held_until: datetime | None = None
     #: Never handed over (the provider was unreachable): they go out on the next run.
     deferred: int = 0
     #: Why the run stopped early, when it did.
@@ -78,6 +85,8 @@ class DeliveryReport:
             rows.append(("suppressed", len(self.suppressed)))
         if self.waiting:
             rows.append(("not due yet", self.waiting))
+        if self.held:
+            rows.append(("held by the pace", self.held))
         if len(self.sent_by_variant) > 1:
             rows += [(f"sent, subject {v}", n) for v, n in sorted(self.sent_by_variant.items())]
         width = max(len(name) for name, _ in rows)
@@ -116,6 +125,7 @@ def run_delivery(
     suppressions: SuppressionList | None = None,
     due: Callable[[Item], datetime] | None = None,
     at: datetime | None = None,
+    pace: Pace | None = None,
 ) -> DeliveryReport:
     """Send every chunk not already sent, recording each around its hand-over.
 
@@ -127,7 +137,10 @@ def run_delivery(
     handed over: the list is read before each chunk, and they are named in the report.
     With ``due`` (each item's moment, such as the reader's local send time), only items due
     by ``at`` (the time of each chunk by default) are sent; the others are counted as
-    waiting, never claimed, for a later run (``digest send --due`` from cron).
+    waiting, never claimed, for a later run (``digest send --due`` from cron). With a
+    ``pace``, the run hands over no more than it allows at ``at`` (counting what the ledger
+    handed over this hour and day, across editions): the rest are counted as held. With
+    ``at``, the ledger's rows are dated then (a run replayed on a clock of its own).
     """
     run = _Run(
         address,
@@ -143,8 +156,12 @@ def run_delivery(
         at,
     )
     if ledger is None:
+        if pace is not None:
+            run.allow(pace.allowance(at or datetime.now(UTC), lambda _: 0))
         return run.deliver(chunks, in_flight)
     with ledger.lock(edition):
+        if pace is not None:
+            run.allow(pace.allowance(at or datetime.now(UTC), ledger.handed_over))
         run.report.content_changed = ledger.content_changed(edition, content)
         return run.deliver(chunks, in_flight)
 
@@ -167,9 +184,17 @@ class _Run(Generic[Item]):
     name: str = field(default_factory=SendLedger.new_run)
     #: Addresses of this run, when there is no ledger to remember them (and the suppressed).
     seen: set[str] = field(default_factory=set)
+    #: How many more this run may claim (None: no limit), by the pace.
+    left: int | None = None
 
     def __post_init__(self) -> None:
         self.report = DeliveryReport(self.edition)
+
+    def allow(self, allowance: Allowance) -> None:
+        """Claim no more than ``allowance`` lets go in this run."""
+        self.left = allowance.limit
+        self.report.held_reason = allowance.reason
+        self.report.held_until = allowance.until
 
     def deliver(self, chunks: Iterable[Sequence[Item]], in_flight: int) -> DeliveryReport:
         """Claim, hand over and record every chunk; the report of the run."""
@@ -208,7 +233,7 @@ class _Run(Generic[Item]):
             receipts = [Receipt(a, "deferred", str(error)) for a in chunk.addresses]
             report.stopped = report.stopped or str(error)
         if self.ledger is not None:
-            self.ledger.record(self.edition, receipts)
+            self.ledger.record(self.edition, receipts, self.at)
         for receipt in receipts:
             if receipt.state == "sent":
                 report.sent += 1
@@ -254,6 +279,11 @@ class _Run(Generic[Item]):
                 self.report.suppressed.append(self.address(firsts.pop(key)))
         if self.ledger is None:
             self.seen.update(firsts)
+            if self.left is not None and len(firsts) > self.left:
+                self.report.held += len(firsts) - self.left
+                firsts = dict(list(firsts.items())[: self.left])
+            if self.left is not None:
+                self.left -= len(firsts)
             return list(firsts.values())
         others = self.ledger.claim(
             self.edition,
@@ -262,10 +292,17 @@ class _Run(Generic[Item]):
             self.name,
             take_unknown=self.resend_unknown,
             take_refused=self.retry_refused,
+            limit=self.left,
+            when=self.at,
         )
         for key, state in others.items():
             if state in ("sent", "refused"):
                 self.report.skipped += 1
+            elif state == "held":
+                self.report.held += 1
             elif state != "this-run":  # pending or unknown: another run has it, or had it
                 self.report.unknown.append(key)
-        return [item for key, item in firsts.items() if key not in others]
+        todo = [item for key, item in firsts.items() if key not in others]
+        if self.left is not None:
+            self.left -= len(todo)
+        return todo

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
+from digest.delivery.pace import Pace
 from digest.delivery.proofs import dated
 from digest.delivery.providers import make_sender
 from digest.delivery.senders import Outgoing, Receipt, Sender, until_deferred
@@ -47,6 +48,7 @@ class Mailing(Copies):
         suppressions: SuppressionList | None = None,
         due: bool = False,
         at: datetime | None = None,
+        pace: Pace | None = None,
     ) -> DeliveryReport:
         """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
 
@@ -58,8 +60,13 @@ class Mailing(Copies):
         out (the list is read again before each chunk) and named in ``report.suppressed``.
         With ``due``, a reader gets the edition at the newsletter's send time in their own
         ``timezone`` (the newsletter's when they have none): only those due by ``at`` (now)
-        are sent, the others counted in ``report.waiting`` for a later run.
+        are sent, the others counted in ``report.waiting`` for a later run. The ``pace``
+        (the sending calendar, hourly cap and warm-up of ``delivery`` when it is
+        ``DeliverySettings``, in the newsletter's zone) may hold some for a later run too
+        (``report.held``).
         """
+        if pace is None and isinstance(delivery, DeliverySettings):
+            pace = Pace.from_settings(delivery, self.digest.newsletter.zone)
         chunks = reader_chunks(readers, chunk)
         common: dict[str, Any] = {
             "variant": self._label,
@@ -70,6 +77,7 @@ class Mailing(Copies):
             "suppressions": suppressions,
             "due": self.local_send_time if due else None,
             "at": at,
+            "pace": pace,
         }
         if executor is not None:
             if not isinstance(delivery, DeliverySettings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -15,7 +16,11 @@ __all__ = [
     "ResendSettings",
     "SesSettings",
     "SmtpSettings",
+    "WarmupSettings",
 ]
+
+#: The days of the week, as ``days`` in ``[delivery]`` names them.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class DkimSettings(BaseModel):
@@ -106,6 +111,47 @@ class ResendSettings(BaseModel):
     base_url: ApiBase = "https://api.resend.com"
 
 
+class WarmupSettings(BaseModel):
+    """A new sending domain's warm-up: a day's messages rise from ``first_day`` to the list."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The warm-up's first day (in the newsletter's time zone); before it, ``first_day`` holds.
+    start: date
+    #: How many messages may leave on the first day.
+    first_day: int = Field(default=500, ge=1, le=10_000_000)
+    #: Each day allows this many times the day before, until the whole list goes in a day.
+    growth: float = Field(default=1.5, ge=1.01, le=10)
+
+
+def _hours(value: str) -> str:
+    """Sending hours as ``HH:MM-HH:MM`` (the end not included; past midnight allowed)."""
+    start, dash, end = value.partition("-")
+    try:
+        if not dash:
+            raise ValueError
+        opens, closes = (
+            time(0) if part.strip() == "24:00" else time.fromisoformat(part.strip())
+            for part in (start, end)
+        )
+    except ValueError:
+        example = '"HH:MM-HH:MM", such as "08:00-20:00"'
+        raise ValueError(f"sending hours are {example} (got {value!r})") from None
+    if opens == closes and value.replace(" ", "") != "00:00-24:00":
+        raise ValueError(f"sending hours open and close at one moment (got {value!r})")
+    return f"{opens:%H:%M}-{'24:00' if closes == time(0) else f'{closes:%H:%M}'}"
+
+
+def _days(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Days of the week, each once, in the week's order."""
+    unknown = [day for day in value if day not in WEEKDAYS]
+    if unknown:
+        raise ValueError(f"days: {unknown[0]!r} is not one of {', '.join(WEEKDAYS)}")
+    if not value:
+        raise ValueError("days: name at least one day, or leave days out to send any day")
+    return tuple(day for day in WEEKDAYS if day in value)
+
+
 class DeliverySettings(BaseModel):
     """How messages leave: the provider, its settings, the pace and the retries."""
 
@@ -132,6 +178,17 @@ class DeliverySettings(BaseModel):
     retries: int = Field(default=5, ge=0, le=20)
     #: The first wait before a retry, in seconds; it doubles each time (with jitter).
     backoff: float = Field(default=0.5, ge=0, le=60)
+    #: The days messages may leave, in the newsletter's time zone (``["mon", …, "fri"]``):
+    #: outside them a run sends nothing, and a later run (``digest send --due``) goes on.
+    days: Annotated[tuple[str, ...], AfterValidator(_days)] = WEEKDAYS
+    #: The hours messages may leave on those days, in the newsletter's time zone
+    #: (``"08:00-20:00"``; ``"22:00-06:00"`` runs past midnight).
+    hours: Annotated[str, AfterValidator(_hours)] = "00:00-24:00"
+    #: The most messages handed over in one clock hour (UTC), across every edition and run
+    #: that share the ledger (0: no cap); the rest wait for a later run.
+    hourly_cap: int = Field(default=0, ge=0, le=100_000_000)
+    #: A new domain's warm-up (``[delivery.warmup]``): messages a day rising to the list.
+    warmup: WarmupSettings | None = None
 
     @model_validator(mode="after")
     def _provider_settings(self) -> DeliverySettings:
