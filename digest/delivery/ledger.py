@@ -7,8 +7,9 @@ removed again, so it goes out on the next run. An address still ``pending`` when
 was being sent when the last one stopped (a crash, ``kill -9``): its outcome is unknown, and
 it is reported, never resent unless asked.
 
-Rows are written a batch per transaction; reading what is known of the next chunk is one
-indexed query, so a send of a million addresses keeps only a chunk in memory.
+Rows are written a chunk per transaction, each chunk's rows in one statement (the addresses
+travel as one JSON array, read by ``json_each``); reading what is known of the next chunk is
+one indexed query, so a send of a million addresses keeps only a chunk in memory.
 
 An edition is known by its newsletter, date and number (``digest.mail.message.edition_key``),
 never by its content: a rebuilt edition is the same edition, and its send resumes the first
@@ -40,9 +41,6 @@ if TYPE_CHECKING:
     from digest.files import StrPath
 
 __all__ = ["LedgerRow", "SendLedger"]
-
-
-_CHUNK = 900  # addresses per IN (...) query, under SQLite's oldest parameter limit
 
 
 class LedgerRow(NamedTuple):
@@ -136,18 +134,13 @@ class SendLedger(Database):
 
         An address claimed by ``run`` (see ``claim``) reads as ``this-run``.
         """
-        found: dict[str, str] = {}
-        wanted = [address_key(address) for address in addresses]
-        for start in range(0, len(wanted), _CHUNK):
-            part = wanted[start : start + _CHUNK]
-            marks = ",".join("?" * len(part))
-            rows = self.db.execute(
-                "SELECT address, CASE run WHEN ? THEN 'this-run' ELSE state END"
-                f" FROM deliveries WHERE edition = ? AND address IN ({marks})",
-                (run or None, edition, *part),
-            )
-            found.update(rows)
-        return found
+        wanted = json.dumps([address_key(address) for address in addresses])
+        rows = self.db.execute(
+            "SELECT address, CASE run WHEN ? THEN 'this-run' ELSE state END FROM deliveries"
+            " WHERE edition = ? AND address IN (SELECT value FROM json_each(?))",
+            (run or None, edition, wanted),
+        )
+        return dict(rows)
 
     def claim(
         self,
@@ -178,19 +171,20 @@ class SendLedger(Database):
                 ("refused",) if take_refused else ()
             )
             claimed = [
-                (edition, key, variant, now, run)
+                (key, variant)
                 for key, variant in zip(map(address_key, addresses), variants, strict=True)
                 if key not in known or known[key] in taken
             ]
             if limit is not None and len(claimed) > limit:
-                known.update((row[1], "held") for row in claimed[limit:])
+                known.update((key, "held") for key, _ in claimed[limit:])
                 del claimed[limit:]
-            self.db.executemany(
+            self.db.execute(
                 "INSERT INTO deliveries (edition, address, state, detail, variant, updated, run)"
-                " VALUES (?, ?, 'pending', '', ?, ?, ?) ON CONFLICT (edition, address) DO UPDATE"
-                " SET state = 'pending', detail = '', variant = excluded.variant,"
-                " updated = excluded.updated, run = excluded.run",
-                claimed,
+                " SELECT ?, json_extract(value, '$[0]'), 'pending', '',"
+                " json_extract(value, '$[1]'), ?, ? FROM json_each(?) WHERE true"
+                " ON CONFLICT (edition, address) DO UPDATE SET state = 'pending', detail = '',"
+                " variant = excluded.variant, updated = excluded.updated, run = excluded.run",
+                (edition, now, run, json.dumps(claimed)),
             )
         return {a: state for a, state in known.items() if state not in taken}
 
@@ -208,16 +202,23 @@ class SendLedger(Database):
         for receipt in receipts:
             key = address_key(receipt.address)
             if receipt.state == "deferred":
-                dropped.append((edition, key))
+                dropped.append(key)
             else:
-                kept.append((receipt.state, receipt.detail, now, edition, key))
+                kept.append((key, receipt.state, receipt.detail))
         with self._transaction():
-            self.db.executemany(
-                "UPDATE deliveries SET state = ?, detail = ?, updated = ?"
-                " WHERE edition = ? AND address = ?",
-                kept,
+            self.db.execute(
+                "INSERT INTO deliveries (edition, address, state, detail, variant, updated, run)"
+                " SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+                " json_extract(value, '$[2]'), '', ?, '' FROM json_each(?) WHERE true"
+                " ON CONFLICT (edition, address) DO UPDATE SET state = excluded.state,"
+                " detail = excluded.detail, updated = excluded.updated",
+                (edition, now, json.dumps(kept)),
             )
-            self.db.executemany("DELETE FROM deliveries WHERE edition = ? AND address = ?", dropped)
+            self.db.execute(
+                "DELETE FROM deliveries WHERE edition = ?"
+                " AND address IN (SELECT value FROM json_each(?))",
+                (edition, json.dumps(dropped)),
+            )
 
     def handed_over(self, since: datetime) -> int:
         """How many messages of every edition were handed over (or claimed) since ``since``.

@@ -13,6 +13,8 @@ in flight: the provider is down, and the next run picks up from there.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -23,8 +25,8 @@ from typing import Generic, TypeVar
 from digest.addresses import address_key
 from digest.delivery.ledger import SendLedger
 from digest.delivery.pace import Allowance, Pace
-from digest.delivery.senders import Receipt
-from digest.errors import SendError
+from digest.delivery.senders import PackedReceipts, Receipt
+from digest.errors import InputError, SendError
 from digest.suppression.store import SuppressionList
 
 __all__ = ["DeliveryReport", "now", "run_delivery"]
@@ -93,6 +95,49 @@ class DeliveryReport:
         return "\n".join(f"{name:<{width}}  {count:>9,}" for name, count in rows)
 
 
+class _Seen:
+    """The addresses met in a run: a set while there are few, then a temporary SQLite table.
+
+    A run without a ledger must remember every address it sent, to send nobody twice; past
+    ``in_memory`` addresses it moves them to a table in a temporary file (SQLite's page cache
+    is bounded), so a run of a million keeps the driver's memory flat.
+    """
+
+    def __init__(self, in_memory: int = 50_000) -> None:
+        self.keys: set[str] = set()
+        self.in_memory = in_memory
+        self.db: sqlite3.Connection | None = None
+
+    def known(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` met before."""
+        if self.db is None:
+            return {key for key in keys if key in self.keys}
+        rows = self.db.execute(
+            "SELECT key FROM seen WHERE key IN (SELECT value FROM json_each(?))",
+            (json.dumps(keys),),
+        )
+        return {key for (key,) in rows}
+
+    def add(self, keys: Sequence[str]) -> None:
+        """Remember ``keys``."""
+        if self.db is None:
+            self.keys.update(keys)
+            if len(self.keys) <= self.in_memory:
+                return
+            self.db = sqlite3.connect("")  # a temporary file, deleted when closed
+            self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
+            keys, self.keys = list(self.keys), set()
+        with self.db:
+            self.db.execute(
+                "INSERT OR IGNORE INTO seen SELECT value FROM json_each(?)", (json.dumps(keys),)
+            )
+
+    def close(self) -> None:
+        """Forget them (the temporary file goes with the connection)."""
+        if self.db is not None:
+            self.db.close()
+
+
 def now(work: Callable[[], list[Receipt]]) -> Future[list[Receipt]]:
     """Do ``work`` in this process: a future holding its receipts or its ``SendError``."""
     future: Future[list[Receipt]] = Future()
@@ -106,13 +151,13 @@ def now(work: Callable[[], list[Receipt]]) -> Future[list[Receipt]]:
 @dataclass
 class _Chunk(Generic[Item]):
     addresses: list[str]
-    future: Future[list[Receipt]]
+    future: Future[list[Receipt]] | Future[PackedReceipts]
 
 
 def run_delivery(
     chunks: Iterable[Sequence[Item]],
     address: Callable[[Item], str],
-    submit: Callable[[list[Item]], Future[list[Receipt]]],
+    submit: Callable[[list[Item]], Future[list[Receipt]] | Future[PackedReceipts]],
     edition: str,
     ledger: SendLedger | None = None,
     *,
@@ -172,7 +217,7 @@ class _Run(Generic[Item]):
 
     address: Callable[[Item], str]
     variant: Callable[[Item], str]
-    submit: Callable[[list[Item]], Future[list[Receipt]]]
+    submit: Callable[[list[Item]], Future[list[Receipt]] | Future[PackedReceipts]]
     edition: str
     ledger: SendLedger | None
     progress: Callable[[int], None] | None
@@ -182,8 +227,9 @@ class _Run(Generic[Item]):
     due: Callable[[Item], datetime] | None = None
     at: datetime | None = None
     name: str = field(default_factory=SendLedger.new_run)
-    #: Addresses of this run, when there is no ledger to remember them (and the suppressed).
-    seen: set[str] = field(default_factory=set)
+    #: Addresses met in this run that the ledger does not remember: all of them without one;
+    #: with one, those waiting, suppressed or held.
+    seen: _Seen = field(default_factory=lambda: _Seen())
     #: How many more this run may claim (None: no limit), by the pace.
     left: int | None = None
 
@@ -198,6 +244,12 @@ class _Run(Generic[Item]):
 
     def deliver(self, chunks: Iterable[Sequence[Item]], in_flight: int) -> DeliveryReport:
         """Claim, hand over and record every chunk; the report of the run."""
+        try:
+            return self._deliver(chunks, in_flight)
+        finally:
+            self.seen.close()
+
+    def _deliver(self, chunks: Iterable[Sequence[Item]], in_flight: int) -> DeliveryReport:
         out: deque[_Chunk[Item]] = deque()
         try:
             for items in chunks:
@@ -228,10 +280,18 @@ class _Run(Generic[Item]):
         """Record what became of a chunk, in the ledger and the report."""
         report = self.report
         try:
-            receipts = chunk.future.result()
+            result = chunk.future.result()
+            receipts = (
+                result.unpack(chunk.addresses) if isinstance(result, PackedReceipts) else result
+            )
         except SendError as error:
             receipts = [Receipt(a, "deferred", str(error)) for a in chunk.addresses]
             report.stopped = report.stopped or str(error)
+        except InputError:  # a worker found a bad row before sending any of its chunk
+            if self.ledger is not None:
+                deferred = [Receipt(a, "deferred", "") for a in chunk.addresses]
+                self.ledger.record(self.edition, deferred, self.at)
+            raise
         if self.ledger is not None:
             self.ledger.record(self.edition, receipts, self.at)
         for receipt in receipts:
@@ -259,14 +319,16 @@ class _Run(Generic[Item]):
         """
         firsts: dict[str, Item] = {}
         moment = (self.at or datetime.now(UTC)) if self.due is not None else None
-        for item in items:
-            key = address_key(self.address(item))
-            if key in self.seen or key in firsts:
+        keys = [address_key(self.address(item)) for item in items]
+        before = self.seen.known(keys)
+        met: list[str] = []  # met in this run and never in the ledger (or no ledger)
+        for key, item in zip(keys, items, strict=True):
+            if key in before or key in firsts:
                 continue
             if self.due is not None and moment is not None:
                 when = self.due(item)
                 if when > moment:  # not yet: never claimed, a later run sends it
-                    self.seen.add(key)
+                    met.append(key)
                     self.report.waiting += 1
                     nearest = self.report.next_due
                     self.report.next_due = when if nearest is None else min(nearest, when)
@@ -275,10 +337,10 @@ class _Run(Generic[Item]):
         if self.suppressions is not None:
             blocked = self.suppressions.suppressed(list(firsts))
             for key in [key for key in firsts if key in blocked]:  # in the readers' order
-                self.seen.add(key)  # named once however often it comes
+                met.append(key)  # named once however often it comes
                 self.report.suppressed.append(self.address(firsts.pop(key)))
         if self.ledger is None:
-            self.seen.update(firsts)
+            self.seen.add(met + list(firsts))
             if self.left is not None and len(firsts) > self.left:
                 self.report.held += len(firsts) - self.left
                 firsts = dict(list(firsts.items())[: self.left])
@@ -300,8 +362,10 @@ class _Run(Generic[Item]):
                 self.report.skipped += 1
             elif state == "held":
                 self.report.held += 1
+                met.append(key)
             elif state != "this-run":  # pending or unknown: another run has it, or had it
                 self.report.unknown.append(key)
+        self.seen.add(met)
         todo = [item for key, item in firsts.items() if key not in others]
         if self.left is not None:
             self.left -= len(todo)

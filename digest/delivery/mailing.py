@@ -7,23 +7,30 @@ reader is recorded in the send ledger around their batch.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
+import pickle
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from itertools import islice
+from operator import itemgetter
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from digest.addresses import email_address
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
 from digest.delivery.pace import Pace
 from digest.delivery.proofs import dated
 from digest.delivery.providers import make_sender
-from digest.delivery.senders import Outgoing, Receipt, Sender, until_deferred
+from digest.delivery.senders import Outgoing, PackedReceipts, Receipt, Sender, until_deferred
 from digest.delivery.settings import DeliverySettings
 from digest.errors import CheckError, InputError
 from digest.mail.copies import Copies, kept_in_worker, submit
-from digest.mail.readers import reader_chunks
+from digest.mail.readers import reader_chunks, validate_readers
 from digest.models import Reader
 from digest.suppression.store import SuppressionList
 
@@ -36,7 +43,7 @@ class Mailing(Copies):
     def deliver(
         self,
         readers: Iterable[Reader | Mapping[str, Any]],
-        delivery: DeliverySettings | Sender,
+        delivery: DeliverySettings | Sender | Callable[[], Sender],
         ledger: SendLedger | None = None,
         *,
         executor: Executor | None = None,
@@ -53,10 +60,12 @@ class Mailing(Copies):
         """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
 
         ``readers`` may be any iterable (a CSV file's rows, a database cursor); they are
-        validated in bulk, a chunk at a time. With an ``executor`` (a process pool, or a Dask
+        validated in bulk, a chunk at a time (by the workers, with an executor: this process
+        checks only each address). With an ``executor`` (a process pool, or a Dask
         ``distributed`` client's executor), each worker makes *and sends* its chunk with its
-        own sender (so ``delivery`` must be ``DeliverySettings``) and returns only receipts;
-        at most two chunks per worker are out at once. Readers on ``suppressions`` are left
+        own sender (so ``delivery`` is ``DeliverySettings``, or a picklable function that
+        makes a sender, such as one of your own) and returns only receipts; at most two
+        chunks per worker are out at once. Readers on ``suppressions`` are left
         out (the list is read again before each chunk) and named in ``report.suppressed``.
         With ``due``, a reader gets the edition at the newsletter's send time in their own
         ``timezone`` (the newsletter's when they have none): only those due by ``at`` (now)
@@ -67,43 +76,52 @@ class Mailing(Copies):
         """
         if pace is None and isinstance(delivery, DeliverySettings):
             pace = Pace.from_settings(delivery, self.digest.newsletter.zone)
-        chunks = reader_chunks(readers, chunk)
         common: dict[str, Any] = {
-            "variant": self._label,
             "resend_unknown": resend_unknown,
             "retry_refused": retry_refused,
             "progress": progress,
             "content": self.key,
             "suppressions": suppressions,
-            "due": self.local_send_time if due else None,
             "at": at,
             "pace": pace,
         }
         if executor is not None:
-            if not isinstance(delivery, DeliverySettings):
+            if _is_sender(delivery):
                 raise InputError(
-                    "delivery: with an executor, pass DeliverySettings (each worker makes "
-                    f"its own sender), not a {type(delivery).__name__}"
+                    "delivery: with an executor, pass DeliverySettings or a function that "
+                    f"makes a sender (each worker makes its own), not a {type(delivery).__name__}"
                 )
-            settings = delivery
-            in_flight = 2 * max(1, workers or os.cpu_count() or 2)
+            how = _SenderRecipe.of(cast(_Recipe, delivery))
+
+            def hand_over(batch: list[_Row]) -> Future[PackedReceipts]:
+                rows, numbers = [row for _, _, row in batch], [n for _, n, _ in batch]
+                return submit(executor, _deliver_rows, self, rows, numbers, how)
+
             return run_delivery(
-                chunks,
-                _address,
-                lambda batch: submit(executor, _deliver_chunk, self, batch, settings),
+                _checked_rows(readers, chunk),
+                itemgetter(0),
+                hand_over,
                 self.edition_key,
                 ledger,
-                in_flight=in_flight,
+                variant=lambda row: self._label(row[0]),
+                due=self._row_send_time if due else None,
+                in_flight=2 * max(1, workers or os.cpu_count() or 2),
                 **common,
             )
-        sender = make_sender(delivery) if isinstance(delivery, DeliverySettings) else delivery
+        sender = (
+            cast(Sender, delivery)
+            if _is_sender(delivery)
+            else _SenderRecipe.of(cast(_Recipe, delivery)).make()
+        )
         try:
             return run_delivery(
-                chunks,
+                reader_chunks(readers, chunk),
                 _address,
                 lambda batch: now(lambda: self.send_chunk(batch, sender)),
                 self.edition_key,
                 ledger,
+                variant=lambda reader: self._label(reader.address),
+                due=self.local_send_time if due else None,
                 **common,
             )
         finally:
@@ -112,14 +130,27 @@ class Mailing(Copies):
 
     def local_send_time(self, reader: Reader) -> datetime:
         """When ``reader`` gets the edition: its send time where they live."""
+        return self._send_time_in(reader.timezone)
+
+    @lru_cache(maxsize=1024)  # noqa: B019 (a few hundred zones, for the mailing's life)
+    def _send_time_in(self, zone: str | None) -> datetime:
         newsletter = self.digest.newsletter
-        zone = ZoneInfo(reader.timezone) if reader.timezone else newsletter.zone
         return datetime.combine(
-            self.digest.edition.date, newsletter.schedule.send_time, tzinfo=zone
+            self.digest.edition.date,
+            newsletter.schedule.send_time,
+            tzinfo=ZoneInfo(zone) if zone else newsletter.zone,
         )
 
-    def _label(self, reader: Reader) -> str:
-        return self.variant_label(self.subject_variant(reader)) if self.subjects else ""
+    def _row_send_time(self, item: _Row) -> datetime:
+        _, number, row = item
+        zone = row.timezone if isinstance(row, Reader) else row.get("timezone")
+        try:
+            return self._send_time_in(zone)
+        except (ValueError, KeyError, TypeError):  # not a zone: the row's own error says so
+            return self.local_send_time(validate_readers([row], [number])[0])
+
+    def _label(self, address: str) -> str:
+        return self.variant_label(self.subject_variant(address)) if self.subjects else ""
 
     def send_chunk(self, readers: Sequence[Reader], sender: Sender) -> list[Receipt]:
         """Make each reader's message and send them in the sender's batches, dated as sent."""
@@ -130,16 +161,16 @@ class Mailing(Copies):
             for reader in part:
                 try:
                     data = dated(self.message_bytes(reader), when)
-                    outgoing.append(Outgoing(reader.address, data, self._label(reader)))
+                    outgoing.append(Outgoing(reader.address, data, self._label(reader.address)))
                 except CheckError as error:  # this reader's copy only: the others go on
                     refused[reader.address] = Receipt(
-                        reader.address, "refused", str(error), self._label(reader)
+                        reader.address, "refused", str(error), self._label(reader.address)
                     )
             sent = iter(sender.send(outgoing) if outgoing else [])
             return [refused.get(r.address) or next(sent) for r in part]
 
         def defer(rest: Sequence[Reader], why: str) -> list[Receipt]:
-            return [Receipt(r.address, "deferred", why, self._label(r)) for r in rest]
+            return [Receipt(r.address, "deferred", why, self._label(r.address)) for r in rest]
 
         return until_deferred(readers, sender.batch_size, batch, defer)
 
@@ -148,18 +179,78 @@ def _address(reader: Reader) -> str:
     return reader.address
 
 
-# Each worker process keeps one sender per delivery settings, reusing its connections.
+def _is_sender(delivery: object) -> bool:
+    """A sender itself (not a class of senders, which is a function that makes one)."""
+    return isinstance(delivery, Sender) and not isinstance(delivery, type)
+
+
+_Recipe = DeliverySettings | Callable[[], Sender]
+
+
+@dataclass(frozen=True)
+class _SenderRecipe:
+    """How a worker makes its sender (settings or a function), and a name to keep it by."""
+
+    how: _Recipe
+    key: str
+
+    @classmethod
+    def of(cls, how: _Recipe) -> _SenderRecipe:
+        if isinstance(how, DeliverySettings):
+            return cls(how, how.model_dump_json())
+        try:
+            return cls(how, hashlib.sha256(pickle.dumps(how)).hexdigest())
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            raise InputError(
+                f"delivery: a function that makes a sender must pickle, to reach the workers "
+                f"(a module-level function or a functools.partial of one): {error}"
+            ) from None
+
+    def make(self) -> Sender:
+        return make_sender(self.how) if isinstance(self.how, DeliverySettings) else self.how()
+
+
+# Each worker process keeps one sender per recipe, reusing its connections.
 _WORKER_SENDERS: dict[str, Sender] = {}
 
 
-def _deliver_chunk(
-    mailing: Mailing, readers: list[Reader], settings: DeliverySettings
-) -> list[Receipt]:
-    """In a worker: make and send a chunk with this process's own sender; only receipts return."""
+def _deliver_rows(
+    mailing: Mailing,
+    rows: list[Reader | Mapping[str, Any]],
+    numbers: list[int],
+    how: _SenderRecipe,
+) -> PackedReceipts:
+    """In a worker: validate, make and send a chunk with this process's own sender.
+
+    Only the receipts return, packed; a bad row is an ``InputError`` before any is sent.
+    """
+    readers = validate_readers(rows, numbers)
     kept = kept_in_worker(mailing)
-    key = settings.model_dump_json()
-    sender = _WORKER_SENDERS.get(key)
+    sender = _WORKER_SENDERS.get(how.key)
     if sender is None:
-        sender = _WORKER_SENDERS[key] = make_sender(settings)
+        sender = _WORKER_SENDERS[how.key] = how.make()
         atexit.register(sender.close)
-    return kept.send_chunk(readers, sender)
+    return PackedReceipts(kept.send_chunk(readers, sender))
+
+
+#: A row as the driver keeps it: its checked address, its number in the list, the row.
+_Row = tuple[str, int, Reader | Mapping[str, Any]]
+
+
+def _checked_rows(readers: Iterable[Reader | Mapping[str, Any]], size: int) -> Iterator[list[_Row]]:
+    """Rows ``size`` at a time with their addresses checked (the workers validate the rest)."""
+    remaining = iter(readers)
+    first = 1
+    while chunk := list(islice(remaining, size)):
+        yield [(_checked_address(row, n), n, row) for n, row in enumerate(chunk, first)]
+        first += len(chunk)
+
+
+def _checked_address(row: Reader | Mapping[str, Any], number: int) -> str:
+    """The row's address as validation writes it; a bad one is the row's ``InputError``."""
+    if isinstance(row, Reader):
+        return row.address
+    try:
+        return email_address(row["address"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return validate_readers([row], [number])[0].address

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import re
 import secrets
 from collections import OrderedDict
@@ -368,6 +369,7 @@ class Copies:
         self._variants: OrderedDict[_VariantKey, _Variant] = OrderedDict()
         self._quick: dict[tuple[Any, ...], _Variant] = {}
         self._head: dict[str, bytes] | None = None
+        self._pickled: bytes | None = None
         # Placeholders carry a random nonce: article data cannot name them.
         self._nonce = "Dg" + secrets.token_hex(12)
         self._token = re.compile(rf"@@{self._nonce}\.([A-Za-z0-9_.]+)@@")
@@ -388,22 +390,40 @@ class Copies:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the renderer and the variants; a worker process makes its own."""
-        return {"digest": self.digest, "options": self.options, "subjects": self.subjects}
+        return {
+            "digest": self.digest,
+            "options": self.options,
+            "subjects": self.subjects,
+            "tokens": self.tokens,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled mailing."""
-        self.__init__(state["digest"], state["options"], state["subjects"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["digest"], state["options"], state["subjects"], state["tokens"]
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the key and the pickled state, so a worker that has it reads only the key.
+
+        Each chunk given to a worker carries the copies; a worker that has them already (by
+        ``key``) never unpickles them again or prepares them a second time.
+        """
+        if self._pickled is None:
+            self._pickled = pickle.dumps(self.__getstate__(), protocol=pickle.HIGHEST_PROTOCOL)
+        return (_restore, (type(self), self.key, self._pickled))
 
     @property
     def edition_key(self) -> str:
         """What the send ledger knows this edition by: the newsletter, the date, the number."""
         return self.digest.edition_key
 
-    def subject_variant(self, reader: Reader) -> int:
-        """Which subject variant ``reader`` gets: the same for the same edition and address."""
+    def subject_variant(self, reader: Reader | str) -> int:
+        """Which subject variant ``reader`` (or an address) gets, the same for an address."""
         if len(self.subjects) < 2:
             return 0
-        seed = f"{self.edition_key}\n{reader.address}".encode()
+        address = reader if isinstance(reader, str) else reader.address
+        seed = f"{self.edition_key}\n{address}".encode()
         return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % len(self.subjects)
 
     def variant_label(self, index: int) -> str:
@@ -800,8 +820,8 @@ class Copies:
         workers = max(2, workers or os.cpu_count() or 2)
         remaining = iter(readers)
         batches = iter(lambda: list(islice(remaining, chunk)), [])
-        for batch in batches:
-            pending.append(submit(executor, _make_messages, self, batch))
+        for number, batch in enumerate(batches):
+            pending.append(submit(executor, _make_messages, self, batch, 1 + number * chunk))
             if len(pending) >= 2 * workers:
                 yield from pending.pop(0).result()
         for future in pending:
@@ -834,6 +854,16 @@ _WORKER_MAILINGS: OrderedDict[tuple[str, str], Copies] = OrderedDict()
 _Kept = TypeVar("_Kept", bound="Copies")
 
 
+def _restore(kind: type[Copies], key: str, pickled: bytes) -> Copies:
+    """A pickled ``Copies`` again: the worker's own when it has them, else unpickled."""
+    kept = _WORKER_MAILINGS.get((kind.__qualname__, key))
+    if kept is not None:
+        return kept
+    copies = kind.__new__(kind)
+    copies.__setstate__(pickle.loads(pickled))
+    return copies
+
+
 def kept_in_worker(mailing: _Kept) -> _Kept:
     """The worker's own copy of ``mailing``, with the variants it has rendered so far.
 
@@ -860,11 +890,13 @@ def submit(executor: Executor, fn: Callable[..., _T], *args: Any) -> Future[_T]:
     return executor.submit(fn, *args)
 
 
-def _make_messages(mailing: Copies, rows: list[Reader | Mapping[str, Any]]) -> list[ReaderMessage]:
-    """In a worker: validate a chunk of rows and make their messages."""
+def _make_messages(
+    mailing: Copies, rows: list[Reader | Mapping[str, Any]], first: int
+) -> list[ReaderMessage]:
+    """In a worker: validate a chunk of rows (the first is row ``first``), make their messages."""
     kept = kept_in_worker(mailing)
     return [
         ReaderMessage(reader, kept.message_bytes(reader))
-        for ready in reader_chunks(rows, len(rows) or 1)
+        for ready in reader_chunks(rows, len(rows) or 1, first)
         for reader in ready
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
@@ -22,35 +22,43 @@ from digest.errors import InputError, describe_validation_error
 from digest.files import StrPath, open_regular, text_encoding
 from digest.models import Reader
 
-__all__ = ["csv_rows", "reader_chunks"]
+__all__ = ["csv_rows", "reader_chunks", "validate_readers"]
 
 
 _READERS = TypeAdapter(list[Reader])
 
 
 def reader_chunks(
-    rows: Iterable[Reader | Mapping[str, Any]], size: int = 1000
+    rows: Iterable[Reader | Mapping[str, Any]], size: int = 1000, first: int = 1
 ) -> Iterator[list[Reader]]:
-    """Validated readers, ``size`` at a time; ``Reader`` objects pass as they are."""
+    """Validated readers, ``size`` at a time; ``Reader`` objects pass as they are.
+
+    An ``InputError`` names the row by its number, counting from ``first``.
+    """
     remaining = iter(rows)
-    first = 1
     while chunk := list(islice(remaining, size)):
-        if all(isinstance(row, Reader) for row in chunk):
-            yield chunk  # type: ignore[misc]
-        else:
-            raw = [row.model_dump() if isinstance(row, Reader) else row for row in chunk]
-            try:
-                yield _READERS.validate_python(raw)
-            except ValidationError as error:
-                index = error.errors()[0]["loc"][0]
-                position = index if isinstance(index, int) else 0
-                try:
-                    Reader.model_validate(raw[position])
-                    problem = describe_validation_error(error)
-                except ValidationError as own:
-                    problem = describe_validation_error(own)
-                raise InputError(f"reader {first + position}: {problem}") from None
+        yield validate_readers(chunk, range(first, first + len(chunk)))
         first += len(chunk)
+
+
+def validate_readers(
+    rows: Sequence[Reader | Mapping[str, Any]], numbers: Sequence[int]
+) -> list[Reader]:
+    """``rows`` validated in one call; an ``InputError`` names the first bad one's number."""
+    if all(isinstance(row, Reader) for row in rows):
+        return list(rows)  # type: ignore[arg-type]
+    raw = [row.model_dump() if isinstance(row, Reader) else row for row in rows]
+    try:
+        return _READERS.validate_python(raw)
+    except ValidationError as error:
+        index = error.errors()[0]["loc"][0]
+        position = index if isinstance(index, int) else 0
+        try:
+            Reader.model_validate(raw[position])
+            problem = describe_validation_error(error)
+        except ValidationError as own:
+            problem = describe_validation_error(own)
+        raise InputError(f"reader {numbers[position]}: {problem}") from None
 
 
 def csv_rows(path: StrPath) -> Iterator[dict[str, Any]]:

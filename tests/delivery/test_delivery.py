@@ -335,3 +335,80 @@ def test_a_failing_worker_leaves_its_chunk_unknown_and_the_others_recorded(
     }  # fmt: skip
     again = run_delivery(chunks, str, submit, "E", ledger)
     assert again.unknown == ["b1@example.org", "b2@example.org"] and again.skipped == 4
+
+
+class Collect:
+    """A sender of one's own: keeps the addresses it is given (in the worker's process)."""
+
+    batch_size = 10
+
+    def send(self, batch: list[object]) -> list[object]:
+        from digest.delivery.senders import Receipt
+
+        return [Receipt(m.address, "sent", f"id-{m.address}", m.variant) for m in batch]  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        pass
+
+
+def test_workers_validate_the_rows_and_a_bad_one_stops_before_its_chunk_is_sent(
+    digest_: object, tmp_path: Path
+) -> None:
+    mailing = Mailing(digest_)  # type: ignore[arg-type]
+    rows: list[dict[str, object]] = [{"address": f"r{n}@example.org"} for n in range(50)]
+    rows[23]["sections"] = "not a list"  # row 24: the address is good, the rest is not
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        with pytest.raises(InputError, match=r"^reader 24: sections"):
+            mailing.deliver(rows, Collect, ledger, executor=pool, workers=2, chunk=10)
+        states = Counter(row.state for row in ledger.rows(mailing.edition_key))
+        assert states["pending"] == 0  # the bad chunk was never handed over: not unknown
+        assert states["sent"] in (40, 30, 20)  # the chunks before it (and after, in flight)
+        del rows[23]["sections"]
+        again = mailing.deliver(rows, Collect, ledger, executor=pool, workers=2, chunk=10)
+        bad_address = [{"address": "not an address"}]
+        with pytest.raises(InputError, match=r"^reader 1: address: not an email address"):
+            mailing.deliver(bad_address, Collect, ledger, executor=pool)
+    assert again.sent + again.skipped == 50 and again.sent == 50 - states["sent"]
+    assert {row.state for row in ledger.rows(mailing.edition_key)} == {"sent"}
+    detail = {row.address: row.detail for row in ledger.rows(mailing.edition_key)}
+    assert detail["r7@example.org"] == "id-r7@example.org"  # the worker's receipts, unpacked
+
+
+def test_a_function_that_makes_a_sender_must_reach_the_workers(digest_: object) -> None:
+    mailing = Mailing(digest_)  # type: ignore[arg-type]
+    with (
+        ProcessPoolExecutor(max_workers=1) as pool,
+        pytest.raises(InputError, match="a function that makes a sender must pickle"),
+    ):
+        mailing.deliver(readers(1), lambda: Collect(), executor=pool)  # type: ignore[arg-type,return-value]
+    report = mailing.deliver(readers(3), Collect)  # type: ignore[arg-type]
+    assert report.sent == 3
+
+
+def test_packed_receipts_come_back_in_order_or_not_at_all() -> None:
+    import pickle
+
+    from digest.delivery.senders import PackedReceipts, Receipt
+    from digest.errors import SendError
+
+    receipts = [Receipt("a@x.org", "sent", "1", "A"), Receipt("b@x.org", "refused", "550", "B")]
+    packed = pickle.loads(pickle.dumps(PackedReceipts(receipts)))
+    assert packed.unpack(["a@x.org", "b@x.org"]) == receipts
+    assert b"a@x.org" not in pickle.dumps(PackedReceipts(receipts))
+    with pytest.raises(SendError, match="2 receipts came back for 1 messages"):
+        packed.unpack(["a@x.org"])
+
+
+def test_a_run_without_a_ledger_remembers_every_address_past_its_memory() -> None:
+    from digest.delivery.loop import _Seen
+
+    seen = _Seen(in_memory=5)
+    seen.add([f"a{n}" for n in range(4)])
+    assert seen.db is None and seen.known(["a1", "b1"]) == {"a1"}
+    seen.add(["a4", "a5", "a1"])  # past five: moved to the temporary table, none forgotten
+    assert seen.db is not None and not seen.keys
+    assert seen.known(["a0", "a5", "b2", "a3"]) == {"a0", "a5", "a3"}
+    seen.add(["b2"])
+    assert seen.known(["b2", "b3"]) == {"b2"}
+    seen.close()

@@ -110,6 +110,16 @@ def test_a_process_pool_gives_the_same_bytes(mailing: Mailing) -> None:
     assert parallel == serial
 
 
+def test_a_bad_row_a_worker_finds_is_named_by_its_place_in_the_list(mailing: Mailing) -> None:
+    from digest.errors import InputError
+
+    rows = [{"address": f"p{n}@example.org"} for n in range(30)]
+    rows[24]["address"] = "nobody"
+    with ProcessPoolExecutor(max_workers=2) as pool, pytest.raises(InputError) as raised:
+        list(mailing.messages(rows, executor=pool, chunk=7))
+    assert str(raised.value).startswith("reader 25: address: not an email address")
+
+
 @pytest.mark.slow
 def test_a_dask_executor_works_the_same_way(mailing: Mailing) -> None:
     distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
