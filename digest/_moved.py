@@ -9,13 +9,15 @@ their new homes, with a ``DeprecationWarning`` naming them.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import types
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 __all__ = ["MOVED", "install"]
 
@@ -74,7 +76,7 @@ class _Moved(types.ModuleType):
         return sorted({n for home in self._homes for n in dir(importlib.import_module(home))})
 
 
-class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _Finder:  # a meta path finder and its loader (importlib.abc costs 10 ms to import)
     """Finds ``digest.OLD`` for the modules that moved."""
 
     def find_spec(
@@ -83,7 +85,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         prefix, _, old = fullname.partition(".")
         if prefix != "digest" or old not in MOVED:
             return None
-        return importlib.machinery.ModuleSpec(fullname, self)
+        return importlib.machinery.ModuleSpec(fullname, cast("Loader", self))
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         old = spec.name.partition(".")[2]

@@ -118,13 +118,15 @@ def build_example(
     inliner: str = "premailer",
     locale: str | None = None,
     edit: Callable[[list[Article]], list[Article]] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Digest:
     """Build one of the examples exactly as ``digest build`` does (another inliner or locale).
 
-    ``edit`` changes the articles first (an editor's change before a rebuild).
+    ``edit`` changes the articles first (an editor's change before a rebuild); ``settings``
+    change the newsletter's, by name.
     """
     config = load_config(EXAMPLES / name / "newsletter.toml")
-    changes: dict[str, str] = {"inliner": inliner}
+    changes: dict[str, Any] = {"inliner": inliner, **(settings or {})}
     if locale is not None:
         changes["locale"] = locale
     config = config.model_copy(update={"newsletter": changed(config.newsletter, **changes)})

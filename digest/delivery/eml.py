@@ -7,10 +7,11 @@ reached yet (see ``digest.delivery.ledger``).
 
 from __future__ import annotations
 
+import copy as _copy
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.parser import BytesHeaderParser, BytesParser
@@ -22,7 +23,7 @@ from digest.addresses import address_key, email_address
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
 from digest.delivery.pace import Pace
-from digest.delivery.proofs import dated
+from digest.delivery.proofs import dated, dated_head
 from digest.delivery.senders import Outgoing, Receipt, Sender
 from digest.errors import ConfigError, InputError, RenderError
 from digest.files import StrPath, decode_text, read_limited
@@ -158,6 +159,17 @@ class _Message:
         if _HEADER_STAND_IN in head or STAND_IN.encode() in body:
             self.links = _ReaderLinks(self.before, self.after)
 
+    def dated(self, when: datetime) -> _Message:
+        """The message dated ``when``: every copy of a batch is handed over at one moment."""
+        copy = _copy.copy(self)
+        if self.links is None:
+            copy.after = dated(self.after, when)
+        else:
+            copy.links = _copy.copy(self.links)
+            own = dated_head(_HEADER_STAND_IN.join(self.links.own), when)
+            copy.links.own = own.split(_HEADER_STAND_IN)
+        return copy
+
     def check_tokens(self, tokens: UnsubscribeTokens | None) -> None:
         """Refuse a message of per-reader links without the tokens to fill them in."""
         if self.links is not None and tokens is None:
@@ -260,26 +272,31 @@ def send_eml(
     message.check_tokens(tokens)  # before anything is claimed
 
     def submit(batch: list[str]) -> Future[list[Receipt]]:
-        when = datetime.now(UTC)  # every message is dated the moment it is handed over
-        outgoing = [Outgoing(a, dated(message.to(a, tokens), when)) for a in batch]
+        # Every message is dated the moment its batch is made, just before it is handed over.
+        now_dated = message.dated(datetime.now(UTC))
+        outgoing = [Outgoing(a, now_dated.to(a, tokens)) for a in batch]
         if dry_run:
             return now(lambda: [Receipt(o.address, "sent", "dry run") for o in outgoing])
-        return now(lambda: sender.send(outgoing))
+        return hands.submit(sender.send, outgoing)
 
     addresses = iter(recipients)
     chunks = iter(lambda: list(islice(addresses, sender.batch_size)), [])
-    return run_delivery(
-        chunks,
-        str,
-        submit,
-        message.key,
-        None if dry_run else ledger,
-        resend_unknown=resend_unknown,
-        retry_refused=retry_refused,
-        progress=progress,
-        content=message.content,
-        suppressions=suppressions,
-        due=due,
-        at=at,
-        pace=pace,
-    )
+    # One batch is handed over on a thread of its own while the next is claimed and made,
+    # so the connections never wait for this process's own work.
+    with ThreadPoolExecutor(1, thread_name_prefix="digest-hand-over") as hands:
+        return run_delivery(
+            chunks,
+            str,
+            submit,
+            message.key,
+            None if dry_run else ledger,
+            resend_unknown=resend_unknown,
+            retry_refused=retry_refused,
+            progress=progress,
+            content=message.content,
+            suppressions=suppressions,
+            due=due,
+            at=at,
+            pace=pace,
+            in_flight=2,
+        )

@@ -18,7 +18,7 @@ from email.utils import format_datetime
 from digest.errors import InputError
 from digest.mail.mime import envelope_sender, id_header, text_header, token_header
 
-__all__ = ["PROOF_MARK", "dated", "proof"]
+__all__ = ["PROOF_MARK", "dated", "dated_head", "proof"]
 
 
 #: What a proof's subject starts with.
@@ -45,8 +45,13 @@ def _split(data: bytes) -> tuple[bytes, bytes]:
 def dated(data: bytes, when: datetime | None = None) -> bytes:
     """``data`` with its ``Date`` the moment ``when`` (now, in UTC, by default)."""
     head, body = _split(data)
+    return dated_head(head, when) + body
+
+
+def dated_head(head: bytes, when: datetime | None = None) -> bytes:
+    """Header lines (each ending in CRLF, no body) with their ``Date`` the moment ``when``."""
     moment = format_datetime(when or datetime.now(UTC))
-    return _replace(head, "Date", token_header("Date", moment)) + body
+    return _replace(head, "Date", token_header("Date", moment))
 
 
 def proof(data: bytes, when: datetime | None = None) -> bytes:

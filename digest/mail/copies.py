@@ -370,6 +370,7 @@ class Copies:
         self._quick: dict[tuple[Any, ...], _Variant] = {}
         self._head: dict[str, bytes] | None = None
         self._pickled: bytes | None = None
+        self._shared: tuple[Any, Any] | None = None  # a Dask client, and the copies' future
         # Placeholders carry a random nonce: article data cannot name them.
         self._nonce = "Dg" + secrets.token_hex(12)
         self._token = re.compile(rf"@@{self._nonce}\.([A-Za-z0-9_.]+)@@")
@@ -886,8 +887,24 @@ def submit(executor: Executor, fn: Callable[..., _T], *args: Any) -> Future[_T]:
     the same twice.
     """
     if type(executor).__module__.startswith("distributed"):
-        return executor.submit(fn, *args, pure=False)
+        shared = [_scattered(executor, arg) if isinstance(arg, Copies) else arg for arg in args]
+        return executor.submit(fn, *shared, pure=False)
     return executor.submit(fn, *args)
+
+
+def _scattered(executor: Executor, copies: Copies) -> Any:
+    """``copies`` sent to every Dask worker once (a future the tasks name), not with each task.
+
+    The client is the executor's own (``Client.get_executor``); without one, the copies go
+    with each task as they do to a process pool.
+    """
+    client = getattr(executor, "_client", None)
+    if client is None:
+        return copies
+    if copies._shared is None or copies._shared[0] is not client:
+        future = client.scatter(copies, broadcast=True, hash=False)
+        copies._shared = (client, future)
+    return copies._shared[1]
 
 
 def _make_messages(

@@ -384,8 +384,8 @@ def _address_of(line: bytes) -> str:
 
 def envelope_sender(data: bytes) -> str:
     """The address of a message's From header (its envelope sender), read from its bytes."""
-    head = data.split(b"\r\n\r\n", 1)[0]
-    match = _FROM_LINE.search(head)
+    end = data.find(b"\r\n\r\n")
+    match = _FROM_LINE.search(data, 0, len(data) if end < 0 else end)
     if match is None:
         raise RenderError("the message has no From header")
     return _address_of(match.group(0))

@@ -412,3 +412,68 @@ def test_a_run_without_a_ledger_remembers_every_address_past_its_memory() -> Non
     seen.add(["b2"])
     assert seen.known(["b2", "b3"]) == {"b2"}
     seen.close()
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_started_as_on_several_machines(digest_: object, tmp_path: Path) -> None:
+    """``dask scheduler`` and two ``dask worker`` processes, as a user starts them on machines."""
+    distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
+    from ..mailservers import free_port
+
+    dask = Path(sys.executable).parent / "dask"
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = [(tmp_path / f"{name}.log").open("w") for name in ("scheduler", "w0", "w1")]
+    common = {"cwd": tmp_path, "stderr": subprocess.STDOUT}
+    processes = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+            stdout=logs[0], **common,  # type: ignore[arg-type]
+        )
+    ]  # fmt: skip
+    for n in range(2):
+        processes.append(
+            subprocess.Popen(
+                [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{n}"],
+                stdout=logs[1 + n], **common,  # type: ignore[arg-type]
+            )
+        )  # fmt: skip
+    inbox = Inbox()
+    controller, smtp_port = start_smtp(inbox)
+    mailing = Mailing(
+        digest_, subjects=["A: {{ edition.lead.title }}", "B: {{ edition.lead.title }}"]
+    )  # type: ignore[arg-type]
+    rows = [{"address": f"c{n}@example.org", "name": f"Reader {n}"} for n in range(80)]
+    try:
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+            pids = set(client.run(os.getpid).values())
+            with (
+                SendLedger(tmp_path / "sends.sqlite3") as ledger,
+                client.get_executor() as executor,
+            ):
+                report = mailing.deliver(
+                    rows, settings(smtp_port), ledger, executor=executor, workers=2, chunk=10
+                )
+                again = mailing.deliver(rows, settings(smtp_port), ledger, executor=executor)
+                summary = ledger.summary(mailing.edition_key)
+    finally:
+        controller.stop()
+        for process in processes[::-1]:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        for log in logs:
+            log.close()
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert not pids & {process.pid for process in processes[:1]}
+    assert report.sent == 80 and report.complete and again.sent == 0 and again.skipped == 80
+    assert delivered(inbox) == Counter({row["address"]: 1 for row in rows})
+    assert summary[("A", "sent")] + summary[("B", "sent")] == 80 and summary[("A", "sent")] > 20
+    subjects = {
+        rcpts[0]: str(message_from_bytes(data, policy=policy.default)["Subject"])
+        for _, rcpts, data in inbox.received
+    }
+    assert all(
+        mailing.variant_label(mailing.subject_variant(a)) == s[0] for a, s in subjects.items()
+    )

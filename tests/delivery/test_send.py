@@ -456,3 +456,47 @@ def test_one_reader_however_they_spell_their_address(
     delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
     assert delivered == ["READER1@example.org"]  # sent as first written, once; Old@ was sent
     assert "Sent edition.eml to 1 of 2 recipients" in result.stdout
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_each_copy_is_dated_as_its_batch_leaves_and_otherwise_as_built(signed: bool) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import parsedate_to_datetime
+
+    from digest.delivery.senders import Outgoing, Receipt
+    from digest.suppression import UnsubscribeTokens
+
+    kept: list[Outgoing] = []
+
+    class Keep:
+        batch_size = 3
+
+        def send(self, batch: list[Outgoing]) -> list[Receipt]:
+            kept.extend(batch)
+            return [Receipt(o.address, "sent", "") for o in batch]
+
+        def close(self) -> None:
+            pass
+
+    url = "https://tangerangnews.example/unsubscribe/{token}" if signed else None
+    raw = build_example(
+        "tangerangnews", settings={"unsubscribe_url": url} if url else {}
+    ).as_bytes()
+    tokens = UnsubscribeTokens("a-secret-of-sixteen-or-more", "list") if signed else None
+    before = datetime.now(UTC).replace(microsecond=0)
+    report = send_eml(raw, [f"r{n}@example.org" for n in range(7)], Keep(), tokens=tokens)
+    assert report.sent == 7
+    built = message_from_bytes(raw, policy=policy.default)
+    for outgoing in kept:
+        message = message_from_bytes(outgoing.data, policy=policy.default)
+        when = parsedate_to_datetime(str(message["Date"]))
+        assert before <= when <= datetime.now(UTC) + timedelta(seconds=1)
+        assert built["Date"] != message["Date"]
+        assert message["To"] == outgoing.address
+        for name in ("From", "Subject", "Message-ID", "List-Id"):
+            assert message[name] == built[name]
+        assert message.get_all("Date") == [message["Date"]]  # one Date, replaced in place
+        if signed:
+            assert tokens is not None
+            token = str(message["List-Unsubscribe"]).strip("<>").rsplit("/", 1)[1]
+            assert tokens.address(token) == outgoing.address
