@@ -1,4 +1,7 @@
-"""One thing a reader or their mailbox said back: an unsubscribe, a bounce, a complaint."""
+"""One thing a reader or their mailbox said back: an unsubscribe, a bounce, a complaint.
+
+Or an open or a click, which suppress nothing: an A/B test's winner is decided from them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-__all__ = ["REASONS", "Event", "Reason"]
+__all__ = ["ENGAGEMENTS", "REASONS", "Engagement", "Event", "Reason"]
 
 
 #: Why an address is on the list. A ``soft-bounce`` event suppresses only once an address
@@ -16,6 +19,12 @@ Reason = Literal[
 ]
 
 REASONS: tuple[str, ...] = get_args(Reason)
+
+#: A reader opened the message (its tracking pixel loaded) or clicked a link in it, as the
+#: provider reports it.
+Engagement = Literal["opened", "clicked"]
+
+ENGAGEMENTS: tuple[str, ...] = get_args(Engagement)
 
 
 @dataclass(frozen=True)
@@ -28,8 +37,10 @@ class Event:
     """
 
     address: str
-    reason: Reason
+    reason: Reason | Engagement
     source: str
     id: str
     at: datetime | None = None
     detail: str = ""
+    #: The provider's id of the message it is about (an open or a click names it).
+    message_id: str = ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from digest.files import (
     transaction,
     write_file,
 )
-from digest.suppression.events import REASONS, Event, Reason
+from digest.suppression.events import ENGAGEMENTS, REASONS, Engagement, Event, Reason
 
 __all__ = ["Suppression", "SuppressionList"]
 
@@ -70,6 +71,13 @@ class SuppressionList(Database):
                 " detail TEXT NOT NULL DEFAULT '')"
             )
             self.db.execute("CREATE INDEX IF NOT EXISTS events_by_address ON events (address)")
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(events)")}
+            if "message" not in columns:  # a list of 0.3's first form: opens and clicks since
+                self.db.execute("ALTER TABLE events ADD COLUMN message TEXT NOT NULL DEFAULT ''")
+            self.db.execute(
+                "CREATE INDEX IF NOT EXISTS events_by_message ON events (message)"
+                " WHERE message != ''"
+            )
         except (sqlite3.Error, OSError) as error:
             raise DigestError(f"{self.path}: cannot open the suppression list: {error}") from None
 
@@ -81,11 +89,14 @@ class SuppressionList(Database):
         at = when.astimezone(UTC).isoformat(timespec="seconds")
         with transaction(self.db):
             cursor = self.db.execute(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                (event.id, key, event.reason, event.source, at, event.detail),
+                "INSERT OR IGNORE INTO events (id, address, reason, source, at, detail, message)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (event.id, key, event.reason, event.source, at, event.detail, event.message_id),
             )
             if cursor.rowcount == 0:
                 return False
+            if event.reason in ENGAGEMENTS:  # an open or a click: kept, never suppresses
+                return True
             reason: str = event.reason
             if reason == "soft-bounce":
                 (count,) = self.db.execute(
@@ -100,6 +111,15 @@ class SuppressionList(Database):
                 (key, reason, event.source, at, event.detail[:1000]),
             )
         return True
+
+    def engaged(self, message_ids: Sequence[str], kind: Engagement) -> set[str]:
+        """Those of ``message_ids`` (the providers' ids) a reader ``kind`` (opened or clicked)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT message FROM events WHERE reason = ?"
+            " AND message IN (SELECT value FROM json_each(?))",
+            (kind, json.dumps([m for m in message_ids if m])),
+        )
+        return {message for (message,) in rows}
 
     def add(
         self, address: str, reason: Reason = "by-hand", source: str = "by hand", detail: str = ""

@@ -358,3 +358,44 @@ def test_the_log_never_holds_a_token_or_secret(
     assert "GET /unsubscribe/… 200" in text and "POST /webhooks/postmark 200" in text
     for secret in (token, "pm-password", RESEND_SECRET, "a@example.org"):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "address", "kind", "message_id"),
+    [
+        ("postmark-open", "recipient@example.com", "opened", "f4830d10-9c35-4f0c-bca3-3d9b459821f8"),
+        ("postmark-click", "recipient@example.com", "clicked", "f4830d10-9c35-4f0c-bca3-3d9b459821f8"),
+        ("resend-opened", "to@example.org", "opened", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+        ("resend-clicked", "to@example.org", "clicked", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+        ("ses-open", "recipient@example.com", "opened", "7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000"),
+        ("ses-click", "recipient@example.com", "clicked", "7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000"),
+    ],
+)  # fmt: skip
+def test_opens_and_clicks_are_kept_with_their_message_and_suppress_nobody(
+    client: TestClient,
+    settings: WebSettings,
+    sns: Sns,
+    name: str,
+    address: str,
+    kind: str,
+    message_id: str,
+) -> None:
+    body = payload(name)
+    if name.startswith("postmark"):
+        answer = client.post("/webhooks/postmark", json=body, headers=POSTMARK_AUTH)
+        again = client.post("/webhooks/postmark", json=body, headers=POSTMARK_AUTH)
+    elif name.startswith("resend"):
+        answer, again = resend_post(client, body), resend_post(client, body)
+    else:
+        message = json.dumps(sns.notification(body))
+        answer = client.post("/webhooks/ses", content=message)
+        again = client.post("/webhooks/ses", content=message)
+    assert answer.status_code == 200 and answer.json() == {"events": 1, "new": 1}, answer.text
+    assert again.json() == {"events": 1, "new": 0}  # a retry counts once
+    assert suppressed(settings) == {}
+    with SuppressionList(settings.suppressions) as listed:
+        other = "opened" if kind == "clicked" else "clicked"
+        assert listed.engaged([message_id, "another-id"], kind) == {message_id}  # type: ignore[arg-type]
+        assert listed.engaged([message_id], other) == set()  # type: ignore[arg-type]
+        (row,) = listed.db.execute("SELECT address, reason FROM events").fetchall()
+    assert row == (address, kind)

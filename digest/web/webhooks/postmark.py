@@ -1,10 +1,12 @@
-"""Postmark's bounce, spam-complaint and subscription-change webhooks, behind basic auth.
+"""Postmark's webhooks (bounces, complaints, subscription changes, opens, clicks), basic auth.
 
 Postmark signs nothing: its webhook URL carries a user and password
 (``https://postmark:PASSWORD@news.example.org/webhooks/postmark``), checked here in constant
 time. A payload is one record: ``Bounce`` (a hard bounce, a soft one, or a complaint or
-unsubscribe by its ``Type``), ``SpamComplaint`` or ``SubscriptionChange``. Its ``ID`` makes
-the event happen once, however often Postmark retries.
+unsubscribe by its ``Type``), ``SpamComplaint``, ``SubscriptionChange``, ``Open`` or
+``Click`` (kept to decide A/B tests, never suppressing). Its ``ID`` (for an open or a click,
+which have none, the message's id and the moment) makes the event happen once, however often
+Postmark retries.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import binascii
 import hmac
 from collections.abc import Mapping
 
-from digest.suppression.events import Event, Reason
+from digest.suppression.events import Engagement, Event, Reason
 from digest.web.settings import WebSettings
 from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address
 
@@ -60,12 +62,18 @@ class PostmarkWebhook:
             raise Refused(401, "wrong or missing credentials")
 
     def events(self, body: bytes, headers: Mapping[str, str], settings: WebSettings) -> list[Event]:
-        """The record's event (none for deliveries, opens, auto-replies)."""
+        """The record's event (none for deliveries or auto-replies)."""
         self.authenticate(headers, settings)
         record = json_object(body)
         kind = record.get("RecordType")
-        reason: Reason | None
-        if kind == "Bounce":
+        reason: Reason | Engagement | None
+        message_id = ""
+        if kind in ("Open", "Click"):
+            reason = "opened" if kind == "Open" else "clicked"
+            address, at = record.get("Recipient"), record.get("ReceivedAt")
+            message_id = str(record.get("MessageID") or "")
+            key = f"{message_id}:{at}" if message_id and at else None
+        elif kind == "Bounce":
             reason = _BOUNCES.get(str(record.get("Type")))
             address, at = record.get("Email"), record.get("BouncedAt")
             key = record.get("ID")
@@ -87,4 +95,5 @@ class PostmarkWebhook:
         if checked is None or key in (None, ""):
             raise Refused(400, f"a {kind} record without a valid address or ID")
         detail = " ".join(str(record.get("Details") or record.get("Description") or "").split())
-        return [Event(checked, reason, self.name, f"postmark:{kind}:{key}", parse_time(at), detail)]
+        event_id = f"postmark:{kind}:{key}"
+        return [Event(checked, reason, self.name, event_id, parse_time(at), detail, message_id)]

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from digest.suppression.events import Event, Reason
+from digest.suppression.events import Engagement, Event, Reason
 from digest.web.settings import WebSettings
 from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address
 
@@ -61,7 +61,10 @@ class ResendWebhook:
         return bool(settings.resend_secret)
 
     def events(self, body: bytes, headers: Mapping[str, str], settings: WebSettings) -> list[Event]:
-        """The events of a signed ``email.bounced`` or ``email.complained``."""
+        """The events of a signed bounce, complaint, open or click (``email.bounced`` …).
+
+        Opens and clicks are kept for A/B tests; they never suppress.
+        """
         secret = settings.resend_secret or ""
         message_id = svix_verify(body, headers, secret, settings.clock(), settings.svix_tolerance)
         payload = json_object(body)
@@ -69,9 +72,11 @@ class ResendWebhook:
         data = payload.get("data")
         if not isinstance(kind, str) or not isinstance(data, dict):
             raise Refused(400, "not a Resend event (no type or data)")
-        reason: Reason
+        reason: Reason | Engagement
         detail = ""
-        if kind == "email.complained":
+        if kind in ("email.opened", "email.clicked"):
+            reason = "opened" if kind == "email.opened" else "clicked"
+        elif kind == "email.complained":
             reason = "complaint"
         elif kind == "email.bounced":
             bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
@@ -86,8 +91,9 @@ class ResendWebhook:
         if not addresses or None in addresses:
             raise Refused(400, f"a {kind} event without a valid address")
         at = parse_time(payload.get("created_at"))
+        email_id = str(data.get("email_id") or "")
         return [
-            Event(a, reason, self.name, f"resend:{message_id}:{a.lower()}", at, detail)
+            Event(a, reason, self.name, f"resend:{message_id}:{a.lower()}", at, detail, email_id)
             for a in addresses
             if a is not None
         ]

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from digest.suppression.events import Event, Reason
+from digest.suppression.events import Engagement, Event, Reason
 from digest.web.settings import WebSettings
 from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address
 
@@ -132,6 +132,8 @@ def _ses_events(ses: Mapping[str, Any], fallback_id: str) -> list[Event]:
         recipients = complaint.get("complainedRecipients")
         key = complaint.get("feedbackId") or fallback_id
         at = parse_time(complaint.get("timestamp"))
+    elif kind in ("Open", "Click") and isinstance(ses.get(kind.lower()), dict):
+        return _engagement(ses, kind, fallback_id)
     else:
         return []
     for recipient in recipients if isinstance(recipients, list) else []:
@@ -141,6 +143,23 @@ def _ses_events(ses: Mapping[str, Any], fallback_id: str) -> list[Event]:
             continue
         detail = " ".join(str(entry.get("diagnosticCode") or "").split())
         events.append(Event(address, reason, "ses", f"ses:{key}:{address.lower()}", at, detail))
+    return events
+
+
+def _engagement(ses: Mapping[str, Any], kind: str, fallback_id: str) -> list[Event]:
+    """An SES open or click event (configuration-set event publishing): one per recipient."""
+    mail = ses.get("mail") if isinstance(ses.get("mail"), dict) else {}
+    assert isinstance(mail, dict)
+    message_id = str(mail.get("messageId") or "")
+    at = parse_time(ses[kind.lower()].get("timestamp"))
+    reason: Engagement = "opened" if kind == "Open" else "clicked"
+    destination = mail.get("destination")
+    events = []
+    for written in destination if isinstance(destination, list) else []:
+        address = reader_address(written)
+        if address is not None:
+            key = f"ses:{fallback_id}:{address.lower()}"
+            events.append(Event(address, reason, "ses", key, at, "", message_id))
     return events
 
 
