@@ -290,25 +290,38 @@ def _history(config: BuildConfig) -> Path:
 @cli.command()
 @CONFIG
 def history(config_path: Path) -> None:
-    """List the editions built so far, newest first.
+    """List the editions built so far, newest first, with what each A/B test decided.
 
     Example:
 
     \b
         digest history --config newsletter.toml
     """
-    path = _history(_load_config(config_path))
+    config = _load_config(config_path)
+    path = _history(config)
     if not path.exists():
         click.echo("No edition built yet.")
         return
+    from contextlib import nullcontext
+
+    from digest.delivery.ledger import SendLedger
+    from digest.mail.message import edition_key
     from digest.schedule.history import History
 
-    with History(path) as records:
+    sends = config.beside_history(".sends.sqlite3")
+    with (
+        History(path) as records,
+        SendLedger(sends) if sends is not None and sends.exists() else nullcontext() as ledger,
+    ):
         for record in records.editions():
             click.echo(
                 f"#{record.number:<4} {record.date.isoformat()}  "
                 f"{record.articles:>2} articles  {record.subject}"
             )
+            key = edition_key(config.newsletter.name, record.date, record.number)
+            decision = ledger.decision(key) if ledger is not None else None
+            if decision is not None:
+                click.echo(f"      A/B: {decision.describe()}")
 
 
 @cli.command()

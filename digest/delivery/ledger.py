@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
+from digest.delivery.abtest import Decision
 from digest.errors import DigestError, SendError
 from digest.files import BuildLock, Database, inert_cell, open_wal, transaction, write_file
 
@@ -71,6 +72,12 @@ class SendLedger(Database):
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS editions (edition TEXT PRIMARY KEY,"
                 " content TEXT NOT NULL, first_run TEXT NOT NULL)"
+            )
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS subject_tests (edition TEXT PRIMARY KEY,"
+                " started TEXT NOT NULL, winner TEXT NOT NULL DEFAULT '',"
+                " how TEXT NOT NULL DEFAULT '', decided TEXT NOT NULL DEFAULT '',"
+                " counts TEXT NOT NULL DEFAULT '{}', metric TEXT NOT NULL DEFAULT '')"
             )
             self._upgrade()
         except (sqlite3.Error, OSError) as error:
@@ -219,6 +226,58 @@ class SendLedger(Database):
                 " AND address IN (SELECT value FROM json_each(?))",
                 (edition, json.dumps(dropped)),
             )
+
+    def test_started(self, edition: str, when: datetime) -> datetime:
+        """When the subject test of ``edition`` started: ``when``, unless a run started it."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO subject_tests (edition, started) VALUES (?, ?)",
+                (edition, _now(when)),
+            )
+            (started,) = self.db.execute(
+                "SELECT started FROM subject_tests WHERE edition = ?", (edition,)
+            ).fetchone()
+        return datetime.fromisoformat(started)
+
+    def decision(self, edition: str) -> Decision | None:
+        """The recorded winner of ``edition``'s subject test, if one was decided."""
+        row = self.db.execute(
+            "SELECT winner, how, decided, counts, metric FROM subject_tests"
+            " WHERE edition = ? AND winner != ''",
+            (edition,),
+        ).fetchone()
+        if row is None:
+            return None
+        winner, how, decided, counts, metric = row
+        shares = {label: (int(a), int(b)) for label, (a, b) in json.loads(counts).items()}
+        return Decision(winner, how, datetime.fromisoformat(decided), shares, metric)
+
+    def record_decision(self, edition: str, decision: Decision) -> None:
+        """Record the winner of ``edition``'s subject test (a later choice by hand replaces it)."""
+        counts = json.dumps({label: list(pair) for label, pair in decision.counts.items()})
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO subject_tests VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (edition)"
+                " DO UPDATE SET winner = excluded.winner, how = excluded.how,"
+                " decided = excluded.decided, counts = excluded.counts, metric = excluded.metric",
+                (
+                    edition,
+                    _now(decision.decided),
+                    decision.winner,
+                    decision.how,
+                    _now(decision.decided),
+                    counts,
+                    decision.metric,
+                ),
+            )
+
+    def sent_variants(self, edition: str) -> list[tuple[str, str]]:
+        """Each reader of ``edition`` sent so far: their variant and the provider's id."""
+        rows = self.db.execute(
+            "SELECT variant, detail FROM deliveries WHERE edition = ? AND state = 'sent'",
+            (edition,),
+        )
+        return [(variant, detail) for variant, detail in rows]
 
     def handed_over(self, since: datetime) -> int:
         """How many messages of every edition were handed over (or claimed) since ``since``.

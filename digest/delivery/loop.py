@@ -68,6 +68,8 @@ class DeliveryReport:
     #: The edition's content differs from what its first run sent (it was rebuilt): readers
     #: reached before keep what they got; the rest get this content.
     content_changed: bool = False
+    #: What an A/B test of subjects did: testing on a sample, or which subject won and why.
+    subject_test: str = ""
 
     @property
     def complete(self) -> bool:

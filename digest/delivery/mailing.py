@@ -10,17 +10,18 @@ import atexit
 import hashlib
 import os
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from digest.addresses import email_address
+from digest.delivery.abtest import Decision, SubjectTest, decide
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
 from digest.delivery.pace import Pace
@@ -29,12 +30,15 @@ from digest.delivery.providers import make_sender
 from digest.delivery.senders import Outgoing, PackedReceipts, Receipt, Sender, until_deferred
 from digest.delivery.settings import DeliverySettings
 from digest.errors import CheckError, InputError
-from digest.mail.copies import Copies, kept_in_worker, submit
+from digest.mail.copies import SUBJECT_LABELS, Copies, kept_in_worker, submit
 from digest.mail.readers import reader_chunks, validate_readers
 from digest.models import Reader
+from digest.suppression.events import Engagement
 from digest.suppression.store import SuppressionList
 
 __all__ = ["Mailing"]
+
+Item = TypeVar("Item")
 
 
 class Mailing(Copies):
@@ -56,6 +60,8 @@ class Mailing(Copies):
         due: bool = False,
         at: datetime | None = None,
         pace: Pace | None = None,
+        test: SubjectTest | None = None,
+        events: SuppressionList | None = None,
     ) -> DeliveryReport:
         """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
 
@@ -73,14 +79,45 @@ class Mailing(Copies):
         (the sending calendar, hourly cap and warm-up of ``delivery`` when it is
         ``DeliverySettings``, in the newsletter's zone) may hold some for a later run too
         (``report.held``).
+
+        With a ``test`` (``digest.delivery.abtest``), the subjects are an A/B test: until it
+        is decided, only the sample is sent and the others wait (``report.waiting``); then
+        every reader not reached gets the winner, decided from the opens or clicks in
+        ``events`` (the suppression list the webhooks record into; ``suppressions`` by
+        default) and recorded in ``ledger`` (``report.subject_test`` says what it decided).
         """
         if pace is None and isinstance(delivery, DeliverySettings):
             pace = Pace.from_settings(delivery, self.digest.newsletter.zone)
+        gate: Callable[[str], datetime | None] | None = None
+        share = 0.0
+        if test is not None:
+            sized = len(readers) if isinstance(readers, Sized) else None
+            store = events if events is not None else suppressions
+            phase = self._test_phase(test, ledger, store, at, sized)
+            if isinstance(phase, Decision):
+                winner = self.with_subject(SUBJECT_LABELS.index(phase.winner))
+                report = winner.deliver(
+                    readers, delivery, ledger, executor=executor, workers=workers, chunk=chunk,
+                    resend_unknown=resend_unknown, retry_refused=retry_refused,
+                    progress=progress, suppressions=suppressions, due=due, at=at, pace=pace,
+                )  # fmt: skip
+                report.subject_test = phase.describe()
+                return report
+            gate, share = phase
+        elif (
+            self._chosen is None
+            and len(self.subjects) > 1
+            and ledger
+            and ledger.decision(self.edition_key)
+        ):
+            raise InputError(
+                "test: this edition's subject test has a winner: deliver it with the same test"
+            )
         common: dict[str, Any] = {
             "resend_unknown": resend_unknown,
             "retry_refused": retry_refused,
             "progress": progress,
-            "content": self.key,
+            "content": self.content_key,
             "suppressions": suppressions,
             "at": at,
             "pace": pace,
@@ -97,36 +134,95 @@ class Mailing(Copies):
                 rows, numbers = [row for _, _, row in batch], [n for _, n, _ in batch]
                 return submit(executor, _deliver_rows, self, rows, numbers, how)
 
-            return run_delivery(
+            report = run_delivery(
                 _checked_rows(readers, chunk),
                 itemgetter(0),
                 hand_over,
                 self.edition_key,
                 ledger,
                 variant=lambda row: self._label(row[0]),
-                due=self._row_send_time if due else None,
+                due=_timing(itemgetter(0), self._row_send_time if due else None, gate),
                 in_flight=2 * max(1, workers or os.cpu_count() or 2),
                 **common,
             )
+            return _testing(report, gate, share)
         sender = (
             cast(Sender, delivery)
             if _is_sender(delivery)
             else _SenderRecipe.of(cast(_Recipe, delivery)).make()
         )
         try:
-            return run_delivery(
+            report = run_delivery(
                 reader_chunks(readers, chunk),
                 _address,
                 lambda batch: now(lambda: self.send_chunk(batch, sender)),
                 self.edition_key,
                 ledger,
                 variant=lambda reader: self._label(reader.address),
-                due=self.local_send_time if due else None,
+                due=_timing(_address, self.local_send_time if due else None, gate),
                 **common,
             )
+            return _testing(report, gate, share)
         finally:
             if sender is not delivery:
                 sender.close()
+
+    def _test_phase(
+        self,
+        test: SubjectTest,
+        ledger: SendLedger | None,
+        events: SuppressionList | None,
+        at: datetime | None,
+        readers: int | None,
+    ) -> Decision | tuple[Callable[[str], datetime | None], float]:
+        """The test's winner, decided now if its time has come; else who waits, and until when."""
+        labels = [self.variant_label(index) for index in range(len(self.subjects))]
+        if not 2 <= len(labels) <= 4:
+            raise InputError(f"test: an A/B test needs two to four subjects, not {len(labels)}")
+        if ledger is None:
+            raise InputError("test: needs a send ledger (it keeps the test's start and winner)")
+        if test.winner is not None and test.winner not in labels:
+            raise InputError(f"test.winner: no subject {test.winner!r} (there are {labels})")
+        if test.winner is None and events is None:
+            raise InputError(
+                "test: the winner is decided from opens and clicks: pass events (the "
+                "suppression list the webhooks record into)"
+            )
+        if test.sample_size is not None and readers is None:
+            raise InputError(
+                "test.sample_size: pass the readers as a list (the sample is a share of its length)"
+            )
+        moment, edition = at or datetime.now(UTC), self.edition_key
+        kind: Engagement = "clicked" if test.metric == "clicks" else "opened"
+
+        def decided(how: str | None) -> Decision:
+            sent = ledger.sent_variants(edition)
+            engaged = events.engaged([m for _, m in sent], kind) if events is not None else set()
+            decision = decide(labels, sent, engaged, test.metric, moment)
+            if how is not None:  # by hand: the counts as they stand, for the record
+                decision = replace(decision, winner=test.winner or decision.winner, how=how)
+            ledger.record_decision(edition, decision)
+            return decision
+
+        recorded = ledger.decision(edition)
+        if test.winner is not None:
+            if recorded is not None and (recorded.how, recorded.winner) == ("by hand", test.winner):
+                return recorded
+            return decided("by hand")
+        if recorded is not None:
+            return recorded
+        until = ledger.test_started(edition, moment) + timedelta(hours=test.wait_hours)
+        if moment >= until:
+            return decided(None)
+        share = test.sample
+        if test.sample_size is not None and readers:
+            share = min(share, test.sample_size / readers)
+        sample = test.model_copy(update={"sample": share})
+
+        def gate(address: str) -> datetime | None:
+            return None if sample.in_sample(edition, address) else until
+
+        return gate, share
 
     def local_send_time(self, reader: Reader) -> datetime:
         """When ``reader`` gets the edition: its send time where they live."""
@@ -177,6 +273,40 @@ class Mailing(Copies):
 
 def _address(reader: Reader) -> str:
     return reader.address
+
+
+#: Before any send time: "now", for a reader without one.
+_ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _timing(
+    address: Callable[[Item], str],
+    local: Callable[[Item], datetime] | None,
+    gate: Callable[[str], datetime | None] | None,
+) -> Callable[[Item], datetime] | None:
+    """When each reader is due: their local send time, and no earlier than a test lets them."""
+    if gate is None:
+        return local
+
+    def due(item: Item) -> datetime:
+        moment = local(item) if local is not None else _ALWAYS
+        held = gate(address(item))
+        return moment if held is None or held <= moment else held
+
+    return due
+
+
+def _testing(
+    report: DeliveryReport, gate: Callable[[str], datetime | None] | None, share: float
+) -> DeliveryReport:
+    """The report of a test's first phase, saying so."""
+    if gate is not None:
+        due = report.next_due
+        when = f"{due.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if due is not None else "later"
+        report.subject_test = (
+            f"testing the subjects on {share:.0%} of the list; the winner is decided from {when}"
+        )
+    return report
 
 
 def _is_sender(delivery: object) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from functools import lru_cache
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from digest.check import check_copy, summarise, url_problem
@@ -388,6 +388,10 @@ class Copies:
             signing,
         )
         self.key = hashlib.sha256(repr(made_of).encode()).hexdigest()
+        #: What the readers' copies say, whichever subject each gets: the send ledger compares
+        #: it across runs (``key`` also names a subject chosen for everyone).
+        self.content_key = self.key
+        self._chosen: int | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the renderer and the variants; a worker process makes its own."""
@@ -396,6 +400,7 @@ class Copies:
             "options": self.options,
             "subjects": self.subjects,
             "tokens": self.tokens,
+            "chosen": self._chosen,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -403,6 +408,20 @@ class Copies:
         self.__init__(  # type: ignore[misc]
             state["digest"], state["options"], state["subjects"], state["tokens"]
         )
+        self._choose(state.get("chosen"))
+
+    def _choose(self, index: int | None) -> None:
+        self._chosen = index
+        if index is not None:
+            self.key = hashlib.sha256(f"{self.content_key}\nsubject {index}".encode()).hexdigest()
+
+    def with_subject(self, index: int) -> Self:
+        """These copies with every reader given subject ``index`` (an A/B test's winner)."""
+        if not 0 <= index < max(1, len(self.subjects)):
+            raise InputError(f"subject: no variant {index} of {len(self.subjects)}")
+        copies = type(self).__new__(type(self))
+        copies.__setstate__({**self.__getstate__(), "chosen": index})
+        return copies
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as the key and the pickled state, so a worker that has it reads only the key.
@@ -423,6 +442,8 @@ class Copies:
         """Which subject variant ``reader`` (or an address) gets, the same for an address."""
         if len(self.subjects) < 2:
             return 0
+        if self._chosen is not None:
+            return self._chosen
         address = reader if isinstance(reader, str) else reader.address
         seed = f"{self.edition_key}\n{address}".encode()
         return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % len(self.subjects)

@@ -271,3 +271,27 @@ def test_the_default_date_is_the_latest_scheduled_one() -> None:
     assert weekly.latest(date(2026, 11, 30)) == date(2026, 11, 30)
     assert weekly.latest(date(2026, 12, 2)) == date(2026, 11, 30)
     assert Cadence(every="day").latest(date(2026, 12, 2)) == date(2026, 12, 2)
+
+
+def test_history_says_what_an_ab_test_decided(newsletter_dir: Path) -> None:
+    from digest.delivery.abtest import decide
+    from digest.delivery.ledger import SendLedger
+    from digest.delivery.mailing import Mailing
+
+    built = build(newsletter_dir, date(2026, 11, 16))
+    mailing = Mailing(built.digest, subjects=["One {{ edition.number }}", "Two"])
+    decision = decide(
+        "AB",
+        [("A", "m1"), ("A", "m2"), ("B", "m3"), ("B", "m4")],
+        {"m3", "m4", "m1"},
+        "clicks",
+        datetime(2026, 11, 16, 10, 30, tzinfo=UTC),
+    )
+    with SendLedger(newsletter_dir / "newsletter.sends.sqlite3") as ledger:
+        ledger.record_decision(mailing.edition_key, decision)
+    listed = run_digest("history", "--config", "newsletter.toml", cwd=newsletter_dir)
+    assert listed.returncode == 0, listed.stderr
+    assert (
+        "\n      A/B: subject B won on 2026-11-16 10:30 UTC; A 1/2 clicked (50.0 %), "
+        "B 2/2 clicked (100.0 %)\n"
+    ) in listed.stdout
