@@ -89,6 +89,41 @@ def one_against_two(readers: int, rounds: int, ledger: bool) -> None:
     print(f"{'  the driver CPU per reader with two workers':<56} {cpu:>8.1f} us")
 
 
+def dask_against_one(readers: int, rounds: int) -> None:
+    """Two Dask workers (a local cluster of processes) against one process, with a ledger."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print("(Dask's distributed is not installed: no cluster comparison)")
+        return
+    mail = mailing()
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+        client.get_executor() as executor,
+        tempfile.TemporaryDirectory() as folder,
+        SendLedger(Path(folder) / "sends.sqlite3") as book,
+    ):
+        mail.deliver(rows(4000, 10**8), Discard, book, executor=executor, workers=2)
+        ratios = []
+        for number in range(rounds):
+            first = number * 2 * readers
+            start = time.perf_counter()
+            mail.deliver(rows(readers, first), Discard(), book)
+            one = time.perf_counter() - start
+            start = time.perf_counter()
+            mail.deliver(
+                rows(readers, first + readers), Discard, book, executor=executor, workers=2
+            )
+            ratios.append(one / (time.perf_counter() - start))
+    print(
+        f"{'two Dask workers, with a ledger':<56} {'':>8}    "
+        f"{statistics.median(ratios):.2f}x one (rounds {min(ratios):.2f}-{max(ratios):.2f})"
+    )
+
+
 def million(ledger: bool) -> None:
     code = textwrap.dedent(
         f"""
@@ -128,6 +163,7 @@ def main() -> None:
     print(f"(on {os.cpu_count()} cores; Python {sys.version.split()[0]})")
     for ledger in (True, False):
         one_against_two(args.readers, args.rounds, ledger)
+    dask_against_one(args.readers, args.rounds)
     if args.million:
         for ledger in (True, False):
             million(ledger)
