@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from digest.delivery.abtest import SubjectTest, decide
 from digest.delivery.ledger import SendLedger
+from digest.delivery.loop import DeliveryReport
 from digest.delivery.mailing import Mailing
 from digest.delivery.settings import DeliverySettings
 from digest.errors import InputError
@@ -103,9 +104,14 @@ def the_test(postmark: ProviderApi, tmp_path: Path, pool: Executor | None) -> No
         SuppressionList(web.suppressions) as events,
         TestClient(make_app(web)) as client,
     ):
-        first = mailing.deliver(
-            people, through(postmark), ledger, test=test, events=events, at=T0, executor=pool
-        )
+
+        def run(hours: float) -> DeliveryReport:
+            at = T0 + timedelta(hours=hours)
+            return mailing.deliver(
+                people, through(postmark), ledger, test=test, events=events, at=at, executor=pool
+            )
+
+        first = run(0)
         assert 40 <= first.sent <= 80 and first.waiting == 200 - first.sent
         assert first.next_due == T0 + timedelta(hours=3)
         assert first.subject_test.startswith("testing the subjects on 30% of the list")
@@ -119,34 +125,10 @@ def the_test(postmark: ProviderApi, tmp_path: Path, pool: Executor | None) -> No
             if (label == "B" and n % 2 == 0) or (label != "B" and n % 7 == 0):
                 click(client, ids[address], address)
                 clicks[label] += 1
-        early = mailing.deliver(
-            people,
-            through(postmark),
-            ledger,
-            test=test,
-            events=events,
-            at=T0 + timedelta(hours=1),
-            executor=pool,
-        )
+        early = run(1)
         assert early.sent == 0 and early.skipped == first.sent and early.waiting == first.waiting
-        won = mailing.deliver(
-            people,
-            through(postmark),
-            ledger,
-            test=test,
-            events=events,
-            at=T0 + timedelta(hours=3),
-            executor=pool,
-        )
-        after = mailing.deliver(
-            people,
-            through(postmark),
-            ledger,
-            test=test,
-            events=events,
-            at=T0 + timedelta(hours=4),
-            executor=pool,
-        )
+        won = run(3)
+        after = run(4)
         decision = ledger.decision(mailing.edition_key)
     assert won.sent == 200 - first.sent and won.skipped == first.sent and won.waiting == 0
     assert after.sent == 0 and after.skipped == 200

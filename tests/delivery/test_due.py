@@ -60,17 +60,22 @@ def test_a_list_across_24_zones_gets_it_at_each_readers_morning_once(tmp_path: P
     assert due("nozone@example.org").tzinfo == ZoneInfo("Asia/Jakarta")
 
 
+def seed_sending_to(folder: Path, port: int, delivery: str = "") -> Path:
+    """A copy of the tangerangnews example whose ``[delivery]`` is a local SMTP server."""
+    shutil.copytree(EXAMPLES / "tangerangnews", folder / "seed")
+    config = folder / "seed" / "newsletter.toml"
+    config.write_text(
+        config.read_text() + f"\n[delivery]\n{delivery}"
+        f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+    )
+    return config
+
+
 def test_send_due_from_cron_says_who_waits(tmp_path: Path) -> None:
     inbox = Inbox()
     controller, port = start_smtp(inbox)
     try:
-        folder = tmp_path / "seed"
-        shutil.copytree(EXAMPLES / "tangerangnews", folder)
-        config = folder / "newsletter.toml"
-        config.write_text(
-            config.read_text()
-            + f'\n[delivery]\n[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-        )
+        config = seed_sending_to(tmp_path, port)
         out = tmp_path / "out"
         built = run_digest("build", "--config", config, "--date", "2099-01-05", "--out", out, "-q")
         assert built.returncode == 0, built.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -22,9 +21,9 @@ from digest.delivery.senders import Receipt
 from digest.delivery.settings import DeliverySettings, SmtpSettings
 from digest.delivery.smtp import SmtpSender
 
-from ..helpers import EXAMPLES, build_example, run_digest
+from ..helpers import build_example, run_digest
 from ..mailservers import Inbox, start_smtp
-from .test_due import ZONES
+from .test_due import ZONES, seed_sending_to
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 SMTP = {"smtp": {"host": "127.0.0.1"}}
@@ -227,13 +226,7 @@ def test_send_prints_the_plan_and_holds_the_rest(tmp_path: Path) -> None:
     inbox = Inbox()
     controller, port = start_smtp(inbox)
     try:
-        folder = tmp_path / "seed"
-        shutil.copytree(EXAMPLES / "tangerangnews", folder)
-        config = folder / "newsletter.toml"
-        config.write_text(
-            config.read_text() + "\n[delivery]\nhourly_cap = 2\n"
-            f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-        )
+        config = seed_sending_to(tmp_path, port, "hourly_cap = 2\n")
         out = tmp_path / "out"
         built = run_digest("build", "--config", config, "--date", "2026-11-30", "--out", out, "-q")
         assert built.returncode == 0, built.stderr
