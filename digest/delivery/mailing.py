@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Siz
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
 from typing import Any, TypeVar, cast
@@ -107,8 +106,8 @@ class Mailing(Copies):
         elif (
             self._chosen is None
             and len(self.subjects) > 1
-            and ledger
-            and ledger.decision(self.edition_key)
+            and ledger is not None
+            and ledger.decision(self.edition_key) is not None
         ):
             raise InputError(
                 "test: this edition's subject test has a winner: deliver it with the same test"
@@ -228,14 +227,17 @@ class Mailing(Copies):
         """When ``reader`` gets the edition: its send time where they live."""
         return self._send_time_in(reader.timezone)
 
-    @lru_cache(maxsize=1024)  # noqa: B019 (a few hundred zones, for the mailing's life)
     def _send_time_in(self, zone: str | None) -> datetime:
-        newsletter = self.digest.newsletter
-        return datetime.combine(
-            self.digest.edition.date,
-            newsletter.schedule.send_time,
-            tzinfo=ZoneInfo(zone) if zone else newsletter.zone,
-        )
+        """The send time in ``zone`` (the newsletter's for None), worked out once per zone."""
+        known: dict[str | None, datetime] = self.__dict__.setdefault("_send_times", {})
+        if zone not in known:
+            newsletter = self.digest.newsletter
+            known[zone] = datetime.combine(
+                self.digest.edition.date,
+                newsletter.schedule.send_time,
+                tzinfo=ZoneInfo(zone) if zone else newsletter.zone,
+            )
+        return known[zone]
 
     def _row_send_time(self, item: _Row) -> datetime:
         _, number, row = item
