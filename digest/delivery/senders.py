@@ -23,11 +23,13 @@ module each beside it; ``digest.delivery.providers``, where
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -43,7 +45,6 @@ __all__ = [
     "Receipt",
     "Sender",
     "Throttle",
-    "each_until_deferred",
     "receipts_for",
     "retry_delays",
     "until_deferred",
@@ -52,6 +53,7 @@ __all__ = [
 
 State = Literal["sent", "refused", "unknown", "deferred"]
 Item = TypeVar("Item")
+Lane = TypeVar("Lane")
 
 
 _Self = TypeVar("_Self", bound="Closing")
@@ -200,26 +202,6 @@ def until_deferred(
     return receipts
 
 
-def each_until_deferred(
-    messages: Sequence[Outgoing], one: Callable[[Outgoing], Receipt]
-) -> list[Receipt]:
-    """Send ``messages`` one after another; after a deferral the rest are deferred too.
-
-    A ``SendError`` (a refused login or key, no credentials) defers the message it came with.
-    """
-
-    def single(batch: Sequence[Outgoing]) -> list[Receipt]:
-        try:
-            return [one(batch[0])]
-        except SendError as error:
-            return receipts_for(batch, "deferred", str(error))
-
-    def defer(rest: Sequence[Outgoing], why: str) -> list[Receipt]:
-        return receipts_for(rest, "deferred", why)
-
-    return until_deferred(messages, 1, single, defer)
-
-
 class Pooled(Closing):
     """Work on a batch spread over up to ``connections`` threads, paced by one throttle."""
 
@@ -241,10 +223,47 @@ class Pooled(Closing):
             self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="digest-send")
         return [r for part in self._pool.map(work, runs) for r in part]
 
-    def _shares(self, batch: Sequence[Outgoing]) -> list[Sequence[Outgoing]]:
-        """``batch`` cut into one run per connection."""
-        share = -(-len(batch) // self.connections) if batch else 1
-        return [batch[i : i + share] for i in range(0, len(batch), share)]
+    def _each(
+        self,
+        batch: Sequence[Outgoing],
+        one: Callable[[Lane, Outgoing], Receipt],
+        lane: Callable[[], AbstractContextManager[Lane]],
+    ) -> list[Receipt]:
+        """Each message of ``batch`` through ``one`` on up to ``connections`` lanes, in order.
+
+        Each lane takes the next message as it finishes one: fixed shares made a batch wait
+        for its slowest share, and here a lane is idle only for the last message. A lane stops
+        at a deferral that stops the send (or a ``SendError``, which defers its message); the
+        messages no lane took are deferred with that reason.
+        """
+        receipts: list[Receipt | None] = [None] * len(batch)
+        taken = itertools.count()  # its next() is one step under the GIL: no lock needed
+
+        def run(_: int = 0) -> None:
+            with lane() as state:
+                while (index := next(taken)) < len(batch):
+                    message = batch[index]
+                    try:
+                        receipt = one(state, message)
+                    except SendError as error:
+                        receipt = Receipt(message.address, "deferred", str(error), message.variant)
+                    receipts[index] = receipt
+                    if receipt.state == "deferred" and receipt.stops:
+                        return
+
+        lanes = min(self.connections, len(batch))
+        if lanes <= 1:
+            run()
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="digest-send")
+            list(self._pool.map(run, range(lanes)))
+        stopped = [r.detail for r in receipts if r and r.state == "deferred" and r.stops]
+        why = stopped[0] if stopped else "not handed over"
+        return [
+            receipt or Receipt(message.address, "deferred", why, message.variant)
+            for receipt, message in zip(receipts, batch, strict=True)
+        ]
 
     def close(self) -> None:
         """Stop the threads."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from functools import partial
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from digest.delivery.senders import (
@@ -13,7 +13,6 @@ from digest.delivery.senders import (
     Pooled,
     Receipt,
     State,
-    each_until_deferred,
     retry_delays,
 )
 from digest.errors import SendError
@@ -130,4 +129,4 @@ class SesSender(Pooled):
 
     def send(self, batch: Sequence[Outgoing]) -> list[Receipt]:
         """Send each message with its own call, ``connections`` calls at a time."""
-        return self._map(partial(each_until_deferred, one=self._one), self._shares(batch))
+        return self._each(batch, lambda _, message: self._one(message), nullcontext)

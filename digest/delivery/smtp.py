@@ -7,12 +7,13 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Sequence
-from functools import cache, partial
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING
 
 from digest.delivery.dkim import DkimSigner
-from digest.delivery.senders import Outgoing, Pooled, Receipt, each_until_deferred, retry_delays
+from digest.delivery.senders import Outgoing, Pooled, Receipt, retry_delays
 from digest.errors import SendError
 from digest.mail.mime import envelope_sender
 
@@ -183,11 +184,12 @@ class SmtpSender(Pooled):
         with self._lock:
             self._idle.append(connection)
 
-    def _run(self, messages: Sequence[Outgoing]) -> list[Receipt]:
-        """Send ``messages`` one after another over one connection."""
+    @contextmanager
+    def _lane(self) -> Iterator[_Connection]:
+        """A connection of the pool for one lane of a batch, given back after."""
         connection = self._take()
         try:
-            return each_until_deferred(messages, partial(self._one, connection))
+            yield connection
         finally:
             self._give_back(connection)
 
@@ -216,7 +218,7 @@ class SmtpSender(Pooled):
 
     def send(self, batch: Sequence[Outgoing]) -> list[Receipt]:
         """Deliver ``batch`` over up to ``connections`` connections at once."""
-        return self._map(self._run, self._shares(batch))
+        return self._each(batch, self._one, self._lane)
 
     def close(self) -> None:
         """Say goodbye to the server on every connection."""
