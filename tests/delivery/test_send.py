@@ -500,3 +500,43 @@ def test_each_copy_is_dated_as_its_batch_leaves_and_otherwise_as_built(signed: b
             assert tokens is not None
             token = str(message["List-Unsubscribe"]).strip("<>").rsplit("/", 1)[1]
             assert tokens.address(token) == outgoing.address
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_lanes_take_the_next_message_and_a_stop_defers_only_what_no_lane_took(lanes: int) -> None:
+    import random
+    import threading
+    from contextlib import nullcontext
+
+    from digest.delivery.senders import Outgoing, Pooled, Receipt
+    from digest.errors import SendError
+
+    handed: list[str] = []
+    lock = threading.Lock()
+
+    def one(_: object, message: Outgoing) -> Receipt:
+        time.sleep(random.random() / 500)
+        if message.address == "down@example.org":
+            return Receipt(message.address, "deferred", "the server went away")
+        if message.address == "login@example.org":
+            raise SendError("the login was refused")
+        with lock:
+            handed.append(message.address)
+        return Receipt(message.address, "sent", f"id-{message.address}", message.variant)
+
+    batch = [Outgoing(f"r{n}@example.org", b"", "A") for n in range(40)]
+    with Pooled(lanes) as pooled:
+        receipts = pooled._each(batch, one, nullcontext)
+    assert [r.address for r in receipts] == [m.address for m in batch]  # in order
+    assert {r.state for r in receipts} == {"sent"} and len(handed) == 40
+    for stop in ("down@example.org", "login@example.org"):
+        handed.clear()
+        stopping = batch[:10] + [Outgoing(stop, b"")] * lanes + batch[10:]
+        with Pooled(lanes) as pooled:
+            receipts = pooled._each(stopping, one, nullcontext)
+        sent = [r.address for r in receipts if r.state == "sent"]
+        assert sorted(sent) == sorted(handed)  # sent means handed over, nothing else
+        assert all(r.state in ("sent", "deferred") for r in receipts)
+        assert [r.address for r in receipts] == [m.address for m in stopping]
+        deferred = [r for r in receipts if r.state == "deferred"]
+        assert len(deferred) >= lanes and set(sent) >= {f"r{n}@example.org" for n in range(10)}
