@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
-from digest.delivery.abtest import Decision
 from digest.errors import DigestError, SendError
 from digest.files import BuildLock, Database, inert_cell, open_wal, transaction, write_file
 
 if TYPE_CHECKING:
+    from digest.delivery.abtest import Decision
     from digest.delivery.senders import Receipt
     from digest.files import StrPath
 
@@ -248,6 +248,8 @@ class SendLedger(Database):
         ).fetchone()
         if row is None:
             return None
+        from digest.delivery.abtest import Decision  # not at import: digest send starts faster
+
         winner, how, decided, counts, metric = row
         shares = {label: (int(a), int(b)) for label, (a, b) in json.loads(counts).items()}
         return Decision(winner, how, datetime.fromisoformat(decided), shares, metric)
