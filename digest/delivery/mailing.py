@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Siz
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from itertools import islice
 from operator import itemgetter
 from typing import Any, TypeVar, cast
@@ -227,9 +228,13 @@ class Mailing(Copies):
         """When ``reader`` gets the edition: its send time where they live."""
         return self._send_time_in(reader.timezone)
 
+    @cached_property
+    def _send_times(self) -> dict[str | None, datetime]:
+        return {}
+
     def _send_time_in(self, zone: str | None) -> datetime:
         """The send time in ``zone`` (the newsletter's for None), worked out once per zone."""
-        known: dict[str | None, datetime] = self.__dict__.setdefault("_send_times", {})
+        known = self._send_times
         if zone not in known:
             newsletter = self.digest.newsletter
             known[zone] = datetime.combine(

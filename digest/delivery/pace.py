@@ -160,6 +160,4 @@ class Pace:
                 done += count
             if count < ready and allowance.until is not None:
                 at = allowance.until  # held back: go on when the rule allows more
-            elif done < len(times):
-                at = max(at, times[done])
         return SendPlan(dict(sorted(hours.items())), len(times) - done)
