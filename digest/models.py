@@ -227,6 +227,8 @@ class Article(_Model):
     published_at: Annotated[
         AwareDatetime, BeforeValidator(_zoned), AfterValidator(_reasonable_moment)
     ]
+    #: False when the source gave only the day: editions show its date without a time.
+    time_known: bool = True
     summary: Paragraphs = ""
     summary_html: SummaryHtml | None = None
     author: OneLine | None = None

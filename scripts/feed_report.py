@@ -29,6 +29,11 @@ FEEDS = {
     "uolNoticias.rss": {"locale": "pt_BR", "timezone": "America/Sao_Paulo"},
     "encoding-gb2312.xml": {"locale": "zh_CN", "timezone": "Asia/Shanghai"},
     "inessential.json": {"locale": "en_US", "timezone": "America/Los_Angeles"},
+    "reddit-ollama.atom": {"locale": "en", "timezone": "UTC"},
+    "blogger-4fsod.atom": {"locale": "en_US", "timezone": "America/Los_Angeles"},
+    "youtube-google.atom": {"locale": "en_US", "timezone": "America/Los_Angeles"},
+    "biorxiv.rdf": {"locale": "en_US", "timezone": "America/New_York"},
+    "euc-jp.rdf": {"locale": "ja", "timezone": "Asia/Tokyo"},
 }
 
 

@@ -187,6 +187,8 @@ def _drop_trailers(root: lxml.html.HtmlElement) -> None:
             last.drop_tree()
             continue
         words = last.text_content()
+        if last.tag == "br" and (last.tail or "").strip():
+            break  # a line break inside the text: dropping it would join two words
         if last.tag == "br" or (
             last.find(".//img") is None and (not words.strip() or _is_trailer(words))
         ):

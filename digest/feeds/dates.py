@@ -46,10 +46,16 @@ _WORD = re.compile(r"[^\W\d_]+\.?", re.UNICODE)
 
 
 class ParsedDate(NamedTuple):
-    """A parsed moment (always with a zone) and whether its zone had to be assumed."""
+    """A parsed moment (always with a zone), whether its zone was assumed, whether it had a time."""
 
     moment: datetime
     assumed_zone: bool
+    #: False for a day alone ("2019-08-27"): its moment is midnight, a time nobody wrote.
+    has_time: bool = True
+
+
+#: A clock time in a date's text: "19:02", "T07", "14時".
+_CLOCK = re.compile(r"\d:\d|T\d|\d時")
 
 
 def _fold(word: str) -> str:
@@ -187,6 +193,19 @@ def parse_date(
         return None
     if ":" in text:
         text = _twenty_four_hours(text, languages)
+    read = _read_text(text, zone)
+    if read is None:
+        english = _english(text, [*languages, *FALLBACK_LANGUAGES])
+        if english is None or english == text:
+            return None
+        read = parse_date(english, zone, ["en"])
+    if read is None or _CLOCK.search(text):
+        return read
+    return read._replace(has_time=False)
+
+
+def _read_text(text: str, zone: tzinfo) -> ParsedDate | None:
+    """An RFC 822 or ISO 8601 date; None for anything else."""
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -198,8 +217,4 @@ def parse_date(
     try:
         return _zone_less(datetime.fromisoformat(text.replace("Z", "+00:00")), zone)
     except ValueError:
-        pass
-    english = _english(text, [*languages, *FALLBACK_LANGUAGES])
-    if english is not None and english != text:
-        return parse_date(english, zone, ["en"])
-    return None
+        return None

@@ -251,6 +251,23 @@ def is_redirect_link(url: str) -> bool:
     return on_domains(url, _REDIRECT_HOSTS) or "/~r/" in urlsplit(url).path
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def _declaration_first(raw: bytes) -> bytes:
+    """The feed without the blank lines some servers send before its ``<?xml`` declaration.
+
+    XML allows nothing before the declaration, so the parser would stop there and keep only
+    what it had read; a stray newline printed by a server-side script is the usual cause.
+    """
+    bom = _BOM if raw.startswith(_BOM) else b""
+    body = raw[len(bom) :]
+    declared = body.lstrip(b" \t\r\n")
+    if len(declared) < len(body) and declared.startswith(b"<?xml"):
+        return bom + declared
+    return raw
+
+
 def _feed_items(
     source: Source, raw: bytes, newsletter: Newsletter, warnings: list[str]
 ) -> tuple[list[tuple[str, dict[str, Any]]], str]:
@@ -259,7 +276,7 @@ def _feed_items(
     from digest.feeds.cleaning import fix_text
 
     # A file object, never bytes: feedparser opens bytes that name a file (b"/etc/passwd").
-    parsed = feedparser.parse(io.BytesIO(raw))
+    parsed = feedparser.parse(io.BytesIO(_declaration_first(raw)))
     if not parsed.get("version"):
         problem = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
         raise SourceError(f"source {source.label!r}: not an RSS or Atom feed: {problem}")
@@ -306,7 +323,7 @@ def _feed_items(
             "date_text": dated,
             "title": title or None,
             "url": urljoin(base, link or "") if base else link,
-            "published_at": reading.date(
+            **reading.dated(
                 dated,
                 dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"),
             ),
@@ -335,11 +352,17 @@ class _Reading:
         languages = [self.source.language or self.language or "", self.newsletter.locale]
         self.languages = [language.replace("-", "_") for language in languages if language]
 
-    def date(self, text: Any, parsed: Any = None) -> str | None:
-        """An ISO 8601 date from the feed's text (or feedparser's UTC tuple)."""
+    def dated(self, text: Any, parsed: Any = None) -> dict[str, Any]:
+        """An item's ``published_at`` (ISO 8601) from the feed's text or feedparser's UTC tuple.
+
+        A day without a time also gives ``time_known: False``; nothing when it is unreadable.
+        """
         read = parse_date(text, self.zone, self.languages) or parse_date(parsed, self.zone)
         if read is None:
-            return None
+            return {}
+        if not read.has_time:
+            # A day alone needs no zone to be shown: no warning about one.
+            return {"published_at": read.moment.isoformat(), "time_known": False}
         if read.assumed_zone and not self.source.timezone and not self.warned:
             self.warned = True
             self.warnings.append(
@@ -347,7 +370,7 @@ class _Reading:
                 f"name no time zone; they are read in the newsletter's timezone "
                 f"{self.zone.key} (set timezone in the source to change it)"
             )
-        return read.moment.isoformat()
+        return {"published_at": read.moment.isoformat()}
 
     def html(self, value: str) -> str | None:
         """The item's HTML, repaired and cut to the newsletter's summary length."""
@@ -476,7 +499,7 @@ def _json_feed_item(
         if isinstance(entry.get("title"), str)
         else entry.get("title"),
         "url": urljoin(base, url or "") if base and isinstance(url, str | None) else url,
-        "published_at": reading.date(entry.get("date_published") or entry.get("date_modified")),
+        **reading.dated(entry.get("date_published") or entry.get("date_modified")),
         "summary": cut_text(
             fix_text(summary or text or ""), reading.newsletter.layout.summary_length
         )

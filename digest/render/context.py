@@ -51,6 +51,13 @@ def _paragraphs(text: str | None) -> list[str]:
     return [" ".join(p.split()) for p in (text or "").split("\n\n") if p.strip()]
 
 
+#: A CLDR pattern's time fields (hours, minutes, seconds, day period, zone) with what joins
+#: them to the date, left out of the date of an article that has no time.
+_TIME_FIELDS = re.compile(
+    r"[\s,|·-]*(?:'[^']*'\s*)?[HhKkmsSaBbjJzZvVxXO]+(?:[:.]?[HhKkmsSaBbjJzZvVxXO]+)*"
+)
+
+
 def archive_page_url(newsletter: Newsletter, edition: Edition) -> str | None:
     """The public address of an edition's archive page, when the newsletter has an archive."""
     if newsletter.links.archive_url is None:
@@ -68,12 +75,20 @@ def language_tag(locale: Locale) -> str:
     return "-".join(part for part in (locale.language, locale.script, locale.territory) if part)
 
 
-def format_moment(moment: datetime, newsletter: Newsletter, locale: Locale) -> str:
+def format_moment(
+    moment: datetime, newsletter: Newsletter, locale: Locale, time_known: bool = True
+) -> str:
     """An article's date and time in the newsletter's zone, as the locale writes them.
 
     ``date_format`` is a style of the locale (full, long, medium, short), joined with the time
-    in ``time_format`` the way the locale joins them, or a CLDR pattern used as it is.
+    in ``time_format`` the way the locale joins them, or a CLDR pattern used as it is. Without
+    a known time, the day is the one the source gave, written without the pattern's time fields.
     """
+    if not time_known:
+        pattern = newsletter.layout.date_format
+        if pattern not in DATE_STYLES:
+            pattern = _TIME_FIELDS.sub("", pattern).strip(" ,|·-\u2013") or "long"
+        return format_date(moment.date(), pattern, locale=locale)
     if newsletter.layout.date_format not in DATE_STYLES:
         return format_datetime(
             moment, newsletter.layout.date_format, tzinfo=newsletter.zone, locale=locale
@@ -208,6 +223,7 @@ def _article_context(
             "alt": item.image_alt or "",
             "caption": item.image_caption or "",
             "credit": item.image_credit or "",
+            "width": item.image_width,
             # Height over width, when the article gives the picture's size.
             "ratio": item.image_height / item.image_width
             if item.image_width and item.image_height
@@ -218,7 +234,7 @@ def _article_context(
         "url": item.url,
         "section": section_labels.get(item.section.casefold(), item.section),
         "author": item.author or "",
-        "published": format_moment(item.published_at, newsletter, locale),
+        "published": format_moment(item.published_at, newsletter, locale, item.time_known),
         "published_iso": item.published_at.isoformat(),
         "summary": _paragraphs(item.summary),
         # Sanitised by the model (nh3): only paragraphs, emphasis, breaks and safe links.
