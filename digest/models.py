@@ -521,7 +521,7 @@ class Layout(_Model):
     subject_length: int = Field(default=78, ge=20, le=500)
     #: The inbox preview (preheader) is cut at a word to this many characters.
     preheader_length: int = Field(default=110, ge=20, le=500)
-    #: Feed summaries are cut at a word to at most this many characters, with an ellipsis.
+    #: Feed summaries are cut at a word to at most this many characters (an ellipsis mid-sentence).
     summary_length: int = Field(default=600, ge=50, le=20_000)
     #: The CSS inliner: premailer, or css-inline (faster;
     #: ``pip install 'newsletter-digest[fast]'``).

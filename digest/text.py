@@ -21,6 +21,7 @@ __all__ = [
     "clean_text",
     "columns",
     "cut_text",
+    "end_cut",
     "one_line_text",
     "wrap",
 ]
@@ -91,15 +92,31 @@ def wrap(text: str, width: int = 72, indent: str = "") -> str:
     return ("\n" + indent).join(out)
 
 
+#: What ends a sentence: a text cut right after one ends with it, not with an ellipsis.
+SENTENCE_ENDS = (".", "!", "?", "\u3002", "\uff01", "\uff1f", "\u0964", "\u061f", "\u06d4")
+
+
 def cut_text(text: str, limit: int) -> str:
-    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis."""
+    """``text`` cut at a word boundary to at most ``limit`` characters.
+
+    Cut inside a sentence, it ends with an ellipsis; cut just after one, with that sentence
+    (never "here.…").
+    """
     if len(text) <= limit:
         return text
     cut = text[: max(limit - 1, 1)]
     space = max(cut.rfind(" "), cut.rfind("\n"))
     if space > limit // 2:
         cut = cut[:space]
-    return cut.rstrip(" \n,;:.-\u2013\u2014") + ELLIPSIS
+    return end_cut(cut)
+
+
+def end_cut(cut: str) -> str:
+    """The end of a cut text: the sentence it stops after, else an ellipsis."""
+    cut = cut.rstrip(" \n")
+    if cut.endswith(SENTENCE_ENDS) and not cut.endswith(".."):
+        return cut
+    return cut.rstrip(",;:.-\u2013\u2014") + ELLIPSIS
 
 
 # Control characters other than tab and newline, the non-characters U+FFFE/U+FFFF and

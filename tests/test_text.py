@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digest import Newsletter, build_digest
+from digest.feeds.cleaning import clean_feed_html
 from digest.feeds.sources import Source, read_source
 from digest.text import columns, cut_text, wrap
 
@@ -93,7 +94,46 @@ def test_wrap_keeps_every_word_and_fits_the_width(words: list[str], width: int) 
         ("short", 10, "short"),
         ("The quick brown fox jumps", 15, "The quick…"),
         ("Verylongwordwithoutspaces", 10, "Verylongw…"),
+        # Cut just after a sentence: it ends with the sentence, never "here.…" or "here…".
+        ("One sentence here. Two sentences there", 20, "One sentence here."),
+        ("Is it here? Two sentences there", 14, "Is it here?"),
+        ("ここで一文。次の文がつづきます", 8, "ここで一文。次…"),
+        ("Wait... then more words come", 9, "Wait…"),
+        ("One, two, three, four", 10, "One, two…"),
     ],
 )
 def test_cut_text(text: str, limit: int, cut: str) -> None:
     assert cut_text(text, limit) == cut
+
+
+@pytest.mark.parametrize(
+    ("html", "limit", "cut"),
+    [
+        # The cut falls at the start of a paragraph: no lone "T…" after a full sentence.
+        (
+            "<p>One sentence here.</p><p>Two sentences there and more</p>",
+            19,
+            "<p>One sentence here.</p>",
+        ),
+        (
+            "<p>One sentence here</p><p>Two sentences there and more</p>",
+            19,
+            "<p>One sentence here…</p>",
+        ),
+        # After kept text, whole words only.
+        (
+            "<p>One sentence here.</p><p>Two sentences there and more</p>",
+            25,
+            "<p>One sentence here.</p><p>Two…</p>",
+        ),
+        ("<p>One <b>sentence</b> here and there.</p>", 14, "<p>One <b>sentence</b>…</p>"),
+        ("<p>One <b>sentence</b> here and there.</p>", 20, "<p>One <b>sentence</b> here and…</p>"),
+        (
+            "<p>One.</p><p><img src='a.jpg'></p><p>Two sentences there</p>",
+            6,
+            '<p>One.</p><p><img src="a.jpg"></p>',
+        ),
+    ],
+)
+def test_feed_html_is_cut_at_words_and_sentences(html: str, limit: int, cut: str) -> None:
+    assert clean_feed_html(html, limit) == cut

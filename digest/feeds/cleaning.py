@@ -20,7 +20,7 @@ import lxml.html
 
 from digest.labels import READ_MORE_PHRASES
 from digest.markup import fragment_html, html_fragment
-from digest.text import cut_text
+from digest.text import ELLIPSIS, cut_text, end_cut
 
 __all__ = [
     "Clutter",
@@ -166,6 +166,7 @@ def clean_feed_html(html: str, limit: int | None = None) -> str:
     _drop_trailers(root)
     if limit is not None:
         _cut_tree(root, limit)
+        _tidy_cut_end(root)
     return fragment_html(root)
 
 
@@ -262,28 +263,62 @@ def _drop_following(
         current = parent
 
 
-def _cut_tree(element: lxml.html.HtmlElement, remaining: int) -> int:
+def _tidy_cut_end(root: lxml.html.HtmlElement) -> None:
+    """Drop the blocks a cut emptied; an ellipsis left alone in a block joins the text before."""
+    alone = False
+    while len(root):
+        last = root[-1]
+        words = last.text_content().strip()
+        if last.find(".//img") is not None or (last.tag == "br" and (last.tail or "").strip()):
+            break
+        if words not in ("", ELLIPSIS):
+            break
+        alone = alone or words == ELLIPSIS
+        last.drop_tree()
+    pieces = _pieces(root)
+    if alone and pieces:
+        element, where, text = pieces[-1]
+        setattr(element, where, end_cut(text))
+
+
+def _cut_tree(element: lxml.html.HtmlElement, remaining: int, kept: list[str] | None = None) -> int:
     """Keep ``remaining`` characters of text in ``element`` and drop what follows them.
 
-    Returns how many characters are left for the text after ``element``.
+    Returns how many characters are left for the text after ``element``. Once some text is
+    kept, the run of text the cut falls in keeps whole words only: none at all is an ellipsis
+    (never a lone "T…"), or nothing when the text kept ends a sentence.
     """
+    kept = [] if kept is None else kept  # the runs of text kept so far
 
     def keep(value: str | None) -> tuple[str | None, int]:
         if not value:
             return value, remaining
         if remaining <= 0:
             return None, 0
-        length = len(" ".join(value.split()))
-        if length > remaining:
-            return cut_text(" ".join(value.split()), remaining), 0
-        return value, remaining - length
+        words = value.split()
+        length = len(" ".join(words))
+        if length <= remaining:
+            if words:
+                kept.append(value)
+            return value, remaining - length
+        if not "".join(kept).strip():
+            return cut_text(" ".join(words), remaining), 0
+        fitted: list[str] = []
+        for word in words:
+            if len(" ".join([*fitted, word])) >= remaining:
+                break
+            fitted.append(word)
+        if fitted:
+            return (" " if value[0].isspace() else "") + end_cut(" ".join(fitted)), 0
+        before = "".join(kept).rstrip()
+        return (None if end_cut(before) == before else ELLIPSIS), 0
 
     element.text, remaining = keep(element.text)
     for child in list(element):
         if remaining <= 0:
             element.remove(child)  # with its tail
             continue
-        remaining = _cut_tree(child, remaining)
+        remaining = _cut_tree(child, remaining, kept)
         child.tail, remaining = keep(child.tail)
     return remaining
 
