@@ -68,6 +68,8 @@ def check_url(value: str, schemes: Collection[str], base: str | None = None) -> 
             raise ValueError("a relative URL needs a base URL; use an absolute URL")
         value = urljoin(base, value)
         scheme = urlsplit(value).scheme.lower()
+        if not scheme:
+            raise ValueError(f"a relative URL needs an absolute base URL, and {base!r} is not one")
     allowed = sorted(set(schemes) - FORBIDDEN_SCHEMES)
     if scheme not in allowed:
         raise ValueError(f"the {scheme}: scheme is not allowed (allowed: {', '.join(allowed)})")

@@ -34,6 +34,7 @@ FEEDS = {
     "youtube-google.atom": {"locale": "en_US", "timezone": "America/Los_Angeles"},
     "biorxiv.rdf": {"locale": "en_US", "timezone": "America/New_York"},
     "euc-jp.rdf": {"locale": "ja", "timezone": "Asia/Tokyo"},
+    "samruby.atom": {"locale": "en_US", "timezone": "America/New_York"},
 }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.urls import canonical_url, on_domains, tag_url
+from digest.urls import WEB_SCHEMES, canonical_url, check_url, on_domains, tag_url
 
 UTM = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "edition-1"}
 
@@ -58,3 +60,28 @@ def test_domains_match_in_either_form() -> None:
     assert on_domains("https://news.bücher.example/a", ["xn--bcher-kva.example"])
     assert on_domains("https://xn--bcher-kva.example/a", ["BÜCHER.example"])
     assert not on_domains("https://notbücher.example/a", ["bücher.example"])
+
+
+@pytest.mark.parametrize(
+    ("value", "base", "message"),
+    [
+        ("/blog/plex", None, "a relative URL needs a base URL; use an absolute URL"),
+        (
+            "/blog/plex",
+            "/blog/",
+            "a relative URL needs an absolute base URL, and '/blog/' is not one",
+        ),
+        ("javascript:alert(1)", "https://x.example/", "the javascript: scheme is not allowed"),
+    ],
+)
+def test_a_url_that_cannot_be_made_absolute_says_why(
+    value: str, base: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        check_url(value, WEB_SCHEMES, base)
+
+
+def test_a_relative_url_resolves_against_its_base() -> None:
+    assert check_url("3308.atom", WEB_SCHEMES, "http://intertwingly.net/blog/index.atom") == (
+        "http://intertwingly.net/blog/3308.atom"
+    )

@@ -254,6 +254,26 @@ def is_redirect_link(url: str) -> bool:
 _BOM = b"\xef\xbb\xbf"
 
 
+def _document_base(parsed: Any) -> str:
+    """Where a feed read from a file says it lives, to resolve its relative links against.
+
+    Atom resolves them against the feed document, so its absolute ``rel="self"`` link comes
+    first; RSS readers resolve them against the channel's site link. "" when neither is an
+    absolute web address.
+    """
+    site = str(parsed.feed.get("link") or "")
+    own = [
+        str(link.get("href") or "")
+        for link in parsed.feed.get("links", [])
+        if link.get("rel") == "self"
+    ]
+    order = [*own, site] if str(parsed.get("version", "")).startswith("atom") else [site, *own]
+    for candidate in order:
+        if urlsplit(candidate).scheme in WEB_SCHEMES and urlsplit(candidate).hostname:
+            return candidate
+    return ""
+
+
 def _declaration_first(raw: bytes) -> bytes:
     """The feed without the blank lines some servers send before its ``<?xml`` declaration.
 
@@ -287,7 +307,7 @@ def _feed_items(
             f"column {problem.getColumnNumber()} ({problem.getMessage()}); "
             f"{len(parsed.entries)} items were read before it"
         )
-    base = source.url or parsed.feed.get("link", "") or ""
+    base = source.url or _document_base(parsed)
     feed_images = {
         str(value)
         for value in (
@@ -298,6 +318,9 @@ def _feed_items(
         if value
     }
     reading = _Reading(source, newsletter, parsed.feed.get("language"), warnings)
+    # Atom: an entry without an author has the feed's (RFC 4287, 4.2.1).
+    atom = str(parsed.get("version", "")).startswith("atom")
+    feed_author = str(parsed.feed.get("author") or "") if atom else ""
     items = []
     for index, entry in enumerate(parsed.entries):
         html = ""
@@ -328,7 +351,7 @@ def _feed_items(
                 dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"),
             ),
             "summary_html": reading.html(html),
-            "author": fix_text(entry.get("author") or "") or None,
+            "author": fix_text(entry.get("author") or feed_author) or None,
             **({"section": fix_text(tags[0])} if tags else {}),
             **_picture_fields(chosen),
         }

@@ -1,9 +1,11 @@
-"""Real feeds from four platforms, read as an editor would: Blogger, YouTube, RDF 1.0, EUC-JP.
+"""Real feeds of five kinds, read as an editor would: Blogger, YouTube, RDF 1.0, EUC-JP, and
+an Atom feed whose links are relative.
 
 - ``blogger-4fsod.atom`` (a Blogger blog's feed) and ``biorxiv.rdf`` (bioRxiv's RSS 1.0 feed)
   come from the test suite of Ranchero-Software/RSParser (MIT, commit 1e73a469);
 - ``youtube-google.atom`` (Google's YouTube channel) from feedjira/feedjira (MIT, commit
-  c6efa980), with the blank line before its XML declaration that the fixture has;
+  c6efa980), with the blank line before its XML declaration that the fixture has, and
+  ``samruby.atom`` (intertwingly.net's blog) from the same suite;
 - ``euc-jp.rdf`` is the sample RSS 1.0 feed in EUC-JP of XML-RSS-LibXML's test suite
   (gitpan/XML-RSS-LibXML, commit 5db6248b, Perl's licence): a sample written for a test,
   not a site's feed, and the only EUC-JP feed found in a public repository.
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import Newsletter, build_digest
+from digest import Newsletter, SourceError, build_digest
 from digest.feeds.cleaning import clean_feed_html
 from digest.feeds.sources import Source, SourceResult, read_source
 
@@ -188,3 +190,35 @@ def test_euc_jp_rdf_reads_in_japanese(newsletter: Newsletter) -> None:
     assert page.html_lang == "ja"
     assert "2005年8月23日火曜日 16:00" in page.text
     assert "続きを読む" in digest.text and "Read more" not in digest.text
+
+
+# -- Atom with relative links ---------------------------------------------------------------
+
+
+def test_relative_links_of_a_saved_atom_feed_resolve_against_its_self_link(
+    newsletter: Newsletter,
+) -> None:
+    # Every entry links to "/blog/…"; the feed's rel="self" is its address.
+    result = read("samruby.atom", newsletter)
+    assert len(result.articles) == 20 and not result.warnings
+    assert result.articles[0].url == "http://intertwingly.net/blog/2013/01/30/Plex"
+    assert all(a.url.startswith("http://intertwingly.net/blog/20") for a in result.articles)
+    # Atom: entries without an author have the feed's.
+    assert {a.author for a in result.articles} == {"Sam Ruby"}
+
+
+def test_a_relative_link_with_nothing_to_resolve_it_says_so(
+    newsletter: Newsletter, tmp_path: Path
+) -> None:
+    feed = tmp_path / "relative.atom"
+    feed.write_text(
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title><link href="/blog/"/>'
+        '<entry><title>Plex</title><link href="/blog/plex"/>'
+        "<updated>2013-01-30T10:12:03-08:00</updated></entry></feed>"
+    )
+    with pytest.raises(SourceError) as caught:
+        read_source(Source(path=feed), newsletter)
+    assert str(caught.value) == (
+        f"source '{feed}': all 1 items were skipped; the first: item 1 'Plex': skipped: url: "
+        "a relative URL needs a base URL; use an absolute URL (got '/blog/plex')"
+    )
