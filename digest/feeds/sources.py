@@ -254,6 +254,11 @@ def is_redirect_link(url: str) -> bool:
 _BOM = b"\xef\xbb\xbf"
 
 
+def _relative(link: object) -> bool:
+    """Whether a link is a relative reference (no scheme)."""
+    return bool(link) and not urlsplit(str(link)).scheme
+
+
 def _document_base(parsed: Any) -> str:
     """Where a feed read from a file says it lives, to resolve its relative links against.
 
@@ -295,8 +300,18 @@ def _feed_items(
 
     from digest.feeds.cleaning import fix_text
 
-    # A file object, never bytes: feedparser opens bytes that name a file (b"/etc/passwd").
-    parsed = feedparser.parse(io.BytesIO(_declaration_first(raw)))
+    def parse(base: str) -> Any:
+        # With the document's address, feedparser resolves xml:base (nested and relative ones
+        # too) and the relative links of the content; without one it loses a level.
+        headers = {"content-location": base} if base else None
+        # A file object, never bytes: feedparser opens bytes that name a file (b"/etc/passwd").
+        return feedparser.parse(io.BytesIO(_declaration_first(raw)), response_headers=headers)
+
+    parsed = parse(source.url or "")
+    if not source.url and parsed.get("version"):
+        found = _document_base(parsed)
+        if found and (b"xml:base" in raw or any(_relative(e.get("link")) for e in parsed.entries)):
+            parsed = parse(found)  # read again, knowing where the feed lives
     if not parsed.get("version"):
         problem = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
         raise SourceError(f"source {source.label!r}: not an RSS or Atom feed: {problem}")

@@ -222,3 +222,32 @@ def test_a_relative_link_with_nothing_to_resolve_it_says_so(
         f"source '{feed}': all 1 items were skipped; the first: item 1 'Plex': skipped: url: "
         "a relative URL needs a base URL; use an absolute URL (got '/blog/plex')"
     )
+
+
+NESTED_BASE = """<feed xmlns="http://www.w3.org/2005/Atom" xml:base="news/"><title>x</title>
+<link rel="self" href="http://example.org/feeds/all.atom"/>
+<entry xml:base="2020/"><title>Post one</title><link href="post.html"/>
+<updated>2020-01-01T10:00:00Z</updated><content type="html">&lt;p&gt;Text
+&lt;a href="other.html"&gt;other&lt;/a&gt; &lt;img src="pic.jpg" width="600" height="400"
+alt="A pic"&gt;&lt;/p&gt;</content></entry></feed>"""
+
+
+@pytest.mark.parametrize("where", ["path", "url"])
+def test_nested_relative_xml_base_is_resolved_level_by_level(
+    newsletter: Newsletter, tmp_path: Path, where: str
+) -> None:
+    feed = tmp_path / "nested.atom"
+    feed.write_text(NESTED_BASE)
+    if where == "path":
+        result = read_source(Source(path=feed), newsletter)
+    else:
+        result = read_source(
+            Source(url="http://example.org/feeds/all.atom"),
+            newsletter,
+            fetch=lambda url, deadline: NESTED_BASE.encode(),
+        )
+    (article,) = result.articles
+    at = "http://example.org/feeds/news/2020/"
+    assert article.url == at + "post.html"
+    assert article.image_url == at + "pic.jpg"
+    assert f'href="{at}other.html"' in (article.summary_html or "")
