@@ -11,10 +11,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
-import lxml.html
-import nh3
-from lxml import etree
+if TYPE_CHECKING:
+    import lxml.html
 
 from digest.text import UNWANTED, clean_text
 from digest.urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, check_url
@@ -55,6 +55,8 @@ def sanitise_html(
         except ValueError:
             return None
 
+    import nh3  # lxml and nh3 take 30 ms to load: only HTML needs them
+
     cleaned: str = nh3.clean(
         _paragraph_blocks(UNWANTED.sub("", value)),
         tags=set(SUMMARY_TAGS),
@@ -77,6 +79,9 @@ def html_fragment(value: str) -> lxml.html.HtmlElement | None:
     value = _NOT_XML.sub("", value)
     if not value.strip():
         return None
+    import lxml.html  # only HTML needs lxml (see sanitise_html)
+    from lxml import etree
+
     try:
         root: lxml.html.HtmlElement = lxml.html.fragment_fromstring(value, create_parent="div")
     except (etree.ParserError, ValueError):
@@ -86,6 +91,8 @@ def html_fragment(value: str) -> lxml.html.HtmlElement | None:
 
 def fragment_html(root: lxml.html.HtmlElement) -> str:
     """Serialise a fragment parsed by ``html_fragment``, without its ``div``."""
+    import lxml.html
+
     text: str = lxml.html.tostring(root, encoding="unicode")
     return text.removeprefix("<div>").removesuffix("</div>").strip()
 
@@ -102,6 +109,8 @@ def _paragraph_blocks(value: str) -> str:
         if tag in BLOCK_TAGS:
             # Nested paragraphs are split apart again when the sanitiser parses the result.
             element.tag = "p"
+    import lxml.html
+
     return str(lxml.html.tostring(root, encoding="unicode"))
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from wcwidth import wcswidth, wcwidth
-
 __all__ = [
     "ELLIPSIS",
     "UNWANTED",
@@ -37,6 +35,8 @@ def columns(text: str) -> int:
     """How many columns ``text`` takes in a terminal (wide characters count two)."""
     if text.isascii() and text.isprintable():
         return len(text)
+    from wcwidth import wcswidth, wcwidth  # its tables take 20 ms to load: only when needed
+
     width = wcswidth(text)
     if width >= 0:
         return int(width)

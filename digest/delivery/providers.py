@@ -20,32 +20,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from digest.delivery.postmark import PostmarkSender
-from digest.delivery.resend import ResendSender
-from digest.delivery.senders import (
-    Sender,
-)
-from digest.delivery.ses import SesSender
-from digest.delivery.smtp import SmtpSender
 from digest.errors import SendError
 
 if TYPE_CHECKING:
-    from digest.delivery.settings import (
-        DeliverySettings,
-    )
+    from digest.delivery.senders import Sender
+    from digest.delivery.settings import DeliverySettings
 
 __all__ = ["make_sender"]
 
 
 def make_sender(settings: DeliverySettings) -> Sender:
-    """The sender ``settings.provider`` names (boto3 is imported only for SES)."""
+    """The sender ``settings.provider`` names; only its module is imported (boto3 for SES)."""
     if settings.provider == "smtp":
+        from digest.delivery.smtp import SmtpSender
+
         assert settings.smtp is not None  # the settings' validator sees to it
         return SmtpSender(settings.smtp, settings)
     if settings.provider == "ses":
+        from digest.delivery.ses import SesSender
+
         return SesSender(settings.ses, settings)
     if settings.provider == "postmark":
+        from digest.delivery.postmark import PostmarkSender
+
         return PostmarkSender(settings.postmark, settings)
     if settings.provider == "resend":
+        from digest.delivery.resend import ResendSender
+
         return ResendSender(settings.resend, settings)
     raise SendError(f"unknown provider {settings.provider!r}")
