@@ -396,6 +396,11 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every refused or unknown recipient to this .csv or .json file.",
 )
+@click.option(
+    "--winner",
+    type=click.Choice(["A", "B", "C", "D"]),
+    help="End the A/B test of subjects: everyone not reached yet gets this one.",
+)
 @QUIET
 def send(
     config_path: Path,
@@ -407,6 +412,7 @@ def send(
     resend_unknown: bool,
     retry_refused: bool,
     report_path: Path | None,
+    winner: str | None,
     quiet: bool,
 ) -> None:
     """Send a built .eml through the config's [delivery] provider, one copy per recipient.
@@ -416,6 +422,11 @@ def send(
     status 7 when it stopped (the server or provider cannot be used, the login was refused:
     nobody was refused for it, and the next run sends the rest), and with status 6 when some
     recipients were refused or their outcome is unknown (the others still get it).
+
+    An .eml built with [delivery.subject_test] is an A/B test of its subjects: a run sends
+    the sample, later runs (from cron) wait, and the first run after the test's wait sends
+    the winner to everyone else; --winner chooses it by hand. A proof (--to) sends every
+    subject.
 
     Example:
 
@@ -434,6 +445,7 @@ def send(
     from digest.delivery.proofs import proof
     from digest.delivery.providers import make_sender
     from digest.mail.message import list_id
+    from digest.mail.variants import subject_variants
     from digest.schedule.config import ledger_path, suppression_path
     from digest.suppression import SuppressionList, UnsubscribeTokens
 
@@ -450,9 +462,19 @@ def send(
         addresses = read_recipients_file(source, zones)
     raw = read_eml(eml)
     if to:
+        variants = subject_variants(raw)
+        if len(variants) > 1:
+            # A proof of a subject test: one of each subject, with the letter in its own.
+            _send_proofs(config, eml, variants, addresses, quiet)
+            return
         raw = proof(raw)  # a test send is a proof: [Proof], its own Message-ID, dated now
     elif config.desk.approval:
         _check_approval(config, raw, eml)
+    test = config.delivery.subject_test
+    if winner is not None:
+        if test is None:
+            raise click.UsageError("--winner ends an A/B test: set [delivery.subject_test] first")
+        test = test.model_copy(update={"winner": winner})
     when = local_send_times(raw, zones, config.newsletter.timezone) if due and not to else None
     # A proof goes now, whatever the calendar says.
     pace = None if to else Pace.from_settings(config.delivery, config.newsletter.zone)
@@ -486,6 +508,8 @@ def send(
                 tokens=tokens,
                 due=when,
                 pace=None if dry_run else pace,
+                test=None if to or test is None else test.test(),
+                events=suppressions,
             )
         if ledger is not None and report_path is not None:
             count = ledger.write_report(report.edition, report_path)
@@ -525,6 +549,8 @@ def send(
             f"{report.held} readers are held back by {report.held_reason}; a run from "
             f"{report.held_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC sends more"
         )
+    if report.subject_test and not quiet:
+        click.echo(f"A/B: {report.subject_test}")
     if not quiet:
         click.echo(report.table())
     if not quiet:
@@ -580,6 +606,40 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
         )
     if counts["error"]:
         sys.exit(CHECK_FAILED)
+
+
+def _send_proofs(
+    config: BuildConfig, eml: Path, variants: dict[str, bytes], addresses: list[str], quiet: bool
+) -> None:
+    """Proofs of an A/B test's .eml: each address gets every subject, ``[Proof B]`` and all."""
+    from digest.delivery.eml import send_eml
+    from digest.delivery.proofs import proof
+    from digest.delivery.providers import make_sender
+
+    assert config.delivery is not None
+    sender = make_sender(config.delivery)
+    try:
+        reports = {
+            label: send_eml(proof(raw, variant=label), addresses, sender)
+            for label, raw in variants.items()
+        }
+    finally:
+        sender.close()
+    stopped = [report.stopped for report in reports.values() if report.stopped]
+    for label, report in reports.items():
+        for address, reason in report.refused.items():
+            click.echo(f"digest: refused: {address} (subject {label}): {reason}", err=True)
+    if stopped:
+        click.echo(f"digest: stopped: {stopped[0]}", err=True)
+        sys.exit(SEND_STOPPED)
+    if not quiet:
+        sent = min(report.sent for report in reports.values())
+        click.echo(
+            f"Sent proofs of {eml.name}, subjects {', '.join(reports)}, to {sent} of "
+            f"{len(addresses)} recipients"
+        )
+    if not all(report.complete for report in reports.values()):
+        sys.exit(SEND_INCOMPLETE)
 
 
 def _check_approval(config: BuildConfig, raw: bytes, eml: Path) -> None:

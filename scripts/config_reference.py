@@ -110,6 +110,7 @@ def default_of(field: Any) -> str:
 def models() -> list[tuple[str, type[BaseModel]]]:
     """Every table of the config, in the order a reader meets them, with its TOML place."""
     from digest.delivery import settings as delivery
+    from digest.delivery.abtest import SubjectTestSettings
     from digest.feeds.sources import Source
     from digest.models import (
         Brand,
@@ -151,6 +152,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[delivery.postmark]", delivery.PostmarkSettings),
         ("[delivery.resend]", delivery.ResendSettings),
         ("[delivery.warmup]", delivery.WarmupSettings),
+        ("[delivery.subject_test]", SubjectTestSettings),
         ("[suppression]", SuppressionConfig),
         ("[web]", WebConfig),
         ("[desk]", DeskConfig),

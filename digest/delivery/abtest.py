@@ -22,14 +22,33 @@ says so. A choice by hand always wins over the rule, even after it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Decision", "SubjectTest", "decide"]
+from digest.errors import InputError
+
+if TYPE_CHECKING:
+    from digest.delivery.ledger import SendLedger
+    from digest.delivery.loop import DeliveryReport
+    from digest.suppression.events import Engagement
+    from digest.suppression.store import SuppressionList
+
+__all__ = [
+    "Decision",
+    "SubjectTest",
+    "SubjectTestSettings",
+    "decide",
+    "test_phase",
+]
+
+Item = TypeVar("Item")
+
+#: A gate: when an address may be sent (None: now), while a test waits for its winner.
+Gate = Callable[[str], "datetime | None"]
 
 
 class SubjectTest(BaseModel):
@@ -53,6 +72,19 @@ class SubjectTest(BaseModel):
         seed = f"{edition}\nsample\n{address.lower()}".encode()
         fraction = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") / 2**64
         return fraction < self.sample
+
+
+class SubjectTestSettings(SubjectTest):
+    """An A/B test of subjects: the subjects ``digest build`` writes, and how the test runs."""
+
+    #: Two to four subject templates (Jinja, like ``subject.txt.j2``), A, B, C and D in order.
+    subjects: tuple[Annotated[str, Field(min_length=1, max_length=1000)], ...] = Field(
+        min_length=2, max_length=4
+    )
+
+    def test(self) -> SubjectTest:
+        """How the test runs, without the subjects."""
+        return SubjectTest(**self.model_dump(exclude={"subjects"}))
 
 
 @dataclass(frozen=True)
@@ -108,3 +140,98 @@ def decide(
 def _rate(count: tuple[int, int]) -> float:
     sent, engaged = count
     return engaged / sent if sent else 0.0
+
+
+def test_phase(
+    test: SubjectTest,
+    labels: Sequence[str],
+    edition: str,
+    ledger: SendLedger | None,
+    events: SuppressionList | None,
+    at: datetime | None = None,
+    readers: int | None = None,
+) -> Decision | tuple[Gate, float]:
+    """Where an edition's test stands at ``at`` (now): its winner, or who waits and until when.
+
+    The winner is decided (and recorded in ``ledger``) once ``wait_hours`` have passed since
+    the first run, or at once when ``test.winner`` names one; until then the gate holds every
+    address outside the sample back, and the share says how much of the list the sample is.
+    """
+    if not 2 <= len(labels) <= 4:
+        raise InputError(f"test: an A/B test needs two to four subjects, not {len(labels)}")
+    if ledger is None:
+        raise InputError("test: needs a send ledger (it keeps the test's start and winner)")
+    if test.winner is not None and test.winner not in labels:
+        raise InputError(f"test.winner: no subject {test.winner!r} (there are {list(labels)})")
+    if test.winner is None and events is None:
+        raise InputError(
+            "test: the winner is decided from opens and clicks: pass events (the "
+            "suppression list the webhooks record into)"
+        )
+    if test.sample_size is not None and readers is None:
+        raise InputError(
+            "test.sample_size: pass the readers as a list (the sample is a share of its length)"
+        )
+    moment = at or datetime.now(UTC)
+    kind: Engagement = "clicked" if test.metric == "clicks" else "opened"
+
+    def decided(how: str | None) -> Decision:
+        sent = ledger.sent_variants(edition)
+        engaged = events.engaged([m for _, m in sent], kind) if events is not None else set()
+        decision = decide(labels, sent, engaged, test.metric, moment)
+        if how is not None:  # by hand: the counts as they stand, for the record
+            decision = replace(decision, winner=test.winner or decision.winner, how=how)
+        ledger.record_decision(edition, decision)
+        return decision
+
+    recorded = ledger.decision(edition)
+    if test.winner is not None:
+        if recorded is not None and (recorded.how, recorded.winner) == ("by hand", test.winner):
+            return recorded
+        return decided("by hand")
+    if recorded is not None:
+        return recorded
+    until = ledger.test_started(edition, moment) + timedelta(hours=test.wait_hours)
+    if moment >= until:
+        return decided(None)
+    share = test.sample
+    if test.sample_size is not None and readers:
+        share = min(share, test.sample_size / readers)
+    sample = test.model_copy(update={"sample": share})
+
+    def gate(address: str) -> datetime | None:
+        return None if sample.in_sample(edition, address) else until
+
+    return gate, share
+
+
+#: Before any send time: "now", for a reader without one.
+_ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def gated(
+    address: Callable[[Item], str],
+    local: Callable[[Item], datetime] | None,
+    gate: Gate | None,
+) -> Callable[[Item], datetime] | None:
+    """When each reader is due: their local send time, and no earlier than a test lets them."""
+    if gate is None:
+        return local
+
+    def due(item: Item) -> datetime:
+        moment = local(item) if local is not None else _ALWAYS
+        held = gate(address(item))
+        return moment if held is None or held <= moment else held
+
+    return due
+
+
+def reported(report: DeliveryReport, gate: Gate | None, share: float) -> DeliveryReport:
+    """The report of a test's first phase, saying so."""
+    if gate is not None:
+        due = report.next_due
+        when = f"{due.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if due is not None else "later"
+        report.subject_test = (
+            f"testing the subjects on {share:.0%} of the list; the winner is decided from {when}"
+        )
+    return report

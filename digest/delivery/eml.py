@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy as _copy
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from email import policy as email_policy
@@ -20,6 +20,7 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from digest.addresses import address_key, email_address
+from digest.delivery.abtest import Decision, Gate, SubjectTest, gated, reported, test_phase
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
 from digest.delivery.pace import Pace
@@ -35,6 +36,7 @@ from digest.mail.mime import (
     frame,
     quoted_printable,
 )
+from digest.mail.variants import subject_index, subject_variants
 from digest.models import check_timezone
 from digest.suppression.store import SuppressionList
 from digest.suppression.tokens import SECRET_VARIABLE, UnsubscribeTokens
@@ -251,6 +253,8 @@ def send_eml(
     due: Callable[[str], datetime] | None = None,
     at: datetime | None = None,
     pace: Pace | None = None,
+    test: SubjectTest | None = None,
+    events: SuppressionList | None = None,
 ) -> DeliveryReport:
     """Send the message in ``raw`` to each recipient, with their own ``To`` header.
 
@@ -267,14 +271,58 @@ def send_eml(
     ``due`` (each recipient's moment: ``local_send_times``), only those due by ``at`` (now, by
     default) go; the others wait for a later run. A ``pace`` (``Pace.from_settings``: the
     sending calendar, the hourly cap, the warm-up) may hold some back for a later run too.
+
+    A message built with subject variants (``[delivery.subject_test]``) needs the ``test``
+    (``digest.delivery.abtest``): its sample gets the variants, each reader by a hash of the
+    edition and their address, the others wait; after the test's wait, everyone not reached
+    gets the winner, decided from the opens or clicks in ``events`` and recorded in the
+    ledger. A dry run gives everyone their variant by hash and starts no test.
     """
-    message = _Message(raw)
+    variants = subject_variants(raw)
+    labels = [label for label in variants if label]
+    if labels and test is None:
+        raise InputError(
+            f"the .eml has subject variants {', '.join(labels)} for an A/B test: set "
+            "[delivery.subject_test] to send them (or send a proof with --to)"
+        )
+    if test is not None and not labels:
+        raise InputError(
+            "the .eml has a single subject: build it again with [delivery.subject_test] "
+            "to test subjects"
+        )
+    messages = {label: _Message(data) for label, data in variants.items()}
+    message = messages[labels[0] if labels else ""]
     message.check_tokens(tokens)  # before anything is claimed
+    content = message.content
+    if labels:
+        both = "\0".join(messages[label].content for label in labels)
+        content = hashlib.sha256(both.encode()).hexdigest()
+
+    def by_hash(address: str) -> str:
+        return labels[subject_index(message.key, address, len(labels))] if labels else ""
+
+    choose: Callable[[str], str] = by_hash
+    gate: Gate | None = None
+    share, decision = 0.0, None
+    if test is not None and not dry_run:
+        count = len(recipients) if isinstance(recipients, Sized) else None
+        phase = test_phase(test, labels, message.key, ledger, events, at, count)
+        if isinstance(phase, Decision):
+            decision = phase
+            choose = lambda _: phase.winner  # noqa: E731 (everyone not reached: the winner)
+        else:
+            gate, share = phase
 
     def submit(batch: list[str]) -> Future[list[Receipt]]:
         # Every message is dated the moment its batch is made, just before it is handed over.
-        now_dated = message.dated(datetime.now(UTC))
-        outgoing = [Outgoing(a, now_dated.to(a, tokens)) for a in batch]
+        when = datetime.now(UTC)
+        made: dict[str, _Message] = {}
+        outgoing = []
+        for address in batch:
+            label = choose(address)
+            if label not in made:
+                made[label] = messages[label].dated(when)
+            outgoing.append(Outgoing(address, made[label].to(address, tokens), label))
         if dry_run:
             return now(lambda: [Receipt(o.address, "sent", "dry run") for o in outgoing])
         return hands.submit(sender.send, outgoing)
@@ -284,19 +332,23 @@ def send_eml(
     # One batch is handed over on a thread of its own while the next is claimed and made,
     # so the connections never wait for this process's own work.
     with ThreadPoolExecutor(1, thread_name_prefix="digest-hand-over") as hands:
-        return run_delivery(
+        report = run_delivery(
             chunks,
             str,
             submit,
             message.key,
             None if dry_run else ledger,
+            variant=choose,
             resend_unknown=resend_unknown,
             retry_refused=retry_refused,
             progress=progress,
-            content=message.content,
+            content=content,
             suppressions=suppressions,
-            due=due,
+            due=gated(str, due, gate),
             at=at,
             pace=pace,
             in_flight=2,
         )
+    if decision is not None:
+        report.subject_test = decision.describe()
+    return reported(report, gate, share)

@@ -12,8 +12,8 @@ import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from itertools import islice
 from operator import itemgetter
@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from digest.addresses import email_address
-from digest.delivery.abtest import Decision, SubjectTest, decide
+from digest.delivery.abtest import Decision, Gate, SubjectTest, gated, reported, test_phase
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport, now, run_delivery
 from digest.delivery.pace import Pace
@@ -33,7 +33,6 @@ from digest.errors import CheckError, InputError
 from digest.mail.copies import SUBJECT_LABELS, Copies, kept_in_worker, submit
 from digest.mail.readers import reader_chunks, validate_readers
 from digest.models import Reader
-from digest.suppression.events import Engagement
 from digest.suppression.store import SuppressionList
 
 __all__ = ["Mailing"]
@@ -141,11 +140,11 @@ class Mailing(Copies):
                 self.edition_key,
                 ledger,
                 variant=lambda row: self._label(row[0]),
-                due=_timing(itemgetter(0), self._row_send_time if due else None, gate),
+                due=gated(itemgetter(0), self._row_send_time if due else None, gate),
                 in_flight=2 * max(1, workers or os.cpu_count() or 2),
                 **common,
             )
-            return _testing(report, gate, share)
+            return reported(report, gate, share)
         sender = (
             cast(Sender, delivery)
             if _is_sender(delivery)
@@ -159,10 +158,10 @@ class Mailing(Copies):
                 self.edition_key,
                 ledger,
                 variant=lambda reader: self._label(reader.address),
-                due=_timing(_address, self.local_send_time if due else None, gate),
+                due=gated(_address, self.local_send_time if due else None, gate),
                 **common,
             )
-            return _testing(report, gate, share)
+            return reported(report, gate, share)
         finally:
             if sender is not delivery:
                 sender.close()
@@ -174,55 +173,10 @@ class Mailing(Copies):
         events: SuppressionList | None,
         at: datetime | None,
         readers: int | None,
-    ) -> Decision | tuple[Callable[[str], datetime | None], float]:
+    ) -> Decision | tuple[Gate, float]:
         """The test's winner, decided now if its time has come; else who waits, and until when."""
         labels = [self.variant_label(index) for index in range(len(self.subjects))]
-        if not 2 <= len(labels) <= 4:
-            raise InputError(f"test: an A/B test needs two to four subjects, not {len(labels)}")
-        if ledger is None:
-            raise InputError("test: needs a send ledger (it keeps the test's start and winner)")
-        if test.winner is not None and test.winner not in labels:
-            raise InputError(f"test.winner: no subject {test.winner!r} (there are {labels})")
-        if test.winner is None and events is None:
-            raise InputError(
-                "test: the winner is decided from opens and clicks: pass events (the "
-                "suppression list the webhooks record into)"
-            )
-        if test.sample_size is not None and readers is None:
-            raise InputError(
-                "test.sample_size: pass the readers as a list (the sample is a share of its length)"
-            )
-        moment, edition = at or datetime.now(UTC), self.edition_key
-        kind: Engagement = "clicked" if test.metric == "clicks" else "opened"
-
-        def decided(how: str | None) -> Decision:
-            sent = ledger.sent_variants(edition)
-            engaged = events.engaged([m for _, m in sent], kind) if events is not None else set()
-            decision = decide(labels, sent, engaged, test.metric, moment)
-            if how is not None:  # by hand: the counts as they stand, for the record
-                decision = replace(decision, winner=test.winner or decision.winner, how=how)
-            ledger.record_decision(edition, decision)
-            return decision
-
-        recorded = ledger.decision(edition)
-        if test.winner is not None:
-            if recorded is not None and (recorded.how, recorded.winner) == ("by hand", test.winner):
-                return recorded
-            return decided("by hand")
-        if recorded is not None:
-            return recorded
-        until = ledger.test_started(edition, moment) + timedelta(hours=test.wait_hours)
-        if moment >= until:
-            return decided(None)
-        share = test.sample
-        if test.sample_size is not None and readers:
-            share = min(share, test.sample_size / readers)
-        sample = test.model_copy(update={"sample": share})
-
-        def gate(address: str) -> datetime | None:
-            return None if sample.in_sample(edition, address) else until
-
-        return gate, share
+        return test_phase(test, labels, self.edition_key, ledger, events, at, readers)
 
     def local_send_time(self, reader: Reader) -> datetime:
         """When ``reader`` gets the edition: its send time where they live."""
@@ -280,40 +234,6 @@ class Mailing(Copies):
 
 def _address(reader: Reader) -> str:
     return reader.address
-
-
-#: Before any send time: "now", for a reader without one.
-_ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _timing(
-    address: Callable[[Item], str],
-    local: Callable[[Item], datetime] | None,
-    gate: Callable[[str], datetime | None] | None,
-) -> Callable[[Item], datetime] | None:
-    """When each reader is due: their local send time, and no earlier than a test lets them."""
-    if gate is None:
-        return local
-
-    def due(item: Item) -> datetime:
-        moment = local(item) if local is not None else _ALWAYS
-        held = gate(address(item))
-        return moment if held is None or held <= moment else held
-
-    return due
-
-
-def _testing(
-    report: DeliveryReport, gate: Callable[[str], datetime | None] | None, share: float
-) -> DeliveryReport:
-    """The report of a test's first phase, saying so."""
-    if gate is not None:
-        due = report.next_due
-        when = f"{due.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if due is not None else "later"
-        report.subject_test = (
-            f"testing the subjects on {share:.0%} of the list; the winner is decided from {when}"
-        )
-    return report
 
 
 def _is_sender(delivery: object) -> bool:

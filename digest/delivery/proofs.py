@@ -54,14 +54,18 @@ def dated_head(head: bytes, when: datetime | None = None) -> bytes:
     return _replace(head, "Date", token_header("Date", moment))
 
 
-def proof(data: bytes, when: datetime | None = None) -> bytes:
-    """A proof of ``data``: ``[Proof]`` before its subject, its own Message-ID, dated now."""
+def proof(data: bytes, when: datetime | None = None, variant: str = "") -> bytes:
+    """A proof of ``data``: ``[Proof]`` before its subject, its own Message-ID, dated now.
+
+    A subject ``variant`` of an A/B test is named in the mark: ``[Proof B]``.
+    """
     head, body = _split(data)
     parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(head + b"\r\n")
     subject = str(parsed.get("Subject", ""))
     sender = envelope_sender(head + b"\r\n")
     domain = sender.rpartition("@")[2]
-    head = _replace(head, "Subject", text_header("Subject", f"{PROOF_MARK} {subject}"))
+    mark = f"{PROOF_MARK[:-1]} {variant}]" if variant else PROOF_MARK
+    head = _replace(head, "Subject", text_header("Subject", f"{mark} {subject}"))
     message_id = f"<proof.{secrets.token_hex(12)}@{domain}>"
     head = _replace(head, "Message-ID", id_header("Message-ID", message_id))
     return dated(head + body, when)

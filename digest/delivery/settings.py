@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from digest.delivery.abtest import SubjectTestSettings
+
 __all__ = [
     "DeliverySettings",
     "DkimSettings",
@@ -189,6 +191,9 @@ class DeliverySettings(BaseModel):
     hourly_cap: int = Field(default=0, ge=0, le=100_000_000)
     #: A new domain's warm-up (``[delivery.warmup]``): messages a day rising to the list.
     warmup: WarmupSettings | None = None
+    #: An A/B test of subjects (``[delivery.subject_test]``): ``digest build`` writes the
+    #: variants into the ``.eml``, ``digest send`` sends the sample, then the winner.
+    subject_test: SubjectTestSettings | None = None
 
     @model_validator(mode="after")
     def _provider_settings(self) -> DeliverySettings:

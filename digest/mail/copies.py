@@ -54,6 +54,7 @@ from digest.mail.mime import (
     uri_list_header,
 )
 from digest.mail.readers import reader_chunks
+from digest.mail.variants import subject_index
 from digest.models import Newsletter, Reader
 from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
@@ -445,8 +446,7 @@ class Copies:
         if self._chosen is not None:
             return self._chosen
         address = reader if isinstance(reader, str) else reader.address
-        seed = f"{self.edition_key}\n{address}".encode()
-        return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % len(self.subjects)
+        return subject_index(self.edition_key, address, len(self.subjects))
 
     def variant_label(self, index: int) -> str:
         """The letter of subject variant ``index`` ("" when there is a single subject)."""

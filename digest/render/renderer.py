@@ -184,6 +184,12 @@ class Renderer:
             context = self._full_context(edition, newsletter, reader)
             return self.render_template(EDITION_TEMPLATE, context, markup=True)
 
+    def subject(self, edition: Edition, newsletter: Newsletter, source: str) -> str:
+        """A subject template (an A/B variant) rendered for ``edition``, cut as subjects are."""
+        context = {**self.context(edition, newsletter), "reader": None}
+        line = self.render_source(source, context, "subject variant")
+        return cut_text(_single_line(line), newsletter.layout.subject_length)
+
     def _full_context(
         self,
         edition: Edition,

@@ -20,6 +20,7 @@ from digest.errors import DigestError, InputError
 from digest.feeds.data import load_data
 from digest.feeds.sources import Fetch, SourceResult, read_sources
 from digest.files import BuildLock, StrPath
+from digest.mail.variants import with_subject_variants
 from digest.models import Article
 from digest.pipeline import Digest, build_digest
 from digest.plan import Plan
@@ -329,12 +330,22 @@ def _journal_db(history: History | None, out_dir: Path) -> Iterator[sqlite3.Conn
 def edition_files(
     config: BuildConfig, digest: Digest, recipients: Sequence[str]
 ) -> dict[str, bytes]:
-    """The edition's files for the output folder: HTML, text, .eml and (with assets) a preview."""
+    """The edition's files for the output folder: HTML, text, .eml and (with assets) a preview.
+
+    With ``[delivery.subject_test]``, the ``.eml`` has subject A as its ``Subject`` and the
+    other variants in ``X-Digest-Subject-B`` … (``digest.mail.variants``), for ``digest send``.
+    """
     stem = f"edition-{digest.edition.date.isoformat()}"
+    eml = digest.as_bytes(to=list(recipients))
+    test = config.delivery.subject_test if config.delivery is not None else None
+    if test is not None:
+        renderer = Renderer(digest.options)
+        subjects = [renderer.subject(digest.edition, digest.newsletter, s) for s in test.subjects]
+        eml = with_subject_variants(eml, subjects)
     named = {
         f"{stem}.html": digest.html.encode(),
         f"{stem}.txt": digest.text.encode(),
-        f"{stem}.eml": digest.as_bytes(to=list(recipients)),
+        f"{stem}.eml": eml,
     }
     if config.assets is not None:
         # The same edition with its pictures taken from the local assets folder.
