@@ -16,12 +16,11 @@ import time
 import xml.sax
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from digest.errors import DigestError, InputError, SourceError, describe_validation_error
 from digest.feeds.data import EditionData, parse_edition_data
@@ -36,16 +35,18 @@ from digest.feeds.pictures import (
     picture,
     with_description,
 )
+from digest.feeds.source import Source
 from digest.files import read_limited
 from digest.labels import labels_for
 from digest.markup import html_to_text
-from digest.models import Article, Newsletter, Quote, check_locale, check_timezone
+from digest.models import Article, Newsletter, Quote
 from digest.text import cut_text
 from digest.urls import WEB_SCHEMES, on_domains
 
 __all__ = [
     "MAX_SOURCE_BYTES",
     "Fetch",
+    "Source",
     "SourceError",
     "SourceResult",
     "is_redirect_link",
@@ -584,40 +585,3 @@ def _csv_items(source: Source, raw: bytes) -> list[tuple[str, dict[str, Any]]]:
             (f"row {index + 2}" + (f" {item['title'][:60]!r}" if item.get("title") else ""), item)
         )
     return items
-
-
-class Source(BaseModel):
-    """Where articles come from: a file or an http(s) URL, and how to read it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: A local file to read (relative to the config).
-    path: Path | None = None
-    #: An http or https URL to fetch.
-    url: str | None = None
-    #: What the source is; ``auto`` tells a feed, JSON Feed, CSV or JSON document apart.
-    format: Literal["auto", "feed", "jsonfeed", "json", "csv"] = "auto"
-    #: How messages name this source (its path or URL by default).
-    name: str | None = None
-    #: The section of items that name none (no category or tag); by default "News" in the
-    #: edition's language (the ``news`` label: "Berita", "Actualités", "ニュース"…).
-    section: str | None = Field(default=None, min_length=1, max_length=100)
-    #: The zone of dates that name none (IANA name); else the newsletter's, with a warning.
-    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
-    #: The language of day and month names in dates, when the feed does not say (``pt_BR``).
-    language: Annotated[str, AfterValidator(check_locale)] | None = None
-    #: Seconds a URL source may take in all, retries included.
-    deadline: float = Field(default=30, gt=0, le=600)
-
-    @model_validator(mode="after")
-    def _one_location(self) -> Source:
-        if (self.path is None) == (self.url is None):
-            raise ValueError("a source needs exactly one of path or url")
-        if self.url is not None and urlsplit(self.url).scheme not in WEB_SCHEMES:
-            raise ValueError(f"url must be http(s), got {self.url!r}")
-        return self
-
-    @property
-    def label(self) -> str:
-        """How messages name this source."""
-        return self.name or str(self.path or self.url)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from digest.delivery.settings import DeliverySettings
 from digest.errors import ConfigError, describe_validation_error
 from digest.feeds.data import MAX_DATA_BYTES
-from digest.feeds.sources import Source
+from digest.feeds.source import Source
 from digest.files import StrPath, read_file
 from digest.models import EmailAddress, Newsletter
 
