@@ -540,9 +540,10 @@ def send(
         shown = ", ".join(report.suppressed[:5]) + (" …" if len(report.suppressed) > 5 else "")
         click.echo(f"Left out {len(report.suppressed)} suppressed: {shown}")
     if report.waiting and not quiet and report.next_due is not None:
+        again = "run it again then" if test is not None and not due else "run --due again then"
         click.echo(
             f"{report.waiting} readers are not due yet; the next at "
-            f"{report.next_due.astimezone(UTC):%Y-%m-%d %H:%M} UTC (run --due again then)"
+            f"{report.next_due.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({again})"
         )
     if report.held and not quiet and report.held_until is not None:
         click.echo(

@@ -120,6 +120,7 @@ def test_cron_runs_send_the_sample_then_the_winner_of_real_clicks(
         started = time.monotonic()
         first = send()
         assert "A/B: testing the subjects on 30% of the list; the winner is decided from" in first
+        assert "readers are not due yet; the next at " in first and "(run it again then)" in first
         sample = {item["To"]: str(item["Subject"])[0] for item in postmark.received}
         assert 40 <= len(sample) <= 80 and set(sample.values()) == {"A", "B", "C"}
         edition = str(message_from_bytes(eml.read_bytes())["X-Digest-Edition"])
