@@ -20,10 +20,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from babel import Locale
 
 from digest import Newsletter, SourceError, build_digest
 from digest.feeds.cleaning import clean_feed_html
 from digest.feeds.sources import Source, SourceResult, read_source
+from digest.labels import labels_for
+from digest.render.context import language_tag
 
 from ..helpers import FIXTURES, changed
 from ..htmltools import read_page
@@ -251,3 +254,47 @@ def test_nested_relative_xml_base_is_resolved_level_by_level(
     assert article.url == at + "post.html"
     assert article.image_url == at + "pic.jpg"
     assert f'href="{at}other.html"' in (article.summary_html or "")
+
+
+# -- Every fixture in its edition's language ------------------------------------------------
+
+#: Each real feed with the locale and zone its newsroom would set.
+EDITIONS = [
+    ("guardian.rss", "en_GB", "Europe/London"),
+    ("heise.atom", "de", "Europe/Berlin"),
+    ("uolNoticias.rss", "pt_BR", "America/Sao_Paulo"),
+    ("encoding-gb2312.xml", "zh_CN", "Asia/Shanghai"),
+    ("euc-jp.rdf", "ja", "Asia/Tokyo"),
+    ("blogger-4fsod.atom", "en_US", "America/Los_Angeles"),
+    ("youtube-google.atom", "en_US", "America/Los_Angeles"),
+    ("biorxiv.rdf", "en_US", "America/New_York"),
+    ("reddit-ollama.atom", "en", "UTC"),
+    ("samruby.atom", "en_US", "America/New_York"),
+]
+#: The English of the chrome around the stories: none of it belongs in another language.
+ENGLISH = ("Read more", "More news", "You are receiving this email", "Unsubscribe", "News")
+
+
+@pytest.mark.parametrize(("name", "locale", "zone"), EDITIONS)
+def test_every_label_and_heading_is_in_the_editions_language(
+    newsletter: Newsletter, name: str, locale: str, zone: str
+) -> None:
+    edition = newsletter.model_copy(
+        update={
+            "locale": locale,
+            "timezone": zone,
+            "layout": newsletter.layout.model_copy(update={"sections": ()}),
+        }
+    )
+    result = read(name, edition, timezone=zone)
+    day = max(a.published_at for a in result.articles).astimezone(edition.zone).date()
+    digest = build_digest(result.articles, edition, day)
+    page = read_page(digest.html)
+    labels = labels_for(locale, {})
+    assert page.html_lang == language_tag(Locale.parse(locale))
+    assert labels["read_more"] in digest.text
+    assert labels["unsubscribe"] in page.text
+    if not locale.startswith("en"):
+        chrome = [text for tag, text in page.headings] + [digest.text.split("\n\n")[-1]]
+        for english in ENGLISH:
+            assert english not in page.text and not any(english in t for t in chrome), english
