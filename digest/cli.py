@@ -15,7 +15,7 @@ from digest.errors import ConfigError, DigestError
 
 if TYPE_CHECKING:
     from digest.schedule.config import BuildConfig
-    from digest.suppression import Reason, SuppressionList
+    from digest.suppression import Reason, SuppressionList, UnsubscribeTokens
 
 # Each command imports what it uses when it runs: ``digest build`` never loads the senders,
 # the preview server or the feed parser unless the config asks for feeds.
@@ -465,7 +465,8 @@ def send(
         variants = subject_variants(raw)
         if len(variants) > 1:
             # A proof of a subject test: one of each subject, with the letter in its own.
-            _send_proofs(config, eml, variants, addresses, quiet)
+            tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
+            _send_proofs(config, eml, variants, addresses, tokens, quiet)
             return
         raw = proof(raw)  # a test send is a proof: [Proof], its own Message-ID, dated now
     elif config.desk.approval:
@@ -610,7 +611,12 @@ def check(html_file: Path, config_path: Path | None, budget: float | None, quiet
 
 
 def _send_proofs(
-    config: BuildConfig, eml: Path, variants: dict[str, bytes], addresses: list[str], quiet: bool
+    config: BuildConfig,
+    eml: Path,
+    variants: dict[str, bytes],
+    addresses: list[str],
+    tokens: UnsubscribeTokens | None,
+    quiet: bool,
 ) -> None:
     """Proofs of an A/B test's .eml: each address gets every subject, ``[Proof B]`` and all."""
     from digest.delivery.eml import send_eml
@@ -621,7 +627,7 @@ def _send_proofs(
     sender = make_sender(config.delivery)
     try:
         reports = {
-            label: send_eml(proof(raw, variant=label), addresses, sender)
+            label: send_eml(proof(raw, variant=label), addresses, sender, tokens=tokens)
             for label, raw in variants.items()
         }
     finally:

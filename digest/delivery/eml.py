@@ -295,8 +295,8 @@ def send_eml(
     message.check_tokens(tokens)  # before anything is claimed
     content = message.content
     if labels:
-        both = "\0".join(messages[label].content for label in labels)
-        content = hashlib.sha256(both.encode()).hexdigest()
+        every = "\0".join(messages[label].content for label in labels)
+        content = hashlib.sha256(every.encode()).hexdigest()
 
     def by_hash(address: str) -> str:
         return labels[subject_index(message.key, address, len(labels))] if labels else ""

@@ -152,12 +152,22 @@ def test_cron_runs_send_the_sample_then_the_winner_of_real_clicks(
     assert rest == {"B"}
 
 
-def test_the_winner_by_hand_over_smtp_and_proofs_of_every_subject(tmp_path: Path) -> None:
+def test_the_winner_by_hand_over_smtp_and_proofs_of_every_subject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inbox = Inbox()
     controller, port = start_smtp(inbox)
+    # Each reader's own signed unsubscribe link, in their copy and in every proof.
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", "a-secret-of-sixteen-or-more")
     try:
         config = seed(
             tmp_path, f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        )
+        config.write_text(
+            config.read_text().replace(
+                "https://tangerangnews.example/newsletter/berhenti",
+                "https://tangerangnews.example/unsubscribe/{token}",
+            )
         )
         eml = build(config, tmp_path / "out")
         people = readers(tmp_path, 60)
@@ -188,6 +198,8 @@ def test_the_winner_by_hand_over_smtp_and_proofs_of_every_subject(tmp_path: Path
     for _, (address,), raw in inbox.received:
         message = message_from_bytes(raw, policy=policy.default)
         assert message["To"] == address
+        assert "{token}" not in str(message["List-Unsubscribe"])
+        assert "%7Btoken%7D" not in str(message["List-Unsubscribe"])
         assert not [name for name in message if name.lower().startswith("x-digest-subject")]
         if address not in sample:
             assert str(message["Subject"]).startswith(f"C: {LEAD}")
