@@ -5,7 +5,6 @@ everyone else, each reader once."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import shutil
@@ -27,9 +26,10 @@ from digest.mail.variants import subject_variants, with_subject_variants
 from digest.schedule.config import ledger_path, suppression_path
 from digest.web import WebSettings, make_app
 
-from ..helpers import EXAMPLES, FIXTURES, build_example, run_digest
+from ..helpers import EXAMPLES, build_example, run_digest
 from ..mailservers import Inbox, ProviderApi, start_smtp
 from ..test_properties import QUICK
+from .test_abtest import click
 
 SUBJECTS = (
     '["A: {{ edition.lead.title }}", "B: {{ edition.lead.title }}", "C: {{ edition.lead.title }}"]'
@@ -91,14 +91,6 @@ def test_a_test_has_two_to_four_subjects(subjects: list[str], message: str) -> N
     raw = b"From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n"
     with pytest.raises(ValueError, match=message):
         with_subject_variants(raw, subjects)
-
-
-def click(client: TestClient, message_id: str, address: str) -> None:
-    record = json.loads((FIXTURES / "webhooks" / "postmark-click.json").read_text())
-    record.update(MessageID=message_id, Recipient=address)
-    auth = {"authorization": "Basic " + base64.b64encode(b"postmark:pm-password").decode()}
-    answer = client.post("/webhooks/postmark", json=record, headers=auth)
-    assert answer.json() == {"events": 1, "new": 1}
 
 
 def test_cron_runs_send_the_sample_then_the_winner_of_real_clicks(
