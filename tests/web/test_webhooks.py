@@ -7,8 +7,9 @@ Payloads from django-anymail's tests (BSD 3-clause); Resend's requests signed wi
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from starlette.testclient import TestClient
 
 from digest.suppression import SuppressionList, UnsubscribeTokens
 from digest.web import WebSettings, make_app
+from digest.web.webhooks.ses import sns_url_ok
 
 from ..helpers import FIXTURES
 from .sns import TOPIC, Sns
@@ -259,6 +261,93 @@ def test_a_subscribe_url_elsewhere_is_not_visited(client: TestClient, sns: Sns) 
     )
     assert client.post("/webhooks/ses", content=json.dumps(message)).status_code == 400
     assert not any("evil" in url for url in sns.fetched)
+
+
+# Hosts that are not SNS though they look like it: S3 serves a bucket named ``sns`` at the first
+# three, whoever owns it.
+LOOK_ALIKES = [
+    "https://sns.s3.amazonaws.com/x.pem",
+    "https://sns.s3-external-1.amazonaws.com/x.pem",
+    "https://sns.s3-us-west-2.amazonaws.com/x.pem",
+    "https://sns.us-east-1.amazonaws.com.evil.example/x.pem",
+    "https://sns.us-east-1.amazonaws.com@evil.example/x.pem",
+    "https://user:pass@sns.us-east-1.amazonaws.com/x.pem",
+    "http://sns.us-east-1.amazonaws.com/x.pem",
+    "https://sns.us-east-1.amazonaws.com:8443/x.pem",
+    "https://sns.amazonaws.com/x.pem",
+    "https://sns.us-east-1.amazonaws.com./x.pem",
+    "https://sns.cn-north-1.amazonaws.com.cn.evil.example/x.pem",
+]
+
+REAL_SNS_HOSTS = [
+    "sns.us-east-1.amazonaws.com",
+    "sns.eu-central-1.amazonaws.com",
+    "sns.ap-southeast-2.amazonaws.com",
+    "sns.us-gov-west-1.amazonaws.com",
+    "sns.us-iso-east-1.amazonaws.com",
+    "sns.cn-north-1.amazonaws.com.cn",
+    "sns.cn-northwest-1.amazonaws.com.cn",
+]
+
+
+def _serving_anywhere(sns: Sns) -> Callable[[str], bytes]:
+    """A fetch that serves the certificate at any URL, as a bucket named ``sns`` would."""
+
+    def fetch(url: str) -> bytes:
+        sns.fetched.append(url)
+        return sns.pem if url.endswith(".pem") else b"<ConfirmSubscriptionResponse/>"
+
+    return fetch
+
+
+@pytest.mark.parametrize("url", LOOK_ALIKES)
+def test_a_certificate_from_a_look_alike_host_is_never_read_or_trusted(
+    settings: WebSettings, sns: Sns, url: str
+) -> None:
+    settings = dataclasses.replace(settings, fetch=_serving_anywhere(sns))
+    message = {**sns.notification(payload("ses-complaint")), "SigningCertURL": url}
+    with TestClient(make_app(settings)) as client:
+        answer = client.post("/webhooks/ses", content=json.dumps(message))
+    assert answer.status_code == 401, answer.text
+    assert answer.text == "SigningCertURL is not an SNS certificate URL\n"
+    assert sns.fetched == []
+    assert suppressed(settings) == {}
+
+
+@pytest.mark.parametrize("url", LOOK_ALIKES)
+def test_a_subscribe_url_at_a_look_alike_host_is_never_visited(
+    settings: WebSettings, sns: Sns, url: str
+) -> None:
+    settings = dataclasses.replace(settings, fetch=_serving_anywhere(sns))
+    visit = url.removesuffix("x.pem") + f"?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=t"
+    confirmation = {k: v for k, v in sns.confirmation().items() if k != "Signature"}
+    message = sns.sign({**confirmation, "SubscribeURL": visit})
+    with TestClient(make_app(settings)) as client:
+        answer = client.post("/webhooks/ses", content=json.dumps(message))
+    assert answer.status_code == 400, answer.text
+    assert visit not in sns.fetched
+    assert all(sns_url_ok(fetched) for fetched in sns.fetched)
+
+
+@pytest.mark.parametrize("host", REAL_SNS_HOSTS)
+def test_a_certificate_from_snss_own_hosts_is_trusted(
+    settings: WebSettings, sns: Sns, host: str
+) -> None:
+    url = f"https://{host}/SimpleNotificationService-0123456789abcdef.pem"
+    settings = dataclasses.replace(settings, fetch=_serving_anywhere(sns))
+    message = {**sns.notification(payload("ses-complaint")), "SigningCertURL": url}
+    with TestClient(make_app(settings)) as client:
+        answer = client.post("/webhooks/ses", content=json.dumps(message))
+    assert answer.status_code == 200, answer.text
+    assert sns.fetched == [url]
+    assert suppressed(settings) == {"richard@example.com": "complaint"}
+
+
+@pytest.mark.parametrize(
+    "url", [*LOOK_ALIKES, "https://sns.us-east-1.amazonaws.com/x.txt", 7, None]
+)
+def test_only_snss_own_certificate_urls_pass_the_check(url: object) -> None:
+    assert not sns_url_ok(url, pem=True)
 
 
 @pytest.mark.parametrize("path", ["/webhooks/ses", "/webhooks/postmark", "/webhooks/resend"])

@@ -33,7 +33,12 @@ from digest.web.webhooks.base import Refused, json_object, parse_time, reader_ad
 __all__ = ["SesWebhook", "sns_string_to_sign", "sns_url_ok"]
 
 
-_SNS_HOST = re.compile(r"sns\.[a-z0-9-]{1,30}\.amazonaws\.com(\.cn)?")
+# SNS's own endpoints, as AWS lists them: sns.REGION.amazonaws.com, and .amazonaws.com.cn in
+# China. Nothing else under amazonaws.com: S3 serves anyone's bucket at sns.s3….amazonaws.com.
+_SNS_HOST = re.compile(
+    r"sns\.(?:(?:[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d)\.amazonaws\.com"
+    r"|(?:cn-[a-z]+-\d)\.amazonaws\.com\.cn)"
+)
 
 _SIGNED = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
@@ -50,13 +55,16 @@ def sns_url_ok(url: object, pem: bool = False) -> bool:
     """Whether ``url`` is an https URL of SNS itself (and, with ``pem``, a certificate)."""
     if not isinstance(url, str):
         return False
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    # The whole network location is the host: no user, no password, no port.
     return (
         parts.scheme == "https"
-        and parts.port is None
-        and _SNS_HOST.fullmatch(parts.hostname or "") is not None
+        and parts.netloc == parts.hostname
+        and _SNS_HOST.fullmatch(parts.netloc) is not None
         and (not pem or parts.path.endswith(".pem"))
-        and not parts.username
     )
 
 
