@@ -1,6 +1,7 @@
 """The shared base of the HTTP batch APIs (Postmark, Resend): requests and retries.
 
-What each answer means for the messages in a request is written in ``_HttpApi._call_once``.
+What each answer means for the messages in a request is written in ``_HttpApi._call_once``;
+how a kept-alive connection is trusted again, in ``_HttpApi._post``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import selectors
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -53,6 +57,25 @@ class _Answer:
             return None
 
 
+class _Unwritten:
+    """A request that failed before its last byte was written: no server read it whole."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _closed_while_idle(sock: socket.socket) -> bool:
+    """Whether an idle kept-alive connection has anything to read (closed by the server)."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            return bool(selector.select(0))
+    except (OSError, ValueError):
+        return True
+
+
 class _HttpApi(Pooled):
     """A JSON batch API over kept-alive HTTPS connections, one per thread."""
 
@@ -90,8 +113,33 @@ class _HttpApi(Pooled):
         self._local.connection = None
 
     def _post(self, body: bytes, headers: dict[str, str]) -> _Answer | None:
-        """POST ``body``; None when the connection failed after the request was written."""
+        """POST ``body``; None when the connection failed after the whole request was written.
+
+        A kept-alive connection is checked before it carries a request: one with anything to
+        read while idle (the server closed or reset it) is replaced by a fresh one. A request
+        that could not be written whole never reached the server as a request: on a reused
+        connection (the server may have closed it after the check) it goes once more on a
+        fresh one; on a fresh connection it raises ``ConnectionError`` (nothing was taken).
+        Once the last byte is written the server may have read it, whatever comes next: a
+        reset or a close before any byte of an answer is a lost answer (None), never retried
+        here.
+        """
         connection = self._connection()
+        reused = connection.sock is not None
+        if reused and _closed_while_idle(connection.sock):
+            self._drop()
+            connection, reused = self._connection(), False
+        outcome = self._attempt(connection, body, headers)
+        if isinstance(outcome, _Unwritten) and reused:
+            outcome = self._attempt(self._connection(), body, headers)
+        if isinstance(outcome, _Unwritten):
+            raise ConnectionError(outcome.reason)
+        return outcome
+
+    def _attempt(
+        self, connection: http.client.HTTPConnection, body: bytes, headers: dict[str, str]
+    ) -> _Answer | _Unwritten | None:
+        """One request on ``connection``: its answer, ``_Unwritten`` or None (lost after)."""
         written = False
         try:
             connection.putrequest("POST", self.prefix + self.path)
@@ -103,8 +151,8 @@ class _HttpApi(Pooled):
             }.items():
                 connection.putheader(name, value)
             connection.endheaders()
-            written = True
             connection.send(body)
+            written = True
             response = connection.getresponse()
             answer = _Answer(response.status, response.read(), response.getheader("Retry-After"))
             if response.getheader("Connection", "").lower() == "close":
@@ -114,7 +162,7 @@ class _HttpApi(Pooled):
             self._drop()
             if written:
                 return None
-            raise ConnectionError(str(error) or type(error).__name__) from None
+            return _Unwritten(str(error) or type(error).__name__)
 
     def _headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
         raise NotImplementedError
@@ -161,8 +209,9 @@ class _HttpApi(Pooled):
 
         The outcomes, by answer (see ``docs`` of each provider and ``SECURITY.md``):
 
-        - no connection, or one lost before the request was written: never reached, retried,
-          deferred after the last try;
+        - no connection, or one lost before the whole request was written: never read as a
+          request, retried, deferred after the last try (a kept-alive connection found
+          closed is replaced first, see ``_post``);
         - 429: refused for now, retried (after ``Retry-After``), deferred after the last try;
         - 2xx: each message's own result;
         - 401/403: the key was refused (``SendError``), nothing taken;
