@@ -138,17 +138,18 @@ def ledger_path(config: BuildConfig, eml: Path) -> Path:
 def suppression_path(config: BuildConfig) -> Path:
     """The suppression list: as configured, beside the history, or beside the config.
 
-    ``load_config`` fills it in, so every command of one config (``digest send``,
-    ``digest serve``, ``digest suppress``) uses the same list.
+    ``load_config`` fills it in, absolute, so every command of one config (``digest send``,
+    ``digest serve``, ``digest suppress``) uses the same list from any folder. A config made
+    in code without one keeps it in the current folder, made absolute here.
     """
     if config.suppression.path is not None:
         return config.suppression.path
     beside = config.beside_history(".suppressions.sqlite3")
-    return beside if beside is not None else Path("digest.suppressions.sqlite3")
+    return beside if beside is not None else Path("digest.suppressions.sqlite3").absolute()
 
 
 def load_config(path: StrPath) -> BuildConfig:
-    """Read a TOML config; its relative paths are taken from the config's own folder."""
+    """Read a TOML config; every path in it comes back absolute, relative ones from its folder."""
     path = Path(path)
     raw = read_file(path, "config file", MAX_DATA_BYTES)
     try:
@@ -175,36 +176,50 @@ def load_config(path: StrPath) -> BuildConfig:
         config = BuildConfig.model_validate(document)
     except ValidationError as error:
         raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
-    base = path.parent
+    return _resolve_files(config, path)
+
+
+def _resolve_files(config: BuildConfig, path: Path) -> BuildConfig:
+    """``config`` (read from ``path``) with every file and folder in it absolute.
+
+    The one place a config's paths are joined to its folder; nothing joins a folder again
+    later. Relative paths are taken from the real folder of the config file: symlinks are
+    resolved, so every name of one config (``mkt/newsletter.toml`` from the folder above, an
+    absolute path, a symlinked folder, a config file that is itself a symlink) keeps its
+    history, ledger and suppression list in one place, whatever folder a command runs from.
+    The default names come from the real file's name too. Absolute paths are kept as written.
+    """
+    real = path.resolve()
+    folder, stem = real.parent, real.stem
 
     def under(value: Path | None) -> Path | None:
-        return None if value is None else base / value
+        return None if value is None else folder / value
 
-    history = config.history
+    history: Path | bool = config.history
     if history is True:
-        history = base / f"{path.stem}.history.sqlite3"
+        history = folder / f"{stem}.history.sqlite3"
     elif isinstance(history, Path):
-        history = base / history
+        history = folder / history
     sources = [
-        s if s.path is None else s.model_copy(update={"path": base / s.path})
+        s if s.path is None else s.model_copy(update={"path": folder / s.path})
         for s in config.sources
     ]
-    listed = config.suppression.path
+    listed = under(config.suppression.path)
     if listed is None:
         beside = config.model_copy(update={"history": history}).beside_history(
             ".suppressions.sqlite3"
         )
-        listed = beside or Path(f"{path.stem}.suppressions.sqlite3")
-    suppression = config.suppression.model_copy(update={"path": base / listed})
+        listed = beside or folder / f"{stem}.suppressions.sqlite3"
+    suppression = config.suppression.model_copy(update={"path": listed})
     delivery = config.delivery
     if delivery is not None and delivery.smtp is not None and delivery.smtp.dkim is not None:
-        key = base / delivery.smtp.dkim.key_file
+        key = folder / delivery.smtp.dkim.key_file
         dkim = delivery.smtp.dkim.model_copy(update={"key_file": key})
         smtp = delivery.smtp.model_copy(update={"dkim": dkim})
         delivery = delivery.model_copy(update={"smtp": smtp})
     return config.model_copy(
         update={
-            "data": [base / p for p in config.data],
+            "data": [folder / p for p in config.data],
             "sources": sources,
             "templates": under(config.templates),
             "assets": under(config.assets),
