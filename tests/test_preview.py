@@ -169,7 +169,7 @@ def test_the_preview_writes_nothing(tmp_path: Path) -> None:
         (EXAMPLES / "riverside" / "newsletter.toml")
         .read_text()
         .replace("history = false", "history = true")
-        + f'\n[[sources]]\nurl = "{url}"\n'
+        + f'\n[[sources]]\nurl = "{url}"\n[network]\nallow_hosts = ["127.0.0.1"]\n'
     )
     try:
         preview = Preview(folder / "newsletter.toml", date(2026, 11, 30), "http://localhost:9/")

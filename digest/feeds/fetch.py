@@ -10,19 +10,27 @@ errors and lost connections a couple of times, and (with a :class:`FeedCache`) s
 Only ``http`` and ``https`` are spoken, on the first request and on every redirect: the
 opener has no handler for ``file:``, ``ftp:`` or ``data:`` URLs, and a redirect to one is
 refused by name. What comes back is bytes, never a path for a parser to open.
+
+Only public addresses are reached. Each connection is made to an address checked as it is
+resolved (so a name that resolves to ``127.0.0.1`` and a redirect to ``169.254.169.254`` are
+refused alike, and a second lookup cannot swap the address): loopback, link-local, private,
+unique-local, unspecified, multicast and reserved addresses are refused, unless the request's
+host is one the caller allows by name (``[network] allow_hosts``). Feeds, the picture probes
+and SNS's certificates and subscription URLs all go through this one opener.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import socket
 import sqlite3
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -32,7 +40,7 @@ from urllib.parse import urljoin, urlsplit
 from digest.errors import FetchError
 from digest.urls import WEB_SCHEMES
 
-__all__ = ["MAX_SOURCE_BYTES", "FeedCache", "FetchError", "Fetcher"]
+__all__ = ["MAX_SOURCE_BYTES", "FeedCache", "FetchError", "Fetcher", "refused_address"]
 
 
 MAX_SOURCE_BYTES = 20_000_000
@@ -120,6 +128,8 @@ class Fetcher:
     backoff: float = 1.0
     cache: FeedCache | None = None
     sleep: Callable[[float], None] = time.sleep
+    #: Hosts reached whatever their address (a feed on this machine or an intranet), by name.
+    allow_hosts: frozenset[str] = frozenset()
 
     def __call__(self, url: str, deadline: float | None = None) -> bytes:
         """The body of ``url``; raises ``FetchError`` naming what went wrong."""
@@ -144,28 +154,41 @@ class Fetcher:
     def head(self, url: str, size: int = 64 * 1024, deadline: float = 5.0) -> bytes:
         """The first ``size`` bytes of ``url`` (asked for with Range), within ``deadline``.
 
-        For a picture's header: its size is in its first bytes. The same schemes, redirects
-        and deadline rules as a feed; no retries, no cache.
+        For a picture's header: its size is in its first bytes. The same schemes, redirects,
+        addresses and deadline rules as a feed; no retries, no cache.
         """
+        return self._single(url, {"Range": f"bytes=0-{size - 1}"}, size, deadline)
+
+    def small(self, url: str, most: int = 64 * 1024, deadline: float = 10.0) -> bytes:
+        """The body of ``url``, refused if over ``most`` bytes: one try, no cache."""
+        body = self._single(url, {}, most + 1, deadline)
+        if len(body) > most:
+            raise FetchError(f"{_shown(url)}: more than {most:,} bytes")
+        return body
+
+    def _single(self, url: str, extra: dict[str, str], most: int, deadline: float) -> bytes:
+        """At most ``most`` bytes of ``url`` in one request, within ``deadline``."""
         scheme = urlsplit(url).scheme.lower()
         if scheme not in WEB_SCHEMES:
             raise FetchError(f"only http and https URLs are fetched, not {scheme or 'a path'}:")
         ends = time.monotonic() + deadline
-        headers = {
-            "User-Agent": USER_AGENT,
-            "Accept-Encoding": "identity",
-            "Range": f"bytes=0-{size - 1}",
-        }
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **extra}
         watch = _Watch(deadline)
         try:
             request = urllib.request.Request(url, headers=headers)
-            with _opener(watch).open(request, timeout=min(deadline, 10.0)) as response:
-                return _read(response, ends, deadline, most=size)
+            opener = _opener(watch, self.allow_hosts)
+            with opener.open(request, timeout=min(deadline, 10.0)) as response:
+                return _read(response, ends, deadline, most=most)
+        except FetchError:
+            raise
         except urllib.error.HTTPError as error:
             error.close()
             raise FetchError(f"HTTP {error.code} {error.reason}") from None
         except (OSError, http.client.HTTPException) as error:
-            raise FetchError(str(getattr(error, "reason", error)) or type(error).__name__) from None
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, FetchError):
+                raise reason from None
+            raise FetchError(str(reason) or type(error).__name__) from None
         finally:
             watch.stop()
 
@@ -181,7 +204,8 @@ class Fetcher:
         request = urllib.request.Request(url, headers=headers)
         watch = _Watch(remaining)
         try:
-            with _opener(watch).open(request, timeout=min(remaining, 10.0)) as response:
+            opener = _opener(watch, self.allow_hosts)
+            with opener.open(request, timeout=min(remaining, 10.0)) as response:
                 body = _read(response, ends, limit)
                 etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
             if watch.expired:  # the sockets were shut: what was read is cut short
@@ -199,6 +223,8 @@ class Fetcher:
             if watch.expired:
                 raise FetchError(_LATE.format(limit)) from None
             reason = error.reason
+            if isinstance(reason, FetchError):  # an address refused: no retry changes it
+                raise reason from None
             if isinstance(reason, TimeoutError | socket.timeout | ConnectionError):
                 raise _Retry(str(reason) or type(reason).__name__) from None
             raise FetchError(str(reason)) from None
@@ -251,38 +277,144 @@ class _Watch:
         self.timer.cancel()
 
 
-def _tracked(base: type[http.client.HTTPConnection], watch: _Watch) -> Any:
-    """``base`` whose every socket is handed to ``watch`` as it is made."""
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
-    class Tracked(base):  # type: ignore[valid-type,misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
 
-            def connect(*where: Any, **options: Any) -> socket.socket:
-                return watch.track(socket.create_connection(*where, **options))
+def refused_address(address: str) -> str | None:
+    """Why digest never connects to ``address`` (``"loopback"``, ``"private"`` …); None: public."""
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+            address.split("%", 1)[0]  # an IPv6 zone (fe80::1%eth0)
+        )
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address carried in IPv6 is judged as itself.
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip.teredo is not None:
+            ip = ip.teredo[1]
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    kinds = (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("unique-local", ip in _UNIQUE_LOCAL),
+        ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
+        ("reserved", not ip.is_global),  # shared (100.64/10) and the like: not the internet
+    )
+    return next((kind for kind, found in kinds if found), None)
 
-            self._create_connection = connect
 
-    return Tracked
+def _shown(url: str) -> str:
+    """``url`` fit for a message: without a user or password, and at most 200 characters."""
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    text = parts.geturl()
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+class _Guard:
+    """The connections of one request: to checked addresses only, each handed to the watch."""
+
+    def __init__(self, watch: _Watch, allow_hosts: Collection[str]) -> None:
+        self.watch = watch
+        self.allow_hosts = frozenset(host.lower().strip("[]") for host in allow_hosts)
+
+    def allowed(self, url: str) -> bool:
+        """Whether ``url``'s host is allowed by name, whatever its address."""
+        return (urlsplit(url).hostname or "") in self.allow_hosts
+
+    def check(self, url: str, infos: list[Any]) -> None:
+        """Refuse ``url`` if any address its host resolved to is not public."""
+        for info in infos:
+            address = str(info[4][0])
+            reason = refused_address(address)
+            if reason is not None:
+                raise FetchError(
+                    f"{_shown(url)}: refused to connect to {address}, a {reason} address "
+                    "(name the host in [network] allow_hosts to allow it)"
+                )
+
+    def connection(
+        self, base: type[http.client.HTTPConnection], req: urllib.request.Request
+    ) -> Any:
+        """``base`` that connects only where the rule allows, for the request ``req``."""
+        url = req.full_url
+        free = self.allowed(url)
+        # Through a proxy (named in the environment by whoever runs digest) the proxy
+        # resolves the host: its name is checked here, before the request.
+        proxied = req.has_proxy() or getattr(req, "_tunnel_host", None) is not None
+        if proxied and not free:
+            parts = urlsplit(url)
+            host, port = (
+                parts.hostname or "",
+                parts.port or (443 if parts.scheme == "https" else 80),
+            )
+            self.check(url, socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        guard = self
+
+        class Guarded(base):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+
+                def connect(
+                    where: tuple[str, int], timeout: Any = None, source: Any = None
+                ) -> socket.socket:
+                    infos = socket.getaddrinfo(*where, type=socket.SOCK_STREAM)
+                    if not (free or proxied):
+                        guard.check(url, infos)
+                    return guard.watch.track(_connect(infos, timeout, source))
+
+                self._create_connection = connect
+
+        return Guarded
+
+
+def _connect(infos: list[Any], timeout: Any, source: Any) -> socket.socket:
+    """A socket connected to the first of ``infos`` that answers (the addresses checked)."""
+    failure: OSError = OSError("the host has no address")
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            if isinstance(timeout, int | float):
+                sock.settimeout(timeout)
+            if source:
+                sock.bind(source)
+            sock.connect(address)
+        except OSError as error:
+            sock.close()
+            failure = error
+            continue
+        return sock
+    raise failure
 
 
 class _Http(urllib.request.HTTPHandler):
-    def __init__(self, watch: _Watch) -> None:
+    def __init__(self, guard: _Guard) -> None:
         super().__init__()
-        self.watch = watch
+        self.guard = guard
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_tracked(http.client.HTTPConnection, self.watch), req)
+        return self.do_open(self.guard.connection(http.client.HTTPConnection, req), req)
 
 
 class _Https(urllib.request.HTTPSHandler):
-    def __init__(self, watch: _Watch) -> None:
+    def __init__(self, guard: _Guard) -> None:
         super().__init__()
-        self.watch = watch
+        self.guard = guard
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         context = getattr(self, "_context", None)
-        return self.do_open(_tracked(http.client.HTTPSConnection, self.watch), req, context=context)
+        connection = self.guard.connection(http.client.HTTPSConnection, req)
+        return self.do_open(connection, req, context=context)
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):
@@ -305,19 +437,29 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
                 f"HTTP {code} redirects to a {scheme}: URL ({target[:80]!r}); "
                 "only http and https are followed"
             )
-        return super().http_error_302(req, fp, code, msg, headers)
+        try:
+            return super().http_error_302(req, fp, code, msg, headers)
+        except urllib.error.HTTPError as error:
+            if not str(error.msg).startswith(self.inf_msg):
+                raise
+            error.close()  # urllib's own words span four lines
+            raise FetchError(
+                f"{_shown(req.full_url)}: HTTP {code} redirects in a loop "
+                f"(after {len(getattr(req, 'redirect_dict', {}))} redirects, to {_shown(target)})"
+            ) from None
 
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
-def _opener(watch: _Watch) -> urllib.request.OpenerDirector:
-    """An opener that speaks http and https only (with the environment's proxies)."""
+def _opener(watch: _Watch, allow_hosts: Collection[str] = ()) -> urllib.request.OpenerDirector:
+    """An opener that speaks http(s) to public addresses only (with the environment's proxies)."""
+    guard = _Guard(watch, allow_hosts)
     opener = urllib.request.OpenerDirector()
     for handler in (
         urllib.request.ProxyHandler(),
         urllib.request.UnknownHandler(),
-        _Http(watch),
-        _Https(watch),
+        _Http(guard),
+        _Https(guard),
         urllib.request.HTTPDefaultErrorHandler(),
         _Redirects(),
         urllib.request.HTTPErrorProcessor(),

@@ -75,7 +75,8 @@ def gather(
     """Read the config's JSON data files, any ``extra`` ones, and its sources.
 
     URL sources are fetched with conditional GET: their last copy is kept beside the history
-    (``NAME.history.feeds.sqlite3``), unless the config keeps no history. Without
+    (``NAME.history.feeds.sqlite3``), unless the config keeps no history. Only public
+    addresses are reached, and the hosts ``[network] allow_hosts`` names. Without
     ``write_cache`` the copies are read but never written (the preview writes nothing).
     """
     data = load_data([*config.data, *extra], config.newsletter)
@@ -84,7 +85,10 @@ def gather(
         from digest.feeds.fetch import FeedCache, Fetcher
 
         cache = FeedCache(feed_cache_path(config), read_only=not write_cache)
-        fetch = Fetcher(cache=cache if config.history else None)
+        fetch = Fetcher(
+            cache=cache if config.history else None,
+            allow_hosts=frozenset(config.network.allow_hosts),
+        )
     result.extend(read_sources(config.sources, config.newsletter, fetch))
     return result
 

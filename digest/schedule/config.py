@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from digest.delivery.settings import DeliverySettings
 from digest.errors import ConfigError, describe_validation_error
@@ -17,6 +18,7 @@ from digest.models import EmailAddress, Newsletter
 __all__ = [
     "BuildConfig",
     "DeskConfig",
+    "NetworkConfig",
     "SuppressionConfig",
     "WebConfig",
     "load_config",
@@ -73,6 +75,34 @@ class DeskConfig(BaseModel):
     port: int = Field(default=8030, ge=0, le=65535)
 
 
+class NetworkConfig(BaseModel):
+    """What a build and ``digest serve`` may reach over the network (``[network]``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Hosts fetched from though their address is loopback, private or link-local (feeds and
+    #: pictures on this machine or an intranet), by name as URLs write them: ``"localhost"``,
+    #: ``"127.0.0.1"``, ``"::1"``, ``"feeds.internal"``. Every other host must be public.
+    allow_hosts: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        for index, host in enumerate(hosts):
+            if not _HOST_NAME.fullmatch(host):
+                raise ValueError(
+                    f"allow_hosts[{index}] = {host[:60]!r} is not a host name or an IP address "
+                    "(no scheme, port or path)"
+                )
+        return [host.lower().strip("[]") for host in hosts]
+
+
+# A host as a URL writes it, without a scheme, user, port or path: a name, IPv4 or [IPv6].
+_HOST_NAME = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]{2,45}\]?"
+)
+
+
 class BuildConfig(BaseModel):
     """A newsletter config file: the newsletter, its data files, templates and assets."""
 
@@ -109,6 +139,8 @@ class BuildConfig(BaseModel):
     web: WebConfig = Field(default_factory=WebConfig)
     #: The editor's desk: proofs and approval.
     desk: DeskConfig = Field(default_factory=DeskConfig)
+    #: What builds may reach over the network.
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
 
     def beside_history(self, suffix: str) -> Path | None:
         """A file kept beside the history, named as it up to its first dot, then ``suffix``.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from digest.errors import ConfigError
+from digest.feeds.fetch import Fetcher
 from digest.suppression.tokens import UnsubscribeTokens
 
 __all__ = [
@@ -33,12 +33,8 @@ def fetch_https(url: str) -> bytes:
     """GET an https URL (10 s, at most 64 KB): the SNS certificate or subscription URL."""
     if not url.startswith("https://"):
         raise ValueError(f"not an https URL: {url[:80]!r}")
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler)
-    with opener.open(url, timeout=10) as response:
-        data: bytes = response.read(_MAX_FETCH + 1)
-    if len(data) > _MAX_FETCH:
-        raise ValueError(f"{url[:80]}: more than {_MAX_FETCH} bytes")
-    return data
+    # The feeds' opener: public addresses only, redirects included; no host is allowed by name.
+    return Fetcher(retries=0).small(url, _MAX_FETCH, deadline=10.0)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ from ..helpers import FIXTURES
 
 FEED = (FIXTURES / "feeds" / "atom.xml").read_bytes()
 
+#: The test servers listen on loopback, which a build reaches only when allowed by name.
+LOCAL = frozenset({"127.0.0.1"})
+
 Handler = Callable[[http.server.BaseHTTPRequestHandler, int], None]
 
 
@@ -75,7 +78,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(serve, newsletter: Newsle
     url, _ = serve(trickle)
     started = time.monotonic()
     with pytest.raises(SourceError, match=r"did not finish within the deadline of 1.5 s"):
-        read_source(Source(url=url, deadline=1.5), newsletter)
+        read_source(Source(url=url, deadline=1.5), newsletter, Fetcher(allow_hosts=LOCAL))
     assert time.monotonic() - started < 4
 
 
@@ -85,7 +88,7 @@ def test_server_errors_are_retried_with_backoff(serve, newsletter: Newsletter) -
 
     url, seen = serve(flaky)
     waits: list[float] = []
-    fetch = Fetcher(sleep=waits.append)
+    fetch = Fetcher(sleep=waits.append, allow_hosts=LOCAL)
     result = read_source(Source(url=url), newsletter, fetch)
     assert result.articles and len(seen) == 3 and waits == [1.0, 2.0]
 
@@ -93,14 +96,14 @@ def test_server_errors_are_retried_with_backoff(serve, newsletter: Newsletter) -
 def test_retries_end_with_the_last_reason(serve) -> None:  # type: ignore[no-untyped-def]
     url, seen = serve(lambda request, count: send(request, 502))
     with pytest.raises(FetchError, match=r"^HTTP 502 Bad Gateway after 3 tries$"):
-        Fetcher(sleep=lambda _: None)(url)
+        Fetcher(sleep=lambda _: None, allow_hosts=LOCAL)(url)
     assert len(seen) == 3
 
 
 def test_a_missing_feed_is_not_retried(serve) -> None:  # type: ignore[no-untyped-def]
     url, seen = serve(lambda request, count: send(request, 404))
     with pytest.raises(FetchError, match=r"^HTTP 404 Not Found$"):
-        Fetcher(sleep=lambda _: None)(url)
+        Fetcher(sleep=lambda _: None, allow_hosts=LOCAL)(url)
     assert len(seen) == 1
 
 
@@ -116,7 +119,7 @@ def test_conditional_get_reads_an_unchanged_feed_from_the_cache(  # type: ignore
     serve, tmp_path: Path
 ) -> None:
     url, seen = serve(validators)
-    fetch = Fetcher(cache=FeedCache(tmp_path / "feeds.sqlite3"))
+    fetch = Fetcher(cache=FeedCache(tmp_path / "feeds.sqlite3"), allow_hosts=LOCAL)
     assert fetch(url) == FEED
     assert fetch(url) == FEED
     assert "If-None-Match" not in seen[0]
@@ -136,6 +139,7 @@ def test_weekly_builds_keep_the_feed_beside_the_history(  # type: ignore[no-unty
         f'[[sources]]\nurl = "{url}"\n[newsletter]\nname = "W"\n'
         '[newsletter.contact]\npostal_address = "1 Main St"\nunsubscribe_url = "https://w.example/u"\n'
         '[newsletter.sender]\nname = "W"\naddress = "w@example.com"\n'
+        '[network]\nallow_hosts = ["127.0.0.1"]\n'
     )
     config = load_config(config_path)
     first = run_build(config, tmp_path / "out", on=date(2026, 11, 30))
@@ -152,7 +156,7 @@ def test_a_body_over_the_size_limit_is_refused(serve, monkeypatch: pytest.Monkey
     monkeypatch.setattr(digest.feeds.fetch, "MAX_SOURCE_BYTES", len(FEED) - 1)
     url, _ = serve(lambda request, count: send(request, 200, FEED))
     with pytest.raises(FetchError, match=f"larger than {len(FEED) - 1:,} bytes"):
-        Fetcher()(url)
+        Fetcher(allow_hosts=LOCAL)(url)
 
 
 def test_a_status_line_and_headers_trickled_in_are_cut_off_at_the_deadline(  # type: ignore[no-untyped-def]
@@ -172,7 +176,7 @@ def test_a_status_line_and_headers_trickled_in_are_cut_off_at_the_deadline(  # t
     url, _ = serve(trickle_head)
     started = time.monotonic()
     with pytest.raises(SourceError, match=r"did not finish within the deadline of 1.5 s"):
-        read_source(Source(url=url, deadline=1.5), newsletter)
+        read_source(Source(url=url, deadline=1.5), newsletter, Fetcher(allow_hosts=LOCAL))
     assert time.monotonic() - started < 4
 
 
@@ -184,7 +188,7 @@ def test_a_redirect_to_anything_but_http_is_refused_by_name(  # type: ignore[no-
 ) -> None:
     url, seen = serve(lambda request, count: send(request, 302, Location=target))
     with pytest.raises(SourceError, match=r"only http and https|redirect"):
-        read_source(Source(url=url), newsletter)
+        read_source(Source(url=url), newsletter, Fetcher(allow_hosts=LOCAL))
     assert len(seen) == 1
 
 
@@ -195,7 +199,7 @@ def test_a_feed_body_that_names_a_file_is_never_opened(  # type: ignore[no-untyp
     # feedparser opens bytes that name a file: the body must reach it as a file object.
     url, _ = serve(lambda request, count: send(request, 200, body))
     with pytest.raises(SourceError, match=r"not an RSS or Atom feed|no items"):
-        read_source(Source(url=url, deadline=5), newsletter)
+        read_source(Source(url=url, deadline=5), newsletter, Fetcher(allow_hosts=LOCAL))
 
 
 def test_fetching_anything_but_http_is_refused() -> None:
@@ -265,7 +269,7 @@ def test_pictures_without_a_size_are_probed_and_icons_dropped(
 
     url, _ = serve(site)
     base = url.removesuffix("/feed.xml")
-    result = read_source(Source(url=url), newsletter, Fetcher(retries=0))
+    result = read_source(Source(url=url), newsletter, Fetcher(retries=0, allow_hosts=LOCAL))
     flower, tiny = sorted(result.articles, key=lambda a: a.title)
     assert (flower.image_width, flower.image_height) == (480, 360)  # as Pillow reads it
     assert tiny.image_url is None  # 16 px square, read from its header: an icon
