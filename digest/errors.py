@@ -13,6 +13,7 @@ can catch ``DigestError`` and show its message to a person::
     ├── TemplateError       a template is missing, does not parse, or fails while rendering
     ├── RenderError         MJML compilation or CSS inlining failed
     ├── CheckError          the email fails its checks (no unsubscribe link, no alt, too big)
+    │   └── PlaceholderLinkError  a send whose unsubscribe link is a placeholder (example.org)
     └── SendError           a sender cannot work: a refused login or API key, no credentials
 
 Messages name the field, the position and an excerpt of the value, so the line a
@@ -36,6 +37,7 @@ __all__ = [
     "FetchError",
     "InputError",
     "NothingNewError",
+    "PlaceholderLinkError",
     "PlanError",
     "RenderError",
     "SendError",
@@ -99,6 +101,12 @@ class CheckError(DigestError):
     exit_code = 5
 
 
+class PlaceholderLinkError(CheckError):
+    """A send to a list whose unsubscribe link is a placeholder: nobody could leave."""
+
+    exit_code = 8
+
+
 class SendError(DigestError):
     """A sender cannot work: a refused login or API key, missing credentials or SDK."""
 
@@ -123,9 +131,10 @@ def describe_validation_error(error: ValidationError, prefix: Sequence[str | int
     """Turn a pydantic ``ValidationError`` into lines of ``field: problem (got value)``.
 
     The value is left out where it says nothing (a whole object, a missing field) and where
-    it may be a secret: a field whose name sounds like one (password, token, key…), or a
-    field the model does not have (``password = "…"`` written where only ``password_env``
-    is known).
+    it may be a secret: a field whose name sounds like one (password, token, key…), a field
+    that names an environment variable (``key_env``: the key itself is often pasted there),
+    or a field the model does not have (``password = "…"`` written where only
+    ``password_env`` is known).
     """
     lines = []
     for problem in error.errors(include_url=False):
@@ -134,7 +143,7 @@ def describe_validation_error(error: ValidationError, prefix: Sequence[str | int
         value = problem.get("input")
         names = [part for part in problem["loc"] if isinstance(part, str)]
         secret = problem["type"] == "extra_forbidden" or any(
-            _SECRET_NAME.search(name) and not name.endswith("_env") for name in names
+            _SECRET_NAME.search(name) or name.endswith("_env") for name in names
         )
         shown = (
             "input" in problem

@@ -262,3 +262,79 @@ def test_send_reads_no_device_or_fifo_as_recipients_or_message(tmp_path: Path) -
         result = run_digest("send", "--config", "newsletter.toml", *args, cwd=folder)
         assert result.returncode == 1, result.stderr
         assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def env_settings() -> list[str]:
+    """Every setting of a config that names an environment variable (``*_env``), by its path."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from digest.schedule.config import BuildConfig
+
+    found: list[str] = []
+    seen: set[type] = set()
+
+    def walk(model: type[BaseModel], where: str) -> None:
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            path = f"{where}.{name}" if where else name
+            if name.endswith("_env"):
+                found.append(path)
+            for kind in typing.get_args(field.annotation) or (field.annotation,):
+                if isinstance(kind, type) and issubclass(kind, BaseModel) and kind not in seen:
+                    walk(kind, path)
+
+    walk(BuildConfig, "")
+    return sorted(found)
+
+
+def test_the_env_settings_are_the_known_ones() -> None:
+    assert env_settings() == [
+        "delivery.postmark.token_env",
+        "delivery.resend.key_env",
+        "delivery.smtp.password_env",
+        "delivery.smtp.username_env",
+    ]
+
+
+@pytest.mark.parametrize("value", ['"re_Pw3xampleSecret_9"', '"Pw-3xample secret"', "97531864209"])
+@pytest.mark.parametrize("setting", env_settings())
+def test_a_secret_written_where_its_variables_name_goes_is_never_echoed(
+    tmp_path: Path, setting: str, value: str
+) -> None:
+    """A key pasted into ``key_env`` (and any ``*_env``) is refused without being shown."""
+    from .helpers import run_command
+
+    table, _, name = setting.rpartition(".")
+    provider = table.removeprefix("delivery.")
+    host = 'host = "127.0.0.1"\n' if provider == "smtp" else ""
+    folder = setup(
+        tmp_path,
+        extra=f'[delivery]\nprovider = "{provider}"\n[{table}]\n{host}{name} = {value}\n',
+    )
+    (folder / "edition.eml").write_bytes(b"From: news@example.org\r\nSubject: s\r\n\r\nbody\r\n")
+    result = run_command(
+        "send", "--config", "newsletter.toml", "edition.eml", "--to", "me@example.org",
+        cwd=folder,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and setting in result.stderr, result.stderr
+    assert "not the secret itself" in result.stderr or "valid string" in result.stderr
+    shown = result.stdout + result.stderr
+    assert "3xample" not in shown and "97531864209" not in shown, shown
+
+
+@pytest.mark.parametrize("setting", env_settings())
+def test_a_variables_name_in_an_env_setting_is_taken(tmp_path: Path, setting: str) -> None:
+    from digest.schedule.config import load_config
+
+    table, _, name = setting.rpartition(".")
+    provider = table.removeprefix("delivery.")
+    host = 'host = "127.0.0.1"\n' if provider == "smtp" else ""
+    folder = setup(
+        tmp_path,
+        extra=f'[delivery]\nprovider = "{provider}"\n[{table}]\n{host}{name} = "MY_SECRET_2"\n',
+    )
+    config = load_config(folder / "newsletter.toml")
+    assert getattr(getattr(config.delivery, provider), name) == "MY_SECRET_2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,6 +21,24 @@ __all__ = [
     "SmtpSettings",
     "WarmupSettings",
 ]
+
+#: What an environment variable's name looks like (``password_env = "DIGEST_SMTP_PASSWORD"``).
+_VARIABLE_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
+
+
+def _variable_name(value: str) -> str:
+    """The name of an environment variable; anything else is refused without being shown."""
+    if not _VARIABLE_NAME.fullmatch(value):
+        # It is often the secret itself, pasted where its variable's name goes: never echo it.
+        raise ValueError(
+            "must be the name of an environment variable (capital letters, digits and _, "
+            "such as DIGEST_SMTP_PASSWORD), not the secret itself; the value is not shown"
+        )
+    return value
+
+
+#: A setting that names the environment variable holding a secret (``*_env``).
+EnvName = Annotated[str, AfterValidator(_variable_name)]
 
 #: The days of the week, as ``days`` in ``[delivery]`` names them.
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -51,9 +70,9 @@ class SmtpSettings(BaseModel):
     #: ``starttls``, ``ssl``, or ``none`` (no login then, unless ``allow_plain_login``).
     security: Literal["starttls", "ssl", "none"] = "starttls"
     #: The environment variable that holds the login name (no login without it).
-    username_env: str = "DIGEST_SMTP_USER"
+    username_env: EnvName = "DIGEST_SMTP_USER"
     #: The environment variable that holds the password.
-    password_env: str = "DIGEST_SMTP_PASSWORD"
+    password_env: EnvName = "DIGEST_SMTP_PASSWORD"
     #: Seconds to wait for the server at each step.
     timeout: float = Field(default=30, gt=0, le=600)
     #: Log in over a connection without TLS (security = "none"): off unless asked for.
@@ -95,7 +114,7 @@ class PostmarkSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: The environment variable that holds the server token.
-    token_env: str = "POSTMARK_SERVER_TOKEN"
+    token_env: EnvName = "POSTMARK_SERVER_TOKEN"
     #: The message stream: Postmark asks that newsletters go through a broadcast stream.
     message_stream: str = Field(default="broadcast", max_length=100)
     #: The API's address (https; plain http only to this machine, for a test server).
@@ -108,7 +127,7 @@ class ResendSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: The environment variable that holds the API key.
-    key_env: str = "RESEND_API_KEY"
+    key_env: EnvName = "RESEND_API_KEY"
     #: The API's address (https; plain http only to this machine, for a test server).
     base_url: ApiBase = "https://api.resend.com"
 
