@@ -350,15 +350,17 @@ class _Guard:
         url = req.full_url
         free = self.allowed(url)
         # Through a proxy (named in the environment by whoever runs digest) the proxy
-        # resolves the host: its name is checked here, before the request.
+        # resolves the host: its addresses are checked here, before the request, as far as
+        # this machine can resolve them (a name only the proxy knows is left to the proxy).
         proxied = req.has_proxy() or getattr(req, "_tunnel_host", None) is not None
         if proxied and not free:
             parts = urlsplit(url)
-            host, port = (
-                parts.hostname or "",
-                parts.port or (443 if parts.scheme == "https" else 80),
-            )
-            self.check(url, socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            try:
+                infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+            except OSError:
+                infos = []
+            self.check(url, infos)
         guard = self
 
         class Guarded(base):  # type: ignore[valid-type,misc]

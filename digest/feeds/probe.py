@@ -3,7 +3,9 @@
 A feed that names no size for a picture would have it drawn at the lead's full width, however
 small it is; when the build may fetch, the first 64 KB of the picture are read
 (``Fetcher.head``) and its size taken from its header, so an icon is known as one and a
-lead picture is drawn at its own ratio.
+lead picture is drawn at its own ratio. The read follows the feeds' rule: a picture at a
+loopback, private or link-local address (``http://127.0.0.1/pixel``) is never asked for,
+unless ``[network] allow_hosts`` names its host.
 """
 
 from __future__ import annotations

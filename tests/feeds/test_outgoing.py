@@ -78,7 +78,7 @@ def site() -> Iterator[Site]:
 
     server = Server(("127.0.0.1", 0), Handle)
     made.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield made
     server.shutdown()
     server.server_close()
@@ -235,6 +235,25 @@ def test_169_254_169_254_is_refused_without_connecting() -> None:
     message, tried = json.loads(done.stdout)
     assert tried == []
     assert "refused to connect to 169.254.169.254, a link-local address" in message
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_through_a_proxy_the_target_is_checked_before_the_proxy_is_asked(
+    site: Site, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """The proxy the environment names is reached (on loopback here); the target is judged."""
+    monkeypatch.setenv(f"{scheme}_proxy", site.url(""))
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    for target in ("169.254.169.254/latest/meta-data/", "127.0.0.1:9/", "[::1]/", "localhost/"):
+        with pytest.raises(FetchError, match=r"refused to connect to \S+, a (link-local|loopback)"):
+            Fetcher(retries=0)(f"{scheme}://{target}")
+    assert site.connections == []
+    # A public name (or one only the proxy can resolve) goes to the proxy.
+    site.pages["http://feeds.example/feed.xml"] = (200, {}, feed())
+    if scheme == "http":
+        assert Fetcher(retries=0)("http://feeds.example/feed.xml") == feed()
+        assert site.hits == ["http://feeds.example/feed.xml"]
 
 
 # --- pictures ------------------------------------------------------------------------------
