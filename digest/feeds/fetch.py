@@ -439,6 +439,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
                 f"HTTP {code} redirects to a {scheme}: URL ({target[:80]!r}); "
                 "only http and https are followed"
             )
+        visited: dict[str, int] = getattr(req, "redirect_dict", {})
         try:
             return super().http_error_302(req, fp, code, msg, headers)
         except urllib.error.HTTPError as error:
@@ -447,7 +448,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
             error.close()  # urllib's own words span four lines
             raise FetchError(
                 f"{_shown(req.full_url)}: HTTP {code} redirects in a loop "
-                f"(after {len(getattr(req, 'redirect_dict', {}))} redirects, to {_shown(target)})"
+                f"(to {_shown(target)} again, after {sum(visited.values())} redirects)"
             ) from None
 
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302

@@ -91,7 +91,7 @@ class NetworkConfig(BaseModel):
         for index, host in enumerate(hosts):
             if not _HOST_NAME.fullmatch(host):
                 raise ValueError(
-                    f"allow_hosts[{index}] = {host[:60]!r} is not a host name or an IP address "
+                    f"item {index + 1}, {host[:60]!r}, is not a host name or an IP address "
                     "(no scheme, port or path)"
                 )
         return [host.lower().strip("[]") for host in hosts]
