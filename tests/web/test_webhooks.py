@@ -9,6 +9,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +27,8 @@ from digest.suppression import SuppressionList, UnsubscribeTokens
 from digest.web import WebSettings, make_app
 from digest.web.webhooks.ses import sns_url_ok
 
-from ..helpers import FIXTURES
+from ..helpers import EXAMPLES, FIXTURES, digest_command, run_digest
+from ..mailservers import free_port
 from .sns import TOPIC, Sns
 
 PAYLOADS = FIXTURES / "webhooks"
@@ -341,6 +347,51 @@ def test_a_certificate_from_snss_own_hosts_is_trusted(
     assert answer.status_code == 200, answer.text
     assert sns.fetched == [url]
     assert suppressed(settings) == {"richard@example.com": "complaint"}
+
+
+def test_digest_serve_trusts_no_certificate_from_an_s3_bucket_named_sns(
+    tmp_path: Path, sns: Sns
+) -> None:
+    """Through the real command: each S3 look-alike is refused before anything is fetched."""
+    config = tmp_path / "newsletter.toml"
+    text = (EXAMPLES / "riverside" / "newsletter.toml").read_text()
+    text = text.replace('data = "articles.json"', "").replace('assets = "images"', "")
+    config.write_text(text + f'\n[web]\nsns_topics = ["{TOPIC}"]\n')
+    port = free_port()
+    process = subprocess.Popen(
+        [*digest_command(), "serve", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    answers = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2):
+                    break
+            except OSError:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "digest serve did not answer"
+                time.sleep(0.1)
+        for url in LOOK_ALIKES[:3]:
+            message = {**sns.notification(payload("ses-complaint")), "SigningCertURL": url}
+            request = urllib.request.Request(
+                f"{base}/webhooks/ses", data=json.dumps(message).encode()
+            )
+            try:
+                urllib.request.urlopen(request, timeout=10).close()
+            except urllib.error.HTTPError as error:
+                with error:
+                    answers.append((error.code, error.read()))
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    assert answers == [(401, b"SigningCertURL is not an SNS certificate URL\n")] * 3, err
+    assert run_digest("suppress", "list", "--config", config).stdout == ""
 
 
 @pytest.mark.parametrize(
