@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import errno
 import fcntl
+import io
 import os
 import secrets
 import socket
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
 from typing import Self
@@ -40,6 +42,7 @@ __all__ = [
     "open_wal",
     "read_file",
     "read_limited",
+    "spreadsheet_csv",
     "text_encoding",
     "transaction",
     "write_file",
@@ -221,6 +224,19 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
 def inert_cell(cell: str) -> str:
     """A CSV cell no spreadsheet runs as a formula (OWASP's CSV injection rule: a leading ')."""
     return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
+def spreadsheet_csv(rows: Iterable[Iterable[object]]) -> str:
+    """CSV a spreadsheet reads as data: every cell quoted and inert, lines ending in CRLF.
+
+    A cell is quoted even without a comma in it: a carriage return inside an unquoted cell
+    would start a row of its own there, whose first cell could be a formula (RFC 4180's lines,
+    OWASP's leading ``'``).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerows([inert_cell(str(cell)) for cell in row] for row in rows)
+    return buffer.getvalue()
 
 
 def open_wal(path: Path, threads: bool = False) -> sqlite3.Connection:

@@ -23,9 +23,9 @@ from digest.errors import DigestError, InputError
 from digest.files import (
     Database,
     StrPath,
-    inert_cell,
     open_wal,
     read_file,
+    spreadsheet_csv,
     transaction,
     write_file,
 )
@@ -192,14 +192,11 @@ class SuppressionList(Database):
     def export_csv(self, path: StrPath) -> int:
         """Write the list to a CSV file (address, reason, source, at, detail); how many rows.
 
-        A cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP's rule).
+        Every cell is quoted and lines end in CRLF; a cell a spreadsheet would run as a
+        formula gets a leading ``'`` (OWASP's rule): ``spreadsheet_csv``.
         """
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(_CSV_FIELDS)
         rows = list(self)
-        writer.writerows([[inert_cell(cell) for cell in row] for row in rows])
-        write_file(Path(path), buffer.getvalue().encode("utf-8"))
+        write_file(Path(path), spreadsheet_csv([_CSV_FIELDS, *rows]).encode("utf-8"))
         return len(rows)
 
     def import_csv(self, path: StrPath, source: str = "import") -> tuple[int, int]:
