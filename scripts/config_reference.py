@@ -127,7 +127,13 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         Theme,
         Tracking,
     )
-    from digest.schedule.config import BuildConfig, DeskConfig, SuppressionConfig, WebConfig
+    from digest.schedule.config import (
+        BuildConfig,
+        DeskConfig,
+        NetworkConfig,
+        SuppressionConfig,
+        WebConfig,
+    )
 
     return [
         ("(the top of the file)", BuildConfig),
@@ -156,6 +162,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[suppression]", SuppressionConfig),
         ("[web]", WebConfig),
         ("[desk]", DeskConfig),
+        ("[network]", NetworkConfig),
     ]
 
 

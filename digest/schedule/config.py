@@ -76,13 +76,14 @@ class DeskConfig(BaseModel):
 
 
 class NetworkConfig(BaseModel):
-    """What a build and ``digest serve`` may reach over the network (``[network]``)."""
+    """Where a build may fetch feeds and their pictures from (``[network]``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    #: Hosts fetched from though their address is loopback, private or link-local (feeds and
-    #: pictures on this machine or an intranet), by name as URLs write them: ``"localhost"``,
-    #: ``"127.0.0.1"``, ``"::1"``, ``"feeds.internal"``. Every other host must be public.
+    #: Hosts fetched from though their address is not public (loopback, private, link-local):
+    #: feeds and pictures on this machine or an intranet. By name, as URLs write them:
+    #: ``"localhost"``, ``"127.0.0.1"``, ``"::1"``, ``"feeds.internal"``. Any other host is
+    #: refused unless every address it resolves to is public.
     allow_hosts: list[str] = Field(default_factory=list, max_length=100)
 
     @field_validator("allow_hosts")
@@ -139,7 +140,7 @@ class BuildConfig(BaseModel):
     web: WebConfig = Field(default_factory=WebConfig)
     #: The editor's desk: proofs and approval.
     desk: DeskConfig = Field(default_factory=DeskConfig)
-    #: What builds may reach over the network.
+    #: Hosts feeds and pictures may be fetched from besides public ones.
     network: NetworkConfig = Field(default_factory=NetworkConfig)
 
     def beside_history(self, suffix: str) -> Path | None:
