@@ -75,6 +75,10 @@ def make_tree(root: Path) -> Tree:
     # The history beside the config (the default), so the ledger and the suppression list
     # are derived from it; every other file relative to the config too.
     text = text.replace("history = false\n", "")
+    # A real list's own unsubscribe page: a send refuses a placeholder one.
+    placeholder = "https://riverside.example/newsletter/unsubscribe"
+    assert placeholder in text
+    text = text.replace(placeholder, "https://riverside-weekly.net/unsubscribe")
     head = 'out = "out"\narchive = "archive"\nrecipients = "readers.txt"\ntemplates = "templates"\n'
     port = free_port()  # nothing listens: a dry run never connects
     tail = f'\n[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
