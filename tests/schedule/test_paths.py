@@ -15,11 +15,14 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel
 
 from digest.mail.message import list_id
-from digest.schedule.config import load_config
+from digest.schedule.build import feed_cache_path
+from digest.schedule.config import BuildConfig, ledger_path, load_config
 from digest.suppression import UnsubscribeTokens
 
 from ..helpers import EXAMPLES, digest_command, run_command
@@ -239,3 +242,63 @@ def test_a_symlinked_config_file_keeps_its_files_beside_the_real_file(tmp_path: 
     loaded = load_config(elsewhere.cwd / "weekly.toml")
     assert loaded.history == tree.mkt / "newsletter.history.sqlite3"
     assert loaded.data == [tree.mkt / "articles.json"]
+
+
+def path_fields(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Where a config model (and the models in it) holds a path: ``delivery.smtp.dkim.key_file``."""
+    found: set[str] = set()
+    for name, field in model.model_fields.items():
+        todo: list[Any] = [field.annotation]
+        while todo:
+            kind = todo.pop()
+            if kind is Path:
+                found.add(prefix + name)
+            elif isinstance(kind, type) and issubclass(kind, BaseModel):
+                found |= path_fields(kind, f"{prefix}{name}.")
+            else:
+                todo.extend(get_args(kind))
+    return found
+
+
+def paths_in(value: object, where: str = "") -> dict[str, list[Path]]:
+    """Every path a loaded config holds, by where it is (list items under their list's name)."""
+    found: dict[str, list[Path]] = {}
+    if isinstance(value, Path):
+        found[where] = [value]
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            inside = f"{where}.{name}" if where else name
+            for place, paths in paths_in(getattr(value, name), inside).items():
+                found.setdefault(place, []).extend(paths)
+    elif isinstance(value, list):
+        for item in value:
+            for place, paths in paths_in(item, where).items():
+                found.setdefault(place, []).extend(paths)
+    return found
+
+
+def test_every_path_of_a_config_comes_back_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = make_tree(tmp_path)
+    config = tree.mkt / "newsletter.toml"
+    text = config.read_text().replace(
+        'security = "none"\n',
+        'security = "none"\n[delivery.smtp.dkim]\nselector = "s1"\ndomain = "riverside.example"\n'
+        'key_file = "keys/dkim.pem"\n',
+    )
+    text = text.replace("[newsletter]\n", '[[sources]]\npath = "feeds/river.xml"\n\n[newsletter]\n')
+    config.write_text(text + '\n[suppression]\npath = "state/no.sqlite3"\n')
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    loaded = load_config(Path("..") / "link" / "newsletter.toml")
+
+    found = paths_in(loaded)
+    # Each place a config can name a file is named here, so a new one must be resolved too.
+    assert set(found) == path_fields(BuildConfig), "set every path field in this test's config"
+    assert all(path.is_absolute() for paths in found.values() for path in paths), found
+    assert loaded.sources[0].path == tree.mkt / "feeds" / "river.xml"
+    assert loaded.delivery and loaded.delivery.smtp and loaded.delivery.smtp.dkim
+    assert loaded.delivery.smtp.dkim.key_file == tree.mkt / "keys" / "dkim.pem"
+    assert loaded.suppression.path == tree.mkt / "state" / "no.sqlite3"
+    assert ledger_path(loaded, Path("out.eml")) == tree.mkt / "newsletter.sends.sqlite3"
+    assert feed_cache_path(loaded) == tree.mkt / "newsletter.history.feeds.sqlite3"
