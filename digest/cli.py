@@ -29,6 +29,9 @@ SEND_INCOMPLETE = 6
 #: The exit status of ``digest send`` when it stopped: the server or provider cannot be used
 #: (unreachable, the login refused); those not reached go out on the next run.
 SEND_STOPPED = 7
+#: The exit status of ``digest suppress import-mail`` when some messages were unreadable (too
+#: big, too many parts, nested too deep); every other message was imported.
+IMPORT_INCOMPLETE = 6
 #: The exit status when digest itself fails (a bug), as sysexits' EX_SOFTWARE.
 INTERNAL_ERROR = 70
 
@@ -1020,34 +1023,102 @@ def suppress_export(config_path: Path, csv_file: Path) -> None:
 @suppress.command("import-mail")
 @CONFIG
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def suppress_import_mail(config_path: Path, paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--ledger",
+    "ledgers",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A send ledger to match reports with (default: the one beside the history).",
+)
+@click.option(
+    "--trust-unmatched",
+    is_flag=True,
+    help="Believe reports that answer no message of this list (a relay that strips it).",
+)
+def suppress_import_mail(
+    config_path: Path, paths: tuple[Path, ...], ledgers: tuple[Path, ...], trust_unmatched: bool
+) -> None:
     """Read bounces (DSN) and complaints (ARF) from an mbox, a Maildir or .eml files.
 
-    A message that is neither is skipped; importing the same reports again changes nothing.
+    A report counts only when it answers a message this list sent: the message it encloses
+    carries the reader's signed unsubscribe token, or its edition (X-Digest-Edition and
+    List-Id) or Message-ID went to that reader by the send ledger. The others are listed as
+    not ours and change nothing, unless --trust-unmatched. A message that is no report is
+    skipped; one too big, with too many parts or nested too deep is listed as unreadable and
+    the rest are still read (exit status 6). Importing the same reports again changes nothing.
 
     Example:
 
     \b
         digest suppress import-mail --config newsletter.toml ~/Maildir/.bounces
     """
+    from digest.delivery.ledger import SendLedger
     from digest.mail.message import list_id
-    from digest.suppression import UnsubscribeTokens, read_reports
+    from digest.suppression import Ours, UnsubscribeTokens, read_reports
 
     config = _load_config(config_path)
     tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
-    reports = skipped = events = new = 0
-    with _suppressions(config_path) as listed:
-        for report in read_reports(paths, tokens):
-            if isinstance(report, str):
-                skipped += 1
-                continue
-            reports += 1
-            for event in report.events:
-                events += 1
-                new += listed.record(event)
-            if not report.events:
-                click.echo(f"{report.where}: {report.note}", err=True)
-    click.echo(f"{reports} reports ({skipped} other messages skipped): {events} events, {new} new")
+    if not ledgers:
+        beside = config.beside_history(".sends.sqlite3")
+        if beside is None and config.out is not None:
+            beside = config.out / "digest.sends.sqlite3"
+        ledgers = (beside,) if beside is not None and beside.is_file() else ()
+    if not ledgers and tokens is None:
+        warn(
+            "no send ledger and no DIGEST_UNSUBSCRIBE_SECRET: no report can be matched with "
+            "a message this list sent (name the ledger with --ledger)"
+        )
+    if trust_unmatched:
+        warn(
+            "--trust-unmatched: reports that answer no message of this list are believed; "
+            "anyone who can mail this mailbox can suppress any address"
+        )
+    opened = [SendLedger(path) for path in ledgers]
+
+    def sent(edition: str, address: str) -> bool:
+        return any(ledger.went_to(edition, address) for ledger in opened)
+
+    # A list whose links carry tokens signs every copy: only the token tells a copy ours.
+    signed = "{token}" in (config.newsletter.contact.unsubscribe_url or "")
+    ours = Ours(list_id(config.newsletter), tokens, sent, signed=signed)
+    reports = skipped = events = new = foreign = unreadable = 0
+    try:
+        with _suppressions(config_path) as listed:
+            for report in read_reports(paths, tokens, ours=ours):
+                if isinstance(report, str):
+                    skipped += 1
+                    continue
+                if report.kind == "unreadable":
+                    unreadable += 1
+                    click.echo(f"{report.where}: unreadable: {report.note}", err=True)
+                    continue
+                reports += 1
+                for event in report.events:
+                    events += 1
+                    new += listed.record(event)
+                for event, why in report.not_ours:
+                    foreign += 1
+                    trusted = "trusted anyway, " if trust_unmatched else ""
+                    click.echo(
+                        f"{report.where}: not ours ({trusted}{event.address}): {why}", err=True
+                    )
+                    if trust_unmatched:
+                        events += 1
+                        new += listed.record(event)
+                if not report.events and not report.not_ours:
+                    click.echo(f"{report.where}: {report.note}", err=True)
+    finally:
+        for ledger in opened:
+            ledger.close()
+    click.echo(
+        f"{reports} reports ({skipped} other messages skipped): {events} events, {new} new; "
+        f"{foreign} not ours{' (trusted)' if trust_unmatched and foreign else ''}, "
+        f"{unreadable} unreadable"
+    )
+    if trust_unmatched and foreign:
+        warn(f"--trust-unmatched: {foreign} events of reports not ours were recorded")
+    if unreadable:
+        sys.exit(IMPORT_INCOMPLETE)
 
 
 def main(argv: list[str] | None = None) -> None:

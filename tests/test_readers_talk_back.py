@@ -22,6 +22,7 @@ from digest.web import make_app, settings_for
 
 from .helpers import EXAMPLES, FIXTURES, run_digest
 from .mailservers import DkimKey, Inbox, start_smtp
+from .suppression.returned import enclose
 from .web.served import Served
 from .web.sns import TOPIC, Sns
 
@@ -158,14 +159,17 @@ def test_readers_talk_back_and_the_next_edition_listens(tmp_path: Path) -> None:
         finally:
             served.stop()
 
-        # 5. A real DSN and a real ARF report come back by mail.
+        # 5. A real DSN and a real ARF report come back by mail, returning the copies sent.
+        (tmp_path / "dsn.eml").write_bytes(enclose("rfc3464-01.eml", messages[DSN_READER]))
+        (tmp_path / "arf.eml").write_bytes(enclose("arf-02.eml", messages[ARF_READER]))
         imported = run_digest(
-            "suppress", "import-mail", "--config", config,
-            FIXTURES / "reports" / "rfc3464-01.eml", FIXTURES / "reports" / "arf-02.eml",
-            env=ENV,
+            "suppress", "import-mail", "--config", config, tmp_path / "dsn.eml",
+            tmp_path / "arf.eml", env=ENV,
         )  # fmt: skip
         assert imported.returncode == 0, imported.stderr
-        assert "2 reports (0 other messages skipped): 2 events, 2 new" in imported.stdout
+        assert "2 reports (0 other messages skipped): 2 events, 2 new; 0 not ours" in (
+            imported.stdout
+        )
 
         listed = run_digest("suppress", "list", "--config", config)
         reasons = dict(line.split("\t")[:2] for line in listed.stdout.splitlines())

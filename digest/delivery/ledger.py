@@ -149,6 +149,18 @@ class SendLedger(Database):
         )
         return dict(rows)
 
+    def went_to(self, edition: str, address: str) -> bool:
+        """Whether ``edition`` was handed over for ``address`` (sent, unknown or pending).
+
+        A returned report answers only such a message: a refused one never left.
+        """
+        row = self.db.execute(
+            "SELECT 1 FROM deliveries WHERE edition = ? AND address = ?"
+            " AND state IN ('sent', 'unknown', 'pending')",
+            (edition, address_key(address)),
+        ).fetchone()
+        return row is not None
+
     def claim(
         self,
         edition: str,

@@ -7,7 +7,14 @@ ledger; ``UnsubscribeTokens`` signs and checks the token in each reader's unsubs
 """
 
 from digest.suppression.events import REASONS, Event, Reason
-from digest.suppression.reports import Report, mail_messages, read_report, read_reports
+from digest.suppression.reports import (
+    Original,
+    Ours,
+    Report,
+    mail_messages,
+    read_report,
+    read_reports,
+)
 from digest.suppression.store import Suppression, SuppressionList
 from digest.suppression.tokens import SECRET_VARIABLE, UnsubscribeTokens
 
@@ -15,6 +22,8 @@ __all__ = [
     "REASONS",
     "SECRET_VARIABLE",
     "Event",
+    "Original",
+    "Ours",
     "Reason",
     "Report",
     "Suppression",

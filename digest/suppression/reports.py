@@ -8,6 +8,17 @@ with a 4.x.x status a soft bounce, and delays or successes are no events at all.
 names its reader in ``Original-Rcpt-To`` (or an opt-out in ``Removal-Recipient``), in the
 ``To`` of the enclosed message unless the report says it redacted it (RFC 6590), or in the
 signed token of the enclosed message's ``List-Unsubscribe``.
+
+A report changes a reader's state only when it answers a message this list sent (``Ours``):
+the enclosed message's ``List-Unsubscribe`` carries this list's signed token for the reported
+address, or (for a list that signs no links) the message was to that address and its
+``X-Digest-Edition`` (with this list's ``List-Id``) or its ``Message-ID`` names an edition
+the send ledger sent to that address. Anyone can mail a bounce address; a report that
+answers nothing of ours (no enclosed message, another list's mail, a reader the edition never
+went to) is set apart as *not ours*, with the reason.
+
+Parsing is bounded: a message over ``MAX_REPORT_BYTES``, with more than ``MAX_PARTS`` parts
+or nested deeper than ``MAX_DEPTH`` is *unreadable*, named, and the next message is read.
 """
 
 from __future__ import annotations
@@ -15,42 +26,150 @@ from __future__ import annotations
 import hashlib
 import mailbox
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import HeaderParser
+from email.parser import BytesHeaderParser, HeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Literal
 
-from digest.addresses import email_address
-from digest.errors import InputError
+from digest.addresses import address_key, email_address
+from digest.errors import InputError, excerpt
 from digest.files import StrPath
 from digest.suppression.events import Event, Reason
 from digest.suppression.tokens import UnsubscribeTokens
 
-__all__ = ["Report", "mail_messages", "read_report", "read_reports"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_PARTS",
+    "MAX_REPORT_BYTES",
+    "Original",
+    "Ours",
+    "Report",
+    "mail_messages",
+    "read_report",
+    "read_reports",
+]
 
 
-#: The largest message read as a report; bigger ones are skipped, named.
+#: The largest message read as a report; a bigger one is unreadable, named.
 MAX_REPORT_BYTES = 10 * 1024 * 1024
+#: The most MIME parts a report may have (a real one has three to a dozen).
+MAX_PARTS = 100
+#: The deepest a report's parts may nest (a real one: the report, the returned message, its
+#: alternative parts and their attachments).
+MAX_DEPTH = 20
 
 _COMPLAINTS = {"abuse", "fraud", "virus", "other"}
 _STATUS = re.compile(r"([245])\.\d{1,3}\.\d{1,3}")
 _TOKEN = re.compile(r"/(1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)(?:[/?#>]|$)|[?&]token=(1\.[^&>]+)")
+#: A part's header, wherever a line starts: more of them than parts is the parser's bound.
+_PART_HEADER = re.compile(rb"(?:\A|[\r\n])content-type[ \t]*:", re.IGNORECASE)
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_ENCLOSED = (
+    "message/rfc822",
+    "message/global",
+    "text/rfc822-headers",
+    "text/rfc822-header",
+    "message/global-headers",
+)
+_EDITION_HEADER = "X-Digest-Edition"  # written by digest.mail.message (EDITION_HEADER)
+
+
+@dataclass(frozen=True)
+class Original:
+    """What a report encloses of the message it answers: the headers that say whose it was."""
+
+    message_id: str = ""
+    #: Its ``X-Digest-Edition``: the edition the send ledger knows it by.
+    edition: str = ""
+    #: The list id in its ``List-Id`` (between the angle brackets).
+    list_id: str = ""
+    #: Its ``List-Unsubscribe``, unfolded.
+    unsubscribe: str = ""
+    to: tuple[str, ...] = ()
+
+
+class Ours:
+    """What tells a message this list sent: its list id, its tokens and the send ledger.
+
+    ``sent(edition, address)`` says whether the ledger holds ``address`` for ``edition`` (an
+    edition's key or, for an ``.eml`` from elsewhere, its ``Message-ID``): the caller passes
+    it in, since the ledger lives with delivery, above this package. With ``signed``, every
+    copy the list sends carries its reader's signed token, and only that token tells a copy
+    ours: the other headers are no secret, so a reader of the list could copy them.
+    """
+
+    def __init__(
+        self,
+        list_id: str,
+        tokens: UnsubscribeTokens | None = None,
+        sent: Callable[[str, str], bool] | None = None,
+        *,
+        signed: bool = False,
+    ) -> None:
+        """Match against the list ``list_id``, its ``tokens`` and the ledger's ``sent``."""
+        self.list_id = list_id
+        self.tokens = tokens
+        self.sent = sent
+        self.signed = signed and tokens is not None
+
+    def why_not(self, original: Original | None, address: str) -> str:
+        """Why ``original`` is no message this list sent to ``address`` ("" when it is)."""
+        if original is None:
+            return "no enclosed message to match with what this list sent"
+        key = address_key(address)
+        token = _token_address(self.tokens, original)
+        if token is not None:
+            same = address_key(token) == key
+            return "" if same else "the enclosed message's unsubscribe link is another reader's"
+        ours = original.list_id.lower() == self.list_id.lower()
+        if original.list_id and not ours:
+            return f"the enclosed message is another list's ({excerpt(original.list_id)})"
+        if self.signed:
+            return "the enclosed message has no signed unsubscribe link (every copy has one)"
+        # Every copy is addressed to its one reader: a copy to another is not this reader's.
+        if original.to and key not in {address_key(a) for a in original.to}:
+            return f"the enclosed message was to {excerpt(', '.join(original.to))}"
+        if self.sent is not None:
+            if original.edition and ours and self.sent(original.edition, address):
+                return ""
+            if original.message_id and self.sent(original.message_id, address):
+                return ""
+        if original.edition and ours:
+            return f"the send ledger has no {address} for {excerpt(original.edition)}"
+        if original.message_id:
+            mid = excerpt(original.message_id)
+            return f"the enclosed message ({mid}) is none this list sent to {address}"
+        return "the enclosed message has no List-Id, edition or Message-ID of this list"
+
+
+def _token_address(tokens: UnsubscribeTokens | None, original: Original) -> str | None:
+    """The address of the list's signed token in ``original``'s List-Unsubscribe, if any."""
+    if tokens is None:
+        return None
+    for match in _TOKEN.finditer(original.unsubscribe):
+        if (found := tokens.address(match.group(1) or match.group(2))) is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True)
 class Report:
     """What one report message said: its kind, where it came from, and its events."""
 
-    kind: Literal["dsn", "arf"]
+    kind: Literal["dsn", "arf", "unreadable"]
     where: str
+    #: What it says about messages this list sent (all it says, when read without ``Ours``).
     events: list[Event] = field(default_factory=list)
-    #: Why a report gave no event: no recipient named, or only delays.
+    #: Why a report gave no event (no recipient named, only delays), or was unreadable.
     note: str = ""
+    #: What it says about a message this list did not send, each with the reason.
+    not_ours: list[tuple[Event, str]] = field(default_factory=list)
 
 
 def _fields(part: Message) -> list[Message]:
@@ -95,17 +214,48 @@ def _part(message: Message, *types: str) -> Message | None:
     return None
 
 
-def _dsn(message: Message, data: bytes, where: str) -> Report:
+def _header(message: Message, name: str) -> str:
+    """A header's value unfolded and decoded (encoded words), "" when it is missing."""
+    value = message.get(name)
+    if value is None:
+        return ""
+    text = _FOLD.sub("", str(value))
+    try:
+        return str(make_header(decode_header(text))).strip()
+    except (LookupError, ValueError, UnicodeError):
+        return text.strip()
+
+
+def _original(message: Message) -> Original | None:
+    """The identifying headers of the message a report encloses; None when it encloses none."""
+    enclosed = _enclosed(message)
+    if enclosed is None:
+        return None
+    list_id = re.search(r"<([^<>]*)>", _header(enclosed, "List-Id"))
+    to = getaddresses([str(v) for v in enclosed.get_all("To") or []])
+    return Original(
+        message_id=_header(enclosed, "Message-ID"),
+        edition=_header(enclosed, _EDITION_HEADER),
+        list_id=list_id.group(1).strip() if list_id else "",
+        unsubscribe=_header(enclosed, "List-Unsubscribe"),
+        to=tuple(a for _, value in to if (a := _address(value)) is not None),
+    )
+
+
+def _dsn(message: Message, data: bytes, where: str, ours: Ours | None) -> Report:
     part = _part(message, "message/delivery-status", "message/global-delivery-status")
-    events, delayed = [], False
+    events, foreign, delayed = [], [], False
     mid, at = _id(message, data), _date(message)
+    original = _original(message) if ours is not None else None
     for block in _fields(part)[1:] if part is not None else []:
-        address = _address(block.get("Final-Recipient")) or _address(
-            block.get("Original-Recipient")
-        )
+        named = [
+            a
+            for name in ("Final-Recipient", "Original-Recipient")
+            if (a := _address(block.get(name))) is not None
+        ]
         action = str(block.get("Action", "")).strip().lower()
         status = _STATUS.search(str(block.get("Status", "")))
-        if address is None or status is None:
+        if not named or status is None:
             continue
         reason: Reason
         if action == "failed" and status.group(1) == "5":
@@ -115,15 +265,27 @@ def _dsn(message: Message, data: bytes, where: str) -> Report:
         else:
             delayed |= action == "delayed"
             continue
+        # The first address the returned message went to: Final-Recipient, or the
+        # Original-Recipient it was forwarded from.
+        why = {a: ours.why_not(original, a) for a in named} if ours is not None else {}
+        address = next((a for a in named if not why.get(a)), named[0])
         diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
         detail = f"{status.group(0)} {diagnostic}".strip()
-        events.append(Event(address, reason, "dsn", f"dsn:{mid}:{address.lower()}", at, detail))
-    note = "" if events else ("a delay, not a failure" if delayed else "no failed recipient")
-    return Report("dsn", where, events, note)
+        event = Event(address, reason, "dsn", f"dsn:{mid}:{address.lower()}", at, detail)
+        if why.get(address):
+            foreign.append((event, why[address]))
+        else:
+            events.append(event)
+    note = (
+        ""
+        if events or foreign
+        else ("a delay, not a failure" if delayed else "no failed recipient")
+    )
+    return Report("dsn", where, events, note, foreign)
 
 
 def _enclosed(message: Message) -> Message | None:
-    part = _part(message, "message/rfc822", "text/rfc822-headers", "text/rfc822-header")
+    part = _part(message, *_ENCLOSED)
     if part is None:
         return None
     payload = part.get_payload()
@@ -132,7 +294,9 @@ def _enclosed(message: Message) -> Message | None:
     return HeaderParser().parsestr(payload) if isinstance(payload, str) else None
 
 
-def _arf(message: Message, data: bytes, where: str, tokens: UnsubscribeTokens | None) -> Report:
+def _arf(
+    message: Message, data: bytes, where: str, tokens: UnsubscribeTokens | None, ours: Ours | None
+) -> Report:
     part = _part(message, "message/feedback-report")
     blocks = _fields(part) if part is not None else []
     report = blocks[0] if blocks else Message()
@@ -151,31 +315,90 @@ def _arf(message: Message, data: bytes, where: str, tokens: UnsubscribeTokens | 
         for _, value in getaddresses([str(v) for v in enclosed.get_all("To") or []]):
             if (address := _address(value)) is not None:
                 found.append(address)
-    if not found and enclosed is not None and tokens is not None:
-        for match in _TOKEN.finditer(str(enclosed.get("List-Unsubscribe", ""))):
-            if (address := tokens.address(match.group(1) or match.group(2))) is not None:
-                found.append(address)
+    original = _original(message)
+    token = _token_address(tokens, original) if original is not None else None
+    if not found and token is not None:
+        found.append(token)
     mid, at = _id(message, data), _date(message)
-    events = [
-        Event(a, reason, "arf", f"arf:{mid}:{a.lower()}", at, f"feedback type {kind}")
-        for a in dict.fromkeys(found)
-    ]
-    return Report("arf", where, events, "" if events else "the report names no recipient")
+    events, foreign = [], []
+    for a in dict.fromkeys(found):
+        event = Event(a, reason, "arf", f"arf:{mid}:{a.lower()}", at, f"feedback type {kind}")
+        why = ours.why_not(original, a) if ours is not None else ""
+        if why:
+            foreign.append((event, why))
+        else:
+            events.append(event)
+    note = "" if events or foreign else "the report names no recipient"
+    return Report("arf", where, events, note, foreign)
+
+
+def _unreadable(data: bytes) -> str:
+    """Why a message is beyond the bounds of a report; "" when it is within them."""
+    if len(data) > MAX_REPORT_BYTES:
+        return f"larger than {MAX_REPORT_BYTES // (1024 * 1024)} MB"
+    # Each level of nesting needs a Content-Type line: counting them first bounds how deep
+    # the parser can go before the parts are counted and measured.
+    if len(_PART_HEADER.findall(data)) > MAX_PARTS:
+        return f"more than {MAX_PARTS} MIME parts"
+    return ""
+
+
+def _shape(message: Message) -> str:
+    """Why a parsed message has too many parts or nests too deep; "" when it has not."""
+    parts, stack = 0, [(message, 1)]
+    while stack:
+        part, depth = stack.pop()
+        parts += 1
+        if parts > MAX_PARTS:
+            return f"more than {MAX_PARTS} MIME parts"
+        if depth > MAX_DEPTH:
+            return f"MIME parts nested more than {MAX_DEPTH} deep"
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend((p, depth + 1) for p in payload if isinstance(p, Message))
+    return ""
+
+
+def _is_report(data: bytes) -> bool:
+    """Whether a message's header says it is a ``multipart/report`` (read from its head)."""
+    head = data[: 64 * 1024].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    parsed = BytesHeaderParser(policy=policy.compat32).parsebytes(head + b"\n\n")
+    return parsed.get_content_type() == "multipart/report"
 
 
 def read_report(
-    data: bytes, tokens: UnsubscribeTokens | None = None, where: str = "message"
+    data: bytes,
+    tokens: UnsubscribeTokens | None = None,
+    where: str = "message",
+    *,
+    ours: Ours | None = None,
 ) -> Report | None:
-    """The events of one DSN or ARF message; None when it is neither (an ordinary mail)."""
-    message = message_from_bytes(data, policy=policy.compat32)
-    kind = message.get_param("report-type", header="content-type")
-    kind = kind.lower() if isinstance(kind, str) else ""
+    """The events of one DSN or ARF message; None when it is neither (an ordinary mail).
+
+    With ``ours``, only events about a message this list sent are ``events``; the others are
+    ``not_ours``. Without it every event counts (for reading a report, not for importing one).
+    A message beyond the bounds (size, parts, depth) is a report of kind ``unreadable``.
+    """
+    if tokens is None and ours is not None:
+        tokens = ours.tokens
+    beyond = _unreadable(data)
+    if beyond:
+        return Report("unreadable", where, note=beyond) if _is_report(data) else None
+    try:
+        message = message_from_bytes(data, policy=policy.compat32)
+    except RecursionError:  # the count above should make this unreachable; never fatal
+        return Report("unreadable", where, note=f"MIME parts nested more than {MAX_DEPTH} deep")
     if message.get_content_type() != "multipart/report":
         return None
+    beyond = _shape(message)
+    if beyond:
+        return Report("unreadable", where, note=beyond)
+    kind = message.get_param("report-type", header="content-type")
+    kind = kind.lower() if isinstance(kind, str) else ""
     if kind == "delivery-status" or _part(message, "message/delivery-status"):
-        return _dsn(message, data, where)
+        return _dsn(message, data, where, ours)
     if kind == "feedback-report" or _part(message, "message/feedback-report"):
-        return _arf(message, data, where, tokens)
+        return _arf(message, data, where, tokens, ours)
     return None
 
 
@@ -218,10 +441,13 @@ def _read(file: Path) -> bytes:
 
 
 def read_reports(
-    paths: Iterable[StrPath], tokens: UnsubscribeTokens | None = None
+    paths: Iterable[StrPath], tokens: UnsubscribeTokens | None = None, *, ours: Ours | None = None
 ) -> Iterator[Report | str]:
-    """The reports found in ``paths``; a message that is none, or too big, is its ``where``."""
+    """The reports found in ``paths``; a message that is none is its ``where``.
+
+    A report beyond the bounds is one of kind ``unreadable``, and the next message is read.
+    """
     for path in paths:
         for where, data in mail_messages(path):
-            report = read_report(data, tokens, where) if len(data) <= MAX_REPORT_BYTES else None
+            report = read_report(data, tokens, where, ours=ours)
             yield where if report is None else report
