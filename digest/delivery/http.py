@@ -110,6 +110,9 @@ class _HttpApi(Pooled):
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
+            with self._lock:  # a long send may open many: only the open ones are kept
+                if connection in self._opened:
+                    self._opened.remove(connection)
         self._local.connection = None
 
     def _post(self, body: bytes, headers: dict[str, str]) -> _Answer | None:

@@ -77,6 +77,10 @@ class Closes:
             def handle_one_request(self) -> None:
                 if self.served and closes.idle is not None:
                     ready, _, _ = select.select([self.connection], [], [], closes.idle)
+                    # Looked at once more just before closing: a request that came in while
+                    # this thread waited for a core is served (a test of the client, not of
+                    # the instant a close and a request cross).
+                    ready = ready or select.select([self.connection], [], [], 0)[0]
                     if not ready:
                         self.close_connection = True
                         closes.count(closed=1)
