@@ -35,6 +35,8 @@ pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 
 PROVIDERS = ["postmark", "resend"]
 READERS = [f"reader{n:02}@example.org" for n in range(30)]
+#: The SES region of these tests alone.
+REGION = "ap-southeast-1"
 KEYS = {"POSTMARK_SERVER_TOKEN": "test-key", "RESEND_API_KEY": "test-key"}
 #: How long the stand-in keeps an idle connection open; ``digest send`` waits about 150 ms
 #: between batches (3 messages at 20 a second), so every connection has closed before reuse.
@@ -293,14 +295,16 @@ def test_ses_through_connections_closed_while_idle_loses_nobody(
     ses_endpoint: str, aws_test_keys: None, tmp_path: Path
 ) -> None:
     """SES goes through boto3, whose pool (urllib3) checks a kept connection before reuse."""
+    # moto keeps its accounts in this process: a region of our own leaves the other tests'
+    # sender identities (and the one unverified) as they expect.
     import boto3
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
-    boto3.client("sesv2", region_name="eu-west-1", endpoint_url=ses_endpoint).create_email_identity(
+    boto3.client("sesv2", region_name=REGION, endpoint_url=ses_endpoint).create_email_identity(
         EmailIdentity="tangerangnews.example"
     )
-    sent = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages
+    sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
     before = len(sent)
     ledger = SendLedger(tmp_path / "sends.sqlite3")
     with ClosingProxy(ses_endpoint, idle=IDLE) as proxy:
@@ -309,7 +313,7 @@ def test_ses_through_connections_closed_while_idle_loses_nobody(
             rate=10,
             retries=0,
             connections=1,
-            ses=SesSettings(region="eu-west-1", endpoint_url=proxy.url),
+            ses=SesSettings(region=REGION, endpoint_url=proxy.url),
         )
         with SesSender(settings.ses, settings) as sender:
             report = send_eml(edition(), READERS[:8], sender, ledger)
