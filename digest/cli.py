@@ -492,7 +492,13 @@ def send(
     # Test sends (--to) and dry runs are not recorded.
     ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
     # A test send (--to) goes to whoever is named, suppressed or not.
-    suppressions = None if to else SuppressionList(suppression_path(config))
+    suppressions = (
+        None
+        if to
+        else SuppressionList(
+            suppression_path(config), soft_bounce_limit=config.suppression.soft_bounce_limit
+        )
+    )
     tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
     sender = make_sender(config.delivery)
     try:
@@ -984,7 +990,7 @@ def suppress_remove(config_path: Path, addresses: tuple[str, ...]) -> None:
     """
     with _suppressions(config_path) as listed:
         for address in addresses:
-            removed = listed.remove(address)
+            removed = listed.remove(address, source="digest suppress remove")
             click.echo(f"{address}: {'removed' if removed else 'not on the list'}")
 
 

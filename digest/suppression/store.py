@@ -1,22 +1,31 @@
 """The suppression list: addresses never sent to again, and why, in SQLite beside the ledger.
 
-Every event is recorded once by its id, so a webhook delivered twice or a report imported
-again changes nothing. A hard bounce, a complaint, an unsubscribe or an address added by
-hand suppresses at once; soft bounces do once an address has had ``soft_bounce_limit`` of
-them. The database is in WAL mode: the web app records events while ``digest send`` reads
-the list before each chunk, each in its own process.
+Every change of a reader's state is an event, recorded once by its id (one occurrence: a
+provider's event, a report, a click on an unsubscribe link, a ``digest suppress add`` or
+``remove``), so a webhook delivered twice or a report imported again changes nothing, and a
+new event always counts. A reader's state is that of their newest event by its time (ties
+go to the one that arrived first), whatever order the events arrive in: an old bounce that
+arrives late does not undo a newer resubscribe (``events.standing``). A hard bounce, a
+complaint, an unsubscribe or an address added by hand suppresses; soft bounces do once an
+address has had ``soft_bounce_limit`` of them since it last resubscribed. The table
+``suppressions`` holds each suppressed reader's standing, rewritten by ``standing`` whenever
+one of their events is recorded, and every send path asks it the one question,
+``suppressed``. The database is in WAL mode: the web app records events while ``digest
+send`` reads the list before each chunk, each in its own process.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from digest.addresses import address_key, email_address
 from digest.errors import DigestError, InputError
@@ -29,14 +38,29 @@ from digest.files import (
     transaction,
     write_file,
 )
-from digest.suppression.events import ENGAGEMENTS, REASONS, Engagement, Event, Reason
+from digest.suppression.events import (
+    ENGAGEMENTS,
+    REASONS,
+    RESUBSCRIBED,
+    Engagement,
+    Event,
+    Reason,
+    Resubscribe,
+    standing,
+)
 
-__all__ = ["Suppression", "SuppressionList"]
+__all__ = ["FORMAT", "Suppression", "SuppressionList"]
 
+
+#: The file's format (``PRAGMA user_version``). 0: events kept as they came, the list changed
+#: in place; 1: every change an event with its moment and arrival, the list their standing.
+FORMAT = 1
 
 _CHUNK = 900  # addresses per IN (...) query, under SQLite's oldest parameter limit
 _CSV_FIELDS = ("address", "reason", "source", "at", "detail")
 _MAX_CSV = 200 * 1024 * 1024
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STATES = ", ".join(f"'{kind}'" for kind in ENGAGEMENTS)
 
 
 class Suppression(NamedTuple):
@@ -49,17 +73,33 @@ class Suppression(NamedTuple):
     detail: str
 
 
+def _utc(when: datetime) -> datetime:
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _moment(when: datetime) -> int:
+    """Microseconds since 1970 (UTC): the order of events."""
+    return (_utc(when) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _text(moment: int) -> str:
+    return (_EPOCH + timedelta(microseconds=moment)).isoformat(timespec="seconds")
+
+
 class SuppressionList(Database):
-    """Addresses that must not be sent to, and every event that put them there."""
+    """Addresses that must not be sent to, and every event that put them there or took them off."""
 
     def __init__(self, path: StrPath, soft_bounce_limit: int = 3) -> None:
-        """Open (or create) the list at ``path``."""
+        """Open (or create) the list at ``path``; a list of an earlier format is upgraded."""
         if soft_bounce_limit < 1:
             raise InputError(f"soft_bounce_limit: must be 1 or more, not {soft_bounce_limit}")
         self.path = Path(path)
         self.soft_bounce_limit = soft_bounce_limit
         try:
             self.db = open_wal(self.path, threads=True)  # the web app's worker threads
+        except (sqlite3.Error, OSError) as error:
+            raise DigestError(f"{self.path}: cannot open the suppression list: {error}") from None
+        try:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS suppressions (address TEXT PRIMARY KEY,"
                 " reason TEXT NOT NULL, source TEXT NOT NULL, at TEXT NOT NULL,"
@@ -68,49 +108,156 @@ class SuppressionList(Database):
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, address TEXT NOT NULL,"
                 " reason TEXT NOT NULL, source TEXT NOT NULL, at TEXT NOT NULL,"
-                " detail TEXT NOT NULL DEFAULT '')"
+                " detail TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',"
+                " moment INTEGER NOT NULL DEFAULT 0, arrival INTEGER NOT NULL DEFAULT 0)"
             )
-            self.db.execute("CREATE INDEX IF NOT EXISTS events_by_address ON events (address)")
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(events)")}
             if "message" not in columns:  # a list of 0.3's first form: opens and clicks since
                 self.db.execute("ALTER TABLE events ADD COLUMN message TEXT NOT NULL DEFAULT ''")
+            self._upgrade()
             self.db.execute(
                 "CREATE INDEX IF NOT EXISTS events_by_message ON events (message)"
                 " WHERE message != ''"
             )
         except (sqlite3.Error, OSError) as error:
+            self.db.close()
             raise DigestError(f"{self.path}: cannot open the suppression list: {error}") from None
+        except DigestError:
+            self.db.close()
+            raise
+
+    def _upgrade(self) -> None:
+        """Bring a list of format 0 to ``FORMAT``, each reader's state as it stood.
+
+        Format 0 changed the list in place: ``remove`` deleted a reader's row (and their soft
+        bounces) but kept their other events, ``add`` and ``import`` wrote rows without one.
+        Each event gets its moment and arrival; where the events alone would now say
+        otherwise than the list did, one event (``migrated:ADDRESS``) after all of theirs
+        says what the list said.
+        """
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        if version > FORMAT:
+            raise DigestError(
+                f"{self.path}: the suppression list was written by a newer digest "
+                f"(format {version}; this one reads up to {FORMAT})"
+            )
+        if version == FORMAT:
+            return
+        with transaction(self.db):
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            if version == FORMAT:  # another process upgraded it meanwhile
+                return
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(events)")}
+            for column in ("moment", "arrival"):
+                if column not in columns:
+                    self.db.execute(
+                        f"ALTER TABLE events ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+                    )
+            times = self.db.execute("SELECT rowid, at FROM events").fetchall()
+            self.db.executemany(
+                "UPDATE events SET moment = ?, arrival = rowid WHERE rowid = ?",
+                [(_moment(_parsed(at) or _EPOCH), rowid) for rowid, at in times],
+            )
+            self.db.execute(
+                "CREATE INDEX IF NOT EXISTS events_in_order ON events (address, moment, arrival)"
+            )
+            self.db.execute("CREATE INDEX IF NOT EXISTS events_by_arrival ON events (arrival)")
+            self.db.execute("DROP INDEX IF EXISTS events_by_address")
+            rows = self.db.execute("SELECT * FROM suppressions").fetchall()
+            listed = {row[0]: Suppression(*row) for row in rows}
+            others = self.db.execute(
+                f"SELECT DISTINCT address FROM events WHERE reason NOT IN ({_STATES})"
+            ).fetchall()
+            for key in sorted(set(listed) | {address for (address,) in others}):
+                self._carry_over(key, listed.get(key))
+            self.db.execute(f"PRAGMA user_version = {FORMAT}")
+
+    def _carry_over(self, key: str, row: Suppression | None) -> None:
+        history = self._history(key)
+        now = standing((event for event, _ in history), self.soft_bounce_limit)
+        after = max((moment for _, moment in history), default=0) + 1
+        reason: Reason | Resubscribe
+        if row is not None and (now is None or now.reason != row.reason):
+            listed_at = _parsed(row.at)
+            moment = max(after, _moment(listed_at) if listed_at is not None else 0)
+            known = row.reason in REASONS and row.reason != "soft-bounce"
+            reason = cast("Reason", row.reason) if known else "by-hand"
+            source, detail = row.source, row.detail
+        elif row is None and now is not None:
+            # Taken off by hand, which also forgot the soft bounces it had: just after what
+            # suppressed it, so those it has had since still count.
+            moment = {event.id: moment for event, moment in history}[now.id] + 1
+            reason = RESUBSCRIBED
+            source, detail = "digest suppress remove", "taken off the list before format 1"
+        else:
+            self._settle(key)
+            return
+        self.db.execute(
+            "INSERT OR IGNORE INTO events (id, address, reason, source, at, detail, moment,"
+            " arrival) VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(arrival), 0) + 1"
+            " FROM events))",
+            (f"migrated:{key}", key, reason, source, _text(moment), detail, moment),
+        )
+        self._settle(key)
+
+    def _history(self, key: str) -> list[tuple[Event, int]]:
+        """A reader's events that can change their state, oldest first, with their moments."""
+        rows = self.db.execute(
+            "SELECT id, reason, source, at, detail, moment FROM events WHERE address = ?"
+            f" AND reason NOT IN ({_STATES}) ORDER BY moment, arrival",
+            (key,),
+        )
+        return [
+            (
+                Event(key, cast("Reason | Resubscribe", reason), source, id, _parsed(at), detail),
+                moment,
+            )
+            for id, reason, source, at, detail, moment in rows
+        ]
+
+    def _settle(self, key: str) -> None:
+        """Write a reader's standing (``events.standing``) into the list."""
+        history = self._history(key)
+        now = standing((event for event, _ in history), self.soft_bounce_limit)
+        if now is None:
+            self.db.execute("DELETE FROM suppressions WHERE address = ?", (key,))
+            return
+        at = now.at.isoformat(timespec="seconds") if now.at is not None else _text(0)
+        self.db.execute(
+            "INSERT OR REPLACE INTO suppressions VALUES (?, ?, ?, ?, ?)",
+            (key, now.reason, now.source, at, now.detail[:1000]),
+        )
+
+    def _record(self, event: Event, now: datetime) -> bool:
+        """Record ``event`` in the open transaction; False when its id was recorded before."""
+        key = address_key(event.address)
+        # A time to come is no time yet: an event counts from when it arrives at the latest.
+        when = min(_utc(event.at), now) if event.at is not None else now
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO events (id, address, reason, source, at, detail, message,"
+            " moment, arrival) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(arrival),"
+            " 0) + 1 FROM events))",
+            (
+                event.id,
+                key,
+                event.reason,
+                event.source,
+                when.isoformat(timespec="seconds"),
+                event.detail,
+                event.message_id,
+                _moment(when),
+            ),
+        )
+        if cursor.rowcount == 0:
+            return False
+        if event.reason not in ENGAGEMENTS:  # an open or a click: kept, never suppresses
+            self._settle(key)
+        return True
 
     def record(self, event: Event) -> bool:
         """Record ``event``; False when its id was recorded before (nothing changes then)."""
-        key = address_key(event.address)
-        when = event.at or datetime.now(UTC)
-        when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-        at = when.astimezone(UTC).isoformat(timespec="seconds")
         with transaction(self.db):
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO events (id, address, reason, source, at, detail, message)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (event.id, key, event.reason, event.source, at, event.detail, event.message_id),
-            )
-            if cursor.rowcount == 0:
-                return False
-            if event.reason in ENGAGEMENTS:  # an open or a click: kept, never suppresses
-                return True
-            reason: str = event.reason
-            if reason == "soft-bounce":
-                (count,) = self.db.execute(
-                    "SELECT count(*) FROM events WHERE address = ? AND reason = 'soft-bounce'",
-                    (key,),
-                ).fetchone()
-                if count < self.soft_bounce_limit:
-                    return True
-                reason = "soft-bounces"
-            self.db.execute(
-                "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?, ?, ?)",
-                (key, reason, event.source, at, event.detail[:1000]),
-            )
-        return True
+            return self._record(event, datetime.now(UTC))
 
     def engaged(self, message_ids: Sequence[str], kind: Engagement) -> set[str]:
         """Those of ``message_ids`` (the providers' ids) a reader ``kind`` (opened or clicked)."""
@@ -124,30 +271,44 @@ class SuppressionList(Database):
     def add(
         self, address: str, reason: Reason = "by-hand", source: str = "by hand", detail: str = ""
     ) -> bool:
-        """Suppress ``address`` now; False when it already was."""
+        """Suppress ``address`` now (an event of its own); False when it already was."""
         try:
             checked = email_address(address)
         except ValueError as error:
             raise InputError(f"address {address!r}: {error}") from None
         if reason not in REASONS or reason == "soft-bounce":
             raise InputError(f"reason: {reason!r} is not one of {', '.join(REASONS)}")
-        at = datetime.now(UTC).isoformat(timespec="seconds")
+        event = Event(checked, reason, source, f"by-hand:{uuid.uuid4().hex}", None, detail)
         with transaction(self.db):
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?, ?, ?)",
-                (address_key(checked), reason, source, at, detail[:1000]),
-            )
-        return cursor.rowcount == 1
+            if self._listed(address_key(checked)):
+                return False  # nothing lifts it but a resubscribe, which is recorded as it comes
+            self._record(event, datetime.now(UTC))
+        return True
 
-    def remove(self, address: str) -> bool:
-        """Take ``address`` off the list (its soft bounces are forgotten too); False if absent."""
-        key = address_key(address.strip())
+    def remove(self, address: str, source: str = "by hand") -> bool:
+        """Let ``address`` be mailed again (a resubscribe, from now on); False if it was not listed.
+
+        Its soft bounces so far no longer count; an unsubscribe, bounce or complaint that
+        happens later suppresses it again, and one from before changes nothing, whenever it
+        arrives.
+        """
+        try:
+            checked = email_address(address.strip())
+        except ValueError:
+            return False
+        event = Event(checked, RESUBSCRIBED, source, f"by-hand:{uuid.uuid4().hex}")
         with transaction(self.db):
-            cursor = self.db.execute("DELETE FROM suppressions WHERE address = ?", (key,))
-            self.db.execute(
-                "DELETE FROM events WHERE address = ? AND reason = 'soft-bounce'", (key,)
-            )
-        return cursor.rowcount == 1
+            was = self._listed(address_key(checked))
+            self._record(event, datetime.now(UTC))
+        return was
+
+    def _listed(self, key: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM suppressions WHERE address = ?", (key,)).fetchone()
+        return row is not None
+
+    def history(self, address: str) -> list[Event]:
+        """Every event of ``address`` that can change its state, oldest first."""
+        return [event for event, _ in self._history(address_key(address.strip()))]
 
     def get(self, address: str) -> Suppression | None:
         """Why ``address`` is suppressed, or None when it is not."""
@@ -200,11 +361,14 @@ class SuppressionList(Database):
         return len(rows)
 
     def import_csv(self, path: StrPath, source: str = "import") -> tuple[int, int]:
-        """Add the addresses of a CSV file (an ``address`` column; ``reason`` optional).
+        """Add the addresses of a CSV file (an ``address`` column; ``reason``, ``at`` optional).
 
-        Returns how many were added and how many were on the list already. A row whose
-        address or reason is not valid is an ``InputError`` naming its line, and nothing of
-        the file is added then.
+        Each row is an event (known by its content: importing a file again changes nothing)
+        at its ``at`` time when it has one (as ``export_csv`` writes it), else now: a row
+        older than a reader's resubscribe does not suppress them again. Returns how many
+        addresses it suppressed and how many rows did not. A row whose address, reason or
+        time is not valid is an ``InputError`` naming its line, and nothing of the file is
+        added then.
         """
         raw = read_file(Path(path), "suppression CSV", _MAX_CSV)
         try:
@@ -214,8 +378,7 @@ class SuppressionList(Database):
         rows = csv.DictReader(io.StringIO(text, newline=""))
         if rows.fieldnames is None or "address" not in rows.fieldnames:
             raise InputError(f"{path}: no 'address' column in the first line")
-        entries: list[tuple[str, str, str, str, str]] = []
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        entries: list[Event] = []
         try:
             for row in rows:
                 line = rows.line_num
@@ -229,14 +392,32 @@ class SuppressionList(Database):
                     raise InputError(
                         f"{path}:{line}: reason {reason!r} is not one of {', '.join(REASONS)}"
                     )
+                stamp = (row.get("at") or "").strip()
+                when = _parsed(stamp)
+                if stamp and when is None:
+                    raise InputError(
+                        f"{path}:{line}: at {stamp[:40]!r} is not a time (2026-12-05T11:53:21Z)"
+                    )
                 detail = (row.get("detail") or "")[:1000]
-                entries.append((address, reason, row.get("source") or source, now, detail))
+                named = row.get("source") or ""
+                content = "\0".join((address, reason, named, stamp, detail)).encode("utf-8")
+                key = "import:" + hashlib.sha256(content).hexdigest()[:32]
+                checked = cast("Reason", reason)
+                entries.append(Event(address, checked, named or source, key, when, detail))
         except csv.Error as error:
             raise InputError(f"{path}:{rows.line_num}: {error}") from None
         with transaction(self.db):
             before = len(self)
-            self.db.executemany(
-                "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?, ?, ?)", entries
-            )
+            now = datetime.now(UTC)
+            for entry in entries:
+                self._record(entry, now)
             added = len(self) - before
         return added, len(entries) - added
+
+
+def _parsed(text: str) -> datetime | None:
+    """An ISO 8601 time (``Z`` too), in UTC when it names no zone; None when it is none."""
+    try:
+        return _utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+    except ValueError:
+        return None
