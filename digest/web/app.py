@@ -19,8 +19,10 @@ path with tokens cut out, the status and the provider's reason, never a secret o
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import anyio
 from starlette.applications import Starlette
@@ -144,16 +146,12 @@ def make_app(settings: WebSettings) -> Starlette:
         one_click = ONE_CLICK in body.split(b"&")
         if not one_click and b"confirm=1" not in body.split(b"&"):
             return PlainTextResponse("not an unsubscribe request\n", status_code=400)
-        await recorder.record(
-            [
-                Event(
-                    address,
-                    "unsubscribed",
-                    "one-click" if one_click else "page",
-                    f"unsubscribe:{address}",
-                )
-            ]
-        )
+        # Each POST is one act of the reader, known by its moment and a nonce: a token is
+        # the same in every POST, and a no after a resubscribe must count.
+        now = datetime.now(UTC)
+        occurrence = f"unsubscribe:{now.isoformat()}:{secrets.token_hex(8)}"
+        source = "one-click" if one_click else "page"
+        await recorder.record([Event(address, "unsubscribed", source, occurrence, now)])
         log.info("unsubscribed one reader (%s)", "one-click" if one_click else "page")
         if one_click:
             return PlainTextResponse("unsubscribed\n")

@@ -5,16 +5,21 @@ Postmark signs nothing: its webhook URL carries a user and password
 time. A payload is one record: ``Bounce`` (a hard bounce, a soft one, or a complaint or
 unsubscribe by its ``Type``), ``SpamComplaint``, ``SubscriptionChange``, ``Open`` or
 ``Click`` (kept to decide A/B tests, never suppressing). Its ``ID`` (for an open or a click,
-which have none, the message's id and the moment) makes the event happen once, however often
-Postmark retries.
+which have none, the message's id and the moment; for a subscription change, which has none
+either, a digest of the whole record) makes the event happen once, however often Postmark
+retries, and two records are two events. A subscription change that lifts a suppression
+(``SuppressSending`` false) is no event: only ``digest suppress remove`` takes a reader off.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
+import json
 from collections.abc import Mapping
+from typing import Any
 
 from digest.suppression.events import Engagement, Event, Reason
 from digest.web.settings import WebSettings
@@ -39,6 +44,12 @@ _SUPPRESSIONS: dict[str, Reason] = {
     "SpamComplaint": "complaint",
     "ManualSuppression": "unsubscribed",
 }
+
+
+def _digest(record: dict[str, Any]) -> str:
+    """The record's own key when it has no ``ID``: a SHA-256 of it, keys in order."""
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 class PostmarkWebhook:
@@ -76,15 +87,16 @@ class PostmarkWebhook:
         elif kind == "Bounce":
             reason = _BOUNCES.get(str(record.get("Type")))
             address, at = record.get("Email"), record.get("BouncedAt")
-            key = record.get("ID")
+            key = record.get("ID") or _digest(record)
         elif kind == "SpamComplaint":
             reason, address, at = "complaint", record.get("Email"), record.get("BouncedAt")
-            key = record.get("ID")
+            key = record.get("ID") or _digest(record)
         elif kind == "SubscriptionChange":
             suppress = record.get("SuppressSending") is True
             reason = _SUPPRESSIONS.get(str(record.get("SuppressionReason"))) if suppress else None
             address, at = record.get("Recipient"), record.get("ChangedAt")
-            key = f"{record.get('MessageID')}:{at}"
+            # No ID, and MessageID and ChangedAt may both be missing: never one key per address.
+            key = _digest(record)
         elif isinstance(kind, str):
             return []
         else:
