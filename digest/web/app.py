@@ -11,8 +11,10 @@
   each checked as its provider documents (see ``digest.web.webhooks``).
 - ``GET /health``: 200 when the suppression list can be read.
 
-A body over ``max_body`` gets 413 before it is read whole; a forged token 404; a request a
-webhook refuses its 4xx; nothing is recorded for any of them. The log names the method, the
+Every body is read streamed and refused (413) the moment it passes ``max_body``, JSON nested
+too deep gets 400 (``digest.web.body``); a forged token 404; a request a webhook refuses its
+4xx with a one-line reason; nothing is recorded for any of them, and a client that goes away
+mid-request is one line of log. The log names the method, the
 path with tokens cut out, the status and the provider's reason, never a secret or a token.
 """
 
@@ -34,9 +36,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
+from digest.web.body import ClientDisconnect, Refused, log_disconnect, read_body
 from digest.web.pages import page
 from digest.web.settings import WebSettings
-from digest.web.webhooks import PostmarkWebhook, Refused, ResendWebhook, SesWebhook, Webhook
+from digest.web.webhooks import PostmarkWebhook, ResendWebhook, SesWebhook, Webhook
 
 __all__ = ["make_app"]
 
@@ -44,24 +47,6 @@ __all__ = ["make_app"]
 log = logging.getLogger("digest.web")
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"
-
-
-class _TooBig(Exception):
-    pass
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    """The request body, refused (``_TooBig``) as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _TooBig
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooBig
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class _Recorder:
@@ -139,10 +124,7 @@ def make_app(settings: WebSettings) -> Starlette:
                 ),
                 headers={"Cache-Control": "no-store"},
             )
-        try:
-            body = await _body(request, 4096)
-        except _TooBig:
-            return PlainTextResponse("request too large\n", status_code=413)
+        body = await read_body(request, 4096)
         one_click = ONE_CLICK in body.split(b"&")
         if not one_click and b"confirm=1" not in body.split(b"&"):
             return PlainTextResponse("not an unsubscribe request\n", status_code=400)
@@ -168,11 +150,7 @@ def make_app(settings: WebSettings) -> Starlette:
             if not hook.enabled(settings):
                 return PlainTextResponse("not configured\n", status_code=404)
             try:
-                body = await _body(request, settings.max_body)
-            except _TooBig:
-                log.warning("%s webhook: refused 413 (over %d bytes)", hook.name, settings.max_body)
-                return PlainTextResponse("request too large\n", status_code=413)
-            try:
+                body = await read_body(request, settings.max_body)
                 # In a thread: SNS's certificate or subscription URL may be fetched.
                 headers = dict(request.headers)
                 events = await anyio.to_thread.run_sync(hook.events, body, headers, settings)
@@ -189,6 +167,10 @@ def make_app(settings: WebSettings) -> Starlette:
             return JSONResponse({"events": len(events), "new": new})
 
         return endpoint
+
+    async def refused(request: Request, error: Exception) -> Response:
+        assert isinstance(error, Refused)
+        return PlainTextResponse(f"{error.reason}\n", status_code=error.status)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "suppressed": await recorder.count()})
@@ -207,7 +189,12 @@ def make_app(settings: WebSettings) -> Starlette:
             for hook in (SesWebhook(), PostmarkWebhook(), ResendWebhook())
         ),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_Logged)])
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(_Logged)],
+        exception_handlers={Refused: refused},
+    )
 
 
 class _Logged:
@@ -232,8 +219,13 @@ class _Logged:
 
         try:
             await self.app(scope, receive, sending)
-        finally:
+        except ClientDisconnect:
+            log_disconnect(log, scope)  # nobody to answer: one line, no traceback
+            return
+        except BaseException:
             log.info("%s %s %d", scope["method"], _redacted(scope["path"]), status)
+            raise
+        log.info("%s %s %d", scope["method"], _redacted(scope["path"]), status)
 
 
 _SECURITY_HEADERS = [

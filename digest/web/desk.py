@@ -11,12 +11,19 @@ Safe by construction: it is meant for loopback (``digest desk`` binds 127.0.0.1)
 with a one-time token in its URL, exchanged for a session cookie (HttpOnly, SameSite=Strict);
 every request must carry a ``Host`` of this machine and port (against DNS rebinding); every
 change needs the session's CSRF token in ``X-CSRF-Token``; the page loads nothing from
-elsewhere (its Content-Security-Policy allows only itself, and the email's pictures).
+elsewhere (its Content-Security-Policy allows only itself, and the email's pictures). Bodies
+are read streamed under 64 KB, as JSON nested at most 32 deep and checked by a model
+(``digest.web.body``): a wrong one gets 4xx and a one-line reason. The email is shown in a
+``sandbox`` frame (no scripts, an origin of its own) with a policy of its own that runs
+nothing and loads only its pictures.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
+import logging
+import mimetypes
 import re
 import secrets
 from collections.abc import Callable
@@ -24,8 +31,10 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -48,12 +57,23 @@ from digest.plan import Plan
 from digest.schedule.config import BuildConfig
 from digest.schedule.desk import Desk
 from digest.schedule.history import content_hashes
+from digest.web.body import ClientDisconnect, Refused, log_disconnect, read_body, read_model
 
 __all__ = ["DeskSession", "make_desk", "proof_sender"]
 
 
 _COOKIE = "digest_desk"
 _MAX_BODY = 64 * 1024
+
+log = logging.getLogger("digest.web.desk")
+
+
+class _Approval(BaseModel):
+    """The body of ``POST /approve``: who approves."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    name: str = Field(default="", max_length=1000)
 
 
 @dataclass
@@ -87,22 +107,34 @@ class _HostCheck:
             host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
             if host not in self.allowed:
                 response = HTMLResponse(
-                    f"wrong Host {escape(host)!r}: open the desk from its link", 421
+                    f"wrong Host {escape(host[:100])!r}: open the desk from its link", 421
                 )
                 await response(scope, receive, send)
                 return
+            try:
+                await self.app(scope, receive, send)
+            except ClientDisconnect:
+                log_disconnect(log, scope)  # nobody to answer: one line, no traceback
+            return
         await self.app(scope, receive, send)
 
 
 _IMG_SRC = re.compile(r"(<img\b[^>]*?\ssrc=)([\"'])(.*?)\2", re.IGNORECASE)
 
 
-def _email_variant(html: str, scheme: str, pictures: bool, local: str | None = None) -> str:
+def _email_variant(
+    html: str,
+    scheme: str,
+    pictures: bool,
+    local: str | None = None,
+    assets: Path | None = None,
+) -> str:
     """The email as a reader in dark or light mode, with pictures blocked or not, sees it.
 
     The desk makes no request outside the machine: a picture below ``local`` (the
-    newsletter's ``asset_base_url``) is served from the config's ``assets`` folder, and any
-    other picture is shown as blocked.
+    newsletter's ``asset_base_url``) is read from the config's ``assets`` folder into the
+    email itself (a ``data:`` URL: the sandboxed frame has no origin to send the session
+    from), and any other picture is shown as blocked.
     """
     if scheme == "dark":
         html = html.replace("(prefers-color-scheme: dark)", "all")
@@ -111,11 +143,32 @@ def _email_variant(html: str, scheme: str, pictures: bool, local: str | None = N
 
     def picture(match: re.Match[str]) -> str:
         before, quote, url = match.groups()
-        if pictures and local and url.startswith(local):
-            return f"{before}{quote}/assets/{url[len(local) :]}{quote}"
+        if pictures and local and assets and url.startswith(local):
+            inline = _inline_picture(assets, url[len(local) :])
+            if inline:
+                return f"{before}{quote}{inline}{quote}"
         return f"{before.removesuffix('src=')}data-blocked-src={quote}{url}{quote}"
 
     return _IMG_SRC.sub(picture, html)
+
+
+_MAX_PICTURE = 8 * 1024 * 1024
+
+
+def _inline_picture(folder: Path, name: str) -> str | None:
+    """A picture of the assets folder as a ``data:`` URL (None outside it, or too big)."""
+    root = folder.resolve()
+    try:
+        path = (root / unquote(name.split("?", 1)[0])).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+        if path.stat().st_size > _MAX_PICTURE:
+            return None
+        data = path.read_bytes()
+    except (OSError, ValueError):  # a NUL in the name, a file that went away
+        return None
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
 
 def _findings(digest: Digest) -> list[dict[str, str]]:
@@ -191,14 +244,6 @@ def make_desk(
             return JSONResponse({"error": "missing or wrong CSRF token"}, 403)
         return None
 
-    async def body(request: Request) -> Any:
-        data = await request.body()
-        if len(data) > _MAX_BODY:
-            raise ValueError("request too large")
-        import json
-
-        return json.loads(data or b"{}")
-
     async def home(request: Request) -> Response:
         given = request.query_params.get("token")
         if given is not None:
@@ -226,7 +271,13 @@ def make_desk(
         scheme = request.query_params.get("scheme", "light")
         pictures = request.query_params.get("pictures", "on") != "off"
         local = digest.newsletter.links.asset_base_url if desk.config.assets else None
-        return HTMLResponse(_email_variant(digest.html, scheme, pictures, local))
+        variant = await anyio.to_thread.run_sync(
+            _email_variant, digest.html, scheme, pictures, local, desk.config.assets
+        )
+        return HTMLResponse(
+            variant,
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": _EMAIL_POLICY},
+        )
 
     async def get_state(request: Request) -> Response:
         refused = authorised(request, change=False)
@@ -236,11 +287,11 @@ def make_desk(
         refused = authorised(request, change=True)
         if refused is not None:
             return refused
+        plan = read_model(await read_body(request, _MAX_BODY), Plan, empty=True)
         try:
-            plan = Plan.model_validate(await body(request))
             digest = desk.build(plan)
-        except (ValueError, DigestError) as error:
-            return JSONResponse({"error": str(error)}, 400)
+        except DigestError as error:
+            return JSONResponse({"error": " ".join(str(error).split())}, 400)
         with desk.history() as history:
             history.save_plan(desk.on, plan)
         state.update(plan=plan, digest=digest)
@@ -265,10 +316,8 @@ def make_desk(
         refused = authorised(request, change=True)
         if refused is not None:
             return refused
-        try:
-            name = str((await body(request)).get("name") or "").strip()[:100]
-        except ValueError as error:
-            return JSONResponse({"error": str(error)}, 400)
+        approval_body = read_model(await read_body(request, _MAX_BODY), _Approval, empty=True)
+        name = approval_body.name[:100]
         if not name:
             return JSONResponse({"error": "type who approves"}, 400)
         _, digest = current()
@@ -297,6 +346,10 @@ def make_desk(
         kind = "text/css" if name.endswith(".css") else "text/javascript"
         return Response(_STATIC[name], media_type=kind)
 
+    async def refused(request: Request, error: Exception) -> Response:
+        assert isinstance(error, Refused)
+        return JSONResponse({"error": error.reason}, error.status)
+
     routes = [
         Route("/", home, methods=["GET"]),
         Route("/static/{name}", static, methods=["GET"]),
@@ -307,7 +360,11 @@ def make_desk(
         Route("/proof", proof, methods=["POST"]),
         Route("/approve", approve, methods=["POST"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(_HostCheck, allowed=allowed)])
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_HostCheck, allowed=allowed)],
+        exception_handlers={Refused: refused},
+    )
 
 
 def _page(csrf: str) -> str:
@@ -323,4 +380,10 @@ _STATIC = {
 _DESK_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
+)
+#: The email's own policy (it is shown in a sandboxed frame too): no script, no form, no
+#: frame, no connection; only its inline styles and its pictures, from the desk or inline.
+_EMAIL_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+    "form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox"
 )

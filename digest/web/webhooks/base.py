@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from digest.addresses import email_address
 from digest.suppression.events import Event
+from digest.web.body import Refused, json_value
 from digest.web.settings import WebSettings
 
 __all__ = ["Refused", "Webhook", "json_object", "parse_time", "reader_address"]
-
-
-class Refused(Exception):
-    """A request the endpoint does not take: the HTTP status and why (never a secret)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        """Refuse with ``status`` (4xx) for ``reason``."""
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class Webhook(Protocol):
@@ -40,11 +30,8 @@ class Webhook(Protocol):
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or ``Refused`` (400)."""
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        raise Refused(400, "the body is not JSON") from None
+    """The body as a JSON object (nested at most ``MAX_DEPTH`` deep), or ``Refused`` (400)."""
+    value = json_value(body)
     if not isinstance(value, dict):
         raise Refused(400, "the body is not a JSON object")
     return value

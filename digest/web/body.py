@@ -1,0 +1,110 @@
+"""Request bodies, read the one way every route of ``digest serve`` and of the desk reads them.
+
+A body is read streamed, and refused (413) the moment it passes its route's limit, whatever
+its ``Content-Length`` says and whether it is chunked or not; JSON is refused (400) when it
+nests deeper than ``MAX_DEPTH`` before the parser sees it (the parser recurses); its shape is
+checked by a pydantic model. Each refusal is a ``Refused`` with its status and a one-line
+reason, answered by the app's handler. A client that goes away mid-body is one line of log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Scope
+
+from digest.errors import DigestError, describe_validation_error
+
+__all__ = [
+    "MAX_DEPTH",
+    "ClientDisconnect",
+    "Refused",
+    "json_depth",
+    "json_value",
+    "log_disconnect",
+    "read_body",
+    "read_model",
+]
+
+#: The deepest nesting of arrays and objects a JSON body may have.
+MAX_DEPTH = 32
+
+Model = TypeVar("Model", bound=BaseModel)
+
+# A JSON string (escapes included); what is left between strings holds the brackets.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+class Refused(DigestError):
+    """A request a route does not take: the HTTP status and why (one line, never a secret)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        """Refuse with ``status`` (4xx, or 503 when a provider cannot be reached) for ``reason``."""
+        reason = " ".join(reason.split())[:300]
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, streamed; ``Refused`` (413) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and (len(declared) > 15 or int(declared) > limit):
+        raise Refused(413, f"the body is over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refused(413, f"the body is over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_depth(data: bytes) -> int:
+    """How deep the arrays and objects of JSON text nest (brackets inside strings not counted)."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(_STRING.sub(b"", data)):
+        depth += 1 if match[0] in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def json_value(data: bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """JSON text's value; ``Refused`` (400) when it is not JSON or nests over ``max_depth``."""
+    if json_depth(data) > max_depth:
+        raise Refused(400, f"the body nests deeper than {max_depth} levels")
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise Refused(400, "the body is not JSON") from None
+
+
+def read_model(data: bytes, model: type[Model], empty: bool = False) -> Model:
+    """A JSON body checked by ``model``; ``Refused`` (400) naming the field otherwise.
+
+    With ``empty``, no body at all is taken as ``{}``.
+    """
+    value = json_value(data) if data.strip() or not empty else {}
+    if not isinstance(value, dict):
+        raise Refused(400, f"the body is not a JSON object (a {type(value).__name__})")
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        raise Refused(400, describe_validation_error(error)) from None
+
+
+def log_disconnect(log: logging.Logger, scope: Scope) -> None:
+    """One line of log for a client that went away before its request was read."""
+    log.warning("%s %s: the client went away mid-request", scope["method"], _path(scope))
+
+
+def _path(scope: Scope) -> str:
+    path = str(scope.get("path", ""))
+    return "/unsubscribe/…" if path.startswith("/unsubscribe/") else path[:200]
