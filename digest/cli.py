@@ -339,7 +339,13 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     \b
         digest preview --config newsletter.toml --port 8000
     """
-    from digest.preview import Preview, make_server
+    try:
+        from digest.preview import Preview, make_server
+    except ImportError as error:
+        raise ConfigError(
+            f"digest preview needs the web extra ({error.name} is missing): "
+            "pip install 'newsletter-digest[web]'"
+        ) from None
 
     watcher = Preview(config_path, on.date() if on else None)
     try:
@@ -853,9 +859,8 @@ def desk(config_path: Path, on: datetime | None, port: int | None) -> None:
     import socket
 
     try:
-        import uvicorn
-
         from digest.web.desk import DeskSession, make_desk, proof_sender
+        from digest.web.server import serve as serve_app
     except ImportError as error:
         raise ConfigError(
             f"digest desk needs the web extra ({error.name} is missing): "
@@ -873,7 +878,7 @@ def desk(config_path: Path, on: datetime | None, port: int | None) -> None:
     click.echo(f"The desk of {config.newsletter.name}, {edition.on}: open")
     click.echo(f"  http://127.0.0.1:{port}/?token={session.token}")
     click.echo("(the link works once; Ctrl+C to stop)")
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+    serve_app(app, "127.0.0.1", port)
 
 
 @cli.command()
@@ -895,9 +900,8 @@ def serve(config_path: Path, host: str | None, port: int | None) -> None:
     import logging
 
     try:
-        import uvicorn
-
         from digest.web import make_app, settings_for
+        from digest.web.server import serve as serve_app
     except ImportError as error:
         raise ConfigError(
             f"digest serve needs the web extra ({error.name} is missing): "
@@ -912,8 +916,8 @@ def serve(config_path: Path, host: str | None, port: int | None) -> None:
     port = port or config.web.port
     click.echo(f"Serving {config.newsletter.name} on http://{host}:{port} (Ctrl+C to stop)")
     # Uvicorn's own access log would print the tokens in unsubscribe paths: the app logs
-    # each request itself, with them cut out.
-    uvicorn.run(make_app(settings), host=host, port=port, access_log=False, log_level="warning")
+    # each request itself, with them cut out. Connections are bounded and timed out.
+    serve_app(make_app(settings), host, port)
 
 
 @cli.group()

@@ -1,17 +1,25 @@
-"""Preview: serve an edition on localhost, phone and desktop side by side, rebuilt on change."""
+"""Preview: serve an edition on localhost, phone and desktop side by side, rebuilt on change.
+
+It runs on the server ``digest serve`` and the desk run on (uvicorn, ``digest.web.server``):
+connections are bounded, and one idle or trickling its headers is closed after its timeout.
+Needs the ``web`` extra.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import html
 import mimetypes
-import socket
 import threading
 from datetime import date
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest.errors import DigestError, NothingNewError
 from digest.models import Article
@@ -19,8 +27,9 @@ from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.build import edition_date, gather, open_history, prepare
 from digest.schedule.config import BuildConfig, load_config
 from digest.schedule.history import History
+from digest.web.server import Server, ServerLimits
 
-__all__ = ["Preview", "make_server"]
+__all__ = ["Preview", "make_app", "make_server"]
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Preview: {title}</title>
@@ -167,35 +176,9 @@ def newest_edition(
 
 #: Host names the preview answers to (anything else may be a DNS rebinding attack).
 ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
-#: Connections served at once, and how long an idle connection is kept (seconds).
-MAX_CONNECTIONS = 16
-IDLE_TIMEOUT = 10.0
-#: Seconds a request's line and headers may take to arrive, however slowly they trickle in.
-REQUEST_DEADLINE = 10.0
-
-
-class _BoundedServer(ThreadingHTTPServer):
-    """A threading server that serves at most ``MAX_CONNECTIONS`` connections at once."""
-
-    daemon_threads = True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve in a thread while a slot is free; otherwise close the connection at once."""
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """Serve one connection, then free its slot."""
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+#: Connections served at once, how long an idle one is kept and how long a request's line and
+#: headers may take to arrive, however slowly they trickle in (seconds).
+LIMITS = ServerLimits(connections=200, keep_alive=5, head_timeout=10.0)
 
 
 def _host_allowed(header: str | None) -> bool:
@@ -206,75 +189,75 @@ def _host_allowed(header: str | None) -> bool:
     return name in ALLOWED_HOSTS
 
 
-def make_server(preview: Preview, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
-    """An HTTP server for ``preview`` on ``host:port`` (port 0 picks a free one)."""
+def make_app(preview: Preview) -> Starlette:
+    """The preview's ASGI application: the page, the email, its text and its pictures."""
 
-    class Handler(BaseHTTPRequestHandler):
-        timeout = IDLE_TIMEOUT
+    def answer(body: str | bytes, kind: str, status: int = 200) -> Response:
+        return Response(body, status, headers={"Cache-Control": "no-store"}, media_type=kind)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    async def page(request: Request) -> Response:
+        return answer(await anyio.to_thread.run_sync(preview.page), "text/html; charset=utf-8")
 
-        def handle_one_request(self) -> None:
-            # The socket timeout is per read: one byte every few seconds would keep a slot
-            # for ever. A timer closes the connection once the head is late as a whole.
-            self._late = threading.Timer(REQUEST_DEADLINE, self._cut)
-            self._late.daemon = True
-            self._late.start()
-            try:
-                super().handle_one_request()
-            finally:
-                self._late.cancel()
+    async def version(request: Request) -> Response:
+        await anyio.to_thread.run_sync(preview.refresh)
+        return answer(str(preview.version), "text/plain")
 
-        def parse_request(self) -> bool:
-            parsed = super().parse_request()
-            self._late.cancel()  # the head is in: building the page may take its time
-            return parsed
+    async def email_html(request: Request) -> Response:
+        await anyio.to_thread.run_sync(preview.refresh)
+        return answer(preview.html or "<p>No edition</p>", "text/html; charset=utf-8")
 
-        def _cut(self) -> None:
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
+    async def email_text(request: Request) -> Response:
+        await anyio.to_thread.run_sync(preview.refresh)
+        return answer(preview.text, "text/plain; charset=utf-8")
 
-        def _send(self, body: str | bytes, kind: str, status: int = HTTPStatus.OK) -> None:
-            data = body.encode() if isinstance(body, str) else body
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(data)
+    async def asset(request: Request) -> Response:
+        folder = preview.config.assets if preview.config else None
+        if folder is None:
+            return answer("not found", "text/plain", 404)
+        root = folder.resolve()
+        target = (root / request.path_params["path"]).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            return answer("not found", "text/plain", 404)
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return answer(await anyio.Path(target).read_bytes(), kind)
 
-        def do_GET(self) -> None:
-            if not _host_allowed(self.headers.get("Host")):
-                self._send("this preview answers to localhost only", "text/plain", 403)
+    routes = [
+        Route("/", page, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/email.html", email_html, methods=["GET"]),
+        Route("/email.txt", email_text, methods=["GET"]),
+        Route("/assets/{path:path}", asset, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(_Guard)])
+
+
+class _Guard:
+    """Answers only hosts named ``localhost`` (DNS rebinding) and paths without a NUL."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            refusal = None
+            if not _host_allowed(host):
+                refusal = Response("this preview answers to localhost only", 403)
+            elif "\0" in scope["path"]:
+                refusal = Response("bad request", 400)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
-            path = self.path.split("?", 1)[0]
-            if "\0" in path or not path.startswith("/"):
-                self._send("bad request", "text/plain", HTTPStatus.BAD_REQUEST)
-                return
-            if path == "/":
-                self._send(preview.page(), "text/html; charset=utf-8")
-            elif path == "/version":
-                preview.refresh()
-                self._send(str(preview.version), "text/plain")
-            elif path == "/email.html":
-                preview.refresh()
-                self._send(preview.html or "<p>No edition</p>", "text/html; charset=utf-8")
-            elif path == "/email.txt":
-                preview.refresh()
-                self._send(preview.text, "text/plain; charset=utf-8")
-            elif path.startswith("/assets/") and preview.config and preview.config.assets:
-                root = preview.config.assets.resolve()
-                target = (root / path.removeprefix("/assets/")).resolve()
-                if target.is_relative_to(root) and target.is_file():
-                    kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-                    self._send(target.read_bytes(), kind)
-                else:
-                    self._send("not found", "text/plain", HTTPStatus.NOT_FOUND)
-            else:
-                self._send("not found", "text/plain", HTTPStatus.NOT_FOUND)
+        await self.app(scope, receive, send)
 
-    server = _BoundedServer((host, port), Handler)
+
+def make_server(
+    preview: Preview, host: str = "127.0.0.1", port: int = 8000, limits: ServerLimits = LIMITS
+) -> Server:
+    """A server (uvicorn) for ``preview`` on ``host:port`` (port 0 picks a free one).
+
+    Bound at once (``OSError`` when the port is taken); ``serve_forever`` serves.
+    """
+    server = Server(make_app(preview), host, port, limits)
     preview.base_url = f"http://{host}:{server.server_address[1]}/"
     return server

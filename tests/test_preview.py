@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 import urllib.error
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from digest.preview import Preview, make_server
+from digest.web.server import ServerLimits
 
 from .helpers import EXAMPLES
 
@@ -96,50 +98,114 @@ def test_only_localhost_hosts_and_well_formed_paths_are_served() -> None:
         for host, status in [("evil.example", 403), (f"localhost:{port}", 200), ("[::1]", 200)]:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             connection.request("GET", "/email.txt", headers={"Host": host})
-            assert connection.getresponse().status == status, host
+            with connection.getresponse() as response:
+                assert response.status == status, host
             connection.close()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", "/assets/a%00b", headers={"Host": "localhost"})
-        assert connection.getresponse().status in (400, 404)
+        with connection.getresponse() as response:
+            assert response.status in (400, 404)
+        connection.close()
         assert "localhost" in ALLOWED_HOSTS
     finally:
         server.shutdown()
         server.server_close()
 
 
+@contextlib.contextmanager
+def preview_on(folder: Path, limits: ServerLimits) -> Iterator[int]:
+    """The preview of ``folder``'s edition served with ``limits``; its port."""
+    preview = Preview(folder / "newsletter.toml", on=date(2025, 9, 16))
+    server = make_server(preview, port=0, limits=limits)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    """Whether the server closes ``sock`` (an empty read or a reset) within ``within`` s."""
+    sock.settimeout(within)
+    try:
+        while sock.recv(4096):
+            pass
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
 def test_connections_that_trickle_their_headers_are_cut_and_others_still_served(
-    served: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    served: tuple[str, Path],
 ) -> None:
-    import socket
+    _, folder = served
+    limits = ServerLimits(connections=20, keep_alive=1, head_timeout=1.0)
+    with preview_on(folder, limits) as port:
+        slow = []
+        for _ in range(16):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"GET /email.txt HTTP/1.1\r\nHost: localhost\r\n")
+            slow.append(sock)
+        started = time.monotonic()
+        for _ in range(6):  # one header byte every 0.4 s: never idle for long
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X")
+            time.sleep(0.4)
+        status, _, _ = get(f"http://127.0.0.1:{port}/email.txt")  # a real reader is served
+        assert status == 200
+        for sock in slow:  # each was cut at its deadline: the server closed it
+            assert closed_by_server(sock, 3)
+            sock.close()
+        assert time.monotonic() - started < 10
 
-    import digest.preview as preview_module
-    from digest.preview import MAX_CONNECTIONS
 
+def test_100_idle_connections_do_not_keep_a_reader_waiting(served: tuple[str, Path]) -> None:
+    """The old preview (16 threads) answered the next request 11.5 s later."""
     base, _ = served
     port = int(base.rstrip("/").rsplit(":", 1)[1])
-    monkeypatch.setattr(preview_module, "REQUEST_DEADLINE", 1.0)
-    slow = []
-    for _ in range(MAX_CONNECTIONS):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        sock.sendall(b"GET /email.txt HTTP/1.1\r\nHost: localhost\r\n")
-        slow.append(sock)
-    started = time.monotonic()
-    for _ in range(6):  # one header byte every 0.4 s: never idle for the socket's timeout
-        for sock in slow:
-            with contextlib.suppress(OSError):
-                sock.sendall(b"X")
-        time.sleep(0.4)
-    status, _, _ = get(base + "email.txt")  # a slot is free again for a real reader
-    assert status == 200
-    for sock in slow:  # each was cut at its deadline: the server closed it
-        sock.settimeout(3)
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(100)]
+    try:
+        started = time.monotonic()
+        status, _, text = get(base + "email.txt")
+        took = time.monotonic() - started
+        assert status == 200 and text.startswith(b"TangerangNews")
+        assert took < 2, f"the 101st connection waited {took:.1f} s"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_an_idle_connection_is_closed_after_its_timeout(served: tuple[str, Path]) -> None:
+    _, folder = served
+    with preview_on(folder, ServerLimits(keep_alive=1, head_timeout=1.5)) as port:
+        silent = socket.create_connection(("127.0.0.1", port), timeout=10)  # never says a word
+        kept = socket.create_connection(("127.0.0.1", port), timeout=10)  # idle after a request
+        kept.sendall(b"GET /version HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert closed_by_server(kept, 5) and closed_by_server(silent, 5)
+        assert 0.5 < time.monotonic() - started < 5
+        silent.close()
+        kept.close()
+        assert get(f"http://127.0.0.1:{port}/version")[0] == 200  # and it still serves
+
+
+def test_only_get_is_answered_and_never_with_a_500(served: tuple[str, Path]) -> None:
+    base, _ = served
+    for method in ("POST", "PUT", "DELETE"):
+        request = urllib.request.Request(base + "email.html", data=b"x", method=method)
         try:
-            data = sock.recv(100)
-        except ConnectionResetError:
-            data = b""
-        assert data == b""
-        sock.close()
-    assert time.monotonic() - started < 10
+            urllib.request.urlopen(request, timeout=10).close()
+        except urllib.error.HTTPError as error:
+            assert error.code == 405
+            error.close()
+        else:
+            raise AssertionError(f"{method} was answered")
 
 
 def test_the_preview_writes_nothing(tmp_path: Path) -> None:
