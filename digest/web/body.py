@@ -1,7 +1,8 @@
 """Request bodies, read the one way every route of ``digest serve`` and of the desk reads them.
 
 A body is read streamed, and refused (413) the moment it passes its route's limit, whatever
-its ``Content-Length`` says and whether it is chunked or not; JSON is refused (400) when it
+its ``Content-Length`` says and whether it is chunked or not, or (408) when it trickles in
+for longer than ``BODY_DEADLINE``; JSON is refused (400) when it
 nests deeper than ``MAX_DEPTH`` before the parser sees it (the parser recurses); its shape is
 checked by a pydantic model. Each refusal is a ``Refused`` with its status and a one-line
 reason, answered by the app's handler. A client that goes away mid-body is one line of log.
@@ -14,6 +15,7 @@ import logging
 import re
 from typing import Any, TypeVar
 
+import anyio
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Scope
@@ -21,6 +23,7 @@ from starlette.types import Scope
 from digest.errors import DigestError, describe_validation_error
 
 __all__ = [
+    "BODY_DEADLINE",
     "MAX_DEPTH",
     "ClientDisconnect",
     "Refused",
@@ -33,6 +36,8 @@ __all__ = [
 
 #: The deepest nesting of arrays and objects a JSON body may have.
 MAX_DEPTH = 32
+#: Seconds a body may take to arrive, however slowly it trickles in.
+BODY_DEADLINE = 30.0
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -52,18 +57,21 @@ class Refused(DigestError):
         self.reason = reason
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request's body, streamed; ``Refused`` (413) as soon as it passes ``limit`` bytes."""
+async def read_body(request: Request, limit: int, deadline: float = BODY_DEADLINE) -> bytes:
+    """The body, streamed; ``Refused`` past ``limit`` bytes (413) or ``deadline`` seconds (408)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and (len(declared) > 15 or int(declared) > limit):
         raise Refused(413, f"the body is over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, f"the body is over {limit} bytes")
-        chunks.append(chunk)
+    with anyio.move_on_after(deadline) as late:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refused(413, f"the body is over {limit} bytes")
+            chunks.append(chunk)
+    if late.cancelled_caught:
+        raise Refused(408, f"the body took over {deadline:g} s to arrive")
     return b"".join(chunks)
 
 

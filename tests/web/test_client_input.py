@@ -9,6 +9,7 @@ bodies, and nothing changes without the session or a provider's secret.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -531,3 +532,52 @@ def test_any_json_within_the_depth_reads_back_as_json_does(value: Any) -> None:
     text = json.dumps(value).encode()
     if json_depth(text) <= MAX_DEPTH:
         assert json_value(text) == json.loads(text)
+
+
+def test_the_email_has_a_policy_of_its_own_that_runs_nothing(desk_edition: Desk) -> None:
+    session = DeskSession()
+    app = make_desk(desk_edition, session, 8766, send_proof=None)
+    with TestClient(app, base_url="http://127.0.0.1:8766") as editor:
+        assert editor.get(f"/?token={session.token}", follow_redirects=False).status_code == 303
+        page = editor.get("/").text
+        email = editor.get("/email?scheme=dark&pictures=on")
+    assert re.search(r'<iframe id="email"[^>]* sandbox>', page)
+    policy = email.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert "frame-ancestors 'self'" in policy and policy.endswith("sandbox")
+    assert "data:image/" in email.text  # the assets' pictures, inline: no request to make
+
+
+def test_a_body_that_trickles_in_is_cut_at_its_deadline() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+
+    from digest.web.body import Refused, read_body
+
+    from .served import Served
+
+    async def echo(request: Any) -> Any:
+        try:
+            return PlainTextResponse(str(len(await read_body(request, 1000, deadline=1.0))))
+        except Refused as refused:
+            return PlainTextResponse(refused.reason, refused.status)
+
+    served = Served(Starlette(routes=[Route("/", echo, methods=["POST"])]))
+    try:
+        sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n")
+        started, answer = time.monotonic(), b""
+        for _ in range(40):  # a byte every 0.1 s: never idle, never done
+            sock.sendall(b"x")
+            time.sleep(0.1)
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                answer = sock.recv(4096)
+            sock.setblocking(True)
+            if answer:
+                break
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert time.monotonic() - started < 2.5
+    finally:
+        served.stop()

@@ -133,8 +133,9 @@ def test_a_week_at_the_desk(browser: Any, week: dict[str, Any]) -> None:
     assert built.returncode == 0, built.stderr
     (eml,) = (config.parent / "out").glob("*.eml")
     sent = run_digest(
-        "send", "--config", config, eml, "--recipients", config.parent / "readers.txt"
-    )
+        "send", "--config", config, eml, "--recipients", config.parent / "readers.txt",
+        "--allow-placeholder-links",  # a test list: the example's unsubscribe link is a placeholder
+    )  # fmt: skip
     assert sent.returncode == 0, sent.stderr
     received = message_from_bytes(inbox.received[-1][2], policy=policy.default)
     assert received["Subject"] == shown.subject == "Lanterns, choirs and a new bus timetable"
@@ -245,7 +246,9 @@ def test_an_edition_changed_after_approval_is_refused(week: dict[str, Any]) -> N
     assert run_digest("build", "--config", config, "--date", ON, "--out", out).returncode == 0
     (eml,) = out.glob("*.eml")
     readers = config.parent / "readers.txt"
-    unapproved = run_digest("send", "--config", config, eml, "--recipients", readers)
+    # A test list: the example's unsubscribe link is on a placeholder host.
+    send = ("send", "--config", config, eml, "--recipients", readers, "--allow-placeholder-links")
+    unapproved = run_digest(*send)
     assert unapproved.returncode == 1 and "is not approved (approval = true)" in unapproved.stderr
     assert run_digest("approve", "--config", config, "--date", ON).returncode == 0
     changed = run_digest(
@@ -253,7 +256,7 @@ def test_an_edition_changed_after_approval_is_refused(week: dict[str, Any]) -> N
     )
     assert changed.returncode == 0, changed.stderr
     assert run_digest("build", "--config", config, "--date", ON, "--out", out).returncode == 0
-    refused = run_digest("send", "--config", config, eml, "--recipients", readers)
+    refused = run_digest(*send)
     assert refused.returncode == 1
     assert (
         "changed after Sam Editor approved it" in refused.stderr and "the subject" in refused.stderr
@@ -332,3 +335,30 @@ def test_the_build_counts_each_reason_a_story_is_not_in_it() -> None:
     assert counts["featured before"] == 1
     assert counts["duplicates"] == 1
     assert counts["caps"] == len(articles) - 3 - len(digest.edition.articles)
+
+
+@pytest.mark.browser
+def test_the_email_shows_in_a_sandboxed_frame_that_cannot_reach_the_desk(
+    browser: Any, week: dict[str, Any]
+) -> None:
+    open_desk(browser, week)
+    frame = browser.find_element("id", "email")
+    assert frame.get_attribute("sandbox") == ""  # no allow-scripts, no allow-same-origin
+    deadline = time.monotonic() + 15
+    while "/email?" not in (frame.get_attribute("src") or "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The desk's own script never reaches into the frame, and cannot: its origin is opaque.
+    assert browser.execute_script("return document.getElementById('email').contentDocument") is None
+    browser.switch_to.frame(frame)
+    try:
+        origin = browser.execute_script("return window.origin")
+        text = browser.find_element("tag name", "body").text
+        cookie = browser.execute_script(
+            "return (() => { try { return document.cookie } catch (e) { return 'blocked' } })()"
+        )
+    finally:
+        browser.switch_to.default_content()
+    assert origin == "null"
+    assert cookie in ("", "blocked")  # the session cookie is out of the email's reach
+    lead = week["desk"].build().edition.lead.title
+    assert lead in text  # the email is still shown
