@@ -17,8 +17,9 @@ the send ledger sent to that address. Anyone can mail a bounce address; a report
 answers nothing of ours (no enclosed message, another list's mail, a reader the edition never
 went to) is set apart as *not ours*, with the reason.
 
-Parsing is bounded: a message over ``MAX_REPORT_BYTES``, with more than ``MAX_PARTS`` parts
-or nested deeper than ``MAX_DEPTH`` is *unreadable*, named, and the next message is read.
+Parsing is bounded: a message over ``MAX_REPORT_BYTES`` or ``MAX_LINES``, with more than
+``MAX_PARTS`` parts, nested deeper than ``MAX_DEPTH`` or naming more than ``MAX_RECIPIENTS``
+is *unreadable*, named, and the next message is read.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ from digest.suppression.tokens import UnsubscribeTokens
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_LINES",
     "MAX_PARTS",
+    "MAX_RECIPIENTS",
     "MAX_REPORT_BYTES",
     "Original",
     "Ours",
@@ -60,6 +63,10 @@ __all__ = [
 MAX_REPORT_BYTES = 10 * 1024 * 1024
 #: The most MIME parts a report may have (a real one has three to a dozen).
 MAX_PARTS = 100
+#: The most lines a report may have (the parser's time goes by its header lines).
+MAX_LINES = 250_000
+#: The most recipients one report may name (one copy goes to one reader).
+MAX_RECIPIENTS = 100
 #: The deepest a report's parts may nest (a real one: the report, the returned message, its
 #: alternative parts and their attachments).
 MAX_DEPTH = 20
@@ -69,6 +76,7 @@ _STATUS = re.compile(r"([245])\.\d{1,3}\.\d{1,3}")
 _TOKEN = re.compile(r"/(1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)(?:[/?#>]|$)|[?&]token=(1\.[^&>]+)")
 #: A part's header, wherever a line starts: more of them than parts is the parser's bound.
 _PART_HEADER = re.compile(rb"(?:\A|[\r\n])content-type[ \t]*:", re.IGNORECASE)
+_BOUNDARY = re.compile(rb'boundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _ENCLOSED = (
     "message/rfc822",
@@ -176,9 +184,19 @@ def _fields(part: Message) -> list[Message]:
     """The header blocks of a report part, whichever way the parser left them."""
     payload = part.get_payload()
     if isinstance(payload, list):
-        return [block for block in payload if isinstance(block, Message)]
-    text = payload if isinstance(payload, str) else ""
-    return [HeaderParser().parsestr(block) for block in re.split(r"\r?\n\s*\r?\n", text) if block]
+        blocks = [block for block in payload if isinstance(block, Message)]
+        # Only message/delivery-status is read block by block: another type (the global
+        # one, RFC 6533) is read as one message, its first block the header, the rest a body.
+        if len(blocks) == 1 and isinstance(rest := blocks[0].get_payload(), str):
+            return [blocks[0], *_blocks(rest)]
+        return blocks
+    return _blocks(payload if isinstance(payload, str) else "")
+
+
+def _blocks(text: str) -> list[Message]:
+    # One block more than a report may name is enough to tell it names too many.
+    blocks = [block for block in re.split(r"\r?\n\s*\r?\n", text) if block]
+    return [HeaderParser().parsestr(block) for block in blocks[: MAX_RECIPIENTS + 2]]
 
 
 def _address(value: str | None) -> str | None:
@@ -247,7 +265,10 @@ def _dsn(message: Message, data: bytes, where: str, ours: Ours | None) -> Report
     events, foreign, delayed = [], [], False
     mid, at = _id(message, data), _date(message)
     original = _original(message) if ours is not None else None
-    for block in _fields(part)[1:] if part is not None else []:
+    blocks = _fields(part)[1:] if part is not None else []
+    if len(blocks) > MAX_RECIPIENTS:
+        return Report("unreadable", where, note=f"names more than {MAX_RECIPIENTS} recipients")
+    for block in blocks:
         named = [
             a
             for name in ("Final-Recipient", "Original-Recipient")
@@ -319,6 +340,8 @@ def _arf(
     token = _token_address(tokens, original) if original is not None else None
     if not found and token is not None:
         found.append(token)
+    if len(found) > MAX_RECIPIENTS:
+        return Report("unreadable", where, note=f"names more than {MAX_RECIPIENTS} recipients")
     mid, at = _id(message, data), _date(message)
     events, foreign = [], []
     for a in dict.fromkeys(found):
@@ -336,16 +359,28 @@ def _unreadable(data: bytes) -> str:
     """Why a message is beyond the bounds of a report; "" when it is within them."""
     if len(data) > MAX_REPORT_BYTES:
         return f"larger than {MAX_REPORT_BYTES // (1024 * 1024)} MB"
+    if data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n") > MAX_LINES:
+        return f"more than {MAX_LINES:,} lines"
     # Each level of nesting needs a Content-Type line: counting them first bounds how deep
     # the parser can go before the parts are counted and measured.
     if len(_PART_HEADER.findall(data)) > MAX_PARTS:
+        return f"more than {MAX_PARTS} MIME parts"
+    # A part needs no Content-Type line, but it needs its delimiter line: at most one per
+    # part and one closing each multipart.
+    boundaries = {next(filter(None, found)) for found in _BOUNDARY.findall(data)}
+    if len(boundaries) > MAX_PARTS:
+        return f"more than {MAX_PARTS} MIME parts"
+    delimiters = sum(
+        data.count(b"\n--" + boundary) + data.count(b"\r--" + boundary) for boundary in boundaries
+    )
+    if delimiters > 2 * MAX_PARTS:
         return f"more than {MAX_PARTS} MIME parts"
     return ""
 
 
 def _shape(message: Message) -> str:
     """Why a parsed message has too many parts or nests too deep; "" when it has not."""
-    parts, stack = 0, [(message, 1)]
+    parts, stack = 0, [(message, 0)]  # the message itself is not nested
     while stack:
         part, depth = stack.pop()
         parts += 1
@@ -354,7 +389,8 @@ def _shape(message: Message) -> str:
         if depth > MAX_DEPTH:
             return f"MIME parts nested more than {MAX_DEPTH} deep"
         payload = part.get_payload()
-        if isinstance(payload, list):
+        # The parser makes each block of a DSN's fields a part: those are counted as recipients.
+        if isinstance(payload, list) and part.get_content_type() != "message/delivery-status":
             stack.extend((p, depth + 1) for p in payload if isinstance(p, Message))
     return ""
 
@@ -382,12 +418,26 @@ def read_report(
     if tokens is None and ours is not None:
         tokens = ours.tokens
     beyond = _unreadable(data)
-    if beyond:
-        return Report("unreadable", where, note=beyond) if _is_report(data) else None
+    if not beyond:
+        try:
+            return _read(data, tokens, where, ours)
+        except _MALFORMED as error:  # what the email package raises on some broken messages
+            beyond = f"cannot be parsed ({type(error).__name__}: {excerpt(str(error))})"
     try:
-        message = message_from_bytes(data, policy=policy.compat32)
-    except RecursionError:  # the count above should make this unreachable; never fatal
-        return Report("unreadable", where, note=f"MIME parts nested more than {MAX_DEPTH} deep")
+        report = _is_report(data)
+    except _MALFORMED:
+        report = True
+    return Report("unreadable", where, note=beyond) if report else None
+
+
+#: What the ``email`` package raises on a malformed message (and the parser too deep).
+_MALFORMED = (ValueError, LookupError, UnicodeError, RecursionError)
+
+
+def _read(
+    data: bytes, tokens: UnsubscribeTokens | None, where: str, ours: Ours | None
+) -> Report | None:
+    message = message_from_bytes(data, policy=policy.compat32)
     if message.get_content_type() != "multipart/report":
         return None
     beyond = _shape(message)
@@ -417,9 +467,9 @@ def mail_messages(path: StrPath) -> Iterator[tuple[str, bytes]]:
     elif target.is_dir():
         for each in sorted(target.iterdir()):
             if each.suffix.lower() == ".eml" and each.is_file():
-                yield str(each), _read(each)
+                yield str(each), _read_file(each)
     elif target.suffix.lower() == ".eml":
-        yield str(target), _read(target)
+        yield str(target), _read_file(target)
     elif target.is_file():
         box = mailbox.mbox(target, factory=None, create=False)
         try:
@@ -432,7 +482,7 @@ def mail_messages(path: StrPath) -> Iterator[tuple[str, bytes]]:
         raise InputError(f"{path}: no such mailbox, Maildir or .eml file")
 
 
-def _read(file: Path) -> bytes:
+def _read_file(file: Path) -> bytes:
     try:
         with file.open("rb") as handle:
             return handle.read(MAX_REPORT_BYTES + 1)

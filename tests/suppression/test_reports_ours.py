@@ -13,12 +13,17 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from digest.suppression import Ours, UnsubscribeTokens, read_report
+from digest.suppression.reports import MAX_DEPTH
 
 from ..helpers import EXAMPLES, run_command, run_digest
 from ..mailservers import Inbox, start_smtp
@@ -356,3 +361,95 @@ def test_a_report_too_big_to_read_is_unreadable_and_an_ordinary_one_skipped(
     assert f"{len(OURS)} reports (1 other messages skipped)" in result.stdout
     assert "0 not ours, 1 unreadable" in result.stdout
     assert DSN_READER in suppressed(config)
+
+
+REAL = {path.name: path.read_bytes() for path in sorted(REPORTS.glob("*.eml"))}
+PIECES = [
+    b"\n", b"\r\n\r\n", b"--", b";", b"=?utf-8?b?", b"?=", b"<>", b"@", b"\x00", b"\xff",
+    b"Content-Type: message/rfc822\n\n", b"Content-Type: multipart/mixed; boundary=x\n\n",
+    b"List-Id: <tangerangnews.tangerangnews.example>\n", b"X-Digest-Edition: TangerangNews\n",
+    b"List-Unsubscribe: <https://news.tangerangnews.id/unsubscribe/1.eEBleGFtcGxlLm9yZw.AAAA>\n",
+    b"Final-Recipient: rfc822; reader@example.org\nAction: failed\nStatus: 5.1.1\n",
+]  # fmt: skip
+edits = st.lists(
+    st.tuples(
+        st.floats(0, 1), st.integers(0, 60), st.sampled_from(PIECES) | st.binary(max_size=40)
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(REAL)), changes=edits)
+def test_no_edit_of_a_real_report_breaks_the_reader_or_forges_a_reader(
+    name: str, changes: list[tuple[float, int, bytes]]
+) -> None:
+    data = REAL[name]
+    for where, cut, piece in changes:
+        at = int(where * len(data))
+        data = data[:at] + piece + data[at + cut :]
+    # A list that signs its links: without the secret, no report is ever one of its own.
+    tokens = UnsubscribeTokens(SECRET, "tangerangnews.tangerangnews.example")
+    ours = Ours(tokens.list_id, tokens, lambda edition, address: True, signed=True)
+    report = read_report(data, where=name, ours=ours)
+    assert report is None or report.events == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(depth=st.integers(1, 2500))
+@example(depth=MAX_DEPTH)
+@example(depth=MAX_DEPTH + 1)
+@example(depth=2000)
+def test_any_depth_of_nesting_is_read_or_named_unreadable(depth: int) -> None:
+    report = read_report(nested(depth), where="deep")
+    assert report is not None
+    assert (report.kind == "unreadable") == (depth > MAX_DEPTH), report.note
+
+
+HEAD = b"From: m@evil.example\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type="
+FAILED = b"Action: failed\nStatus: 5.1.1\n\n"
+
+
+def dsn_naming(count: int, kind: bytes = b"message/delivery-status") -> bytes:
+    blocks = b"".join(
+        b"Final-Recipient: rfc822; r%d@example.org\n" % n + FAILED for n in range(count)
+    )
+    return (
+        HEAD + b"delivery-status; boundary=b\n\n--b\nContent-Type: " + kind + b"\n\n"
+        b"Reporting-MTA: dns; x\n\n" + blocks + b"--b--\n"
+    )
+
+
+def arf_naming(count: int) -> bytes:
+    named = b"".join(b"Original-Rcpt-To: r%d@example.org\n" % n for n in range(count))
+    return (
+        HEAD + b"feedback-report; boundary=b\n\n--b\nContent-Type: message/feedback-report\n\n"
+        b"Feedback-Type: abuse\n" + named + b"\n--b--\n"
+    )
+
+
+def parts(count: int, lines: int = 1) -> bytes:
+    part = b"--b\n\n" + b"x\n" * lines
+    return HEAD + b"delivery-status; boundary=b\n\n" + part * count + b"--b--\n"
+
+
+BOUNDS: dict[str, tuple[Callable[[int], bytes], int, str]] = {
+    "lines": (lambda n: parts(1, n), 250_000 - 10, "more than 250,000 lines"),
+    "parts": (parts, 99, "more than 100 MIME parts"),
+    "DSN recipients": (dsn_naming, 100, "names more than 100 recipients"),
+    "global DSN recipients": (
+        lambda n: dsn_naming(n, b"message/global-delivery-status"),
+        100,
+        "names more than 100 recipients",
+    ),
+    "ARF recipients": (arf_naming, 100, "names more than 100 recipients"),
+}
+
+
+@pytest.mark.parametrize("bound", sorted(BOUNDS))
+def test_a_report_just_beyond_a_bound_is_unreadable_and_one_within_is_read(bound: str) -> None:
+    make, most, why = BOUNDS[bound]
+    within, beyond = read_report(make(most)), read_report(make(most + 11))
+    assert within is not None
+    assert within.kind != "unreadable", within.note
+    assert beyond is not None and (beyond.kind, beyond.note) == ("unreadable", why)
