@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from digest import __version__
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, InputError
 
 if TYPE_CHECKING:
     from digest.schedule.config import BuildConfig
@@ -76,7 +76,8 @@ def cli() -> None:
 
     Exit statuses: 0 done; 1 bad input; 2 wrong usage; 3 nothing new to send; 4 template or
     rendering error; 5 check found errors; 6 some recipients refused; 7 mail server error
-    (or another run is sending the same edition).
+    (or another run is sending the same edition); 8 send refused a placeholder unsubscribe
+    link.
     """
 
 
@@ -410,6 +411,12 @@ def preview(config_path: Path, on: datetime | None, port: int) -> None:
     type=click.Choice(["A", "B", "C", "D"]),
     help="End the A/B test of subjects: everyone not reached yet gets this one.",
 )
+@click.option(
+    "--allow-placeholder-links",
+    is_flag=True,
+    help="Send even if the unsubscribe link is a placeholder (example.org, .test, localhost): "
+    "for a test list only.",
+)
 @QUIET
 def send(
     config_path: Path,
@@ -422,6 +429,7 @@ def send(
     retry_refused: bool,
     report_path: Path | None,
     winner: str | None,
+    allow_placeholder_links: bool,
     quiet: bool,
 ) -> None:
     """Send a built .eml through the config's [delivery] provider, one copy per recipient.
@@ -431,6 +439,10 @@ def send(
     status 7 when it stopped (the server or provider cannot be used, the login was refused:
     nobody was refused for it, and the next run sends the rest), and with status 6 when some
     recipients were refused or their outcome is unknown (the others still get it).
+
+    An .eml whose unsubscribe link is a placeholder (example.org, .example, .invalid, .test,
+    localhost, a loopback address: digest init's link) is refused with status 8, a dry run
+    too, unless --allow-placeholder-links (a test list); a proof (--to) goes with a warning.
 
     An .eml built with [delivery.subject_test] is an A/B test of its subjects: a run sends
     the sample, later runs (from cron) wait, and the first run after the test's wait sends
@@ -461,6 +473,9 @@ def send(
     config = _load_config(config_path)
     if config.delivery is None:
         raise ConfigError(f"{config_path}: no [delivery] table: say how the mail is sent")
+    if report_path is not None and not (to or dry_run):
+        _check_report_path(report_path)
+    unwritten = ""
     zones: dict[str, str] = {}
     if to:
         addresses = read_recipients(to, "--to")
@@ -470,6 +485,7 @@ def send(
             raise click.UsageError("say who gets it: --to, --recipients or recipients = ...")
         addresses = read_recipients_file(source, zones)
     raw = read_eml(eml)
+    _check_unsubscribe_links(raw, eml, config, bool(to), allow_placeholder_links, quiet)
     if to:
         variants = subject_variants(raw)
         if len(variants) > 1:
@@ -528,9 +544,13 @@ def send(
                 events=suppressions,
             )
         if ledger is not None and report_path is not None:
-            count = ledger.write_report(report.edition, report_path)
-            if not quiet:
-                click.echo(f"{count} refused or unknown recipients written to {report_path}")
+            try:
+                count = ledger.write_report(report.edition, report_path)
+            except OSError as error:  # checked before sending; the disk may fill up since
+                unwritten = f"--report {report_path}: cannot write it: {error.strerror or error}"
+            else:
+                if not quiet:
+                    click.echo(f"{count} refused or unknown recipients written to {report_path}")
     finally:
         sender.close()
         if ledger is not None:
@@ -573,10 +593,46 @@ def send(
     if not quiet:
         verb = "Would send" if dry_run else "Sent a proof of" if to else "Sent"
         click.echo(f"{verb} {eml.name} to {report.sent} of {len(addresses)} recipients")
+    if unwritten:
+        click.echo(f"digest: error: {unwritten}", err=True)
     if report.stopped:
         sys.exit(SEND_STOPPED)
     if not report.complete:
         sys.exit(SEND_INCOMPLETE)
+    if unwritten:
+        sys.exit(InputError.exit_code)
+
+
+def _check_report_path(path: Path) -> None:
+    """Refuse a --report file that cannot be written, before anything is sent."""
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"--report {path}: {folder} {problem}")
+    if not os.access(folder, os.W_OK | os.X_OK) or path.is_dir():
+        raise InputError(f"--report {path}: cannot write a file there")
+
+
+def _check_unsubscribe_links(
+    raw: bytes, eml: Path, config: BuildConfig, proof: bool, allowed: bool, quiet: bool
+) -> None:
+    """Refuse a send whose unsubscribe link is a placeholder; a proof or a test list is warned."""
+    from digest.delivery.eml import placeholder_links
+    from digest.errors import PlaceholderLinkError, excerpt
+
+    links = placeholder_links(raw, config.newsletter.contact.unsubscribe_url)
+    if not links:
+        return
+    link = excerpt(links[0], 120)
+    if not proof and not allowed:
+        raise PlaceholderLinkError(
+            f"{eml.name}: the unsubscribe link {link} is a placeholder: readers could not "
+            "leave; set [newsletter.contact] unsubscribe_url to your own page (or digest "
+            "serve's) and build again, or send to a test list with --allow-placeholder-links"
+        )
+    why = "a proof" if proof else "--allow-placeholder-links"
+    if not quiet:
+        warn(f"the unsubscribe link {link} is a placeholder; going ahead ({why}): not for readers")
 
 
 @cli.command()
@@ -1026,7 +1082,10 @@ def suppress_export(config_path: Path, csv_file: Path) -> None:
         digest suppress export --config newsletter.toml suppressed.csv
     """
     with _suppressions(config_path) as listed:
-        count = listed.export_csv(csv_file)
+        try:
+            count = listed.export_csv(csv_file)
+        except OSError as error:
+            raise InputError(f"{csv_file}: cannot write it: {error.strerror or error}") from None
     click.echo(f"{count} addresses written to {csv_file}")
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+from collections.abc import Iterator
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
 from .helpers import run_digest
+from .mailservers import Inbox, start_smtp
 
 CONFIG = """
 data = ["articles.json"]
@@ -338,3 +342,122 @@ def test_a_variables_name_in_an_env_setting_is_taken(tmp_path: Path, setting: st
     )
     config = load_config(folder / "newsletter.toml")
     assert getattr(getattr(config.delivery, provider), name) == "MY_SECRET_2"
+
+
+# An .eml as a mail program writes one: its own List-Unsubscribe on a real host.
+HAND_WRITTEN = (
+    "From: {sender}\r\nTo: {to}\r\nSubject: Hello\r\n"
+    "List-Unsubscribe: <https://news.errors-weekly.org/unsubscribe>\r\n"
+    "Date: Fri, 20 Nov 2026 12:00:00 +0000\r\n\r\nbody\r\n"
+)
+
+
+@pytest.fixture
+def smtp_folder(tmp_path: Path) -> Iterator[tuple[Path, Inbox]]:
+    """A config sending to an SMTP inbox on 127.0.0.1, and that inbox."""
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    folder = setup(tmp_path, extra=DELIVERY.replace("2525", str(port)))
+    (folder / "list.txt").write_text("ana@example.org\nbo@example.org\n")
+    yield folder, inbox
+    controller.stop()
+
+
+def send_command(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    from .helpers import run_command
+
+    result = run_command("send", "--config", "newsletter.toml", *args, cwd=folder)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.mark.parametrize(
+    ("sender", "to", "shown"),
+    [
+        ("=?utf-8?q?Caf=C3=A9?= <news@example.org>", "readers@example.org", "Café"),
+        ("=?utf-8?b?Q2Fmw6kgV2Vla2x5?= <news@example.org>", "x@example.org", "Café Weekly"),
+        ("news@example.org", "=?utf-8?q?Caf=C3=A9_readers?= <r@example.org>", ""),
+        ('"=?iso-8859-1?q?Jos=E9?=" <news@example.org>', "r@example.org", "José"),
+    ],
+)
+def test_an_eml_with_encoded_words_in_from_or_to_is_sent(
+    smtp_folder: tuple[Path, Inbox], sender: str, to: str, shown: str
+) -> None:
+    folder, inbox = smtp_folder
+    (folder / "edition.eml").write_bytes(HAND_WRITTEN.format(sender=sender, to=to).encode())
+    result = send_command(folder, "edition.eml", "--recipients", "list.txt")
+    assert result.returncode == 0, result.stderr
+    assert sorted(rcpt for _, (rcpt,), _ in inbox.received) == ["ana@example.org", "bo@example.org"]
+    for mail_from, _, raw in inbox.received:
+        assert mail_from == "news@example.org"
+        message = message_from_bytes(raw, policy=policy.default)
+        assert message["From"].addresses[0].display_name == shown
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        # An encoded word that decodes to a line break inside an address's display name.
+        ("From", "=?utf-8?q?Caf=C3=A9=0D=0ABcc:_x@evil.example?= <news@example.org>"),
+        ("To", "=?utf-8?q?Readers=0D=0A?= <r@example.org>"),
+        # What the standard library's parser fails on with an IndexError.
+        ("From", 'b"=?utf-8*en?q?("?@'),
+    ],
+)
+def test_an_eml_whose_from_or_to_cannot_be_read_is_one_line(
+    smtp_folder: tuple[Path, Inbox], header: str, value: str
+) -> None:
+    folder, inbox = smtp_folder
+    fields = {"sender": "news@example.org", "to": "r@example.org"}
+    fields["sender" if header == "From" else "to"] = value
+    (folder / "edition.eml").write_bytes(HAND_WRITTEN.format(**fields).encode())
+    for args in (["--recipients", "list.txt"], ["--to", "me@example.org"]):
+        result = send_command(folder, "edition.eml", *args)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert f"edition.eml: the .eml's {header} header cannot be read (got '" in result.stderr
+    assert inbox.received == []
+
+
+def test_a_report_under_a_file_is_one_line_before_anything_is_sent(
+    smtp_folder: tuple[Path, Inbox],
+) -> None:
+    folder, inbox = smtp_folder
+    sender = "news@example.org"
+    (folder / "edition.eml").write_bytes(HAND_WRITTEN.format(sender=sender, to=sender).encode())
+    (folder / "notes.txt").write_text("a file, not a folder\n")
+    for report, problem in (
+        ("notes.txt/report.json", "notes.txt is not a folder"),
+        ("missing/report.csv", "missing does not exist"),
+    ):
+        result = send_command(folder, "edition.eml", "--recipients", "list.txt", "--report", report)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr == f"digest: error: --report {report}: {problem}\n"
+    assert inbox.received == [] and not list(folder.glob("*.sends.sqlite3"))
+    written = send_command(folder, "edition.eml", "--recipients", "list.txt", "--report", "r.csv")
+    assert written.returncode == 0, written.stderr
+    assert len(inbox.received) == 2 and (folder / "r.csv").exists()
+
+
+@pytest.mark.parametrize("written", ["2026-02-30", "30/11/2026", "0001-01-01", "", "2026-11-30T07"])
+def test_the_history_of_an_edition_with_a_bad_date_is_one_line(
+    tmp_path: Path, written: str
+) -> None:
+    from digest.schedule.history import History
+
+    from .helpers import run_command
+
+    folder = setup(tmp_path, extra='history = "h.sqlite3"')
+    History(folder / "h.sqlite3").close()
+    with sqlite3.connect(folder / "h.sqlite3") as db:
+        db.execute(
+            "INSERT INTO editions VALUES (1, '2026-11-23', 'Fine', 'https://e.org/a', '', '')"
+        )
+        db.execute(
+            "INSERT INTO editions VALUES (2, ?, 'Damaged', 'https://e.org/b', '', '')", (written,)
+        )
+    for command in (["history"], ["build", "--date", "2026-11-30"]):
+        result = run_command(*command, "--config", "newsletter.toml", cwd=folder)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert f"h.sqlite3: edition #2 has no usable date (got {written!r})" in result.stderr

@@ -82,7 +82,7 @@ def test_readers_talk_back_and_the_next_edition_listens(tmp_path: Path) -> None:
     try:
         first = run_digest(
             "send", "--config", config, edition(config, 12), "--recipients",
-            tmp_path / "readers.txt", env=ENV,
+            tmp_path / "readers.txt", "--allow-placeholder-links", env=ENV,
         )  # fmt: skip
         assert first.returncode == 0, first.stderr
         messages = received_by(inbox)
@@ -186,7 +186,7 @@ def test_readers_talk_back_and_the_next_edition_listens(tmp_path: Path) -> None:
         inbox.received.clear()
         second = run_digest(
             "send", "--config", config, edition(config, 13), "--recipients",
-            tmp_path / "readers.txt", env=ENV,
+            tmp_path / "readers.txt", "--allow-placeholder-links", env=ENV,
         )  # fmt: skip
         assert second.returncode == 0, second.stderr
         assert sorted(received_by(inbox)) == sorted(set(READERS) - set(reasons))
@@ -205,7 +205,10 @@ def test_a_token_link_without_the_secret_is_refused_before_anything_is_sent(
     try:
         config = config_for(tmp_path, port, key)
         eml = edition(config, 12)
-        sent = run_digest("send", "--config", config, eml, "--recipients", tmp_path / "readers.txt")
+        sent = run_digest(
+            "send", "--config", config, eml, "--recipients", tmp_path / "readers.txt",
+            "--allow-placeholder-links",
+        )  # fmt: skip
         assert sent.returncode == 1
         assert "set DIGEST_UNSUBSCRIBE_SECRET" in sent.stderr
         assert inbox.received == []
@@ -219,7 +222,7 @@ def test_the_secret_must_be_long_enough(tmp_path: Path, bad: str) -> None:
     config = config_for(tmp_path, 25, key)
     eml = edition(config, 12)
     sent = run_digest(
-        "send", "--config", config, eml, "--recipients", tmp_path / "readers.txt",
+        "send", "--config", config, eml, "--recipients", tmp_path / "readers.txt", "--allow-placeholder-links",
         env={"DIGEST_UNSUBSCRIBE_SECRET": bad},
     )  # fmt: skip
     assert sent.returncode == 1

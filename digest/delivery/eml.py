@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import copy as _copy
 import hashlib
+import ipaddress
 import re
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from email import errors as email_errors
 from email import policy as email_policy
+from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import parsedate_to_datetime
 from itertools import islice
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from digest.addresses import address_key, email_address
@@ -26,7 +31,7 @@ from digest.delivery.loop import DeliveryReport, now, run_delivery
 from digest.delivery.pace import Pace
 from digest.delivery.proofs import dated, dated_head
 from digest.delivery.senders import Outgoing, Receipt, Sender
-from digest.errors import ConfigError, InputError, RenderError
+from digest.errors import ConfigError, InputError, RenderError, excerpt
 from digest.files import StrPath, decode_text, read_limited
 from digest.mail.message import EDITION_HEADER
 from digest.mail.mime import (
@@ -41,7 +46,16 @@ from digest.models import check_timezone
 from digest.suppression.store import SuppressionList
 from digest.suppression.tokens import SECRET_VARIABLE, UnsubscribeTokens
 
-__all__ = ["local_send_times", "read_eml", "read_recipients", "read_recipients_file", "send_eml"]
+__all__ = [
+    "STARTER_UNSUBSCRIBE_URL",
+    "local_send_times",
+    "placeholder_link",
+    "placeholder_links",
+    "read_eml",
+    "read_recipients",
+    "read_recipients_file",
+    "send_eml",
+]
 
 
 #: The largest recipients file read (about five million addresses).
@@ -120,11 +134,114 @@ def read_recipients_file(path: StrPath, zones: dict[str, str] | None = None) -> 
 
 
 def read_eml(path: StrPath) -> bytes:
-    """The bytes of a built ``.eml`` (a regular file of at most ``MAX_EML_BYTES``)."""
+    """The bytes of a built ``.eml`` (a regular file of at most ``MAX_EML_BYTES``).
+
+    Its header block is read now: a header that cannot be read (an encoded word that hides a
+    line break in an address, say) is an ``InputError`` naming it, before anything is sent.
+    """
     try:
-        return read_limited(path, MAX_EML_BYTES)
+        raw = read_limited(path, MAX_EML_BYTES)
     except OSError as error:
         raise InputError(f"{path}: cannot read it: {error.strerror or error}") from None
+    try:
+        _read_head(raw)
+    except InputError as error:
+        raise InputError(f"{path}: {error}") from None
+    return raw
+
+
+def _head(raw: bytes) -> bytes:
+    """The header block of a message, its lines ending in CRLF, and the blank line after it."""
+    head, separator, _ = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    if not separator:
+        raise InputError("the .eml has no header block")
+    return head.replace(b"\n", b"\r\n") + b"\r\n\r\n"
+
+
+def _read_head(raw: bytes) -> EmailMessage:
+    """The headers of a message, each read as the senders read it (``InputError`` if one fails).
+
+    The standard library's header parser raises more than ``HeaderParseError`` on a malformed
+    value (``IndexError``, ``AttributeError``, a ``ValueError`` for a line break that an
+    encoded word decodes to in an address): each is turned into one line naming the header.
+    """
+    parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(_head(raw))
+    assert isinstance(parsed, EmailMessage)
+    for name, value in parsed.raw_items():  # each instance, as the senders will read it
+        try:
+            str(email_policy.default.header_fetch_parse(name, value))
+        except (ValueError, LookupError, AttributeError, TypeError, email_errors.MessageError):
+            shown = excerpt(" ".join(value.split()))
+            raise InputError(f"the .eml's {name} header cannot be read (got {shown})") from None
+    try:
+        envelope_sender(_head(raw))  # every sender needs it: refuse the .eml now, not per copy
+    except RenderError as error:
+        raise InputError(f"the .eml: {error}") from None
+    return parsed
+
+
+#: The unsubscribe link of the starter config ``digest init`` writes.
+STARTER_UNSUBSCRIBE_URL = "https://example.org/unsubscribe"
+
+# Names nobody answers at: RFC 2606's example domains and reserved top-level names, and
+# this machine (RFC 6761's localhost).
+_PLACEHOLDER_DOMAINS = ("example.org", "example.com", "example.net")
+_PLACEHOLDER_TOP_LEVEL = frozenset({"example", "invalid", "test", "localhost"})
+_URI = re.compile(r"<([^<>]*)>")
+
+
+def placeholder_link(uri: str) -> bool:
+    """Whether an unsubscribe link leads nowhere a reader can reach: a placeholder.
+
+    Its host (a ``mailto:`` link's domain) is one of the example domains (``example.org``,
+    ``.com``, ``.net`` and their subdomains), under a reserved top-level name (``.example``,
+    ``.invalid``, ``.test``, ``.localhost``), ``localhost``, a loopback or unspecified
+    address, or missing; or it is ``digest init``'s link.
+    """
+    if uri.strip() == STARTER_UNSUBSCRIBE_URL:
+        return True
+    try:
+        parts = urlsplit(uri.strip())
+        if parts.scheme.lower() == "mailto":
+            mailbox, at, host = unquote(parts.path).partition("?")[0].rpartition("@")
+            host = host if at and mailbox else ""
+        else:
+            host = parts.hostname or ""
+    except ValueError:  # an unreadable host (a bracket not closed): nobody reaches it
+        return True
+    host = unquote(host).strip().lower().rstrip(".")
+    if not host or host.rpartition(".")[2] in _PLACEHOLDER_TOP_LEVEL:
+        return True
+    if any(host == domain or host.endswith("." + domain) for domain in _PLACEHOLDER_DOMAINS):
+        return True
+    return _local_address(host)
+
+
+def _local_address(host: str) -> bool:
+    """Whether ``host`` is a loopback or unspecified IP address, in any form a browser reads."""
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
+    except ValueError:
+        if not re.fullmatch(r"[0-9a-fx.]+", host):
+            return False
+        try:  # the short and numeric forms a browser reads too: 127.1, 2130706433, 0x7f.1
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def placeholder_links(raw: bytes, unsubscribe_url: str | None = None) -> list[str]:
+    """The unsubscribe links of a built message that are placeholders (``placeholder_link``).
+
+    The links are its ``List-Unsubscribe`` URIs (each reader's own link is made from them);
+    a message without that header is taken to carry ``unsubscribe_url``, the config's.
+    """
+    value = str(_read_head(raw).get("List-Unsubscribe") or "")
+    links = _URI.findall(value) if value else ([unsubscribe_url] if unsubscribe_url else [])
+    return [link for link in links if placeholder_link(link)]
 
 
 _TO_LINE = re.compile(rb"^To:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.MULTILINE | re.IGNORECASE)
@@ -139,11 +256,7 @@ class _Message:
         )
         if not separator:
             raise InputError("the .eml has no header block")
-        try:
-            envelope_sender(head)  # every sender needs it: refuse the .eml now, not per copy
-        except RenderError as error:
-            raise InputError(f"the .eml: {error}") from None
-        parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(head + b"\r\n\r\n")
+        parsed = _read_head(raw)
         # The edition digest wrote it for; an .eml from elsewhere is known by its Message-ID.
         self.key = (
             str(parsed.get(EDITION_HEADER, ""))

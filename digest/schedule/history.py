@@ -15,7 +15,7 @@ from os import PathLike
 from pathlib import Path
 
 from digest.edition import Edition
-from digest.errors import ConfigError, InputError
+from digest.errors import ConfigError, InputError, excerpt
 from digest.files import Database, transaction
 from digest.plan import Plan, read_plan
 from digest.urls import canonical_url
@@ -159,7 +159,20 @@ class History(Database):
             "WHERE ? IS NULL OR e.date < ? GROUP BY e.number ORDER BY e.date DESC",
             (before and before.isoformat(),) * 2,
         ).fetchall()
-        return [EditionRecord(n, date.fromisoformat(d), s, u, q, c) for n, d, s, u, q, c in rows]
+        return [EditionRecord(n, self._date(n, d), s, u, q, c) for n, d, s, u, q, c in rows]
+
+    def _date(self, number: int, written: object) -> date:
+        """An edition's date as its row holds it; a corrupt one is a ``ConfigError``."""
+        try:
+            on = date.fromisoformat(written) if isinstance(written, str) else None
+        except ValueError:
+            on = None
+        if on is None or not 1900 <= on.year <= 9000:
+            raise ConfigError(
+                f"{self.path}: edition #{number} has no usable date (got {excerpt(written)}): "
+                "the history is damaged; restore it from a backup"
+            )
+        return on
 
     def get(self, on: date) -> EditionRecord | None:
         """The edition dated ``on``, if one was built."""

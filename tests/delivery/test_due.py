@@ -81,14 +81,17 @@ def test_send_due_from_cron_says_who_waits(tmp_path: Path) -> None:
         assert built.returncode == 0, built.stderr
         (eml,) = out.glob("*.eml")
         (tmp_path / "readers.txt").write_text("kim@example.org Asia/Tokyo\nsam@example.org\n")
+        # A test list: the example's unsubscribe link is on a placeholder host.
         waiting = run_digest(
-            "send", "--config", config, eml, "--recipients", tmp_path / "readers.txt", "--due"
-        )
+            "send", "--config", config, eml, "--recipients", tmp_path / "readers.txt", "--due",
+            "--allow-placeholder-links",
+        )  # fmt: skip
         assert waiting.returncode == 0, waiting.stderr
         assert "2 readers are not due yet; the next at 2099-01-04 22:00 UTC" in waiting.stdout
         assert inbox.received == []
         plan = run_digest(
-            "send", "--config", config, eml, "--recipients", tmp_path / "readers.txt", "--due", "--dry-run"
+            "send", "--config", config, eml, "--recipients", tmp_path / "readers.txt", "--due", "--dry-run",
+            "--allow-placeholder-links",
         )  # fmt: skip
         assert plan.returncode == 0, plan.stderr
         assert "  2099-01-04 22:00          1\n  2099-01-05 00:00          1\n" in plan.stdout

@@ -107,7 +107,7 @@ def test_the_send_command(smtp_server: tuple[Inbox, int], eml: Path, tmp_path: P
     config = config_for(tmp_path, port)
 
     def send(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_digest("send", "--config", config, eml, *args)
+        return run_digest("send", "--config", config, eml, *args, "--allow-placeholder-links")
 
     test_send = send("--to", "editor@example.org")
     assert test_send.returncode == 0, test_send.stderr
@@ -301,7 +301,7 @@ def test_a_second_run_of_an_edition_while_one_is_sending_is_refused_naming_it(
     addresses = [f"twice{n}@example.org" for n in range(300)]
     (tmp_path / "list.txt").write_text("\n".join(addresses))
     command = [*digest_command(), "send", "--config", str(config), str(eml)]
-    command += ["--recipients", str(tmp_path / "list.txt"), "--quiet"]
+    command += ["--recipients", str(tmp_path / "list.txt"), "--quiet", "--allow-placeholder-links"]
     try:
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ledger = tmp_path / "digest.sends.sqlite3"
@@ -339,9 +339,26 @@ def test_a_rebuilt_edition_resumes_its_first_send_and_says_it_changed(
     (tmp_path / "half.txt").write_text("\n".join(readers[:30]))
     (tmp_path / "all.txt").write_text("\n".join(readers))
 
-    half = run_digest("send", "--config", config, first, "--recipients", tmp_path / "half.txt")
+    # A test list: the example's unsubscribe link is on a placeholder host.
+    half = run_digest(
+        "send",
+        "--config",
+        config,
+        first,
+        "--recipients",
+        tmp_path / "half.txt",
+        "--allow-placeholder-links",
+    )
     assert half.returncode == 0, half.stderr
-    rest = run_digest("send", "--config", config, rebuilt, "--recipients", tmp_path / "all.txt")
+    rest = run_digest(
+        "send",
+        "--config",
+        config,
+        rebuilt,
+        "--recipients",
+        tmp_path / "all.txt",
+        "--allow-placeholder-links",
+    )
     assert rest.returncode == 0, rest.stderr
     assert "the edition changed since its first send" in rest.stderr
     delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
@@ -389,7 +406,15 @@ def test_a_refused_login_stops_the_send_and_the_fixed_run_sends_everyone_once(
     config.write_text(config.read_text() + "allow_plain_login = true\n")
     readers = [f"reader{n}@example.org" for n in range(5)]
     (tmp_path / "list.txt").write_text("\n".join(readers))
-    send = ("send", "--config", config, eml, "--recipients", tmp_path / "list.txt")
+    send = (
+        "send",
+        "--config",
+        config,
+        eml,
+        "--recipients",
+        tmp_path / "list.txt",
+        "--allow-placeholder-links",
+    )
     monkeypatch.delenv("DIGEST_SMTP_USER", raising=False)
     monkeypatch.delenv("DIGEST_SMTP_PASSWORD", raising=False)
     try:
@@ -418,7 +443,15 @@ def test_a_recipients_temporary_answer_defers_them_alone_and_refused_ones_are_re
     config = config_for(tmp_path, port)
     readers = ["a@example.org", "busy@example.org", "refused@example.org", "b@example.org"]
     (tmp_path / "list.txt").write_text("\n".join(readers))
-    send = ("send", "--config", config, eml, "--recipients", tmp_path / "list.txt")
+    send = (
+        "send",
+        "--config",
+        config,
+        eml,
+        "--recipients",
+        tmp_path / "list.txt",
+        "--allow-placeholder-links",
+    )
     try:
         first = run_digest(*send)
         second = run_digest(*send)
@@ -451,7 +484,15 @@ def test_one_reader_however_they_spell_their_address(
     with sqlite3.connect(tmp_path / "digest.sends.sqlite3") as db:
         db.execute("UPDATE deliveries SET address = 'Old@example.org', state = 'sent'")
         db.execute("PRAGMA user_version = 0")
-    result = run_digest("send", "--config", config, eml, "--recipients", tmp_path / "list.txt")
+    result = run_digest(
+        "send",
+        "--config",
+        config,
+        eml,
+        "--recipients",
+        tmp_path / "list.txt",
+        "--allow-placeholder-links",
+    )
     assert result.returncode == 0, result.stderr
     delivered = [rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts]
     assert delivered == ["READER1@example.org"]  # sent as first written, once; Old@ was sent

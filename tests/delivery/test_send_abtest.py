@@ -37,6 +37,10 @@ SUBJECTS = (
 LEAD = "COVID-19, Pemkot Tangerang & Akademisi"
 
 
+#: ``digest send`` to a test list: the example's unsubscribe link is on a placeholder host.
+SEND = ("send", "--allow-placeholder-links", "--config")
+
+
 def seed(folder: Path, delivery: str, test: str = "sample = 0.3\nwait_hours = 3\n") -> Path:
     """The tangerangnews example, sending as ``delivery`` says, with a subject test."""
     shutil.copytree(EXAMPLES / "tangerangnews", folder / "seed")
@@ -105,7 +109,7 @@ def test_cron_runs_send_the_sample_then_the_winner_of_real_clicks(
         people = readers(tmp_path, 200)
 
         def send() -> str:
-            result = run_digest("send", "--config", config, eml, "--recipients", people)
+            result = run_digest(*SEND, config, eml, "--recipients", people)
             assert result.returncode == 0, result.stderr
             return result.stdout
 
@@ -174,13 +178,11 @@ def test_the_winner_by_hand_over_smtp_and_proofs_of_every_subject(
             "[Proof A] A: ", "[Proof B] B: ", "[Proof C] C: "
         ]  # fmt: skip
         inbox.received.clear()
-        first = run_digest("send", "--config", config, eml, "--recipients", people)
+        first = run_digest(*SEND, config, eml, "--recipients", people)
         assert first.returncode == 0, first.stderr
         sample = {rcpt[0] for _, rcpt, _ in inbox.received}
         assert 5 <= len(sample) < 60
-        chosen = run_digest(
-            "send", "--config", config, eml, "--recipients", people, "--winner", "C"
-        )
+        chosen = run_digest(*SEND, config, eml, "--recipients", people, "--winner", "C")
         assert chosen.returncode == 0, chosen.stderr
         assert "A/B: subject C chosen by hand on " in chosen.stdout
     finally:
@@ -205,21 +207,19 @@ def test_a_test_and_its_eml_must_agree(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain_config = seed(plain, smtp, test="")
     single = build(plain_config, plain / "out")
-    without = run_digest("send", "--config", plain_config, eml, "--recipients", people)
+    without = run_digest(*SEND, plain_config, eml, "--recipients", people)
     assert without.returncode != 0
     assert (
         "the .eml has subject variants A, B, C for an A/B test: set [delivery.subject_test] "
         "to send them (or send a proof with --to)"
     ) in without.stderr
-    mismatched = run_digest("send", "--config", config, single, "--recipients", people)
+    mismatched = run_digest(*SEND, config, single, "--recipients", people)
     assert mismatched.returncode != 0
     assert (
         "the .eml has a single subject: build it again with [delivery.subject_test] to test "
         "subjects"
     ) in mismatched.stderr
-    no_test = run_digest(
-        "send", "--config", plain_config, single, "--recipients", people, "--winner", "B"
-    )
+    no_test = run_digest(*SEND, plain_config, single, "--recipients", people, "--winner", "B")
     assert no_test.returncode == 2
     assert "--winner ends an A/B test: set [delivery.subject_test] first" in no_test.stderr
 

@@ -84,3 +84,13 @@ def test_no_cell_reads_back_as_a_formula(exported: tuple[bytes, list[list[str]]]
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), repr(cell)
     assert details["r0@example.org"] == "'\r=1"
+
+
+def test_an_export_under_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "newsletter.toml").write_text(CONFIG)
+    (tmp_path / "notes.txt").write_text("a file\n")
+    result = run_command(
+        "suppress", "export", "--config", "newsletter.toml", "notes.txt/out.csv", cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "digest: error: notes.txt/out.csv: cannot write it: Not a directory\n"
