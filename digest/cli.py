@@ -1041,7 +1041,10 @@ def suppress_add(config_path: Path, addresses: tuple[str, ...], reason: str) -> 
 @CONFIG
 @click.argument("addresses", nargs=-1, required=True)
 def suppress_remove(config_path: Path, addresses: tuple[str, ...]) -> None:
-    """Take addresses off the list (a reader who subscribed again).
+    """Take addresses off the list (a reader who subscribed again), from now on.
+
+    An unsubscribe, bounce or complaint dated before this changes nothing, whenever it
+    arrives; a later one suppresses the reader again.
 
     Example:
 

@@ -132,8 +132,9 @@ class SuppressionList(Database):
         Format 0 changed the list in place: ``remove`` deleted a reader's row (and their soft
         bounces) but kept their other events, ``add`` and ``import`` wrote rows without one.
         Each event gets its moment and arrival; where the events alone would now say
-        otherwise than the list did, one event (``migrated:ADDRESS``) after all of theirs
-        says what the list said.
+        otherwise than the list did, one event (``migrated:ADDRESS``) says what the list
+        said: a row at its own time (after all of the reader's events), a reader taken off
+        by hand a resubscribe just after what had suppressed them.
         """
         (version,) = self.db.execute("PRAGMA user_version").fetchone()
         if version > FORMAT:
