@@ -20,9 +20,7 @@ kernel releases when the process ends, however it ends.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import secrets
 import sqlite3
@@ -34,7 +32,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
 from digest.errors import DigestError, SendError
-from digest.files import BuildLock, Database, inert_cell, open_wal, transaction, write_file
+from digest.files import BuildLock, Database, open_wal, spreadsheet_csv, transaction, write_file
 
 if TYPE_CHECKING:
     from digest.delivery.abtest import Decision
@@ -327,7 +325,9 @@ class SendLedger(Database):
 
         A CSV cell that a spreadsheet would run as a formula (it starts with ``=``, ``+``,
         ``-``, ``@``, a tab or a carriage return: an address such as ``=cmd|…@example.org``
-        or a provider's reason) is written with a leading ``'``, as OWASP advises.
+        or a provider's reason) is written with a leading ``'``, as OWASP advises; every cell
+        is quoted and lines end in CRLF, so a line break inside a reason starts no row
+        (``spreadsheet_csv``).
         """
         target = Path(path)
         rows = list(self.rows(edition, ("refused", "unknown", "pending")))
@@ -335,10 +335,7 @@ class SendLedger(Database):
         if target.suffix.lower() == ".json":
             text = json.dumps([row._asdict() for row in rows], ensure_ascii=False, indent=1) + "\n"
         else:
-            buffer = io.StringIO()
-            cells = [[inert_cell(str(value)) for value in row] for row in rows]
-            csv.writer(buffer, lineterminator="\n").writerows([fields, *cells])
-            text = buffer.getvalue()
+            text = spreadsheet_csv([fields, *rows])
         write_file(target, text.encode("utf-8"))
         return len(rows)
 

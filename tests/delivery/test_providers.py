@@ -338,8 +338,8 @@ def test_the_send_command_through_a_provider_with_a_report(
     assert "digest: refused: inactive@example.org: Postmark 406" in first.stderr
     assert table(first.stdout)["sent"] == 2 and table(first.stdout)["refused"] == 1
     report = (tmp_path / "refusals.csv").read_text().splitlines()
-    assert report[0] == "address,state,detail,variant,updated"
-    assert report[1].startswith("inactive@example.org,refused,Postmark 406: You tried")
+    assert report[0] == '"address","state","detail","variant","updated"'
+    assert report[1].startswith('"inactive@example.org","refused","Postmark 406: You tried')
     assert len(api.received) == 2  # the second run sent nobody again
     assert table(again.stdout)["skipped (earlier runs)"] == 3 and table(again.stdout)["sent"] == 0
 

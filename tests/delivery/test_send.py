@@ -378,12 +378,16 @@ def test_a_report_never_holds_a_cell_a_spreadsheet_would_run(tmp_path: Path) -> 
         "-2+3@example.org": "=cmd|' /C calc'!A0",
         "=1+2@example.org": "@SUM(1+1)*cmd|' /C calc'!A0",
         "plain@example.org": "\t=1+1",
+        "cr@example.org": "550 no such user\r=cmd|' /C calc'!A0",  # a row of its own, unquoted
     }
     ledger.claim("E", list(hostile), [""] * len(hostile), "run")
     ledger.record("E", [Receipt(a, "refused", reason) for a, reason in hostile.items()])
-    assert ledger.write_report("E", tmp_path / "report.csv") == 4
+    assert ledger.write_report("E", tmp_path / "report.csv") == 5
+    raw = (tmp_path / "report.csv").read_bytes()
+    assert raw.startswith(b'"address","state","detail","variant","updated"\r\n')
     with (tmp_path / "report.csv").open(newline="") as file:
         rows = list(csv.DictReader(file))
+    assert len(rows) == 5
     for row in rows:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
