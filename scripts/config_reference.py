@@ -28,8 +28,10 @@ TARGET = ROOT / "docs" / "configuration.md"
 
 HEAD = """# Configuration reference
 
-A newsletter's config is one TOML file; `digest init` writes a commented one. Paths are taken
-from the config's own folder. This page is generated from the models
+A newsletter's config is one TOML file; `digest init` writes a commented one. Relative paths
+are taken from the real folder of the config file (symlinks resolved), whatever folder a command
+runs from, and absolute paths are kept as written: every command of one config uses the same
+history, send ledger and suppression list. This page is generated from the models
 (`python scripts/config_reference.py`), so every key, type and default here is the code's own;
 a test fails when it is out of date.
 
