@@ -461,3 +461,39 @@ def test_the_history_of_an_edition_with_a_bad_date_is_one_line(
         assert result.returncode == 1, result.stderr
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert f"h.sqlite3: edition #2 has no usable date (got {written!r})" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("column", "written"), [("decided", "soon"), ("decided", "2026-13-45"), ("counts", "{not json")]
+)
+def test_the_history_over_a_damaged_ab_decision_is_one_line(
+    tmp_path: Path, column: str, written: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from digest.delivery.abtest import Decision
+    from digest.delivery.ledger import SendLedger
+    from digest.schedule.history import History
+
+    from .helpers import run_command
+
+    folder = setup(tmp_path, extra='history = "h.sqlite3"')
+    History(folder / "h.sqlite3").close()
+    with sqlite3.connect(folder / "h.sqlite3") as db:
+        db.execute(
+            "INSERT INTO editions VALUES (4, '2026-11-23', 'Fine', 'https://e.org/a', '', '')"
+        )
+    key = "Errors Weekly 2026-11-23 #4"
+    with SendLedger(folder / "h.sends.sqlite3") as ledger:
+        ledger.test_started(key, datetime(2026, 11, 23, 7, tzinfo=UTC))
+        ledger.record_decision(
+            key, Decision("B", "rule", datetime.now(UTC), {"A": (5, 1), "B": (5, 3)})
+        )
+    shown = run_command("history", "--config", "newsletter.toml", cwd=folder)
+    assert shown.returncode == 0 and "A/B: subject B won" in shown.stdout, shown.stderr
+    with sqlite3.connect(folder / "h.sends.sqlite3") as db:
+        db.execute(f"UPDATE subject_tests SET {column} = ?", (written,))
+    result = run_command("history", "--config", "newsletter.toml", cwd=folder)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"the A/B decision of {key} is damaged" in result.stderr

@@ -261,8 +261,14 @@ class SendLedger(Database):
         from digest.delivery.abtest import Decision  # not at import: digest send starts faster
 
         winner, how, decided, counts, metric = row
-        shares = {label: (int(a), int(b)) for label, (a, b) in json.loads(counts).items()}
-        return Decision(winner, how, datetime.fromisoformat(decided), shares, metric)
+        try:
+            shares = {label: (int(a), int(b)) for label, (a, b) in json.loads(counts).items()}
+            return Decision(winner, how, datetime.fromisoformat(decided), shares, metric)
+        except (TypeError, ValueError, AttributeError) as error:  # a row damaged by hand
+            raise DigestError(
+                f"{self.path}: the A/B decision of {edition} is damaged ({error}); "
+                "restore the send ledger from a backup"
+            ) from None
 
     def record_decision(self, edition: str, decision: Decision) -> None:
         """Record the winner of ``edition``'s subject test (a later choice by hand replaces it)."""
