@@ -382,7 +382,7 @@ _DESK_POLICY = (
     "frame-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
 )
 #: The email's own policy (it is shown in a sandboxed frame too): no script, no form, no
-#: frame, no connection; only its inline styles and its pictures, from the desk or inline.
+#: frame, no connection; only its inline styles and its pictures, inline as data: URLs.
 _EMAIL_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
     "form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox"
