@@ -44,6 +44,14 @@ Model = TypeVar("Model", bound=BaseModel)
 # A JSON string (escapes included); what is left between strings holds the brackets.
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
 
 
 class Refused(DigestError):
@@ -101,7 +109,7 @@ def read_model(data: bytes, model: type[Model], empty: bool = False) -> Model:
     """
     value = json_value(data) if data.strip() or not empty else {}
     if not isinstance(value, dict):
-        raise Refused(400, f"the body is not a JSON object (a {type(value).__name__})")
+        raise Refused(400, f"the body is not a JSON object (it is {_JSON_KINDS[type(value)]})")
     try:
         return model.model_validate(value)
     except ValidationError as error:

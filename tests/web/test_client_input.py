@@ -179,6 +179,8 @@ def test_approve_takes_an_object_only(
         status, answer = post(running, "/approve", body, headers)
         assert status == 400, (body, answer)
         one_line_error(answer)
+    _, answer = post(running, "/approve", b"null", headers)
+    assert one_line_error(answer) == "the body is not a JSON object (it is null)"
     assert saved(config) == before
     status, answer = post(running, "/approve", b'{"name": "Sam Editor"}', headers)
     assert status == 200 and json.loads(answer)["approver"] == "Sam Editor"
