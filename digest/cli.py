@@ -1113,9 +1113,10 @@ def suppress_import_mail(
     """Read bounces (DSN) and complaints (ARF) from an mbox, a Maildir or .eml files.
 
     A report counts only when it answers a message this list sent: the message it encloses
-    carries the reader's signed unsubscribe token, or its edition (X-Digest-Edition and
-    List-Id) or Message-ID went to that reader by the send ledger. The others are listed as
-    not ours and change nothing, unless --trust-unmatched. A message that is no report is
+    carries the reader's signed unsubscribe token, or (for a list whose unsubscribe_url has no
+    {token}) it was to that reader and its edition (X-Digest-Edition and List-Id) or
+    Message-ID went to them by the send ledger. The others are listed as not ours and change
+    nothing, unless --trust-unmatched. A message that is no report is
     skipped; one too big, with too many parts or nested too deep is listed as unreadable and
     the rest are still read (exit status 6). Importing the same reports again changes nothing.
 
