@@ -75,9 +75,9 @@ def cli() -> None:
     """Turn a week of news articles into one email digest.
 
     Exit statuses: 0 done; 1 bad input; 2 wrong usage; 3 nothing new to send; 4 template or
-    rendering error; 5 check found errors; 6 some recipients refused; 7 mail server error
-    (or another run is sending the same edition); 8 send refused a placeholder unsubscribe
-    link.
+    rendering error; 5 check found errors; 6 some recipients refused (or some reports
+    unreadable); 7 mail server error (or another run is sending the same edition); 8 send
+    refused a placeholder unsubscribe link.
     """
 
 
