@@ -165,3 +165,51 @@ def validated_with(newsletter: Newsletter, **settings: Any) -> Newsletter:
     for key, value in nested_settings(settings).items():
         data[key] = {**data[key], **value} if isinstance(value, dict) and key in data else value
     return Newsletter.model_validate(data)
+
+
+class Serving:
+    """A running ``digest serve``: its base URL, and what it printed once it stopped."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.out = ""
+        self.err = ""
+
+
+@contextlib.contextmanager
+def digest_serve(
+    config: str | Path, env: dict[str, str], cwd: Path | None = None
+) -> Iterator[Serving]:
+    """``digest serve`` on a free port, yielded once ``/health`` answers; Ctrl+C stops it (exit 0)."""
+    import signal
+    import time
+    import urllib.request
+
+    from .mailservers import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [*digest_command(), "serve", "--config", str(config), "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    serving = Serving(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{serving.base}/health", timeout=2) as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "digest serve did not answer"
+                time.sleep(0.1)
+        yield serving
+    finally:
+        process.send_signal(signal.SIGINT)
+        serving.out, serving.err = process.communicate(timeout=20)
+    assert process.returncode == 0, serving.err

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,7 @@ from digest.schedule.build import feed_cache_path
 from digest.schedule.config import BuildConfig, ledger_path, load_config
 from digest.suppression import UnsubscribeTokens
 
-from ..helpers import EXAMPLES, digest_command, run_command
+from ..helpers import EXAMPLES, digest_command, digest_serve, run_command
 from ..mailservers import free_port
 
 SECRET = "a-secret-for-the-paths-test"
@@ -117,38 +115,15 @@ def start(place: Place, *args: str) -> subprocess.Popen[str]:
 
 def unsubscribe_through_serve(place: Place, address: str) -> None:
     """Start ``digest serve`` from ``place``, unsubscribe ``address`` with one click, stop it."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*digest_command(), "serve", "--config", place.config(), "--port", str(port)],
-        cwd=place.cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={"DIGEST_UNSUBSCRIBE_SECRET": SECRET, "PATH": "/usr/bin:/bin"},
-    )
-    base = f"http://127.0.0.1:{port}"
     newsletter = load_config(place.cwd / place.config()).newsletter
     token = UnsubscribeTokens(SECRET, list_id(newsletter)).token(address)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
-                    assert answer.status == 200
-                    break
-            except OSError:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "digest serve did not answer"
-                time.sleep(0.1)
+    env = {"DIGEST_UNSUBSCRIBE_SECRET": SECRET, "PATH": "/usr/bin:/bin"}
+    with digest_serve(place.config(), env, cwd=place.cwd) as serving:
         request = urllib.request.Request(
-            f"{base}/unsubscribe/{token}", data=b"List-Unsubscribe=One-Click"
+            f"{serving.base}/unsubscribe/{token}", data=b"List-Unsubscribe=One-Click"
         )
         with urllib.request.urlopen(request, timeout=5) as answer:
             assert answer.read() == b"unsubscribed\n"
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err
 
 
 @pytest.mark.parametrize(

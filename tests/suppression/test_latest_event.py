@@ -13,11 +13,8 @@ import contextlib
 import copy
 import json
 import shutil
-import signal
 import sqlite3
-import subprocess
 import tempfile
-import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -44,8 +41,8 @@ from digest.schedule.config import load_config, suppression_path
 from digest.suppression import Event, SuppressionList, UnsubscribeTokens
 from digest.web import WebSettings, make_app
 
-from ..helpers import EXAMPLES, FIXTURES, build_example, digest_command, run_command
-from ..mailservers import Inbox, free_port, start_smtp
+from ..helpers import EXAMPLES, FIXTURES, build_example, digest_serve, run_command
+from ..mailservers import Inbox, start_smtp
 from ..web.served import Served
 from ..web.sns import TOPIC, Sns
 
@@ -81,32 +78,9 @@ def _config(folder: Path) -> Path:
 
 @contextlib.contextmanager
 def _digest_serve(config: Path) -> Iterator[str]:
-    port = free_port()
     env = {"DIGEST_UNSUBSCRIBE_SECRET": SECRET, "PATH": "/usr/bin:/bin"}
-    process = subprocess.Popen(
-        [*digest_command(), "serve", "--config", str(config), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
-                    assert answer.status == 200
-                    break
-            except OSError:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "digest serve did not answer"
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err
+    with digest_serve(config, env) as serving:
+        yield serving.base
 
 
 def _one_click(url: str) -> bytes:
