@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -281,11 +282,20 @@ def test_an_eml_without_a_sender_is_refused_before_any_copy() -> None:
         send_eml(b"To: a@example.org\r\nSubject: x\r\n\r\nbody\r\n", ["b@example.org"], sender)
 
 
-class SlowInbox(Inbox):
-    """An inbox that takes a few milliseconds per message, so that a send lasts a while."""
+class HeldInbox(Inbox):
+    """An inbox that holds every message until ``release`` is set: a send lasts until then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+        self.release = threading.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(0.004)
+        self.started.set()
+        for _ in range(6000):  # a minute at most
+            if self.release.is_set():
+                break
+            await asyncio.sleep(0.01)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -295,7 +305,7 @@ def test_a_second_run_of_an_edition_while_one_is_sending_is_refused_naming_it(
     eml: Path, tmp_path: Path, second: list[str]
 ) -> None:
     """Two ``digest send`` processes at once: one sends everyone, the other refuses."""
-    inbox = SlowInbox()
+    inbox = HeldInbox()
     controller, port = start_smtp(inbox)
     config = config_for(tmp_path, port)
     addresses = [f"twice{n}@example.org" for n in range(300)]
@@ -305,12 +315,13 @@ def test_a_second_run_of_an_edition_while_one_is_sending_is_refused_naming_it(
     try:
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ledger = tmp_path / "digest.sends.sqlite3"
-        while not inbox.received:  # the first run is under way
+        while not inbox.started.wait(0.01):  # the first run is under way, however slow the machine
             assert first.poll() is None, first.communicate()
-            time.sleep(0.01)
         other = subprocess.run([*command, *second], capture_output=True, text=True, timeout=60)
+        inbox.release.set()
         _, err = first.communicate(timeout=120)
     finally:
+        inbox.release.set()
         controller.stop()
     assert first.returncode == 0, err
     assert other.returncode == 7, other.stderr
