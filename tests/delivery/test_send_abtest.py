@@ -103,7 +103,9 @@ def test_cron_runs_send_the_sample_then_the_winner_of_real_clicks(
     monkeypatch.setenv("POSTMARK_SERVER_TOKEN", "test-key")
     with ProviderApi("postmark") as postmark:
         delivery = f'provider = "postmark"\nbackoff = 0\n[delivery.postmark]\nbase_url = "{postmark.url}"\n'
-        wait = 4 / 3600  # four seconds: the test waits them out
+        # Ten seconds: the sample, the clicks and a run before the end fit in them on a loaded
+        # machine, and the test waits out the rest.
+        wait = 10 / 3600
         config = seed(tmp_path, delivery, f"sample = 0.3\nwait_hours = {wait}\n")
         eml = build(config, tmp_path / "out")
         people = readers(tmp_path, 200)
