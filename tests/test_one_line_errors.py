@@ -4,6 +4,7 @@ traceback. Feed items that fail are skipped with a warning and the rest of the f
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -497,3 +498,77 @@ def test_the_history_over_a_damaged_ab_decision_is_one_line(
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"the A/B decision of {key} is damaged" in result.stderr
+
+
+#: Secrets as a .env file with CRLF line ends, a stray newline or a byte that is not UTF-8
+#: (passed on as the surrogate Python decodes it to) leave them in the environment.
+BROKEN_SECRETS = {
+    "resend-cr": ("resend", "RESEND_API_KEY", "re_Xy12AbCd_realSecretKey\r"),
+    "postmark-lf": ("postmark", "POSTMARK_SERVER_TOKEN", "pm-token-realSecretValue\n"),
+    "postmark-bytes": ("postmark", "POSTMARK_SERVER_TOKEN", "pm-token-\udcffrealSecretValue"),
+    "smtp-password-cr": ("smtp", "DIGEST_SMTP_PASSWORD", "pw-realSecretValue\r"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_SECRETS), ids=list(BROKEN_SECRETS))
+def test_a_secret_in_the_environment_that_cannot_be_one_is_never_echoed(
+    tmp_path: Path, case: str
+) -> None:
+    from .helpers import run_command
+
+    provider, variable, value = BROKEN_SECRETS[case]
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    table = {
+        "smtp": f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "ssl"\n',
+        "postmark": '[delivery.postmark]\nbase_url = "https://127.0.0.1:9"\n',
+        "resend": '[delivery.resend]\nbase_url = "https://127.0.0.1:9"\n',
+    }[provider]
+    folder = setup(tmp_path, extra=f'[delivery]\nprovider = "{provider}"\n{table}')
+    (folder / "edition.eml").write_bytes(
+        HAND_WRITTEN.format(sender="n@x.org", to="r@x.org").encode()
+    )
+    env = {**os.environ, variable: value, "DIGEST_SMTP_USER": "editor"}
+    try:
+        result = run_command(
+            "send", "--config", "newsletter.toml", "edition.eml", "--to", "me@example.org",
+            cwd=folder, env=env,
+        )  # fmt: skip
+    finally:
+        controller.stop()
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        f"digest: error: {variable}: holds a line break, a control character or bytes that "
+        "are not UTF-8 (a .env file with CRLF line ends?); the value is not shown\n"
+    )
+    assert "realSecret" not in result.stdout + result.stderr
+    assert inbox.received == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("DIGEST_UNSUBSCRIBE_SECRET", "a-long-\udcffunsubscribe-secret", "holds a line break"),
+        ("DIGEST_POSTMARK_WEBHOOK_PASSWORD", "hook-password\r", "holds a line break"),
+        ("DIGEST_RESEND_WEBHOOK_SECRET", "whsec_not*base64!", "whsec_ and base64"),
+        ("DIGEST_RESEND_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\r", "line break"),
+    ],
+)
+def test_digest_serve_refuses_to_start_with_a_secret_that_cannot_be_one(
+    tmp_path: Path, variable: str, value: str, reason: str
+) -> None:
+    """One line and exit 1 at the start, not a 500 on every request later."""
+    from .helpers import run_command
+    from .mailservers import free_port
+
+    folder = setup(tmp_path)
+    env = {**os.environ, variable: value}
+    result = run_command(
+        "serve", "--config", "newsletter.toml", "--port", str(free_port()), cwd=folder, env=env
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(
+        f"digest: error: {variable}: "
+    )
+    assert reason in result.stderr and "the value is not shown" in result.stderr
+    assert value.strip() not in result.stderr

@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
         "check",
         "plan",
         "_moved",
+        "environment",
     },
     {"render", "feeds", "suppression"},
     {"mail"},

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import selectors
 import socket
 import ssl
@@ -26,6 +25,7 @@ from digest.delivery.senders import (
     receipts_for,
     retry_delays,
 )
+from digest.environment import secret_variable
 from digest.errors import RenderError, SendError
 from digest.mail.mime import read_message
 
@@ -40,7 +40,7 @@ PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Feedb
 
 
 def _secret(name: str, provider: str) -> str:
-    value = os.environ.get(name, "")
+    value = secret_variable(name)
     if not value:
         raise SendError(f"{provider}: set the environment variable {name} to the API key")
     return value

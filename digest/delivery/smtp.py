@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 import threading
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from digest.delivery.dkim import DkimSigner
 from digest.delivery.senders import Outgoing, Pooled, Receipt, retry_delays
+from digest.environment import secret_variable
 from digest.errors import SendError
 from digest.mail.mime import envelope_sender
 
@@ -50,8 +50,8 @@ class _Connection:
 
     def open(self) -> smtplib.SMTP:
         settings = self.settings
-        user = os.environ.get(settings.username_env)
-        password = os.environ.get(settings.password_env)
+        user = secret_variable(settings.username_env)
+        password = secret_variable(settings.password_env)
         login = bool(user and password)
         if login and settings.security == "none" and not settings.allow_plain_login:
             raise SendError(

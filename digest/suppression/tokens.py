@@ -13,10 +13,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 from collections.abc import Mapping
 
 from digest.addresses import address_key
+from digest.environment import secret_variable
 from digest.errors import ConfigError
 
 __all__ = ["SECRET_VARIABLE", "UnsubscribeTokens"]
@@ -58,7 +58,7 @@ class UnsubscribeTokens:
         cls, list_id: str, environ: Mapping[str, str] | None = None
     ) -> UnsubscribeTokens | None:
         """Tokens signed with the secret in ``DIGEST_UNSUBSCRIBE_SECRET``; None when unset."""
-        secret = (os.environ if environ is None else environ).get(SECRET_VARIABLE, "")
+        secret = secret_variable(SECRET_VARIABLE, environ)
         return cls(secret, list_id) if secret else None
 
     def _mac(self, key: str) -> str:

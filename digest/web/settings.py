@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digest.environment import secret_variable
 from digest.errors import ConfigError
 from digest.feeds.fetch import Fetcher
 from digest.suppression.tokens import UnsubscribeTokens
@@ -35,6 +36,16 @@ def fetch_https(url: str) -> bytes:
         raise ValueError(f"not an https URL: {url[:80]!r}")
     # The feeds' opener: public addresses only, redirects included; no host is allowed by name.
     return Fetcher(retries=0).small(url, _MAX_FETCH, deadline=10.0)
+
+
+def _svix_secret(secret: str) -> bool:
+    """Whether ``secret`` is a Svix signing secret: ``whsec_`` and a key in base64."""
+    try:
+        return secret.startswith("whsec_") and bool(
+            base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        )
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -73,12 +84,11 @@ class WebSettings:
         cls, environ: Mapping[str, str] | None = None, **values: Any
     ) -> WebSettings:
         """Settings with the secrets from the environment, the rest from ``values``."""
-        env = os.environ if environ is None else environ
-        password = env.get(POSTMARK_PASSWORD_VARIABLE) or None
-        secret = env.get(RESEND_SECRET_VARIABLE) or None
-        if secret is not None and not secret.startswith("whsec_"):
+        password = secret_variable(POSTMARK_PASSWORD_VARIABLE, environ)
+        secret = secret_variable(RESEND_SECRET_VARIABLE, environ)
+        if secret is not None and not _svix_secret(secret):
             raise ConfigError(
-                f"{RESEND_SECRET_VARIABLE}: Resend's signing secret starts with whsec_ "
-                "(copy it from the webhook's page)"
+                f"{RESEND_SECRET_VARIABLE}: Resend's signing secret is whsec_ and base64 "
+                "(copy it from the webhook's page); the value is not shown"
             )
         return cls(postmark_password=password, resend_secret=secret, **values)
