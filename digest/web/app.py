@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
-from digest.web.body import ClientDisconnect, Refused, log_disconnect, read_body
+from digest.web.body import ClientDisconnect, Refused, form_fields, log_disconnect, read_body
 from digest.web.pages import page
 from digest.web.settings import WebSettings
 from digest.web.webhooks import PostmarkWebhook, ResendWebhook, SesWebhook, Webhook
@@ -46,7 +46,7 @@ __all__ = ["make_app"]
 
 log = logging.getLogger("digest.web")
 
-ONE_CLICK = b"List-Unsubscribe=One-Click"
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
 
 
 class _Recorder:
@@ -125,8 +125,9 @@ def make_app(settings: WebSettings) -> Starlette:
                 headers={"Cache-Control": "no-store"},
             )
         body = await read_body(request, 4096)
-        one_click = ONE_CLICK in body.split(b"&")
-        if not one_click and b"confirm=1" not in body.split(b"&"):
+        fields = form_fields(body, request.headers.get("content-type", ""))
+        one_click = ONE_CLICK in fields
+        if not one_click and ("confirm", "1") not in fields:
             return PlainTextResponse("not an unsubscribe request\n", status_code=400)
         # Each POST is one act of the reader, known by its moment and a nonce: a token is
         # the same in every POST, and a no after a resubscribe must count.

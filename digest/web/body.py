@@ -13,7 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import anyio
 from pydantic import BaseModel, ValidationError
@@ -27,6 +31,7 @@ __all__ = [
     "MAX_DEPTH",
     "ClientDisconnect",
     "Refused",
+    "form_fields",
     "json_depth",
     "json_value",
     "log_disconnect",
@@ -114,6 +119,33 @@ def read_model(data: bytes, model: type[Model], empty: bool = False) -> Model:
         return model.model_validate(value)
     except ValidationError as error:
         raise Refused(400, describe_validation_error(error)) from None
+
+
+def form_fields(data: bytes, content_type: str) -> list[tuple[str, str]]:
+    """The fields of an HTML form's body, ``multipart/form-data`` or URL-encoded.
+
+    RFC 8058 asks mail clients to send a one-click unsubscribe as ``multipart/form-data`` and
+    allows ``application/x-www-form-urlencoded``: both are read (a body of any other type as
+    the latter), names and values stripped of the white space around them; ``Refused`` (400)
+    for multipart parts that cannot be read.
+    """
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+        message = BytesParser(policy=policy.compat32).parsebytes(head + data)
+        if not message.is_multipart():
+            raise Refused(400, "the form's parts cannot be read")
+        fields = []
+        for part in message.get_payload():
+            if not isinstance(part, Message):
+                continue
+            name = part.get_param("name", header="content-disposition")
+            value = part.get_payload(decode=True)
+            if isinstance(name, str) and isinstance(value, bytes):
+                fields.append((name, value.decode("utf-8", "replace").strip()))
+        return fields
+    text = data.decode("utf-8", "replace").strip()
+    return [(k.strip(), v.strip()) for k, v in parse_qsl(text, keep_blank_values=True)]
 
 
 def log_disconnect(log: logging.Logger, scope: Scope) -> None:
