@@ -339,7 +339,8 @@ class _Guard:
             reason = refused_address(address)
             if reason is not None:
                 raise FetchError(
-                    f"{_shown(url)}: refused to connect to {address}, a {reason} address "
+                    f"{_shown(url)}: refused to connect to {address}, {_article(reason)} {reason} "
+                    "address "
                     "(name the host in [network] allow_hosts to allow it)"
                 )
 
@@ -494,3 +495,8 @@ def _read(
         if size > MAX_SOURCE_BYTES:
             raise FetchError(f"larger than {MAX_SOURCE_BYTES:,} bytes")
         chunks.append(chunk)
+
+
+def _article(word: str) -> str:
+    """``a`` or ``an`` before ``word`` (an address's kind: "an unspecified", "a loopback")."""
+    return "an" if word[:1] in "aeiou" else "a"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -90,7 +91,7 @@ class NetworkConfig(BaseModel):
     @classmethod
     def _host_names(cls, hosts: list[str]) -> list[str]:
         for index, host in enumerate(hosts):
-            if not _HOST_NAME.fullmatch(host):
+            if not _is_host(host):
                 raise ValueError(
                     f"item {index + 1}, {host[:60]!r}, is not a host name or an IP address "
                     "(no scheme, port or path)"
@@ -98,10 +99,23 @@ class NetworkConfig(BaseModel):
         return [host.lower().strip("[]") for host in hosts]
 
 
-# A host as a URL writes it, without a scheme, user, port or path: a name, IPv4 or [IPv6].
-_HOST_NAME = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]{2,45}\]?"
-)
+# A host name as a URL writes it, without a scheme, user, port, path or final dot.
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def _is_host(host: str) -> bool:
+    """Whether ``host`` is a host name, an IP address or a bracketed IPv6 address, alone."""
+    if host.startswith("[") and host.endswith("]"):  # brackets hold an IPv6 address only
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_HOST_NAME.fullmatch(host)) and ".." not in host
+    return True
 
 
 class BuildConfig(BaseModel):

@@ -329,7 +329,22 @@ def test_digest_build_refuses_a_feed_at_loopback_in_one_line(site: Site, tmp_pat
     assert site.connections == []
 
 
-@pytest.mark.parametrize("host", ["localhost:8000", "http://feeds.internal", "a/b", "x y", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost:8000",
+        "127.0.0.1:18040",
+        "[::1]:8000",
+        "::::::::",
+        "127.0.0.1.",
+        "[127.0.0.1]",
+        "feeds..internal",
+        "http://feeds.internal",
+        "a/b",
+        "x y",
+        "",
+    ],
+)
 def test_allow_hosts_takes_host_names_only(tmp_path: Path, host: str) -> None:
     from digest.errors import ConfigError
     from digest.schedule.config import load_config
@@ -341,6 +356,37 @@ def test_allow_hosts_takes_host_names_only(tmp_path: Path, host: str) -> None:
     )
     with pytest.raises(ConfigError, match=r"allow_hosts"):
         load_config(config)
+
+
+@pytest.mark.parametrize(
+    ("host", "kept"),
+    [
+        ("localhost", "localhost"),
+        ("FEEDS.Internal", "feeds.internal"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("::1", "::1"),
+        ("[::1]", "::1"),
+        ("fd00::10", "fd00::10"),
+    ],
+)
+def test_allow_hosts_takes_names_and_addresses_as_urls_write_them(
+    tmp_path: Path, host: str, kept: str
+) -> None:
+    from digest.schedule.config import load_config
+
+    config = tmp_path / "weekly.toml"
+    config.write_text(
+        CONFIG.format(feed="https://feeds.example/f.xml")
+        + f"[network]\nallow_hosts = [{json.dumps(host)}]\n"
+    )
+    assert load_config(config).network.allow_hosts == [kept]
+
+
+def test_the_refusal_names_the_kind_of_address_in_plain_words() -> None:
+    with pytest.raises(
+        FetchError, match=r"refused to connect to 0\.0\.0\.0, an unspecified address"
+    ):
+        Fetcher(retries=0)("http://0.0.0.0:9/feed.xml")
 
 
 # --- SNS -----------------------------------------------------------------------------------
