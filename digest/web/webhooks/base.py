@@ -1,17 +1,27 @@
-"""What every provider's webhook shares: a refusal with its status, and the JSON body."""
+"""What every provider's webhook shares: a refusal with its status, and the JSON body.
+
+A payload is read depth-limited (``body.json_value``) and its shape checked by the provider's
+pydantic model (only the fields digest reads, named as the provider documents them); a
+payload of another shape is ``Refused`` (400) with one line naming the field.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from digest.addresses import email_address
+from digest.errors import describe_validation_error
 from digest.suppression.events import Event
 from digest.web.body import Refused, json_value
 from digest.web.settings import WebSettings
 
-__all__ = ["Refused", "Webhook", "json_object", "parse_time", "reader_address"]
+__all__ = ["Refused", "Webhook", "json_object", "parse_time", "reader_address", "shaped"]
+
+Shape = TypeVar("Shape", bound=BaseModel)
 
 
 class Webhook(Protocol):
@@ -35,6 +45,14 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Refused(400, "the body is not a JSON object")
     return value
+
+
+def shaped(model: type[Shape], value: object, where: tuple[str, ...] = ()) -> Shape:
+    """``value`` checked by ``model``; ``Refused`` (400) naming the field (under ``where``)."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        raise Refused(400, describe_validation_error(error, where)) from None
 
 
 def parse_time(value: object) -> datetime | None:

@@ -9,6 +9,8 @@ which have none, the message's id and the moment; for a subscription change, whi
 either, a digest of the whole record) makes the event happen once, however often Postmark
 retries, and two records are two events. A subscription change that lifts a suppression
 (``SuppressSending`` false) is no event: only ``digest suppress remove`` takes a reader off.
+A record of a kind read here whose fields have another shape than Postmark documents (a
+number for ``Email``, a list for ``SuppressSending``…) is refused (400), naming the field.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from digest.suppression.events import Engagement, Event, Reason
 from digest.web.settings import WebSettings
-from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address
+from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address, shaped
 
 __all__ = ["PostmarkWebhook"]
 
@@ -44,6 +48,38 @@ _SUPPRESSIONS: dict[str, Reason] = {
     "SpamComplaint": "complaint",
     "ManualSuppression": "unsubscribed",
 }
+
+
+_Number = Annotated[StrictInt, Field(ge=0, lt=2**63)]
+
+
+class _Kind(BaseModel):
+    """What every record has: its kind."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    RecordType: StrictStr
+
+
+class _Record(BaseModel):
+    """The fields of a bounce, complaint, subscription change, open or click digest reads."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    RecordType: StrictStr
+    # Postmark's IDs are 64-bit numbers; a string is taken too (never more than 200 characters).
+    ID: _Number | Annotated[StrictStr, Field(max_length=200)] | None = None
+    Type: StrictStr | None = None
+    Email: StrictStr | None = None
+    Recipient: StrictStr | None = None
+    MessageID: StrictStr | None = None
+    BouncedAt: StrictStr | None = None
+    ReceivedAt: StrictStr | None = None
+    ChangedAt: StrictStr | None = None
+    SuppressSending: StrictBool | None = None
+    SuppressionReason: StrictStr | None = None
+    Details: StrictStr | None = None
+    Description: StrictStr | None = None
 
 
 def _digest(record: dict[str, Any]) -> str:
@@ -76,36 +112,39 @@ class PostmarkWebhook:
         """The record's event (none for deliveries or auto-replies)."""
         self.authenticate(headers, settings)
         record = json_object(body)
-        kind = record.get("RecordType")
+        kind = shaped(_Kind, record).RecordType
+        if kind not in ("Open", "Click", "Bounce", "SpamComplaint", "SubscriptionChange"):
+            return []
+        fields = shaped(_Record, record)
         reason: Reason | Engagement | None
         message_id = ""
+        key: str | int | None
         if kind in ("Open", "Click"):
             reason = "opened" if kind == "Open" else "clicked"
-            address, at = record.get("Recipient"), record.get("ReceivedAt")
-            message_id = str(record.get("MessageID") or "")
+            address, at = fields.Recipient, fields.ReceivedAt
+            message_id = fields.MessageID or ""
             key = f"{message_id}:{at}" if message_id and at else None
         elif kind == "Bounce":
-            reason = _BOUNCES.get(str(record.get("Type")))
-            address, at = record.get("Email"), record.get("BouncedAt")
-            key = record.get("ID") or _digest(record)
+            reason = _BOUNCES.get(str(fields.Type))
+            address, at = fields.Email, fields.BouncedAt
+            key = fields.ID or _digest(record)
         elif kind == "SpamComplaint":
-            reason, address, at = "complaint", record.get("Email"), record.get("BouncedAt")
-            key = record.get("ID") or _digest(record)
-        elif kind == "SubscriptionChange":
-            suppress = record.get("SuppressSending") is True
-            reason = _SUPPRESSIONS.get(str(record.get("SuppressionReason"))) if suppress else None
-            address, at = record.get("Recipient"), record.get("ChangedAt")
+            reason, address, at = "complaint", fields.Email, fields.BouncedAt
+            key = fields.ID or _digest(record)
+        else:  # SubscriptionChange
+            suppress = fields.SuppressSending is True
+            reason = _SUPPRESSIONS.get(str(fields.SuppressionReason)) if suppress else None
+            address, at = fields.Recipient, fields.ChangedAt
             # No ID, and MessageID and ChangedAt may both be missing: never one key per address.
             key = _digest(record)
-        elif isinstance(kind, str):
-            return []
-        else:
-            raise Refused(400, "not a Postmark webhook record (no RecordType)")
         if reason is None:
             return []
+        if address is None:
+            where = "Email" if kind in ("Bounce", "SpamComplaint") else "Recipient"
+            raise Refused(400, f"{where}: Field required ({kind} record)")
         checked = reader_address(address)
         if checked is None or key in (None, ""):
             raise Refused(400, f"a {kind} record without a valid address or ID")
-        detail = " ".join(str(record.get("Details") or record.get("Description") or "").split())
+        detail = " ".join((fields.Details or fields.Description or "").split())
         event_id = f"postmark:{kind}:{key}"
         return [Event(checked, reason, self.name, event_id, parse_time(at), detail, message_id)]

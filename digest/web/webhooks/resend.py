@@ -5,7 +5,9 @@ Resend signs each delivery as Svix documents: HMAC-SHA256 with the endpoint's se
 more ``v1,BASE64`` values. A timestamp more than five minutes from now is refused, so a
 captured request cannot be replayed later; a retry has the same ``svix-id``, which makes the
 event happen once. ``email.bounced`` (permanent or transient) and ``email.complained`` are
-events; everything else is acknowledged and ignored.
+events; everything else is acknowledged and ignored. An event read here whose fields have
+another shape than Resend documents (``data.to`` a number, ``data.bounce`` a list…) is
+refused (400), naming the field.
 """
 
 from __future__ import annotations
@@ -15,12 +17,49 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 from digest.suppression.events import Engagement, Event, Reason
 from digest.web.settings import WebSettings
-from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address
+from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address, shaped
 
 __all__ = ["ResendWebhook", "svix_verify"]
+
+
+class _Envelope(BaseModel):
+    """What every Resend event has: its type, its time and its data."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: StrictStr
+    created_at: StrictStr | None = None
+    data: dict[str, Any]
+
+
+class _Bounce(BaseModel):
+    """``data.bounce`` of ``email.bounced``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: StrictStr | None = None
+    type: StrictStr | None = None
+
+
+def _listed(value: object) -> object:
+    """One recipient written as a string is a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+class _EmailData(BaseModel):
+    """``data`` of an ``email.*`` event: its recipients and the email's id."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    to: Annotated[list[StrictStr], BeforeValidator(_listed), Field(min_length=1)]
+    email_id: StrictStr | None = None
+    bounce: _Bounce | None = None
 
 
 def svix_verify(
@@ -68,31 +107,27 @@ class ResendWebhook:
         """
         secret = settings.resend_secret or ""
         message_id = svix_verify(body, headers, secret, settings.clock(), settings.svix_tolerance)
-        payload = json_object(body)
-        kind = payload.get("type")
-        data = payload.get("data")
-        if not isinstance(kind, str) or not isinstance(data, dict):
-            raise Refused(400, "not a Resend event (no type or data)")
+        payload = shaped(_Envelope, json_object(body))
+        kind = payload.type
+        if kind not in ("email.opened", "email.clicked", "email.complained", "email.bounced"):
+            return []
+        data = shaped(_EmailData, payload.data, ("data",))
         reason: Reason | Engagement
         detail = ""
         if kind in ("email.opened", "email.clicked"):
             reason = "opened" if kind == "email.opened" else "clicked"
         elif kind == "email.complained":
             reason = "complaint"
-        elif kind == "email.bounced":
-            bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
-            assert isinstance(bounce, dict)
-            detail = " ".join(str(bounce.get("message") or "").split())
-            transient = bounce.get("type") == "Transient" or "soft bounce" in detail
-            reason = "soft-bounce" if transient else "hard-bounce"
         else:
-            return []
-        to = data.get("to")
-        addresses = [reader_address(a) for a in (to if isinstance(to, list) else [to])]
-        if not addresses or None in addresses:
+            bounce = data.bounce or _Bounce()
+            detail = " ".join((bounce.message or "").split())
+            transient = bounce.type == "Transient" or "soft bounce" in detail
+            reason = "soft-bounce" if transient else "hard-bounce"
+        addresses = [reader_address(a) for a in data.to]
+        if None in addresses:
             raise Refused(400, f"a {kind} event without a valid address")
-        at = parse_time(payload.get("created_at"))
-        email_id = str(data.get("email_id") or "")
+        at = parse_time(payload.created_at)
+        email_id = data.email_id or ""
         return [
             Event(a, reason, self.name, f"resend:{message_id}:{a.lower()}", at, detail, email_id)
             for a in addresses

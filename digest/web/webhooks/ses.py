@@ -8,13 +8,14 @@ messages of their own topics), so is one more than an hour old. A subscription c
 that passes is confirmed by visiting its ``SubscribeURL`` (also checked to be SNS's). SES
 bounces (``Permanent``: hard, others: soft) and complaints (except ``not-spam``) are events,
 from SES notifications (``notificationType``) and event publishing (``eventType``) alike.
+The SNS message and the SES notification in its ``Message`` are each read depth-limited and
+checked by a model of the fields digest reads: another shape is refused (400), naming the field.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC
@@ -25,10 +26,12 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import BaseModel, ConfigDict, StrictStr
 
 from digest.suppression.events import Engagement, Event, Reason
+from digest.web.body import MAX_DEPTH, json_depth, json_value
 from digest.web.settings import WebSettings
-from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address
+from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address, shaped
 
 __all__ = ["SesWebhook", "sns_string_to_sign", "sns_url_ok"]
 
@@ -49,6 +52,78 @@ _SIGNED = {
         "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type",
     ),
 }  # fmt: skip
+
+
+class _Shape(BaseModel):
+    """A payload's fields as its provider names them; any others are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class _SnsMessage(_Shape):
+    """The SNS message's fields digest reads: the signed ones and the signature's."""
+
+    Type: StrictStr | None = None
+    Message: StrictStr | None = None
+    MessageId: StrictStr | None = None
+    Subject: StrictStr | None = None
+    Timestamp: StrictStr | None = None
+    TopicArn: StrictStr | None = None
+    SubscribeURL: StrictStr | None = None
+    Token: StrictStr | None = None
+    SignatureVersion: StrictStr | None = None
+    SigningCertURL: StrictStr | None = None
+    Signature: StrictStr | None = None
+
+
+class _Recipient(_Shape):
+    """One of ``bouncedRecipients`` or ``complainedRecipients``."""
+
+    emailAddress: StrictStr
+    diagnosticCode: StrictStr | None = None
+
+
+class _Bounce(_Shape):
+    """``bounce`` of a Bounce notification."""
+
+    bounceType: StrictStr | None = None
+    bouncedRecipients: list[_Recipient]
+    feedbackId: StrictStr | None = None
+    timestamp: StrictStr | None = None
+
+
+class _Complaint(_Shape):
+    """``complaint`` of a Complaint notification."""
+
+    complaintFeedbackType: StrictStr | None = None
+    complainedRecipients: list[_Recipient]
+    feedbackId: StrictStr | None = None
+    timestamp: StrictStr | None = None
+
+
+class _Engaged(_Shape):
+    """``open`` or ``click`` of an Open or Click event."""
+
+    timestamp: StrictStr | None = None
+
+
+class _Mail(_Shape):
+    """``mail``: the message's id and its recipients."""
+
+    messageId: StrictStr | None = None
+    destination: list[StrictStr]
+
+
+class _Ses(_Shape):
+    """An SES notification or published event, as the notification's ``Message`` holds it."""
+
+    notificationType: StrictStr | None = None
+    eventType: StrictStr | None = None
+    bounce: _Bounce | None = None
+    complaint: _Complaint | None = None
+    open: _Engaged | None = None
+    click: _Engaged | None = None
+    mail: _Mail | None = None
 
 
 def sns_url_ok(url: object, pem: bool = False) -> bool:
@@ -123,52 +198,70 @@ def _verify(message: Mapping[str, Any], settings: WebSettings) -> None:
         raise Refused(401, "the SNS message is too old (a replay?)")
 
 
-def _ses_events(ses: Mapping[str, Any], fallback_id: str) -> list[Event]:
-    kind = ses.get("notificationType") or ses.get("eventType")
+def _ses_events(ses: _Ses, fallback_id: str) -> list[Event]:
+    kind = ses.notificationType or ses.eventType
     events = []
-    if kind == "Bounce" and isinstance(ses.get("bounce"), dict):
-        bounce = ses["bounce"]
-        reason: Reason = "hard-bounce" if bounce.get("bounceType") == "Permanent" else "soft-bounce"
-        recipients = bounce.get("bouncedRecipients")
-        key = bounce.get("feedbackId") or fallback_id
-        at = parse_time(bounce.get("timestamp"))
-    elif kind == "Complaint" and isinstance(ses.get("complaint"), dict):
-        complaint = ses["complaint"]
-        if complaint.get("complaintFeedbackType") == "not-spam":
+    recipients: list[_Recipient]
+    if kind == "Bounce" and ses.bounce is not None:
+        bounce = ses.bounce
+        reason: Reason = "hard-bounce" if bounce.bounceType == "Permanent" else "soft-bounce"
+        recipients = bounce.bouncedRecipients
+        key = bounce.feedbackId or fallback_id
+        at = parse_time(bounce.timestamp)
+    elif kind == "Complaint" and ses.complaint is not None:
+        complaint = ses.complaint
+        if complaint.complaintFeedbackType == "not-spam":
             return []
         reason = "complaint"
-        recipients = complaint.get("complainedRecipients")
-        key = complaint.get("feedbackId") or fallback_id
-        at = parse_time(complaint.get("timestamp"))
-    elif kind in ("Open", "Click") and isinstance(ses.get(kind.lower()), dict):
+        recipients = complaint.complainedRecipients
+        key = complaint.feedbackId or fallback_id
+        at = parse_time(complaint.timestamp)
+    elif kind in ("Open", "Click"):
         return _engagement(ses, kind, fallback_id)
+    elif kind in ("Bounce", "Complaint"):
+        field = kind.lower()
+        raise Refused(400, f"Message.{field}: Field required (a {kind} notification)")
     else:
         return []
-    for recipient in recipients if isinstance(recipients, list) else []:
-        entry = recipient if isinstance(recipient, dict) else {}
-        address = reader_address(entry.get("emailAddress"))
+    for recipient in recipients:
+        address = reader_address(recipient.emailAddress)
         if address is None:
             continue
-        detail = " ".join(str(entry.get("diagnosticCode") or "").split())
+        detail = " ".join((recipient.diagnosticCode or "").split())
         events.append(Event(address, reason, "ses", f"ses:{key}:{address.lower()}", at, detail))
     return events
 
 
-def _engagement(ses: Mapping[str, Any], kind: str, fallback_id: str) -> list[Event]:
+def _engagement(ses: _Ses, kind: str, fallback_id: str) -> list[Event]:
     """An SES open or click event (configuration-set event publishing): one per recipient."""
-    mail = ses.get("mail") if isinstance(ses.get("mail"), dict) else {}
-    assert isinstance(mail, dict)
-    message_id = str(mail.get("messageId") or "")
-    at = parse_time(ses[kind.lower()].get("timestamp"))
+    engaged = ses.open if kind == "Open" else ses.click
+    if engaged is None or ses.mail is None:
+        field = "mail" if engaged is not None else kind.lower()
+        raise Refused(400, f"Message.{field}: Field required (an {kind} event)")
+    message_id = ses.mail.messageId or ""
+    at = parse_time(engaged.timestamp)
     reason: Engagement = "opened" if kind == "Open" else "clicked"
-    destination = mail.get("destination")
     events = []
-    for written in destination if isinstance(destination, list) else []:
+    for written in ses.mail.destination:
         address = reader_address(written)
         if address is not None:
             key = f"ses:{fallback_id}:{address.lower()}"
             events.append(Event(address, reason, "ses", key, at, "", message_id))
     return events
+
+
+def _notification(text: str) -> _Ses:
+    """The SES notification in an SNS ``Message``: depth-limited JSON, checked by ``_Ses``."""
+    data = text.encode("utf-8", "surrogatepass")
+    if json_depth(data) > MAX_DEPTH:
+        raise Refused(400, f"the notification's Message nests deeper than {MAX_DEPTH} levels")
+    try:
+        value = json_value(data)
+    except Refused:
+        raise Refused(400, "the notification's Message is not JSON") from None
+    if not isinstance(value, dict):
+        raise Refused(400, "the notification's Message is not a JSON object")
+    return shaped(_Ses, value, ("Message",))
 
 
 class SesWebhook:
@@ -182,7 +275,7 @@ class SesWebhook:
 
     def events(self, body: bytes, headers: Mapping[str, str], settings: WebSettings) -> list[Event]:
         """The bounces and complaints of a signed notification; a confirmation is confirmed."""
-        message = json_object(body)
+        message = shaped(_SnsMessage, json_object(body)).model_dump(exclude_none=True)
         _verify(message, settings)
         if message.get("TopicArn") not in settings.sns_topics:
             raise Refused(403, "a topic not in sns_topics")
@@ -199,10 +292,5 @@ class SesWebhook:
             return []
         if kind != "Notification":
             return []
-        try:
-            ses = json.loads(str(message.get("Message")))
-        except ValueError:
-            raise Refused(400, "the notification's Message is not JSON") from None
-        if not isinstance(ses, dict):
-            raise Refused(400, "the notification's Message is not a JSON object")
+        ses = _notification(str(message.get("Message")))
         return _ses_events(ses, str(message.get("MessageId")))
