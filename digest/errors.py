@@ -123,6 +123,8 @@ def excerpt(value: object, length: int = EXCERPT_LENGTH) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+_INSTANCE_OF = re.compile(r" or instance of \w+")
+
 #: Field names whose values are secrets: never shown in a message, even one about them.
 _SECRET_NAME = re.compile(r"pass|secret|token|key|auth|credential|\bpw\b|pwd", re.IGNORECASE)
 
@@ -139,7 +141,8 @@ def describe_validation_error(error: ValidationError, prefix: Sequence[str | int
     lines = []
     for problem in error.errors(include_url=False):
         where = format_location([*prefix, *problem["loc"]])
-        message = problem["msg"].removeprefix("Value error, ")
+        # "a valid dictionary or instance of _Bounce": the class is the code's, not the input's.
+        message = _INSTANCE_OF.sub("", problem["msg"].removeprefix("Value error, "))
         value = problem.get("input")
         names = [part for part in problem["loc"] if isinstance(part, str)]
         secret = problem["type"] == "extra_forbidden" or any(
