@@ -3,8 +3,9 @@
 Each label is a message in the ``digest`` domain (``digest/locales/LOCALE/LC_MESSAGES``):
 ``pybabel extract`` finds them here, translators edit the ``.po`` files, and the compiled
 ``.mo`` files ship in the wheel. A locale without a catalog takes the nearest one (``pt`` takes
-``pt_PT``, ``zh_CN`` takes ``zh_Hans``, an unknown language takes English), and
-:func:`catalog_for` says when the words are not in the edition's own language or variant.
+``pt_PT``, ``zh_CN`` takes ``zh_Hans``, ``zh_TW``, ``zh_HK`` and ``zh_MO`` take ``zh_Hant``, an
+unknown language takes English), and :func:`catalog_for` says when the words are not in the
+edition's own language or variant.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ def test_example_matches_snapshot(example: str, part: str, update_snapshots: boo
 
 
 #: The languages with a catalog of their own: the riverside edition is built in each.
-LOCALES = ["en", "id", "de", "es", "fr", "it", "nl", "pt_BR", "pt_PT", "zh_Hans", "ja", "ar", "ru"]
+LOCALES = [
+    "en", "id", "de", "es", "fr", "it", "nl", "pt_BR", "pt_PT", "zh_Hans", "zh_Hant", "ja", "ar", "ru"
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("locale", LOCALES)
