@@ -24,13 +24,16 @@ from digest.text import ELLIPSIS, cut_text, end_cut
 
 __all__ = [
     "Clutter",
+    "bare_address_lines",
     "clean_byline",
     "clean_feed_html",
     "clutter",
     "drop_repeated",
     "fix_text",
     "is_comment",
+    "is_picture_address",
     "section_name",
+    "shown_address",
 ]
 
 
@@ -128,6 +131,45 @@ def is_comment(title: str, url: str) -> bool:
     )
 
 
+# The address of a picture file itself (i.redd.it, i.imgur.com, any host): what a post's text
+# links to when it shares a full-size picture. A query may follow (preview.redd.it?width=).
+_PICTURE_ADDRESS = re.compile(
+    r"https?://[^\s<>\"']+?\.(?:jpe?g|png|gif|webp|avif)(?:\?[^\s<>\"']*)?", re.I
+)
+
+
+def is_picture_address(text: str, anywhere: bool = False) -> bool:
+    """Whether ``text`` is the web address of a picture file alone (or holds one, ``anywhere``)."""
+    if anywhere:
+        return bool(_PICTURE_ADDRESS.search(text))
+    return bool(_PICTURE_ADDRESS.fullmatch(text.strip()))
+
+
+def shown_address(link: lxml.html.HtmlElement) -> str | None:
+    """A link's address when the link shows its own address (or no words) and it is a picture."""
+    href = (link.get("href") or "").strip()
+    words = " ".join(link.text_content().split())
+    if link.find(".//img") is not None or not is_picture_address(href):
+        return None
+    shown = words.rstrip("…").removesuffix("...")
+    bare = href.split("://", 1)[-1]
+    if not words or words == href or (shown and (href.startswith(shown) or bare.startswith(shown))):
+        return href
+    return None
+
+
+def bare_address_lines(root: lxml.html.HtmlElement) -> list[str]:
+    """The lines of text below ``root`` (outside links) that are a picture's address alone."""
+    lines = []
+    for element in root.iter():
+        texts = [element.tail]
+        if isinstance(element.tag, str) and element.tag != "a":
+            texts.append(element.text)
+        for text in texts:
+            lines += [line for line in (text or "").splitlines() if is_picture_address(line)]
+    return lines
+
+
 _ONLY_DOTS = re.compile(r"^[\s\[\](){}.…]*$")
 
 
@@ -148,11 +190,13 @@ def _is_trailer(text: str) -> bool:
     )
 
 
-def clean_feed_html(html: str, limit: int | None = None) -> str:
+def clean_feed_html(html: str, limit: int | None = None, title: str = "") -> str:
     """Repair a feed item's HTML: mojibake fixed, trailers dropped, cut after ``limit`` characters.
 
     The text is cut at a word boundary and ends with an ellipsis; the markup around it stays
-    balanced. Pictures stay (the sanitiser drops them later); scripts and styles are dropped.
+    balanced. Pictures stay (the sanitiser drops them later); scripts and styles are dropped,
+    and so are the bare addresses of pictures (``linked_pictures`` makes them the picture).
+    ``title`` is the item's headline: a copy of it left at the top by a stray ``<title>`` goes.
     """
     if not html.strip():
         return ""
@@ -163,11 +207,72 @@ def clean_feed_html(html: str, limit: int | None = None) -> str:
     dropped = ("script", "style", "noscript", "iframe", "object", "title", "head", "meta", "link")
     for element in list(root.iter(*dropped)):
         element.drop_tree()
+    if title:
+        _drop_leading_headline(root, title)
+    _drop_picture_addresses(root)
     _drop_trailers(root)
     if limit is not None:
         _cut_tree(root, limit)
         _tidy_cut_end(root)
     return fragment_html(root)
+
+
+def _drop_leading_headline(root: lxml.html.HtmlElement, title: str) -> None:
+    """Drop the headline a feed parser left at the top when it took the tags of a ``<title>``.
+
+    feedparser's sanitiser removes ``<title>`` but keeps its words, so the summary opens with
+    the headline run on to the text ("The bridge opensWe walked across."). The headline goes
+    when it stands alone before the first element, or runs straight on to a capital letter.
+    """
+    text = root.text or ""
+    opening = text.lstrip()
+    headline = " ".join(title.split())
+    if not headline or not " ".join(opening.split()).startswith(headline):
+        return
+    # Where the headline ends in the text, spacing inside it aside.
+    end, matched = 0, 0
+    while matched < len(headline) and end < len(opening):
+        if opening[end].isspace() and headline[matched] == " ":
+            while end < len(opening) and opening[end].isspace():
+                end += 1
+            matched += 1
+        elif opening[end] == headline[matched]:
+            end, matched = end + 1, matched + 1
+        else:
+            return
+    rest = opening[end:]
+    if rest.strip() and not rest[0].isupper():
+        return  # the text goes on in the same sentence: a summary that repeats its headline
+    if not rest.strip() and not len(root):
+        return  # nothing but the headline: leave it for the caller to judge
+    root.text = rest
+
+
+def _drop_picture_addresses(root: lxml.html.HtmlElement) -> None:
+    """Drop links that show a picture's own address, and lines that are one; emptied blocks go."""
+    for link in list(root.iter("a")):
+        parent = link.getparent()
+        if parent is None or shown_address(link) is None:
+            continue
+        link.drop_tree()
+        _drop_if_empty(parent, root)
+    for element in list(root.iter()):
+        slots = ["tail"] + (["text"] if isinstance(element.tag, str) and element.tag != "a" else [])
+        for slot in slots:
+            value = getattr(element, slot)
+            if value and any(is_picture_address(line) for line in value.splitlines()):
+                kept = [line for line in value.splitlines() if not is_picture_address(line)]
+                setattr(element, slot, "\n".join(kept) if any(x.strip() for x in kept) else None)
+    for element in list(root.iter("p", "div", "li", "span")):
+        _drop_if_empty(element, root)
+
+
+def _drop_if_empty(element: lxml.html.HtmlElement, root: lxml.html.HtmlElement) -> None:
+    """Drop a block left with no words and no picture (never ``root`` itself)."""
+    if element is root or element.getparent() is None or element.tag in ("td", "tr", "table"):
+        return
+    if not element.text_content().strip() and element.find(".//img") is None:
+        element.drop_tree()
 
 
 def _drop_trailers(root: lxml.html.HtmlElement) -> None:

@@ -24,9 +24,11 @@ __all__ = [
     "html_pictures",
     "is_icon",
     "is_tracking_pixel",
+    "linked_pictures",
     "looks_like_image",
     "picture",
     "size_in_url",
+    "with_linked_picture",
 ]
 
 
@@ -230,6 +232,48 @@ def html_pictures(html: str, base: str = "") -> list[Picture]:
         if made is not None:
             found.append(made)
     return found
+
+
+def linked_pictures(html: str, base: str = "") -> list[Picture]:
+    """The pictures a text gives as bare addresses: linked as their own words, or as plain text.
+
+    A Reddit post shares a picture as ``<a href="https://i.redd.it/x.jpg">https://i.redd.it/x.jpg
+    </a>``; other feeds put the address alone on a line.
+    """
+    from digest.feeds.cleaning import bare_address_lines, is_picture_address, shown_address
+
+    root = html_fragment(html) if is_picture_address(html, anywhere=True) else None
+    if root is None:
+        return []
+    found: list[Picture] = []
+    for link in root.iter("a"):
+        address = shown_address(link)
+        made = picture(address, base=base) if address else None
+        found += [made] if made is not None and made.url not in {p.url for p in found} else []
+    for line in bare_address_lines(root):
+        made = picture(line.strip(), base=base)
+        found += [made] if made is not None and made.url not in {p.url for p in found} else []
+    return found
+
+
+def with_linked_picture(
+    found: list[Picture], htmls: Iterable[str], base: str = ""
+) -> list[Picture]:
+    """The pictures of an item, the one its text links to by address first when it is the only one.
+
+    The linked picture is full size, so it replaces copies of the same file (a Reddit preview,
+    named like it); with other pictures about, or more than one linked, ``found`` stays as it is.
+    """
+    linked: dict[str, Picture] = {}
+    for html in htmls:
+        for item in linked_pictures(html, base):
+            linked.setdefault(item.url, item)
+    if len(linked) != 1:
+        return found
+    (only,) = linked.values()
+    if any(_file_stem(item.url) != _file_stem(only.url) for item in found):
+        return found
+    return [only]
 
 
 def best_picture(candidates: Iterable[Picture], exclude: Collection[str] = ()) -> Picture | None:

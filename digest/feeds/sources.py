@@ -34,6 +34,7 @@ from digest.feeds.pictures import (
     looks_like_image,
     picture,
     with_description,
+    with_linked_picture,
 )
 from digest.feeds.source import Source
 from digest.files import read_limited
@@ -192,13 +193,13 @@ def _articles(
             skipped.append(f"{where}: skipped: {describe_validation_error(error)}")
     if comments:
         skipped.append(
-            f"{comments} {'item is a reader' if comments == 1 else 'items are readers'}' "
-            "comments, not stories: skipped"
+            f"{comments} {'item is a reader' if comments == 1 else 'items are readers'}'"
+            f"{'s comment' if comments == 1 else ' comments'}, not stories: skipped"
         )
     if skipped and not result.articles:
         raise SourceError(
-            f"source {source.label!r}: all {len(skipped)} items were skipped; "
-            f"the first: {skipped[0]}"
+            f"source {source.label!r}: all {len(skipped) - bool(comments) + comments} items "
+            f"were skipped; the first: {skipped[0]}"
         )
     result.warnings += [f"source {source.label!r}: {line}" for line in skipped]
     return result
@@ -221,9 +222,10 @@ def _feed_pictures(entry: Mapping[str, Any], base: str) -> list[Picture]:
         if str(enclosure.get("type", "")).startswith("image/"):
             made = picture(enclosure.get("href"), base=base)
             found += [made] if made else []
-    for content in [*entry.get("content", []), {"value": entry.get("summary", "")}]:
+    contents = [*entry.get("content", []), {"value": entry.get("summary", "")}]
+    for content in contents:
         found += html_pictures(content.get("value") or "", base)
-    return found
+    return with_linked_picture(found, [c.get("value") or "" for c in contents], base)
 
 
 def _feed_link(entry: Mapping[str, Any]) -> str | None:
@@ -366,7 +368,7 @@ def _feed_items(
                 dated,
                 dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"),
             ),
-            "summary_html": reading.html(html),
+            "summary_html": reading.html(html, title),
             "author": fix_text(entry.get("author") or feed_author) or None,
             **({"section": fix_text(tags[0])} if tags else {}),
             **_picture_fields(chosen),
@@ -411,11 +413,11 @@ class _Reading:
             )
         return {"published_at": read.moment.isoformat()}
 
-    def html(self, value: str) -> str | None:
+    def html(self, value: str, title: str = "") -> str | None:
         """The item's HTML, repaired and cut to the newsletter's summary length."""
         from digest.feeds.cleaning import clean_feed_html
 
-        return clean_feed_html(value, self.newsletter.layout.summary_length) or None
+        return clean_feed_html(value, self.newsletter.layout.summary_length, title) or None
 
 
 #: The most pictures of one URL source whose size is read from their first bytes, and the
