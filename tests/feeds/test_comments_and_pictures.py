@@ -143,3 +143,23 @@ def test_a_summary_that_merely_repeats_its_headline_keeps_its_words(title: str, 
 
 def _escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_WORDS = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=60
+).filter(lambda t: t.strip() and "://" not in t)
+
+
+@given(before=_WORDS, after=_WORDS, name=st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True))
+def test_a_picture_address_leaves_the_text_and_no_other_word_does(
+    before: str, after: str, name: str
+) -> None:
+    address = f"https://i.redd.it/{name}.jpg"
+    html = (
+        f"<p>{_escape(before)}</p><p>{address}</p>"
+        f'<p><a href="{address}">{address}</a></p><p>{_escape(after)}</p>'
+    )
+    cleaned = clean_feed_html(html)
+    assert address not in cleaned
+    assert cleaned == clean_feed_html(f"<p>{_escape(before)}</p><p>{_escape(after)}</p>")
+    assert [p.url for p in linked_pictures(html)] == [address]
