@@ -134,6 +134,20 @@ def html_to_text(value: str) -> str:
     """Turn HTML into plain text that keeps its block boundaries (inscriptis)."""
     if not value.strip():
         return ""
-    from inscriptis import get_text  # only HTML bodies need it
+    from inscriptis import Inscriptis  # only HTML bodies need it
+    from lxml.etree import ParserError
+    from lxml.html import document_fromstring
 
-    return clean_text(str(get_text(value)))
+    source = re.sub(r"^\s*<\?xml[^>]*>", "", value).strip()
+    try:
+        tree = document_fromstring(source)
+    except (ParserError, ValueError):
+        tree = document_fromstring(f"<pre>{html.escape(source)}</pre>")
+    # Inscriptis decodes references again in the text the parser has decoded ("&amp;amp;"
+    # would show "&"): each "&" is given back to it escaped, so references count once.
+    for element in tree.iter():
+        if isinstance(element.tag, str) and element.text:
+            element.text = element.text.replace("&", "&amp;")
+        if element.tail:
+            element.tail = element.tail.replace("&", "&amp;")
+    return clean_text(str(Inscriptis(tree).get_text()))
