@@ -8,6 +8,7 @@ should see; the sanitiser in ``models`` then keeps only safe markup.
 
 from __future__ import annotations
 
+import html
 import re
 import tomllib
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import ftfy
 import lxml.html
 
 from digest.labels import READ_MORE_PHRASES
-from digest.markup import fragment_html, html_fragment
+from digest.markup import fragment_html, html_fragment, html_to_text
 from digest.text import ELLIPSIS, cut_text, end_cut
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "clean_feed_html",
     "clutter",
     "drop_repeated",
+    "feed_text",
     "fix_text",
     "is_comment",
     "is_picture_address",
@@ -178,6 +180,29 @@ def fix_text(value: str) -> str:
     if value.isascii():
         return value
     return ftfy.fix_encoding(value)
+
+
+# The closing tag of an element a title or summary is marked up with: text that has one is
+# HTML whatever the format said (feedparser guesses the same way for RSS).
+_CLOSING_TAG = re.compile(
+    r"</(?:a|abbr|b|bdi|big|blockquote|br|cite|code|del|div|em|font|h[1-6]|i|ins|kbd|li|mark"
+    r"|ol|p|pre|q|s|small|span|strike|strong|sub|sup|time|tt|u|ul|var)\s*>",
+    re.I,
+)
+
+
+def feed_text(value: str, is_html: bool = False) -> str:
+    """A title or summary of any feed format as text: markup read, references decoded once.
+
+    ``value`` is what the format's own syntax gives (XML, JSON or CSV already decoded). It is
+    read as HTML when the format says so or it has closing tags; otherwise only its character
+    references are decoded, once, as an HTML parser reads them in text (``&copy`` without its
+    semicolon too): ``&amp;amp;`` is ``&amp;``, and ``AT&T`` stays as it is. Mojibake is
+    repaired before and after, for references that spelled it out.
+    """
+    text = fix_text(value)
+    read = html_to_text(text) if is_html or _CLOSING_TAG.search(text) else html.unescape(text)
+    return read if read == text else fix_text(read)
 
 
 def _is_trailer(text: str) -> bool:

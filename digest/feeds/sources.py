@@ -16,6 +16,8 @@ import time
 import xml.sax
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import time as dt_time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -39,7 +41,6 @@ from digest.feeds.pictures import (
 from digest.feeds.source import Source
 from digest.files import read_limited
 from digest.labels import labels_for
-from digest.markup import html_to_text
 from digest.models import Article, Newsletter, Quote
 from digest.text import cut_text
 from digest.urls import WEB_SCHEMES, on_domains
@@ -301,7 +302,7 @@ def _feed_items(
 ) -> tuple[list[tuple[str, dict[str, Any]]], str]:
     import feedparser  # here: only feeds need it, and it is slow to import
 
-    from digest.feeds.cleaning import fix_text
+    from digest.feeds.cleaning import feed_text, fix_text
 
     def parse(base: str) -> Any:
         # With the document's address, feedparser resolves xml:base (nested and relative ones
@@ -354,9 +355,8 @@ def _feed_items(
                 str(credits[0].get("content") or ""),
             )
         tags = [t.get("term") for t in entry.get("tags", []) if t.get("term")]
-        title = fix_text(entry.get("title") or "")
-        if title and "html" in entry.get("title_detail", {}).get("type", ""):
-            title = html_to_text(title)
+        title_html = "html" in entry.get("title_detail", {}).get("type", "")
+        title = feed_text(entry.get("title") or "", title_html)
         link = _feed_link(entry)
         # dict.get: feedparser's own get() maps updated to published with a warning.
         dated = dict.get(entry, "published") or dict.get(entry, "updated")
@@ -374,7 +374,27 @@ def _feed_items(
             **_picture_fields(chosen),
         }
         items.append((_name(item, index), item))
+    _days_when_times_are_invented(items)
     return items, base
+
+
+def _days_when_times_are_invented(items: list[tuple[str, dict[str, Any]]]) -> None:
+    """Mark a feed's dates as days when its times say nothing: all at midnight, or all alike.
+
+    Static sites (Jekyll, Hugo) write ``T00:00:00+00:00`` for a post dated with a day alone;
+    some feeds stamp every entry with the one time they were built. Midnight is read in the
+    zone the date was written in; one time shared by two entries or more counts too.
+    """
+    timed = [
+        item
+        for _, item in items
+        if item.get("published_at") and item.get("time_known", True) and not item.get("invalid")
+    ]
+    moments = [datetime.fromisoformat(str(item["published_at"])) for item in timed]
+    times = {moment.time() for moment in moments}
+    if times == {dt_time(0)} or (len(moments) >= 2 and len(times) == 1):
+        for item in timed:
+            item["time_known"] = False
 
 
 @dataclass
@@ -503,6 +523,7 @@ def _json_feed_items(
             items.append((f"item {index + 1}", {"invalid": f"{type(error).__name__}: {error}"}))
             continue
         items.append((_name(item, index), {k: v for k, v in item.items() if v is not None}))
+    _days_when_times_are_invented(items)
     return items, base
 
 
@@ -510,7 +531,7 @@ def _json_feed_item(
     entry: dict[str, Any], base: str, reading: _Reading, feed_images: set[str]
 ) -> dict[str, Any]:
     """One JSON Feed item as article fields; raises TypeError or ValueError on odd values."""
-    from digest.feeds.cleaning import fix_text
+    from digest.feeds.cleaning import feed_text
 
     authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
     first = authors[0] if isinstance(authors, list) and authors else None
@@ -536,13 +557,13 @@ def _json_feed_item(
     text = entry.get("content_text")
     return {
         "date_text": entry.get("date_published") or entry.get("date_modified"),
-        "title": fix_text(entry["title"])
+        "title": feed_text(entry["title"])
         if isinstance(entry.get("title"), str)
         else entry.get("title"),
         "url": urljoin(base, url or "") if base and isinstance(url, str | None) else url,
         **reading.dated(entry.get("date_published") or entry.get("date_modified")),
         "summary": cut_text(
-            fix_text(summary or text or ""), reading.newsletter.layout.summary_length
+            feed_text(summary or text or ""), reading.newsletter.layout.summary_length
         )
         if isinstance(summary or text or "", str)
         else summary,
@@ -558,6 +579,8 @@ def _json_feed_item(
 
 
 def _csv_items(source: Source, raw: bytes) -> list[tuple[str, dict[str, Any]]]:
+    from digest.feeds.cleaning import feed_text
+
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -580,6 +603,9 @@ def _csv_items(source: Source, raw: bytes) -> list[tuple[str, dict[str, Any]]]:
                 f"source {source.label!r}: line {reader.line_num}: not readable as CSV: {error}"
             ) from None
         item: dict[str, Any] = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
+        for key in ("title", "summary"):
+            if isinstance(item.get(key), str):
+                item[key] = feed_text(item[key])
         for flag in ("featured", "image_decorative"):
             if flag in item:
                 item[flag] = str(item[flag]).strip().lower() in ("1", "true", "yes", "y")
