@@ -19,11 +19,24 @@ from typing import NamedTuple
 
 from babel import Locale, UnknownLocaleError
 
-__all__ = ["ParsedDate", "parse_date"]
+__all__ = ["DateLines", "ParsedDate", "parse_date"]
 
 
 # Languages whose month names are tried after the feed's own, in this order.
 FALLBACK_LANGUAGES = ("en", "pt", "es", "fr", "de", "it", "nl", "id", "ru")
+
+
+class ParsedDate(NamedTuple):
+    """A parsed moment (always with a zone), whether its zone was assumed, whether it had a time."""
+
+    moment: datetime
+    assumed_zone: bool
+    #: False for a day alone ("2019-08-27"): its moment is midnight, a time nobody wrote.
+    has_time: bool = True
+
+
+#: A clock time in a date's text: "19:02", "T07", "14時".
+_CLOCK = re.compile(r"\d:\d|T\d|\d時")
 
 
 _ENGLISH_MONTHS = (
@@ -41,78 +54,271 @@ _ENGLISH_MONTHS = (
     "Dec",
 )
 
+#: Forms feeds write that CLDR does not have, by language: name -> month (0 for a weekday).
+FEED_FORMS: dict[str, dict[str, int]] = {
+    "en": {"sept": 9, "tues": 0, "thur": 0, "thurs": 0},
+    "de": {"mrz": 3, "mär": 3},
+    "th": {"พฤหัสฯ": 0, "พฤหัสบดี": 0, "ศุกร": 0},
+}
 
-_WORD = re.compile(r"[^\W\d_]+\.?", re.UNICODE)
+#: Era markers that say a year is Buddhist (Thai "พ.ศ."), and the regions whose feeds count
+#: years that way (CLDR's calendar preference lists the Buddhist calendar first there).
+BUDDHIST_ERAS = ("พ.ศ.", "พ.ศ", "พศ.", "be")
+BUDDHIST_REGIONS = frozenset({"TH"})
+BUDDHIST_OFFSET = 543
+
+#: Zone names RFC 822 (and email.utils) knows; they stay in the text.
+_ZONE_WORDS = frozenset(
+    {"gmt", "ut", "utc", "z", "est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt"}
+)
+
+_MONTH, _DAY = "month", "day"
 
 
-class ParsedDate(NamedTuple):
-    """A parsed moment (always with a zone), whether its zone was assumed, whether it had a time."""
+def _marks() -> str:
+    """A character class body of the combining marks of the Basic Multilingual Plane."""
+    marks = [
+        chr(code) for code in range(0x300, 0x10000) if unicodedata.category(chr(code))[0] == "M"
+    ]
+    return "".join(re.escape(mark) for mark in marks)
 
-    moment: datetime
-    assumed_zone: bool
-    #: False for a day alone ("2019-08-27"): its moment is midnight, a time nobody wrote.
-    has_time: bool = True
 
-
-#: A clock time in a date's text: "19:02", "T07", "14時".
-_CLOCK = re.compile(r"\d:\d|T\d|\d時")
+@lru_cache(maxsize=1)
+def _letter() -> str:
+    """A pattern of one letter or combining mark (Thai vowels and Devanagari signs are marks)."""
+    return rf"(?:[^\W\d_]|[{_marks()}])"
 
 
 def _fold(word: str) -> str:
-    """A month or day name without case, accents or a final full stop."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold().rstrip("."))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    """A name or a date's text without case (NFC, so that marks stay on their letters)."""
+    return unicodedata.normalize("NFC", word.casefold())
+
+
+def _bare(word: str) -> str:
+    """``word`` without accents (Latin, Greek, Cyrillic): "février" -> "fevrier"."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return unicodedata.normalize(
+        "NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    )
+
+
+class _Table:
+    """Names to meanings, each form with a strength; a form two meanings share is dropped."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[int, set[tuple[str, int]]]] = {}
+
+    def add(self, name: str, meaning: tuple[str, int], strength: int) -> None:
+        """One form of a month or weekday name; the stronger form wins over a weaker one."""
+        form = _fold(name).strip()
+        if not any(ch.isalpha() for ch in form):
+            return  # Czech narrow months are "1." to "12.": numbers, not names
+        known = self.entries.get(form)
+        if known is None or known[0] < strength:
+            self.entries[form] = (strength, {meaning})
+        elif known[0] == strength:
+            known[1].add(meaning)
+
+    def add_all(self, name: str, meaning: tuple[str, int], strength: int) -> None:
+        """A name with and without its final dot; without accents or inner dots, a step weaker."""
+        folded = _fold(name).strip()
+        for form in {folded, folded.rstrip("."), folded.rstrip(".") + "."}:
+            self.add(form, meaning, strength)
+            for other in {_bare(form), _fold(form.upper())} - {form}:
+                # Accents dropped; in capitals (Turkish "KASIM": its dotless i lost).
+                self.add(other, meaning, strength - 1)
+        if "." in folded.rstrip("."):  # Thai "พ.ย." is also written "พย"
+            self.add(folded.replace(".", ""), meaning, strength - 1)
+
+    def meanings(self) -> dict[tuple[str, ...], tuple[int, bool]]:
+        """Each usable form (as runs): the month it names (0 none, -1 several), whether a day."""
+        usable: dict[tuple[str, ...], tuple[int, bool]] = {}
+        for form, (_, meanings) in self.entries.items():
+            months = {number for kind, number in meanings if kind == _MONTH}
+            is_day = any(kind == _DAY for kind, _ in meanings)
+            month = months.pop() if len(months) == 1 else (-1 if months else 0)
+            if month == -1 and not is_day:
+                continue  # names two months: useless
+            usable[_runs(form)] = (month, is_day)
+        return usable
+
+
+class _Names(NamedTuple):
+    """What reading dates in one language needs."""
+
+    #: Each form of each name as its runs of letters, digits, spaces and signs.
+    forms: dict[tuple[str, ...], tuple[int, bool]]
+    #: The most runs a form has.
+    longest: int
+    fillers: frozenset[str]
+    buddhist: bool
+
+
+def _literals(patterns: Iterable[str]) -> tuple[set[str], set[str], set[str]]:
+    """Words a locale's date patterns write around the fields; those glued to a month, a day.
+
+    Hebrew writes "d בMMMM y" ("in" before the month), Thai "EEEEที่ d MMMM" ("the" after the
+    weekday): the glued forms are names of their own.
+    """
+    letter = rf"(?:(?![A-Za-z]){_letter()})"  # pattern letters are field codes, not words
+    words: set[str] = set()
+    before_month: set[str] = set()
+    after_day: set[str] = set()
+    for pattern in patterns:
+        quoted = re.findall(r"'([^']+)'", pattern)
+        bare = re.sub(r"'[^']*'", " ", pattern)
+        before_month |= set(re.findall(rf"({letter}+)[ML]{{3,4}}", bare))
+        after_day |= set(re.findall(rf"E{{3,4}}({letter}+)", bare))
+        for text in (*quoted, re.sub(r"[A-Za-z]+", " ", bare)):
+            words |= {_fold(word) for word in re.findall(f"{_letter()}+", text)}
+    return words, before_month, after_day
 
 
 @lru_cache(maxsize=64)
-def _names(language: str) -> tuple[dict[str, int], frozenset[str]]:
-    """Month names (wide and abbreviated) to numbers, and day names, of one language."""
+def _names(language: str) -> _Names | None:
+    """Month and weekday names of one language in every form CLDR has, and feeds' own."""
     try:
         locale = Locale.parse(language)
     except (UnknownLocaleError, ValueError):
-        return {}, frozenset()
-    months: dict[str, int] = {}
+        return None
+    table = _Table()
+    for context in ("format", "stand-alone"):
+        for width, strength in (("wide", 4), ("abbreviated", 4), ("narrow", 1)):
+            for number, name in locale.months[context][width].items():
+                if width == "narrow" and len(name.rstrip(".")) < 2:
+                    continue  # "M" for March and May; one letter is too easily something else
+                table.add_all(name, (_MONTH, number), strength)
+                if width != "narrow" and len(name.rstrip(".")) > 3 and name[:3].isalpha():
+                    # Feeds abbreviate to three letters whatever CLDR says ("Set", "Okt").
+                    table.add_all(name[:3], (_MONTH, number), 2)
+        for width, strength in (("wide", 4), ("abbreviated", 4), ("short", 3), ("narrow", 1)):
+            for number, name in locale.days[context][width].items():
+                if width == "narrow" and len(name.rstrip(".")) < 2:
+                    continue
+                table.add_all(name, (_DAY, number), strength)
+                if width != "narrow" and len(name.rstrip(".")) > 3 and name[:3].isalpha():
+                    table.add_all(name[:3], (_DAY, number), 2)
+    for name, month in FEED_FORMS.get(locale.language, {}).items():
+        table.add_all(name, (_MONTH, month) if month else (_DAY, 0), 3)
+    patterns = [
+        *(str(getattr(f, "pattern", f)) for f in locale.date_formats.values()),
+        *(str(getattr(f, "pattern", f)) for f in locale.time_formats.values()),
+        *(str(f) for f in locale.datetime_formats.values()),
+    ]
+    words, before_month, after_day = _literals(patterns)
     for context in ("format", "stand-alone"):
         for width in ("wide", "abbreviated"):
-            for number, name in locale.months[context][width].items():
-                months.setdefault(_fold(name), number)
-                if width == "wide" and len(name) > 3:
-                    # Feeds abbreviate to three letters whatever CLDR says ("Set", "Okt").
-                    months.setdefault(_fold(name)[:3], number)
-    days = {
-        _fold(name)
-        for context in ("format", "stand-alone")
-        for width in ("wide", "abbreviated", "short")
-        for name in locale.days[context][width].values()
-    }
-    days |= {day[:3] for day in days if len(day) > 3}
-    return months, frozenset(days)
+            for prefix in before_month:
+                for number, name in locale.months[context][width].items():
+                    table.add_all(prefix + name, (_MONTH, number), 4)
+            for suffix in after_day:
+                for number, name in locale.days[context][width].items():
+                    table.add_all(name + suffix, (_DAY, number), 4)
+    for width in ("wide", "abbreviated", "narrow"):
+        for era in locale.eras.get(width, {}).values():
+            words |= {_fold(word) for word in re.findall(f"{_letter()}+", era)}
+            words.add(_fold(era).rstrip("."))
+    forms = table.meanings()
+    buddhist = locale.territory in BUDDHIST_REGIONS or (
+        locale.territory is None and language.split("_")[0] == "th"
+    )
+    longest = max((len(form) for form in forms), default=0)
+    return _Names(forms, longest, frozenset(words), buddhist)
 
 
-def _english(text: str, languages: Iterable[str]) -> str | None:
-    """``text`` with day names dropped and month names put in English; None if none fit."""
-    words = _WORD.findall(text)
-    if not words:
+@lru_cache(maxsize=1)
+def _run_pattern() -> re.Pattern[str]:
+    """A run of letters and marks, of digits, of spaces, or one other sign."""
+    return re.compile(rf"{_letter()}+|\d+|\s+|.")
+
+
+def _runs(text: str) -> tuple[str, ...]:
+    """``text`` cut into runs, so that a name matches whole words only ("พ.ย." not in "พ.ยา")."""
+    return tuple(" " if run.isspace() else run for run in _run_pattern().findall(text))
+
+
+@lru_cache(maxsize=1)
+def _parts() -> re.Pattern[str]:
+    """A pattern of what a date has besides its names: time, zone, number or word."""
+    letter = _letter()
+    return re.compile(
+        r"(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?!\d)|\d{1,2}\.\d{2}(?:\.\d{2})?(?![\d.]))"
+        r"|(?P<zone>[+-]\d{2}:?\d{2}(?!\d))"
+        r"|(?P<number>\d+)"
+        rf"|(?P<word>{letter}+\.?(?:{letter}+\.)*)"
+    )
+
+
+def _localised(text: str, language: str) -> str | None:
+    """``text`` read with one language's names, written as an RFC 822 date; None if it is not."""
+    names = _names(language)
+    if names is None:
         return None
-    for language in dict.fromkeys(languages):
-        months, days = _names(language)
-        replaced = text
-        month_seen = False
-        for word in words:
-            folded = _fold(word)
-            if folded in months and not month_seen:
-                replaced = replaced.replace(word, _ENGLISH_MONTHS[months[folded] - 1], 1)
-                month_seen = True
-            elif folded in days:
-                replaced = replaced.replace(word, "", 1)
-            elif word.islower() and len(word) <= 3:
-                replaced = replaced.replace(word, "", 1)  # "de", "à": words between the parts
-            elif not (word.isupper() and len(word) <= 5):  # zone names such as GMT or EST stay
-                break  # a word this language does not know
+    runs = _runs(_fold(text))
+    months: list[tuple[int, bool]] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(runs):
+        for size in range(min(names.longest, len(runs) - index), 0, -1):  # the longest first
+            meaning = names.forms.get(runs[index : index + size])
+            if meaning is not None:
+                months.append(meaning)
+                rest.append(" ")
+                index += size
+                break
         else:
-            if month_seen:
-                return " ".join(replaced.replace(",", " ").split())
-    return None
+            rest.append(runs[index])
+            index += 1
+    numbers: list[str] = []
+    times: list[str] = []
+    zones: list[str] = []
+    buddhist_era = False
+    for match in _parts().finditer("".join(rest)):
+        kind, value = match.lastgroup, match.group()
+        if kind == "time":
+            times.append(value.replace(".", ":"))
+        elif kind == "zone":
+            zones.append(value.replace(":", ""))
+        elif kind == "number":
+            numbers.append(value)
+        elif value in BUDDHIST_ERAS:
+            buddhist_era = True
+        elif value.rstrip(".") in _ZONE_WORDS:
+            zones.append(value.rstrip(".").upper())
+        elif value.rstrip(".") not in names.fillers and len(value.rstrip(".")) > 3:
+            return None  # a word this language does not know
+    month = _the_month(months)
+    if month is None or len(times) > 1 or len(zones) > 1 or len(numbers) != 2:
+        return None
+    day, year = _day_and_year(numbers)
+    if day is None or year is None:
+        return None
+    if buddhist_era or year > datetime.now(UTC).year + (1 if names.buddhist else 400):
+        year -= BUDDHIST_OFFSET
+    clock = times[0] if times else "00:00"
+    return " ".join([f"{day:02d} {_ENGLISH_MONTHS[month - 1]} {year:04d} {clock}", *zones])
+
+
+def _the_month(tokens: list[tuple[int, bool]]) -> int | None:
+    """The month the names say: the one name that is only a month, else the last that may be."""
+    sure = [month for month, is_day in tokens if month and not is_day]
+    if sure:
+        return sure[0] if len(sure) == 1 and sure[0] > 0 else None
+    maybe = [month for month, _ in tokens if month]
+    return maybe[-1] if maybe and maybe[-1] > 0 else None
+
+
+def _day_and_year(numbers: list[str]) -> tuple[int | None, int | None]:
+    """The day and the year among a date's two numbers (the year has 3+ digits or is > 31)."""
+    first, second = numbers
+    if len(first) >= 3 or int(first) > 31:
+        first, second = second, first
+    if len(first) > 2 or not 1 <= int(first) <= 31:
+        return None, None
+    year = int(second)
+    if len(second) <= 2:
+        year += 2000 if year < 69 else 1900  # what RFC 2822 says of two-digit years
+    return int(first), year
 
 
 @lru_cache(maxsize=64)
@@ -169,6 +375,43 @@ def _twenty_four_hours(text: str, languages: Iterable[str]) -> str:
     return pattern.sub(convert, text)
 
 
+def _common_era(read: ParsedDate, languages: Iterable[str]) -> ParsedDate:
+    """``read`` with a Buddhist-era year ("2548") counted from the common era (2005).
+
+    A year more than 400 years ahead is Buddhist anywhere; where the calendar is Buddhist
+    (Thai), any year ahead of next year is.
+    """
+    buddhist = any(names.buddhist for names in map(_names, languages) if names is not None)
+    if read.moment.year <= datetime.now(UTC).year + (1 if buddhist else 400):
+        return read
+    try:
+        return read._replace(moment=read.moment.replace(year=read.moment.year - BUDDHIST_OFFSET))
+    except ValueError:  # 29 February of a year that has none in the common era
+        return read
+
+
+class DateLines:
+    """The line of a feed on which each of its dates is written, found in the order they come."""
+
+    def __init__(self, raw: bytes, encoding: object = None) -> None:
+        """Read ``raw`` in the encoding its parser found (UTF-8 when it found none)."""
+        try:
+            self.document = raw.decode(str(encoding or "utf-8"), errors="replace")
+        except LookupError:
+            self.document = raw.decode("utf-8", errors="replace")
+        self.position = 0
+
+    def line(self, text: object) -> int | None:
+        """The line (from 1) of ``text`` after the previous date found; None if not found."""
+        if not isinstance(text, str) or not text.strip():
+            return None
+        found = self.document.find(text.strip(), self.position)
+        if found < 0:
+            return None
+        self.position = found + len(text.strip())
+        return self.document.count("\n", 0, found) + 1
+
+
 def _zone_less(moment: datetime, zone: tzinfo) -> ParsedDate:
     if moment.tzinfo is None:
         return ParsedDate(moment.replace(tzinfo=zone), True)
@@ -194,11 +437,13 @@ def parse_date(
     if ":" in text:
         text = _twenty_four_hours(text, languages)
     read = _read_text(text, zone)
-    if read is None:
-        english = _english(text, [*languages, *FALLBACK_LANGUAGES])
-        if english is None or english == text:
-            return None
-        read = parse_date(english, zone, ["en"])
+    for language in dict.fromkeys([*languages, *FALLBACK_LANGUAGES]) if read is None else ():
+        written = _localised(text, language)
+        read = _read_text(written, zone) if written else None
+        if read is not None:
+            break
+    if read is not None:
+        read = _common_era(read, languages)
     if read is None or _CLOCK.search(text):
         return read
     return read._replace(has_time=False)

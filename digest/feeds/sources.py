@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from digest.errors import DigestError, InputError, SourceError, describe_validation_error
 from digest.feeds.data import EditionData, parse_edition_data
-from digest.feeds.dates import parse_date
+from digest.feeds.dates import DateLines, parse_date
 from digest.feeds.fetch import MAX_SOURCE_BYTES, Fetcher
 from digest.feeds.pictures import (
     MIN_SIDE,
@@ -176,13 +176,15 @@ def _articles(
             continue
         if not item.get("published_at"):
             shown = item.get("date_text")
+            line = f" (line {item['date_line']})" if item.get("date_line") else ""
             skipped.append(
-                f"{where}: skipped, its date {shown!r} is not readable"
+                f"{where}: skipped, its date {shown!r}{line} is not readable"
                 if shown
                 else f"{where}: skipped, it has no date"
             )
             continue
         item.pop("date_text", None)
+        item.pop("date_line", None)
         if isinstance(item.get("author"), str):
             item["author"] = clean_byline(item["author"])
         if isinstance(item.get("section"), str):
@@ -341,6 +343,7 @@ def _feed_items(
     atom = str(parsed.get("version", "")).startswith("atom")
     feed_author = str(parsed.feed.get("author") or "") if atom else ""
     items = []
+    date_lines = DateLines(raw, parsed.get("encoding"))
     for index, entry in enumerate(parsed.entries):
         html = ""
         if entry.get("content"):
@@ -362,6 +365,7 @@ def _feed_items(
         dated = dict.get(entry, "published") or dict.get(entry, "updated")
         item: dict[str, Any] = {
             "date_text": dated,
+            "date_line": date_lines.line(dated),
             "title": title or None,
             "url": urljoin(base, link or "") if base else link,
             **reading.dated(

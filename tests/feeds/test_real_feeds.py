@@ -185,7 +185,7 @@ def test_a_source_whose_every_item_is_skipped_is_an_error(
         read_source(Source(path=feed), newsletter)
     assert str(caught.value) == (
         f"source '{feed}': all 2 items were skipped; the first: item 1 'One': skipped, "
-        "its date 'sometime soon' is not readable"
+        "its date 'sometime soon' (line 1) is not readable"
     )
 
 
