@@ -4,6 +4,14 @@ Feeds write dates in many ways: "Seg, 24 Set 2018 19:42:40 -0300" (Portuguese na
 822 layout), "2018-09-18 14:38:10" (no zone at all). :func:`parse_date` reads them with the
 month and day names of Babel's locale data; a date without a zone is read in the zone given,
 and the caller is told so.
+
+The names of a language are every form CLDR has (wide, abbreviated, short, narrow where no two
+share it; format and stand-alone), with and without dots, in capitals, without accents, glued
+to the words the locale's own patterns glue to them (Hebrew "בנובמבר", Thai "วันพฤหัสบดีที่"),
+and the forms feeds write that CLDR has not (German "Mrz"). They match whole runs of letters
+only, so Thai "พฤ., 03 พ.ย. 2005" reads. A Buddhist-era year (Thai "2548") is counted from the
+common era (2005) when the text says "พ.ศ.", when the locale's calendar is Buddhist and the
+year is ahead of next year, or anywhere when it is more than 400 years ahead.
 """
 
 from __future__ import annotations

@@ -156,6 +156,19 @@ def test_what_is_not_a_date_stays_unread(text: str) -> None:
     assert parse_date(text, UTC, ["th", "en"]) is None
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        st.sampled_from("พฤ.ย ศ25480 13:+-,年月日년월ב Mar sept ИЮ\u0e31\u0301"), max_size=40
+    )
+    | st.text(max_size=40),
+    languages=st.lists(st.sampled_from(["th", "ko", "he", "zh_Hant", "es", "xx", ""]), max_size=2),
+)
+def test_any_text_gives_a_date_or_none_never_an_error(text: str, languages: list[str]) -> None:
+    read = parse_date(text, UTC, languages)
+    assert read is None or read.moment.tzinfo is not None
+
+
 def test_a_recent_gregorian_year_stays_in_a_buddhist_locale() -> None:
     this_year = datetime.now(UTC).year
     read = parse_date(f"3 พ.ย. {this_year} 10:00 +0000", UTC, ["th"])
