@@ -219,3 +219,10 @@ def test_a_taiwanese_edition_is_in_traditional_chinese(
     for part, text in (("html", shown), ("text", digest.text), ("preheader", digest.preheader)):
         simplified = sorted(set(text) & simplified_only())
         assert not simplified, f"Simplified-only characters in the {part}: {simplified}"
+
+
+@pytest.mark.parametrize("catalog", sorted(SCRIPTS))
+def test_read_more_about_leaves_the_colon_to_the_template(catalog: str) -> None:
+    """The button's label is read out as "Read more about: <title>"; the template adds ": "."""
+    text = translate(LABEL_MESSAGES["read_more_about"], catalog)
+    assert not text.rstrip().endswith((":", "：")), f"{catalog}: {text!r}"
