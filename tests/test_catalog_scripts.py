@@ -225,4 +225,4 @@ def test_a_taiwanese_edition_is_in_traditional_chinese(
 def test_read_more_about_leaves_the_colon_to_the_template(catalog: str) -> None:
     """The button's label is read out as "Read more about: <title>"; the template adds ": "."""
     text = translate(LABEL_MESSAGES["read_more_about"], catalog)
-    assert not text.rstrip().endswith((":", "：")), f"{catalog}: {text!r}"
+    assert not text.rstrip().endswith((":", "\uff1a")), f"{catalog}: {text!r}"
