@@ -517,12 +517,14 @@ def _json_feed_items(
     reading = _Reading(source, newsletter, language, warnings)
     feed_images = {str(feed.get(key)) for key in ("icon", "favicon") if feed.get(key)}
     items = []
+    date_lines = DateLines(raw)
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             items.append((f"item {index + 1}", {"invalid": "not an object"}))
             continue
         try:
             item = _json_feed_item(entry, base, reading, feed_images)
+            item["date_line"] = date_lines.line(item.get("date_text"))
         except (TypeError, AttributeError, ValueError) as error:
             items.append((f"item {index + 1}", {"invalid": f"{type(error).__name__}: {error}"}))
             continue

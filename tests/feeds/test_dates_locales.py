@@ -264,3 +264,26 @@ def test_the_thai_feed_builds_through_the_command(tmp_path: Path) -> None:
     # The lead's moment, 21:24 UTC on 3 November, is 04:24 on the 4th in Bangkok.
     shown = format_date(date(2005, 11, 4), "full", locale="th")
     assert f"สมชาย | {shown} 04:24" in text
+
+
+def test_a_json_feed_s_unreadable_date_is_named_with_its_line(
+    newsletter: Newsletter, tmp_path: Path
+) -> None:
+    feed = tmp_path / "feed.json"
+    feed.write_text(
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "x", "language": "th",\n'
+        ' "items": [\n'
+        '  {"id": "1", "url": "https://x.example/1", "title": "หนึ่ง",\n'
+        '   "content_text": "ก", "date_published": "พฤ., 03 พ.ย. 2548 21:24:18 +0700"},\n'
+        '  {"id": "2", "url": "https://x.example/2", "title": "สอง",\n'
+        '   "content_text": "ข", "date_published": "เมื่อวานนี้"}\n'
+        " ]}\n",
+        encoding="utf-8",
+    )
+    result = read_source(Source(path=feed), newsletter)
+    assert [a.published_at for a in result.articles] == [
+        datetime(2005, 11, 3, 14, 24, 18, tzinfo=UTC)
+    ]
+    assert result.warnings == [
+        f"source '{feed}': item 2 'สอง': skipped, its date 'เมื่อวานนี้' (line 6) is not readable"
+    ]
