@@ -3,8 +3,9 @@
 ``wordpress-thai.rss`` is a Thai WordPress blog's RSS 2.0 feed made the way WordPress's
 template (``wp-includes/feed-rss2.php`` of WordPress/WordPress, GPL 2 or later) writes one
 when its dates are translated: ``mysql2date('D, d M Y H:i:s +0000', …)`` with the Thai
-weekday and month abbreviations (``พฤ., 03 พ.ย. 2005 21:24:18 +0000``, the form the issue
-quotes from a real Thai feed). No public Thai WordPress feed was found to copy; the text is
+weekday and month abbreviations (``พฤ., 03 พ.ย. 2005 21:24:18 +0000``, the form a real Thai
+WordPress feed writes). No public Thai WordPress feed was found to copy, so it lives with the
+other feeds made from documented output (``tests/fixtures/feeds/documented/``); the text is
 invented, the hosts are ``.example``.
 """
 
@@ -25,7 +26,7 @@ from digest.labels import available
 
 from ..helpers import FIXTURES, changed, run_command
 
-THAI = FIXTURES / "feeds" / "real" / "wordpress-thai.rss"
+THAI = FIXTURES / "feeds" / "documented" / "wordpress-thai.rss"
 
 #: Every locale digest has words for, and more with their own scripts and names.
 LOCALES = sorted({*available(), "en", "th", "ko", "he", "el", "ru", "sv", "pl", "tr", "vi", "hi"})
