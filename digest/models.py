@@ -506,10 +506,15 @@ class Layout(_Model):
     max_stories: int = Field(default=30, ge=1, le=500)
     #: The most sections; beyond it, the stories of the smallest sections gather in "More news".
     max_sections: int = Field(default=8, ge=1, le=50)
-    #: Feed categories renamed or merged into sections: ``{"US news" = "World"}``.
+    #: Feed categories renamed or merged into sections: ``{"US news" = "World"}``. A category
+    #: that names one of ``sections`` ignoring case, accents and a plural s needs no entry.
     section_map: dict[
         Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=100)]
     ] = Field(default_factory=dict, max_length=500)
+    #: The section of stories whose category (after ``section_map``) is none of ``sections``:
+    #: one of them or another name, shown after them. Unset, each such category is a section
+    #: of its own (see ``other_sections``).
+    default_section: ShortName | None = None
     #: How article dates are written: a style of the locale's own (full, long, medium, short)
     #: or a CLDR pattern such as ``EEEE, d MMMM y '|' HH:mm``.
     date_format: Annotated[OneLine, AfterValidator(_date_pattern)] = "full"

@@ -5,21 +5,25 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from digest.check import is_pixel_size
 from digest.edition import Edition, Section
 from digest.errors import EmptyEditionError, InputError, NothingNewError, PlanError
-from digest.models import Article, Newsletter, Quote
+from digest.models import Article, Layout, Newsletter, Quote
 from digest.plan import Plan
 from digest.urls import canonical_url
 
 __all__ = [
+    "Fate",
     "edition_window",
+    "explain_edition",
     "normalise_title",
     "pick_quote",
     "published_in",
+    "section_key",
     "select_edition",
     "window_stories",
 ]
@@ -61,17 +65,21 @@ def has_picture(article: Article) -> bool:
 
 def _unique(articles: Iterable[Article]) -> list[Article]:
     """Drop later copies of an article, by canonical URL or by normalised title."""
-    seen_urls: set[str] = set()
-    seen_titles: set[str] = set()
-    kept = []
+    return [article for article, original in _copies(articles) if original is None]
+
+
+def _copies(articles: Iterable[Article]) -> list[tuple[Article, Article | None]]:
+    """Each article with the earlier one it copies (same canonical URL or title), or None."""
+    by_url: dict[str, Article] = {}
+    by_title: dict[str, Article] = {}
+    found: list[tuple[Article, Article | None]] = []
     for article in articles:
         url, title = canonical_url(article.url), normalise_title(article.title)
-        if url in seen_urls or title in seen_titles:
-            continue
-        seen_urls.add(url)
-        seen_titles.add(title)
-        kept.append(article)
-    return kept
+        original = by_url.get(url) or by_title.get(title)
+        if original is None:
+            by_url[url] = by_title[title] = article
+        found.append((article, original))
+    return found
 
 
 #: The name of the section that gathers the stories of sections beyond ``max_sections``.
@@ -83,15 +91,18 @@ def _sections(
     newsletter: Newsletter,
     kept: Collection[str] = frozenset(),
     order: Sequence[str] = (),
-) -> tuple[Section, ...]:
+) -> tuple[tuple[Section, ...], dict[str, str]]:
     """Group teasers by section in the newsletter's order, each within its limit.
 
     Beyond ``max_sections``, the smallest sections' stories gather in one "More news" section;
     beyond ``max_stories``, the lowest-ranked teasers are left out. Stories whose canonical URL
     is in ``kept`` (an editor brought them back) stay whatever the limits say, and those in
-    ``order`` come first in their section, in that order.
+    ``order`` come first in their section, in that order. Also returns why each teaser left
+    out was, by canonical URL.
     """
     place = {url: n for n, url in enumerate(order)}
+    layout = newsletter.layout
+    reasons: dict[str, str] = {}
 
     def rank(article: Article) -> tuple[int, tuple[bool, int, float, str]]:
         return (place.get(canonical_url(article.url), len(place)), _rank(article))
@@ -99,40 +110,62 @@ def _sections(
     groups: dict[str, list[Article]] = {}
     for article in sorted(teasers, key=rank):
         groups.setdefault(article.section.casefold(), []).append(article)
-    specs = {spec.name.casefold(): spec for spec in newsletter.layout.sections}
+    specs = {spec.name.casefold(): spec for spec in layout.sections}
     order = list(specs)
-    if newsletter.layout.other_sections:
+    default = layout.default_section.casefold() if layout.default_section else None
+    if default is not None and default not in specs:
+        order.append(default)
+    others = [key for key in groups if key not in order]
+    if layout.other_sections:
         # The biggest sections first, so the ones that give way are the smallest.
-        order += sorted(
-            (key for key in groups if key not in specs), key=lambda k: (-len(groups[k]), k)
-        )
+        order += sorted(others, key=lambda k: (-len(groups[k]), k))
+    else:
+        for key in others:
+            for article in groups[key]:
+                reasons[canonical_url(article.url)] = (
+                    f"its section {article.section!r} is not one of layout.sections "
+                    "(other_sections = false)"
+                )
     sections = []
     for key in order:
         spec = specs.get(key)
-        limit = (
-            newsletter.layout.teasers_per_section
-            if spec is None or spec.limit is None
-            else spec.limit
-        )
+        limit = layout.teasers_per_section if spec is None or spec.limit is None else spec.limit
+        setting = "teasers_per_section" if spec is None or spec.limit is None else "its limit"
         group = groups.get(key, [])
         chosen = [a for n, a in enumerate(group) if n < limit or canonical_url(a.url) in kept]
+        if len(chosen) < len(group):
+            name = spec.name if spec else group[0].section
+            for article in group:
+                if article not in chosen:
+                    reasons[canonical_url(article.url)] = (
+                        f"the cap of section {name!r}: {limit} teasers ({setting})"
+                    )
         if chosen:
             name = spec.name if spec else chosen[0].section
             label = spec.label if spec and spec.label else name
             sections.append(Section(name=name, label=label, teasers=tuple(chosen)))
-    if len(sections) > newsletter.layout.max_sections:
-        first, rest = (
-            sections[: newsletter.layout.max_sections - 1],
-            sections[newsletter.layout.max_sections - 1 :],
-        )
+    if len(sections) > layout.max_sections:
+        first, rest = sections[: layout.max_sections - 1], sections[layout.max_sections - 1 :]
         gathered = sorted((t for section in rest for t in section.teasers), key=rank)
-        limit = max(newsletter.layout.teasers_per_section, 1)
+        limit = max(layout.teasers_per_section, 1)
         more = [a for n, a in enumerate(gathered) if n < limit or canonical_url(a.url) in kept]
+        for section in rest:
+            for article in section.teasers:
+                if article not in more:
+                    reasons[canonical_url(article.url)] = (
+                        f"max_sections = {layout.max_sections}: its section {section.name!r} "
+                        f"gathered in {MORE_NEWS!r}, whose cap is {limit} teasers"
+                    )
         sections = [
             *first,
             Section(name=MORE_NEWS, label=MORE_NEWS, teasers=tuple(more), gathered=True),
         ]
-    return _within(sections, newsletter.layout.max_stories - 1, kept)
+    within = _within(sections, layout.max_stories - 1, kept)
+    placed = {id(t) for section in within for t in section.teasers}
+    for article in _ranked(sections):
+        if id(article) not in placed:
+            reasons[canonical_url(article.url)] = f"max_stories = {layout.max_stories}"
+    return within, reasons
 
 
 def _ranked(sections: Iterable[Section]) -> list[Article]:
@@ -188,6 +221,42 @@ def map_sections(articles: Sequence[Article], section_map: Mapping[str, str]) ->
         else article
         for article in articles
     ]
+
+
+def _singular(word: str) -> str:
+    """``word`` without an English plural ending (stories -> story, sports -> sport)."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def section_key(name: str) -> str:
+    """A section name as compared: ignoring case, accents, punctuation, spacing and a plural s."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_singular(word) for word in normalise_title(bare).split())
+
+
+def onto_sections(articles: Sequence[Article], layout: Layout) -> list[Article]:
+    """Articles with their section renamed by ``section_map`` and put onto ``layout.sections``.
+
+    A section that names a configured one (``section_key``) takes its name; when the layout
+    names sections, one that names none goes to ``default_section`` if there is one.
+    """
+    mapped = map_sections(articles, layout.section_map)
+    if not layout.sections:
+        return mapped
+    names = {section_key(spec.name): spec.name for spec in layout.sections}
+    placed = []
+    for article in mapped:
+        name = names.get(section_key(article.section), layout.default_section)
+        if name is None or name == article.section:
+            placed.append(article)
+        else:
+            placed.append(article.model_copy(update={"section": name}))
+    return placed
 
 
 def pick_quote(quotes: Sequence[Quote], on: date, avoid: Collection[str] = ()) -> Quote | None:
@@ -278,7 +347,7 @@ def window_stories(
             f"nothing new: all {len(published)} articles published{where} were featured "
             "in earlier editions"
         )
-    return _unique(sorted(map_sections(new, newsletter.layout.section_map), key=_lead_rank))
+    return _unique(sorted(onto_sections(new, newsletter.layout), key=_lead_rank))
 
 
 def select_edition(
@@ -299,6 +368,32 @@ def select_edition(
     editions and copies count); quotes in ``recent_quotes`` are avoided. An editor's ``plan``
     is applied on top: a story it names that is not among the window's is a ``PlanError``.
     """
+    return _choose(
+        articles,
+        newsletter,
+        on,
+        quotes,
+        number,
+        window=window,
+        featured_before=featured_before,
+        recent_quotes=recent_quotes,
+        plan=plan,
+    )[0]
+
+
+def _choose(
+    articles: Sequence[Article],
+    newsletter: Newsletter,
+    on: date,
+    quotes: Sequence[Quote] = (),
+    number: int | None = None,
+    *,
+    window: tuple[datetime, datetime] | None = None,
+    featured_before: Collection[str] = (),
+    recent_quotes: Collection[str] = (),
+    plan: Plan | None = None,
+) -> tuple[Edition, dict[str, str]]:
+    """``select_edition``, and why each story of the window it left out was (by URL)."""
     candidates = window_stories(
         articles, newsletter, on, window=window, featured_before=featured_before
     )
@@ -336,13 +431,95 @@ def select_edition(
         if quote is None:
             raise PlanError(f"plan: the quote {plan.quote[:60]!r} is not among the quotes given")
     order = [canonical_url(url) for url in plan.order]
-    return Edition(
+    sections, reasons = _sections([a for a in stories if a is not lead], newsletter, kept, order)
+    reasons.update(dict.fromkeys(left, "left out by the editor's plan"))
+    edition = Edition(
         date=on,
         number=number,
         lead=lead,
-        sections=_sections([a for a in stories if a is not lead], newsletter, kept, order),
+        sections=sections,
         quote=quote,
         subject=plan.subject,
         preheader=plan.preheader,
         note=plan.note,
     )
+    return edition, reasons
+
+
+@dataclass(frozen=True)
+class Fate:
+    """Where one article went in an edition, or (``reason``) why it was left out."""
+
+    article: Article
+    #: "lead", or the label of the section that shows it; None when it was left out.
+    place: str | None = None
+    #: Its position in that section, from 1 (0 for the lead).
+    position: int = 0
+    #: Why it is not in the edition; None when it is.
+    reason: str | None = None
+
+    def describe(self) -> str:
+        """One line: where the article went or why it was left out, then its title."""
+        if self.reason is not None:
+            return f"left out, {self.reason}: {self.article.title}"
+        where = "lead" if self.position == 0 else f"{self.place}, {self.position}"
+        return f"{where}: {self.article.title}"
+
+
+def explain_edition(
+    articles: Sequence[Article],
+    newsletter: Newsletter,
+    edition: Edition,
+    *,
+    window: tuple[datetime, datetime] | None = None,
+    featured_before: Collection[str] = (),
+    plan: Plan | None = None,
+) -> list[Fate]:
+    """What became of each of ``articles`` in ``edition``: its place, or the one reason why not.
+
+    ``edition`` is what ``select_edition`` chose from them with the same ``window``,
+    ``featured_before`` and ``plan``, less the teasers the size budget left out afterwards.
+    """
+    on = edition.date
+    inside = {id(a) for a in published_in(articles, newsletter, on, window)}
+    reasons: dict[int, str] = {}
+    where = (
+        f"{window[0].isoformat()} to {window[1].isoformat()}"
+        if window
+        else f"by the end of {on.isoformat()}"
+    )
+    fresh = []
+    for article in articles:
+        if id(article) not in inside:
+            reasons[id(article)] = f"published outside the window ({where})"
+        elif canonical_url(article.url) in featured_before:
+            reasons[id(article)] = "nothing new: featured in an earlier edition"
+        else:
+            fresh.append(article)
+    for article, original in _copies(sorted(fresh, key=_lead_rank)):
+        if original is not None:
+            reasons[id(article)] = f"a duplicate of {original.title!r}"
+    chosen: Edition | None = None
+    why: dict[str, str] = {}
+    if fresh:
+        chosen, why = _choose(
+            articles, newsletter, on, window=window, featured_before=featured_before, plan=plan
+        )
+    places: dict[str, tuple[str, int]] = {canonical_url(edition.lead.url): ("lead", 0)}
+    for section in edition.sections:
+        for n, teaser in enumerate(section.teasers, 1):
+            places[canonical_url(teaser.url)] = (section.label, n)
+    selected = {canonical_url(a.url) for a in chosen.articles} if chosen else set()
+    budget = f"the size budget ({newsletter.layout.size_budget_kb:g} KB)"
+    fates = []
+    for article in articles:
+        url = canonical_url(article.url)
+        reason = reasons.get(id(article))
+        if reason is None and url in places:
+            place, position = places[url]
+            fates.append(Fate(article, place=place, position=position))
+            continue
+        if reason is None:
+            reason = budget if url in selected else why.get(url, "not chosen")
+        fates.append(Fate(article, reason=reason))
+    return fates
