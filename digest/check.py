@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 from digest.colour import MIN_CONTRAST, contrast_ratio
 from digest.labels import READ_MORE_PHRASES, every_translation
 from digest.models import Newsletter, Theme
-from digest.urls import FORBIDDEN_SCHEMES, WEB_SCHEMES
+from digest.urls import FORBIDDEN_SCHEMES, PLACEHOLDER_HOSTS, WEB_SCHEMES
 
 __all__ = [
     "DEFAULT_BUDGET_KB",
@@ -205,10 +205,6 @@ def check_html(
         findings += check_unsubscribe_url(newsletter)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: (order[f.severity], f.line or 0, f.rule))
-
-
-#: The hosts of the starter config's links (``digest init``): nobody answers there.
-PLACEHOLDER_HOSTS = frozenset({"example.org", "example.com", "example.net"})
 
 
 def check_unsubscribe_url(newsletter: Newsletter) -> list[Finding]:

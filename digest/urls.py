@@ -22,12 +22,17 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 __all__ = [
     "FORBIDDEN_SCHEMES",
     "LINK_SCHEMES",
+    "PLACEHOLDER_HOSTS",
     "WEB_SCHEMES",
     "canonical_url",
     "check_url",
     "on_domains",
     "tag_url",
 ]
+
+#: RFC 2606's example domains, the hosts of the starter config's links (``digest init``):
+#: nobody answers there.
+PLACEHOLDER_HOSTS = frozenset({"example.org", "example.com", "example.net"})
 
 #: Schemes article links may use by default; pass ``url_schemes`` to ``Newsletter``
 #: (or set ``url_schemes`` in a config file) to narrow or widen them.

@@ -45,6 +45,7 @@ from digest.mail.variants import subject_index, subject_variants
 from digest.models import check_timezone
 from digest.suppression.store import SuppressionList
 from digest.suppression.tokens import SECRET_VARIABLE, UnsubscribeTokens
+from digest.urls import PLACEHOLDER_HOSTS
 
 __all__ = [
     "STARTER_UNSUBSCRIBE_URL",
@@ -185,7 +186,6 @@ STARTER_UNSUBSCRIBE_URL = "https://example.org/unsubscribe"
 
 # Names nobody answers at: RFC 2606's example domains and reserved top-level names, and
 # this machine (RFC 6761's localhost).
-_PLACEHOLDER_DOMAINS = ("example.org", "example.com", "example.net")
 _PLACEHOLDER_TOP_LEVEL = frozenset({"example", "invalid", "test", "localhost"})
 _URI = re.compile(r"<([^<>]*)>")
 
@@ -212,7 +212,7 @@ def placeholder_link(uri: str) -> bool:
     host = unquote(host).strip().lower().rstrip(".")
     if not host or host.rpartition(".")[2] in _PLACEHOLDER_TOP_LEVEL:
         return True
-    if any(host == domain or host.endswith("." + domain) for domain in _PLACEHOLDER_DOMAINS):
+    if any(host == domain or host.endswith("." + domain) for domain in PLACEHOLDER_HOSTS):
         return True
     return _local_address(host)
 
