@@ -17,9 +17,8 @@ rest lives in the part it belongs to, each a package whose docstring lists its m
   (unsubscribe pages and provider webhooks).
 
 Imports run downward only (faces, schedule, delivery, pipeline, mail, render, feeds and
-suppression, core);
-the module paths of 0.2 (``digest.config``, ``digest.senders``...) still work for one release,
-with a ``DeprecationWarning``.
+suppression, core). The module paths of 0.2 (``digest.config``, ``digest.senders``...) are gone
+in 0.3: import each name from its new home.
 """
 
 import typing as _typing
@@ -98,10 +97,6 @@ def __dir__() -> list[str]:
 
 
 __version__ = "0.2.0"
-
-from digest._moved import install as _install_moved  # noqa: E402  (after the names it needs)
-
-_install_moved()
 
 __all__ = [
     "Article",
