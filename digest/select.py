@@ -7,14 +7,13 @@ import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 
 from digest.check import is_pixel_size
 from digest.edition import Edition, Section
 from digest.errors import EmptyEditionError, InputError, NothingNewError, PlanError
 from digest.models import Article, Layout, Newsletter, Quote
 from digest.plan import Plan
-from digest.urls import canonical_url
+from digest.urls import CanonicalUrls
 
 __all__ = [
     "Fate",
@@ -33,7 +32,6 @@ __all__ = [
 MAX_ARTICLES = 10_000
 
 
-@lru_cache(maxsize=4 * MAX_ARTICLES)  # every title of the largest edition, and room to spare
 def normalise_title(title: str) -> str:
     """Return a form of ``title`` that ignores case, punctuation and spacing."""
     text = unicodedata.normalize("NFKC", title).casefold()
@@ -41,19 +39,19 @@ def normalise_title(title: str) -> str:
     return " ".join(kept.split())
 
 
-def _rank(article: Article) -> tuple[bool, int, float, str]:
+def _rank(article: Article, urls: CanonicalUrls) -> tuple[bool, int, float, str]:
     """Sort key: editor's picks, then priority, then newest; the URL breaks ties."""
     return (
         not article.featured,
         -article.priority,
         -article.published_at.timestamp(),
-        canonical_url(article.url),
+        urls[article.url],
     )
 
 
-def _lead_rank(article: Article) -> tuple[bool, int, bool, float, str]:
+def _lead_rank(article: Article, urls: CanonicalUrls) -> tuple[bool, int, bool, float, str]:
     """Sort key of lead candidates: like ``_rank``, preferring a story with a picture."""
-    featured, priority, newest, url = _rank(article)
+    featured, priority, newest, url = _rank(article, urls)
     return (featured, priority, not has_picture(article), newest, url)
 
 
@@ -63,18 +61,20 @@ def has_picture(article: Article) -> bool:
     return article.image_url is not None and not tiny
 
 
-def _unique(articles: Iterable[Article]) -> list[Article]:
+def _unique(articles: Iterable[Article], urls: CanonicalUrls) -> list[Article]:
     """Drop later copies of an article, by canonical URL or by normalised title."""
-    return [article for article, original in _copies(articles) if original is None]
+    return [article for article, original in _copies(articles, urls) if original is None]
 
 
-def _copies(articles: Iterable[Article]) -> list[tuple[Article, Article | None]]:
+def _copies(
+    articles: Iterable[Article], urls: CanonicalUrls
+) -> list[tuple[Article, Article | None]]:
     """Each article with the earlier one it copies (same canonical URL or title), or None."""
     by_url: dict[str, Article] = {}
     by_title: dict[str, Article] = {}
     found: list[tuple[Article, Article | None]] = []
     for article in articles:
-        url, title = canonical_url(article.url), normalise_title(article.title)
+        url, title = urls[article.url], normalise_title(article.title)
         original = by_url.get(url) or by_title.get(title)
         if original is None:
             by_url[url] = by_title[title] = article
@@ -89,6 +89,7 @@ MORE_NEWS = "More news"
 def _sections(
     teasers: Sequence[Article],
     newsletter: Newsletter,
+    urls: CanonicalUrls,
     kept: Collection[str] = frozenset(),
     order: Sequence[str] = (),
 ) -> tuple[tuple[Section, ...], dict[str, str]]:
@@ -105,7 +106,7 @@ def _sections(
     reasons: dict[str, str] = {}
 
     def rank(article: Article) -> tuple[int, tuple[bool, int, float, str]]:
-        return (place.get(canonical_url(article.url), len(place)), _rank(article))
+        return (place.get(urls[article.url], len(place)), _rank(article, urls))
 
     groups: dict[str, list[Article]] = {}
     for article in sorted(teasers, key=rank):
@@ -122,7 +123,7 @@ def _sections(
     else:
         for key in others:
             for article in groups[key]:
-                reasons[canonical_url(article.url)] = (
+                reasons[urls[article.url]] = (
                     f"its section {article.section!r} is not one of layout.sections "
                     "(other_sections = false)"
                 )
@@ -132,12 +133,12 @@ def _sections(
         limit = layout.teasers_per_section if spec is None or spec.limit is None else spec.limit
         setting = "teasers_per_section" if spec is None or spec.limit is None else "its limit"
         group = groups.get(key, [])
-        chosen = [a for n, a in enumerate(group) if n < limit or canonical_url(a.url) in kept]
+        chosen = [a for n, a in enumerate(group) if n < limit or urls[a.url] in kept]
         if len(chosen) < len(group):
             name = spec.name if spec else group[0].section
             for article in group:
                 if article not in chosen:
-                    reasons[canonical_url(article.url)] = (
+                    reasons[urls[article.url]] = (
                         f"the cap of section {name!r}: {limit} teasers ({setting})"
                     )
         if chosen:
@@ -148,11 +149,11 @@ def _sections(
         first, rest = sections[: layout.max_sections - 1], sections[layout.max_sections - 1 :]
         gathered = sorted((t for section in rest for t in section.teasers), key=rank)
         limit = max(layout.teasers_per_section, 1)
-        more = [a for n, a in enumerate(gathered) if n < limit or canonical_url(a.url) in kept]
+        more = [a for n, a in enumerate(gathered) if n < limit or urls[a.url] in kept]
         for section in rest:
             for article in section.teasers:
                 if article not in more:
-                    reasons[canonical_url(article.url)] = (
+                    reasons[urls[article.url]] = (
                         f"max_sections = {layout.max_sections}: its section {section.name!r} "
                         f"gathered in {MORE_NEWS!r}, whose cap is {limit} teasers"
                     )
@@ -160,17 +161,18 @@ def _sections(
             *first,
             Section(name=MORE_NEWS, label=MORE_NEWS, teasers=tuple(more), gathered=True),
         ]
-    within = _within(sections, layout.max_stories - 1, kept)
+    within = _within(sections, layout.max_stories - 1, urls, kept)
     placed = {id(t) for section in within for t in section.teasers}
-    for article in _ranked(sections):
+    for article in _ranked(sections, urls):
         if id(article) not in placed:
-            reasons[canonical_url(article.url)] = f"max_stories = {layout.max_stories}"
+            reasons[urls[article.url]] = f"max_stories = {layout.max_stories}"
     return within, reasons
 
 
-def _ranked(sections: Iterable[Section]) -> list[Article]:
+def _ranked(sections: Iterable[Section], urls: CanonicalUrls) -> list[Article]:
     """The teasers of ``sections``, best-ranked first."""
-    return sorted((t for section in sections for t in section.teasers), key=_rank)
+    teasers = (t for section in sections for t in section.teasers)
+    return sorted(teasers, key=lambda article: _rank(article, urls))
 
 
 def _without(sections: Iterable[Section], dropped: Iterable[Article]) -> tuple[Section, ...]:
@@ -187,17 +189,25 @@ def _without(sections: Iterable[Section], dropped: Iterable[Article]) -> tuple[S
 
 
 def _within(
-    sections: Sequence[Section], most: int, kept: Collection[str] = frozenset()
+    sections: Sequence[Section],
+    most: int,
+    urls: CanonicalUrls,
+    kept: Collection[str] = frozenset(),
 ) -> tuple[Section, ...]:
     """The sections with only their ``most`` best-ranked teasers in all, the ``kept`` among them."""
-    ranked = _ranked(sections)
-    others = droppable(ranked, kept)
+    ranked = _ranked(sections, urls)
+    others = droppable(ranked, kept, urls)
     return _without(sections, others[max(0, most - (len(ranked) - len(others))) :])
 
 
-def droppable(ranked: Sequence[Article], kept: Collection[str]) -> list[Article]:
+def droppable(
+    ranked: Sequence[Article], kept: Collection[str], urls: CanonicalUrls | None = None
+) -> list[Article]:
     """``ranked`` with the stories an editor brought back (``kept`` URLs) taken out."""
-    return [a for a in ranked if canonical_url(a.url) not in kept] if kept else list(ranked)
+    if not kept:
+        return list(ranked)
+    urls = CanonicalUrls() if urls is None else urls
+    return [a for a in ranked if urls[a.url] not in kept]
 
 
 def without_teasers(edition: Edition, dropped: Collection[Article]) -> Edition:
@@ -205,9 +215,9 @@ def without_teasers(edition: Edition, dropped: Collection[Article]) -> Edition:
     return edition.model_copy(update={"sections": _without(edition.sections, dropped)})
 
 
-def teasers_by_rank(edition: Edition) -> list[Article]:
+def teasers_by_rank(edition: Edition, urls: CanonicalUrls | None = None) -> list[Article]:
     """The edition's teasers, best-ranked first."""
-    return _ranked(edition.sections)
+    return _ranked(edition.sections, CanonicalUrls() if urls is None else urls)
 
 
 def map_sections(articles: Sequence[Article], section_map: Mapping[str, str]) -> list[Article]:
@@ -315,14 +325,17 @@ def window_stories(
     *,
     window: tuple[datetime, datetime] | None = None,
     featured_before: Collection[str] = (),
+    urls: CanonicalUrls | None = None,
 ) -> list[Article]:
     """The stories an edition dated ``on`` is chosen from, the best lead candidate first.
 
     Without a ``window``, articles published after the end of that day (in the newsletter's
     time zone) are left for a later edition; with one, only articles published inside it
     count. Articles whose canonical URL is in ``featured_before`` are not repeated, and copies
-    of one story (by URL or title) count once.
+    of one story (by URL or title) count once. ``urls`` remembers canonical forms for the
+    caller's selection (a new one when it is None).
     """
+    urls = CanonicalUrls() if urls is None else urls
     if not articles:
         raise EmptyEditionError("no articles: an edition needs at least one article")
     if len(articles) > MAX_ARTICLES:
@@ -341,13 +354,14 @@ def window_stories(
             f"nothing new: none of the {len(articles)} articles was published{where} "
             f"(the newest is dated {newest})"
         )
-    new = [a for a in published if canonical_url(a.url) not in featured_before]
+    new = [a for a in published if urls[a.url] not in featured_before]
     if not new:
         raise NothingNewError(
             f"nothing new: all {len(published)} articles published{where} were featured "
             "in earlier editions"
         )
-    return _unique(sorted(onto_sections(new, newsletter.layout), key=_lead_rank))
+    placed = onto_sections(new, newsletter.layout)
+    return _unique(sorted(placed, key=lambda article: _lead_rank(article, urls)), urls)
 
 
 def select_edition(
@@ -392,13 +406,15 @@ def _choose(
     featured_before: Collection[str] = (),
     recent_quotes: Collection[str] = (),
     plan: Plan | None = None,
+    urls: CanonicalUrls | None = None,
 ) -> tuple[Edition, dict[str, str]]:
     """``select_edition``, and why each story of the window it left out was (by URL)."""
+    urls = CanonicalUrls() if urls is None else urls
     candidates = window_stories(
-        articles, newsletter, on, window=window, featured_before=featured_before
+        articles, newsletter, on, window=window, featured_before=featured_before, urls=urls
     )
     plan = plan or Plan()
-    by_url = {canonical_url(a.url): a for a in candidates}
+    by_url = {urls[a.url]: a for a in candidates}
     unknown = sorted(plan.named() - set(by_url))
     if unknown:
         named = "a story" if len(unknown) == 1 else f"{len(unknown)} stories"
@@ -408,30 +424,31 @@ def _choose(
             f"{', '.join(unknown[:3])}{' …' if len(unknown) > 3 else ''}; take "
             f"{'it' if len(unknown) == 1 else 'them'} out of the plan"
         )
-    left = {canonical_url(url) for url in plan.leave_out}
-    kept = {canonical_url(url) for url in plan.bring_back}
+    left = {urls[url] for url in plan.leave_out}
+    kept = {urls[url] for url in plan.bring_back}
     if left & kept:
         raise PlanError(f"plan: left out and brought back at once: {sorted(left & kept)[0]}")
-    moved = {canonical_url(url): section for url, section in plan.sections.items()}
+    moved = {urls[url]: section for url, section in plan.sections.items()}
     stories = [
         a.model_copy(update={"section": moved[key]}) if key in moved else a
         for a in candidates
-        if (key := canonical_url(a.url)) not in left
+        if (key := urls[a.url]) not in left
     ]
-    if plan.lead is not None and canonical_url(plan.lead) in left:
+    if plan.lead is not None and urls[plan.lead] in left:
         raise PlanError(f"plan: the lead {plan.lead} is also left out")
     if not stories:
         raise PlanError("plan: every story of the window is left out; bring one back")
     lead = stories[0]
     if plan.lead is not None:
-        lead = next(a for a in stories if canonical_url(a.url) == canonical_url(plan.lead))
+        lead = next(a for a in stories if urls[a.url] == urls[plan.lead])
     quote = pick_quote(quotes, on, recent_quotes)
     if plan.quote is not None:
         quote = next((q for q in quotes if q.text == plan.quote), None)
         if quote is None:
             raise PlanError(f"plan: the quote {plan.quote[:60]!r} is not among the quotes given")
-    order = [canonical_url(url) for url in plan.order]
-    sections, reasons = _sections([a for a in stories if a is not lead], newsletter, kept, order)
+    order = [urls[url] for url in plan.order]
+    teasers = [a for a in stories if a is not lead]
+    sections, reasons = _sections(teasers, newsletter, urls, kept, order)
     reasons.update(dict.fromkeys(left, "left out by the editor's plan"))
     edition = Edition(
         date=on,
@@ -481,6 +498,7 @@ def explain_edition(
     ``featured_before`` and ``plan``, less the teasers the size budget left out afterwards.
     """
     on = edition.date
+    urls = CanonicalUrls()
     inside = {id(a) for a in published_in(articles, newsletter, on, window)}
     reasons: dict[int, str] = {}
     where = (
@@ -492,28 +510,35 @@ def explain_edition(
     for article in articles:
         if id(article) not in inside:
             reasons[id(article)] = f"published outside the window ({where})"
-        elif canonical_url(article.url) in featured_before:
+        elif urls[article.url] in featured_before:
             reasons[id(article)] = "nothing new: featured in an earlier edition"
         else:
             fresh.append(article)
-    for article, original in _copies(sorted(fresh, key=_lead_rank)):
+    by_lead_rank = sorted(fresh, key=lambda article: _lead_rank(article, urls))
+    for article, original in _copies(by_lead_rank, urls):
         if original is not None:
             reasons[id(article)] = f"a duplicate of {original.title!r}"
     chosen: Edition | None = None
     why: dict[str, str] = {}
     if fresh:
         chosen, why = _choose(
-            articles, newsletter, on, window=window, featured_before=featured_before, plan=plan
+            articles,
+            newsletter,
+            on,
+            window=window,
+            featured_before=featured_before,
+            plan=plan,
+            urls=urls,
         )
-    places: dict[str, tuple[str, int]] = {canonical_url(edition.lead.url): ("lead", 0)}
+    places: dict[str, tuple[str, int]] = {urls[edition.lead.url]: ("lead", 0)}
     for section in edition.sections:
         for n, teaser in enumerate(section.teasers, 1):
-            places[canonical_url(teaser.url)] = (section.label, n)
-    selected = {canonical_url(a.url) for a in chosen.articles} if chosen else set()
+            places[urls[teaser.url]] = (section.label, n)
+    selected = {urls[a.url] for a in chosen.articles} if chosen else set()
     budget = f"the size budget ({newsletter.layout.size_budget_kb:g} KB)"
     fates = []
     for article in articles:
-        url = canonical_url(article.url)
+        url = urls[article.url]
         reason = reasons.get(id(article))
         if reason is None and url in places:
             place, position = places[url]

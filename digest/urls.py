@@ -5,7 +5,8 @@
 - ``canonical_url``: the form under which copies of one page compare equal: scheme and host
   case, an IDN host in its ASCII (IDNA) form, ``http``/``https``, default ports, ``www.``, a
   trailing slash, the order of query parameters, tracking parameters and percent-encoding
-  (``café`` and ``caf%C3%A9`` are one path) do not matter.
+  (``café`` and ``caf%C3%A9`` are one path) do not matter. ``CanonicalUrls`` remembers the
+  forms one selection or build asks for (the caller owns it; nothing is kept between builds).
 - ``tag_url``: UTM parameters added to a web link's query, the rest of the link as it was; a
   tagged link has the same canonical form as the untagged one.
 - ``on_domains``: whether a URL's host is one of some domains or under one.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Iterable
-from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "LINK_SCHEMES",
     "PLACEHOLDER_HOSTS",
     "WEB_SCHEMES",
+    "CanonicalUrls",
     "canonical_url",
     "check_url",
     "on_domains",
@@ -115,9 +116,6 @@ _NAVIGATION_FRAGMENT = re.compile(
 )
 
 
-# Room for every address of the largest edition (10,000 articles, their links and a plan's):
-# a cache smaller than one build's addresses would be emptied in turn and help nobody.
-@lru_cache(maxsize=40_000)
 def canonical_url(url: str) -> str:
     """Return a form of ``url`` under which copies of the same page compare equal.
 
@@ -150,6 +148,18 @@ def canonical_url(url: str) -> str:
             _encoded(fragment, _PATH_SAFE),
         )
     )
+
+
+class CanonicalUrls(dict[str, str]):
+    """The canonical form of each URL looked up, made once: one per selection or build.
+
+    Selection compares an article's URL several times (ranking, copies, the plan, the caps);
+    ``urls[url]`` makes its form on first use and remembers it for as long as its owner lives.
+    """
+
+    def __missing__(self, url: str) -> str:
+        form = self[url] = canonical_url(url)
+        return form
 
 
 def tag_url(
