@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from html.parser import HTMLParser
 from importlib import resources
 from typing import Any, Literal
@@ -449,12 +449,8 @@ _DECLARATION = re.compile(r"(?<![\w-])([a-zA-Z-]+)\s*:\s*([^;{}]+)")
 _AT_RULE = re.compile(r"@([a-zA-Z-]+)")
 
 
-@lru_cache(maxsize=4096)
 def _css_features(css: str) -> tuple[tuple[str, bool], ...]:
-    """The caniemail slugs a piece of CSS uses, each with whether it sits in an @media block.
-
-    Remembered: an email repeats the same style attribute on many elements.
-    """
+    """The caniemail slugs a piece of CSS uses, each with whether it sits in an @media block."""
     return tuple(_features(css))
 
 
@@ -500,8 +496,12 @@ def _check_css(styles: list[tuple[int, str]]) -> list[Finding]:
     first_line: dict[str, int] = {}
     count: dict[str, int] = {}
     progressive: dict[str, bool] = {}
+    # An email repeats the same style attribute on many elements: each is read once a check.
+    seen: dict[str, tuple[tuple[str, bool], ...]] = {}
     for line, css in styles:
-        for slug, in_media in _css_features(css):
+        if css not in seen:
+            seen[css] = _css_features(css)
+        for slug, in_media in seen[css]:
             if slug not in data["features"]:
                 continue
             first_line.setdefault(slug, line)

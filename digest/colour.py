@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -61,7 +60,6 @@ def dark_theme(theme: Theme) -> dict[str, str]:
 DARK_SURFACE = "#1b1f24"
 
 
-@lru_cache(maxsize=64)
 def _legible_on_dark(colour: str) -> str:
     """The colour, mixed with white until it reaches 4.5:1 on the dark surface."""
     for step in range(11):

@@ -92,7 +92,6 @@ def available() -> frozenset[str]:
     )
 
 
-@lru_cache(maxsize=128)
 def catalog_for(locale: str) -> CatalogChoice:
     """The catalog nearest to ``locale``: itself or a parent, the preferred variant, or English."""
     have = available()

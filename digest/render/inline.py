@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from functools import lru_cache
 from typing import Literal, get_args
 
 import cssutils
@@ -33,7 +32,6 @@ def _refuse_fetch(url: str) -> None:
     return None
 
 
-@lru_cache(maxsize=32)
 def _imports(css: str) -> bool:
     """Whether a stylesheet holds an ``@import`` rule (parsed without following it)."""
     sheet = cssutils.CSSParser(fetcher=_refuse_fetch, validate=False).parseString(css)
