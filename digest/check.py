@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from digest.colour import MIN_CONTRAST, contrast_ratio
 from digest.labels import READ_MORE_PHRASES, every_translation
 from digest.models import Newsletter, Theme
+from digest.pixels import is_pixel_size
 from digest.urls import FORBIDDEN_SCHEMES, PLACEHOLDER_HOSTS, WEB_SCHEMES
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "check_text",
     "check_theme",
     "check_unsubscribe_url",
-    "is_pixel_size",
     "summarise",
     "url_problem",
 ]
@@ -371,17 +371,6 @@ def _check_images(reader: _Reader) -> list[Finding]:
         if problem:
             findings.append(Finding("error", "image-url", f"image {src[:80]!r}: {problem}", line))
     return findings
-
-
-#: A picture this wide or high (or less) is a tracking pixel, not a picture.
-PIXEL_SIZE = 2
-
-
-def is_pixel_size(width: int | None, height: int | None) -> bool:
-    """Whether a declared size is a tracking pixel's (1x1, 2x2, or one side that thin)."""
-    return (width is not None and width <= PIXEL_SIZE) or (
-        height is not None and height <= PIXEL_SIZE
-    )
 
 
 def url_problem(url: str, images: bool = False) -> str | None:

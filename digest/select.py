@@ -8,10 +8,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from digest.check import is_pixel_size
 from digest.edition import Edition, Section
 from digest.errors import EmptyEditionError, InputError, NothingNewError, PlanError
 from digest.models import Article, Layout, Newsletter, Quote
+from digest.pixels import is_pixel_size
 from digest.plan import Plan
 from digest.urls import CanonicalUrls
 

@@ -14,8 +14,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from digest.check import is_pixel_size
 from digest.markup import html_fragment
+from digest.pixels import is_pixel_size
 from digest.urls import on_domains
 
 __all__ = [
