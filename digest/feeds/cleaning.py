@@ -14,7 +14,6 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import ftfy
 import lxml.html
@@ -458,35 +457,32 @@ def _cut_tree(element: lxml.html.HtmlElement, remaining: int, kept: list[str] | 
 REPEATED_SHARE = 0.5
 
 
-def drop_repeated(items: list[dict[str, Any]], key: str = "summary_html") -> int:
-    """Drop the paragraphs that open or close most items of one feed alike; how many dropped.
+def drop_repeated(summaries: list[str | None]) -> int:
+    """Drop the paragraphs that open or close most summaries of one feed alike; how many dropped.
 
     A video channel puts the same sponsor paragraph in every description; a site the same
     disclaimer. Paragraphs are compared by their text (case and spacing aside); one found in
-    three items or more, and in half of those that have text, goes from all of them.
+    three summaries or more, and in half of those that have text, goes from all of them.
+    ``summaries`` (HTML, or None) are changed in place.
     """
-    parsed = []
-    for item in items:
-        value = item.get(key)
-        root = html_fragment(value) if isinstance(value, str) and value else None
-        parsed.append((item, root))
+    parsed = [html_fragment(value) if value else None for value in summaries]
     blocks: dict[str, int] = {}
-    for _, root in parsed:
+    for root in parsed:
         if root is not None:
             for text in {_block_text(child) for child in root if isinstance(child.tag, str)}:
                 if text:
                     blocks[text] = blocks.get(text, 0) + 1
-    having = sum(root is not None for _, root in parsed)
+    having = sum(root is not None for root in parsed)
     repeated = {text for text, n in blocks.items() if n >= 3 and n >= having * REPEATED_SHARE}
     dropped = 0
-    for item, root in parsed:
+    for index, root in enumerate(parsed):
         if root is None or not repeated:
             continue
         for child in [c for c in root if isinstance(c.tag, str)]:
             if _block_text(child) in repeated:
                 child.drop_tree()
                 dropped += 1
-        item[key] = fragment_html(root) or None
+        summaries[index] = fragment_html(root) or None
     return dropped
 
 

@@ -85,15 +85,15 @@ def test_bylines_lose_their_addresses(byline: str, expected: str | None) -> None
 
 def test_a_paragraph_every_item_repeats_is_dropped() -> None:
     sponsor = "<p>This video is sponsored by Example VPN. Get 20% off at example.com/vpn</p>"
-    items = [
-        {"summary_html": f"<p>Episode {n} is about rivers number {n}.</p>{sponsor}"}
-        for n in range(5)
+    summaries: list[str | None] = [
+        f"<p>Episode {n} is about rivers number {n}.</p>{sponsor}" for n in range(5)
     ]
-    items.append({"summary_html": "<p>A short one, no sponsor.</p>"})
-    assert drop_repeated(items) == 5
-    assert all("sponsored" not in item["summary_html"] for item in items)
-    assert items[0]["summary_html"] == "<p>Episode 0 is about rivers number 0.</p>"
-    two = [{"summary_html": f"<p>Own {n}</p>{sponsor}"} for n in range(2)]
+    summaries += ["<p>A short one, no sponsor.</p>", None]
+    assert drop_repeated(summaries) == 5
+    assert all("sponsored" not in (summary or "") for summary in summaries)
+    assert summaries[0] == "<p>Episode 0 is about rivers number 0.</p>"
+    assert summaries[-1] is None
+    two: list[str | None] = [f"<p>Own {n}</p>{sponsor}" for n in range(2)]
     assert drop_repeated(two) == 0  # two items are not enough to call it boilerplate
 
 

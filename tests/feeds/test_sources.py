@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from digest import Newsletter
 from digest.errors import SourceError
 from digest.feeds.fetch import Fetcher
+from digest.feeds.formats import FORMATS, detect_format
 from digest.feeds.sources import Source, read_source, read_sources
 
 from ..helpers import FIXTURES
@@ -157,3 +160,51 @@ def test_a_source_needs_one_location() -> None:
         Source(path=Path("a.xml"), url="https://example.org/feed")
     with pytest.raises(ValueError, match="url must be http"):
         Source(url="file:///etc/passwd")
+
+
+def test_every_feed_format_a_source_can_name_has_a_reader() -> None:
+    named = set(get_args(Source.model_fields["format"].annotation))
+    # "auto" is told apart by detect_format; "json" is a data document, not a feed.
+    assert set(FORMATS) == named - {"auto", "json"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("a.csv", b"title,url\n", "csv"),
+        ("a.xml", b'{"version": "https://jsonfeed.org/version/1.1"}', "jsonfeed"),
+        ("a.json", b'{"articles": []}', "json"),
+        ("a.json", b"<rss version='2.0'/>", "feed"),
+    ],
+)
+def test_an_auto_source_s_format_comes_from_its_name_or_first_bytes(
+    name: str, content: bytes, kind: str
+) -> None:
+    assert detect_format(Source(path=Path(name)), content) == kind
+    assert detect_format(Source(path=Path(name), format="csv"), content) == "csv"
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ({"title": 7, "url": "https://radio.example/7"}, "TypeError: title is int, not text"),
+        (
+            {"title": "Seven", "url": ["https://radio.example/7"]},
+            "TypeError: url is list, not text",
+        ),
+        (
+            {"title": "Seven", "authors": [{"name": 7}]},
+            "TypeError: authors[0].name is int, not text",
+        ),
+    ],
+)
+def test_a_json_feed_entry_with_a_field_of_the_wrong_kind_is_named(
+    tmp_path: Path, newsletter: Newsletter, entry: dict[str, object], reason: str
+) -> None:
+    good = {"title": "Fine", "url": "https://radio.example/1", "date_published": "2026-11-20"}
+    feed = {"version": "https://jsonfeed.org/version/1.1", "items": [good, entry]}
+    path = tmp_path / "feed.json"
+    path.write_text(json.dumps(feed))
+    result = read_source(Source(path=path), newsletter)
+    assert [a.title for a in result.articles] == ["Fine"]
+    assert result.warnings == [f"source '{path}': item 2: skipped, not an item ({reason})"]
