@@ -28,7 +28,8 @@ from digest.feeds.pictures import MIN_SIDE
 from digest.feeds.source import Source
 from digest.files import read_limited
 from digest.labels import labels_for
-from digest.models import Article, Newsletter, Quote
+from digest.models import Article, Layout, Newsletter, Quote
+from digest.select import section_key
 
 __all__ = [
     "MAX_SOURCE_BYTES",
@@ -154,10 +155,12 @@ def _articles(
             summary_html=repeated[id(item)],
             author=clean_byline(item.author) if item.author is not None else None,
         )
-        section = section_name(item.categories[0]) if item.categories else default_section
+        section = _section([section_name(c) for c in item.categories], newsletter.layout)
         try:
             result.articles.append(
-                Article.model_validate(cleaned.article_fields(section), context=context)
+                Article.model_validate(
+                    cleaned.article_fields(section or default_section), context=context
+                )
             )
         except ValidationError as error:
             skipped.append(f"{item.where}: skipped: {describe_validation_error(error)}")
@@ -173,6 +176,23 @@ def _articles(
         )
     result.warnings += [f"source {source.label!r}: {line}" for line in skipped]
     return result
+
+
+def _section(categories: Sequence[str], layout: Layout) -> str | None:
+    """The category that names the item's section: the first that is one of ``layout.sections``.
+
+    A category matches a section as ``select.onto_sections`` puts it there: through
+    ``section_map``, ignoring case, accents and a plural s (``Football``, ``Sport`` goes to
+    "Sport" when "Sport" is configured). With none matching, the first category; None
+    without categories.
+    """
+    if layout.sections:
+        wanted = {section_key(spec.name) for spec in layout.sections}
+        renamed = {key.casefold(): value for key, value in layout.section_map.items()}
+        for category in categories:
+            if section_key(renamed.get(category.casefold(), category)) in wanted:
+                return category
+    return categories[0] if categories else None
 
 
 #: The most pictures of one URL source whose size is read from their first bytes, and the
