@@ -30,6 +30,7 @@ from pathlib import Path
 
 from personalise import mailing, rows
 
+from digest import email_bytes
 from digest.delivery.settings import DeliverySettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,7 +144,7 @@ def send_command(kind: str, count: int = 5000) -> None:
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         digest = mailing().digest
-        (base / "edition.eml").write_bytes(digest.as_bytes())
+        (base / "edition.eml").write_bytes(email_bytes(digest))
         (base / "list.txt").write_text("".join(f"r{n}@example.org\n" for n in range(count)))
         config = (ROOT / "examples" / "riverside" / "newsletter.toml").read_text()
         config = config.replace(

@@ -2,7 +2,7 @@
 
 Run: python benchmarks/readme_path.py [--readers 20000] [--rounds 5]
 
-- the README's way: ``digest.messages(rows)`` with plain rows (dicts);
+- the README's way: ``reader_messages(digest, rows)`` with plain rows (dicts);
 - the fastest path: ``reader_chunks(rows)`` and ``Copies.message_bytes`` for each reader;
 - Reader objects made one by one and passed to ``digest.messages`` (the old README's way).
 
@@ -23,7 +23,7 @@ from timing import riverside_digest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digest import Reader
+from digest import Reader, reader_messages
 from digest.mail.copies import Copies
 from digest.mail.readers import reader_chunks
 
@@ -55,13 +55,13 @@ def main() -> None:
     table = rows(args.readers)
 
     def readme() -> int:
-        return sum(len(m.data) for m in digest.messages(table))
+        return sum(len(m.data) for m in reader_messages(digest, table))
 
     def fastest() -> int:
         return sum(len(copies.message_bytes(r)) for chunk in reader_chunks(table) for r in chunk)
 
     def objects() -> int:
-        return sum(len(m.data) for m in digest.messages([Reader(**row) for row in table]))
+        return sum(len(m.data) for m in reader_messages(digest, [Reader(**row) for row in table]))
 
     readme(), fastest(), objects()  # warm up: variants rendered, caches filled
     rates: dict[str, list[float]] = {"readme": [], "fastest": [], "objects": []}

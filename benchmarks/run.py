@@ -16,7 +16,7 @@ from pathlib import Path
 
 from timing import median_ms
 
-from digest import Article, Newsletter, Quote, Renderer, build_digest, load_config
+from digest import Article, Newsletter, Quote, Renderer, build_digest, email_bytes, load_config
 from digest.feeds.data import load_data
 from digest.render import compile_mjml
 from digest.render.inline import inline_css
@@ -82,14 +82,14 @@ def measure(
         # compiled environments, so the cache is emptied first).
         _environments.cache_clear()
         fresh = Renderer()
-        return build_digest(
-            articles, newsletter, SEED_DATE, quotes=quotes, renderer=fresh
-        ).as_bytes()
+        return email_bytes(
+            build_digest(articles, newsletter, SEED_DATE, quotes=quotes, renderer=fresh)
+        )
 
     def whole() -> bytes:
-        return build_digest(
-            articles, newsletter, SEED_DATE, quotes=quotes, renderer=renderer
-        ).as_bytes()
+        return email_bytes(
+            build_digest(articles, newsletter, SEED_DATE, quotes=quotes, renderer=renderer)
+        )
 
     def jinja() -> str:
         fresh_context = renderer.context(edition, newsletter) | context

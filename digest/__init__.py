@@ -37,6 +37,10 @@ if _typing.TYPE_CHECKING:
     from digest.errors import SendError as SendError
     from digest.errors import SourceError as SourceError
     from digest.errors import TemplateError as TemplateError
+    from digest.mail.copies import reader_messages as reader_messages
+    from digest.mail.message import email_bytes as email_bytes
+    from digest.mail.message import email_message as email_message
+    from digest.mail.message import esp_fields as esp_fields
     from digest.models import Article as Article
     from digest.models import Newsletter as Newsletter
     from digest.models import Quote as Quote
@@ -65,6 +69,10 @@ _LAZY = {
     "SourceError": "errors",
     "TemplateError": "errors",
     "run_build": "schedule.build",
+    "email_bytes": "mail.message",
+    "email_message": "mail.message",
+    "esp_fields": "mail.message",
+    "reader_messages": "mail.copies",
     "Article": "models",
     "Newsletter": "models",
     "Quote": "models",
@@ -120,7 +128,11 @@ __all__ = [
     "TemplateError",
     "build_digest",
     "check_html",
+    "email_bytes",
+    "email_message",
+    "esp_fields",
     "load_config",
+    "reader_messages",
     "run_build",
     "select_edition",
 ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from digest.models import Article, Quote
+from digest.text import one_line
 
-__all__ = ["Edition", "Section"]
+__all__ = ["Edition", "Section", "edition_key", "edition_key_date"]
 
 
 class Section(BaseModel):
@@ -43,3 +45,21 @@ class Edition(BaseModel):
     def articles(self) -> tuple[Article, ...]:
         """Every article in the edition, the lead first, in reading order."""
         return (self.lead, *(t for s in self.sections for t in s.teasers))
+
+
+def edition_key(newsletter_name: str, on: date, number: int | None) -> str:
+    """What the send ledger knows an edition by: the newsletter, the date, the number."""
+    suffix = f" #{number}" if number is not None else ""
+    return f"{one_line(newsletter_name)} {on.isoformat()}{suffix}"
+
+
+_KEY_DATE = re.compile(r" (\d{4}-\d{2}-\d{2})(?: #\d+)?\Z")
+
+
+def edition_key_date(key: str) -> date | None:
+    """The date an ``edition_key`` names (its newsletter's name may hold dates too)."""
+    found = _KEY_DATE.search(key)
+    try:
+        return date.fromisoformat(found.group(1)) if found else None
+    except ValueError:
+        return None

@@ -1,39 +1,37 @@
-"""The whole pipeline in one call: select, render, inline, and the message forms."""
+"""The whole pipeline in one call: select, render, inline and check; content, never bytes.
+
+The message forms (a MIME message, its bytes, an ESP's fields, each reader's copy) are made
+from a ``Digest`` by ``digest.mail``.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from digest.check import Finding, check_html, check_text, summarise
-from digest.edition import Edition
+from digest.edition import Edition, edition_key
 from digest.errors import CheckError, InputError, describe_validation_error
 from digest.labels import catalog_for
 from digest.links import tag_edition
-from digest.mail.message import build_message, edition_key, message_bytes, message_fields
-from digest.models import HTML_TAG, Article, Newsletter, Quote, Reader
+from digest.models import HTML_TAG, Article, Newsletter, Quote
 from digest.plan import Plan
 from digest.render.inline import inline_css
 from digest.render.renderer import RenderedEdition, Renderer, RenderOptions
 from digest.select import droppable, select_edition, teasers_by_rank, without_teasers
 from digest.urls import canonical_url
 
-if TYPE_CHECKING:
-    from digest.mail.copies import ReaderMessage
-
 __all__ = ["Digest", "build_digest"]
 
 
 @dataclass(frozen=True)
 class Digest:
-    """A finished edition: the selection, and the email ready for any sender."""
+    """A finished edition: the selection, and the email's content (``digest.mail`` writes it)."""
 
     edition: Edition
     newsletter: Newsletter
@@ -53,48 +51,10 @@ class Digest:
             self.edition.date, self.newsletter.schedule.send_time, tzinfo=self.newsletter.zone
         )
 
-    def _content(self) -> dict[str, Any]:
-        return {
-            "newsletter": self.newsletter,
-            "subject": self.subject,
-            "html": self.html,
-            "text": self.text,
-            "sent_at": self.sent_at,
-            "edition": self.edition_key,
-        }
-
     @property
     def edition_key(self) -> str:
         """What the send ledger knows this edition by: the newsletter, the date, the number."""
         return edition_key(self.newsletter.name, self.edition.date, self.edition.number)
-
-    def message(self, to: Sequence[str] = ()) -> EmailMessage:
-        """Return the email as a ``multipart/alternative`` MIME message."""
-        return build_message(**self._content(), to=to)
-
-    def as_bytes(self, to: Sequence[str] = ()) -> bytes:
-        """Return the serialised message, ready for ``smtplib`` or an ``.eml`` file."""
-        return message_bytes(**self._content(), to=to)
-
-    def messages(
-        self,
-        readers: Iterable[Reader | Mapping[str, Any]],
-        executor: Executor | None = None,
-        chunk: int = 1000,
-    ) -> Iterator[ReaderMessage]:
-        """Each reader's own copy, streamed: ``for message in digest.messages(rows)``.
-
-        Readers may be plain rows (``{"address": …, "name": …}``), validated in bulk: the
-        fastest way in. See ``digest.mail.copies.Copies``; pass an ``executor`` to spread
-        chunks over processes.
-        """
-        from digest.mail.copies import Copies  # the personalisation stage builds on this one
-
-        return Copies(self).messages(readers, executor=executor, chunk=chunk)
-
-    def fields(self, to: Sequence[str] = ()) -> dict[str, str]:
-        """Return headers and bodies as plain strings, for an ESP's HTTP API."""
-        return message_fields(**self._content(), to=to)
 
 
 def build_digest(

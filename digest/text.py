@@ -20,6 +20,7 @@ __all__ = [
     "columns",
     "cut_text",
     "end_cut",
+    "one_line",
     "one_line_text",
     "wrap",
 ]
@@ -142,3 +143,11 @@ def one_line_text(value: str) -> str:
     if _PLAIN_LINE.fullmatch(value):
         return value
     return " ".join(clean_text(value).split())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(value: str) -> str:
+    """Control characters (CR, LF, NUL, ...) become spaces; runs of spaces become one."""
+    return " ".join(_CONTROL.sub(" ", value).split())

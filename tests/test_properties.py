@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digest import DigestError, Newsletter, Renderer, build_digest
+from digest import DigestError, Newsletter, Renderer, build_digest, email_bytes
 from digest.feeds.data import parse_edition_data
 from digest.select import select_edition
 
@@ -166,7 +166,7 @@ def test_the_whole_build_raises_only_digest_errors(values: dict[str, str]) -> No
     page = read_page(digest.html)
     assert "script" not in page.tags
     assert not [a for a in page.attributes if a[1].startswith("on")]
-    assert digest.as_bytes()
+    assert email_bytes(digest)
 
 
 FEED_HTML = st.lists(

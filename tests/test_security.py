@@ -20,6 +20,7 @@ from digest import (
     RenderOptions,
     TemplateError,
     build_digest,
+    email_bytes,
 )
 from digest.addresses import email_address
 from digest.feeds.data import parse_edition_data
@@ -117,7 +118,7 @@ ACCEPTED = [
     (
         "title",
         "Hi\r\nBcc: victim@example.org",
-        lambda page, d: "Bcc" not in message_from_bytes(d.as_bytes(), policy=policy.default),
+        lambda page, d: "Bcc" not in message_from_bytes(email_bytes(d), policy=policy.default),
     ),
     ("author", "<img src=x onerror=alert(1)>", lambda page, d: page.images == []),
     (
@@ -294,7 +295,7 @@ def test_recipients_cannot_inject_headers(
 ) -> None:
     digest = build_digest([make_article()], newsletter, ON)
     with pytest.raises(InputError, match=r"to\[0\]: not an email address"):
-        digest.as_bytes(to=[to])
+        email_bytes(digest, to=[to])
 
 
 def test_names_and_subject_cannot_inject_headers(
@@ -307,7 +308,7 @@ def test_names_and_subject_cannot_inject_headers(
             "sender": {"name": "Sender\nX-Evil: 1", "address": "news@example.org"},
         }
     )
-    raw = build_digest([make_article(title="T\r\nX-Evil: 2")], evil, ON).as_bytes()
+    raw = email_bytes(build_digest([make_article(title="T\r\nX-Evil: 2")], evil, ON))
     message = message_from_bytes(raw, policy=policy.default)
     assert list(message.keys()) == HEADER_NAMES
     assert b"\nBcc" not in raw and b"\nX-Evil" not in raw
@@ -320,7 +321,7 @@ def test_international_addresses(make_article: ArticleFactory, newsletter: Newsl
         | {"sender": {"name": "Redaksi Jürgen ✉", "address": "kabar@bücher.example"}}
     )
     digest = build_digest([make_article()], intl, ON)
-    raw = digest.as_bytes(to=["leser@straße.example"])
+    raw = email_bytes(digest, to=["leser@straße.example"])
     assert raw.isascii()
     message = message_from_bytes(raw, policy=policy.default)
     assert message["From"].addresses[0].addr_spec == "kabar@xn--bcher-kva.example"
@@ -328,7 +329,7 @@ def test_international_addresses(make_article: ArticleFactory, newsletter: Newsl
     # IDNA 2008: straße stays straße (IDNA 2003 made it strasse, another domain).
     assert message["To"].addresses[0].domain == "xn--strae-oqa.example"
     with pytest.raises(InputError, match="Internationalized characters before the @-sign"):
-        digest.as_bytes(to=["jürgen@example.org"])
+        email_bytes(digest, to=["jürgen@example.org"])
 
 
 @pytest.mark.parametrize(

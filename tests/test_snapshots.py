@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from digest import email_bytes
+
 from .helpers import EXAMPLE_EDITIONS, build_example
 from .htmltools import read_page
 
@@ -29,7 +31,7 @@ def assert_snapshot(output: bytes, snapshot: Path, update: bool) -> None:
 @pytest.mark.parametrize("part", ["html", "txt", "eml"])
 def test_example_matches_snapshot(example: str, part: str, update_snapshots: bool) -> None:
     digest = build_example(example)
-    parts = {"html": digest.html.encode(), "txt": digest.text.encode(), "eml": digest.as_bytes()}
+    parts = {"html": digest.html.encode(), "txt": digest.text.encode(), "eml": email_bytes(digest)}
     assert_snapshot(parts[part], SNAPSHOTS / f"{example}.{part}", update_snapshots)
 
 

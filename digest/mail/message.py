@@ -17,9 +17,10 @@ from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
-from typing import NotRequired, TypedDict, Unpack
+from typing import TYPE_CHECKING, NotRequired, TypedDict, Unpack
 
 from digest.addresses import email_address
+from digest.edition import edition_key, edition_key_date
 from digest.errors import InputError
 from digest.mail.mime import (
     MessageSpec,
@@ -36,13 +37,23 @@ from digest.mail.mime import (
 )
 from digest.models import Newsletter
 
+if TYPE_CHECKING:
+    from digest.pipeline import Digest
+
 __all__ = [
+    "EDITION_HEADER",
     "HEADER_ORDER",
     "MESSAGE_POLICY",
     "Headers",
     "MessageContent",
     "build_message",
     "display_address",
+    "edition_content",
+    "edition_key",
+    "edition_key_date",
+    "email_bytes",
+    "email_message",
+    "esp_fields",
     "in_order",
     "message_bytes",
     "message_fields",
@@ -141,24 +152,6 @@ def feedback_id(newsletter: Newsletter, on: date) -> str:
     """
     domain = newsletter.sender.address.rsplit("@", 1)[1]
     return f"{on:%Y%m%d}:{_label(newsletter)}:newsletter:{domain}"
-
-
-def edition_key(newsletter_name: str, on: date, number: int | None) -> str:
-    """What the send ledger knows an edition by: the newsletter, the date, the number."""
-    suffix = f" #{number}" if number is not None else ""
-    return f"{one_line(newsletter_name)} {on.isoformat()}{suffix}"
-
-
-_KEY_DATE = re.compile(r" (\d{4}-\d{2}-\d{2})(?: #\d+)?\Z")
-
-
-def edition_key_date(key: str) -> date | None:
-    """The date an ``edition_key`` names (its newsletter's name may hold dates too)."""
-    found = _KEY_DATE.search(key)
-    try:
-        return date.fromisoformat(found.group(1)) if found else None
-    except ValueError:
-        return None
 
 
 #: The order headers are written in, by every message builder.
@@ -331,3 +324,31 @@ def build_message(**content: Unpack[MessageContent]) -> EmailMessage:
         message_bytes(**content), _class=EmailMessage, policy=MESSAGE_POLICY
     )
     return message
+
+
+def edition_content(digest: Digest, to: str | Sequence[str] = ()) -> MessageContent:
+    """What the edition's single message is made of: ``digest``'s content, to ``to``."""
+    return {
+        "newsletter": digest.newsletter,
+        "subject": digest.subject,
+        "html": digest.html,
+        "text": digest.text,
+        "sent_at": digest.sent_at,
+        "edition": digest.edition_key,
+        "to": to,
+    }
+
+
+def email_message(digest: Digest, to: Sequence[str] = ()) -> EmailMessage:
+    """The edition as a ``multipart/alternative`` MIME message (``to``: its recipients)."""
+    return build_message(**edition_content(digest, to))
+
+
+def email_bytes(digest: Digest, to: Sequence[str] = ()) -> bytes:
+    """The edition as RFC 5322 bytes, ready for ``smtplib`` or an ``.eml`` file."""
+    return message_bytes(**edition_content(digest, to))
+
+
+def esp_fields(digest: Digest, to: Sequence[str] = ()) -> dict[str, str]:
+    """The edition's headers and bodies as plain strings, for an ESP's HTTP API."""
+    return message_fields(**edition_content(digest, to))

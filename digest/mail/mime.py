@@ -24,6 +24,7 @@ from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from digest.errors import RenderError
+from digest.text import one_line
 
 __all__ = [
     "MessageSpec",
@@ -62,9 +63,6 @@ _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}")
 
 
@@ -91,11 +89,6 @@ def _name(name: str) -> str:
 def _plain(value: str) -> bool:
     """Whether ``value`` can be written as it is: printable ASCII, nothing a parser decodes."""
     return value.isascii() and _PRINTABLE.fullmatch(value) is not None and "=?" not in value
-
-
-def one_line(value: str) -> str:
-    """Control characters (CR, LF, NUL, ...) become spaces; runs of spaces become one."""
-    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def _encoded_words(value: str, size: int = _WORD_BYTES) -> list[str]:

@@ -20,6 +20,7 @@ from digest.errors import DigestError, InputError
 from digest.feeds.data import load_data
 from digest.feeds.sources import Fetch, SourceResult, read_sources
 from digest.files import BuildLock, StrPath
+from digest.mail.message import email_bytes
 from digest.mail.variants import with_subject_variants
 from digest.models import Article
 from digest.pipeline import Digest, build_digest
@@ -29,12 +30,13 @@ from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.commit import Journal
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History
-from digest.select import edition_window, published_in, window_stories
+from digest.select import Fate, edition_window, explain_edition, published_in, window_stories
 from digest.urls import canonical_url
 
 __all__ = [
     "BuildResult",
     "edition_date",
+    "edition_message",
     "gather",
     "prepare",
     "recover",
@@ -55,6 +57,8 @@ class BuildResult:
     #: What the edition left out, by why: ``outside the window``, ``featured before``,
     #: ``duplicates`` and ``caps`` (the caps, the size budget or the editor's plan).
     left_out: dict[str, int] = field(default_factory=dict)
+    #: With ``explain``: what became of each article read, its place or why it was left out.
+    fates: list[Fate] = field(default_factory=list)
 
 
 def edition_date(config: BuildConfig, on: date | None = None) -> date:
@@ -191,22 +195,26 @@ def run_build(
     fetch: Fetch | None = None,
     allow_oversize: bool = False,
     check: bool = True,
+    explain: bool = False,
 ) -> BuildResult:
     """Build, write and record one edition as one commit.
 
     Builds of one config take turns (a lock beside the history); the files in ``out_dir``, the
     archive and the history change together or not at all, and a build that was interrupted
-    is rolled back when the next one starts.
+    is rolled back when the next one starts. With ``explain``, the result's ``fates`` say
+    where each article went or why it was left out.
     """
     out_dir = Path(out_dir)
     on = edition_date(config, on)
     gathered = gather(config, extra, fetch)
     created = not out_dir.exists()
     featured: set[str] = set()
+    plan: Plan | None = None
     try:
         with _committing(config, out_dir) as (history, journal, _):
             if history is not None:
                 featured = history.featured_before(on)
+                plan = history.plan(on)
             digest, window = prepare(
                 config,
                 on,
@@ -215,6 +223,7 @@ def run_build(
                 number,
                 allow_oversize=allow_oversize,
                 check=check,
+                plan=plan,
             )
             refuse_sent(config, out_dir, digest)
             files = {out_dir: edition_files(config, digest, recipients or config.to)}
@@ -239,7 +248,32 @@ def run_build(
     noticed = summarise(f for f in digest.findings if f.severity != "info")
     warnings = [*gathered.warnings, *noticed]
     left_out = left_out_by_reason(config, on, gathered.articles, window, featured, digest)
-    return BuildResult(digest, written, warnings, window, left_out)
+    fates = (
+        explain_edition(
+            gathered.articles,
+            config.newsletter,
+            digest.edition,
+            window=window,
+            featured_before=featured,
+            plan=plan,
+        )
+        if explain
+        else []
+    )
+    return BuildResult(
+        digest, written, warnings, window, left_out, _in_edition_order(fates, digest)
+    )
+
+
+def _in_edition_order(fates: Sequence[Fate], digest: Digest) -> list[Fate]:
+    """The fates as the edition shows them (the lead, each section), then those left out."""
+    places = ["lead", *(section.label for section in digest.edition.sections)]
+    return sorted(
+        fates,
+        key=lambda fate: (
+            (places.index(fate.place), fate.position) if fate.place in places else (len(places), 0)
+        ),
+    )
 
 
 def left_out_by_reason(
@@ -331,6 +365,17 @@ def _journal_db(history: History | None, out_dir: Path) -> Iterator[sqlite3.Conn
             path.unlink(missing_ok=True)
 
 
+def edition_message(config: BuildConfig, digest: Digest, recipients: Sequence[str] = ()) -> bytes:
+    """The edition's ``.eml`` as ``digest build`` writes it, with an A/B test's subjects."""
+    eml = email_bytes(digest, to=list(recipients))
+    test = config.delivery.subject_test if config.delivery is not None else None
+    if test is not None:
+        renderer = Renderer(digest.options)
+        subjects = [renderer.subject(digest.edition, digest.newsletter, s) for s in test.subjects]
+        eml = with_subject_variants(eml, subjects)
+    return eml
+
+
 def edition_files(
     config: BuildConfig, digest: Digest, recipients: Sequence[str]
 ) -> dict[str, bytes]:
@@ -340,12 +385,7 @@ def edition_files(
     other variants in ``X-Digest-Subject-B`` … (``digest.mail.variants``), for ``digest send``.
     """
     stem = f"edition-{digest.edition.date.isoformat()}"
-    eml = digest.as_bytes(to=list(recipients))
-    test = config.delivery.subject_test if config.delivery is not None else None
-    if test is not None:
-        renderer = Renderer(digest.options)
-        subjects = [renderer.subject(digest.edition, digest.newsletter, s) for s in test.subjects]
-        eml = with_subject_variants(eml, subjects)
+    eml = edition_message(config, digest, recipients)
     named = {
         f"{stem}.html": digest.html.encode(),
         f"{stem}.txt": digest.text.encode(),

@@ -48,15 +48,14 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from digest.delivery.eml import send_eml
-from digest.delivery.proofs import proof
-from digest.delivery.providers import make_sender
-from digest.errors import ConfigError, DigestError
+from digest.errors import DigestError, SendError
 from digest.pipeline import Digest
 from digest.plan import Plan
+from digest.schedule.build import edition_message
 from digest.schedule.config import BuildConfig
 from digest.schedule.desk import Desk
 from digest.schedule.history import content_hashes
+from digest.schedule.sending import SendRequest, send_edition
 from digest.web.body import ClientDisconnect, Refused, log_disconnect, read_body, read_model
 
 __all__ = ["DeskSession", "make_desk", "proof_sender"]
@@ -186,16 +185,17 @@ def _findings(digest: Digest) -> list[dict[str, str]]:
 
 
 def proof_sender(config: BuildConfig) -> Callable[[bytes, list[str]], int]:
-    """Sends a proof of a message through the config's ``[delivery]``; how many were sent."""
+    """Sends proofs of an edition as ``digest send --to`` does; how many got every subject."""
 
     def send_proof(raw: bytes, to: list[str]) -> int:
-        if config.delivery is None:
-            raise ConfigError("no [delivery] table: say how the proof is sent")
-        sender = make_sender(config.delivery)
-        try:
-            return send_eml(proof(raw), to, sender).sent  # never recorded in the ledger
-        finally:
-            sender.close()
+        # An A/B test's edition sends one proof of each subject, [Proof A], [Proof B] ...
+        outcome = send_edition(config, raw, SendRequest(to=tuple(to)))
+        if outcome.stopped:
+            raise SendError(f"the proof stopped: {outcome.stopped}")
+        for report in outcome.reports.values():
+            for address, reason in report.refused.items():
+                raise SendError(f"the proof to {address} was refused: {reason}")
+        return outcome.sent
 
     return send_proof
 
@@ -306,7 +306,7 @@ def make_desk(
         _, digest = current()
         try:
             sent = await anyio.to_thread.run_sync(
-                send_proof, digest.as_bytes(), list(desk.config.desk.proof_to)
+                send_proof, edition_message(desk.config, digest), list(desk.config.desk.proof_to)
             )
         except DigestError as error:
             return JSONResponse({"error": str(error)}, 400)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from digest import email_bytes
 from digest.delivery.eml import send_eml
 from digest.delivery.settings import DkimSettings, SmtpSettings
 from digest.delivery.smtp import SmtpSender
@@ -33,7 +34,7 @@ def send(key: DkimKey, domain: str, recipients: list[str]) -> tuple[Inbox, objec
     settings = SmtpSettings(host="127.0.0.1", port=port, security="none", dkim=dkim)
     try:
         with SmtpSender(settings) as sender:
-            report = send_eml(build_example("tangerangnews").as_bytes(), recipients, sender)
+            report = send_eml(email_bytes(build_example("tangerangnews")), recipients, sender)
     finally:
         controller.stop()
     return inbox, report

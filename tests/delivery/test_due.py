@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest import email_bytes
 from digest.delivery.eml import local_send_times, read_recipients, send_eml
 from digest.delivery.ledger import SendLedger
 from digest.delivery.settings import SmtpSettings
@@ -27,7 +28,7 @@ ZONES = [
 
 
 def test_a_list_across_24_zones_gets_it_at_each_readers_morning_once(tmp_path: Path) -> None:
-    raw = build_example("tangerangnews").as_bytes()  # dated 16 September 2025, 07:00 in Jakarta
+    raw = email_bytes(build_example("tangerangnews"))  # dated 16 September 2025, 07:00 in Jakarta
     lines = [f"r{n:02}@example.org {zone}" for n, zone in enumerate(ZONES)] + ["nozone@example.org"]
     zones: dict[str, str] = {}
     recipients = read_recipients(lines, "list", zones)

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from digest import email_bytes
 from digest.delivery.eml import send_eml
 from digest.delivery.ledger import SendLedger
 from digest.delivery.providers import make_sender
@@ -73,7 +74,7 @@ class Killing:
 
 @functools.cache
 def edition_bytes() -> bytes:
-    return build_example("tangerangnews").as_bytes()
+    return email_bytes(build_example("tangerangnews"))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from digest import email_bytes
 from digest.delivery.eml import local_send_times, read_recipients, send_eml
 from digest.delivery.ledger import SendLedger
 from digest.delivery.pace import Pace
@@ -159,7 +160,7 @@ def test_cron_every_ten_minutes_keeps_the_calendar_and_the_cap_and_follows_the_p
     tmp_path: Path,
 ) -> None:
     """Four readers in each of 24 zones, 07:00 where each lives, working hours in Jakarta."""
-    raw = build_example("tangerangnews").as_bytes()  # dated 16 September 2025, 07:00 in Jakarta
+    raw = email_bytes(build_example("tangerangnews"))  # dated 16 September 2025, 07:00 in Jakarta
     lines = [f"r{n:03}@example.org {ZONES[n % 24]}" for n in range(96)]
     zones: dict[str, str] = {}
     recipients = read_recipients(lines, "list", zones)

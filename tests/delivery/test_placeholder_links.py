@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from digest import email_bytes
 from digest.delivery.eml import STARTER_UNSUBSCRIBE_URL, placeholder_link, placeholder_links
 from digest.errors import PlaceholderLinkError
 
@@ -102,12 +103,14 @@ def test_names_under_a_public_suffix_are_not(labels: list[str], suffix: str) -> 
 
 
 def test_the_links_of_a_built_edition_are_its_list_unsubscribe_uris() -> None:
-    raw = build_example("tangerangnews", settings={"unsubscribe_url": REAL}).as_bytes()
+    raw = email_bytes(build_example("tangerangnews", settings={"unsubscribe_url": REAL}))
     assert placeholder_links(raw, "https://example.org/unsubscribe") == []
-    raw = build_example(
-        "tangerangnews",
-        settings={"unsubscribe_url": REAL, "unsubscribe_mailto": "leave@example.org"},
-    ).as_bytes()
+    raw = email_bytes(
+        build_example(
+            "tangerangnews",
+            settings={"unsubscribe_url": REAL, "unsubscribe_mailto": "leave@example.org"},
+        )
+    )
     assert placeholder_links(raw) == ["mailto:leave@example.org?subject=unsubscribe"]
     # A message without List-Unsubscribe carries the config's link in its footer.
     plain = b"From: news@news.org\r\nSubject: s\r\n\r\nbody\r\n"
@@ -245,7 +248,7 @@ def test_any_placeholder_in_the_emls_list_unsubscribe_is_refused(
     config = starter(tmp_path, port)
     config.write_text(config.read_text().replace(STARTER_UNSUBSCRIBE_URL, REAL))  # fixed since
     eml = tmp_path / "edition.eml"
-    eml.write_bytes(build_example("tangerangnews", settings=settings).as_bytes())
+    eml.write_bytes(email_bytes(build_example("tangerangnews", settings=settings)))
     code, lines, _ = send(tmp_path, eml, "--recipients", "readers.txt")
     assert code == 8 and len(lines) == 1, lines
     assert f"the unsubscribe link '{shown}' is a placeholder" in lines[0]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from digest import email_bytes
 from digest.delivery.eml import send_eml
 from digest.delivery.ledger import SendLedger
 from digest.delivery.postmark import PostmarkSender
@@ -28,7 +29,7 @@ pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 
 @pytest.fixture(scope="module")
 def raw() -> bytes:
-    return build_example("tangerangnews").as_bytes()
+    return email_bytes(build_example("tangerangnews"))
 
 
 def settings_for(api: ProviderApi, **options: Any) -> DeliverySettings:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from digest import email_bytes
 from digest.delivery.eml import read_recipients, send_eml
 from digest.delivery.ledger import SendLedger
 from digest.delivery.settings import SmtpSettings
@@ -37,7 +38,7 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture
 def eml(tmp_path: Path) -> Path:
     path = tmp_path / "edition.eml"
-    path.write_bytes(build_example("tangerangnews").as_bytes())
+    path.write_bytes(email_bytes(build_example("tangerangnews")))
     return path
 
 
@@ -338,13 +339,13 @@ def test_a_rebuilt_edition_resumes_its_first_send_and_says_it_changed(
     inbox, port = smtp_server
     config = config_for(tmp_path, port)
     first, rebuilt = tmp_path / "first.eml", tmp_path / "rebuilt.eml"
-    first.write_bytes(build_example("tangerangnews").as_bytes())
+    first.write_bytes(email_bytes(build_example("tangerangnews")))
 
     def edited(articles: list[Any]) -> list[Any]:
         lead = articles[0].model_copy(update={"summary": "A summary edited after the send."})
         return [lead, *articles[1:]]
 
-    rebuilt.write_bytes(build_example("tangerangnews", edit=edited).as_bytes())
+    rebuilt.write_bytes(email_bytes(build_example("tangerangnews", edit=edited)))
     assert first.read_bytes() != rebuilt.read_bytes()
     readers = [f"reader{n}@example.org" for n in range(60)]
     (tmp_path / "half.txt").write_text("\n".join(readers[:30]))
@@ -535,9 +536,9 @@ def test_each_copy_is_dated_as_its_batch_leaves_and_otherwise_as_built(signed: b
             pass
 
     url = "https://tangerangnews.example/unsubscribe/{token}" if signed else None
-    raw = build_example(
-        "tangerangnews", settings={"unsubscribe_url": url} if url else {}
-    ).as_bytes()
+    raw = email_bytes(
+        build_example("tangerangnews", settings={"unsubscribe_url": url} if url else {})
+    )
     tokens = UnsubscribeTokens("a-secret-of-sixteen-or-more", "list") if signed else None
     before = datetime.now(UTC).replace(microsecond=0)
     report = send_eml(raw, [f"r{n}@example.org" for n in range(7)], Keep(), tokens=tokens)

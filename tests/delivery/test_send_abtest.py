@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from digest import load_config
+from digest import email_bytes, load_config
 from digest.delivery.abtest import SubjectTest
 from digest.delivery.ledger import SendLedger
 from digest.mail.mime import one_line
@@ -242,4 +242,4 @@ def test_any_subjects_come_back_exactly_as_written(subjects: list[str]) -> None:
 
 @functools.cache
 def build_example_bytes() -> bytes:
-    return build_example("tangerangnews").as_bytes()
+    return email_bytes(build_example("tangerangnews"))

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from digest import email_bytes
 from digest.delivery import http as http_api
 from digest.delivery.eml import send_eml
 from digest.delivery.ledger import SendLedger
@@ -47,7 +48,7 @@ UNSUBSCRIBE = "https://lists.tangerang-digest.id/berhenti"
 
 def edition() -> bytes:
     """The example edition, with the list's own unsubscribe link."""
-    return build_example("tangerangnews", settings={"unsubscribe_url": UNSUBSCRIBE}).as_bytes()
+    return email_bytes(build_example("tangerangnews", settings={"unsubscribe_url": UNSUBSCRIBE}))
 
 
 class Closes:

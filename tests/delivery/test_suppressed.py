@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from digest import email_bytes
 from digest.delivery.eml import send_eml
 from digest.delivery.ledger import SendLedger
 from digest.delivery.mailing import Mailing
@@ -61,7 +62,7 @@ def test_an_unsubscribe_during_a_long_send_is_honoured_for_the_rest(
         with SuppressionList(store) as listed, SendLedger(tmp_path / "sends.sqlite3") as ledger:
             if path == "eml":
                 with make_sender(settings(port)) as sender:
-                    raw = build_example("riverside").as_bytes()
+                    raw = email_bytes(build_example("riverside"))
                     report = send_eml(raw, addresses, sender, ledger, suppressions=listed)
             else:
                 mailing = Mailing(build_example("riverside"), tokens=TOKENS)

@@ -12,7 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digest import Article, Newsletter, Reader, build_digest
+from digest import (
+    Article,
+    Newsletter,
+    Reader,
+    build_digest,
+    email_bytes,
+    email_message,
+    esp_fields,
+    reader_messages,
+)
 from digest.delivery.mailing import Mailing
 from digest.mail.mime import header_uri, text_header
 from digest.text import cut_text
@@ -64,11 +73,11 @@ def test_hostile_titles_stay_text_in_every_message_form(
         newsletter.layout.subject_length,
     )
     assert digest.subject == expected
-    assert_exact_headers(digest.as_bytes(to=["a@example.org"]), expected, "a@example.org")
-    assert digest.message(to=["a@example.org"])["Subject"] == expected
-    assert "\n" not in digest.fields()["subject"] and "\r" not in digest.fields()["subject"]
+    assert_exact_headers(email_bytes(digest, to=["a@example.org"]), expected, "a@example.org")
+    assert email_message(digest, to=["a@example.org"])["Subject"] == expected
+    assert "\n" not in esp_fields(digest)["subject"] and "\r" not in esp_fields(digest)["subject"]
     reader = Reader(address="b@example.org", name="=?UTF-8?Q?=0D=0ABcc:_x@evil.example?=")
-    (copy,) = digest.messages([reader])
+    (copy,) = reader_messages(digest, [reader])
     assert_exact_headers(copy.data, expected, "b@example.org")
 
 
@@ -76,7 +85,7 @@ def test_an_ascii_title_that_looks_encoded_reads_back_as_written(
     make_article: ArticleFactory, newsletter: Newsletter
 ) -> None:
     title = "=?UTF-8?Q?x=0D=0ABcc:_victim@evil.example?="
-    raw = build_digest([make_article(title=title)], newsletter, ON).as_bytes()
+    raw = email_bytes(build_digest([make_article(title=title)], newsletter, ON))
     assert parse(raw)["Subject"].endswith(title)
     assert b"Bcc" not in raw.split(b"\r\n\r\n")[0]
 
@@ -92,7 +101,7 @@ def test_a_reader_name_in_the_subject_cannot_add_headers(
         options=__import__("digest").RenderOptions(template_dir=tmp_path),
     )
     name = "Eve =?UTF-8?Q?=0D=0ABcc:_victim@evil.example?="
-    (copy,) = digest.messages([Reader(address="eve@example.org", name=name)])
+    (copy,) = reader_messages(digest, [Reader(address="eve@example.org", name=name)])
     message = parse(copy.data)
     assert list(message.keys()) == HEADER_NAMES
     assert message["Subject"] == f"{name}: news"
@@ -109,7 +118,7 @@ def test_sender_names_of_any_kind_are_written_and_read_back(
         newsletter.model_dump() | {"sender": {"name": name, "address": "r@example.org"}}
     )
     digest = build_digest([make_article()], branded, ON)
-    for raw in (digest.as_bytes(), digest.message().as_bytes()):
+    for raw in (email_bytes(digest), email_message(digest).as_bytes()):
         sender = parse(raw)["From"].addresses
         assert [(a.display_name, a.addr_spec) for a in sender] == [(name, "r@example.org")]
 
@@ -131,8 +140,8 @@ def test_list_unsubscribe_is_https_with_one_uri_per_kind(
         hostile,
         ON,
     )
-    (copy,) = digest.messages([Reader(address="a@example.org")])
-    for raw in (digest.as_bytes(), copy.data):
+    (copy,) = reader_messages(digest, [Reader(address="a@example.org")])
+    for raw in (email_bytes(digest), copy.data):
         value = parse(raw)["List-Unsubscribe"]
         assert value == (
             "<https://x.example/u%3E%2C%3Cmailto:unsub@evil.example>, "
@@ -151,10 +160,10 @@ def test_non_ascii_unsubscribe_urls_become_uris_not_encoded_words(
         changed(newsletter, unsubscribe_url=url),
         ON,
     )
-    raw = digest.as_bytes()
+    raw = email_bytes(digest)
     assert b"List-Unsubscribe: <https://xn--bcher-kva.example/abmelden/stra%C3%9Fe" in raw
     assert b"=?" not in raw.split(b"\r\n\r\n")[0]
-    assert digest.fields()["list_unsubscribe"].isascii()
+    assert esp_fields(digest)["list_unsubscribe"].isascii()
 
 
 def test_text_headers_fold_at_spaces_and_encode_the_rest() -> None:
@@ -200,8 +209,8 @@ def test_any_title_name_and_url_gives_exactly_the_expected_headers(
         return
     digest = build_digest([article], sent_by, ON)
     expected = digest.subject
-    assert_exact_headers(digest.as_bytes(to=["a@example.org"]), expected, "a@example.org")
-    (copy,) = digest.messages([reader])
+    assert_exact_headers(email_bytes(digest, to=["a@example.org"]), expected, "a@example.org")
+    (copy,) = reader_messages(digest, [reader])
     assert_exact_headers(copy.data, expected, "r@example.org")
     assert parse(copy.data)["List-Unsubscribe"] == f"<https://u.example/{token}>"
 
@@ -229,7 +238,7 @@ def test_an_unsubscribe_url_with_an_encoded_word_reads_back_as_written(
     newsletter: Newsletter, make_article: ArticleFactory
 ) -> None:
     url = "https://example.org/u?t==?utf-8?q?=0D=0A?=&x=1"
-    raw = build_digest([make_article()], changed(newsletter, unsubscribe_url=url), ON).as_bytes()
+    raw = email_bytes(build_digest([make_article()], changed(newsletter, unsubscribe_url=url), ON))
     value = str(parse(raw)["List-Unsubscribe"])
     assert value == "<https://example.org/u?t==%3Futf-8?q?=0D=0A?=&x=1>"
     assert "\r" not in value and "\n" not in value
@@ -252,10 +261,11 @@ def test_list_id_and_feedback_id_name_the_list_in_every_copy(
         newsletter.model_dump() | {"name": name, "sender": sender.model_dump()}
     )
     digest = build_digest([make_article()], named, ON)
-    copies = digest.messages(
-        [Reader(address="a@example.org"), Reader(address="b@example.org", unsubscribe_token="t")]
+    copies = reader_messages(
+        digest,
+        [Reader(address="a@example.org"), Reader(address="b@example.org", unsubscribe_token="t")],
     )
-    for raw in (digest.as_bytes(), *(copy.data for copy in copies)):
+    for raw in (email_bytes(digest), *(copy.data for copy in copies)):
         message = parse(raw)
         assert list(message.keys()) == HEADER_NAMES
         phrase, list_id = parseaddr(str(message["List-Id"]))

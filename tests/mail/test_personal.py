@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from digest import reader_messages
 from digest.delivery.mailing import Mailing
 from digest.mail.copies import _values, unsubscribe_url_for
 from digest.mail.mime import quoted_printable
@@ -173,7 +174,7 @@ def test_any_name_fills_in_exactly(greeting: Mailing, name: str, plan: str) -> N
 
 def test_digest_messages_is_the_short_way(mailing: Mailing) -> None:
     readers = [Reader(address="s@example.org", sections=("business",))]
-    assert [m.data for m in mailing.digest.messages(readers)] == [
+    assert [m.data for m in reader_messages(mailing.digest, readers)] == [
         m.data for m in mailing.messages(readers)
     ]
 
@@ -201,7 +202,7 @@ def test_copies_use_the_templates_the_digest_was_built_with(tmp_path: Any) -> No
         tmp_path, "Hello {{ reader.name }} on the {{ reader.fields.plan }} plan"
     )
     reader = Reader(address="z@example.org", name="Zoë", fields={"plan": "gold"})
-    (message,) = digest.messages([reader])
+    (message,) = reader_messages(digest, [reader])
     html = parsed(message.data).get_body(("html",)).get_content()
     assert "Hello Zoë on the gold plan" in html
     assert Mailing(digest).render(reader) == Mailing(digest).from_scratch(reader)
@@ -229,7 +230,7 @@ def test_article_data_cannot_name_a_reader_placeholder(placeholder: str) -> None
     mailing = Mailing(digest)
     subject, html, text = mailing.render(reader)
     assert (subject, html, text) == mailing.from_scratch(reader)
-    (copy,) = digest.messages([reader])
+    (copy,) = reader_messages(digest, [reader])
     body = parsed(copy.data).get_body(("html",)).get_content()
     assert f"https://evil.example/t.png?who={placeholder}" in body
     assert "victim%40example.org" not in body and "secret" not in body.split("unsubscribe")[0]
@@ -431,8 +432,8 @@ def test_plain_rows_make_the_same_copies_as_readers_and_bad_rows_name_themselves
     ]
     readers = [Reader(**row) for row in rows]  # type: ignore[arg-type]
     expected = [m.data for m in mailing.messages(readers)]
-    assert [m.data for m in mailing.digest.messages(rows)] == expected
+    assert [m.data for m in reader_messages(mailing.digest, rows)] == expected
     with ProcessPoolExecutor(max_workers=2) as pool:
         assert [m.data for m in mailing.messages(rows, executor=pool, chunk=2)] == expected
     with pytest.raises(InputError, match=r"reader 2: address"):
-        list(mailing.digest.messages([rows[0], {"address": "not an address"}]))
+        list(reader_messages(mailing.digest, [rows[0], {"address": "not an address"}]))

@@ -29,6 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from digest import email_bytes
 from digest.delivery.eml import send_eml
 from digest.delivery.ledger import SendLedger
 from digest.delivery.mailing import Mailing
@@ -356,7 +357,7 @@ def test_every_send_path_mails_exactly_those_whose_newest_event_lets_them(
         with SuppressionList(store) as listed, SendLedger(tmp_path / "sends.sqlite3") as ledger:
             if path == "eml":
                 with make_sender(_smtp(port)) as sender:
-                    raw = build_example("riverside").as_bytes()
+                    raw = email_bytes(build_example("riverside"))
                     report = send_eml(raw, readers, sender, ledger, suppressions=listed)
             else:
                 mailing = Mailing(build_example("riverside"), tokens=TOKENS)
