@@ -59,6 +59,12 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Write the email even if the checks find errors (they are still printed).",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Print a line for each story: the lead, its section and place, or why it was left out "
+    "(printed with --quiet too).",
+)
 @QUIET
 def build(
     config_path: Path,
@@ -69,6 +75,7 @@ def build(
     out_dir: Path | None,
     allow_oversize: bool,
     no_check: bool,
+    explain: bool,
     quiet: bool,
 ) -> None:
     """Build one edition: HTML, plain text, an .eml message and its archive page.
@@ -98,7 +105,10 @@ def build(
         extra=article_paths,
         allow_oversize=allow_oversize,
         check=not no_check,
+        explain=explain,
     )
+    for fate in result.fates:
+        click.echo(fate.describe())
     if quiet:
         return
     for message in result.warnings:
