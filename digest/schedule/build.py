@@ -20,6 +20,7 @@ from digest.errors import DigestError, InputError
 from digest.feeds.data import load_data
 from digest.feeds.sources import Fetch, SourceResult, read_sources
 from digest.files import BuildLock, StrPath
+from digest.mail.message import email_bytes
 from digest.mail.variants import with_subject_variants
 from digest.models import Article
 from digest.pipeline import Digest, build_digest
@@ -35,6 +36,7 @@ from digest.urls import canonical_url
 __all__ = [
     "BuildResult",
     "edition_date",
+    "edition_message",
     "gather",
     "prepare",
     "recover",
@@ -363,6 +365,17 @@ def _journal_db(history: History | None, out_dir: Path) -> Iterator[sqlite3.Conn
             path.unlink(missing_ok=True)
 
 
+def edition_message(config: BuildConfig, digest: Digest, recipients: Sequence[str] = ()) -> bytes:
+    """The edition's ``.eml`` as ``digest build`` writes it, with an A/B test's subjects."""
+    eml = email_bytes(digest, to=list(recipients))
+    test = config.delivery.subject_test if config.delivery is not None else None
+    if test is not None:
+        renderer = Renderer(digest.options)
+        subjects = [renderer.subject(digest.edition, digest.newsletter, s) for s in test.subjects]
+        eml = with_subject_variants(eml, subjects)
+    return eml
+
+
 def edition_files(
     config: BuildConfig, digest: Digest, recipients: Sequence[str]
 ) -> dict[str, bytes]:
@@ -372,12 +385,7 @@ def edition_files(
     other variants in ``X-Digest-Subject-B`` … (``digest.mail.variants``), for ``digest send``.
     """
     stem = f"edition-{digest.edition.date.isoformat()}"
-    eml = digest.as_bytes(to=list(recipients))
-    test = config.delivery.subject_test if config.delivery is not None else None
-    if test is not None:
-        renderer = Renderer(digest.options)
-        subjects = [renderer.subject(digest.edition, digest.newsletter, s) for s in test.subjects]
-        eml = with_subject_variants(eml, subjects)
+    eml = edition_message(config, digest, recipients)
     named = {
         f"{stem}.html": digest.html.encode(),
         f"{stem}.txt": digest.text.encode(),
