@@ -34,8 +34,10 @@ LAYERS: list[set[str]] = [
         "environment",
     },
     {"render", "feeds", "suppression"},
-    {"mail"},
+    # The whole pipeline in one call: content, never bytes.
     {"pipeline"},
+    # Messages: the one MIME writer, personalised copies.
+    {"mail"},
     {"delivery"},
     {"schedule"},
     # The faces.
@@ -52,17 +54,15 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
 
 
-def _type_checking_only(node: ast.AST) -> bool:
-    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-
-
 def imports_of(path: Path) -> set[str]:
-    """The digest modules ``path`` imports when it runs, inside functions too."""
+    """The digest modules ``path`` imports, inside functions and for type checking too.
+
+    A ``TYPE_CHECKING`` import counts: one that runs upward says the type lives on the wrong
+    floor.
+    """
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if _type_checking_only(node):
-            return
         if isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path}: a relative import ({ast.unparse(node)})"
             module = node.module or ""

@@ -35,8 +35,8 @@ from digest.errors import DigestError, SendError
 from digest.files import BuildLock, Database, open_wal, spreadsheet_csv, transaction, write_file
 
 if TYPE_CHECKING:
-    from digest.delivery.abtest import Decision
     from digest.delivery.senders import Receipt
+    from digest.delivery.subject_test import Decision
     from digest.files import StrPath
 
 __all__ = ["LedgerRow", "SendLedger"]
@@ -258,7 +258,8 @@ class SendLedger(Database):
         ).fetchone()
         if row is None:
             return None
-        from digest.delivery.abtest import Decision  # not at import: digest send starts faster
+        # Not at import: digest send starts faster.
+        from digest.delivery.subject_test import Decision
 
         winner, how, decided, counts, metric = row
         try:

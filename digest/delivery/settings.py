@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from digest.delivery.abtest import SubjectTestSettings
+from digest.delivery.subject_test import SubjectTestSettings
 
 __all__ = [
     "DeliverySettings",
