@@ -2,6 +2,7 @@
 
 The header row names ``Article`` fields (at least ``title``, ``url`` and ``published_at``);
 ``section`` is the item's one category, and any other field is passed on as it is written.
+Rows whose times are all midnight, or all one time, are dated with their days, as feeds are.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import csv
 import io
 
 from digest.errors import SourceError
-from digest.feeds.item import FeedItem, FeedRead
+from digest.feeds.item import FeedItem, FeedRead, days_when_times_are_invented
 from digest.feeds.source import Source
 from digest.models import Newsletter
 
@@ -74,4 +75,4 @@ def read_csv(source: Source, raw: bytes, newsletter: Newsletter) -> FeedRead:
                 columns=columns,
             )
         )
-    return FeedRead(items)
+    return FeedRead(days_when_times_are_invented(items))
