@@ -217,6 +217,11 @@ def test_digest_build_without_explain_prints_no_fates(tmp_path: Path) -> None:
     done = run_command("build", "--config", "n.toml", "--date", "2026-11-23", "-q", cwd=folder)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+    done = run_command("build", "--config", "n.toml", "--date", "2026-11-23", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    assert "left out" not in done.stdout.splitlines()[0]
+    (summary,) = [line for line in done.stdout.splitlines() if "not in it: " in line]
+    assert summary.endswith("(--explain says why each story was left out)")
 
 
 # The property: every article read gets exactly one fate, and the fates are the built edition.

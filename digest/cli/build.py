@@ -132,7 +132,7 @@ def build(
             "caps": "left out by the caps, the size budget or the plan",
         }
         shown = "; ".join(f"{n} {reasons[why]}" for why, n in result.left_out.items())
-        click.echo(f"  not in it: {shown} (digest plan show lists the window's stories)")
+        click.echo(f"  not in it: {shown} (--explain says why each story was left out)")
     for path in result.files:
         click.echo(f"  {path}")
 
