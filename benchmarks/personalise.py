@@ -34,10 +34,11 @@ from typing import Any
 from digest import build_digest, load_config
 from digest.delivery.mailing import Mailing
 from digest.feeds.data import load_data
-from digest.mail.copies import _escape, _values, unsubscribe_url_for
 from digest.mail.message import message_bytes
 from digest.mail.mime import quoted_printable
+from digest.mail.placeholders import escape, reader_values
 from digest.mail.readers import reader_chunks
+from digest.mail.unsubscribe import unsubscribe_url_for
 from digest.models import Reader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +77,7 @@ def floor(mail: Mailing, count: int, start: int) -> int:
     variants = {}
     for index, segment in enumerate(SEGMENTS):
         reader = Reader(address="x@example.org", name="x", sections=segment, unsubscribe_token="t")
-        variants[index] = mail._variant(reader, _values(reader, mail.digest.newsletter))
+        variants[index] = mail._variant(reader, reader_values(reader, mail.links))
     size = 0
     for row in rows(count, start):
         variant = variants[int(row["address"][6:].split("@")[0]) % len(SEGMENTS)]
@@ -85,7 +86,7 @@ def floor(mail: Mailing, count: int, start: int) -> int:
         for split in (variant.text, variant.html):
             out.append(split.encoded[0])
             for key, place, piece in zip(split.keys, split.places, split.encoded[1:], strict=True):
-                out += (quoted_printable(_escape(values.get(key, ""), place)), piece)
+                out += (quoted_printable(escape(values.get(key, ""), place)), piece)
         size += len(b"".join(out))
     return size
 

@@ -35,9 +35,7 @@ ALLOWED = {
     "render/renderer:_environments": "compiled templates of one list of folders (16 at most): "
     "a build makes up to four renderers of the same templates, about 50 ms each to compile",
     "mail/message:_content_key": "the last few editions' content keys (16 at most)",
-    "mail/copies:_token_place": "where a token goes in the last few unsubscribe bases",
-    "mail/copies:_token_uri_place": "where a token goes in the last few unsubscribe bases",
-    "mail/mime:_address_of": "the last few sender lines' addresses (64 at most)",
+    "mail/mime/read:_address_of": "the last few sender lines' addresses (64 at most)",
 }
 
 _CACHES = {"cache", "lru_cache", "cached"}

@@ -40,7 +40,10 @@ from digest.mail.mime import (
     envelope_sender,
     frame,
     quoted_printable,
+    write_copy,
 )
+from digest.mail.placeholders import Split
+from digest.mail.unsubscribe import EML_HEADER_STAND_IN, EML_STAND_IN
 from digest.mail.variants import subject_index, subject_variants
 from digest.models import check_timezone
 from digest.suppression.store import SuppressionList
@@ -297,23 +300,24 @@ class _Message:
         """The message with ``recipient`` as its only ``To`` (and their own unsubscribe link)."""
         to = address_header("To", [("", recipient)])
         if self.links is None:
-            return self.before + to + self.after
+            return write_copy((self.before, to, self.after), (), (), {})
         self.check_tokens(tokens)
         assert tokens is not None
         return self.links.fill(to, tokens.token(recipient))
 
 
 #: What a built ``.eml`` holds where each reader's token goes (``unsubscribe_url`` with it).
-STAND_IN = "{token}"
-_HEADER_STAND_IN = b"%7Btoken%7D"
+STAND_IN = EML_STAND_IN
+_HEADER_STAND_IN = EML_HEADER_STAND_IN
+_TOKEN = re.compile(r"\{(token)\}")
 
 
 class _ReaderLinks:
     """A built message cut where each reader's token goes, its parts encoded once.
 
     The bodies are quoted-printable, where a token could be cut by a soft line break: they
-    are read back, cut at the stand-in and each piece encoded on its own (as the copies of
-    ``digest.mail.copies`` are), so a reader's message is joined, never encoded again.
+    are read back and cut at the stand-in (``Split``, as personalised copies are), so a
+    reader's message is joined by the MIME writer (``write_copy``), never encoded again.
     """
 
     def __init__(self, before: bytes, after: bytes) -> None:
@@ -338,17 +342,13 @@ class _ReaderLinks:
         self.before = before.split(_HEADER_STAND_IN)
         self.own = own.split(_HEADER_STAND_IN)
         self.frame = frame(boundary, [sub for sub, _ in parts])
-        self.parts = [[quoted_printable(piece) for piece in t.split(STAND_IN)] for _, t in parts]
+        self.parts = [Split.of(t, _TOKEN, markup=False) for _, t in parts]
 
     def fill(self, to: bytes, token: str) -> bytes:
         """The message for one reader: their ``To`` line and their token in every place."""
         mark = token.encode("ascii")
-        out = [mark.join(self.before), to, mark.join(self.own)]
-        encoded = quoted_printable(token)
-        for piece, pieces in zip(self.frame, self.parts, strict=False):
-            out += (piece, encoded.join(pieces))
-        out.append(self.frame[-1])
-        return b"".join(out)
+        head = [mark.join(self.before), to, mark.join(self.own)]
+        return write_copy(head, self.frame, self.parts, {"token": token})
 
 
 def send_eml(

@@ -20,10 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
-from functools import lru_cache
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from digest.check import check_copy, summarise, url_problem
 from digest.edition import Edition
@@ -37,25 +35,30 @@ from digest.mail.message import (
     in_order,
     message_bytes,
     message_id,
-    one_click,
-    unsubscribe_uris,
 )
 from digest.mail.mime import (
+    CopyPlan,
     address_header,
-    assemble,
     check_header_block,
     check_header_line,
     frame,
-    header_uri,
     id_header,
     one_line,
-    quoted_printable,
     text_header,
     uri_list_header,
+    write_copy,
 )
+from digest.mail.placeholders import ScratchValues, Split, Tokens, reader_values
 from digest.mail.readers import reader_chunks
+from digest.mail.unsubscribe import (
+    STAND_IN,
+    UnsubscribeLinks,
+    one_click,
+    unsubscribe_uris,
+    unsubscribe_url_for,
+)
 from digest.mail.variants import subject_index
-from digest.models import Newsletter, Reader
+from digest.models import Reader
 from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
 from digest.suppression.tokens import UnsubscribeTokens
@@ -83,222 +86,11 @@ SUBJECT_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VariantKey = tuple[tuple[str, ...] | None, frozenset[str], tuple[str, ...], int]
 
 
-Where = Literal["text", "attribute", "raw"]
-
 _T = TypeVar("_T")
-
-
-# A value placed in an attribute is filled in only when it holds nothing an HTML serialiser
-# might encode there (libxml2 percent-encodes spaces and non-ASCII in links); other values
-# are rendered from scratch for that reader.
-_ATTRIBUTE_SAFE = re.compile(r"[A-Za-z0-9\-_.!~*()@/:=?;#%&,+]*")
-
-
-# The attribute a placeholder stands in (the last name=" before it, inside its tag), and what
-# of its value comes before the placeholder.
-_ATTRIBUTE_NAME = re.compile(r"([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*[\"']?([^\"'<>]*)\Z")
-
-
-#: Attributes whose value is a URL a reader's value must not turn into javascript: or worse.
-_URL_ATTRIBUTES = frozenset(
-    {"href", "src", "action", "formaction", "background", "poster", "cite", "srcset", "data"}
-)
 
 
 # An address the header writer writes as it is (and short enough never to need more care).
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,190}")
-
-
-def unsubscribe_url_for(reader: Reader, newsletter: Newsletter) -> str | None:
-    """The reader's unsubscribe link: their own, or the newsletter's with their token."""
-    if reader.unsubscribe_url:
-        return reader.unsubscribe_url
-    base = newsletter.contact.unsubscribe_url
-    if base is None or reader.unsubscribe_token is None:
-        return base
-    return _link(base, reader.unsubscribe_token)
-
-
-# Tokens are letters, digits and ._~- (the model's pattern), which URL encoding leaves as they
-# are: a link is the same text, cut where a stand-in token went, with the real token put there.
-_STAND_IN = "digesttokenstandin"
-
-
-def _link(base: str, token: str) -> str:
-    """``base`` with ``token`` put in: as ``{token}``, or as a ``token`` parameter."""
-    if "{token}" in base:
-        return base.replace("{token}", token)
-    place = _token_place(base)
-    return _query_link(base, token) if place is None else place[0] + token + place[1]
-
-
-def _query_link(base: str, token: str) -> str:
-    parts = urlsplit(base)
-    query = parts.query + ("&" if parts.query else "") + urlencode({"token": token})
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-
-
-@lru_cache(maxsize=16)
-def _token_place(base: str) -> tuple[str, str] | None:
-    """``base`` with a ``token`` parameter, cut where its value goes (None: do it each time)."""
-    if _STAND_IN in base:
-        return None
-    before, _, after = _query_link(base, _STAND_IN).partition(_STAND_IN)
-    return before, after
-
-
-@lru_cache(maxsize=16)
-def _token_uri_place(base: str) -> tuple[str, str] | None:
-    """The List-Unsubscribe URI of ``base`` with a token, cut where the token goes.
-
-    None when that cannot be exact: the token would stand in the host (which is lowercased)
-    or more than once.
-    """
-    if _STAND_IN in base:
-        return None
-    url = _link(base, _STAND_IN)
-    if url.count(_STAND_IN) != 1 or _STAND_IN in urlsplit(url).netloc:
-        return None
-    encoded = header_uri(url)
-    if encoded.count(_STAND_IN) != 1:
-        return None
-    head, _, tail = encoded.partition(_STAND_IN)
-    return head, tail
-
-
-class _Tokens(dict[str, Any]):
-    """``reader`` in a template: placeholders made of a random nonce.
-
-    Values that are empty for the readers of a variant are passed as they are (""), so that
-    ``{% if reader.name %}`` is decided exactly; the others are placeholders, and the sandbox
-    notes anything a template does with them besides printing them (see ``digest.render.sandbox``).
-    """
-
-    def __init__(self, nonce: str, present: frozenset[str], fields: tuple[str, ...]) -> None:
-        self.nonce, self.present = nonce, present
-        super().__init__(
-            {key: self.token(key) for key in ("name", "address", "unsubscribe_url")},
-            fields=_FieldTokens(self, fields),
-        )
-
-    def token(self, key: str) -> str:
-        return f"@@{self.nonce}.{key}@@" if key in self.present else ""
-
-
-class _FieldTokens(dict[str, str]):
-    """``reader.fields`` in a template: the readers' field names, each with its placeholder.
-
-    The names come in the readers' order, with "" where the value is empty, so that the
-    mapping iterates, counts, ``get``s and tests ``in`` as the reader's own does; a name none
-    of them has is "".
-    """
-
-    def __init__(self, tokens: _Tokens, names: tuple[str, ...]) -> None:
-        super().__init__({name: tokens.token(f"fields.{name}") for name in names})
-        self.tokens = tokens
-
-    def __missing__(self, key: str) -> str:
-        return self.tokens.token(f"fields.{key}")
-
-
-def _values(reader: Reader, newsletter: Newsletter) -> dict[str, str]:
-    values = {
-        "name": reader.name or "",
-        "address": reader.address,
-        "unsubscribe_url": unsubscribe_url_for(reader, newsletter) or "",
-    }
-    values.update({f"fields.{key}": value for key, value in reader.fields.items()})
-    return values
-
-
-def _escape(value: str, where: Where) -> str:
-    """Escape as lxml writes it after premailer: text escapes &<>, attributes also quotes."""
-    if where == "raw":
-        return value
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value.replace('"', "&quot;") if where == "attribute" else value
-
-
-@dataclass(frozen=True)
-class _Split:
-    """A pre-rendered part cut at its placeholders."""
-
-    pieces: tuple[str, ...]
-    keys: tuple[str, ...]
-    places: tuple[Where, ...]
-    encoded: tuple[bytes, ...]
-    #: The values that stand in attributes: checked for each reader (``_ATTRIBUTE_SAFE``).
-    attribute_keys: tuple[str, ...]
-    #: The values that begin a link's or a picture's URL: checked as links for each reader.
-    url_keys: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, rendered: str, pattern: re.Pattern[str], markup: bool) -> _Split:
-        pieces, keys, places = [], [], []
-        urls: set[str] = set()
-        start = 0
-        for match in pattern.finditer(rendered):
-            before = rendered[start : match.start()]
-            pieces.append(before)
-            keys.append(match.group(1))
-            place: Where = "raw"
-            if markup:
-                # Inside a tag when the last "<" before the placeholder is after the last ">".
-                opened = rendered.rfind("<", 0, match.start())
-                place = "attribute" if opened > rendered.rfind(">", 0, match.start()) else "text"
-                if place == "attribute":
-                    named = _ATTRIBUTE_NAME.search(rendered, opened, match.start())
-                    # A value that begins a URL decides its scheme (javascript:...).
-                    if (
-                        named is not None
-                        and named.group(1).lower() in _URL_ATTRIBUTES
-                        and not named.group(2).strip()
-                    ):
-                        urls.add(match.group(1))
-            places.append(place)
-            start = match.end()
-        pieces.append(rendered[start:])
-        in_attributes = {k for k, w in zip(keys, places, strict=True) if w == "attribute"}
-        return cls(
-            tuple(pieces),
-            tuple(keys),
-            tuple(places),
-            tuple(quoted_printable(p) for p in pieces),
-            tuple(sorted(in_attributes)),
-            tuple(sorted(urls)),
-        )
-
-    def fill(self, values: Mapping[str, str]) -> str:
-        out = [self.pieces[0]]
-        for key, place, piece in zip(self.keys, self.places, self.pieces[1:], strict=True):
-            out += (_escape(values.get(key, ""), place), piece)
-        return "".join(out)
-
-    def fill_encoded(self, values: Mapping[str, str]) -> bytes:
-        out: list[bytes] = []
-        self.extend_encoded(out, values, {})
-        return b"".join(out)
-
-    def extend_encoded(
-        self, out: list[bytes], values: Mapping[str, str], done: dict[tuple[str, Where], bytes]
-    ) -> None:
-        """Append the encoded pieces and values to ``out``; each value is encoded once."""
-        out.append(self.encoded[0])
-        for key, place, piece in zip(self.keys, self.places, self.encoded[1:], strict=True):
-            value = done.get((key, place))
-            if value is None:
-                value = done[key, place] = quoted_printable(_escape(values.get(key, ""), place))
-            out.append(value)
-            out.append(piece)
-
-    def unsafe_in_attributes(self, values: Mapping[str, str]) -> bool:
-        """Whether a value goes into an attribute that a serialiser might write differently.
-
-        lxml picks an attribute's quote character from its value and libxml2 encodes spaces
-        and non-ASCII in links, which filling in cannot follow: such a reader is rendered
-        from scratch.
-        """
-        return not all(_ATTRIBUTE_SAFE.fullmatch(values.get(k, "")) for k in self.attribute_keys)
 
 
 @dataclass(frozen=True)
@@ -306,38 +98,17 @@ class _Variant:
     edition: Edition
     #: False when a template did more than print a reader value: render each reader then.
     fillable: bool
-    subject: _Split
-    html: _Split
-    text: _Split
+    subject: Split
+    html: Split
+    text: Split
     boundary: str
     #: The Subject as text and as its written line, when no reader value is in it.
     subject_text: str | None
     subject_line: bytes | None
     #: The bytes every copy of this variant shares (None: each copy is written whole).
-    plan: _Plan | None = None
+    plan: CopyPlan | None = None
     #: Why copies of this variant may not be sent (its checks found errors), or "".
     problem: str = ""
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A variant's message written once around the places of the reader's own bytes.
-
-    A copy is ``before_to``, the address, ``after_to``, the hash of the address,
-    ``after_id``, the List-Unsubscribe line (``unsubscribe`` with the token between its two
-    halves, or ``fixed_unsubscribe`` for readers without a token), ``after_unsubscribe``, the
-    text part, ``between``, the HTML part and ``end``. Built from lines the header writer wrote
-    and checked for a stand-in reader; a test holds copies to the general path's bytes.
-    """
-
-    before_to: bytes
-    after_to: bytes
-    after_id: bytes
-    unsubscribe: tuple[bytes, bytes] | None
-    fixed_unsubscribe: bytes
-    after_unsubscribe: bytes
-    between: bytes
-    end: bytes
 
 
 @dataclass(frozen=True)
@@ -373,6 +144,8 @@ class Copies:
         self.options = options or digest.options
         self.subjects = tuple(subjects)
         self.tokens = tokens
+        #: The newsletter's unsubscribe link, cut once where each reader's token goes.
+        self.links = UnsubscribeLinks(digest.newsletter)
         self._renderer: Renderer | None = None
         self._variants: OrderedDict[_VariantKey, _Variant] = OrderedDict()
         self._quick: dict[tuple[Any, ...], _Variant] = {}
@@ -517,7 +290,7 @@ class Copies:
             rendered, guard = self.renderer.render_guarded(
                 edition,
                 newsletter,
-                _Tokens(nonce, present, names),
+                Tokens(nonce, present, names),
                 markers=(nonce,),
                 subject=self._subject_source(subject_index),
             )
@@ -541,13 +314,13 @@ class Copies:
             repr((sections, sorted(present), subject_index)).encode() + stable_parts[1].encode()
         )
         digest_key = hashlib.sha256(stable).hexdigest()[:20]
-        subject = _Split.of(rendered.subject, self._token, markup=False)
+        subject = Split.of(rendered.subject, self._token, markup=False)
         variant = _Variant(
             edition,
             fillable,
             subject,
-            _Split.of(html, self._token, markup=True),
-            _Split.of(text, self._token, markup=False),
+            Split.of(html, self._token, markup=True),
+            Split.of(text, self._token, markup=False),
             boundary=f"=_digest_{digest_key}",
             subject_text=None if subject.keys else one_line(rendered.subject),
             subject_line=None if subject.keys else text_header("Subject", rendered.subject),
@@ -565,7 +338,7 @@ class Copies:
             self._variants.popitem(last=False)
         return variant
 
-    def _problem(self, html: str, split: _Split) -> str:
+    def _problem(self, html: str, split: Split) -> str:
         """What the edition's checks find wrong with a variant (its values stood in for)."""
         newsletter = self.digest.newsletter
         stand_in = {
@@ -607,7 +380,7 @@ class Copies:
     def render(self, reader: Reader) -> tuple[str, str, str]:
         """The reader's subject, HTML and text, by filling in the variant."""
         reader = self.signed(reader)
-        values = _values(reader, self.digest.newsletter)
+        values = reader_values(reader, self.links)
         variant = self._variant(reader, values)
         if not self._fills(variant, values):
             return self.from_scratch(reader)
@@ -626,7 +399,7 @@ class Copies:
         rendered, _ = self.renderer.render_guarded(
             self.edition_for(reader),
             self.digest.newsletter,
-            reader=_ScratchValues(_values(reader, self.digest.newsletter)),
+            reader=ScratchValues(reader_values(reader, self.links)),
             subject=self._subject_source(self.subject_variant(reader)),
         )
         html = inline_css(rendered.html, self.digest.newsletter.layout.inliner)
@@ -648,7 +421,7 @@ class Copies:
             "text": text,
             "sent_at": self.digest.sent_at,
             "to": [reader.address],
-            "unsubscribe_url": unsubscribe_url_for(reader, self.digest.newsletter),
+            "unsubscribe_url": self.links.url_for(reader),
             "message_id": self._message_id(reader, subject),
             "edition": self.edition_key,
         }
@@ -688,8 +461,7 @@ class Copies:
         (a plain address, a token or none) the variant's ``_Plan`` makes the copy in one join.
         """
         reader = self.signed(reader)
-        newsletter = self.digest.newsletter
-        values = _values(reader, newsletter)
+        values = reader_values(reader, self.links)
         variant = self._variant(reader, values)
         self._check(reader, variant, values)
         plan = variant.plan
@@ -710,7 +482,7 @@ class Copies:
         subject = variant.subject_text
         if subject is None:
             subject = one_line(variant.subject.fill(values))
-        uris = self._unsubscribe_uris(reader, values)
+        uris = self.links.uris_for(reader, values["unsubscribe_url"])
         own = {
             # Reader addresses are checked (and IDNA-encoded) by the model: plain ASCII.
             "To": address_header("To", [("", reader.address)]),
@@ -724,19 +496,13 @@ class Copies:
         lines = {**self._static_head(), **own}
         if not one_click(uris):
             lines["List-Unsubscribe-Post"] = b""
-        return assemble(
-            in_order(lines),
-            variant.boundary,
-            (
-                ("plain", variant.text.fill_encoded(values)),
-                ("html", variant.html.fill_encoded(values)),
-            ),
-        )
+        framing = frame(variant.boundary, ("plain", "html"))
+        return write_copy([in_order(lines)], framing, (variant.text, variant.html), values)
 
     def _checked_from_scratch(self, reader: Reader) -> bytes:
         """The reader's message rendered from scratch, refused if it fails the checks."""
         subject, html, text = self.from_scratch(reader)
-        link = unsubscribe_url_for(reader, self.digest.newsletter)
+        link = self.links.url_for(reader)
         errors = check_copy(html, self.digest.newsletter, link)
         if errors:
             raise CheckError(
@@ -746,25 +512,15 @@ class Copies:
         return message_bytes(**self._content(reader, subject, html, text))
 
     def _planned(
-        self, reader: Reader, values: Mapping[str, str], variant: _Variant, plan: _Plan
+        self, reader: Reader, values: Mapping[str, str], variant: _Variant, plan: CopyPlan
     ) -> bytes:
         address = reader.address.encode("ascii")
         who = hashlib.sha256(address).hexdigest()[:12].encode("ascii")
-        out = [plan.before_to, address, plan.after_to, who, plan.after_id]
         token = reader.unsubscribe_token
-        if token is not None and plan.unsubscribe is not None:
-            out += (plan.unsubscribe[0], token.encode("ascii"), plan.unsubscribe[1])
-        else:
-            out.append(plan.fixed_unsubscribe)
-        out.append(plan.after_unsubscribe)
-        done: dict[tuple[str, Where], bytes] = {}
-        variant.text.extend_encoded(out, values, done)
-        out.append(plan.between)
-        variant.html.extend_encoded(out, values, done)
-        out.append(plan.end)
-        return b"".join(out)
+        mark = token.encode("ascii") if token is not None else None
+        return plan.write(address, who, mark, (variant.text, variant.html), values)
 
-    def _plan(self, variant: _Variant, subject: str) -> _Plan | None:
+    def _plan(self, variant: _Variant, subject: str) -> CopyPlan | None:
         """Write what every copy of ``variant`` shares, around the places of the reader's bytes.
 
         None when copies of this variant cannot be made that way (a reader value in the
@@ -775,55 +531,37 @@ class Copies:
             return None
         newsletter = self.digest.newsletter
         head = self._static_head()
-        # The reader's hash goes where the stand-in stands in the one Message-ID form.
-        id_line = id_header("Message-ID", self._id_of(subject, _STAND_IN))
-        id_before, _, id_after = id_line.partition(_STAND_IN.encode())
         base, mailto = newsletter.contact.unsubscribe_url, unsubscribe_uris(newsletter, None)[1:]
         fixed_uris = unsubscribe_uris(newsletter, base)
-        fixed = uri_list_header("List-Unsubscribe", fixed_uris) if fixed_uris else b""
-        token_place = _token_uri_place(base) if base else None
-        unsubscribe = None
+        token_place = self.links.uri_place
+        tokened = b""
         if token_place is not None:
-            uri = token_place[0] + _STAND_IN + token_place[1]
-            line = uri_list_header("List-Unsubscribe", [uri, *mailto])
-            before, _, after = line.partition(_STAND_IN.encode())
-            unsubscribe = (before, after)
-        framing = frame(variant.boundary, ("plain", "html"))
-        plan = _Plan(
-            before_to=head["From"] + b"To: ",
-            after_to=b"\r\n" + head["Reply-To"] + variant.subject_line + head["Date"] + id_before,
-            after_id=id_after,
-            unsubscribe=unsubscribe,
-            fixed_unsubscribe=fixed,
-            after_unsubscribe=(head["List-Unsubscribe-Post"] if one_click(fixed_uris) else b"")
-            + head["List-Id"]
-            + head["Feedback-ID"]
-            + head[EDITION_HEADER]
-            + framing[0],
-            between=framing[1],
-            end=framing[2],
-        )
+            uri = token_place[0] + STAND_IN + token_place[1]
+            tokened = uri_list_header("List-Unsubscribe", [uri, *mailto])
+        lines = {
+            **head,
+            "Subject": variant.subject_line,
+            # The reader's hash goes where the stand-in stands in the one Message-ID form.
+            "Message-ID": id_header("Message-ID", self._id_of(subject, STAND_IN)),
+            "List-Unsubscribe": tokened,
+            "Fixed-List-Unsubscribe": uri_list_header("List-Unsubscribe", fixed_uris)
+            if fixed_uris
+            else b"",
+            "List-Unsubscribe-Post": head["List-Unsubscribe-Post"]
+            if one_click(fixed_uris)
+            else b"",
+        }
+        plan = CopyPlan.around(lines, STAND_IN.encode(), variant.boundary, ("plain", "html"))
         for reader in (
-            Reader(address=f"{_STAND_IN}@example.org", unsubscribe_token=_STAND_IN),
-            Reader(address=f"{_STAND_IN}@example.org"),
+            Reader(address=f"{STAND_IN}@example.org", unsubscribe_token=STAND_IN),
+            Reader(address=f"{STAND_IN}@example.org"),
         ):
-            values = _values(reader, newsletter)
+            values = reader_values(reader, self.links)
             if self._planned(reader, values, variant, plan) != self._written(
                 reader, values, variant
             ):
                 return None
         return plan
-
-    def _unsubscribe_uris(self, reader: Reader, values: Mapping[str, str]) -> list[str]:
-        """The reader's List-Unsubscribe URIs; a token is put into a URI made once per base."""
-        newsletter = self.digest.newsletter
-        base, token = newsletter.contact.unsubscribe_url, reader.unsubscribe_token
-        place = None
-        if base and token and not reader.unsubscribe_url:
-            place = _token_uri_place(base)
-        if place is not None and token is not None:
-            return unsubscribe_uris(newsletter, place[0] + token + place[1], encoded=True)
-        return unsubscribe_uris(newsletter, values["unsubscribe_url"] or None)
 
     def messages(
         self,
@@ -870,24 +608,6 @@ def reader_messages(
     processes.
     """
     return Copies(digest).messages(readers, executor=executor, chunk=chunk)
-
-
-class _ScratchValues(dict[str, Any]):
-    """The reader as templates see it when rendered from scratch (fields as a mapping)."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        fields = {
-            k.removeprefix("fields."): v for k, v in values.items() if k.startswith("fields.")
-        }
-        super().__init__(
-            {k: v for k, v in values.items() if not k.startswith("fields.")},
-            fields=_EmptyDefault(fields),
-        )
-
-
-class _EmptyDefault(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
 
 
 # A worker process keeps the few mailings it was sent, with their rendered variants, so that

@@ -27,7 +27,6 @@ from digest.mail.mime import (
     Part,
     address_header,
     check_header_block,
-    header_uri,
     id_header,
     list_id_header,
     one_line,
@@ -35,6 +34,7 @@ from digest.mail.mime import (
     token_header,
     uri_list_header,
 )
+from digest.mail.unsubscribe import one_click, unsubscribe_uris
 from digest.models import Newsletter
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ __all__ = [
     "message_bytes",
     "message_fields",
     "one_click",
+    "unsubscribe_uris",
 ]
 
 
@@ -177,27 +178,6 @@ ONE_CLICK_LINE = token_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Cli
 def in_order(lines: Mapping[str, bytes]) -> bytes:
     """Join written header lines in ``HEADER_ORDER`` (names without a line are left out)."""
     return b"".join(lines[name] for name in HEADER_ORDER if lines.get(name))
-
-
-def one_click(uris: Sequence[str]) -> bool:
-    """Whether List-Unsubscribe offers a one-click (RFC 8058) link: an https URI first."""
-    return bool(uris) and uris[0].startswith("https:")
-
-
-def unsubscribe_uris(
-    newsletter: Newsletter, url: str | None, *, encoded: bool = False
-) -> list[str]:
-    """The List-Unsubscribe URIs: one https link (``url`` or the newsletter's), one mailto.
-
-    ``encoded`` says ``url`` was made by ``header_uri`` already.
-    """
-    uris = []
-    link = url or newsletter.contact.unsubscribe_url
-    if link:
-        uris.append(link if encoded and url else header_uri(link))
-    if newsletter.contact.unsubscribe_mailto:
-        uris.append(f"mailto:{newsletter.contact.unsubscribe_mailto}?subject=unsubscribe")
-    return uris
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from digest import reader_messages
 from digest.delivery.mailing import Mailing
-from digest.mail.copies import _values, unsubscribe_url_for
 from digest.mail.mime import quoted_printable
+from digest.mail.placeholders import reader_values
+from digest.mail.unsubscribe import UnsubscribeLinks, unsubscribe_url_for
 from digest.models import Reader
 
 from ..helpers import build_example, changed
@@ -320,8 +321,8 @@ def test_tokens_put_into_cached_links_equal_links_built_whole(
 ) -> None:
     from dataclasses import replace
 
-    from digest.mail.message import unsubscribe_uris
     from digest.mail.mime import header_uri
+    from digest.mail.unsubscribe import unsubscribe_uris
 
     base, expected = base
     # Tokens are letters, digits and ._~- (the model's pattern): no encoding changes them.
@@ -330,7 +331,7 @@ def test_tokens_put_into_cached_links_equal_links_built_whole(
     reader = Reader(address="t@example.org", unsubscribe_token=token)
     assert unsubscribe_url_for(reader, newsletter) == whole
     other = Mailing(replace(mailing.digest, newsletter=newsletter))
-    uris = other._unsubscribe_uris(reader, {"unsubscribe_url": whole})
+    uris = other.links.uris_for(reader, whole)
     assert uris == unsubscribe_uris(newsletter, whole) == [header_uri(whole)]
 
 
@@ -354,7 +355,7 @@ def test_copies_made_from_the_plan_equal_copies_written_line_by_line(
         )
     except ValueError:
         return
-    values = _values(reader, mailing.digest.newsletter)
+    values = reader_values(reader, UnsubscribeLinks(mailing.digest.newsletter))
     variant = mailing._variant(reader, values)
     assert variant.plan is not None
     assert mailing.message_bytes(reader) == mailing._written(reader, values, variant)
@@ -364,7 +365,7 @@ def test_ab_copies_made_from_the_plan_carry_their_own_subject() -> None:
     ab = Mailing(build_example("riverside"), subjects=["One {{ edition.lead.title }}", "Two"])
     for n in range(20):
         reader = Reader(address=f"x{n}@example.org", unsubscribe_token=f"t{n}")
-        values = _values(reader, ab.digest.newsletter)
+        values = reader_values(reader, UnsubscribeLinks(ab.digest.newsletter))
         variant = ab._variant(reader, values)
         data = ab.message_bytes(reader)
         assert data == ab._written(reader, values, variant)

@@ -1,47 +1,33 @@
-"""MIME: the one writer of every message digest makes, single or personalised.
+"""The header writer: every header line of every message, from a validated value of a known kind.
 
-Headers are written here and nowhere else, each from a validated value of a known kind (text,
-addresses, a message ID, URIs), and only as printable ASCII: text that is not plain ASCII, or
-that holds anything an email parser would decode (``=?...?=``), goes out as UTF-8 encoded
-words, so an encoded word in an article title stays text and never becomes a line break.
-The bodies are quoted-printable parts of one ``multipart/alternative`` container.
-
-``check_header_block`` parses a written block again and compares names and decoded values;
-``check_header_line`` is the cheap structural check for lines written per reader.
+Text, addresses, a message ID, URIs, each written only as printable ASCII: text that is not
+plain ASCII, or that holds anything an email parser would decode (``=?...?=``), goes out as
+UTF-8 encoded words, so an encoded word in an article title stays text and never becomes a
+line break. ``check_header_block`` parses a written block again and compares names and
+decoded values; ``check_header_line`` is the cheap structural check for lines written per reader.
 """
 
 from __future__ import annotations
 
 import base64
-import quopri
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email import policy as email_policy
-from email.parser import BytesHeaderParser, BytesParser
-from email.utils import getaddresses
-from functools import lru_cache
+from email.parser import BytesHeaderParser
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from digest.errors import RenderError
 from digest.text import one_line
 
 __all__ = [
-    "MessageSpec",
-    "Part",
-    "ReadMessage",
+    "FOLD_AT",
     "address_header",
-    "assemble",
     "check_header_block",
     "check_header_line",
-    "envelope_sender",
-    "frame",
     "header_uri",
     "id_header",
     "list_id_header",
     "one_line",
-    "quoted_printable",
-    "read_message",
     "text_header",
     "token_header",
     "uri_list_header",
@@ -252,154 +238,3 @@ def check_header_block(block: bytes, expected: Sequence[tuple[str, str | None]])
         if value is not None and str(got) != value:
             raise RenderError(f"{name}: the header reads back as {str(got)[:80]!r}")
     return block
-
-
-def _wrapped(line: bytes, limit: int) -> list[bytes]:
-    """Cut an encoded line into soft-broken pieces of at most ``limit`` characters."""
-    pieces = []
-    while len(line) > limit:
-        cut = limit - 1
-        while b"=" in line[cut - 2 : cut]:  # do not cut an =XX escape in two
-            cut -= 1
-        pieces.append(line[:cut] + b"=")
-        line = _no_leading_dot(line[cut:])
-    return [*pieces, line]
-
-
-def _no_leading_dot(line: bytes) -> bytes:
-    """A line that starts with a dot starts with ``=2E`` instead: SMTP need not stuff it."""
-    return b"=2E" + line[1:] if line.startswith(b".") else line
-
-
-def quoted_printable(data: str) -> bytes:
-    """Quoted-printable with CRLF line ends and a soft break at the end, ready to join.
-
-    Every line stays within the 76 characters of RFC 2045, the added soft break included, and
-    none starts with a dot (written ``=2E``), so the message goes through SMTP unchanged.
-    """
-    lines = quopri.encodestring(data.encode("utf-8")).split(b"\n")
-    if any(line.startswith(b".") for line in lines):
-        lines = [_no_leading_dot(line) for line in lines]
-    # quopri lets a line with tabs run past 76 characters, and the last line gets a soft break
-    # added below: only those lines need another look (in Python, so only when needed).
-    if len(lines[-1]) > 75 or max(map(len, lines)) > 76:
-        last = len(lines) - 1
-        lines = [
-            piece
-            for n, line in enumerate(lines)
-            for piece in _wrapped(line, 75 if n == last else 76)
-        ]
-    encoded = b"\r\n".join(lines)
-    if not encoded or encoded.endswith(b"\r\n"):
-        return encoded
-    return encoded + b"=\r\n"
-
-
-_PART_HEAD = (
-    b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-)
-
-
-_BOUNDARY = re.compile(r"[A-Za-z0-9'()+_,./:=?-]{1,69}")
-
-
-def container_headers(boundary: str) -> bytes:
-    """The MIME-Version and Content-Type lines of the ``multipart/alternative`` container."""
-    if not _BOUNDARY.fullmatch(boundary):
-        raise RenderError(f"not a MIME boundary: {boundary!r}")
-    return token_header("MIME-Version", "1.0") + (
-        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'.encode("ascii")
-    )
-
-
-def frame(boundary: str, subtypes: Sequence[str]) -> list[bytes]:
-    """The bytes around the parts of a ``multipart/alternative`` message, one more than parts.
-
-    The first holds the container's headers, the blank line and the first part's head; each
-    next one ends a part and starts another; the last ends the container.
-    """
-    mark = b"--" + boundary.encode("ascii")
-    heads = [_PART_HEAD % subtype.encode("ascii") for subtype in subtypes]
-    pieces = [container_headers(boundary) + b"\r\n" + mark + b"\r\n" + heads[0]]
-    pieces += [b"\r\n" + mark + b"\r\n" + head for head in heads[1:]]
-    return [*pieces, b"\r\n" + mark + b"--\r\n"]
-
-
-def assemble(head: bytes, boundary: str, parts: Sequence[tuple[str, bytes]]) -> bytes:
-    """The whole message: written headers, then each ``(subtype, quoted-printable body)`` part.
-
-    ``head`` holds the message's own headers; the container's are added here.
-    """
-    framing = frame(boundary, [subtype for subtype, _ in parts])
-    out = [head]
-    for piece, (_, body) in zip(framing, parts, strict=False):
-        out += (piece, body)
-    out.append(framing[-1])
-    return b"".join(out)
-
-
-@dataclass(frozen=True)
-class Part:
-    """One alternative of the message: ``plain`` or ``html`` text."""
-
-    subtype: str
-    body: str
-
-
-@dataclass(frozen=True)
-class MessageSpec:
-    """A message before it is written: its header block (already written), boundary, parts."""
-
-    head: bytes
-    boundary: str
-    parts: tuple[Part, ...]
-
-    def as_bytes(self) -> bytes:
-        """Serialise: the one place a whole message's bytes are made from parts."""
-        return assemble(
-            self.head,
-            self.boundary,
-            [(part.subtype, quoted_printable(part.body)) for part in self.parts],
-        )
-
-
-_FROM_LINE = re.compile(rb"^From:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
-
-
-@lru_cache(maxsize=64)
-def _address_of(line: bytes) -> str:
-    parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(line + b"\r\n\r\n")
-    addresses = getaddresses([str(parsed.get("From", ""))])
-    if not addresses or "@" not in addresses[0][1]:
-        raise RenderError(f"the message has no From address: {line[:80]!r}")
-    return addresses[0][1]
-
-
-def envelope_sender(data: bytes) -> str:
-    """The address of a message's From header (its envelope sender), read from its bytes."""
-    end = data.find(b"\r\n\r\n")
-    match = _FROM_LINE.search(data, 0, len(data) if end < 0 else end)
-    if match is None:
-        raise RenderError("the message has no From header")
-    return _address_of(match.group(0))
-
-
-@dataclass(frozen=True)
-class ReadMessage:
-    """A message read back from its bytes: the headers and the text of its two parts."""
-
-    headers: dict[str, str]
-    text: str
-    html: str
-
-
-def read_message(data: bytes) -> ReadMessage:
-    """Parse a message digest wrote, for the senders that take fields rather than bytes."""
-    message = BytesParser(policy=email_policy.default).parsebytes(data)
-    bodies = {"plain": "", "html": ""}
-    for part in message.walk():
-        subtype = part.get_content_subtype()
-        if part.get_content_maintype() == "text" and subtype in bodies:
-            bodies[subtype] = part.get_content()
-    headers = {name: str(value) for name, value in message.items()}
-    return ReadMessage(headers, bodies["plain"], bodies["html"])
