@@ -1,5 +1,6 @@
 """Mail servers for tests and benchmarks: an SMTP inbox (aiosmtpd) that can drop connections,
-and local stand-ins for the Postmark and Resend APIs that check each request's schema."""
+and local stand-ins for the providers' batch APIs (Postmark, Resend) that check each
+request against the provider's documented schema."""
 
 from __future__ import annotations
 
@@ -140,87 +141,68 @@ class LocalHttp:
         self.server.server_close()
 
 
-class ProviderApi(LocalHttp):
-    """A local stand-in for Postmark's or Resend's batch API that checks every request.
+class StandInApi(LocalHttp):
+    """A local stand-in for a provider's batch API that checks every request.
 
-    Each request body is validated against the provider's documented schema (Postmark's from
-    its documentation, Resend's from its OpenAPI document), with no undocumented field, and
-    the authentication header is checked. ``faults`` is a list of what to do with the next
-    requests: ``429``, ``409``, ``500`` or ``503`` (answered without sending), ``"drop"`` (the
-    messages are taken, the connection is closed before the answer), ``"taken-500"`` or
-    ``"taken-504"`` (taken, then answered with that status, as a gateway that lost the
-    provider's answer does). Addresses starting ``inactive@`` are
-    refused per message (Postmark's ErrorCode 406). Resend's ``Idempotency-Key`` is honoured:
-    a repeated key gets the first answer and sends nothing.
+    A provider's stand-in is a subclass that says where the API takes batches (``path``), how
+    a request is authenticated (``authorised``), what its documented schema refuses
+    (``problems``), what one message's result looks like (``result``) and how the results are
+    wrapped (``answer``); this base serves it on 127.0.0.1 and plays the faults.
+
+    ``faults`` is a list of what to do with the next requests: ``429``, ``409``, ``500`` or
+    ``503`` (answered without sending), ``"drop"`` (the messages are taken, the connection is
+    closed before the answer), ``"taken-500"`` or ``"taken-504"`` (taken, then answered with
+    that status, as a gateway that lost the provider's answer does). A request with an
+    ``Idempotency-Key`` seen before gets the first answer and sends nothing.
     """
 
-    def __init__(self, provider: str, key: str = "test-key") -> None:
-        self.provider, self.key = provider, key
+    provider = ""
+    path = "/"
+    #: The environment variable digest reads the provider's key from (by default).
+    key_variable = ""
+
+    def __init__(self, key: str = "test-key") -> None:
+        self.key = key
         self.received: list[dict[str, Any]] = []
         self.requests = 0
         self.problems: list[str] = []
         self.faults: list[int | str] = []
         self.answers: dict[str, bytes] = {}
         self.lock = threading.Lock()
-        if provider == "postmark":
-            self.schema = json.loads((FIXTURES / "postmark-batch.schema.json").read_text())
-            self.response_schema: dict[str, Any] | None = None
-        else:
-            self.schema, self.response_schema = _resend_schemas()
         self.start_server(self._handler())
 
-    def _check(self, headers: Any, body: Any) -> str | None:
-        from jsonschema import Draft202012Validator
+    def authorised(self, headers: Any) -> bool:
+        """Whether the request carries the right key."""
+        raise NotImplementedError
 
-        if self.provider == "postmark":
-            if headers.get("X-Postmark-Server-Token") != self.key:
-                return "401"
-        elif headers.get("Authorization") != f"Bearer {self.key}":
-            return "401"
-        errors = [e.message for e in Draft202012Validator(self.schema).iter_errors(body)]
-        if self.provider == "resend" and isinstance(body, list):
-            documented = set(self.schema["components"]["schemas"]["SendEmailRequest"]["properties"])
-            for item in body:
-                errors += [f"undocumented field {k!r}" for k in item if k not in documented]
-            if len(body) > 100:
-                errors.append("more than 100 emails in a batch")
-        return "; ".join(errors[:3]) or None
+    def problems_in(self, body: Any) -> list[str]:
+        """What the provider's documented schema says is wrong with the request body."""
+        raise NotImplementedError
+
+    def recipient(self, item: dict[str, Any]) -> str:
+        """The address one message of a request goes to."""
+        raise NotImplementedError
+
+    def content(self, item: dict[str, Any]) -> dict[str, Any]:
+        """One message of a request as ``subject``, ``html``, ``text`` and ``headers``."""
+        raise NotImplementedError
+
+    def result(self, item: dict[str, Any], number: int) -> tuple[bool, dict[str, Any]]:
+        """Whether the provider takes this message, and its result in the answer."""
+        raise NotImplementedError
+
+    def answer(self, results: list[dict[str, Any]]) -> Any:
+        """The answer's body for these results."""
+        raise NotImplementedError
 
     def _answer(self, body: list[dict[str, Any]]) -> tuple[int, bytes]:
         results = []
         for item in body:
-            to = item.get("To") or item.get("to")
-            address = to if isinstance(to, str) else to[0]
-            number = len(self.received) + 1
-            if self.provider == "postmark":
-                if address.startswith("inactive@"):
-                    results.append(
-                        {
-                            "ErrorCode": 406,
-                            "Message": "You tried to send to a recipient that has been marked"
-                            " as inactive.",
-                        }
-                    )
-                    continue
+            taken, result = self.result(item, len(self.received) + 1)
+            if taken:
                 self.received.append(item)
-                results.append(
-                    {
-                        "To": address,
-                        "SubmittedAt": "2026-11-30T07:00:00Z",
-                        "MessageID": f"pm-{number}",
-                        "ErrorCode": 0,
-                        "Message": "OK",
-                    }
-                )
-            else:
-                self.received.append(item)
-                results.append({"id": f"00000000-0000-4000-8000-{number:012d}"})
-        data: Any = results if self.provider == "postmark" else {"data": results}
-        if self.response_schema is not None:
-            from jsonschema import Draft202012Validator
-
-            Draft202012Validator(self.response_schema).validate(data)
-        return 200, json.dumps(data).encode()
+            results.append(result)
+        return 200, json.dumps(self.answer(results)).encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
@@ -242,18 +224,17 @@ class ProviderApi(LocalHttp):
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                expected = "/email/batch" if api.provider == "postmark" else "/emails/batch"
-                if self.path != expected:
+                if self.path != api.path:
                     self.reply(404, b'{"message": "not found"}')
                     return
                 body = json.loads(raw)
                 with api.lock:
                     api.requests += 1
                     fault = api.faults.pop(0) if api.faults else None
-                    problem = api._check(self.headers, body)
-                    if problem == "401":
+                    if not api.authorised(self.headers):
                         self.reply(401, b'{"ErrorCode": 10, "Message": "Bad or missing token"}')
                         return
+                    problem = "; ".join(api.problems_in(body)[:3])
                     if problem:
                         api.problems.append(problem)
                         self.reply(422, json.dumps({"message": problem}).encode())
@@ -278,6 +259,114 @@ class ProviderApi(LocalHttp):
                 self.reply(status, data)
 
         return Handler
+
+
+def _validation_errors(schema: dict[str, Any], body: Any) -> list[str]:
+    from jsonschema import Draft202012Validator
+
+    return [error.message for error in Draft202012Validator(schema).iter_errors(body)]
+
+
+class PostmarkApi(StandInApi):
+    """Postmark's ``POST /email/batch``, its request checked against the schema written from
+    Postmark's documentation; addresses starting ``inactive@`` are refused per message
+    (ErrorCode 406), as Postmark refuses a recipient marked inactive."""
+
+    provider = "postmark"
+    path = "/email/batch"
+    key_variable = "POSTMARK_SERVER_TOKEN"
+    schema = json.loads((FIXTURES / "postmark-batch.schema.json").read_text())
+
+    def authorised(self, headers: Any) -> bool:
+        return bool(headers.get("X-Postmark-Server-Token") == self.key)
+
+    def problems_in(self, body: Any) -> list[str]:
+        return _validation_errors(self.schema, body)
+
+    def recipient(self, item: dict[str, Any]) -> str:
+        return str(item["To"])
+
+    def content(self, item: dict[str, Any]) -> dict[str, Any]:
+        headers = {header["Name"]: header["Value"] for header in item.get("Headers", [])}
+        return {
+            "subject": item["Subject"],
+            "html": item["HtmlBody"],
+            "text": item["TextBody"],
+            "headers": headers,
+        }
+
+    def result(self, item: dict[str, Any], number: int) -> tuple[bool, dict[str, Any]]:
+        if self.recipient(item).startswith("inactive@"):
+            return False, {
+                "ErrorCode": 406,
+                "Message": "You tried to send to a recipient that has been marked as inactive.",
+            }
+        return True, {
+            "To": self.recipient(item),
+            "SubmittedAt": "2026-11-30T07:00:00Z",
+            "MessageID": f"pm-{number}",
+            "ErrorCode": 0,
+            "Message": "OK",
+        }
+
+    def answer(self, results: list[dict[str, Any]]) -> Any:
+        return results
+
+
+class ResendApi(StandInApi):
+    """Resend's ``POST /emails/batch``, request and answer checked against Resend's OpenAPI
+    document (no undocumented field, at most 100 emails); ``Idempotency-Key`` honoured."""
+
+    provider = "resend"
+    path = "/emails/batch"
+    key_variable = "RESEND_API_KEY"
+
+    def __init__(self, key: str = "test-key") -> None:
+        self.schema, self.response_schema = _resend_schemas()
+        super().__init__(key)
+
+    def authorised(self, headers: Any) -> bool:
+        return bool(headers.get("Authorization") == f"Bearer {self.key}")
+
+    def problems_in(self, body: Any) -> list[str]:
+        errors = _validation_errors(self.schema, body)
+        if isinstance(body, list):
+            documented = set(self.schema["components"]["schemas"]["SendEmailRequest"]["properties"])
+            for item in body:
+                errors += [f"undocumented field {k!r}" for k in item if k not in documented]
+            if len(body) > 100:
+                errors.append("more than 100 emails in a batch")
+        return errors
+
+    def recipient(self, item: dict[str, Any]) -> str:
+        return str(item["to"][0])
+
+    def content(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "subject": item["subject"],
+            "html": item["html"],
+            "text": item["text"],
+            "headers": item.get("headers", {}),
+        }
+
+    def result(self, item: dict[str, Any], number: int) -> tuple[bool, dict[str, Any]]:
+        return True, {"id": f"00000000-0000-4000-8000-{number:012d}"}
+
+    def answer(self, results: list[dict[str, Any]]) -> Any:
+        data = {"data": results}
+        from jsonschema import Draft202012Validator
+
+        Draft202012Validator(self.response_schema).validate(data)
+        return data
+
+
+#: The stand-ins by provider name.
+STAND_INS: dict[str, type[StandInApi]] = {"postmark": PostmarkApi, "resend": ResendApi}
+
+
+def ProviderApi(provider: str, key: str = "test-key") -> StandInApi:
+    """The stand-in of ``provider``, started (serve it with ``with``)."""
+    return STAND_INS[provider](key)
 
 
 class PipeliningInbox(Inbox):

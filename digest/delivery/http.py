@@ -1,7 +1,12 @@
 """The shared base of the HTTP batch APIs (Postmark, Resend): requests and retries.
 
-What each answer means for the messages in a request is written in ``_HttpApi._call_once``;
-how a kept-alive connection is trusted again, in ``_HttpApi._post``.
+A provider with a JSON batch API is a subclass of ``HttpApiSender`` that says where to post
+(``path``), how many messages a request holds (``batch_size``), how it authenticates
+(``auth_headers``), how one message looks in the API (``item``, from ``api_fields``) and what
+the answer says of each message (``receipts``); this base does the connections, retries and
+the rules of what a lost answer means (``HttpApiSender._call_once``; how a kept-alive
+connection is trusted again, ``HttpApiSender._post``). ``docs/adding-a-provider.md`` walks
+through one.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from digest.delivery.senders import (
@@ -39,18 +44,25 @@ if TYPE_CHECKING:
 PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Feedback-ID")
 
 
-def _secret(name: str, provider: str) -> str:
+__all__ = ["PASSED_HEADERS", "Answer", "ApiFields", "HttpApiSender", "api_fields", "api_key"]
+
+
+def api_key(name: str, provider: str) -> str:
+    """The API key in the environment variable ``name``; a ``SendError`` naming it when unset."""
     value = secret_variable(name)
     if not value:
         raise SendError(f"{provider}: set the environment variable {name} to the API key")
     return value
 
 
-class _Answer:
+class Answer:
+    """An HTTP answer: its status, its body and its ``Retry-After`` header."""
+
     def __init__(self, status: int, body: bytes, retry_after: str | None) -> None:
         self.status, self.body, self.retry_after = status, body, retry_after
 
     def json(self) -> Any:
+        """The body read as JSON; None when it is not JSON."""
         try:
             return json.loads(self.body or b"null")
         except ValueError:
@@ -76,7 +88,7 @@ def _closed_while_idle(sock: socket.socket) -> bool:
         return True
 
 
-class _HttpApi(Pooled):
+class HttpApiSender(Pooled):
     """A JSON batch API over kept-alive HTTPS connections, one per thread."""
 
     name = "API"
@@ -115,7 +127,7 @@ class _HttpApi(Pooled):
                     self._opened.remove(connection)
         self._local.connection = None
 
-    def _post(self, body: bytes, headers: dict[str, str]) -> _Answer | None:
+    def _post(self, body: bytes, headers: dict[str, str]) -> Answer | None:
         """POST ``body``; None when the connection failed after the whole request was written.
 
         A kept-alive connection is checked before it carries a request: one with anything to
@@ -141,7 +153,7 @@ class _HttpApi(Pooled):
 
     def _attempt(
         self, connection: http.client.HTTPConnection, body: bytes, headers: dict[str, str]
-    ) -> _Answer | _Unwritten | None:
+    ) -> Answer | _Unwritten | None:
         """One request on ``connection``: its answer, ``_Unwritten`` or None (lost after)."""
         written = False
         try:
@@ -157,7 +169,7 @@ class _HttpApi(Pooled):
             connection.send(body)
             written = True
             response = connection.getresponse()
-            answer = _Answer(response.status, response.read(), response.getheader("Retry-After"))
+            answer = Answer(response.status, response.read(), response.getheader("Retry-After"))
             if response.getheader("Connection", "").lower() == "close":
                 self._drop()
             return answer
@@ -167,15 +179,16 @@ class _HttpApi(Pooled):
                 return None
             return _Unwritten(str(error) or type(error).__name__)
 
-    def _headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
+    def auth_headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
+        """The headers that authenticate a request carrying ``batch`` (and any idempotency key)."""
         raise NotImplementedError
 
-    def _item(self, message: Outgoing) -> dict[str, Any]:
-        """One message as the API takes it (raises when the message cannot be read back)."""
+    def item(self, message: Outgoing) -> dict[str, Any]:
+        """One message as the API takes it (raises ``ValueError`` when it cannot be read back)."""
         raise NotImplementedError
 
-    def _receipts(self, batch: Sequence[Outgoing], answer: _Answer) -> list[Receipt] | None:
-        """The receipts of a 2xx answer; None when the answer cannot be read."""
+    def receipts(self, batch: Sequence[Outgoing], answer: Answer) -> list[Receipt] | None:
+        """The receipts of a 2xx answer, one per message in order; None when it cannot be read."""
         raise NotImplementedError
 
     #: Whether a request that may have reached the provider may be sent again: true only for
@@ -192,7 +205,7 @@ class _HttpApi(Pooled):
         receipts: list[Receipt | None] = []
         for message in batch:
             try:
-                items.append(self._item(message))
+                items.append(self.item(message))
             except (ValueError, KeyError, RenderError) as error:
                 reason = f"{self.name}: the message cannot be read: {error}"
                 receipts.append(Receipt(message.address, "refused", reason, message.variant))
@@ -225,7 +238,7 @@ class _HttpApi(Pooled):
           series of tries, short of an answer, leaves the messages unknown, never deferred.
         """
         body = json.dumps(items, ensure_ascii=False).encode("utf-8")
-        headers = self._headers(batch)
+        headers = self.auth_headers(batch)
         self.throttle.wait(len(batch))
         delays = retry_delays(self.delivery.retries, self.delivery.backoff)
         reached = ""  # why an earlier try may have reached the provider
@@ -241,7 +254,7 @@ class _HttpApi(Pooled):
                     if not self.idempotent:
                         return receipts_for(batch, "unknown", reason)
                 elif 200 <= answer.status < 300:
-                    receipts = self._receipts(batch, answer)
+                    receipts = self.receipts(batch, answer)
                     if receipts is None:
                         return receipts_for(batch, "unknown", f"{self.name}: an unreadable answer")
                     return receipts
@@ -284,7 +297,7 @@ class _HttpApi(Pooled):
         self._local = threading.local()
 
 
-def _error_text(answer: _Answer) -> str:
+def _error_text(answer: Answer) -> str:
     data = answer.json()
     if isinstance(data, dict):
         for key in ("Message", "message", "error"):
@@ -293,8 +306,17 @@ def _error_text(answer: _Answer) -> str:
     return answer.body[:300].decode("utf-8", "replace")
 
 
-def _fields(message: Outgoing) -> tuple[dict[str, str], str, str]:
+class ApiFields(NamedTuple):
+    """A message read back into what an HTTP API takes: its headers, text and HTML."""
+
+    headers: dict[str, str]
+    text: str
+    html: str
+
+
+def api_fields(message: Outgoing) -> ApiFields:
+    """``message``'s headers and bodies as plain strings (``RenderError`` when it has no From)."""
     read = read_message(message.data)
     if "From" not in read.headers:
         raise RenderError("the message has no From header")
-    return read.headers, read.text, read.html
+    return ApiFields(read.headers, read.text, read.html)

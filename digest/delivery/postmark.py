@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from digest.delivery.http import PASSED_HEADERS, _Answer, _fields, _HttpApi, _secret
+from digest.delivery.http import PASSED_HEADERS, Answer, HttpApiSender, api_fields, api_key
 from digest.delivery.senders import (
     Outgoing,
     Receipt,
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["PostmarkSender"]
 
 
-class PostmarkSender(_HttpApi):
+class PostmarkSender(HttpApiSender):
     """Postmark's ``POST /email/batch``: up to 500 messages a call, a result for each."""
 
     name = "Postmark"
@@ -31,14 +31,16 @@ class PostmarkSender(_HttpApi):
         """A sender with the server token from ``settings.token_env``."""
         super().__init__(settings.base_url, delivery)
         self.settings = settings
-        self.token = _secret(settings.token_env, "Postmark")
+        self.token = api_key(settings.token_env, "Postmark")
         self.batch_size = min(delivery.batch_size or 500, 500)
 
-    def _headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
+    def auth_headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
+        """Postmark's server token header."""
         return {"X-Postmark-Server-Token": self.token}
 
-    def _item(self, message: Outgoing) -> dict[str, Any]:
-        headers, text, html = _fields(message)
+    def item(self, message: Outgoing) -> dict[str, Any]:
+        """One message as the API takes it."""
+        headers, text, html = api_fields(message)
         item: dict[str, Any] = {
             "From": headers["From"],
             "To": message.address,
@@ -56,7 +58,8 @@ class PostmarkSender(_HttpApi):
             item["Tag"] = f"subject-{message.variant}"
         return item
 
-    def _receipts(self, batch: Sequence[Outgoing], answer: _Answer) -> list[Receipt] | None:
+    def receipts(self, batch: Sequence[Outgoing], answer: Answer) -> list[Receipt] | None:
+        """Each message's own result: ``ErrorCode`` 0 is sent, any other refused."""
         results = answer.json()
         if not isinstance(results, list) or len(results) != len(batch):
             return None

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from digest.delivery.http import PASSED_HEADERS, _Answer, _fields, _HttpApi, _secret
+from digest.delivery.http import PASSED_HEADERS, Answer, HttpApiSender, api_fields, api_key
 from digest.delivery.senders import (
     Outgoing,
     Receipt,
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["ResendSender"]
 
 
-class ResendSender(_HttpApi):
+class ResendSender(HttpApiSender):
     """Resend's ``POST /emails/batch``: up to 100 messages a call, with an idempotency key."""
 
     name = "Resend"
@@ -35,16 +35,18 @@ class ResendSender(_HttpApi):
     def __init__(self, settings: ResendSettings, delivery: DeliverySettings) -> None:
         """A sender with the API key from ``settings.key_env``."""
         super().__init__(settings.base_url, delivery)
-        self.key = _secret(settings.key_env, "Resend")
+        self.key = api_key(settings.key_env, "Resend")
         self.batch_size = min(delivery.batch_size or 100, 100)
 
-    def _headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
+    def auth_headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
+        """The bearer key, and an idempotency key made from the batch's messages."""
         # The same batch gets the same key: Resend answers a repeat with the first result.
         key = hashlib.sha256(b"".join(hashlib.sha256(m.data).digest() for m in batch))
         return {"Authorization": f"Bearer {self.key}", "Idempotency-Key": key.hexdigest()}
 
-    def _item(self, message: Outgoing) -> dict[str, Any]:
-        headers, text, html = _fields(message)
+    def item(self, message: Outgoing) -> dict[str, Any]:
+        """One message as the API takes it."""
+        headers, text, html = api_fields(message)
         item: dict[str, Any] = {
             "from": headers["From"],
             "to": [message.address],
@@ -59,7 +61,8 @@ class ResendSender(_HttpApi):
             item["tags"] = [{"name": "subject", "value": message.variant}]
         return item
 
-    def _receipts(self, batch: Sequence[Outgoing], answer: _Answer) -> list[Receipt] | None:
+    def receipts(self, batch: Sequence[Outgoing], answer: Answer) -> list[Receipt] | None:
+        """Every message sent, with the id Resend gave it (a batch is taken whole or not)."""
         data = answer.json()
         results = data.get("data") if isinstance(data, dict) else None
         if not isinstance(results, list) or len(results) != len(batch):

@@ -27,7 +27,7 @@ from digest.suppression import SuppressionList
 from digest.web import WebSettings, make_app
 
 from ..helpers import FIXTURES, build_example
-from ..mailservers import ProviderApi
+from ..mailservers import ProviderApi, StandInApi
 
 SUBJECTS = ["A: {{ edition.lead.title }}", "B: {{ edition.lead.title }}", "C: {{ edition.lead.title }}"]  # fmt: skip
 T0 = datetime(2026, 11, 30, 8, 30, tzinfo=UTC)
@@ -57,13 +57,13 @@ def test_the_rule_the_highest_share_then_more_readers_then_the_earlier_letter(
 
 
 @pytest.fixture
-def postmark(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderApi]:
+def postmark(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInApi]:
     monkeypatch.setenv("POSTMARK_SERVER_TOKEN", "test-key")
     with ProviderApi("postmark") as server:
         yield server
 
 
-def through(api: ProviderApi) -> DeliverySettings:
+def through(api: StandInApi) -> DeliverySettings:
     return DeliverySettings.model_validate(
         {"provider": "postmark", "postmark": {"base_url": api.url}, "backoff": 0}
     )
@@ -87,14 +87,14 @@ def click(client: TestClient, message_id: str, address: str) -> None:
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_the_sample_then_the_winner_from_real_clicks_to_everyone_else_once(
-    postmark: ProviderApi, tmp_path: Path, workers: int
+    postmark: StandInApi, tmp_path: Path, workers: int
 ) -> None:
     with ExitStack() as stack:
         pool = stack.enter_context(ProcessPoolExecutor(workers)) if workers else None
         the_test(postmark, tmp_path, pool)
 
 
-def the_test(postmark: ProviderApi, tmp_path: Path, pool: Executor | None) -> None:
+def the_test(postmark: StandInApi, tmp_path: Path, pool: Executor | None) -> None:
     mailing = Mailing(build_example("riverside"), subjects=SUBJECTS)
     test = SubjectTest(sample=0.3, wait_hours=3)
     people = readers(200)
@@ -156,7 +156,7 @@ def ledger_summary(tmp_path: Path, mailing: Mailing) -> Counter[str]:
 
 
 def test_a_winner_chosen_by_hand_goes_to_the_rest_at_once_and_stays(
-    postmark: ProviderApi, tmp_path: Path
+    postmark: StandInApi, tmp_path: Path
 ) -> None:
     mailing = Mailing(build_example("riverside"), subjects=SUBJECTS)
     people = readers(60)
@@ -199,7 +199,7 @@ def test_a_winner_chosen_by_hand_goes_to_the_rest_at_once_and_stays(
     ],
 )
 def test_a_test_that_cannot_run_is_refused_before_anything_is_sent(
-    postmark: ProviderApi,
+    postmark: StandInApi,
     tmp_path: Path,
     subjects: list[str],
     test: SubjectTest,

@@ -30,7 +30,7 @@ from digest.delivery.ses import SesSender
 from digest.delivery.settings import DeliverySettings, SesSettings
 
 from ..helpers import EXAMPLES, build_example, run_command
-from ..mailservers import LosingProxy, ProviderApi
+from ..mailservers import STAND_INS, LosingProxy, StandInApi
 
 pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 
@@ -97,30 +97,32 @@ class Closes:
         return Handler
 
 
-class ClosingApi(ProviderApi):
+def ClosingApi(
+    provider: str,
+    idle: float | None = None,
+    after: int | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> StandInApi:
     """A Postmark or Resend stand-in that closes kept-alive connections unannounced."""
+    closes = Closes(idle, after)
 
-    def __init__(
-        self,
-        provider: str,
-        idle: float | None = None,
-        after: int | None = None,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self.closes = Closes(idle, after)
-        super().__init__(provider)
-        self.scheme = "http"
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-            self.scheme = "https"
+    class Closing(STAND_INS[provider]):  # type: ignore[misc,valid-type]
+        scheme = "http"
 
-    @property
-    def url(self) -> str:
-        """The stand-in's address, ``https`` when it speaks TLS."""
-        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
+        @property
+        def url(self) -> str:
+            """The stand-in's address, ``https`` when it speaks TLS."""
+            return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        return self.closes.handler(super()._handler())
+        def _handler(self) -> type[BaseHTTPRequestHandler]:
+            return closes.handler(super()._handler())
+
+    api = Closing()
+    api.closes = closes
+    if tls is not None:
+        api.server.socket = tls.wrap_socket(api.server.socket, server_side=True)
+        api.scheme = "https"
+    return api
 
 
 class ClosingProxy(LosingProxy):
@@ -134,12 +136,12 @@ class ClosingProxy(LosingProxy):
         return self.closes.handler(super()._handler())
 
 
-def received(api: ProviderApi) -> Counter[str]:
+def received(api: StandInApi) -> Counter[str]:
     """How many times the stand-in took each address."""
     return Counter(item.get("To") or item["to"][0] for item in api.received)
 
 
-def send(api: ProviderApi, folder: Path, **delivery: Any) -> tuple[int, str, dict[str, str]]:
+def send(api: StandInApi, folder: Path, **delivery: Any) -> tuple[int, str, dict[str, str]]:
     """``digest send`` of an edition to ``READERS`` through ``api``, in a process of its own:
     the exit status, what it printed and the ledger's state for each reader."""
     settings = {"batch_size": 3, "rate": 20, "connections": 1, "retries": 0, **delivery}
@@ -165,7 +167,7 @@ def send(api: ProviderApi, folder: Path, **delivery: Any) -> tuple[int, str, dic
     return result.returncode, result.stdout + result.stderr, states
 
 
-def deliver(api: ProviderApi, readers: list[str], ledger: Path, **delivery: Any) -> DeliveryReport:
+def deliver(api: StandInApi, readers: list[str], ledger: Path, **delivery: Any) -> DeliveryReport:
     """Send the edition to ``readers`` through ``api`` with the library's own sender."""
     table: dict[str, Any] = {"base_url": api.url}
     settings = DeliverySettings.model_validate(
