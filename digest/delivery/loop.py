@@ -76,10 +76,11 @@ class DeliveryReport:
         """Whether everyone was reached: nothing refused, unknown or left for later."""
         return not (self.refused or self.unknown or self.deferred or self.stopped)
 
-    def table(self) -> str:
-        """The report as a small table for a terminal."""
+    def table(self, dry_run: bool = False) -> str:
+        """The report as a small table for a terminal (a dry run's says what would be sent)."""
+        verb = "would send" if dry_run else "sent"
         rows = [
-            ("sent", self.sent),
+            (verb, self.sent),
             ("refused", len(self.refused)),
             ("unknown", len(self.unknown)),
             ("deferred", self.deferred),
@@ -92,7 +93,7 @@ class DeliveryReport:
         if self.held:
             rows.append(("held by the pace", self.held))
         if len(self.sent_by_variant) > 1:
-            rows += [(f"sent, subject {v}", n) for v, n in sorted(self.sent_by_variant.items())]
+            rows += [(f"{verb}, subject {v}", n) for v, n in sorted(self.sent_by_variant.items())]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {count:>9,}" for name, count in rows)
 
