@@ -6,8 +6,9 @@ can catch ``DigestError`` and show its message to a person::
     DigestError
     ├── InputError          bad articles, quotes or newsletter settings
     │   ├── PlanError       an editor's plan names a story no longer in the edition's window
-    │   └── ConfigError     a config or data file that cannot be read or is invalid
-    │       └── SourceError a feed that cannot be read or parsed, or whose every item was skipped
+    │   ├── ConfigError     a config or data file that cannot be read or is invalid
+    │   │   └── SourceError a feed that cannot be read or parsed, or whose every item was skipped
+    │   └── UsageError      a request whose options do not go together (exit status 2)
     ├── EmptyEditionError   nothing to put in the edition (no articles at all)
     │   └── NothingNewError nothing that an earlier edition did not already feature
     ├── TemplateError       a template is missing, does not parse, or fails while rendering
@@ -43,6 +44,7 @@ __all__ = [
     "SendError",
     "SourceError",
     "TemplateError",
+    "UsageError",
 ]
 
 EXCERPT_LENGTH = 60
@@ -71,6 +73,12 @@ class ConfigError(InputError):
 
 class SourceError(ConfigError):
     """A source that cannot be read or parsed at all, or whose every item was skipped."""
+
+
+class UsageError(InputError):
+    """A request whose options do not go together, or that leaves out one it needs."""
+
+    exit_code = 2
 
 
 class EmptyEditionError(DigestError):

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 import click
 
-from digest.cli.common import (
-    CONFIG,
-    QUIET,
-    SEND_INCOMPLETE,
-    SEND_STOPPED,
-    load_config,
-    warn,
-)
-from digest.errors import ConfigError, InputError
+from digest.cli.common import CONFIG, QUIET, SEND_INCOMPLETE, SEND_STOPPED, warn
+from digest.errors import DigestError, InputError, UsageError
 
 if TYPE_CHECKING:
-    from digest.schedule.config import BuildConfig
-    from digest.suppression import UnsubscribeTokens
+    from click._termui_impl import ProgressBar
+
+    from digest.schedule.sending import SendOutcome
 
 
 @click.command()
@@ -112,109 +105,72 @@ def send(
     \b
         digest send --config newsletter.toml out/edition-2026-11-30.eml --to me@example.org
     """
-    from digest.delivery.eml import (
-        local_send_times,
-        read_eml,
-        read_recipients,
-        read_recipients_file,
-        send_eml,
-    )
-    from digest.delivery.ledger import SendLedger
-    from digest.delivery.pace import Pace
-    from digest.delivery.proofs import proof
-    from digest.delivery.providers import make_sender
-    from digest.mail.message import list_id
-    from digest.mail.variants import subject_variants
-    from digest.schedule.config import ledger_path, suppression_path
-    from digest.suppression import SuppressionList, UnsubscribeTokens
+    from digest.schedule.sending import SendRequest, send_edition
 
-    config = load_config(config_path)
-    if config.delivery is None:
-        raise ConfigError(f"{config_path}: no [delivery] table: say how the mail is sent")
-    if report_path is not None and not (to or dry_run):
-        _check_report_path(report_path)
-    unwritten = ""
-    zones: dict[str, str] = {}
-    if to:
-        addresses = read_recipients(to, "--to")
-    else:
-        source = recipients_file or config.recipients
-        if source is None:
-            raise click.UsageError("say who gets it: --to, --recipients or recipients = ...")
-        addresses = read_recipients_file(source, zones)
-    raw = read_eml(eml)
-    _check_unsubscribe_links(raw, eml, config, bool(to), allow_placeholder_links, quiet)
-    if to:
-        variants = subject_variants(raw)
-        if len(variants) > 1:
-            # A proof of a subject test: one of each subject, with the letter in its own.
-            tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
-            _send_proofs(config, eml, variants, addresses, tokens, quiet)
-            return
-        raw = proof(raw)  # a test send is a proof: [Proof], its own Message-ID, dated now
-    elif config.desk.approval:
-        _check_approval(config, raw, eml)
-    test = config.delivery.subject_test
-    if winner is not None:
-        if test is None:
-            raise click.UsageError("--winner ends an A/B test: set [delivery.subject_test] first")
-        test = test.model_copy(update={"winner": winner})
-    when = local_send_times(raw, zones, config.newsletter.timezone) if due and not to else None
-    # A proof goes now, whatever the calendar says.
-    pace = None if to else Pace.from_settings(config.delivery, config.newsletter.zone)
-    if (when is not None or pace is not None) and dry_run and not quiet:
-        start = datetime.now(UTC)
-        moments = (when(a) for a in addresses) if when is not None else (start for _ in addresses)
-        plan = (pace or Pace(config.newsletter.zone)).plan(moments, start)
-        click.echo("The plan: readers by the hour their copy would go out (UTC)")
-        click.echo(plan.table())
-    show = not quiet and sys.stderr.isatty() and len(addresses) > 1
-    # Test sends (--to) and dry runs are not recorded.
-    ledger = None if dry_run or to else SendLedger(ledger_path(config, eml))
-    # A test send (--to) goes to whoever is named, suppressed or not.
-    suppressions = (
-        None
-        if to
-        else SuppressionList(
-            suppression_path(config), soft_bounce_limit=config.suppression.soft_bounce_limit
-        )
+    request = SendRequest(
+        to=to,
+        recipients=recipients_file,
+        due=due,
+        dry_run=dry_run,
+        resend_unknown=resend_unknown,
+        retry_refused=retry_refused,
+        report=report_path,
+        winner=cast("Literal['A', 'B', 'C', 'D'] | None", winner),
+        allow_placeholder_links=allow_placeholder_links,
     )
-    tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
-    sender = make_sender(config.delivery)
+    bar = _Bar(quiet)
     try:
-        with click.progressbar(
-            length=len(addresses), label="Sending", file=sys.stderr, hidden=not show
-        ) as bar:
-            report = send_eml(
-                raw,
-                addresses,
-                sender,
-                ledger,
-                dry_run=dry_run,
-                resend_unknown=resend_unknown,
-                retry_refused=retry_refused,
-                progress=bar.update,
-                suppressions=suppressions,
-                tokens=tokens,
-                due=when,
-                pace=None if dry_run else pace,
-                test=None if to or test is None else test.test(),
-                events=suppressions,
-            )
-        if ledger is not None and report_path is not None:
-            try:
-                count = ledger.write_report(report.edition, report_path)
-            except OSError as error:  # checked before sending; the disk may fill up since
-                unwritten = f"--report {report_path}: cannot write it: {error.strerror or error}"
-            else:
-                if not quiet:
-                    click.echo(f"{count} refused or unknown recipients written to {report_path}")
+        outcome = send_edition(config_path, eml, request, bar)
+    except UsageError as error:
+        raise click.UsageError(str(error)) from None
+    except DigestError as error:
+        if quiet:  # what was worth a warning before the error: --quiet prints errors only
+            error.warnings = ()
+        raise
     finally:
-        sender.close()
-        if ledger is not None:
-            ledger.close()
-        if suppressions is not None:
-            suppressions.close()
+        bar.close()
+    if not quiet:
+        for message in outcome.warnings:
+            warn(message)
+    if outcome.subjects:
+        _show_proofs(outcome, quiet)
+    else:
+        _show(outcome, report_path, due, quiet)
+
+
+class _Bar:
+    """The progress bar on a terminal, made once the send knows how many it is for."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: ProgressBar[int] | None = None
+
+    def start(self, total: int) -> None:
+        show = not self.quiet and sys.stderr.isatty() and total > 1
+        self.bar = click.progressbar(
+            length=total, label="Sending", file=sys.stderr, hidden=not show
+        )
+        self.bar.__enter__()
+
+    def advance(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _show(outcome: SendOutcome, report_path: Path | None, due: bool, quiet: bool) -> None:
+    """Print what a send (or a proof, or a dry run) did, and exit with its status."""
+    report = outcome.report
+    if outcome.plan and not quiet:
+        click.echo("The plan: readers by the hour their copy would go out (UTC)")
+        click.echo(outcome.plan)
+    if outcome.report_written is not None and not quiet:
+        count = outcome.report_written
+        click.echo(f"{count} refused or unknown recipients written to {report_path}")
     if report.content_changed:
         warn(
             f"the edition changed since its first send ({report.edition}): readers it reached "
@@ -234,7 +190,7 @@ def send(
         shown = ", ".join(report.suppressed[:5]) + (" …" if len(report.suppressed) > 5 else "")
         click.echo(f"Left out {len(report.suppressed)} suppressed: {shown}")
     if report.waiting and not quiet and report.next_due is not None:
-        again = "run it again then" if test is not None and not due else "run --due again then"
+        again = "run it again then" if outcome.testing and not due else "run --due again then"
         click.echo(
             f"{report.waiting} readers are not due yet; the next at "
             f"{report.next_due.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({again})"
@@ -247,113 +203,31 @@ def send(
     if report.subject_test and not quiet:
         click.echo(f"A/B: {report.subject_test}")
     if not quiet:
-        click.echo(report.table())
-    if not quiet:
-        verb = "Would send" if dry_run else "Sent a proof of" if to else "Sent"
-        click.echo(f"{verb} {eml.name} to {report.sent} of {len(addresses)} recipients")
-    if unwritten:
-        click.echo(f"digest: error: {unwritten}", err=True)
+        click.echo(report.table(dry_run=outcome.dry_run))
+        verb = "Would send" if outcome.dry_run else "Sent a proof of" if outcome.proof else "Sent"
+        click.echo(f"{verb} {outcome.name} to {report.sent} of {outcome.recipients} recipients")
+    if outcome.unwritten:
+        click.echo(f"digest: error: {outcome.unwritten}", err=True)
     if report.stopped:
         sys.exit(SEND_STOPPED)
     if not report.complete:
         sys.exit(SEND_INCOMPLETE)
-    if unwritten:
+    if outcome.unwritten:
         sys.exit(InputError.exit_code)
 
 
-def _check_report_path(path: Path) -> None:
-    """Refuse a --report file that cannot be written, before anything is sent."""
-    folder = path.parent
-    if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise InputError(f"--report {path}: {folder} {problem}")
-    if not os.access(folder, os.W_OK | os.X_OK) or path.is_dir():
-        raise InputError(f"--report {path}: cannot write a file there")
-
-
-def _check_unsubscribe_links(
-    raw: bytes, eml: Path, config: BuildConfig, proof: bool, allowed: bool, quiet: bool
-) -> None:
-    """Refuse a send whose unsubscribe link is a placeholder; a proof or a test list is warned."""
-    from digest.delivery.eml import placeholder_links
-    from digest.errors import PlaceholderLinkError, excerpt
-
-    links = placeholder_links(raw, config.newsletter.contact.unsubscribe_url)
-    if not links:
-        return
-    link = excerpt(links[0], 120)
-    if not proof and not allowed:
-        raise PlaceholderLinkError(
-            f"{eml.name}: the unsubscribe link {link} is a placeholder: readers could not "
-            "leave; set [newsletter.contact] unsubscribe_url to your own page (or digest "
-            "serve's) and build again, or send to a test list with --allow-placeholder-links"
-        )
-    why = "a proof" if proof else "--allow-placeholder-links"
-    if not quiet:
-        warn(f"the unsubscribe link {link} is a placeholder; going ahead ({why}): not for readers")
-
-
-def _send_proofs(
-    config: BuildConfig,
-    eml: Path,
-    variants: dict[str, bytes],
-    addresses: list[str],
-    tokens: UnsubscribeTokens | None,
-    quiet: bool,
-) -> None:
-    """Proofs of an A/B test's .eml: each address gets every subject, ``[Proof B]`` and all."""
-    from digest.delivery.eml import send_eml
-    from digest.delivery.proofs import proof
-    from digest.delivery.providers import make_sender
-
-    assert config.delivery is not None
-    sender = make_sender(config.delivery)
-    try:
-        reports = {
-            label: send_eml(proof(raw, variant=label), addresses, sender, tokens=tokens)
-            for label, raw in variants.items()
-        }
-    finally:
-        sender.close()
-    stopped = [report.stopped for report in reports.values() if report.stopped]
-    for label, report in reports.items():
+def _show_proofs(outcome: SendOutcome, quiet: bool) -> None:
+    """Print what the proofs of an A/B test's subjects did, and exit with their status."""
+    for label, report in outcome.reports.items():
         for address, reason in report.refused.items():
             click.echo(f"digest: refused: {address} (subject {label}): {reason}", err=True)
-    if stopped:
-        click.echo(f"digest: stopped: {stopped[0]}", err=True)
+    if outcome.stopped:
+        click.echo(f"digest: stopped: {outcome.stopped}", err=True)
         sys.exit(SEND_STOPPED)
     if not quiet:
-        sent = min(report.sent for report in reports.values())
         click.echo(
-            f"Sent proofs of {eml.name}, subjects {', '.join(reports)}, to {sent} of "
-            f"{len(addresses)} recipients"
+            f"Sent proofs of {outcome.name}, subjects {', '.join(outcome.subjects)}, to "
+            f"{outcome.sent} of {outcome.recipients} recipients"
         )
-    if not all(report.complete for report in reports.values()):
+    if not outcome.complete:
         sys.exit(SEND_INCOMPLETE)
-
-
-def _check_approval(config: BuildConfig, raw: bytes, eml: Path) -> None:
-    """Refuse an edition nobody approved, or one that changed after it was approved."""
-    from digest.mail.message import edition_key_date
-    from digest.mail.mime import read_message
-    from digest.schedule.history import History, content_hashes
-
-    message = read_message(raw)
-    on = edition_key_date(message.headers.get("X-Digest-Edition", ""))
-    if on is None or not isinstance(config.history, Path) or not config.history.exists():
-        raise ConfigError(f"{eml.name}: approval = true, and nothing says it was approved")
-    with History(config.history) as history:
-        approval = history.approval(on)
-    if approval is None:
-        raise ConfigError(
-            f"{eml.name}: the edition of {on} is not approved (approval = true): approve it in "
-            f"digest desk, or with digest approve --config ... --date {on}"
-        )
-    changed = approval.changed(
-        content_hashes(message.headers.get("Subject", ""), message.html, message.text)
-    )
-    if changed:
-        raise ConfigError(
-            f"{eml.name}: the edition of {on} changed after {approval.approver} approved it "
-            f"at {approval.approved_at}: {', '.join(changed)}; look at it again and approve it"
-        )
