@@ -34,17 +34,11 @@ def approve(config_path: Path, on: datetime | None, approver: str | None, as_jso
     """
     import json
 
-    from digest.schedule.history import content_hashes
-
     desk = open_desk(config_path, on)
     who = approver or desk.config.desk.approver
     if not who:
         raise click.UsageError("say who approves: --name, or approver = ... in [desk]")
-    digest = desk.build()
-    with desk.history() as history:
-        approval = history.approve(
-            digest.edition.date, who, content_hashes(digest.subject, digest.html, digest.text)
-        )
+    digest, approval = desk.approve(who)
     if as_json:
         click.echo(json.dumps({"edition": digest.edition_key, **vars(approval)}, indent=1))
     else:
@@ -154,9 +148,7 @@ def plan_set(
         new = Plan.model_validate({**base.model_dump(), **changes})
     except ValueError as error:
         raise InputError(f"plan: {error}") from None
-    digest = desk.build(new)  # a plan that does not apply is refused before it is saved
-    with desk.history() as history:
-        history.save_plan(desk.on, new)
+    digest = desk.save_plan(new)  # a plan that does not apply is refused before it is saved
     click.echo(f"Saved the plan of {digest.edition_key}: {digest.subject}")
 
 

@@ -15,7 +15,7 @@ from digest.pipeline import Digest
 from digest.plan import Plan
 from digest.schedule.build import edition_date, gather, open_history, prepare, window_of
 from digest.schedule.config import BuildConfig
-from digest.schedule.history import History
+from digest.schedule.history import Approval, History, content_hashes
 from digest.select import window_stories
 from digest.urls import canonical_url
 
@@ -64,6 +64,20 @@ class Desk:
         with self.history() as history:
             digest, _ = prepare(self.config, self.on, self.gathered, history, plan=plan)
         return digest
+
+    def save_plan(self, plan: Plan) -> Digest:
+        """Build the edition with ``plan``, then save it (a plan that does not apply is refused)."""
+        digest = self.build(plan)
+        with self.history() as history:
+            history.save_plan(self.on, plan)
+        return digest
+
+    def approve(self, approver: str, digest: Digest | None = None) -> tuple[Digest, Approval]:
+        """Record ``approver``'s approval of the edition: ``digest`` as shown, or as built now."""
+        digest = self.build() if digest is None else digest
+        hashes = content_hashes(digest.subject, digest.html, digest.text)
+        with self.history() as history:
+            return digest, history.approve(self.on, approver, hashes)
 
     def stories(self, digest: Digest, plan: Plan) -> list[Story]:
         """Every story of the window, the edition's first in their order, then those left out."""

@@ -54,7 +54,6 @@ from digest.plan import Plan
 from digest.schedule.build import edition_message
 from digest.schedule.config import BuildConfig
 from digest.schedule.desk import Desk
-from digest.schedule.history import content_hashes
 from digest.schedule.sending import SendRequest, send_edition
 from digest.web.body import ClientDisconnect, Refused, log_disconnect, read_body, read_model
 
@@ -289,11 +288,9 @@ def make_desk(
             return refused
         plan = read_model(await read_body(request, _MAX_BODY), Plan, empty=True)
         try:
-            digest = desk.build(plan)
+            digest = desk.save_plan(plan)
         except DigestError as error:
             return JSONResponse({"error": " ".join(str(error).split())}, 400)
-        with desk.history() as history:
-            history.save_plan(desk.on, plan)
         state.update(plan=plan, digest=digest)
         return JSONResponse(summary())
 
@@ -320,11 +317,7 @@ def make_desk(
         name = approval_body.name[:100]
         if not name:
             return JSONResponse({"error": "type who approves"}, 400)
-        _, digest = current()
-        with desk.history() as history:
-            approval = history.approve(
-                desk.on, name, content_hashes(digest.subject, digest.html, digest.text)
-            )
+        _, approval = desk.approve(name, current()[1])  # what the desk shows
         return JSONResponse({"approver": approval.approver, "approved_at": approval.approved_at})
 
     async def asset(request: Request) -> Response:
