@@ -29,7 +29,12 @@ from digest.schedule.config import BuildConfig, load_config
 from digest.schedule.history import History
 from digest.web.server import Server, ServerLimits
 
-__all__ = ["Preview", "make_app", "make_server"]
+__all__ = ["DESKTOP_WIDTH", "PHONE_WIDTH", "Preview", "make_app", "make_server"]
+
+#: The widths the preview draws the email at, in CSS pixels: a phone's screen, and a desktop
+#: client's reading pane (the email's 600 px body with room on each side and for a scroll bar).
+PHONE_WIDTH = 375
+DESKTOP_WIDTH = 640
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Preview: {title}</title>
@@ -140,11 +145,13 @@ class Preview:
                 f'<p class="note" role="status">{html.escape(self.note)}</p>' if self.note else ""
             )
             body = note + (
-                "<figure><figcaption>Phone, 375 px</figcaption>"
-                '<iframe src="/email.html" width="375" title="The email at phone width"></iframe>'
-                "</figure><figure><figcaption>Desktop, 600 px</figcaption>"
-                '<iframe src="/email.html" width="640" title="The email at desktop width">'
-                "</iframe></figure><figure><figcaption>Plain text</figcaption>"
+                f"<figure><figcaption>Phone, {PHONE_WIDTH} px</figcaption>"
+                f'<iframe src="/email.html" width="{PHONE_WIDTH}" '
+                'title="The email at phone width"></iframe></figure>'
+                f"<figure><figcaption>Desktop, {DESKTOP_WIDTH} px</figcaption>"
+                f'<iframe src="/email.html" width="{DESKTOP_WIDTH}" '
+                'title="The email at desktop width"></iframe></figure>'
+                "<figure><figcaption>Plain text</figcaption>"
                 f"<pre>{html.escape(self.text)}</pre></figure>"
             )
         return _PAGE.format(

@@ -18,11 +18,23 @@ def test_the_public_api_fits_on_a_card() -> None:
 
 
 def test_all_is_exactly_the_public_surface() -> None:
-    public = {name for name in dir(digest) if not name.startswith("_")}
-    # Submodules (the 0.2 paths' stand-ins too, once a test imported them) are not names.
-    modules = {name for name in public if isinstance(getattr(digest, name), types.ModuleType)}
-    assert set(digest.__all__) == public - modules
+    """Counted in a fresh interpreter: what earlier tests imported cannot add or hide a name."""
+    import subprocess
+    import sys
+
+    code = (
+        "import types, digest; public = {n for n in dir(digest) if not n.startswith('_')};"
+        " print(sorted(n for n in public"
+        " if not isinstance(getattr(digest, n), types.ModuleType)))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert shown == repr(digest.__all__)
     assert digest.__all__ == sorted(digest.__all__)
+    # In this process too, whatever ran before: submodules are the only names beyond __all__.
+    extra = {n for n in dir(digest) if not n.startswith("_")} - set(digest.__all__)
+    assert all(isinstance(getattr(digest, n), types.ModuleType) for n in extra), extra
 
 
 def test_every_public_name_has_a_docstring() -> None:

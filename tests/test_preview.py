@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.preview import Preview, make_server
+from digest.preview import DESKTOP_WIDTH, PHONE_WIDTH, Preview, make_server
 from digest.web.server import ServerLimits
 
 from .helpers import EXAMPLES
@@ -49,7 +50,15 @@ def test_the_preview_pages(served: tuple[str, Path]) -> None:
     status, kind, body = get(base)
     assert status == 200 and kind.startswith("text/html")
     page = body.decode()
-    assert 'src="/email.html" width="375"' in page and 'width="640"' in page
+    # Each frame is drawn at the width its caption says.
+    drawn = re.findall(
+        r"<figcaption>(\w+), (\d+) px</figcaption><iframe [^>]*width=\"(\d+)\"", page
+    )
+    assert [(name, int(said)) for name, said, _ in drawn] == [
+        ("Phone", PHONE_WIDTH),
+        ("Desktop", DESKTOP_WIDTH),
+    ]
+    assert all(said == width for _, said, width in drawn)
     assert "Baca selengkapnya" in page  # the text part, shown beside the two widths
     status, _, email = get(base + "email.html")
     assert status == 200 and b'lang="id"' in email
@@ -241,7 +250,9 @@ def test_the_preview_writes_nothing(tmp_path: Path) -> None:
         preview = Preview(folder / "newsletter.toml", date(2026, 11, 30), "http://localhost:9/")
         preview.refresh()
         assert preview.error is None, preview.error
-        assert "Atom" in preview.text or preview.html  # the feed's stories were read
+        # The feed's stories were read: its entry stands in both parts of the email.
+        assert "Tide tables for December" in preview.text
+        assert "Tide tables for December" in preview.html
     finally:
         feed_server.shutdown()
         feed_server.server_close()
