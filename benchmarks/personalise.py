@@ -68,7 +68,7 @@ def ours(mail: Mailing, count: int, start: int) -> int:
     size = 0
     for chunk in reader_chunks(rows(count, start), 1000):
         for reader in chunk:
-            size += len(mail.message_bytes(reader))
+            size += len(mail.copies.message_bytes(reader))
     return size
 
 
@@ -77,7 +77,7 @@ def floor(mail: Mailing, count: int, start: int) -> int:
     variants = {}
     for index, segment in enumerate(SEGMENTS):
         reader = Reader(address="x@example.org", name="x", sections=segment, unsubscribe_token="t")
-        variants[index] = mail._variant(reader, reader_values(reader, mail.links))
+        variants[index] = mail.copies._variant(reader, reader_values(reader, mail.copies.links))
     size = 0
     for row in rows(count, start):
         variant = variants[int(row["address"][6:].split("@")[0]) % len(SEGMENTS)]
@@ -93,7 +93,7 @@ def floor(mail: Mailing, count: int, start: int) -> int:
 
 def naive(mail: Mailing, reader: Reader) -> bytes:
     """Render, inline and write one reader from scratch, with the renderer reused."""
-    subject, html, text = mail.from_scratch(reader)
+    subject, html, text = mail.copies.from_scratch(reader)
     return message_bytes(
         newsletter=mail.digest.newsletter,
         subject=subject,
@@ -116,7 +116,7 @@ def peak_memory(count: int) -> None:
     total = 0
     mail = mailing()
     for chunk in reader_chunks(rows(count), 1000):
-        for message in mail.messages(chunk):
+        for message in mail.copies.messages(chunk):
             total += len(message.data)
     status = Path("/proc/self/status").read_text()
     print(f"{int(status.split('VmHWM:')[1].split()[0]) / 1024:.1f} {total}")
@@ -139,7 +139,7 @@ def main() -> None:
     start = time.perf_counter()
     for chunk in reader_chunks(rows(len(SEGMENTS)), 100):
         for reader in chunk:
-            mail.message_bytes(reader)
+            mail.copies.message_bytes(reader)
     variants_time = time.perf_counter() - start
 
     per_round = max(args.readers // args.rounds, 1000)
@@ -157,7 +157,9 @@ def main() -> None:
     naive_gains = []
     for reader in naive_readers:
         naive_rate = rate(lambda reader=reader: naive(mail, reader), 1)
-        fast_rate = rate(lambda: [mail.message_bytes(r) for r in fast_readers], len(fast_readers))
+        fast_rate = rate(
+            lambda: [mail.copies.message_bytes(r) for r in fast_readers], len(fast_readers)
+        )
         naive_gains.append((naive_rate, fast_rate / naive_rate))
 
     our_median = statistics.median(ours_rates)

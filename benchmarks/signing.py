@@ -62,24 +62,24 @@ def main() -> None:
             DkimSettings(selector=key.selector, domain=key.domain, key_file=key.path)
         )
         sender = digest.newsletter.sender.address
-        signed = signer.sign(mailing.message_bytes(readers[0]), sender)
+        signed = signer.sign(mailing.copies.message_bytes(readers[0]), sender)
         assert key.verify(signed), "the benchmark's signature does not verify"
 
         def plain(reader: Reader) -> bytes:
-            return mailing.message_bytes(reader)
+            return mailing.copies.message_bytes(reader)
 
         def with_dkim(reader: Reader) -> bytes:
-            return signer.sign(mailing.message_bytes(reader), sender)
+            return signer.sign(mailing.copies.message_bytes(reader), sender)
 
         def reserialised(reader: Reader) -> bytes:
-            message = message_from_bytes(mailing.message_bytes(reader), policy=policy.SMTP)
+            message = message_from_bytes(mailing.copies.message_bytes(reader), policy=policy.SMTP)
             return signer.sign(message.as_bytes(), sender)
 
         headers = [name.encode() for name in SIGNED_HEADERS]
         pem = key.path.read_bytes()
 
         def with_dkimpy(reader: Reader) -> bytes:
-            data = mailing.message_bytes(reader)
+            data = mailing.copies.message_bytes(reader)
             selector, domain = key.selector.encode(), key.domain.encode()
             canonical = (b"relaxed", b"relaxed")
             header = dkim.sign(

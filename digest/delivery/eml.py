@@ -12,8 +12,9 @@ import hashlib
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email import policy as email_policy
@@ -21,15 +22,15 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import parsedate_to_datetime
 from itertools import islice
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from digest.addresses import address_key, email_address
-from digest.delivery.abtest import Decision, Gate, SubjectTest, gated, reported, test_phase
 from digest.delivery.ledger import SendLedger
-from digest.delivery.loop import DeliveryReport, now, run_delivery
-from digest.delivery.pace import Pace
+from digest.delivery.loop import DeliveryReport, now
 from digest.delivery.proofs import dated, dated_head
+from digest.delivery.send import Send, SendOptions
 from digest.delivery.senders import Outgoing, Receipt, Sender
 from digest.errors import ConfigError, InputError, RenderError, excerpt
 from digest.files import StrPath, decode_text, read_limited
@@ -46,7 +47,6 @@ from digest.mail.placeholders import Split
 from digest.mail.unsubscribe import EML_HEADER_STAND_IN, EML_STAND_IN
 from digest.mail.variants import subject_index, subject_variants
 from digest.models import check_timezone
-from digest.suppression.store import SuppressionList
 from digest.suppression.tokens import SECRET_VARIABLE, UnsubscribeTokens
 from digest.urls import PLACEHOLDER_HOSTS
 
@@ -351,23 +351,104 @@ class _ReaderLinks:
         return write_copy(head, self.frame, self.parts, {"token": token})
 
 
+class _EmlOutbox:
+    """A built ``.eml`` to a list: each recipient's copy, their own ``To`` and token put in."""
+
+    def __init__(
+        self, raw: bytes, recipients: Iterable[str], sender: Sender, options: SendOptions
+    ) -> None:
+        variants = subject_variants(raw)
+        labels = [label for label in variants if label]
+        if labels and options.test is None:
+            raise InputError(
+                f"the .eml has subject variants {', '.join(labels)} for an A/B test: set "
+                "[delivery.subject_test] to send them (or send a proof with --to)"
+            )
+        if options.test is not None and not labels:
+            raise InputError(
+                "the .eml has a single subject: build it again with [delivery.subject_test] "
+                "to test subjects"
+            )
+        if options.due is True:
+            raise InputError("due: give each address's moment (local_send_times) for a .eml")
+        self.messages = {label: _Message(data) for label, data in variants.items()}
+        message = self.messages[labels[0] if labels else ""]
+        message.check_tokens(options.tokens)  # before anything is claimed
+        self.key, self.content, self.labels = message.key, message.content, labels
+        if labels:
+            every = "\0".join(self.messages[label].content for label in labels)
+            self.content = hashlib.sha256(every.encode()).hexdigest()
+        self.recipients, self.sender, self.options = recipients, sender, options
+        self.in_flight = 2
+        self.winner: str | None = None
+        self._hands: ThreadPoolExecutor | None = None
+
+    def with_winner(self, label: str) -> _EmlOutbox:
+        """Everyone not reached gets the winner."""
+        outbox = _copy.copy(self)
+        outbox.winner = label
+        return outbox
+
+    @contextmanager
+    def opened(self) -> Iterator[object]:
+        """A thread of its own hands each batch over while the next is claimed and made."""
+        with ThreadPoolExecutor(1, thread_name_prefix="digest-hand-over") as hands:
+            self._hands = hands
+            try:
+                yield hands
+            finally:
+                self._hands = None
+
+    def chunks(self) -> Iterator[list[str]]:
+        """The recipients, a sender's batch at a time."""
+        addresses = iter(self.recipients)
+        return iter(lambda: list(islice(addresses, self.sender.batch_size)), [])
+
+    def address(self, item: str) -> str:
+        """A recipient is their address."""
+        return item
+
+    def label(self, item: str) -> str:
+        """The winner, or each address's variant by a hash of the edition and the address."""
+        if self.winner is not None:
+            return self.winner
+        if not self.labels:
+            return ""
+        return self.labels[subject_index(self.key, item, len(self.labels))]
+
+    def readers(self) -> int | None:
+        """How many recipients, when they came as a list."""
+        return len(self.recipients) if isinstance(self.recipients, Sized) else None
+
+    def local_due(self) -> Callable[[str], datetime] | None:
+        """Each address's moment (``local_send_times``), when given."""
+        due = self.options.due
+        return due if callable(due) else None
+
+    def hand_over(self, batch: list[str]) -> Future[list[Receipt]]:
+        """Address each copy (dated the moment its batch is made) and hand the batch over."""
+        when = datetime.now(UTC)
+        made: dict[str, _Message] = {}
+        outgoing = []
+        tokens = self.options.tokens
+        for address in batch:
+            label = self.label(address)
+            if label not in made:
+                made[label] = self.messages[label].dated(when)
+            outgoing.append(Outgoing(address, made[label].to(address, tokens), label))
+        if self.options.dry_run:
+            return now(lambda: [Receipt(o.address, "sent", "dry run") for o in outgoing])
+        assert self._hands is not None
+        return self._hands.submit(self.sender.send, outgoing)
+
+
 def send_eml(
     raw: bytes,
     recipients: Iterable[str],
     sender: Sender,
     ledger: SendLedger | None = None,
-    *,
-    dry_run: bool = False,
-    resend_unknown: bool = False,
-    retry_refused: bool = False,
-    progress: Callable[[int], None] | None = None,
-    suppressions: SuppressionList | None = None,
-    tokens: UnsubscribeTokens | None = None,
-    due: Callable[[str], datetime] | None = None,
-    at: datetime | None = None,
-    pace: Pace | None = None,
-    test: SubjectTest | None = None,
-    events: SuppressionList | None = None,
+    options: SendOptions | None = None,
+    **settings: Any,
 ) -> DeliveryReport:
     """Send the message in ``raw`` to each recipient, with their own ``To`` header.
 
@@ -390,78 +471,9 @@ def send_eml(
     edition and their address, the others wait; after the test's wait, everyone not reached
     gets the winner, decided from the opens or clicks in ``events`` and recorded in the
     ledger. A dry run gives everyone their variant by hash and starts no test.
+
+    It is ``Send(ledger, options).deliver(...)`` of the ``.eml``'s outbox; the ``options``
+    (``SendOptions``) may be given as keywords instead (``dry_run=True``).
     """
-    variants = subject_variants(raw)
-    labels = [label for label in variants if label]
-    if labels and test is None:
-        raise InputError(
-            f"the .eml has subject variants {', '.join(labels)} for an A/B test: set "
-            "[delivery.subject_test] to send them (or send a proof with --to)"
-        )
-    if test is not None and not labels:
-        raise InputError(
-            "the .eml has a single subject: build it again with [delivery.subject_test] "
-            "to test subjects"
-        )
-    messages = {label: _Message(data) for label, data in variants.items()}
-    message = messages[labels[0] if labels else ""]
-    message.check_tokens(tokens)  # before anything is claimed
-    content = message.content
-    if labels:
-        every = "\0".join(messages[label].content for label in labels)
-        content = hashlib.sha256(every.encode()).hexdigest()
-
-    def by_hash(address: str) -> str:
-        return labels[subject_index(message.key, address, len(labels))] if labels else ""
-
-    choose: Callable[[str], str] = by_hash
-    gate: Gate | None = None
-    share, decision = 0.0, None
-    if test is not None and not dry_run:
-        count = len(recipients) if isinstance(recipients, Sized) else None
-        phase = test_phase(test, labels, message.key, ledger, events, at, count)
-        if isinstance(phase, Decision):
-            decision = phase
-            choose = lambda _: phase.winner  # noqa: E731 (everyone not reached: the winner)
-        else:
-            gate, share = phase
-
-    def submit(batch: list[str]) -> Future[list[Receipt]]:
-        # Every message is dated the moment its batch is made, just before it is handed over.
-        when = datetime.now(UTC)
-        made: dict[str, _Message] = {}
-        outgoing = []
-        for address in batch:
-            label = choose(address)
-            if label not in made:
-                made[label] = messages[label].dated(when)
-            outgoing.append(Outgoing(address, made[label].to(address, tokens), label))
-        if dry_run:
-            return now(lambda: [Receipt(o.address, "sent", "dry run") for o in outgoing])
-        return hands.submit(sender.send, outgoing)
-
-    addresses = iter(recipients)
-    chunks = iter(lambda: list(islice(addresses, sender.batch_size)), [])
-    # One batch is handed over on a thread of its own while the next is claimed and made,
-    # so the connections never wait for this process's own work.
-    with ThreadPoolExecutor(1, thread_name_prefix="digest-hand-over") as hands:
-        report = run_delivery(
-            chunks,
-            str,
-            submit,
-            message.key,
-            None if dry_run else ledger,
-            variant=choose,
-            resend_unknown=resend_unknown,
-            retry_refused=retry_refused,
-            progress=progress,
-            content=content,
-            suppressions=suppressions,
-            due=gated(str, due, gate),
-            at=at,
-            pace=pace,
-            in_flight=2,
-        )
-    if decision is not None:
-        report.subject_test = decision.describe()
-    return reported(report, gate, share)
+    chosen = options or SendOptions(**settings)
+    return Send(ledger, chosen).deliver(_EmlOutbox(raw, recipients, sender, chosen))

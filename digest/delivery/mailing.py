@@ -7,60 +7,78 @@ reader is recorded in the send ledger around their batch.
 from __future__ import annotations
 
 import atexit
+import copy
 import hashlib
 import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cached_property
 from itertools import islice
-from operator import itemgetter
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 from zoneinfo import ZoneInfo
 
 from digest.addresses import email_address
-from digest.delivery.abtest import Decision, Gate, SubjectTest, gated, reported, test_phase
 from digest.delivery.ledger import SendLedger
-from digest.delivery.loop import DeliveryReport, now, run_delivery
+from digest.delivery.loop import DeliveryReport, now
 from digest.delivery.pace import Pace
 from digest.delivery.proofs import dated
 from digest.delivery.providers import make_sender
+from digest.delivery.send import Send, SendOptions
 from digest.delivery.senders import Outgoing, PackedReceipts, Receipt, Sender, until_deferred
 from digest.delivery.settings import DeliverySettings
 from digest.errors import CheckError, InputError
 from digest.mail.copies import SUBJECT_LABELS, Copies, kept_in_worker, submit
 from digest.mail.readers import reader_chunks, validate_readers
 from digest.models import Reader
-from digest.suppression.store import SuppressionList
+from digest.render.renderer import RenderOptions
+from digest.suppression.tokens import UnsubscribeTokens
+
+if TYPE_CHECKING:
+    from digest.pipeline import Digest
 
 __all__ = ["Mailing"]
 
-Item = TypeVar("Item")
 
-
-class Mailing(Copies):
+class Mailing:
     """Personalised copies of one edition, made and delivered: nobody gets it twice."""
+
+    def __init__(
+        self,
+        digest: Digest,
+        options: RenderOptions | None = None,
+        subjects: Sequence[str] = (),
+        tokens: UnsubscribeTokens | None = None,
+        *,
+        copies: Copies | None = None,
+    ) -> None:
+        """Deliver the copies of ``digest`` (``Copies`` takes the same arguments), or ``copies``."""
+        self.copies = copies or Copies(digest, options, subjects, tokens)
+        self._send_times: dict[str | None, datetime] = {}
+
+    @property
+    def digest(self) -> Digest:
+        """The edition delivered."""
+        return self.copies.digest
+
+    @property
+    def edition_key(self) -> str:
+        """What the send ledger knows this edition by."""
+        return self.copies.edition_key
+
+    def with_subject(self, index: int) -> Mailing:
+        """The mailing with every reader given subject ``index`` (an A/B test's winner)."""
+        return Mailing(self.digest, copies=self.copies.with_subject(index))
 
     def deliver(
         self,
         readers: Iterable[Reader | Mapping[str, Any]],
         delivery: DeliverySettings | Sender | Callable[[], Sender],
         ledger: SendLedger | None = None,
-        *,
-        executor: Executor | None = None,
-        workers: int | None = None,
-        chunk: int = 1000,
-        resend_unknown: bool = False,
-        retry_refused: bool = False,
-        progress: Callable[[int], None] | None = None,
-        suppressions: SuppressionList | None = None,
-        due: bool = False,
-        at: datetime | None = None,
-        pace: Pace | None = None,
-        test: SubjectTest | None = None,
-        events: SuppressionList | None = None,
+        options: SendOptions | None = None,
+        **settings: Any,
     ) -> DeliveryReport:
         """Make and send each reader's copy, recorded in ``ledger``: nobody gets it twice.
 
@@ -84,107 +102,39 @@ class Mailing(Copies):
         every reader not reached gets the winner, decided from the opens or clicks in
         ``events`` (the suppression list the webhooks record into; ``suppressions`` by
         default) and recorded in ``ledger`` (``report.subject_test`` says what it decided).
+
+        It is ``Send(ledger, options).deliver(...)`` of the mailing's outbox; the ``options``
+        (``SendOptions``) may be given as keywords instead (``executor=pool, due=True``).
         """
-        if pace is None and isinstance(delivery, DeliverySettings):
-            pace = Pace.from_settings(delivery, self.digest.newsletter.zone)
-        gate: Callable[[str], datetime | None] | None = None
-        share = 0.0
-        if test is not None:
-            sized = len(readers) if isinstance(readers, Sized) else None
-            store = events if events is not None else suppressions
-            phase = self._test_phase(test, ledger, store, at, sized)
-            if isinstance(phase, Decision):
-                winner = self.with_subject(SUBJECT_LABELS.index(phase.winner))
-                report = winner.deliver(
-                    readers, delivery, ledger, executor=executor, workers=workers, chunk=chunk,
-                    resend_unknown=resend_unknown, retry_refused=retry_refused,
-                    progress=progress, suppressions=suppressions, due=due, at=at, pace=pace,
-                )  # fmt: skip
-                report.subject_test = phase.describe()
-                return report
-            gate, share = phase
-        elif (
-            self._chosen is None
-            and len(self.subjects) > 1
+        chosen = options or SendOptions(**settings)
+        if chosen.pace is None and isinstance(delivery, DeliverySettings):
+            chosen = replace(chosen, pace=Pace.from_settings(delivery, self.digest.newsletter.zone))
+        if chosen.test is not None and chosen.events is None:
+            chosen = replace(chosen, events=chosen.suppressions)
+        copies = self.copies
+        if (
+            chosen.test is None
+            and copies.chosen is None
+            and len(copies.subjects) > 1
             and ledger is not None
             and ledger.decision(self.edition_key) is not None
         ):
             raise InputError(
                 "test: this edition's subject test has a winner: deliver it with the same test"
             )
-        common: dict[str, Any] = {
-            "resend_unknown": resend_unknown,
-            "retry_refused": retry_refused,
-            "progress": progress,
-            "content": self.content_key,
-            "suppressions": suppressions,
-            "at": at,
-            "pace": pace,
-        }
-        if executor is not None:
+        if chosen.executor is not None:
             if _is_sender(delivery):
                 raise InputError(
                     "delivery: with an executor, pass DeliverySettings or a function that "
                     f"makes a sender (each worker makes its own), not a {type(delivery).__name__}"
                 )
-            how = _SenderRecipe.of(cast(_Recipe, delivery))
-
-            def hand_over(batch: list[_Row]) -> Future[PackedReceipts]:
-                rows, numbers = [row for _, _, row in batch], [n for _, n, _ in batch]
-                return submit(executor, _deliver_rows, self, rows, numbers, how)
-
-            report = run_delivery(
-                _checked_rows(readers, chunk),
-                itemgetter(0),
-                hand_over,
-                self.edition_key,
-                ledger,
-                variant=lambda row: self._label(row[0]),
-                due=gated(itemgetter(0), self._row_send_time if due else None, gate),
-                in_flight=2 * max(1, workers or os.cpu_count() or 2),
-                **common,
-            )
-            return reported(report, gate, share)
-        sender = (
-            cast(Sender, delivery)
-            if _is_sender(delivery)
-            else _SenderRecipe.of(cast(_Recipe, delivery)).make()
-        )
-        try:
-            report = run_delivery(
-                reader_chunks(readers, chunk),
-                _address,
-                lambda batch: now(lambda: self.send_chunk(batch, sender)),
-                self.edition_key,
-                ledger,
-                variant=lambda reader: self._label(reader.address),
-                due=gated(_address, self.local_send_time if due else None, gate),
-                **common,
-            )
-            return reported(report, gate, share)
-        finally:
-            if sender is not delivery:
-                sender.close()
-
-    def _test_phase(
-        self,
-        test: SubjectTest,
-        ledger: SendLedger | None,
-        events: SuppressionList | None,
-        at: datetime | None,
-        readers: int | None,
-    ) -> Decision | tuple[Gate, float]:
-        """The test's winner, decided now if its time has come; else who waits, and until when."""
-        labels = [self.variant_label(index) for index in range(len(self.subjects))]
-        return test_phase(test, labels, self.edition_key, ledger, events, at, readers)
+            rows = _RowsOutbox(self, readers, _SenderRecipe.of(cast(_Recipe, delivery)), chosen)
+            return Send(ledger, chosen).deliver(rows)
+        return Send(ledger, chosen).deliver(_ReadersOutbox(self, readers, delivery, chosen))
 
     def local_send_time(self, reader: Reader) -> datetime:
         """When ``reader`` gets the edition: its send time where they live."""
         return self._send_time_in(reader.timezone)
-
-    @cached_property
-    def _send_times(self) -> dict[str | None, datetime]:
-        return {}
 
     def _send_time_in(self, zone: str | None) -> datetime:
         """The send time in ``zone`` (the newsletter's for None), worked out once per zone."""
@@ -206,8 +156,10 @@ class Mailing(Copies):
         except (ValueError, KeyError, TypeError):  # not a zone: the row's own error says so
             return self.local_send_time(validate_readers([row], [number])[0])
 
-    def _label(self, address: str) -> str:
-        return self.variant_label(self.subject_variant(address)) if self.subjects else ""
+    def label(self, address: str) -> str:
+        """The subject variant's letter ``address`` gets ("" for a single subject)."""
+        copies = self.copies
+        return copies.variant_label(copies.subject_variant(address)) if copies.subjects else ""
 
     def send_chunk(self, readers: Sequence[Reader], sender: Sender) -> list[Receipt]:
         """Make each reader's message and send them in the sender's batches, dated as sent."""
@@ -217,19 +169,138 @@ class Mailing(Copies):
             when = datetime.now(UTC)  # dated the moment the batch is handed over
             for reader in part:
                 try:
-                    data = dated(self.message_bytes(reader), when)
-                    outgoing.append(Outgoing(reader.address, data, self._label(reader.address)))
+                    data = dated(self.copies.message_bytes(reader), when)
+                    outgoing.append(Outgoing(reader.address, data, self.label(reader.address)))
                 except CheckError as error:  # this reader's copy only: the others go on
                     refused[reader.address] = Receipt(
-                        reader.address, "refused", str(error), self._label(reader.address)
+                        reader.address, "refused", str(error), self.label(reader.address)
                     )
             sent = iter(sender.send(outgoing) if outgoing else [])
             return [refused.get(r.address) or next(sent) for r in part]
 
         def defer(rest: Sequence[Reader], why: str) -> list[Receipt]:
-            return [Receipt(r.address, "deferred", why, self._label(r.address)) for r in rest]
+            return [Receipt(r.address, "deferred", why, self.label(r.address)) for r in rest]
 
         return until_deferred(readers, sender.batch_size, batch, defer)
+
+
+class _MailingOutbox:
+    """What both ways of delivering a mailing share: the edition, its subjects, the winner."""
+
+    def __init__(
+        self,
+        mailing: Mailing,
+        readers: Iterable[Reader | Mapping[str, Any]],
+        options: SendOptions,
+    ) -> None:
+        copies = mailing.copies
+        self.mailing, self.readers_in, self.options = mailing, readers, options
+        self.key, self.content = mailing.edition_key, copies.content_key
+        self.labels = [copies.variant_label(n) for n in range(len(copies.subjects))]
+
+    def with_winner(self, label: str) -> Self:
+        """Every reader not reached gets the winning subject."""
+        outbox = copy.copy(self)
+        outbox.mailing = self.mailing.with_subject(SUBJECT_LABELS.index(label))
+        return outbox
+
+    def readers(self) -> int | None:
+        """How many readers, when they came as a list."""
+        return len(self.readers_in) if isinstance(self.readers_in, Sized) else None
+
+
+class _ReadersOutbox(_MailingOutbox):
+    """Copies made and sent in this process, a chunk of readers at a time."""
+
+    in_flight = 1
+
+    def __init__(
+        self,
+        mailing: Mailing,
+        readers: Iterable[Reader | Mapping[str, Any]],
+        delivery: DeliverySettings | Sender | Callable[[], Sender],
+        options: SendOptions,
+    ) -> None:
+        super().__init__(mailing, readers, options)
+        self.delivery = delivery
+        self.sender: Sender | None = None
+
+    @contextmanager
+    def opened(self) -> Iterator[Sender]:
+        """The sender for the run: the one given, or one made (and closed) for it."""
+        delivery = self.delivery
+        if _is_sender(delivery):
+            self.sender = cast(Sender, delivery)
+            yield self.sender
+            return
+        self.sender = _SenderRecipe.of(cast(_Recipe, delivery)).make()
+        try:
+            yield self.sender
+        finally:
+            self.sender.close()
+
+    def chunks(self) -> Iterator[list[Reader]]:
+        """The readers, validated a chunk at a time."""
+        return reader_chunks(self.readers_in, self.options.chunk)
+
+    def address(self, item: Reader) -> str:
+        """The reader's address."""
+        return item.address
+
+    def label(self, item: Reader) -> str:
+        """The reader's subject variant."""
+        return self.mailing.label(item.address)
+
+    def local_due(self) -> Callable[[Reader], datetime] | None:
+        """The send time where each reader lives, with ``due``."""
+        return self.mailing.local_send_time if self.options.due else None
+
+    def hand_over(self, batch: list[Reader]) -> Future[list[Receipt]]:
+        """Make and send the batch now, in this process."""
+        sender = self.sender
+        assert sender is not None
+        return now(lambda: self.mailing.send_chunk(batch, sender))
+
+
+class _RowsOutbox(_MailingOutbox):
+    """Rows handed to worker processes, each of which makes and sends its chunk."""
+
+    def __init__(
+        self,
+        mailing: Mailing,
+        readers: Iterable[Reader | Mapping[str, Any]],
+        how: _SenderRecipe,
+        options: SendOptions,
+    ) -> None:
+        super().__init__(mailing, readers, options)
+        self.how = how
+        self.in_flight = 2 * max(1, options.workers or os.cpu_count() or 2)
+
+    def opened(self) -> AbstractContextManager[None]:
+        """Nothing to hold: each worker keeps its own sender."""
+        return nullcontext()
+
+    def chunks(self) -> Iterator[list[_Row]]:
+        """The rows a chunk at a time, each address checked here (the workers do the rest)."""
+        return _checked_rows(self.readers_in, self.options.chunk)
+
+    def address(self, item: _Row) -> str:
+        """The row's checked address."""
+        return item[0]
+
+    def label(self, item: _Row) -> str:
+        """The row's subject variant."""
+        return self.mailing.label(item[0])
+
+    def local_due(self) -> Callable[[_Row], datetime] | None:
+        """The send time where each row's reader lives, with ``due``."""
+        return self.mailing._row_send_time if self.options.due else None
+
+    def hand_over(self, batch: list[_Row]) -> Future[PackedReceipts]:
+        """Give the chunk to a worker, which makes and sends it and returns the receipts."""
+        assert self.options.executor is not None
+        rows, numbers = [row for _, _, row in batch], [n for _, n, _ in batch]
+        return submit(self.options.executor, _deliver_rows, self.mailing, rows, numbers, self.how)
 
 
 def _address(reader: Reader) -> str:
@@ -282,7 +353,7 @@ def _deliver_rows(
     Only the receipts return, packed; a bad row is an ``InputError`` before any is sent.
     """
     readers = validate_readers(rows, numbers)
-    kept = kept_in_worker(mailing)
+    kept = Mailing(mailing.digest, copies=kept_in_worker(mailing.copies))
     sender = _WORKER_SENDERS.get(how.key)
     if sender is None:
         sender = _WORKER_SENDERS[how.key] = how.make()

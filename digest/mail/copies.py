@@ -196,6 +196,11 @@ class Copies:
         if index is not None:
             self.key = hashlib.sha256(f"{self.content_key}\nsubject {index}".encode()).hexdigest()
 
+    @property
+    def chosen(self) -> int | None:
+        """The subject every reader gets (an A/B test's winner), or None: each their own."""
+        return self._chosen
+
     def with_subject(self, index: int) -> Self:
         """These copies with every reader given subject ``index`` (an A/B test's winner)."""
         if not 0 <= index < max(1, len(self.subjects)):

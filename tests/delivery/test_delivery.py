@@ -101,7 +101,7 @@ def test_a_process_pool_makes_and_sends_and_returns_only_receipts(
         controller.stop()
     assert report.sent == 60 and report.complete
     assert delivered(inbox) == Counter({r.address: 1 for r in readers(60)})
-    serial = {m.reader.address: m.data for m in mailing.messages(readers(60))}
+    serial = {m.reader.address: m.data for m in mailing.copies.messages(readers(60))}
     for _, rcpts, data in inbox.received[:3]:
         # What a worker sent is byte for byte what this process makes, dated when it was sent.
         sent_at = parsedate_to_datetime(
@@ -130,7 +130,7 @@ def test_a_pool_reused_for_a_second_mailing_sends_that_mailings_subjects(
         for _, rcpts, data in inbox.received
     }
     assert subjects["a"].startswith("First: ") and subjects["b"].startswith("Second ")
-    assert first.key != second.key
+    assert first.copies.key != second.copies.key
 
 
 @pytest.mark.slow
@@ -176,10 +176,10 @@ def test_ab_subjects_are_assigned_by_hash_and_recorded(digest_: object, tmp_path
     subjects = ["{{ edition.lead.title }}", "This week: {{ edition.lead.title }}"]
     mailing = Mailing(digest_, subjects=subjects)  # type: ignore[arg-type]
     people = readers(200)
-    labels = [mailing.variant_label(mailing.subject_variant(r)) for r in people]
+    labels = [mailing.copies.variant_label(mailing.copies.subject_variant(r)) for r in people]
     assert labels == [
-        Mailing(digest_, subjects=subjects).variant_label(  # type: ignore[arg-type]
-            mailing.subject_variant(r)
+        Mailing(digest_, subjects=subjects).copies.variant_label(  # type: ignore[arg-type]
+            mailing.copies.subject_variant(r)
         )
         for r in people
     ]  # the same in another process or run
@@ -475,5 +475,6 @@ def test_a_dask_cluster_started_as_on_several_machines(digest_: object, tmp_path
         for _, rcpts, data in inbox.received
     }
     assert all(
-        mailing.variant_label(mailing.subject_variant(a)) == s[0] for a, s in subjects.items()
+        mailing.copies.variant_label(mailing.copies.subject_variant(a)) == s[0]
+        for a, s in subjects.items()
     )

@@ -99,7 +99,7 @@ def test_each_copy_carries_its_reader_s_signed_link(tmp_path: Path) -> None:
         Reader(address="Kim@Example.org"),
         Reader(address="o'neil@example.org", name="O'Neil"),
     ):
-        message = message_from_bytes(mailing.message_bytes(reader), policy=policy.default)
+        message = message_from_bytes(mailing.copies.message_bytes(reader), policy=policy.default)
         link = str(message["List-Unsubscribe"]).strip("<>")
         token = link.rsplit("token=", 1)[1]
         assert TOKENS.address(token) == reader.address.lower()
@@ -107,5 +107,5 @@ def test_each_copy_carries_its_reader_s_signed_link(tmp_path: Path) -> None:
         assert link in message.get_body(("plain",)).get_content()
     own = Reader(address="a@example.org", unsubscribe_token="their-own")
     assert "token=their-own" in str(
-        message_from_bytes(mailing.message_bytes(own))["List-Unsubscribe"]
+        message_from_bytes(mailing.copies.message_bytes(own))["List-Unsubscribe"]
     )

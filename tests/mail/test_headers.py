@@ -219,9 +219,9 @@ def test_mailing_checks_its_static_lines_once(
     newsletter: Newsletter, make_article: ArticleFactory
 ) -> None:
     mailing = Mailing(build_digest([make_article()], newsletter, ON))
-    first = mailing.message_bytes(Reader(address="a@example.org"))
-    assert mailing._head is not None
-    assert first.startswith(mailing._head["From"])
+    first = mailing.copies.message_bytes(Reader(address="a@example.org"))
+    assert mailing.copies._head is not None
+    assert first.startswith(mailing.copies._head["From"])
 
 
 @settings(max_examples=300, deadline=None)

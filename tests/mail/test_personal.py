@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from digest import reader_messages
 from digest.delivery.mailing import Mailing
+from digest.mail.copies import Copies
 from digest.mail.mime import quoted_printable
 from digest.mail.placeholders import reader_values
 from digest.mail.unsubscribe import UnsubscribeLinks, unsubscribe_url_for
@@ -34,12 +35,12 @@ READERS = [
 
 
 @pytest.fixture(scope="module")
-def mailing() -> Mailing:
-    return Mailing(build_example("riverside"))
+def mailing() -> Copies:
+    return Copies(build_example("riverside"))
 
 
 @pytest.mark.parametrize("reader", READERS, ids=[r.address for r in READERS])
-def test_filled_in_equals_rendered_from_scratch(mailing: Mailing, reader: Reader) -> None:
+def test_filled_in_equals_rendered_from_scratch(mailing: Copies, reader: Reader) -> None:
     assert mailing.render(reader) == mailing.from_scratch(reader)
 
 
@@ -48,7 +49,7 @@ def parsed(raw: bytes) -> Any:
 
 
 @pytest.mark.parametrize("reader", READERS, ids=[r.address for r in READERS])
-def test_fast_bytes_parse_like_the_email_package(mailing: Mailing, reader: Reader) -> None:
+def test_fast_bytes_parse_like_the_email_package(mailing: Copies, reader: Reader) -> None:
     fast = mailing.message_bytes(reader)
     slow = mailing.message(reader).as_bytes()
     a, b = parsed(fast), parsed(slow)
@@ -69,7 +70,7 @@ def test_fast_bytes_parse_like_the_email_package(mailing: Mailing, reader: Reade
     assert a["To"].addresses[0].addr_spec == reader.address.replace("bücher", "xn--bcher-kva")
 
 
-def test_each_reader_gets_their_own_links_and_sections(mailing: Mailing) -> None:
+def test_each_reader_gets_their_own_links_and_sections(mailing: Copies) -> None:
     ann, bo = mailing.message_bytes(READERS[0]), mailing.message_bytes(READERS[1])
     assert b"List-Unsubscribe: <https://riverside.example/newsletter/unsubscribe?token=t-1>" in ann
     assert b"List-Unsubscribe: <https://riverside.example/u/bo?x=1&y=2>" in bo
@@ -95,7 +96,7 @@ def test_unsubscribe_links() -> None:
         Reader(address="a@example.org", unsubscribe_url='https://x.example/"onmouseover')
 
 
-def test_messages_stream_in_order(mailing: Mailing) -> None:
+def test_messages_stream_in_order(mailing: Copies) -> None:
     readers = (
         Reader(address=f"r{n}@example.org", sections=(("town",), None)[n % 2]) for n in range(50)
     )
@@ -104,7 +105,7 @@ def test_messages_stream_in_order(mailing: Mailing) -> None:
     assert all(parsed(m.data)["To"] == m.reader.address for m in out[:3])
 
 
-def test_a_process_pool_gives_the_same_bytes(mailing: Mailing) -> None:
+def test_a_process_pool_gives_the_same_bytes(mailing: Copies) -> None:
     readers = [Reader(address=f"p{n}@example.org", name=f"Reader {n}") for n in range(30)]
     serial = [m.data for m in mailing.messages(readers)]
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -112,7 +113,7 @@ def test_a_process_pool_gives_the_same_bytes(mailing: Mailing) -> None:
     assert parallel == serial
 
 
-def test_a_bad_row_a_worker_finds_is_named_by_its_place_in_the_list(mailing: Mailing) -> None:
+def test_a_bad_row_a_worker_finds_is_named_by_its_place_in_the_list(mailing: Copies) -> None:
     from digest.errors import InputError
 
     rows = [{"address": f"p{n}@example.org"} for n in range(30)]
@@ -123,7 +124,7 @@ def test_a_bad_row_a_worker_finds_is_named_by_its_place_in_the_list(mailing: Mai
 
 
 @pytest.mark.slow
-def test_a_dask_executor_works_the_same_way(mailing: Mailing) -> None:
+def test_a_dask_executor_works_the_same_way(mailing: Copies) -> None:
     distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
     readers = [Reader(address=f"d{n}@example.org") for n in range(10)]
     with (
@@ -145,20 +146,20 @@ def test_quoted_printable_pieces_join_into_valid_lines(text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def greeting(tmp_path_factory: pytest.TempPathFactory) -> Mailing:
+def greeting(tmp_path_factory: pytest.TempPathFactory) -> Copies:
     """A mailing whose template prints the reader's name and plan, in text and an attribute."""
     snippet = (
         '<span title="{{ reader.name }}">Dear {{ reader.name }},</span> '
         "<b>[{{ reader.fields.plan }}]</b>"
     )
-    return Mailing(with_quote_block(tmp_path_factory.mktemp("greeting"), snippet))
+    return Copies(with_quote_block(tmp_path_factory.mktemp("greeting"), snippet))
 
 
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(name=st.text(max_size=60), plan=st.text(max_size=30))
-def test_any_name_fills_in_exactly(greeting: Mailing, name: str, plan: str) -> None:
+def test_any_name_fills_in_exactly(greeting: Copies, name: str, plan: str) -> None:
     import lxml.html
 
     try:
@@ -173,7 +174,7 @@ def test_any_name_fills_in_exactly(greeting: Mailing, name: str, plan: str) -> N
     assert page.xpath("//span[@title]")[0].get("title") == (reader.name or "")
 
 
-def test_digest_messages_is_the_short_way(mailing: Mailing) -> None:
+def test_digest_messages_is_the_short_way(mailing: Copies) -> None:
     readers = [Reader(address="s@example.org", sections=("business",))]
     assert [m.data for m in reader_messages(mailing.digest, readers)] == [
         m.data for m in mailing.messages(readers)
@@ -206,7 +207,7 @@ def test_copies_use_the_templates_the_digest_was_built_with(tmp_path: Any) -> No
     (message,) = reader_messages(digest, [reader])
     html = parsed(message.data).get_body(("html",)).get_content()
     assert "Hello Zoë on the gold plan" in html
-    assert Mailing(digest).render(reader) == Mailing(digest).from_scratch(reader)
+    assert Copies(digest).render(reader) == Copies(digest).from_scratch(reader)
 
 
 FORGED = ["@@r.address@@", "@@r.unsubscribe_url@@", "@@r.name@@", "@@r.fields.plan@@"]
@@ -228,7 +229,7 @@ def test_article_data_cannot_name_a_reader_placeholder(placeholder: str) -> None
     reader = Reader(
         address="victim@example.org", name="Vic", unsubscribe_token="secret", fields={"plan": "p"}
     )
-    mailing = Mailing(digest)
+    mailing = Copies(digest)
     subject, html, text = mailing.render(reader)
     assert (subject, html, text) == mailing.from_scratch(reader)
     (copy,) = reader_messages(digest, [reader])
@@ -274,7 +275,7 @@ def test_templates_that_transform_reader_values_equal_their_from_scratch_render(
         Reader(address="e@example.org"),
         Reader(address="f@example.org", fields={"team": "sport", "plan": "gold"}),
     ]
-    mailing = Mailing(digest)
+    mailing = Copies(digest)
     for reader, copy in zip(readers, mailing.messages(readers), strict=True):
         assert mailing.render(reader) == mailing.from_scratch(reader)
         expected = parsed(mailing.message(reader).as_bytes())
@@ -282,7 +283,7 @@ def test_templates_that_transform_reader_values_equal_their_from_scratch_render(
         assert got.get_body(("html",)).get_content() == expected.get_body(("html",)).get_content()
 
 
-def test_plain_placeholders_are_filled_in_not_rendered_per_reader(mailing: Mailing) -> None:
+def test_plain_placeholders_are_filled_in_not_rendered_per_reader(mailing: Copies) -> None:
     reader = Reader(address="f@example.org", name="Fay")
     mailing.message_bytes(reader)
     assert all(variant.fillable for variant in mailing._variants.values())
@@ -317,7 +318,7 @@ def test_plain_placeholders_are_filled_in_not_rendered_per_reader(mailing: Maili
     ),
 )
 def test_tokens_put_into_cached_links_equal_links_built_whole(
-    mailing: Mailing, token: str, base: tuple[str, str]
+    mailing: Copies, token: str, base: tuple[str, str]
 ) -> None:
     from dataclasses import replace
 
@@ -330,7 +331,7 @@ def test_tokens_put_into_cached_links_equal_links_built_whole(
     newsletter = changed(mailing.digest.newsletter, unsubscribe_url=base)
     reader = Reader(address="t@example.org", unsubscribe_token=token)
     assert unsubscribe_url_for(reader, newsletter) == whole
-    other = Mailing(replace(mailing.digest, newsletter=newsletter))
+    other = Copies(replace(mailing.digest, newsletter=newsletter))
     uris = other.links.uris_for(reader, whole)
     assert uris == unsubscribe_uris(newsletter, whole) == [header_uri(whole)]
 
@@ -343,7 +344,7 @@ def test_tokens_put_into_cached_links_equal_links_built_whole(
     plan=st.sampled_from([None, ("town",), ("business", "culture")]),
 )
 def test_copies_made_from_the_plan_equal_copies_written_line_by_line(
-    mailing: Mailing, name: str, token: str | None, local: str, plan: Any
+    mailing: Copies, name: str, token: str | None, local: str, plan: Any
 ) -> None:
     """The fast path (one join per copy) and the general one give the same bytes."""
     try:
@@ -362,7 +363,7 @@ def test_copies_made_from_the_plan_equal_copies_written_line_by_line(
 
 
 def test_ab_copies_made_from_the_plan_carry_their_own_subject() -> None:
-    ab = Mailing(build_example("riverside"), subjects=["One {{ edition.lead.title }}", "Two"])
+    ab = Copies(build_example("riverside"), subjects=["One {{ edition.lead.title }}", "Two"])
     for n in range(20):
         reader = Reader(address=f"x{n}@example.org", unsubscribe_token=f"t{n}")
         values = reader_values(reader, UnsubscribeLinks(ab.digest.newsletter))
@@ -397,7 +398,7 @@ def test_a_reader_value_that_makes_an_unsafe_link_refuses_that_copy_alone(
     ]
     mailing = Mailing(digest)
     with pytest.raises(CheckError, match=r"evil@example.org: .*javascript: scheme is unsafe"):
-        list(mailing.messages(readers))
+        list(mailing.copies.messages(readers))
 
     class Keeper:
         batch_size = 10
@@ -421,7 +422,7 @@ def test_a_reader_value_that_makes_an_unsafe_link_refuses_that_copy_alone(
 
 
 def test_plain_rows_make_the_same_copies_as_readers_and_bad_rows_name_themselves(
-    mailing: Mailing,
+    mailing: Copies,
 ) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
