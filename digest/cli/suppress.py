@@ -169,70 +169,15 @@ def suppress_import_mail(
     \b
         digest suppress import-mail --config newsletter.toml ~/Maildir/.bounces
     """
-    from digest.delivery.ledger import SendLedger
-    from digest.mail.message import list_id
-    from digest.suppression import Ours, UnsubscribeTokens, read_reports
+    from digest.schedule.mailbox import import_mail
 
-    config = load_config(config_path)
-    tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
-    if not ledgers:
-        beside = config.beside_history(".sends.sqlite3")
-        if beside is None and config.out is not None:
-            beside = config.out / "digest.sends.sqlite3"
-        ledgers = (beside,) if beside is not None and beside.is_file() else ()
-    if not ledgers and tokens is None:
-        warn(
-            "no send ledger and no DIGEST_UNSUBSCRIBE_SECRET: no report can be matched with "
-            "a message this list sent (name the ledger with --ledger)"
-        )
-    if trust_unmatched:
-        warn(
-            "--trust-unmatched: reports that answer no message of this list are believed; "
-            "anyone who can mail this mailbox can suppress any address"
-        )
-    opened = [SendLedger(path) for path in ledgers]
-
-    def sent(edition: str, address: str) -> bool:
-        return any(ledger.went_to(edition, address) for ledger in opened)
-
-    # A list whose links carry tokens signs every copy: only the token tells a copy ours.
-    signed = "{token}" in (config.newsletter.contact.unsubscribe_url or "")
-    ours = Ours(list_id(config.newsletter), tokens, sent, signed=signed)
-    reports = skipped = events = new = foreign = unreadable = 0
-    try:
-        with _suppressions(config_path) as listed:
-            for report in read_reports(paths, tokens, ours=ours):
-                if isinstance(report, str):
-                    skipped += 1
-                    continue
-                if report.kind == "unreadable":
-                    unreadable += 1
-                    click.echo(f"{report.where}: unreadable: {report.note}", err=True)
-                    continue
-                reports += 1
-                for event in report.events:
-                    events += 1
-                    new += listed.record(event)
-                for event, why in report.not_ours:
-                    foreign += 1
-                    trusted = "trusted anyway, " if trust_unmatched else ""
-                    click.echo(
-                        f"{report.where}: not ours ({trusted}{event.address}): {why}", err=True
-                    )
-                    if trust_unmatched:
-                        events += 1
-                        new += listed.record(event)
-                if not report.events and not report.not_ours:
-                    click.echo(f"{report.where}: {report.note}", err=True)
-    finally:
-        for ledger in opened:
-            ledger.close()
-    click.echo(
-        f"{reports} reports ({skipped} other messages skipped): {events} events, {new} new; "
-        f"{foreign} not ours{' (trusted)' if trust_unmatched and foreign else ''}, "
-        f"{unreadable} unreadable"
-    )
-    if trust_unmatched and foreign:
-        warn(f"--trust-unmatched: {foreign} events of reports not ours were recorded")
-    if unreadable:
+    done = import_mail(load_config(config_path), paths, ledgers, trust_unmatched)
+    for message in done.warnings:
+        warn(message)
+    for note in done.notes:
+        click.echo(note, err=True)
+    click.echo(done.summary())
+    if trust_unmatched and done.foreign:
+        warn(f"--trust-unmatched: {done.foreign} events of reports not ours were recorded")
+    if not done.complete:
         sys.exit(IMPORT_INCOMPLETE)
