@@ -184,3 +184,91 @@ def test_ci_builds_the_site_with_the_command_the_docs_name() -> None:
     builds = [line for line in commands if "mkdocs build" in line or "pdoc" in line]
     assert len(builds) == 1 and "mkdocs build --strict" in builds[0], builds
     assert "mkdocs build --strict" in (DOCS / "testing.md").read_text()
+
+
+# Numbers the docs state, read from the code that decides them.
+
+
+def test_the_test_time_in_getting_started_is_the_one_the_readme_measured() -> None:
+    measured = re.compile(r"(\d[\d,]*) s of pytest")
+    readme = measured.findall((ROOT / "README.md").read_text())
+    page = (DOCS / "getting-started.md").read_text()
+    assert readme, "the README no longer says how long the tests take"
+    assert measured.findall(page) == readme[:1]
+    assert "about a minute" not in page
+
+
+def default_ports() -> dict[str, int]:
+    """The port each server of the command line listens on by default."""
+    from digest.schedule.config import DeskConfig, WebConfig
+
+    preview = cli.commands["preview"]  # type: ignore[attr-defined]
+    option = next(p for p in preview.params if p.name == "port")
+    return {
+        "serve": WebConfig.model_fields["port"].default,
+        "desk": DeskConfig.model_fields["port"].default,
+        "preview": option.default,
+    }
+
+
+#: Where local mail servers listen (SMTP, submission, SMTPS, and the test servers' ports).
+MAIL_PORTS = {25, 465, 587, 1025, 2525, 8025}
+
+
+def test_the_three_servers_default_to_three_ports_no_mail_server_uses() -> None:
+    ports = default_ports()
+    assert len(set(ports.values())) == 3, ports
+    assert not set(ports.values()) & MAIL_PORTS, ports
+
+
+def test_the_docs_state_each_default_port_as_the_code_sets_it() -> None:
+    ports = default_ports()
+    for command, port in ports.items():
+        assert f"digest {command} --config NEWSLETTER.toml" in CLI_PAGE
+        synopsis = next(
+            line for line in CLI_PAGE.splitlines() if line.startswith(f"digest {command} ")
+        )
+        assert f"[--port {port}]" in synopsis, synopsis
+    assert f"`127.0.0.1:{ports['serve']}`" in CLI_PAGE
+    assert f"`127.0.0.1:{ports['serve']}`" in (DOCS / "readers.md").read_text()
+    assert f"http://127.0.0.1:{ports['desk']}/" in (DOCS / "desk.md").read_text()
+    assert f"http://127.0.0.1:{ports['preview']}/" in CLI_PAGE
+    stated = {
+        int(n) for n in re.findall(r"127\.0\.0\.1:(\d+)", "\n".join(p.read_text() for p in PAGES))
+    }
+    assert stated <= set(ports.values()), stated - set(ports.values())
+
+
+def test_the_preview_widths_in_the_docs_are_the_ones_it_draws() -> None:
+    from digest.preview import DESKTOP_WIDTH, PHONE_WIDTH
+
+    assert f"the email at {PHONE_WIDTH} and {DESKTOP_WIDTH} px" in " ".join(CLI_PAGE.split())
+
+
+def test_the_starter_config_names_every_cadence() -> None:
+    from typing import get_args
+
+    from digest.cli.build import STARTER
+    from digest.models import Cadence
+
+    line = next(line for line in STARTER.splitlines() if line.startswith("every = "))
+    named = set(re.findall(r'"(\w+)"', line))
+    assert named == set(get_args(Cadence.model_fields["every"].annotation)), line
+
+
+def test_every_extra_is_listed_with_what_needs_it() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    page = (DOCS / "getting-started.md").read_text()
+    rows = {
+        cells[1].strip("` "): cells[3]
+        for line in page.splitlines()
+        if line.startswith("| `") and len(cells := line.split("|")) > 4
+    }
+    assert set(extras) <= set(rows), set(extras) - set(rows)
+    for server in ("serve", "desk", "preview"):
+        assert f"digest {server}" in rows["web"]
+    assert "`web` extra" in (DOCS / "desk.md").read_text()

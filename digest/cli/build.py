@@ -176,7 +176,7 @@ teasers_per_section = 3
 archive_url = "https://example.org/newsletter/"   # where the archive folder is published
 
 [newsletter.schedule.cadence]
-every = "week"                  # or "day"
+every = "week"                  # or "day", "month"
 weekday = "monday"
 
 [newsletter.sender]

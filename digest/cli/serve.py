@@ -32,7 +32,7 @@ def serve(config_path: Path, host: str | None, port: int | None) -> None:
     Example:
 
     \b
-        digest serve --config newsletter.toml --port 8025
+        digest serve --config newsletter.toml --port 8090
     """
     import logging
 

@@ -49,8 +49,8 @@ class WebConfig(BaseModel):
 
     #: The address ``digest serve`` listens on (loopback: put a TLS proxy in front).
     host: str = "127.0.0.1"
-    #: The port ``digest serve`` listens on.
-    port: int = Field(default=8025, ge=1, le=65535)
+    #: The port ``digest serve`` listens on (not 8025, where local test mail servers listen).
+    port: int = Field(default=8090, ge=1, le=65535)
     #: The SNS topics (ARNs) whose SES notifications are taken at ``/webhooks/ses``.
     sns_topics: list[str] = Field(default_factory=list, max_length=100)
     #: The user name in Postmark's webhook URL (the password is in the environment).
