@@ -14,7 +14,6 @@ from digest.cli.common import (
     CONFIG,
     DATE,
     QUIET,
-    history_path,
     load_config,
     warn,
 )
@@ -241,31 +240,19 @@ def history(config_path: Path) -> None:
     \b
         digest history --config newsletter.toml
     """
-    config = load_config(config_path)
-    path = history_path(config)
-    if not path.exists():
+    from digest.schedule.sending import past_editions
+
+    past = past_editions(load_config(config_path))
+    if not past:
         click.echo("No edition built yet.")
-        return
-    from contextlib import nullcontext
-
-    from digest.delivery.ledger import SendLedger
-    from digest.mail.message import edition_key
-    from digest.schedule.history import History
-
-    sends = config.beside_history(".sends.sqlite3")
-    with (
-        History(path) as records,
-        SendLedger(sends) if sends is not None and sends.exists() else nullcontext() as ledger,
-    ):
-        for record in records.editions():
-            click.echo(
-                f"#{record.number:<4} {record.date.isoformat()}  "
-                f"{record.articles:>2} articles  {record.subject}"
-            )
-            key = edition_key(config.newsletter.name, record.date, record.number)
-            decision = ledger.decision(key) if ledger is not None else None
-            if decision is not None:
-                click.echo(f"      A/B: {decision.describe()}")
+    for edition in past:
+        record = edition.record
+        click.echo(
+            f"#{record.number:<4} {record.date.isoformat()}  "
+            f"{record.articles:>2} articles  {record.subject}"
+        )
+        if edition.subject_test:
+            click.echo(f"      A/B: {edition.subject_test}")
 
 
 @click.command()

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from digest.errors import ConfigError
-
 if TYPE_CHECKING:
     from digest.schedule.config import BuildConfig
 
@@ -65,13 +63,6 @@ def load_config(path: Path) -> BuildConfig:
     from digest.schedule.config import load_config as load
 
     return load(path)
-
-
-def history_path(config: BuildConfig) -> Path:
-    """The history file of ``config``; a config that keeps none is an error."""
-    if not isinstance(config.history, Path):
-        raise ConfigError("this config keeps no history (history = false)")
-    return config.history
 
 
 def open_desk(config_path: Path, on: datetime | None) -> Any:
