@@ -158,8 +158,11 @@ class StandInApi(LocalHttp):
 
     provider = ""
     path = "/"
-    #: The environment variable digest reads the provider's key from (by default).
-    key_variable = ""
+    #: The environment variables digest reads the provider's keys from (by default).
+    key_variables: tuple[str, ...] = ()
+    #: The status of an answer to a batch some of whose messages were refused (Postmark and
+    #: Resend answer 200 with each message's result).
+    partial_status = 200
 
     def __init__(self, key: str = "test-key") -> None:
         self.key = key
@@ -179,6 +182,10 @@ class StandInApi(LocalHttp):
         """What the provider's documented schema says is wrong with the request body."""
         raise NotImplementedError
 
+    def messages(self, body: Any) -> list[dict[str, Any]]:
+        """The messages of a request's body (the body itself, or what the API wraps them in)."""
+        return list(body)
+
     def recipient(self, item: dict[str, Any]) -> str:
         """The address one message of a request goes to."""
         raise NotImplementedError
@@ -195,14 +202,16 @@ class StandInApi(LocalHttp):
         """The answer's body for these results."""
         raise NotImplementedError
 
-    def _answer(self, body: list[dict[str, Any]]) -> tuple[int, bytes]:
-        results = []
-        for item in body:
+    def _answer(self, body: Any) -> tuple[int, bytes]:
+        results, refused = [], False
+        for item in self.messages(body):
             taken, result = self.result(item, len(self.received) + 1)
             if taken:
                 self.received.append(item)
+            refused = refused or not taken
             results.append(result)
-        return 200, json.dumps(self.answer(results)).encode()
+        status = self.partial_status if refused else 200
+        return status, json.dumps(self.answer(results)).encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
@@ -274,7 +283,7 @@ class PostmarkApi(StandInApi):
 
     provider = "postmark"
     path = "/email/batch"
-    key_variable = "POSTMARK_SERVER_TOKEN"
+    key_variables = ("POSTMARK_SERVER_TOKEN",)
     schema = json.loads((FIXTURES / "postmark-batch.schema.json").read_text())
 
     def authorised(self, headers: Any) -> bool:
@@ -319,7 +328,7 @@ class ResendApi(StandInApi):
 
     provider = "resend"
     path = "/emails/batch"
-    key_variable = "RESEND_API_KEY"
+    key_variables = ("RESEND_API_KEY",)
 
     def __init__(self, key: str = "test-key") -> None:
         self.schema, self.response_schema = _resend_schemas()

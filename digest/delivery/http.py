@@ -93,9 +93,14 @@ class HttpApiSender(Pooled):
 
     name = "API"
     path = "/"
+    #: The most messages the API takes in one request; ``[delivery] batch_size`` may lower it.
+    batch_size = 100
+    #: The list headers passed on to the API (a provider that forbids one leaves it out).
+    passed_headers: tuple[str, ...] = PASSED_HEADERS
 
     def __init__(self, base_url: str, delivery: DeliverySettings) -> None:
         super().__init__(delivery.connections, delivery.rate)
+        self.batch_size = min(delivery.batch_size or self.batch_size, self.batch_size)
         self.delivery = delivery
         self.base = urlsplit(base_url)
         self.prefix = self.base.path.rstrip("/")
@@ -188,8 +193,12 @@ class HttpApiSender(Pooled):
         raise NotImplementedError
 
     def receipts(self, batch: Sequence[Outgoing], answer: Answer) -> list[Receipt] | None:
-        """The receipts of a 2xx answer, one per message in order; None when it cannot be read."""
+        """Each message's receipt from a 2xx (or ``partial``) answer; None when unreadable."""
         raise NotImplementedError
+
+    def payload(self, items: list[dict[str, Any]]) -> object:
+        """The request's JSON body for these messages: the list itself, or the API's wrapper."""
+        return items
 
     #: Whether a request that may have reached the provider may be sent again: true only for
     #: an API with idempotency keys, which answers a repeat with the first result.
@@ -197,6 +206,10 @@ class HttpApiSender(Pooled):
     #: Statuses that say an earlier request with the same idempotency key is still being
     #: worked on: wait and ask again.
     in_progress: frozenset[int] = frozenset()
+    #: 4xx statuses whose answer still gives each message's result (an API that sends the
+    #: good messages of a batch and refuses the rest): read by ``receipts`` first, and only
+    #: when it cannot be read is the whole request refused.
+    partial: frozenset[int] = frozenset()
 
     def _call(self, batch: Sequence[Outgoing]) -> list[Receipt]:
         """Send ``batch`` in one request; a message that cannot be read is refused alone."""
@@ -237,7 +250,7 @@ class HttpApiSender(Pooled):
           with the same key (and ``in_progress`` statuses waited out); whatever ends such a
           series of tries, short of an answer, leaves the messages unknown, never deferred.
         """
-        body = json.dumps(items, ensure_ascii=False).encode("utf-8")
+        body = json.dumps(self.payload(items), ensure_ascii=False).encode("utf-8")
         headers = self.auth_headers(batch)
         self.throttle.wait(len(batch))
         delays = retry_delays(self.delivery.retries, self.delivery.backoff)
@@ -265,6 +278,11 @@ class HttpApiSender(Pooled):
                     reached = reason
                     if not self.idempotent:
                         return receipts_for(batch, "unknown", f"{reason} (may have been taken)")
+                elif answer.status in self.partial and not reached:
+                    receipts = self.receipts(batch, answer)
+                    if receipts is not None:
+                        return receipts
+                    return receipts_for(batch, "refused", f"{answer.status} {_error_text(answer)}")
                 elif answer.status != 429:
                     state: State = "unknown" if reached else "refused"
                     return receipts_for(batch, state, f"{answer.status} {_error_text(answer)}")

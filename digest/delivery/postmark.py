@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from digest.delivery.http import PASSED_HEADERS, Answer, HttpApiSender, api_fields, api_key
+from digest.delivery.http import Answer, HttpApiSender, api_fields, api_key
 from digest.delivery.senders import (
     Outgoing,
     Receipt,
@@ -32,7 +32,6 @@ class PostmarkSender(HttpApiSender):
         super().__init__(settings.base_url, delivery)
         self.settings = settings
         self.token = api_key(settings.token_env, "Postmark")
-        self.batch_size = min(delivery.batch_size or 500, 500)
 
     def auth_headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
         """Postmark's server token header."""
@@ -49,7 +48,9 @@ class PostmarkSender(HttpApiSender):
             "TextBody": text,
             "MessageStream": self.settings.message_stream,
             "Headers": [
-                {"Name": name, "Value": headers[name]} for name in PASSED_HEADERS if name in headers
+                {"Name": name, "Value": headers[name]}
+                for name in self.passed_headers
+                if name in headers
             ],
         }
         if "Reply-To" in headers:

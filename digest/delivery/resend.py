@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from digest.delivery.http import PASSED_HEADERS, Answer, HttpApiSender, api_fields, api_key
+from digest.delivery.http import Answer, HttpApiSender, api_fields, api_key
 from digest.delivery.senders import (
     Outgoing,
     Receipt,
@@ -36,7 +36,6 @@ class ResendSender(HttpApiSender):
         """A sender with the API key from ``settings.key_env``."""
         super().__init__(settings.base_url, delivery)
         self.key = api_key(settings.key_env, "Resend")
-        self.batch_size = min(delivery.batch_size or 100, 100)
 
     def auth_headers(self, batch: Sequence[Outgoing]) -> dict[str, str]:
         """The bearer key, and an idempotency key made from the batch's messages."""
@@ -53,7 +52,7 @@ class ResendSender(HttpApiSender):
             "subject": headers.get("Subject", ""),
             "html": html,
             "text": text,
-            "headers": {name: headers[name] for name in PASSED_HEADERS if name in headers},
+            "headers": {name: headers[name] for name in self.passed_headers if name in headers},
         }
         if "Reply-To" in headers:
             item["reply_to"] = headers["Reply-To"]

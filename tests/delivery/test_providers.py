@@ -27,7 +27,7 @@ from digest.delivery.ses import SesSender
 from digest.delivery.settings import DeliverySettings, PostmarkSettings, ResendSettings, SesSettings
 
 from ..helpers import build_example
-from ..mailservers import STAND_INS, LosingProxy, ProviderApi, StandInApi
+from ..mailservers import STAND_INS, LosingProxy, PostmarkApi, ProviderApi, StandInApi
 
 pytest.importorskip("jsonschema", reason="jsonschema checks the requests")
 
@@ -47,7 +47,8 @@ def settings_for(api: StandInApi, **options: Any) -> DeliverySettings:
 @pytest.fixture
 def keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for stand_in in STAND_INS.values():
-        monkeypatch.setenv(stand_in.key_variable, "test-key")
+        for variable in stand_in.key_variables:
+            monkeypatch.setenv(variable, "test-key")
 
 
 @pytest.fixture(params=sorted(STAND_INS))
@@ -65,6 +66,7 @@ def test_batches_follow_the_documented_schema_and_carry_the_message(
 ) -> None:
     with make_sender(settings_for(api, batch_size=3, connections=2)) as sender:
         report = send_eml(raw, addresses(7), sender)
+        passed = getattr(sender, "passed_headers", ())
     assert api.problems == [] and report.sent == 7 and report.complete
     assert api.requests == 3  # 3 + 3 + 1
     original = message_from_bytes(raw, policy=policy.default)
@@ -73,7 +75,8 @@ def test_batches_follow_the_documented_schema_and_carry_the_message(
     first = api.content(api.received[0])
     assert first["html"] == html and first["text"] == text
     assert first["subject"] == original["Subject"]
-    for name in ("List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"):
+    # One-click unsubscribe (RFC 8058) needs both; a provider may forbid another list header.
+    for name in {"List-Unsubscribe", "List-Unsubscribe-Post", *passed}:
         assert first["headers"][name] == original[name]
     assert sorted(api.recipient(m) for m in api.received) == sorted(addresses(7))
 
@@ -103,6 +106,34 @@ def test_postmark_refuses_per_message_and_the_rest_go_out(keys: None, raw: bytes
         "inactive@example.org": "Postmark 406: You tried to send to a recipient that has been"
         " marked as inactive."
     }
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_a_4xx_that_gives_each_result_is_read_per_message_only_where_the_sender_says(
+    keys: None, raw: bytes, tmp_path: Path, partial: bool
+) -> None:
+    """An API that sends the good messages of a batch and answers 400 for the rest (as
+    Mailjet's does): read as a 400, everyone would be refused, and --retry-refused would send
+    the readers it reached again."""
+
+    class PartialApi(PostmarkApi):
+        partial_status = 400
+
+    class PartialSender(PostmarkSender):
+        pass
+
+    PartialSender.partial = frozenset({400}) if partial else frozenset()
+    readers = ["a@example.org", "inactive@example.org", "b@example.org"]
+    ledger = SendLedger(tmp_path / "sends.sqlite3")
+    with PartialApi() as api:
+        delivery = settings_for(api)
+        with PartialSender(delivery.postmark, delivery) as sender:
+            report = send_eml(raw, readers, sender, ledger)
+    assert sorted(api.recipient(m) for m in api.received) == ["a@example.org", "b@example.org"]
+    if partial:
+        assert report.sent == 2 and list(report.refused) == ["inactive@example.org"]
+    else:  # what the rule guards against: readers who got it recorded as refused
+        assert report.sent == 0 and sorted(report.refused) == sorted(readers)
 
 
 def test_throttling_is_retried(api: StandInApi, raw: bytes) -> None:
@@ -192,7 +223,8 @@ def test_a_409_while_the_first_request_is_in_flight_is_waited_out_never_refused(
 
 def test_a_refused_key_stops_the_send(api: StandInApi, raw: bytes, monkeypatch: Any) -> None:
     for stand_in in STAND_INS.values():
-        monkeypatch.setenv(stand_in.key_variable, "wrong")
+        for variable in stand_in.key_variables:
+            monkeypatch.setenv(variable, "wrong")
     with make_sender(settings_for(api)) as sender:
         report = send_eml(raw, addresses(2), sender)
     assert "the API key was refused (401)" in report.stopped and report.deferred == 2
@@ -204,7 +236,7 @@ def test_a_missing_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         PostmarkSender(PostmarkSettings(), DeliverySettings(provider="postmark"))
 
 
-@pytest.mark.parametrize("mistake", ["an undocumented field", "no subject"])
+@pytest.mark.parametrize("mistake", ["an undocumented field", "no recipient"])
 def test_the_stand_ins_refuse_what_the_providers_would(
     api: StandInApi, raw: bytes, mistake: str
 ) -> None:
@@ -213,14 +245,15 @@ def test_the_stand_ins_refuse_what_the_providers_would(
         assert isinstance(sender, HttpApiSender)
         batch = [Outgoing("b@example.org", raw)]
         item = sender.item(batch[0])
-        if mistake == "no subject":
-            del item[next(key for key in item if key.lower() == "subject")]
+        if mistake == "no recipient":
+            del item[next(key for key in item if key.lower() == "to")]
         else:
             item["Colour"] = "red"
         headers = sender.auth_headers(batch)
+        body = sender.payload([item])
     request = urllib.request.Request(
         api.url + api.path,
-        data=json.dumps([item]).encode(),
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", **headers},
     )
     with pytest.raises(urllib.request.HTTPError) as answer:
