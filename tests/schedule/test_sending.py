@@ -71,3 +71,17 @@ def test_what_was_worth_a_warning_goes_with_the_error_and_quiet_drops_it(tmp_pat
     assert loud.stderr.splitlines()[0].startswith(f"digest: warning: {PLACEHOLDER}")
     assert "approval = true" in loud.stderr.splitlines()[1]
     assert quiet.stderr.count("\n") == 1 and "approval = true" in quiet.stderr
+
+
+def test_past_editions_need_a_history_and_are_none_before_a_build(tmp_path: Path) -> None:
+    from digest.schedule.sending import past_editions
+
+    config = seed_sending_to(tmp_path, 9)  # the example keeps no history
+    with pytest.raises(ConfigError, match=r"^this config keeps no history \(history = false\)$"):
+        past_editions(load_config(config))
+    config.write_text(config.read_text().replace("history = false", 'history = "h.sqlite3"'))
+    assert past_editions(load_config(config)) == []
+    assert run_digest("history", "--config", config).stdout == "No edition built yet.\n"
+    build(config, tmp_path / "out")
+    (edition,) = past_editions(load_config(config))
+    assert (edition.record.date.isoformat(), edition.subject_test) == ("2099-01-05", "")
