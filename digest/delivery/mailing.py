@@ -6,10 +6,8 @@ reader is recorded in the send ledger around their batch.
 
 from __future__ import annotations
 
-import atexit
 import copy
 import hashlib
-import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import Future
@@ -30,8 +28,9 @@ from digest.delivery.send import Send, SendOptions
 from digest.delivery.senders import Outgoing, PackedReceipts, Receipt, Sender, until_deferred
 from digest.delivery.settings import DeliverySettings
 from digest.errors import CheckError, InputError
-from digest.mail.copies import SUBJECT_LABELS, Copies, kept_in_worker, submit
+from digest.mail.copies import SUBJECT_LABELS, Copies
 from digest.mail.readers import reader_chunks, validate_readers
+from digest.mail.workers import Workers, in_this_process
 from digest.models import Reader
 from digest.render.renderer import RenderOptions
 from digest.suppression.tokens import UnsubscribeTokens
@@ -274,7 +273,9 @@ class _RowsOutbox(_MailingOutbox):
     ) -> None:
         super().__init__(mailing, readers, options)
         self.how = how
-        self.in_flight = 2 * max(1, options.workers or os.cpu_count() or 2)
+        assert options.executor is not None
+        self.workers = Workers(options.executor, options.workers)
+        self.in_flight = self.workers.in_flight
 
     def opened(self) -> AbstractContextManager[None]:
         """Nothing to hold: each worker keeps its own sender."""
@@ -298,9 +299,9 @@ class _RowsOutbox(_MailingOutbox):
 
     def hand_over(self, batch: list[_Row]) -> Future[PackedReceipts]:
         """Give the chunk to a worker, which makes and sends it and returns the receipts."""
-        assert self.options.executor is not None
         rows, numbers = [row for _, _, row in batch], [n for _, n, _ in batch]
-        return submit(self.options.executor, _deliver_rows, self.mailing, rows, numbers, self.how)
+        copies = self.mailing.copies
+        return self.workers.submit(_deliver_rows, copies, rows, numbers, self.how)
 
 
 def _address(reader: Reader) -> str:
@@ -338,12 +339,8 @@ class _SenderRecipe:
         return make_sender(self.how) if isinstance(self.how, DeliverySettings) else self.how()
 
 
-# Each worker process keeps one sender per recipe, reusing its connections.
-_WORKER_SENDERS: dict[str, Sender] = {}
-
-
 def _deliver_rows(
-    mailing: Mailing,
+    copies: Copies,
     rows: list[Reader | Mapping[str, Any]],
     numbers: list[int],
     how: _SenderRecipe,
@@ -353,12 +350,9 @@ def _deliver_rows(
     Only the receipts return, packed; a bad row is an ``InputError`` before any is sent.
     """
     readers = validate_readers(rows, numbers)
-    kept = Mailing(mailing.digest, copies=kept_in_worker(mailing.copies))
-    sender = _WORKER_SENDERS.get(how.key)
-    if sender is None:
-        sender = _WORKER_SENDERS[how.key] = how.make()
-        atexit.register(sender.close)
-    return PackedReceipts(kept.send_chunk(readers, sender))
+    cache = in_this_process()
+    mailing = Mailing(copies.digest, copies=cache.keep(copies))
+    return PackedReceipts(mailing.send_chunk(readers, cache.sender(how.key, how.make)))
 
 
 #: A row as the driver keeps it: its checked address, its number in the list, the row.

@@ -16,7 +16,7 @@ import pickle
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
@@ -58,6 +58,7 @@ from digest.mail.unsubscribe import (
     unsubscribe_url_for,
 )
 from digest.mail.variants import subject_index
+from digest.mail.workers import Workers, in_this_process
 from digest.models import Reader
 from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
@@ -69,9 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Copies",
     "ReaderMessage",
-    "kept_in_worker",
     "reader_messages",
-    "submit",
     "unsubscribe_url_for",
 ]
 
@@ -151,7 +150,6 @@ class Copies:
         self._quick: dict[tuple[Any, ...], _Variant] = {}
         self._head: dict[str, bytes] | None = None
         self._pickled: bytes | None = None
-        self._shared: tuple[Any, Any] | None = None  # a Dask client, and the copies' future
         # Placeholders carry a random nonce: article data cannot name them.
         self._nonce = "Dg" + secrets.token_hex(12)
         self._token = re.compile(rf"@@{self._nonce}\.([A-Za-z0-9_.]+)@@")
@@ -217,7 +215,7 @@ class Copies:
         """
         if self._pickled is None:
             self._pickled = pickle.dumps(self.__getstate__(), protocol=pickle.HIGHEST_PROTOCOL)
-        return (_restore, (type(self), self.key, self._pickled))
+        return (_restore, (self.key, self._pickled))
 
     @property
     def edition_key(self) -> str:
@@ -589,12 +587,12 @@ class Copies:
                     yield ReaderMessage(reader, self.message_bytes(reader))
             return
         pending: list[Future[list[ReaderMessage]]] = []
-        workers = max(2, workers or os.cpu_count() or 2)
+        pool = Workers(executor, max(2, workers or os.cpu_count() or 2))
         remaining = iter(readers)
         batches = iter(lambda: list(islice(remaining, chunk)), [])
         for number, batch in enumerate(batches):
-            pending.append(submit(executor, _make_messages, self, batch, 1 + number * chunk))
-            if len(pending) >= 2 * workers:
+            pending.append(pool.submit(_make_messages, self, batch, 1 + number * chunk))
+            if len(pending) >= pool.in_flight:
                 yield from pending.pop(0).result()
         for future in pending:
             yield from future.result()
@@ -615,71 +613,21 @@ def reader_messages(
     return Copies(digest).messages(readers, executor=executor, chunk=chunk)
 
 
-# A worker process keeps the few mailings it was sent, with their rendered variants, so that
-# every chunk after the first skips rendering. A cache local to each worker, not shared state.
-_WORKER_MAILINGS: OrderedDict[tuple[str, str], Copies] = OrderedDict()
-
-
-_Kept = TypeVar("_Kept", bound="Copies")
-
-
-def _restore(kind: type[Copies], key: str, pickled: bytes) -> Copies:
-    """A pickled ``Copies`` again: the worker's own when it has them, else unpickled."""
-    kept = _WORKER_MAILINGS.get((kind.__qualname__, key))
-    if kept is not None:
+def _restore(key: str, pickled: bytes) -> Copies:
+    """Pickled copies again: this worker's own when it has them, else unpickled."""
+    kept = in_this_process().get(key)
+    if isinstance(kept, Copies):
         return kept
-    copies = kind.__new__(kind)
+    copies = Copies.__new__(Copies)
     copies.__setstate__(pickle.loads(pickled))
     return copies
-
-
-def kept_in_worker(mailing: _Kept) -> _Kept:
-    """The worker's own copy of ``mailing``, with the variants it has rendered so far.
-
-    Keyed by the class too: copies made for ``messages`` and a ``Mailing`` to deliver may
-    share a key, and only the second can send.
-    """
-    key = (type(mailing).__qualname__, mailing.key)
-    kept = _WORKER_MAILINGS.setdefault(key, mailing)
-    _WORKER_MAILINGS.move_to_end(key)
-    while len(_WORKER_MAILINGS) > 4:
-        _WORKER_MAILINGS.popitem(last=False)
-    return kept  # type: ignore[return-value]
-
-
-def submit(executor: Executor, fn: Callable[..., _T], *args: Any) -> Future[_T]:
-    """``executor.submit(fn, *args)``; a Dask executor's task marked impure.
-
-    Dask takes a task as pure by default and hashes its arguments (the whole ``Copies`` and
-    the chunk of readers) to name it: a third of the driver's time, for chunks that are never
-    the same twice.
-    """
-    if type(executor).__module__.startswith("distributed"):
-        shared = [_scattered(executor, arg) if isinstance(arg, Copies) else arg for arg in args]
-        return executor.submit(fn, *shared, pure=False)
-    return executor.submit(fn, *args)
-
-
-def _scattered(executor: Executor, copies: Copies) -> Any:
-    """``copies`` sent to every Dask worker once (a future the tasks name), not with each task.
-
-    The client is the executor's own (``Client.get_executor``); without one, the copies go
-    with each task as they do to a process pool.
-    """
-    client = getattr(executor, "_client", None)
-    if client is None:
-        return copies
-    if copies._shared is None or copies._shared[0] is not client:
-        future = client.scatter(copies, broadcast=True, hash=False)
-        copies._shared = (client, future)
-    return copies._shared[1]
 
 
 def _make_messages(
     mailing: Copies, rows: list[Reader | Mapping[str, Any]], first: int
 ) -> list[ReaderMessage]:
     """In a worker: validate a chunk of rows (the first is row ``first``), make their messages."""
-    kept = kept_in_worker(mailing)
+    kept = in_this_process().keep(mailing)
     return [
         ReaderMessage(reader, kept.message_bytes(reader))
         for ready in reader_chunks(rows, len(rows) or 1, first)
