@@ -26,26 +26,16 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from digest.check import check_copy, summarise, url_problem
 from digest.edition import Edition
 from digest.errors import CheckError, InputError, RenderError
+from digest.mail.heads import CopyHeads
 from digest.mail.message import (
-    EDITION_HEADER,
-    HEADER_ORDER,
-    ONE_CLICK_LINE,
-    Headers,
     build_message,
-    in_order,
     message_bytes,
-    message_id,
 )
 from digest.mail.mime import (
     CopyPlan,
-    address_header,
-    check_header_block,
-    check_header_line,
     frame,
-    id_header,
     one_line,
     text_header,
-    uri_list_header,
     write_copy,
 )
 from digest.mail.placeholders import ScratchValues, Split, Tokens, reader_values
@@ -53,8 +43,6 @@ from digest.mail.readers import reader_chunks
 from digest.mail.unsubscribe import (
     STAND_IN,
     UnsubscribeLinks,
-    one_click,
-    unsubscribe_uris,
     unsubscribe_url_for,
 )
 from digest.mail.variants import subject_index
@@ -145,10 +133,11 @@ class Copies:
         self.tokens = tokens
         #: The newsletter's unsubscribe link, cut once where each reader's token goes.
         self.links = UnsubscribeLinks(digest.newsletter)
+        #: The header lines of each reader's copy (the shared ones written once).
+        self.heads = CopyHeads(digest, self.links)
         self._renderer: Renderer | None = None
         self._variants: OrderedDict[_VariantKey, _Variant] = OrderedDict()
         self._quick: dict[tuple[Any, ...], _Variant] = {}
-        self._head: dict[str, bytes] | None = None
         self._pickled: bytes | None = None
         # Placeholders carry a random nonce: article data cannot name them.
         self._nonce = "Dg" + secrets.token_hex(12)
@@ -408,52 +397,10 @@ class Copies:
         html = inline_css(rendered.html, self.digest.newsletter.layout.inliner)
         return rendered.subject, html, rendered.text
 
-    def _message_id(self, reader: Reader, subject: str) -> str:
-        who = hashlib.sha256(reader.address.encode()).hexdigest()[:12]
-        return self._id_of(subject, who)
-
-    def _id_of(self, subject: str, who: str) -> str:
-        what = hashlib.sha256(subject.encode()).hexdigest()[:8]
-        return message_id(self.digest.sent_at, self.digest.newsletter.sender.address, what, who)
-
-    def _content(self, reader: Reader, subject: str, html: str, text: str) -> dict[str, Any]:
-        return {
-            "newsletter": self.digest.newsletter,
-            "subject": subject,
-            "html": html,
-            "text": text,
-            "sent_at": self.digest.sent_at,
-            "to": [reader.address],
-            "unsubscribe_url": self.links.url_for(reader),
-            "message_id": self._message_id(reader, subject),
-            "edition": self.edition_key,
-        }
-
     def message(self, reader: Reader) -> EmailMessage:
         """The reader's message built with the ``email`` package (the reference path)."""
         reader = self.signed(reader)
-        return build_message(**self._content(reader, *self.render(reader)))
-
-    def _static_head(self) -> dict[str, bytes]:
-        """The header lines every reader's copy shares, written and checked once."""
-        if self._head is None:
-            headers = Headers.of(
-                newsletter=self.digest.newsletter,
-                subject="",
-                html="",
-                text="",
-                sent_at=self.digest.sent_at,
-                edition=self.edition_key,
-            )
-            written = headers.written()
-            common = ("From", "Reply-To", "Date", "List-Id", "Feedback-ID")
-            self._head = {name: written[name] for name in common}
-            # Whether a copy offers one click depends on the reader's link: kept for each.
-            self._head["List-Unsubscribe-Post"] = ONE_CLICK_LINE
-            self._head[EDITION_HEADER] = written[EDITION_HEADER]
-            shared = [(name, None) for name in HEADER_ORDER if self._head.get(name)]
-            check_header_block(in_order(self._head), shared)
-        return self._head
+        return build_message(**self.heads.content(reader, *self.render(reader)))
 
     def message_bytes(self, reader: Reader) -> bytes:
         """The reader's complete message, assembled from pre-encoded parts.
@@ -485,22 +432,9 @@ class Copies:
         subject = variant.subject_text
         if subject is None:
             subject = one_line(variant.subject.fill(values))
-        uris = self.links.uris_for(reader, values["unsubscribe_url"])
-        own = {
-            # Reader addresses are checked (and IDNA-encoded) by the model: plain ASCII.
-            "To": address_header("To", [("", reader.address)]),
-            "Subject": variant.subject_line or text_header("Subject", subject),
-            "Message-ID": id_header("Message-ID", self._message_id(reader, subject)),
-            "List-Unsubscribe": uri_list_header("List-Unsubscribe", uris) if uris else b"",
-        }
-        for line in own.values():
-            if line:
-                check_header_line(line)
-        lines = {**self._static_head(), **own}
-        if not one_click(uris):
-            lines["List-Unsubscribe-Post"] = b""
+        head = self.heads.head(reader, values["unsubscribe_url"], subject, variant.subject_line)
         framing = frame(variant.boundary, ("plain", "html"))
-        return write_copy([in_order(lines)], framing, (variant.text, variant.html), values)
+        return write_copy([head], framing, (variant.text, variant.html), values)
 
     def _checked_from_scratch(self, reader: Reader) -> bytes:
         """The reader's message rendered from scratch, refused if it fails the checks."""
@@ -512,7 +446,7 @@ class Copies:
                 f"{reader.address}: the copy does not pass its checks: "
                 + "; ".join(summarise(errors))
             )
-        return message_bytes(**self._content(reader, subject, html, text))
+        return message_bytes(**self.heads.content(reader, subject, html, text))
 
     def _planned(
         self, reader: Reader, values: Mapping[str, str], variant: _Variant, plan: CopyPlan
@@ -532,28 +466,7 @@ class Copies:
         """
         if not variant.fillable or variant.subject_line is None:
             return None
-        newsletter = self.digest.newsletter
-        head = self._static_head()
-        base, mailto = newsletter.contact.unsubscribe_url, unsubscribe_uris(newsletter, None)[1:]
-        fixed_uris = unsubscribe_uris(newsletter, base)
-        token_place = self.links.uri_place
-        tokened = b""
-        if token_place is not None:
-            uri = token_place[0] + STAND_IN + token_place[1]
-            tokened = uri_list_header("List-Unsubscribe", [uri, *mailto])
-        lines = {
-            **head,
-            "Subject": variant.subject_line,
-            # The reader's hash goes where the stand-in stands in the one Message-ID form.
-            "Message-ID": id_header("Message-ID", self._id_of(subject, STAND_IN)),
-            "List-Unsubscribe": tokened,
-            "Fixed-List-Unsubscribe": uri_list_header("List-Unsubscribe", fixed_uris)
-            if fixed_uris
-            else b"",
-            "List-Unsubscribe-Post": head["List-Unsubscribe-Post"]
-            if one_click(fixed_uris)
-            else b"",
-        }
+        lines = self.heads.plan_lines(subject, variant.subject_line)
         plan = CopyPlan.around(lines, STAND_IN.encode(), variant.boundary, ("plain", "html"))
         for reader in (
             Reader(address=f"{STAND_IN}@example.org", unsubscribe_token=STAND_IN),

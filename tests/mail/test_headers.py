@@ -220,8 +220,10 @@ def test_mailing_checks_its_static_lines_once(
 ) -> None:
     mailing = Mailing(build_digest([make_article()], newsletter, ON))
     first = mailing.copies.message_bytes(Reader(address="a@example.org"))
-    assert mailing.copies._head is not None
-    assert first.startswith(mailing.copies._head["From"])
+    heads = mailing.copies.heads
+    assert heads._shared is not None
+    assert first.startswith(heads._shared["From"])
+    assert heads.shared() is heads._shared  # written and checked once
 
 
 @settings(max_examples=300, deadline=None)
