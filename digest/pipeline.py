@@ -52,6 +52,11 @@ class Digest:
         )
 
     @property
+    def links(self) -> tuple[str, ...]:
+        """The links of the edition's stories, the lead first, in reading order."""
+        return tuple(str(article.url) for article in self.edition.articles)
+
+    @property
     def edition_key(self) -> str:
         """What the send ledger knows this edition by: the newsletter, the date, the number."""
         return edition_key(self.newsletter.name, self.edition.date, self.edition.number)

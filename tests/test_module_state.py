@@ -34,7 +34,6 @@ ALLOWED = {
     "model's validator to take one",
     "render/renderer:_environments": "compiled templates of one list of folders (16 at most): "
     "a build makes up to four renderers of the same templates, about 50 ms each to compile",
-    "mail/message:_content_key": "the last few editions' content keys (16 at most)",
     "mail/mime/read:_address_of": "the last few sender lines' addresses (64 at most)",
 }
 

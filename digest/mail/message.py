@@ -16,7 +16,6 @@ from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, NotRequired, TypedDict, Unpack
 
 from digest.addresses import email_address
@@ -89,7 +88,6 @@ def _recipients(to: str | Sequence[str]) -> list[str]:
     return checked
 
 
-@lru_cache(maxsize=16)
 def _content_key(subject: str, html: str, text: str) -> str:
     """Hash the content; Message-ID and boundary derive from it, so rebuilds are identical."""
     return hashlib.sha256("\0".join((subject, html, text)).encode()).hexdigest()[:20]
@@ -197,6 +195,8 @@ class Headers:
     list_id: str = ""
     #: Gmail's feedback-loop identifier (``feedback_id``).
     feedback_id: str = ""
+    #: A hash of the subject and bodies: the derived Message-ID and the boundary use it.
+    content_key: str = ""
 
     @classmethod
     def of(cls, **content: Unpack[MessageContent]) -> Headers:
@@ -217,6 +217,7 @@ class Headers:
             list_name=newsletter.name,
             list_id=list_id(newsletter),
             feedback_id=feedback_id(newsletter, sent_at.date()),
+            content_key=key,
         )
 
     def written(self) -> dict[str, bytes]:
@@ -285,7 +286,7 @@ def message_spec(**content: Unpack[MessageContent]) -> MessageSpec:
     html, text = content["html"], content["text"]
     return MessageSpec(
         head=headers.lines(),
-        boundary=f"=_digest_{_content_key(headers.subject, html, text)}",
+        boundary=f"=_digest_{headers.content_key}",
         parts=(Part("plain", text), Part("html", html)),
     )
 
