@@ -154,9 +154,10 @@ def write_copy(
     """One copy's bytes: its written head pieces, then each body filled in, inside ``framing``.
 
     ``framing`` is ``frame(...)`` of the bodies (one piece more than bodies), or empty for a
-    message that is head pieces only. Values shared by the bodies are encoded once.
+    message that is head pieces only. Values shared by the bodies are encoded once. A
+    ``head`` given as a list is extended in place (the fast path's own list, never copied).
     """
-    out = list(head)
+    out = head if isinstance(head, list) else list(head)  # a list is joined in place
     done: dict[tuple[str, str], bytes] = {}
     for piece, body in zip(framing, bodies, strict=False):
         out.append(piece)
