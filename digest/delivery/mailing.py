@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, Unpack, cast
 from zoneinfo import ZoneInfo
 
 from digest.addresses import email_address
@@ -28,12 +28,10 @@ from digest.delivery.send import Send, SendOptions
 from digest.delivery.senders import Outgoing, PackedReceipts, Receipt, Sender, until_deferred
 from digest.delivery.settings import DeliverySettings
 from digest.errors import CheckError, InputError
-from digest.mail.copies import SUBJECT_LABELS, Copies
+from digest.mail.copies import SUBJECT_LABELS, Copies, Personalisation
 from digest.mail.readers import reader_chunks, validate_readers
 from digest.mail.workers import Workers, in_this_process
 from digest.models import Reader
-from digest.render.renderer import RenderOptions
-from digest.suppression.tokens import UnsubscribeTokens
 
 if TYPE_CHECKING:
     from digest.pipeline import Digest
@@ -44,17 +42,9 @@ __all__ = ["Mailing"]
 class Mailing:
     """Personalised copies of one edition, made and delivered: nobody gets it twice."""
 
-    def __init__(
-        self,
-        digest: Digest,
-        options: RenderOptions | None = None,
-        subjects: Sequence[str] = (),
-        tokens: UnsubscribeTokens | None = None,
-        *,
-        copies: Copies | None = None,
-    ) -> None:
-        """Deliver the copies of ``digest`` (``Copies`` takes the same arguments), or ``copies``."""
-        self.copies = copies or Copies(digest, options, subjects, tokens)
+    def __init__(self, made_of: Digest | Copies, **personalise: Unpack[Personalisation]) -> None:
+        """Deliver the copies of a digest (personalised as ``Copies`` takes them), or ``copies``."""
+        self.copies = made_of if isinstance(made_of, Copies) else Copies(made_of, **personalise)
         self._send_times: dict[str | None, datetime] = {}
 
     @property
@@ -69,7 +59,7 @@ class Mailing:
 
     def with_subject(self, index: int) -> Mailing:
         """The mailing with every reader given subject ``index`` (an A/B test's winner)."""
-        return Mailing(self.digest, copies=self.copies.with_subject(index))
+        return Mailing(self.copies.with_subject(index))
 
     def deliver(
         self,
@@ -351,7 +341,7 @@ def _deliver_rows(
     """
     readers = validate_readers(rows, numbers)
     cache = in_this_process()
-    mailing = Mailing(copies.digest, copies=cache.keep(copies))
+    mailing = Mailing(cache.keep(copies))
     return PackedReceipts(mailing.send_chunk(readers, cache.sender(how.key, how.make)))
 
 

@@ -21,7 +21,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar
 
 from digest.check import check_copy, summarise, url_problem
 from digest.edition import Edition
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Copies",
+    "Personalisation",
     "ReaderMessage",
     "reader_messages",
     "unsubscribe_url_for",
@@ -104,6 +105,14 @@ class ReaderMessage:
 
     reader: Reader
     data: bytes
+
+
+class Personalisation(TypedDict, total=False):
+    """How copies are personalised, by name: as ``Copies`` takes them after the digest."""
+
+    options: RenderOptions | None
+    subjects: Sequence[str]
+    tokens: UnsubscribeTokens | None
 
 
 class Copies:
