@@ -29,6 +29,7 @@ __all__ = [
     "clean_feed_html",
     "clutter",
     "drop_repeated",
+    "feed_summary",
     "feed_text",
     "fix_text",
     "is_comment",
@@ -202,6 +203,18 @@ def feed_text(value: str, is_html: bool = False) -> str:
     text = fix_text(value)
     read = html_to_text(text) if is_html or _CLOSING_TAG.search(text) else html.unescape(text)
     return read if read == text else fix_text(read)
+
+
+def feed_summary(value: str, is_html: bool = False) -> str:
+    """A summary given as text, read as ``feed_text`` reads it, less a closing "Read more" line.
+
+    The trailers ``clean_feed_html`` drops from a summary in HTML (``clutter.toml``) are dropped
+    from one in text too, so that every format gives one item the same summary.
+    """
+    lines = feed_text(value, is_html).split("\n")
+    while lines and (not lines[-1].strip() or _is_trailer(lines[-1])):
+        lines.pop()
+    return "\n".join(lines)
 
 
 def _is_trailer(text: str) -> bool:

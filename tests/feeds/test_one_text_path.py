@@ -15,7 +15,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from digest import Newsletter, build_digest
@@ -228,6 +228,7 @@ _FORMS = {
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(title=_TEXT, summary=_TEXT)
+@example(title="Add", summary="阅读全文")  # a summary that is only a "Read more" trailer
 def test_the_json_feed_rss_and_atom_forms_of_one_item_give_the_same_edition(
     newsletter: Newsletter, tmp_path_factory: pytest.TempPathFactory, title: str, summary: str
 ) -> None:

@@ -25,7 +25,7 @@ _TYPED = ("title", "url", "published_at", "summary", "summary_html", "author")
 
 def read_csv(source: Source, raw: bytes, newsletter: Newsletter) -> FeedRead:
     """Read a CSV document into items, one a row; a ``SourceError`` when it cannot be read."""
-    from digest.feeds.cleaning import feed_text
+    from digest.feeds.cleaning import feed_summary, feed_text
 
     try:
         text = raw.decode("utf-8-sig")
@@ -53,9 +53,10 @@ def read_csv(source: Source, raw: bytes, newsletter: Newsletter) -> FeedRead:
             for name, value in row.items()
             if name and isinstance(value, str) and value != ""
         }
-        for name in ("title", "summary"):
-            if name in cells:
-                cells[name] = feed_text(cells[name])
+        if "title" in cells:
+            cells["title"] = feed_text(cells["title"])
+        if "summary" in cells:
+            cells["summary"] = feed_summary(cells["summary"])
         title = cells.get("title")
         section = cells.pop("section", None)
         columns: dict[str, object] = {k: v for k, v in cells.items() if k not in _TYPED}

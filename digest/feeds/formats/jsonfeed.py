@@ -64,7 +64,7 @@ def _item(
     date_lines: DateLines,
 ) -> FeedItem:
     """One JSON Feed item; raises TypeError or ValueError on odd values."""
-    from digest.feeds.cleaning import feed_text
+    from digest.feeds.cleaning import feed_summary, feed_text
 
     authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
     first = authors[0] if isinstance(authors, list) and authors else None
@@ -100,7 +100,7 @@ def _item(
         url=urljoin(base, url or "") if base else url,
         published_at=published_at,
         time_known=time_known,
-        summary=cut_text(feed_text(summary), reading.newsletter.layout.summary_length) or None,
+        summary=cut_text(feed_summary(summary), reading.newsletter.layout.summary_length) or None,
         summary_html=reading.html(html) if isinstance(html, str) and html else None,
         author=author,
         categories=tuple(tag for tag in tags if isinstance(tag, str))
