@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -18,9 +17,6 @@ from digest.cli.common import (
     warn,
 )
 from digest.errors import ConfigError, DigestError
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -14,9 +14,6 @@ from digest.cli.common import (
     open_desk,
 )
 from digest.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -13,9 +12,6 @@ from digest.cli.common import (
     warn,
 )
 from digest.errors import ConfigError
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin
 
 from babel import Locale
@@ -18,9 +18,6 @@ from digest.errors import InputError
 from digest.labels import labels_for
 from digest.models import Article, Newsletter
 from digest.render.options import RenderOptions
-
-if TYPE_CHECKING:
-    pass
 
 
 def _single_line(text: str) -> str:
