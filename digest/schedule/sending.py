@@ -31,6 +31,7 @@ from digest.delivery.loop import DeliveryReport
 from digest.delivery.pace import Pace
 from digest.delivery.proofs import proof
 from digest.delivery.providers import make_sender
+from digest.delivery.send import SendOptions
 from digest.errors import (
     ConfigError,
     DigestError,
@@ -316,23 +317,20 @@ def _send(
     try:
         if progress is not None:
             progress.start(len(addresses) * len(messages))
+        options = SendOptions(
+            dry_run=request.dry_run,
+            resend_unknown=request.resend_unknown,
+            retry_refused=request.retry_refused,
+            progress=progress.advance if progress is not None else None,
+            suppressions=suppressions,
+            tokens=tokens,
+            due=due,
+            pace=pace,
+            test=test,
+            events=suppressions,
+        )
         for label, raw in messages.items():
-            outcome.reports[label] = send_eml(
-                raw,
-                addresses,
-                sender,
-                recorded,
-                dry_run=request.dry_run,
-                resend_unknown=request.resend_unknown,
-                retry_refused=request.retry_refused,
-                progress=progress.advance if progress is not None else None,
-                suppressions=suppressions,
-                tokens=tokens,
-                due=due,
-                pace=pace,
-                test=test,
-                events=suppressions,
-            )
+            outcome.reports[label] = send_eml(raw, addresses, sender, recorded, options)
         if recorded is not None and request.report is not None:
             try:
                 outcome.report_written = recorded.write_report(
