@@ -236,7 +236,7 @@ def history(config_path: Path) -> None:
     \b
         digest history --config newsletter.toml
     """
-    from digest.schedule.sending import past_editions
+    from digest.schedule.history import past_editions
 
     past = past_editions(load_config(config_path))
     if not past:

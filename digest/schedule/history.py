@@ -13,14 +13,25 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from digest.edition import Edition
+from digest.edition import Edition, edition_key
 from digest.errors import ConfigError, InputError, excerpt
 from digest.files import Database, transaction
 from digest.plan import Plan, read_plan
 from digest.urls import canonical_url
 
-__all__ = ["Approval", "EditionRecord", "History", "content_hashes"]
+if TYPE_CHECKING:
+    from digest.schedule.config import BuildConfig
+
+__all__ = [
+    "Approval",
+    "EditionRecord",
+    "History",
+    "PastEdition",
+    "content_hashes",
+    "past_editions",
+]
 
 
 _SCHEMA = """
@@ -285,3 +296,33 @@ class History(Database):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class PastEdition:
+    """An edition built before, and what its A/B test of subjects decided ("" without one)."""
+
+    record: EditionRecord
+    subject_test: str = ""
+
+
+def past_editions(config: BuildConfig) -> list[PastEdition]:
+    """The editions built so far, newest first, each with its A/B test's decision."""
+    from digest.delivery.ledger import SendLedger  # only digest history reads the ledger
+
+    if not isinstance(config.history, Path):
+        raise ConfigError("this config keeps no history (history = false)")
+    if not config.history.exists():
+        return []
+    sends = config.beside_history(".sends.sqlite3")
+    with History(config.history) as history:
+        records = history.editions()
+    if sends is None or not sends.exists():
+        return [PastEdition(record) for record in records]
+    with SendLedger(sends) as ledger:
+        past = []
+        for record in records:
+            key = edition_key(config.newsletter.name, record.date, record.number)
+            decision = ledger.decision(key)
+            past.append(PastEdition(record, decision.describe() if decision else ""))
+    return past

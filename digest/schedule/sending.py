@@ -40,20 +40,17 @@ from digest.errors import (
     UsageError,
     excerpt,
 )
-from digest.mail.message import edition_key, list_id
+from digest.mail.message import list_id
 from digest.mail.variants import subject_variants
 from digest.schedule.approval import check_approval
 from digest.schedule.config import BuildConfig, ledger_path, load_config, suppression_path
-from digest.schedule.history import EditionRecord, History
 from digest.suppression import SuppressionList, UnsubscribeTokens
 
 __all__ = [
-    "PastEdition",
     "SendOutcome",
     "SendProgress",
     "SendRequest",
     "check_report_path",
-    "past_editions",
     "send_edition",
 ]
 
@@ -219,34 +216,6 @@ def send_edition(
         error.warnings = (*error.warnings, *outcome.warnings)
         raise
     return outcome
-
-
-@dataclass(frozen=True)
-class PastEdition:
-    """An edition built before, and what its A/B test of subjects decided ("" without one)."""
-
-    record: EditionRecord
-    subject_test: str = ""
-
-
-def past_editions(config: BuildConfig) -> list[PastEdition]:
-    """The editions built so far, newest first, each with its A/B test's decision."""
-    if not isinstance(config.history, Path):
-        raise ConfigError("this config keeps no history (history = false)")
-    if not config.history.exists():
-        return []
-    sends = config.beside_history(".sends.sqlite3")
-    with History(config.history) as history:
-        records = history.editions()
-    if sends is None or not sends.exists():
-        return [PastEdition(record) for record in records]
-    with SendLedger(sends) as ledger:
-        past = []
-        for record in records:
-            key = edition_key(config.newsletter.name, record.date, record.number)
-            decision = ledger.decision(key)
-            past.append(PastEdition(record, decision.describe() if decision else ""))
-    return past
 
 
 def check_report_path(path: Path) -> None:

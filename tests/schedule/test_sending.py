@@ -74,7 +74,7 @@ def test_what_was_worth_a_warning_goes_with_the_error_and_quiet_drops_it(tmp_pat
 
 
 def test_past_editions_need_a_history_and_are_none_before_a_build(tmp_path: Path) -> None:
-    from digest.schedule.sending import past_editions
+    from digest.schedule.history import past_editions
 
     config = seed_sending_to(tmp_path, 9)  # the example keeps no history
     with pytest.raises(ConfigError, match=r"^this config keeps no history \(history = false\)$"):
