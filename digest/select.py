@@ -139,7 +139,7 @@ def _sections(
             for article in group:
                 if article not in chosen:
                     reasons[urls[article.url]] = (
-                        f"the cap of section {name!r}: {limit} teasers ({setting})"
+                        f"the cap of section {name!r}: {_teasers(limit)} ({setting})"
                     )
         if chosen:
             name = spec.name if spec else chosen[0].section
@@ -155,7 +155,7 @@ def _sections(
                 if article not in more:
                     reasons[urls[article.url]] = (
                         f"max_sections = {layout.max_sections}: its section {section.name!r} "
-                        f"gathered in {MORE_NEWS!r}, whose cap is {limit} teasers"
+                        f"gathered in {MORE_NEWS!r}, whose cap is {_teasers(limit)}"
                     )
         sections = [
             *first,
@@ -548,3 +548,7 @@ def explain_edition(
             reason = budget if url in selected else why.get(url, "not chosen")
         fates.append(Fate(article, reason=reason))
     return fates
+
+
+def _teasers(count: int) -> str:
+    return f"{count} {'teaser' if count == 1 else 'teasers'}"

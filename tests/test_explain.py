@@ -147,6 +147,10 @@ def _explain(folder: Path, on: str = "2026-11-23") -> list[str]:
         ("", "left out, a duplicate of 'News one': News one"),
         ("", "left out, the cap of section 'News': 3 teasers (teasers_per_section): News four"),
         (
+            "teasers_per_section = 1",
+            "left out, the cap of section 'News': 1 teaser (teasers_per_section): News four",
+        ),
+        (
             "other_sections = false",
             "left out, its section 'Weather' is not one of layout.sections "
             "(other_sections = false): Storm warning",
@@ -158,7 +162,15 @@ def _explain(folder: Path, on: str = "2026-11-23") -> list[str]:
         ),
         ("max_stories = 3", "left out, max_stories = 3: Monday news"),
     ],
-    ids=["window", "duplicate", "cap", "other-sections", "max-sections", "max-stories"],
+    ids=[
+        "window",
+        "duplicate",
+        "cap",
+        "cap-of-one",
+        "other-sections",
+        "max-sections",
+        "max-stories",
+    ],
 )
 def test_digest_build_explain_names_why_a_story_was_left_out(
     tmp_path: Path, layout: str, line: str
