@@ -34,6 +34,8 @@ LAYERS: list[set[str]] = [
         "environment",
     },
     {"render", "feeds", "suppression"},
+    # The reader store: who may be mailed, built on the suppression list's events.
+    {"readers"},
     # The whole pipeline in one call: content, never bytes.
     {"pipeline"},
     # Messages: the one MIME writer, personalised copies.

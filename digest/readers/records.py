@@ -1,0 +1,71 @@
+"""What the reader store holds about one reader, and the rows an import reads, as typed values.
+
+A reader's ``status`` is one of ``STATUSES``: ``pending`` until they confirm, ``subscribed``,
+``paused`` until a date, or one that is never mailed (``unsubscribed``, ``bounced``,
+``complained``). ``Consent`` is how and when they agreed: what GDPR Art. 7(1) asks a sender
+to be able to show, and what Gmail and Yahoo ask of bulk senders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, get_args
+
+__all__ = [
+    "CONSENT_METHODS",
+    "NEVER_MAILED",
+    "STATUSES",
+    "Consent",
+    "ConsentMethod",
+    "ImportedReader",
+    "Status",
+]
+
+#: Where a reader stands: only ``subscribed`` readers are mailed.
+Status = Literal["pending", "subscribed", "paused", "unsubscribed", "bounced", "complained"]
+
+STATUSES: tuple[str, ...] = get_args(Status)
+
+#: Statuses that an import or a resubscribe by hand never turns back into ``subscribed``
+#: without the reader's own word.
+NEVER_MAILED: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"})
+
+#: How a reader agreed: a sign-up form, an import from another tool, the library API, by hand.
+ConsentMethod = Literal["form", "import", "api", "by-hand"]
+
+CONSENT_METHODS: tuple[str, ...] = get_args(ConsentMethod)
+
+
+@dataclass(frozen=True)
+class Consent:
+    """When and how a reader agreed to be mailed, and where that is on record."""
+
+    at: datetime
+    method: ConsentMethod
+    #: Where it came from: "sign-up form", "mailchimp export members.csv", an API client.
+    source: str
+    #: The version of the wording the reader agreed to (the form's or the tool's).
+    wording: str = ""
+    #: The IP address it came from: kept only where the config asks for it.
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportedReader:
+    """One row of an import: a reader as the exporting tool knew them, and its line number."""
+
+    line: int
+    #: The address as written (matched by ``addresses.address_key``).
+    address: str
+    status: Status = "subscribed"
+    name: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    #: The sections they chose; None for all of them.
+    sections: tuple[str, ...] | None = None
+    timezone: str | None = None
+    language: str | None = None
+    #: When the exporting tool says they agreed (its opt-in or confirm time), if it says.
+    consent_at: datetime | None = None
+    #: The IP address the exporting tool kept for their consent, if it did.
+    consent_ip: str | None = None
