@@ -1,0 +1,414 @@
+"""The settings models: a newsletter and its tables by concern, and a reader's own choices.
+
+``Newsletter`` holds who the newsletter is and one table per concern (``Sender``,
+``Contact``, ``Brand``, ``Schedule``, ``Layout``, ``Links``); ``Reader`` is one subscriber,
+with the sections they chose, their time zone and their unsubscribe link.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from digest.cadence import Cadence
+from digest.fields import (
+    Colour,
+    EmailAddress,
+    FrozenModel,
+    HttpsUrl,
+    ImageUrl,
+    Name,
+    NotEmpty,
+    OneLine,
+    Paragraphs,
+    ShortName,
+    WebUrl,
+    check_locale,
+    check_timezone,
+)
+from digest.labels import LABEL_MESSAGES
+from digest.text import clean_text
+from digest.urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, WEB_SCHEMES, check_url
+
+__all__ = [
+    "MOVED_SETTINGS",
+    "Brand",
+    "Contact",
+    "Layout",
+    "Link",
+    "Links",
+    "Logo",
+    "Newsletter",
+    "Reader",
+    "Schedule",
+    "SectionSpec",
+    "Sender",
+    "Theme",
+    "Tracking",
+    "nested_settings",
+]
+
+
+def _scheme(value: str) -> str:
+    value = value.strip().lower().removesuffix(":")
+    if value in FORBIDDEN_SCHEMES or not re.fullmatch(r"[a-z][a-z0-9+.-]*", value):
+        raise ValueError(f"{value!r} cannot be allowed as a link scheme")
+    return value
+
+
+_FAMILY = r"""(?:[A-Za-z0-9-][A-Za-z0-9 _-]*|'[A-Za-z0-9 _-]+'|"[A-Za-z0-9 _-]+")"""
+_FONT_FAMILY = re.compile(rf"\s*{_FAMILY}\s*(?:,\s*{_FAMILY}\s*)*")
+_FONT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]*")
+
+
+def _font_family(value: str) -> str:
+    """A CSS font-family list: names (quoted or not) of letters, digits, spaces, - and _."""
+    if not _FONT_FAMILY.fullmatch(value):
+        raise ValueError(
+            "a font family is a comma-separated list of font names "
+            "(letters, digits, spaces, - and _; quoted or not)"
+        )
+    return value.strip()
+
+
+def _font_name(value: str) -> str:
+    if not _FONT_NAME.fullmatch(value):
+        raise ValueError("a font name has only letters, digits, spaces, - and _")
+    return value
+
+
+def _stylesheet_url(value: str) -> str:
+    value = check_url(value, WEB_SCHEMES)
+    if not value.isascii() or any(ch in value for ch in "'\"()\\;<>{}"):
+        raise ValueError("a stylesheet URL must be ASCII, without quotes, brackets or ;")
+    return value
+
+
+def _date_pattern(value: str) -> str:
+    """A Babel (CLDR) date pattern that formats a date without error."""
+    try:
+        format_datetime(datetime(2020, 6, 2, 19, 2, tzinfo=UTC), value, locale="en")
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as error:
+        raise ValueError(f"not a date pattern Babel can use: {error}") from None
+    return value
+
+
+class Sender(FrozenModel):
+    """The name and address an edition is sent from."""
+
+    #: The display name in the From header.
+    name: Name
+    #: The From address (and the envelope sender of every copy).
+    address: EmailAddress
+
+
+class Logo(FrozenModel):
+    """The brand's logo, shown at the top of every edition."""
+
+    #: The logo picture: an https URL, or a path below ``asset_base_url``.
+    url: ImageUrl
+    #: The logo's text for screen readers and blocked pictures (usually the name).
+    alt: Annotated[OneLine, NotEmpty]
+    #: Its width in CSS pixels (at most 552).
+    width: int = Field(default=160, gt=0, le=552)
+    #: Its height in CSS pixels.
+    height: int = Field(default=40, gt=0, le=400)
+    #: A variant for dark backgrounds, swapped in by clients in dark mode; without one, the
+    #: logo sits on a light plate there.
+    dark_url: ImageUrl | None = None
+
+
+class Link(FrozenModel):
+    """A labelled link, such as a social profile in the footer."""
+
+    #: The words of the link.
+    label: ShortName
+    #: Where it points (http or https).
+    url: WebUrl
+
+
+class Theme(FrozenModel):
+    """Colours and fonts of the default templates."""
+
+    #: The brand colour: the masthead, section headings, kickers and buttons (``#rrggbb``).
+    brand: Colour = "#b3121b"
+    #: The colour of links.
+    accent: Colour = "#0b5394"
+    #: The colour of body text.
+    text: Colour = "#1f2328"
+    #: The colour of dates, captions and the footer.
+    muted: Colour = "#59636e"
+    #: The colour around the email.
+    background: Colour = "#f2f3f5"
+    #: The colour behind the email's content.
+    surface: Colour = "#ffffff"
+    #: The font list of the text, as in CSS; system fonts by default.
+    font_family: Annotated[str, Field(max_length=300), AfterValidator(_font_family)] = (
+        "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+    )
+    #: Web fonts by name and stylesheet URL; none by default (system fonts need no download).
+    web_fonts: dict[
+        Annotated[str, Field(max_length=100), AfterValidator(_font_name)],
+        Annotated[str, Field(max_length=2_000), AfterValidator(_stylesheet_url)],
+    ] = Field(default_factory=dict, max_length=5)
+
+
+def _reader_url(value: str) -> str:
+    value = check_url(value, {"https"})
+    if not value.isascii() or any(ch in value for ch in "\"'<>"):
+        raise ValueError("a reader's URL must be ASCII, without quotes or angle brackets")
+    return value
+
+
+class Reader(FrozenModel):
+    """One subscriber: an address, a name, a choice of sections and an unsubscribe link."""
+
+    address: EmailAddress
+    name: OneLine | None = None
+    #: The sections this reader chose (the lead is always included); None for all of them.
+    sections: tuple[ShortName, ...] | None = None
+    #: Their own unsubscribe link; or a token put into the newsletter's (as ``{token}``, or
+    #: as a ``token`` parameter).
+    unsubscribe_url: Annotated[str, Field(max_length=900), AfterValidator(_reader_url)] | None = (
+        None
+    )
+    unsubscribe_token: Annotated[str, Field(pattern=r"^[A-Za-z0-9._~-]{1,200}$")] | None = None
+    #: Where the reader lives (an IANA zone): ``digest send --due`` and
+    #: ``Mailing.deliver(due=True)`` send at the newsletter's send time there.
+    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
+    #: Values for your own templates, as ``{{ reader.fields.NAME }}``.
+    fields: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,50}$")], OneLine] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class Tracking(FrozenModel):
+    """UTM parameters added to article links; ``{date}`` and ``{number}`` are filled in."""
+
+    #: The ``utm_source`` value.
+    utm_source: ShortName = "newsletter"
+    #: The ``utm_medium`` value.
+    utm_medium: ShortName = "email"
+    #: The ``utm_campaign`` value; ``{date}`` and ``{number}`` are the edition's.
+    utm_campaign: ShortName = "edition-{date}"
+    #: The ``utm_content`` value, if any.
+    utm_content: ShortName | None = None
+    #: Links to these domains (and their subdomains) are left as they are.
+    skip_domains: list[ShortName] = Field(default_factory=list, max_length=100)
+
+
+class SectionSpec(FrozenModel):
+    """A section of the edition: its name in the articles, its heading and its teaser limit."""
+
+    #: The section's name as the articles give it (matched without case).
+    name: ShortName
+    #: Its heading in the email, when not the name.
+    label: OneLine | None = None
+    #: How many teasers it shows at most, when not ``teasers_per_section``.
+    limit: int | None = Field(default=None, ge=0, le=50)
+
+
+class Brand(FrozenModel):
+    """How the newsletter looks: its logo, colours and fonts, footer words and social links."""
+
+    #: The logo at the top (``[newsletter.brand.logo]``); without one, the name in text.
+    logo: Logo | None = None
+    #: Colours and fonts of the default templates (``[newsletter.brand.theme]``).
+    theme: Theme = Theme()
+    #: Words of your own in the footer, in paragraphs.
+    footer_text: Paragraphs | None = None
+    #: Links in the footer, such as social profiles, each with a label.
+    social: list[Link] = Field(default_factory=list, max_length=20)
+
+
+class Contact(FrozenModel):
+    """How readers reach the newsletter or leave it: reply address, postal address, unsubscribe."""
+
+    #: Where replies go, when not to the sender's address.
+    reply_to: EmailAddress | None = None
+    #: The sender's postal address, printed in the footer (the law asks for it in many countries).
+    postal_address: Annotated[str, Field(max_length=500), AfterValidator(clean_text), NotEmpty]
+    #: The one-click unsubscribe link (https), in the footer and List-Unsubscribe.
+    unsubscribe_url: HttpsUrl | None = None
+    #: An address that unsubscribes whoever writes to it, added to List-Unsubscribe.
+    unsubscribe_mailto: EmailAddress | None = None
+
+
+class Schedule(FrozenModel):
+    """When editions go out: the time of day and, for weekly builds, the cadence."""
+
+    #: The time of day an edition is dated and sent, in the newsletter's time zone.
+    send_time: time = time(7, 0)
+    #: How often editions go out (``[newsletter.schedule.cadence]``); each edition's window is
+    #: that long.
+    cadence: Cadence | None = None
+
+
+class Layout(FrozenModel):
+    """What an edition holds and how it is written: sections, limits, dates, lengths, inliner."""
+
+    #: The sections, in order: names (``["town", "business"]``) or tables with a heading and a
+    #: limit.
+    sections: list[SectionSpec] = Field(default_factory=list, max_length=50)
+    #: How many teasers each section shows at most.
+    teasers_per_section: int = Field(default=3, ge=0, le=50)
+    #: Whether stories of sections not listed get sections of their own after the listed ones.
+    other_sections: bool = True
+    #: The most stories in an edition, the lead included; the lowest-ranked teasers give way.
+    max_stories: int = Field(default=30, ge=1, le=500)
+    #: The most sections; beyond it, the stories of the smallest sections gather in "More news".
+    max_sections: int = Field(default=8, ge=1, le=50)
+    #: Feed categories renamed or merged into sections: ``{"US news" = "World"}``. A category
+    #: that names one of ``sections`` ignoring case, accents and a plural s needs no entry.
+    section_map: dict[
+        Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=100)]
+    ] = Field(default_factory=dict, max_length=500)
+    #: The section of stories whose category (after ``section_map``) is none of ``sections``:
+    #: one of them or another name, shown after them. Unset, each such category is a section
+    #: of its own (see ``other_sections``).
+    default_section: ShortName | None = None
+    #: How article dates are written: a style of the locale's own (full, long, medium, short)
+    #: or a CLDR pattern such as ``EEEE, d MMMM y '|' HH:mm``.
+    date_format: Annotated[OneLine, AfterValidator(_date_pattern)] = "full"
+    #: The time after the date, in a style of the locale (or none); unused with a pattern.
+    time_format: Literal["full", "long", "medium", "short"] | None = "short"
+    #: The most the inlined HTML may weigh (KiB); teasers are dropped until it fits.
+    size_budget_kb: float = Field(default=100, gt=0, le=10_000)
+    #: The subject and the inbox preview are cut at a word to this many characters (not bytes).
+    subject_length: int = Field(default=78, ge=20, le=500)
+    #: The inbox preview (preheader) is cut at a word to this many characters.
+    preheader_length: int = Field(default=110, ge=20, le=500)
+    #: Feed summaries are cut at a word to at most this many characters (an ellipsis mid-sentence).
+    summary_length: int = Field(default=600, ge=50, le=20_000)
+    #: The CSS inliner: premailer, or css-inline (faster;
+    #: ``pip install 'newsletter-digest[fast]'``).
+    inliner: Literal["premailer", "css-inline"] = "premailer"
+
+    @field_validator("sections", mode="before")
+    @classmethod
+    def _section_names(cls, value: object) -> object:
+        """Accept plain section names as well as tables."""
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+class Links(FrozenModel):
+    """Where links and pictures point: base URLs, allowed schemes, UTM tags, the archive."""
+
+    #: The base URL that relative picture paths are resolved against.
+    asset_base_url: WebUrl | None = None
+    #: The base URL that relative article links are resolved against (else they are refused).
+    link_base_url: WebUrl | None = None
+    #: The schemes article links may use (``javascript`` and the like never).
+    url_schemes: list[Annotated[str, AfterValidator(_scheme)]] = Field(
+        default_factory=lambda: sorted(LINK_SCHEMES), min_length=1, max_length=10
+    )
+    #: UTM parameters added to article links (``[newsletter.links.tracking]``); none by default.
+    tracking: Tracking | None = None
+    #: The public web address of the edition archive: the email links to its page there.
+    archive_url: WebUrl | None = None
+
+
+#: Where each setting of the 0.2 ``[newsletter]`` table lives now.
+MOVED_SETTINGS = {
+    **{key: "brand" for key in Brand.model_fields},
+    **{key: "contact" for key in Contact.model_fields},
+    **{key: "schedule" for key in Schedule.model_fields},
+    **{key: "layout" for key in Layout.model_fields},
+    **{key: "links" for key in Links.model_fields},
+}
+
+
+def nested_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Newsletter settings written flat (as in 0.2) moved into the tables of their concerns."""
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        place = MOVED_SETTINGS.get(key)
+        if place is None:
+            nested[key] = value
+        else:
+            nested.setdefault(place, {})[key] = value
+    return nested
+
+
+class Newsletter(FrozenModel):
+    """A newsletter: who it is, and its settings by concern, shared by all its editions.
+
+    In a config file each concern is a table of its own: ``[newsletter.brand]``,
+    ``[newsletter.contact]``, ``[newsletter.schedule]``, ``[newsletter.layout]`` and
+    ``[newsletter.links]``.
+    """
+
+    #: The newsletter's name: the masthead, the subject's start, the sender's default name.
+    name: Name
+    #: A line under the name in the masthead.
+    tagline: OneLine | None = None
+    #: The newsletter's home page, linked from the masthead.
+    url: WebUrl | None = None
+    #: The language and region of labels and dates, such as ``id`` or ``pt_BR``.
+    locale: Annotated[str, AfterValidator(check_locale)] = "en"
+    #: The IANA time zone of the send time and of dates without one (``Asia/Jakarta``).
+    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
+    #: Who the edition comes from (``[newsletter.sender]``).
+    sender: Sender
+    #: Reply address, postal address and unsubscribe links (``[newsletter.contact]``).
+    contact: Contact
+    #: Logo, colours, fonts, footer words and social links (``[newsletter.brand]``).
+    brand: Brand = Brand()
+    #: The send time and the cadence (``[newsletter.schedule]``).
+    schedule: Schedule = Schedule()
+    #: Sections, limits, date styles, lengths, the size budget and the inliner
+    #: (``[newsletter.layout]``).
+    layout: Layout = Layout()
+    #: Base URLs, allowed link schemes, UTM tagging and the archive (``[newsletter.links]``).
+    links: Links = Links()
+    #: Words of the templates to replace, by key (see ``digest.labels.LABEL_MESSAGES``).
+    labels: dict[str, OneLine] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, value: object) -> object:
+        """Refuse a setting of the flat 0.2 table, naming the table it has moved to."""
+        if isinstance(value, dict):
+            for key in value:
+                place = MOVED_SETTINGS.get(key)
+                if place is not None:
+                    raise ValueError(
+                        f"{key!r} has moved to [newsletter.{place}]: write it there "
+                        f"(newsletter.{place}.{key})"
+                    )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _known_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        """Refuse a label key the templates do not use, suggesting the nearest one."""
+        for key in value:
+            if key not in LABEL_MESSAGES:
+                near = difflib.get_close_matches(key, list(LABEL_MESSAGES), n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                raise ValueError(
+                    f"unknown label {key!r}{hint} (the labels are: {', '.join(LABEL_MESSAGES)})"
+                )
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The newsletter's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def validation_context(self) -> dict[str, Any]:
+        """The context to validate this newsletter's articles with (link schemes, base URL)."""
+        return {
+            "url_schemes": frozenset(self.links.url_schemes),
+            "base_url": self.links.link_base_url,
+        }
