@@ -1,8 +1,9 @@
 """Checks of a finished email: size, accessibility, links, unsubscribe, contrast, CSS support.
 
 ``check_html`` reads the HTML of an edition (or any HTML email) and reports ``Finding``s with
-a severity, a rule name and the line they were found on. CSS support comes from the caniemail
-project's data (``digest/data/caniemail.json``, MIT licence).
+a severity, a rule name and the line they were found on: its size, theme and CSS support
+here, its document, pictures and links in ``digest.html_checks``. CSS support comes from the
+caniemail project's data (``digest/data/caniemail.json``, MIT licence).
 """
 
 from __future__ import annotations
@@ -10,18 +11,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
-from html.parser import HTMLParser
 from importlib import resources
-from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
 from digest.colour import MIN_CONTRAST, contrast_ratio
-from digest.labels import READ_MORE_PHRASES, every_translation
+from digest.findings import Finding as Finding
+from digest.findings import Severity as Severity
+from digest.findings import summarise as summarise
+from digest.html_checks import EmailHtml, check_elements
+from digest.html_checks import url_problem as url_problem
+from digest.labels import every_translation
 from digest.models import Newsletter, Theme
-from digest.pixels import is_pixel_size
-from digest.urls import FORBIDDEN_SCHEMES, PLACEHOLDER_HOSTS, WEB_SCHEMES
+from digest.urls import PLACEHOLDER_HOSTS
 
 __all__ = [
     "DEFAULT_BUDGET_KB",
@@ -36,44 +39,13 @@ __all__ = [
     "summarise",
     "url_problem",
 ]
-
-Severity = Literal["error", "warning", "info"]
 #: Gmail shows "[Message clipped]" and hides the rest past about this size.
 GMAIL_CLIP_KB = 102
 DEFAULT_BUDGET_KB = 100
-_GENERIC_LINK_TEXT = {
-    "click here",
-    "here",
-    "more",
-    "link",
-    "this",
-    "this link",
-    "learn more",
-    "klik di sini",
-    "di sini",
-    "baca",
-    "lanjut",
-    *READ_MORE_PHRASES,
-}
 _MAJOR = ("gmail/", "outlook/windows", "outlook/outlook-com", "apple-mail/")
 # Outlook for Windows lacks so much CSS that MJML's own output leans on graceful degradation
 # there; a feature that only it lacks is reported as information.
 _OUTLOOK_WINDOWS = ("outlook/windows", "outlook/windows-mail")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem found in an email, with where it was found."""
-
-    severity: Severity
-    rule: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        """``line 12: warning: message [rule]``."""
-        where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.severity}: {self.message} [{self.rule}]"
 
 
 def check_theme(theme: Theme) -> list[Finding]:
@@ -128,66 +100,11 @@ def caniemail() -> dict[str, Any]:
     return result
 
 
-class _Reader(HTMLParser):
-    """Collects what the checks need, with line numbers."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lang: str | None = None
-        self.has_html = False
-        self.title: str | None = None
-        self.images: list[tuple[int, dict[str, str | None]]] = []
-        self.links: list[tuple[int, dict[str, str | None], list[str]]] = []
-        self.headings: list[tuple[int, int]] = []
-        self.tables: list[tuple[int, dict[str, str | None]]] = []
-        self.styles: list[tuple[int, str]] = []  # (line, css) of style attributes and elements
-        self._open_links: list[tuple[int, dict[str, str | None], list[str]]] = []
-        self._in: str | None = None
-        self._text: list[str] = []
-        self._start = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        line = self.getpos()[0]
-        values = dict(attrs)
-        if values.get("style"):
-            self.styles.append((line, values["style"] or ""))
-        if tag == "html":
-            self.has_html, self.lang = True, values.get("lang")
-        elif tag in ("title", "style"):
-            self._in, self._text, self._start = tag, [], line
-        elif tag == "img":
-            self.images.append((line, values))
-            for _, _, text in self._open_links:  # a picture's alt text names its link
-                text.append(values.get("alt") or "")
-        elif tag == "a":
-            self._open_links.append((line, values, []))
-        elif tag == "table":
-            self.tables.append((line, values))
-        elif re.fullmatch(r"h[1-6]", tag):
-            self.headings.append((line, int(tag[1])))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == self._in == "title":
-            self.title = "".join(self._text).strip()
-            self._in = None
-        elif tag == self._in == "style":
-            self.styles.append((self._start, "".join(self._text)))
-            self._in = None
-        elif tag == "a" and self._open_links:
-            self.links.append(self._open_links.pop())
-
-    def handle_data(self, data: str) -> None:
-        if self._in:
-            self._text.append(data)
-        for _, _, text in self._open_links:
-            text.append(data)
-
-
 def check_html(
     html: str, newsletter: Newsletter | None = None, budget_kb: float | None = None
 ) -> list[Finding]:
     """Check an HTML email; pass its newsletter to check the theme and the unsubscribe URL."""
-    reader = _Reader()
+    reader = EmailHtml()
     reader.feed(html)
     reader.close()
     budget = (
@@ -196,9 +113,7 @@ def check_html(
         else (newsletter.layout.size_budget_kb if newsletter else DEFAULT_BUDGET_KB)
     )
     findings = check_size(html, budget)
-    findings += _check_document(reader)
-    findings += _check_images(reader)
-    findings += _check_links(reader, newsletter)
+    findings += check_elements(reader, newsletter)
     findings += _check_css(reader.styles)
     if newsletter is not None:
         findings += check_theme(newsletter.brand.theme)
@@ -277,160 +192,6 @@ def check_text(text: str, newsletter: Newsletter | None = None) -> list[Finding]
         Finding("error", "unsubscribe", "the plain-text part has no unsubscribe link"),
         *leftovers,
     ]
-
-
-def summarise(findings: Iterable[Finding], examples: int = 2) -> list[str]:
-    """One line per severity and rule: how many findings, and the first few of them."""
-    groups: dict[tuple[str, str], list[Finding]] = {}
-    for finding in findings:
-        groups.setdefault((finding.severity, finding.rule), []).append(finding)
-    lines = []
-    for (_, rule), group in groups.items():
-        shown = "; ".join(f.message for f in group[:examples])
-        more = f" (and {len(group) - examples} more)" if len(group) > examples else ""
-        count = f"{len(group)} times: " if len(group) > 1 else ""
-        lines.append(f"[{rule}] {count}{shown}{more}")
-    return lines
-
-
-def _check_document(reader: _Reader) -> list[Finding]:
-    findings = []
-    if not reader.lang:
-        findings.append(Finding("error", "lang", "the <html> element has no lang attribute"))
-    if not reader.title:
-        findings.append(Finding("error", "title", "the document has no <title>"))
-    levels = [level for _, level in reader.headings]
-    if levels.count(1) != 1:
-        findings.append(
-            Finding("warning", "headings", f"there should be one <h1>, there are {levels.count(1)}")
-        )
-    previous = 0
-    for line, level in reader.headings:
-        if level > previous + 1:
-            findings.append(
-                Finding(
-                    "warning",
-                    "headings",
-                    f"<h{level}> follows <h{previous or 'none'}>: a level is skipped",
-                    line,
-                )
-            )
-        previous = level
-    for line, attrs in reader.tables:
-        if attrs.get("role") != "presentation":
-            findings.append(
-                Finding(
-                    "warning", "layout-table", 'a layout table without role="presentation"', line
-                )
-            )
-    return findings
-
-
-def _check_images(reader: _Reader) -> list[Finding]:
-    findings = []
-    for line, attrs in reader.images:
-        src = attrs.get("src") or ""
-        if "alt" not in attrs:
-            findings.append(
-                Finding("error", "alt", f"image {src[:80]!r} has no alt attribute", line)
-            )
-        width, height = attrs.get("width") or "", attrs.get("height") or ""
-        if not width.isdigit():
-            findings.append(
-                Finding(
-                    "warning",
-                    "image-size",
-                    f"image {src[:80]!r} has no numeric width (Outlook needs one)",
-                    line,
-                )
-            )
-        style = (attrs.get("style") or "").replace(" ", "").lower()
-        if re.search(r"(^|;)height:\d+(\.\d+)?px", style) and "width:100%" in style:
-            findings.append(
-                Finding(
-                    "warning",
-                    "image-shape",
-                    f"image {src[:80]!r} has a pixel height and a fluid width: it is distorted "
-                    "wherever it is not shown at its full width (use height:auto)",
-                    line,
-                )
-            )
-        if is_pixel_size(
-            int(width) if width.isdigit() else None, int(height) if height.isdigit() else None
-        ):
-            findings.append(
-                Finding(
-                    "warning",
-                    "pixel",
-                    f"image {src[:80]!r} is {width or '?'}x{height or '?'}: a tracking pixel, "
-                    "not a picture",
-                    line,
-                )
-            )
-        problem = url_problem(src, images=True)
-        if problem:
-            findings.append(Finding("error", "image-url", f"image {src[:80]!r}: {problem}", line))
-    return findings
-
-
-def url_problem(url: str, images: bool = False) -> str | None:
-    """Why ``url`` may not stand in an email's link (or picture), or None when it may."""
-    url = url.strip()
-    scheme = urlsplit(url).scheme.lower()
-    if re.sub(r"[\s\x00-\x1f]", "", url.lower()).split(":", 1)[0] in FORBIDDEN_SCHEMES:
-        return f"the {scheme or 'hidden'}: scheme is unsafe"
-    if not scheme:
-        return "a relative URL does not work in an email"
-    if scheme not in (WEB_SCHEMES if images else WEB_SCHEMES | {"mailto", "tel"}):
-        return f"the {scheme}: scheme is not for email"
-    return None
-
-
-def _check_links(reader: _Reader, newsletter: Newsletter | None) -> list[Finding]:
-    findings = []
-    unsubscribe_words = every_translation("unsubscribe")
-    unsubscribe_found = False
-    for line, attrs, parts in reader.links:
-        href = (attrs.get("href") or "").strip()
-        text = " ".join("".join(parts).split())
-        if not href:
-            continue
-        problem = url_problem(href)
-        if problem:
-            findings.append(Finding("error", "link", f"link {href[:80]!r}: {problem}", line))
-        elif urlsplit(href).scheme == "http":
-            findings.append(Finding("info", "link", f"link {href[:80]!r} is not https", line))
-        label = text.casefold().rstrip(" →»>.…")
-        if not text and not (attrs.get("aria-label") or attrs.get("title")):
-            findings.append(
-                Finding(
-                    "warning",
-                    "link-text",
-                    f"link {href[:80]!r} has no text, alt text or aria-label: a screen reader "
-                    "reads out its address",
-                    line,
-                )
-            )
-        elif label in _GENERIC_LINK_TEXT and not (attrs.get("aria-label") or attrs.get("title")):
-            findings.append(
-                Finding(
-                    "warning",
-                    "link-text",
-                    f"link text {text!r} says nothing of where it leads; add an "
-                    "aria-label or use the headline",
-                    line,
-                )
-            )
-        if newsletter is not None and newsletter.contact.unsubscribe_url:
-            # The inliner may percent-encode an IRI: compare the decoded forms.
-            unsubscribe_found |= unquote(href) == unquote(newsletter.contact.unsubscribe_url)
-        else:
-            unsubscribe_found |= "unsubscribe" in href.casefold() or any(
-                word in text.casefold() for word in unsubscribe_words
-            )
-    if not unsubscribe_found:
-        findings.append(Finding("error", "unsubscribe", "no visible unsubscribe link"))
-    return findings
 
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
