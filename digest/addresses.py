@@ -69,6 +69,11 @@ def _email_address(value: str) -> str:
     except EmailNotValidError as error:
         raise ValueError(f"not an email address: {error}") from None
     local, domain = str(checked.ascii_email).rsplit("@", 1)
+    written = value.strip().rsplit("@", 1)[0]
+    if written != local and written.lower() == local.lower():
+        # email-validator 2.4 lowercases role mailboxes (Postmaster, Abuse, WWW): an address
+        # is sent as written, and matched by ``address_key`` whatever its case.
+        local = written
     if "=?" in local:
         # A parser decodes an encoded word even here: the address would read back as another
         # one, or as a line break, in the To header of the reader's copy.

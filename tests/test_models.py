@@ -164,6 +164,15 @@ def test_the_fast_address_check_answers_as_email_validator_does(value: str) -> N
     assert fast == slow
 
 
+@pytest.mark.parametrize("value", ["WWW@0.AA", "Postmaster@Example.org", "ABUSE@example.org"])
+def test_a_role_mailbox_is_kept_as_written_by_both_checks(value: str) -> None:
+    """email-validator 2.4 lowercases role mailboxes; digest sends every address as written."""
+    from digest.addresses import _email_address, email_address
+
+    local, domain = value.rsplit("@", 1)
+    assert _email_address(value) == email_address(value) == f"{local}@{domain.lower()}"
+
+
 @pytest.mark.parametrize(
     ("key", "value", "place"),
     [
