@@ -5,19 +5,22 @@ message. ``build_digest`` runs it all; ``run_build`` adds what a scheduled newsl
 sources, history, archive and files. These names are the whole public API at the top; the
 rest lives in the part it belongs to, each a package whose docstring lists its modules:
 
-- the core, flat here: ``models``, ``edition``, ``select``, ``pipeline``, ``check``,
-  ``errors`` and small helpers (``text``, ``urls``, ``addresses``, ``markup``, ``files``);
+- the core, flat here: ``models`` (with ``fields``, ``settings`` and ``cadence``),
+  ``edition``, ``select`` (with ``sections``), ``pipeline``, ``check`` (with ``findings``
+  and ``html_checks``), ``errors`` and small helpers (``text``, ``urls``, ``addresses``,
+  ``markup``, ``files``);
 - ``digest.render``: templates (sandboxed Jinja2) to MJML to HTML, the context, inlining;
 - ``digest.feeds``: sources (RSS, Atom, JSON Feed, CSV, JSON), fetching, cleaning, pictures;
 - ``digest.suppression``: the suppression list, signed unsubscribe tokens, DSN and ARF reports;
+- ``digest.readers``: the reader store: statuses, consent, imports from other tools;
 - ``digest.mail``: the MIME writer, the edition's message, personalised copies, readers;
 - ``digest.delivery``: senders (SMTP, SES, Postmark, Resend), DKIM, the ledger, ``Mailing``;
 - ``digest.schedule``: config files, the scheduled build, its history, the commit;
 - the faces: ``digest.cli`` (the ``digest`` command), ``digest.preview`` and ``digest.web``
   (unsubscribe pages and provider webhooks).
 
-Imports run downward only (faces, schedule, delivery, pipeline, mail, render, feeds and
-suppression, core). The module paths of 0.2 (``digest.config``, ``digest.senders``...) are gone
+Imports run downward only (faces, schedule, delivery, mail, pipeline, readers, render,
+feeds and suppression, core). The module paths of 0.2 (``digest.config``, ``digest.senders``...) are gone
 in 0.3: import each name from its new home.
 """
 
