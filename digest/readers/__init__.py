@@ -11,6 +11,7 @@ from digest.readers.records import (
     ImportedReader,
     Status,
 )
+from digest.readers.store import ImportSummary, ReaderRecord, ReaderStore
 
 __all__ = [
     "CONSENT_METHODS",
@@ -18,6 +19,9 @@ __all__ = [
     "STATUSES",
     "Consent",
     "ConsentMethod",
+    "ImportSummary",
     "ImportedReader",
+    "ReaderRecord",
+    "ReaderStore",
     "Status",
 ]

@@ -15,10 +15,13 @@ from typing import Literal, get_args
 
 __all__ = [
     "ENGAGEMENTS",
+    "READER_CHANGES",
     "REASONS",
     "RESUBSCRIBED",
+    "SUBSCRIBED",
     "Engagement",
     "Event",
+    "ReaderChange",
     "Reason",
     "Resubscribe",
     "standing",
@@ -44,6 +47,14 @@ Resubscribe = Literal["resubscribed"]
 
 RESUBSCRIBED: Resubscribe = "resubscribed"
 
+#: A reader's own changes in the reader store. ``subscribed`` (confirmed, with consent) ends
+#: an unsubscribe as a resubscribe does; the others change nothing of the standing.
+ReaderChange = Literal["signed-up", "subscribed", "paused", "resumed", "changed", "forgotten"]
+
+READER_CHANGES: tuple[str, ...] = get_args(ReaderChange)
+
+SUBSCRIBED: ReaderChange = "subscribed"
+
 
 @dataclass(frozen=True)
 class Event:
@@ -56,7 +67,7 @@ class Event:
     """
 
     address: str
-    reason: Reason | Engagement | Resubscribe
+    reason: Reason | Engagement | Resubscribe | ReaderChange
     source: str
     id: str
     #: When it happened (the provider's time); None: when it is recorded.
@@ -72,14 +83,16 @@ def standing(history: Iterable[Event], soft_bounce_limit: int) -> Event | None:
     ``history`` is one reader's events, oldest first (by time, then by arrival). The newest
     unsubscribe, bounce, complaint, addition by hand or resubscribe decides; soft bounces
     since the last resubscribe suppress at the ``soft_bounce_limit``-th (``soft-bounces``),
-    and opens and clicks change nothing.
+    and opens, clicks and a reader's own changes but ``subscribed`` change nothing.
     """
     state: Event | None = None
     soft = 0
     for event in history:
-        if event.reason in ENGAGEMENTS:
+        if event.reason in ENGAGEMENTS or (
+            event.reason in READER_CHANGES and event.reason != SUBSCRIBED
+        ):
             continue
-        if event.reason == RESUBSCRIBED:
+        if event.reason in (RESUBSCRIBED, SUBSCRIBED):
             state, soft = None, 0
         elif event.reason == "soft-bounce":
             if state is None:

@@ -1,0 +1,478 @@
+"""The reader store: readers, their consent and every event, in the suppression list's file.
+
+One SQLite file (``suppression_path``) answers "may we mail X?": a reader's status is the
+suppression standing when it says never-mailed (unsubscribed, bounced, complained), else
+``pending`` until consent is confirmed, ``paused`` while ``paused_until`` is to come, else
+``subscribed``. Every change is an ``Event`` in the same ``events`` table, and an import's
+rows and events commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from digest.addresses import address_key, email_address
+from digest.errors import InputError
+from digest.files import StrPath, transaction
+from digest.readers.records import NEVER_MAILED, STATUSES, Consent, ImportedReader, Status
+from digest.settings import Reader
+from digest.suppression.events import Event, ReaderChange
+from digest.suppression.store import SuppressionList
+
+__all__ = ["ImportSummary", "ReaderRecord", "ReaderStore"]
+
+_NEVER: dict[str, Status] = {
+    "unsubscribed": "unsubscribed",
+    "by-hand": "unsubscribed",
+    "hard-bounce": "bounced",
+    "soft-bounces": "bounced",
+    "complaint": "complained",
+}
+_SUPPRESS_AS: dict[str, str] = {
+    "unsubscribed": "unsubscribed",
+    "bounced": "hard-bounce",
+    "complained": "complaint",
+}
+
+
+@dataclass(frozen=True)
+class ReaderRecord:
+    """One reader as the store holds them."""
+
+    address: str
+    name: str | None
+    fields: dict[str, str]
+    sections: tuple[str, ...] | None
+    timezone: str | None
+    language: str | None
+    status: Status
+    consent: Consent | None
+    paused_until: datetime | None
+    created: datetime
+
+
+@dataclass
+class ImportSummary:
+    """What an import changed (or, dry run, would change)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    never_mailed: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def _iso(when: datetime | None) -> str | None:
+    if when is None:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _checked(address: str) -> str:
+    try:
+        return email_address(address.strip())
+    except ValueError as error:
+        raise InputError(f"address {address!r}: {error}") from None
+
+
+class ReaderStore(SuppressionList):
+    """Readers, their consent and events, on the suppression list's own connection."""
+
+    def __init__(
+        self,
+        path: StrPath,
+        soft_bounce_limit: int = 3,
+        keep_ip: bool = False,
+        secret: bytes | None = None,
+    ) -> None:
+        """Open (or create) the store at ``path``; ``secret`` finds forgotten addresses."""
+        super().__init__(path, soft_bounce_limit)
+        self.keep_ip = keep_ip
+        self.secret = secret
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS readers (key TEXT PRIMARY KEY, address TEXT NOT NULL,"
+            " name TEXT, fields TEXT NOT NULL DEFAULT '{}', sections TEXT, timezone TEXT,"
+            " language TEXT, created TEXT NOT NULL, paused_until TEXT) WITHOUT ROWID"
+        )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS consents (key TEXT NOT NULL, at TEXT NOT NULL,"
+            " method TEXT NOT NULL, source TEXT NOT NULL, wording TEXT NOT NULL DEFAULT '',"
+            " ip TEXT, PRIMARY KEY (key, at, method, source))"
+        )
+        self.db.execute("CREATE TABLE IF NOT EXISTS forgotten (hash TEXT PRIMARY KEY)")
+
+    # -- reading
+
+    def _hash(self, key: str, secret: bytes) -> str:
+        return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
+
+    def _forgotten(self, key: str) -> bool:
+        if self.secret is None:
+            return False
+        row = self.db.execute(
+            "SELECT 1 FROM forgotten WHERE hash = ?", (self._hash(key, self.secret),)
+        ).fetchone()
+        return row is not None
+
+    def _status(self, key: str, paused: str | None, now: datetime) -> Status:
+        listed = self.db.execute(
+            "SELECT reason FROM suppressions WHERE address = ?", (key,)
+        ).fetchone()
+        if listed is not None:
+            return _NEVER.get(listed[0], "unsubscribed")
+        if self._forgotten(key):
+            return "unsubscribed"
+        if self._consent(key) is None:
+            return "pending"
+        if paused is not None and datetime.fromisoformat(paused) > now:
+            return "paused"
+        return "subscribed"
+
+    def _consent(self, key: str) -> Consent | None:
+        row = self.db.execute(
+            "SELECT at, method, source, wording, ip FROM consents WHERE key = ?"
+            " ORDER BY at DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Consent(datetime.fromisoformat(row[0]), row[1], row[2], row[3], row[4])
+
+    def _record_of(self, row: Sequence[Any], now: datetime) -> ReaderRecord:
+        key, address, name, fields, sections, timezone, language, created, paused = row
+        return ReaderRecord(
+            address=address,
+            name=name,
+            fields=json.loads(fields),
+            sections=None if sections is None else tuple(json.loads(sections)),
+            timezone=timezone,
+            language=language,
+            status=self._status(key, paused, now),
+            consent=self._consent(key),
+            paused_until=_when(paused),
+            created=datetime.fromisoformat(created),
+        )
+
+    def status(self, address: str, now: datetime | None = None) -> Status | None:
+        """Where ``address`` stands; None for one neither in the store nor suppressed."""
+        key = address_key(address.strip())
+        row = self.db.execute("SELECT paused_until FROM readers WHERE key = ?", (key,)).fetchone()
+        status = self._status(key, None if row is None else row[0], now or datetime.now(UTC))
+        if row is None and status in ("pending", "subscribed"):
+            return None
+        return status
+
+    def mailable(self, address: str, now: datetime | None = None) -> bool:
+        """Whether ``address`` may be mailed: subscribed, or not in the store and not suppressed."""
+        return self.status(address, now) in (None, "subscribed")
+
+    def suppressed(self, addresses: Sequence[str]) -> set[str]:
+        """Which of ``addresses`` (``address_key`` forms) must not be mailed now."""
+        found = super().suppressed(addresses)
+        now = datetime.now(UTC)
+        for key in addresses:
+            if key in found:
+                continue
+            row = self.db.execute(
+                "SELECT paused_until FROM readers WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                if self._status(key, row[0], now) != "subscribed":
+                    found.add(key)
+            elif self._forgotten(key):
+                found.add(key)
+        return found
+
+    def get(self, address: str) -> ReaderRecord | None:  # type: ignore[override]
+        """The reader at ``address``, or None."""
+        row = self.db.execute(
+            "SELECT * FROM readers WHERE key = ?", (address_key(address.strip()),)
+        ).fetchone()
+        return None if row is None else self._record_of(row, datetime.now(UTC))
+
+    def readers(self, status: Status | None = None) -> Iterator[ReaderRecord]:
+        """Every reader (of ``status``), oldest first."""
+        if status is not None and status not in STATUSES:
+            raise InputError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+        now = datetime.now(UTC)
+        for row in self.db.execute("SELECT * FROM readers ORDER BY created, key").fetchall():
+            record = self._record_of(row, now)
+            if status is None or record.status == status:
+                yield record
+
+    def subscribed(self, now: datetime | None = None) -> Iterator[Reader]:
+        """The readers to mail now, as ``digest.models.Reader``."""
+        when = now or datetime.now(UTC)
+        for row in self.db.execute("SELECT * FROM readers ORDER BY created, key").fetchall():
+            record = self._record_of(row, when)
+            if record.status == "subscribed":
+                yield Reader(
+                    address=record.address,
+                    name=record.name,
+                    sections=record.sections,
+                    timezone=record.timezone,
+                    fields=record.fields,
+                )
+
+    def reader_history(self, address: str) -> list[Event]:
+        """Every event of ``address``, the reader's own changes included, oldest first."""
+        return self.history(address)
+
+    def held(self, address: str) -> dict[str, Any]:
+        """Everything held about ``address``, JSON-ready (GDPR Art. 15)."""
+        key = address_key(address.strip())
+        record = self.get(address)
+        consents = [
+            {"at": at, "method": method, "source": source, "wording": wording, "ip": ip}
+            for at, method, source, wording, ip in self.db.execute(
+                "SELECT at, method, source, wording, ip FROM consents WHERE key = ? ORDER BY at",
+                (key,),
+            )
+        ]
+        events = [
+            {"id": id, "reason": reason, "source": source, "at": at, "detail": detail}
+            for id, reason, source, at, detail in self.db.execute(
+                "SELECT id, reason, source, at, detail FROM events WHERE address = ?"
+                " ORDER BY moment, arrival",
+                (key,),
+            )
+        ]
+        reader: dict[str, Any] | None = None
+        if record is not None:
+            reader = {
+                "address": record.address,
+                "name": record.name,
+                "fields": record.fields,
+                "sections": list(record.sections) if record.sections is not None else None,
+                "timezone": record.timezone,
+                "language": record.language,
+                "status": record.status,
+                "paused_until": _iso(record.paused_until),
+                "created": _iso(record.created),
+            }
+        return {
+            "address": key,
+            "status": self.status(address),
+            "reader": reader,
+            "consents": consents,
+            "events": events,
+        }
+
+    # -- writing
+
+    def _event(
+        self, address: str, reason: ReaderChange, source: str, id: str, now: datetime
+    ) -> None:
+        self._record(Event(address, reason, source, id, now), now)
+
+    def add(  # type: ignore[override]
+        self,
+        address: str,
+        consent: Consent | None = None,
+        *,
+        name: str | None = None,
+        fields: dict[str, str] | None = None,
+        sections: tuple[str, ...] | None = None,
+        timezone: str | None = None,
+        language: str | None = None,
+    ) -> Status:
+        """Add (or update) a reader; with ``consent`` they are subscribed unless never-mailed."""
+        checked = _checked(address)
+        key = address_key(checked)
+        now = datetime.now(UTC)
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO readers VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(key) DO"
+                " UPDATE SET address = excluded.address, name = coalesce(excluded.name, name),"
+                " fields = excluded.fields, sections = coalesce(excluded.sections, sections),"
+                " timezone = coalesce(excluded.timezone, timezone),"
+                " language = coalesce(excluded.language, language)",
+                (
+                    key,
+                    checked,
+                    name,
+                    json.dumps(fields or {}),
+                    None if sections is None else json.dumps(list(sections)),
+                    timezone,
+                    language,
+                    now.isoformat(),
+                ),
+            )
+            nonce = uuid.uuid4().hex
+            if consent is None:
+                self._event(checked, "signed-up", "by hand", f"reader:{nonce}", now)
+            elif self._forgotten(key):
+                self._store_consent(key, consent)
+            else:
+                self._store_consent(key, consent)
+                self._event(checked, "subscribed", consent.source, f"reader:{nonce}", now)
+            return self._status(key, None, now)
+
+    def _store_consent(self, key: str, consent: Consent) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO consents VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                _iso(consent.at),
+                consent.method,
+                consent.source,
+                consent.wording,
+                consent.ip if self.keep_ip else None,
+            ),
+        )
+
+    def _known(self, address: str) -> str:
+        key = address_key(address.strip())
+        row = self.db.execute("SELECT 1 FROM readers WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise InputError(f"address {address!r}: no such reader in {self.path}")
+        return key
+
+    def pause(self, address: str, until: datetime) -> None:
+        """Mail ``address`` nothing until ``until``."""
+        now = datetime.now(UTC)
+        with transaction(self.db):
+            key = self._known(address)
+            self.db.execute("UPDATE readers SET paused_until = ? WHERE key = ?", (_iso(until), key))
+            self._event(key, "paused", "by hand", f"reader:{uuid.uuid4().hex}", now)
+
+    def resume(self, address: str) -> None:
+        """End a pause."""
+        now = datetime.now(UTC)
+        with transaction(self.db):
+            key = self._known(address)
+            self.db.execute("UPDATE readers SET paused_until = NULL WHERE key = ?", (key,))
+            self._event(key, "resumed", "by hand", f"reader:{uuid.uuid4().hex}", now)
+
+    def change(
+        self,
+        address: str,
+        *,
+        sections: tuple[str, ...] | None = None,
+        timezone: str | None = None,
+    ) -> None:
+        """Change a reader's sections or time zone."""
+        now = datetime.now(UTC)
+        with transaction(self.db):
+            key = self._known(address)
+            if sections is not None:
+                self.db.execute(
+                    "UPDATE readers SET sections = ? WHERE key = ?",
+                    (json.dumps(list(sections)), key),
+                )
+            if timezone is not None:
+                self.db.execute("UPDATE readers SET timezone = ? WHERE key = ?", (timezone, key))
+            self._event(key, "changed", "by hand", f"reader:{uuid.uuid4().hex}", now)
+
+    def unsubscribe(self, address: str, source: str = "by hand") -> None:
+        """Unsubscribe ``address`` (the record is kept)."""
+        checked = _checked(address)
+        now = datetime.now(UTC)
+        with transaction(self.db):
+            self._record(
+                Event(checked, "unsubscribed", source, f"reader:{uuid.uuid4().hex}", now), now
+            )
+
+    def forget(self, address: str, key: bytes) -> bool:
+        """Erase everything held about ``address`` (Art. 17); False when nothing was held.
+
+        When they were never-mailed, an HMAC-SHA256(key, address_key) is kept so the address
+        stays unsubscribed when it is added or imported again.
+        """
+        reader = address_key(address.strip())
+        with transaction(self.db):
+            status = self._status(reader, None, datetime.now(UTC))
+            held = self.db.execute(
+                "SELECT (SELECT count(*) FROM readers WHERE key = ?)"
+                " + (SELECT count(*) FROM events WHERE address = ?)",
+                (reader, reader),
+            ).fetchone()[0]
+            if status in NEVER_MAILED:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO forgotten VALUES (?)", (self._hash(reader, key),)
+                )
+            for table, column in (
+                ("readers", "key"),
+                ("consents", "key"),
+                ("events", "address"),
+                ("suppressions", "address"),
+            ):
+                self.db.execute(f"DELETE FROM {table} WHERE {column} = ?", (reader,))
+        return bool(held)
+
+    def import_readers(
+        self, rows: Iterable[ImportedReader], source: str, dry_run: bool = False
+    ) -> ImportSummary:
+        """Import ``rows`` in one transaction; a rerun changes nothing (ids from their content)."""
+        summary = ImportSummary()
+        now = datetime.now(UTC)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for row in rows:
+                self._import_row(row, source, now, summary)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("ROLLBACK" if dry_run else "COMMIT")
+        return summary
+
+    def _import_row(
+        self, row: ImportedReader, source: str, now: datetime, summary: ImportSummary
+    ) -> None:
+        checked = _checked(row.address)
+        key = address_key(checked)
+        before = self.db.execute("SELECT * FROM readers WHERE key = ?", (key,)).fetchone()
+        old_status = self._status(key, None, now) if before is not None else None
+        values = (
+            key,
+            before[1] if before is not None else checked,
+            row.name if row.name is not None else (before[2] if before else None),
+            json.dumps({**(json.loads(before[3]) if before else {}), **row.fields}),
+            json.dumps(list(row.sections))
+            if row.sections is not None
+            else (before[4] if before else None),
+            row.timezone or (before[5] if before else None),
+            row.language or (before[6] if before else None),
+            before[7] if before is not None else now.isoformat(),
+            before[8] if before is not None else None,
+        )
+        self.db.execute("INSERT OR REPLACE INTO readers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        event_id = f"import:{source}:{key}:{row.status}"
+        if row.status in NEVER_MAILED:
+            self._record(
+                Event(checked, _SUPPRESS_AS[row.status], source, event_id, now),  # type: ignore[arg-type]
+                now,
+            )
+        elif row.status in ("subscribed", "paused"):
+            self._store_consent(
+                key,
+                Consent(row.consent_at or now, "import", source, ip=row.consent_ip),
+            )
+            listed = self.db.execute(
+                "SELECT 1 FROM suppressions WHERE address = ?", (key,)
+            ).fetchone()
+            if listed is None and not self._forgotten(key):
+                self._record(Event(checked, "subscribed", source, event_id, now), now)
+        else:
+            self._record(Event(checked, "signed-up", source, event_id, now), now)
+        status = self._status(key, values[8], now)
+        summary.by_status[status] = summary.by_status.get(status, 0) + 1
+        if status in NEVER_MAILED:
+            summary.never_mailed += 1
+        if before is None:
+            summary.added += 1
+        elif tuple(before) == values and old_status == status:
+            summary.unchanged += 1
+        else:
+            summary.updated += 1
