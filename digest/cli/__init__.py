@@ -8,7 +8,7 @@ import sys
 import click
 
 from digest import __version__
-from digest.cli import build, desk, send, serve, suppress
+from digest.cli import build, desk, readers, send, serve, suppress
 from digest.cli.common import INTERNAL_ERROR, warn
 from digest.errors import DigestError
 
@@ -42,6 +42,7 @@ cli.add_command(desk.plan)
 cli.add_command(desk.desk)
 cli.add_command(serve.serve)
 cli.add_command(suppress.suppress)
+cli.add_command(readers.readers)
 
 
 def main(argv: list[str] | None = None) -> None:

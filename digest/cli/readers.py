@@ -1,0 +1,299 @@
+"""The ``digest readers`` commands: the reader store (who is on the list, and their consent)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import click
+
+from digest.cli.common import CONFIG, load_config
+from digest.errors import InputError
+from digest.files import spreadsheet_csv
+from digest.readers.records import STATUSES
+
+if TYPE_CHECKING:
+    from digest.readers import ReaderRecord, ReaderStore, Status
+
+_STATUS = click.option("--status", type=click.Choice(STATUSES), default=None)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+_EXPORT_FIELDS = (
+    "address",
+    "name",
+    "sections",
+    "timezone",
+    "language",
+    "status",
+    "consent_at",
+    "consent_method",
+    "consent_source",
+)
+
+
+def _store(config_path: Path) -> ReaderStore:
+    from digest.readers import ReaderStore
+    from digest.schedule.config import suppression_path
+    from digest.suppression.tokens import SECRET_VARIABLE
+
+    config = load_config(config_path)
+    secret = os.environ.get(SECRET_VARIABLE)
+    return ReaderStore(
+        suppression_path(config),
+        soft_bounce_limit=config.suppression.soft_bounce_limit,
+        secret=secret.encode("utf-8") if secret else None,
+    )
+
+
+def _row(record: ReaderRecord) -> dict[str, Any]:
+    consent = record.consent
+    return {
+        "address": record.address,
+        "name": record.name or "",
+        "sections": " ".join(record.sections) if record.sections is not None else "",
+        "timezone": record.timezone or "",
+        "language": record.language or "",
+        "status": record.status,
+        "consent_at": consent.at.isoformat() if consent else "",
+        "consent_method": consent.method if consent else "",
+        "consent_source": consent.source if consent else "",
+    }
+
+
+@click.group()
+def readers() -> None:
+    """The reader store: readers, their status and consent (GDPR Art. 7, 15, 17).
+
+    Example:
+
+    \b
+        digest readers list --config newsletter.toml
+    """
+
+
+@readers.command("add")
+@CONFIG
+@click.argument("address")
+@click.option("--name", default=None)
+@click.option("--section", "sections", multiple=True, help="A section they chose (repeat).")
+@click.option("--timezone", default=None, help="An IANA zone: Europe/Paris.")
+@click.option("--language", default=None)
+@click.option("--source", default="digest readers add", show_default=True)
+@click.option("--wording", default="", help="The version of the wording they agreed to.")
+def readers_add(
+    config_path: Path,
+    address: str,
+    name: str | None,
+    sections: tuple[str, ...],
+    timezone: str | None,
+    language: str | None,
+    source: str,
+    wording: str,
+) -> None:
+    """Add a reader who agreed by hand (consent recorded now).
+
+    Example:
+
+    \b
+        digest readers add --config newsletter.toml reader@example.org --name Ada
+    """
+    from digest.fields import check_timezone
+    from digest.readers import Consent
+
+    if timezone is not None:
+        try:
+            check_timezone(timezone)
+        except ValueError as error:
+            raise InputError(f"--timezone {timezone!r}: {error}") from None
+    consent = Consent(datetime.now(UTC), "by-hand", source, wording)
+    with _store(config_path) as store:
+        status = store.add(
+            address,
+            consent,
+            name=name,
+            sections=sections or None,
+            timezone=timezone,
+            language=language,
+        )
+    click.echo(f"{address}: {status}")
+
+
+@readers.command("import")
+@CONFIG
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--map", "maps", multiple=True, help='A column onto ours: "Email Address=address".')
+@_STATUS
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@_JSON
+def readers_import(
+    config_path: Path,
+    file: Path,
+    maps: tuple[str, ...],
+    status: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Import an export (CSV; Mailchimp, listmonk, Substack, Buttondown, Ghost), all or nothing.
+
+    Example:
+
+    \b
+        digest readers import --config newsletter.toml members.csv --dry-run
+    """
+    import importlib
+
+    # digest.readers.imports (the export reader) is built beside this command.
+    read_import = importlib.import_module("digest.readers.imports").read_import
+
+    mapping: dict[str, str] = {}
+    for item in maps:
+        column, sep, ours = item.rpartition("=")
+        if not sep or not column or not ours:
+            raise InputError(f"--map {item!r}: write it as COLUMN=ours (Email Address=address)")
+        mapping[column] = ours
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise InputError(f"{file}: cannot read it: {error.strerror or error}") from None
+    result = read_import(data, str(file), mapping or None, cast("Status | None", status))
+    if result.problems:
+        for line, message in result.problems:
+            click.echo(f"{file}:{line}: {message}", err=True)
+        click.echo(f"{len(result.problems)} bad rows; nothing imported", err=True)
+        sys.exit(1)
+    with _store(config_path) as store:
+        summary = store.import_readers(result.rows, f"{file.name} ({result.tool})", dry_run)
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "tool": result.tool, **vars(summary)}))
+        return
+    counts = ", ".join(f"{n} {name}" for name, n in sorted(summary.by_status.items()))
+    verb = "would be" if dry_run else "were"
+    click.echo(
+        f"{result.tool}: {summary.added} added, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.never_mailed} never mailed "
+        f"({counts}) {verb} imported"
+    )
+
+
+@readers.command("export")
+@CONFIG
+@click.argument("file", default="-")
+@_STATUS
+def readers_export(config_path: Path, file: str, status: str | None) -> None:
+    """Write the readers to a CSV file (or - for standard output).
+
+    Example:
+
+    \b
+        digest readers export --config newsletter.toml readers.csv
+    """
+    with _store(config_path) as store:
+        rows = [_row(r) for r in store.readers(cast("Status | None", status))]
+    text = spreadsheet_csv([_EXPORT_FIELDS, *([str(r[f]) for f in _EXPORT_FIELDS] for r in rows)])
+    if file == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(file).write_text(text, encoding="utf-8", newline="")
+    except OSError as error:
+        raise InputError(f"{file}: cannot write it: {error.strerror or error}") from None
+    click.echo(f"{len(rows)} readers written to {file}", err=True)
+
+
+@readers.command("list")
+@CONFIG
+@_STATUS
+@_JSON
+def readers_list(config_path: Path, status: str | None, as_json: bool) -> None:
+    """Print every reader (of a status) with their status.
+
+    Example:
+
+    \b
+        digest readers list --config newsletter.toml --status subscribed
+    """
+    with _store(config_path) as store:
+        rows = [_row(r) for r in store.readers(cast("Status | None", status))]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['address']}\t{row['status']}\t{row['name']}")
+    click.echo(f"{len(rows)} readers", err=True)
+
+
+@readers.command("show")
+@CONFIG
+@click.argument("address")
+@_JSON
+def readers_show(config_path: Path, address: str, as_json: bool) -> None:
+    """Print everything held about one reader (GDPR Art. 15).
+
+    Example:
+
+    \b
+        digest readers show --config newsletter.toml reader@example.org
+    """
+    with _store(config_path) as store:
+        held = store.held(address)
+    if held["reader"] is None and not held["events"]:
+        raise InputError(f"address {address!r}: nothing is held about it")
+    if as_json:
+        click.echo(json.dumps(held, indent=2))
+        return
+    click.echo(f"address: {held['address']}\nstatus: {held['status']}")
+    for name, value in (held["reader"] or {}).items():
+        if name != "status":
+            click.echo(f"{name}: {value}")
+    for consent in held["consents"]:
+        click.echo(
+            f"consent: {consent['at']} {consent['method']} {consent['source']}"
+            + (f" wording {consent['wording']}" if consent["wording"] else "")
+        )
+    for event in held["events"]:
+        click.echo(f"event: {event['at']} {event['reason']} ({event['source']})")
+
+
+@readers.command("remove")
+@CONFIG
+@click.argument("address")
+def readers_remove(config_path: Path, address: str) -> None:
+    """Unsubscribe a reader by hand (their record is kept).
+
+    Example:
+
+    \b
+        digest readers remove --config newsletter.toml reader@example.org
+    """
+    with _store(config_path) as store:
+        store.unsubscribe(address, source="digest readers remove")
+    click.echo(f"{address}: unsubscribed")
+
+
+@readers.command("forget")
+@CONFIG
+@click.argument("address")
+def readers_forget(config_path: Path, address: str) -> None:
+    """Erase everything held about a reader (GDPR Art. 17), keeping a keyed hash if unsubscribed.
+
+    The key is DIGEST_UNSUBSCRIBE_SECRET, as for unsubscribe links.
+
+    Example:
+
+    \b
+        digest readers forget --config newsletter.toml reader@example.org
+    """
+    from digest.suppression.tokens import SECRET_VARIABLE
+
+    secret = os.environ.get(SECRET_VARIABLE, "")
+    if len(secret.strip()) < 16:
+        raise InputError(
+            f"{SECRET_VARIABLE}: set it (16 characters or more) to forget a reader: "
+            "the keyed hash that keeps them unsubscribed is made with it"
+        )
+    with _store(config_path) as store:
+        forgotten = store.forget(address, secret.encode("utf-8"))
+    click.echo(f"{address}: {'forgotten' if forgotten else 'nothing was held'}")
