@@ -18,7 +18,8 @@ from digest.errors import ConfigError
 @CONFIG
 @click.option("--host", default=None, help="The address to listen on (default: [web] host).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: [web] port.")
-def serve(config_path: Path, host: str | None, port: int | None) -> None:
+@click.option("--form", "print_form", is_flag=True, help="Print an embeddable sign-up form; exit.")
+def serve(config_path: Path, host: str | None, port: int | None, print_form: bool) -> None:
     """Run the web app: unsubscribe pages, provider webhooks and /health.
 
     The secrets come from the environment: DIGEST_UNSUBSCRIBE_SECRET (the unsubscribe links),
@@ -41,6 +42,11 @@ def serve(config_path: Path, host: str | None, port: int | None) -> None:
             "pip install 'newsletter-digest[web]'"
         ) from None
     config = load_config(config_path)
+    if print_form:
+        from digest.web.signup_form import signup_form
+
+        click.echo(signup_form(config.newsletter), nl=False)
+        return
     settings = settings_for(config)
     if settings.tokens is None:
         warn("DIGEST_UNSUBSCRIBE_SECRET is not set: the unsubscribe pages answer 404")
