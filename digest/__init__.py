@@ -20,8 +20,8 @@ rest lives in the part it belongs to, each a package whose docstring lists its m
   (unsubscribe pages and provider webhooks).
 
 Imports run downward only (faces, schedule, delivery, mail, pipeline, readers, render,
-feeds and suppression, core). The module paths of 0.2 (``digest.config``, ``digest.senders``...) are gone
-in 0.3: import each name from its new home.
+feeds and suppression, core). The module paths of 0.2 (``digest.config``,
+``digest.senders``...) are gone in 0.3: import each name from its new home.
 """
 
 import typing as _typing
