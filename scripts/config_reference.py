@@ -133,6 +133,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         BuildConfig,
         DeskConfig,
         NetworkConfig,
+        ReadersConfig,
         SuppressionConfig,
         WebConfig,
     )
@@ -162,6 +163,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[delivery.warmup]", delivery.WarmupSettings),
         ("[delivery.subject_test]", SubjectTestSettings),
         ("[suppression]", SuppressionConfig),
+        ("[readers]", ReadersConfig),
         ("[web]", WebConfig),
         ("[desk]", DeskConfig),
         ("[network]", NetworkConfig),

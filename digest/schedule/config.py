@@ -20,6 +20,7 @@ __all__ = [
     "BuildConfig",
     "DeskConfig",
     "NetworkConfig",
+    "ReadersConfig",
     "SuppressionConfig",
     "WebConfig",
     "load_config",
@@ -36,6 +37,20 @@ class SuppressionConfig(BaseModel):
     path: Path | None = None
     #: How many soft bounces (a full mailbox, a server down) suppress an address.
     soft_bounce_limit: int = Field(default=3, ge=1, le=100)
+
+
+class ReadersConfig(BaseModel):
+    """The reader store: who ``digest send`` mails and what a consent record keeps (``[readers]``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Whether ``digest send`` mails only readers with a consent record (the rest are named
+    #: and left out).
+    require_consent: bool = False
+    #: Whether a consent record keeps the IP address the consent came from (never, by default).
+    keep_ip: bool = False
+    #: The version of the sign-up wording a consent record names (change it with the wording).
+    wording: str = Field(default="1", min_length=1, max_length=100)
 
 
 class WebConfig(BaseModel):
@@ -150,6 +165,8 @@ class BuildConfig(BaseModel):
     quote_rest: int = Field(default=4, ge=0, le=100)
     #: The suppression list: where it is and when soft bounces suppress.
     suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
+    #: The reader store: consent and who is mailed.
+    readers: ReadersConfig = Field(default_factory=ReadersConfig)
     #: The web app of ``digest serve``.
     web: WebConfig = Field(default_factory=WebConfig)
     #: The editor's desk: proofs and approval.
