@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     "--recipients",
     "recipients_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A file of addresses, one a line (default: the config's recipients).",
+    help="A file of addresses, one a line (default: the config's recipients, else the "
+    "reader store's subscribed readers).",
 )
 @click.option(
     "--due",
@@ -84,6 +85,10 @@ def send(
     quiet: bool,
 ) -> None:
     """Send a built .eml through the config's [delivery] provider, one copy per recipient.
+
+    It goes to the recipients file (--recipients, or the config's recipients), or without
+    one to the reader store's subscribed readers (digest readers add or import). The store
+    leaves out whoever it holds as unsubscribed, bounced, complained, pending or paused.
 
     Every recipient's state is kept in a send ledger beside the history, so running the same
     command again after a failure (or a kill) sends only to those not reached yet. Exits with

@@ -28,6 +28,9 @@ from digest.suppression.store import SuppressionList
 
 __all__ = ["ImportSummary", "ReaderRecord", "ReaderStore"]
 
+# Addresses per query (SQLite allows 32,766 parameters).
+_CHUNK = 500
+
 _NEVER: dict[str, Status] = {
     "unsubscribed": "unsubscribed",
     "by-hand": "unsubscribed",
@@ -178,20 +181,32 @@ class ReaderStore(SuppressionList):
         return self.status(address, now) in (None, "subscribed")
 
     def suppressed(self, addresses: Sequence[str]) -> set[str]:
-        """Which of ``addresses`` (``address_key`` forms) must not be mailed now."""
+        """Which of ``addresses`` (``address_key`` forms) must not be mailed now: a query a chunk.
+
+        The suppressed, the forgotten, and the readers held as pending or paused; an address
+        the store does not hold is for the sender to vouch for (a recipients file).
+        """
         found = super().suppressed(addresses)
+        rest = [key for key in addresses if key not in found]
         now = datetime.now(UTC)
-        for key in addresses:
-            if key in found:
-                continue
-            row = self.db.execute(
-                "SELECT paused_until FROM readers WHERE key = ?", (key,)
-            ).fetchone()
-            if row is not None:
-                if self._status(key, row[0], now) != "subscribed":
+        for start in range(0, len(rest), _CHUNK):
+            part = rest[start : start + _CHUNK]
+            marks = ",".join("?" * len(part))
+            for key, paused, consented in self.db.execute(
+                "SELECT key, paused_until, EXISTS(SELECT 1 FROM consents c WHERE c.key = r.key)"
+                f" FROM readers r WHERE key IN ({marks})",
+                part,
+            ):
+                if not consented or (paused is not None and datetime.fromisoformat(paused) > now):
                     found.add(key)
-            elif self._forgotten(key):
-                found.add(key)
+            if self.secret is not None:
+                hashes = {self._hash(key, self.secret): key for key in part}
+                found.update(
+                    hashes[row[0]]
+                    for row in self.db.execute(
+                        f"SELECT hash FROM forgotten WHERE hash IN ({marks})", list(hashes)
+                    )
+                )
         return found
 
     def get(self, address: str) -> ReaderRecord | None:  # type: ignore[override]

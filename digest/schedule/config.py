@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -15,6 +17,8 @@ from digest.feeds.data import MAX_DATA_BYTES
 from digest.feeds.source import Source
 from digest.files import StrPath, read_file
 from digest.models import EmailAddress, Newsletter
+from digest.readers.store import ReaderStore
+from digest.suppression.tokens import SECRET_VARIABLE
 
 __all__ = [
     "BuildConfig",
@@ -24,6 +28,7 @@ __all__ = [
     "SuppressionConfig",
     "WebConfig",
     "load_config",
+    "reader_store",
     "suppression_path",
 ]
 
@@ -40,12 +45,12 @@ class SuppressionConfig(BaseModel):
 
 
 class ReadersConfig(BaseModel):
-    """The reader store: who ``digest send`` mails and what a consent record keeps (``[readers]``)."""
+    """The reader store: whom ``digest send`` mails, what consent keeps (``[readers]``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    #: Whether ``digest send`` mails only readers with a consent record (the rest are named
-    #: and left out).
+    #: Whether ``digest send`` to a recipients file mails only the addresses the reader store
+    #: holds as subscribed, with their consent on record (the rest are named and left out).
     require_consent: bool = False
     #: Whether a consent record keeps the IP address the consent came from (never, by default).
     keep_ip: bool = False
@@ -210,6 +215,22 @@ def suppression_path(config: BuildConfig) -> Path:
         return config.suppression.path
     beside = config.beside_history(".suppressions.sqlite3")
     return beside if beside is not None else Path("digest.suppressions.sqlite3").absolute()
+
+
+def reader_store(config: BuildConfig, environ: Mapping[str, str] | None = None) -> ReaderStore:
+    """The reader store of ``config``, on its suppression list's file.
+
+    ``[readers] keep_ip`` says whether consent keeps its IP address; the unsubscribe secret
+    (``DIGEST_UNSUBSCRIBE_SECRET`` in ``environ``, ``os.environ`` by default) finds the
+    addresses ``digest readers forget`` erased, so they stay unsubscribed.
+    """
+    secret = (os.environ if environ is None else environ).get(SECRET_VARIABLE, "")
+    return ReaderStore(
+        suppression_path(config),
+        soft_bounce_limit=config.suppression.soft_bounce_limit,
+        keep_ip=config.readers.keep_ip,
+        secret=secret.encode("utf-8") if secret.strip() else None,
+    )
 
 
 def load_config(path: StrPath) -> BuildConfig:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from digest.addresses import address_key
 from digest.delivery.abtest import SubjectTest
 from digest.delivery.eml import (
     local_send_times,
@@ -43,8 +44,8 @@ from digest.errors import (
 from digest.mail.message import list_id
 from digest.mail.variants import subject_variants
 from digest.schedule.approval import check_approval
-from digest.schedule.config import BuildConfig, ledger_path, load_config, suppression_path
-from digest.suppression import SuppressionList, UnsubscribeTokens
+from digest.schedule.config import BuildConfig, ledger_path, load_config, reader_store
+from digest.suppression import UnsubscribeTokens
 
 __all__ = [
     "SendOutcome",
@@ -166,16 +167,16 @@ def send_edition(
     if request.report is not None and not (request.proof or request.dry_run):
         check_report_path(request.report)
     zones: dict[str, str] = {}
+    unconsented: list[str] = []
     if request.proof:
         addresses = read_recipients(request.to, "--to")
     else:
-        source = request.recipients or config.recipients
-        if source is None:
-            raise UsageError("say who gets it: --to, --recipients or recipients = ...")
-        addresses = read_recipients_file(source, zones)
+        addresses, unconsented = _readers(config, request, zones)
     raw = read_eml(eml) if isinstance(eml, Path) else eml
     name = eml.name if isinstance(eml, Path) else "the edition"
     outcome = SendOutcome(name, len(addresses), proof=request.proof, dry_run=request.dry_run)
+    if unconsented:
+        outcome.warnings.append(_unconsented_warning(unconsented))
     try:
         outcome.warnings += _placeholder_warnings(config, raw, name, request)
         if request.proof:
@@ -216,6 +217,48 @@ def send_edition(
         error.warnings = (*error.warnings, *outcome.warnings)
         raise
     return outcome
+
+
+def _readers(
+    config: BuildConfig, request: SendRequest, zones: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """Who a send to the list is for, and who ``[readers] require_consent`` left out.
+
+    A recipients file (``--recipients``, ``recipients = ...``) names them; without one, the
+    reader store's subscribed readers, each with their time zone. With ``require_consent``,
+    an address of a file that the store does not hold as subscribed (with its consent record)
+    is left out and named.
+    """
+    source = request.recipients or config.recipients
+    if source is not None:
+        addresses = read_recipients_file(source, zones)
+        if not config.readers.require_consent:
+            return addresses, []
+        with reader_store(config) as store:
+            allowed = [a for a in addresses if store.status(a) == "subscribed"]
+        return allowed, [a for a in addresses if a not in set(allowed)]
+    with reader_store(config) as store:
+        readers = list(store.subscribed())
+    if not readers:
+        raise UsageError(
+            "say who gets it: --to, --recipients, recipients = ..., or readers in the "
+            "reader store (digest readers add or import): it holds no subscribed reader"
+        )
+    for reader in readers:
+        if reader.timezone is not None:
+            zones[address_key(reader.address)] = reader.timezone
+    return [reader.address for reader in readers], []
+
+
+def _unconsented_warning(addresses: list[str]) -> str:
+    """The warning naming the addresses ``require_consent`` left out (the first five)."""
+    named = ", ".join(addresses[:5]) + (
+        f" and {len(addresses) - 5} more" if len(addresses) > 5 else ""
+    )
+    return (
+        f"left out {len(addresses)} address(es) the reader store holds no consent for "
+        f"([readers] require_consent): {named}"
+    )
 
 
 def check_report_path(path: Path) -> None:
@@ -275,13 +318,8 @@ def _send(
     assert config.delivery is not None
     tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
     recorded = SendLedger(ledger) if ledger is not None else None
-    suppressions = (
-        None
-        if request.proof
-        else SuppressionList(
-            suppression_path(config), soft_bounce_limit=config.suppression.soft_bounce_limit
-        )
-    )
+    # The reader store answers "may we mail X?": the suppressed, the paused, the pending.
+    suppressions = None if request.proof else reader_store(config)
     sender = make_sender(config.delivery)
     try:
         if progress is not None:
