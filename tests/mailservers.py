@@ -146,7 +146,7 @@ class StandInApi(LocalHttp):
 
     A provider's stand-in is a subclass that says where the API takes batches (``path``), how
     a request is authenticated (``authorised``), what its documented schema refuses
-    (``problems``), what one message's result looks like (``result``) and how the results are
+    (``problems_in``), what one message's result looks like (``result``) and how the results are
     wrapped (``answer``); this base serves it on 127.0.0.1 and plays the faults.
 
     ``faults`` is a list of what to do with the next requests: ``429``, ``409``, ``500`` or
