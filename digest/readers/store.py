@@ -118,7 +118,7 @@ class ReaderStore(SuppressionList):
     # -- reading
 
     def _hash(self, key: str, secret: bytes) -> str:
-        return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(secret, key.encode(), hashlib.sha256).hex()
 
     def _forgotten(self, key: str) -> bool:
         if self.secret is None:
@@ -189,6 +189,9 @@ class ReaderStore(SuppressionList):
         found = super().suppressed(addresses)
         rest = [key for key in addresses if key not in found]
         now = datetime.now(UTC)
+        forgotten = self.secret is not None and bool(
+            self.db.execute("SELECT EXISTS (SELECT 1 FROM forgotten)").fetchone()[0]
+        )
         for start in range(0, len(rest), _CHUNK):
             part = rest[start : start + _CHUNK]
             marks = ",".join("?" * len(part))
@@ -199,7 +202,7 @@ class ReaderStore(SuppressionList):
             ):
                 if not consented or (paused is not None and datetime.fromisoformat(paused) > now):
                     found.add(key)
-            if self.secret is not None:
+            if forgotten and self.secret is not None:
                 hashes = {self._hash(key, self.secret): key for key in part}
                 found.update(
                     hashes[row[0]]
