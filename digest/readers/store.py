@@ -357,41 +357,45 @@ class ReaderStore(SuppressionList):
             raise InputError(f"address {address!r}: no such reader in {self.path}")
         return key
 
-    def pause(self, address: str, until: datetime) -> None:
+    def pause(self, address: str, until: datetime, source: str = "by hand") -> None:
         """Mail ``address`` nothing until ``until``."""
         now = datetime.now(UTC)
         with transaction(self.db):
             key = self._known(address)
             self.db.execute("UPDATE readers SET paused_until = ? WHERE key = ?", (_iso(until), key))
-            self._event(key, "paused", "by hand", f"reader:{uuid.uuid4().hex}", now)
+            self._event(key, "paused", source, f"reader:{uuid.uuid4().hex}", now)
 
-    def resume(self, address: str) -> None:
+    def resume(self, address: str, source: str = "by hand") -> None:
         """End a pause."""
         now = datetime.now(UTC)
         with transaction(self.db):
             key = self._known(address)
             self.db.execute("UPDATE readers SET paused_until = NULL WHERE key = ?", (key,))
-            self._event(key, "resumed", "by hand", f"reader:{uuid.uuid4().hex}", now)
+            self._event(key, "resumed", source, f"reader:{uuid.uuid4().hex}", now)
 
     def change(
         self,
         address: str,
         *,
         sections: tuple[str, ...] | None = None,
+        all_sections: bool = False,
         timezone: str | None = None,
+        source: str = "by hand",
     ) -> None:
-        """Change a reader's sections or time zone."""
+        """Change a reader's sections (``all_sections``: every one, new ones too) or time zone."""
         now = datetime.now(UTC)
         with transaction(self.db):
             key = self._known(address)
-            if sections is not None:
+            if all_sections:
+                self.db.execute("UPDATE readers SET sections = NULL WHERE key = ?", (key,))
+            elif sections is not None:
                 self.db.execute(
                     "UPDATE readers SET sections = ? WHERE key = ?",
                     (json.dumps(list(sections)), key),
                 )
             if timezone is not None:
                 self.db.execute("UPDATE readers SET timezone = ? WHERE key = ?", (timezone, key))
-            self._event(key, "changed", "by hand", f"reader:{uuid.uuid4().hex}", now)
+            self._event(key, "changed", source, f"reader:{uuid.uuid4().hex}", now)
 
     def unsubscribe(self, address: str, source: str = "by hand") -> None:
         """Unsubscribe ``address`` (the record is kept)."""

@@ -38,6 +38,7 @@ from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
 from digest.web.body import ClientDisconnect, Refused, form_fields, log_disconnect, read_body
 from digest.web.pages import page
+from digest.web.preferences import PreferenceStore, preferences_endpoint
 from digest.web.settings import WebSettings
 from digest.web.webhooks import PostmarkWebhook, ResendWebhook, SesWebhook, Webhook
 
@@ -95,12 +96,16 @@ def _here(request: Request) -> str:
 
 
 def _redacted(path: str) -> str:
-    return "/unsubscribe/…" if path.startswith("/unsubscribe/") else path
+    for tokened in ("/unsubscribe/", "/preferences/"):
+        if path.startswith(tokened):
+            return tokened + "…"
+    return path
 
 
 def make_app(settings: WebSettings) -> Starlette:
     """The ASGI application for one newsletter's settings."""
     recorder = _Recorder(settings)
+    readers = PreferenceStore(settings.suppressions, settings.soft_bounce_limit)
 
     async def unsubscribe(request: Request) -> Response:
         tokens = settings.tokens
@@ -121,6 +126,11 @@ def make_app(settings: WebSettings) -> Starlette:
                     f"{address} will get no more emails from {settings.name}.",
                     button="Unsubscribe",
                     action=_here(request),
+                    link=(
+                        (f"/preferences/{_token(request)}", "Or choose what you get, or pause")
+                        if settings.preferences is not None
+                        else None
+                    ),
                 ),
                 headers={"Cache-Control": "no-store"},
             )
@@ -180,11 +190,23 @@ def make_app(settings: WebSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         recorder.close()
+        readers.close()
 
     routes = [
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
+        *(
+            [
+                Route(
+                    "/preferences/{token}",
+                    preferences_endpoint(settings.tokens, settings.preferences, readers),
+                    methods=["GET", "POST"],
+                )
+            ]
+            if settings.preferences is not None
+            else []
+        ),
         *(
             Route(f"/webhooks/{hook.name}", webhook(hook), methods=["POST"])
             for hook in (SesWebhook(), PostmarkWebhook(), ResendWebhook())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["page"]
+__all__ = ["STYLE", "page"]
 
 
-_STYLE = """
+#: The pages' style sheet: light and dark, 48 px targets, a visible focus.
+STYLE = """
 :root { color-scheme: light dark; }
 body { margin: 0; padding: 0 1rem; background: #f4f5f7; color: #1d2430;
   font: 18px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
@@ -18,17 +19,27 @@ p { margin: 0 0 1.25rem; overflow-wrap: anywhere; }
 button { font: inherit; font-weight: 600; min-height: 48px; min-width: 48px;
   padding: 0.75rem 1.5rem; border: 0; border-radius: 8px; background: #0b57d0; color: #fff;
   cursor: pointer; }
-button:focus-visible { outline: 3px solid #f9ab00; outline-offset: 3px; }
+button:focus-visible, a:focus-visible { outline: 3px solid #f9ab00; outline-offset: 3px; }
+a { color: #0b57d0; display: inline-block; min-height: 48px; line-height: 48px; }
+.other { margin: 1.5rem 0 0; }
 @media (prefers-color-scheme: dark) {
   body { background: #111418; color: #e8eaed; }
   main { background: #1f2329; }
   button { background: #8ab4f8; color: #0b1a33; }
+  a { color: #8ab4f8; }
 }
 """
 
 
-def page(title: str, text: str, *, button: str = "", action: str = "") -> str:
-    """A small, accessible HTML page: a heading, a sentence, and maybe a form with one button."""
+def page(
+    title: str,
+    text: str,
+    *,
+    button: str = "",
+    action: str = "",
+    link: tuple[str, str] | None = None,
+) -> str:
+    """A small, accessible HTML page: a heading, a sentence, maybe a button and a link."""
     form = ""
     if button:
         form = (
@@ -36,10 +47,12 @@ def page(title: str, text: str, *, button: str = "", action: str = "") -> str:
             '<input type="hidden" name="confirm" value="1">'
             f'<button type="submit">{escape(button)}</button></form>'
         )
+    if link is not None:
+        form += f'<p class="other"><a href="{escape(link[0])}">{escape(link[1])}</a></p>'
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
         f"<body><main><h1>{escape(title)}</h1><p>{escape(text)}</p>{form}</main></body></html>\n"
     )

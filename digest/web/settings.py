@@ -13,6 +13,7 @@ from digest.environment import secret_variable
 from digest.errors import ConfigError
 from digest.feeds.fetch import Fetcher
 from digest.suppression.tokens import UnsubscribeTokens
+from digest.web.preferences import Choices
 
 __all__ = [
     "POSTMARK_PASSWORD_VARIABLE",
@@ -58,6 +59,9 @@ class WebSettings:
     name: str = "this newsletter"
     #: Signs and checks unsubscribe tokens; None: the unsubscribe pages answer 404.
     tokens: UnsubscribeTokens | None = None
+    #: What the preferences page offers (the newsletter's sections, cadence and zone); None:
+    #: no page (``/preferences/TOKEN`` answers 404).
+    preferences: Choices | None = None
     #: SNS topics whose notifications are taken (an SES endpoint with none answers 404).
     sns_topics: frozenset[str] = frozenset()
     #: Basic-auth user and password of the Postmark webhook (no password: 404).

@@ -12,6 +12,7 @@ from digest.mail.message import list_id
 from digest.schedule.config import BuildConfig, load_config, suppression_path
 from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.app import make_app
+from digest.web.preferences import Choices
 from digest.web.settings import WebSettings
 
 __all__ = ["CONFIG_VARIABLE", "app_from_environment", "settings_for"]
@@ -31,6 +32,7 @@ def settings_for(config: BuildConfig, environ: Mapping[str, str] | None = None) 
         suppressions=suppression_path(config),
         name=newsletter.name,
         tokens=tokens,
+        preferences=Choices.of(newsletter),
         sns_topics=frozenset(config.web.sns_topics),
         postmark_user=config.web.postmark_user,
         max_body=config.web.max_body,

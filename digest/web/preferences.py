@@ -1,0 +1,303 @@
+"""The preferences page of ``digest serve``: a reader chooses sections, pauses, moves, leaves.
+
+``GET /preferences/TOKEN`` (the reader's unsubscribe token, so every copy's unsubscribe page
+links to it) shows the reader's choices and changes nothing; ``POST`` to it saves them, each
+change an event of the reader store (``changed``, ``paused``, ``resumed``), by
+``preferences page``. Leaving is the unsubscribe page's own button, posted to
+``/unsubscribe/TOKEN``. A reader the store does not hold (a recipients file's) can only leave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from html import escape
+from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from digest.cadence import Cadence
+from digest.fields import check_timezone
+from digest.readers.store import ReaderRecord, ReaderStore
+from digest.settings import Newsletter
+from digest.suppression.tokens import UnsubscribeTokens
+from digest.web.body import form_fields, read_body
+from digest.web.pages import STYLE, page
+
+__all__ = [
+    "PAUSES",
+    "Choices",
+    "PreferenceStore",
+    "check_choice",
+    "pause_until",
+    "preferences_endpoint",
+    "preferences_page",
+]
+
+#: How many editions a reader may pause for.
+PAUSES = (1, 2, 4, 8)
+#: The page's source on every event it records.
+SOURCE = "preferences page"
+
+_FORM_STYLE = """
+fieldset { border: 1px solid #c4c9d2; border-radius: 8px; margin: 0 0 1.25rem;
+  padding: 0.75rem 1rem; }
+legend { font-weight: 600; padding: 0 0.25rem; }
+label { display: flex; align-items: center; gap: 0.75rem; min-height: 48px; }
+input[type=checkbox], input[type=radio] { width: 24px; height: 24px; margin: 0; }
+select { font: inherit; min-height: 48px; max-width: 100%; }
+input:focus-visible, select:focus-visible { outline: 3px solid #f9ab00; outline-offset: 2px; }
+.status { font-weight: 600; }
+.leave { margin-top: 2rem; }
+.leave button { background: #5f6368; }
+@media (prefers-color-scheme: dark) { .leave button { background: #c4c9d2; color: #111418; } }
+"""
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the page offers: the newsletter's name, its sections, its cadence and zone."""
+
+    name: str
+    #: Each section's name (as readers' choices keep it) and its heading.
+    sections: tuple[tuple[str, str], ...]
+    cadence: Cadence
+    zone: ZoneInfo
+
+    @classmethod
+    def of(cls, newsletter: Newsletter) -> Choices:
+        """The choices of ``newsletter`` (weekly when it names no cadence)."""
+        return cls(
+            name=newsletter.name,
+            sections=tuple((s.name, s.label or s.name) for s in newsletter.layout.sections),
+            cadence=newsletter.schedule.cadence or Cadence(),
+            zone=newsletter.zone,
+        )
+
+
+def pause_until(cadence: Cadence, editions: int, today: date, zone: ZoneInfo) -> datetime:
+    """The moment a pause of ``editions`` editions from ``today`` ends: the next one's day."""
+    day = today
+    for _ in range(editions + 1):
+        day = cadence.next(day + timedelta(days=1))
+    return datetime.combine(day, time(0), zone).astimezone(UTC)
+
+
+def preferences_page(
+    choices: Choices,
+    record: ReaderRecord | None,
+    address: str,
+    token_path: str,
+    *,
+    status: str = "",
+    problem: str = "",
+) -> str:
+    """The preferences page of one reader (``record`` None: the store does not hold them)."""
+    parts = [f"<h1>Your emails from {escape(choices.name)}</h1>"]
+    if status:
+        parts.append(f'<p class="status" role="status">{escape(status)}</p>')
+    if problem:
+        parts.append(f'<p class="status" role="alert">{escape(problem)}</p>')
+    if record is None:
+        parts.append(
+            f"<p>{escape(address)} gets {escape(choices.name)} from a list kept elsewhere: "
+            "there are no choices to make here, only leaving.</p>"
+        )
+    elif record.status in ("unsubscribed", "bounced", "complained"):
+        parts.append(f"<p>{escape(address)} gets no more emails from {escape(choices.name)}.</p>")
+    else:
+        parts.append(f"<p>For {escape(address)}.</p>")
+        parts.append(_form(choices, record, token_path))
+    if record is None or record.status not in ("unsubscribed", "bounced", "complained"):
+        parts.append(
+            f'<form class="leave" method="post" action="/unsubscribe/{escape(token_path)}">'
+            '<input type="hidden" name="confirm" value="1">'
+            '<button type="submit">Unsubscribe</button></form>'
+        )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="robots" content="noindex">'
+        f"<title>Your emails from {escape(choices.name)}</title>"
+        f"<style>{STYLE}{_FORM_STYLE}</style></head>"
+        f"<body><main>{''.join(parts)}</main></body></html>\n"
+    )
+
+
+def _form(choices: Choices, record: ReaderRecord, token_path: str) -> str:
+    """The form of the reader's sections, pause and time zone."""
+    rows = []
+    if choices.sections:
+        chosen = None if record.sections is None else {s.lower() for s in record.sections}
+        boxes = "".join(
+            f'<label><input type="checkbox" name="section" value="{escape(name)}"'
+            f"{' checked' if chosen is None or name.lower() in chosen else ''}>"
+            f"{escape(heading)}</label>"
+            for name, heading in choices.sections
+        )
+        rows.append(
+            "<fieldset><legend>Sections</legend>"
+            "<p>The lead story always comes; choose the sections below it.</p>"
+            f"{boxes}</fieldset>"
+        )
+    paused = record.status == "paused" and record.paused_until is not None
+    now_label = "Resume now" if paused else "Keep them coming"
+    radios = [f'<label><input type="radio" name="pause" value="0" checked>{now_label}</label>']
+    for count in PAUSES:
+        editions = "edition" if count == 1 else "editions"
+        radios.append(
+            f'<label><input type="radio" name="pause" value="{count}">'
+            f"Pause for the next {count} {editions}</label>"
+        )
+    until = ""
+    if paused and record.paused_until is not None:
+        until = (
+            f"<p>Paused until {record.paused_until.astimezone(choices.zone):%d %B %Y}: "
+            "choose again to change it.</p>"
+        )
+    rows.append(f"<fieldset><legend>Pause</legend>{until}{''.join(radios)}</fieldset>")
+    current = record.timezone or choices.zone.key
+    options = "".join(
+        f"<option{' selected' if zone == current else ''}>{escape(zone)}</option>"
+        for zone in sorted(available_timezones())
+    )
+    rows.append(
+        '<fieldset><legend>Time zone</legend><label for="timezone">Emails come at the '
+        "send time where you live</label>"
+        f'<select id="timezone" name="timezone">{options}</select></fieldset>'
+    )
+    return (
+        f'<form method="post" action="/preferences/{escape(token_path)}">{"".join(rows)}'
+        '<button type="submit">Save</button></form>'
+    )
+
+
+class PreferenceStore:
+    """The reader store as the page uses it: one connection, one call at a time, in a thread."""
+
+    def __init__(self, path: Path, soft_bounce_limit: int = 3) -> None:
+        """Open the store at ``path`` when first asked."""
+        self.path = path
+        self.soft_bounce_limit = soft_bounce_limit
+        self.store: ReaderStore | None = None
+        self.lock = anyio.Lock()
+
+    def _open(self) -> ReaderStore:
+        if self.store is None:
+            self.store = ReaderStore(self.path, soft_bounce_limit=self.soft_bounce_limit)
+        return self.store
+
+    async def get(self, address: str) -> ReaderRecord | None:
+        """The reader's record, or None."""
+        async with self.lock:
+            return await anyio.to_thread.run_sync(lambda: self._open().get(address))
+
+    async def save(
+        self,
+        address: str,
+        choices: Choices,
+        sections: Sequence[str] | None,
+        pause: int,
+        timezone: str,
+    ) -> ReaderRecord | None:
+        """Save a reader's choices (only what changed, each an event); their record after."""
+
+        def save() -> ReaderRecord | None:
+            store = self._open()
+            record = store.get(address)
+            if record is None or record.status not in ("subscribed", "paused", "pending"):
+                return record
+            chosen = record.sections if sections is None else tuple(sections)
+            if chosen is not None and set(chosen) == {name for name, _ in choices.sections}:
+                chosen = None  # every section: all of them, new ones too
+            moved = timezone != (record.timezone or choices.zone.key)
+            if chosen != record.sections or moved:
+                store.change(
+                    address,
+                    sections=chosen,
+                    all_sections=chosen is None,
+                    timezone=timezone if moved else None,
+                    source=SOURCE,
+                )
+            if pause:
+                today = datetime.now(choices.zone).date()
+                store.pause(
+                    address, pause_until(choices.cadence, pause, today, choices.zone), SOURCE
+                )
+            elif record.paused_until is not None and record.status == "paused":
+                store.resume(address, SOURCE)
+            return store.get(address)
+
+        async with self.lock:
+            return await anyio.to_thread.run_sync(save)
+
+    def close(self) -> None:
+        """Close the store."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+def check_choice(
+    choices: Choices, fields: Sequence[tuple[str, str]]
+) -> tuple[list[str] | None, int, str] | str:
+    """The form's sections, pause and time zone, or what is wrong with them (a sentence)."""
+    known = {name for name, _ in choices.sections}
+    sections = [value for key, value in fields if key == "section"]
+    unknown = [s for s in sections if s not in known]
+    if unknown:
+        return f"section {unknown[0][:60]!r} is not one of this newsletter's"
+    pauses = [value for key, value in fields if key == "pause"] or ["0"]
+    if pauses[-1] not in {"0", *map(str, PAUSES)}:
+        return f"pause {pauses[-1][:20]!r} is not one of {', '.join(map(str, PAUSES))}"
+    zones = [value for key, value in fields if key == "timezone"]
+    zone = zones[-1] if zones else choices.zone.key
+    try:
+        check_timezone(zone)
+    except ValueError:
+        return f"time zone {zone[:60]!r} is not an IANA time zone"
+    return (sections if choices.sections else None), int(pauses[-1]), zone
+
+
+def preferences_endpoint(
+    tokens: UnsubscribeTokens | None, choices: Choices, store: PreferenceStore
+) -> Callable[[Request], Awaitable[Response]]:
+    """The ``/preferences/TOKEN`` endpoint: GET shows the reader's choices, POST saves them."""
+
+    async def endpoint(request: Request) -> Response:
+        token = str(request.path_params.get("token", ""))
+        address = tokens.address(token) if tokens is not None else None
+        if address is None:
+            return HTMLResponse(
+                page(
+                    "This link does not work",
+                    "The preferences link is not valid. "
+                    "Use the link in your most recent email, or reply to it.",
+                ),
+                status_code=404,
+            )
+        headers = {"Cache-Control": "no-store"}
+        if request.method == "GET":
+            record = await store.get(address)
+            return HTMLResponse(preferences_page(choices, record, address, token), headers=headers)
+        body = await read_body(request, 64 * 1024)
+        checked = check_choice(choices, form_fields(body, request.headers.get("content-type", "")))
+        if isinstance(checked, str):
+            record = await store.get(address)
+            return HTMLResponse(
+                preferences_page(choices, record, address, token, problem=checked),
+                status_code=400,
+                headers=headers,
+            )
+        sections, pause, zone = checked
+        record = await store.save(address, choices, sections, pause, zone)
+        said = "Your choices are saved." if record is not None else ""
+        return HTMLResponse(
+            preferences_page(choices, record, address, token, status=said), headers=headers
+        )
+
+    return endpoint
