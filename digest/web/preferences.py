@@ -48,7 +48,7 @@ fieldset { border: 1px solid #c4c9d2; border-radius: 8px; margin: 0 0 1.25rem;
   padding: 0.75rem 1rem; }
 legend { font-weight: 600; padding: 0 0.25rem; }
 label { display: flex; align-items: center; gap: 0.75rem; min-height: 48px; }
-input[type=checkbox], input[type=radio] { width: 24px; height: 24px; margin: 0; }
+input[type=checkbox], input[type=radio] { flex: none; width: 24px; height: 24px; margin: 0; }
 select { font: inherit; min-height: 48px; max-width: 100%; }
 input:focus-visible, select:focus-visible { outline: 3px solid #f9ab00; outline-offset: 2px; }
 .status { font-weight: 600; }
@@ -148,10 +148,9 @@ def _form(choices: Choices, record: ReaderRecord, token_path: str) -> str:
     now_label = "Resume now" if paused else "Keep them coming"
     radios = [f'<label><input type="radio" name="pause" value="0" checked>{now_label}</label>']
     for count in PAUSES:
-        editions = "edition" if count == 1 else "editions"
+        editions = "the next edition" if count == 1 else f"the next {count} editions"
         radios.append(
-            f'<label><input type="radio" name="pause" value="{count}">'
-            f"Pause for the next {count} {editions}</label>"
+            f'<label><input type="radio" name="pause" value="{count}">Pause for {editions}</label>'
         )
     until = ""
     if paused and record.paused_until is not None:
