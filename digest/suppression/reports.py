@@ -19,29 +19,43 @@ went to) is set apart as *not ours*, with the reason.
 
 Parsing is bounded: a message over ``MAX_REPORT_BYTES`` or ``MAX_LINES``, with more than
 ``MAX_PARTS`` parts, nested deeper than ``MAX_DEPTH`` or naming more than ``MAX_RECIPIENTS``
-is *unreadable*, named, and the next message is read.
+is *unreadable*, named, and the next message is read (the bounds and the walk through a
+message's parts are ``digest.suppression.mailparts``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import mailbox
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from email import message_from_bytes, policy
-from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesHeaderParser, HeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
-from pathlib import Path
+from email.utils import getaddresses
 from typing import Literal
 
-from digest.addresses import address_key, email_address
-from digest.errors import InputError, excerpt
+from digest.addresses import address_key
+from digest.errors import excerpt
 from digest.files import StrPath
 from digest.suppression.events import Event, Reason
+from digest.suppression.mailparts import (
+    MALFORMED,
+    MAX_DEPTH,
+    MAX_LINES,
+    MAX_PARTS,
+    MAX_RECIPIENTS,
+    MAX_REPORT_BYTES,
+    beyond_bounds,
+    beyond_shape,
+    enclosed_message,
+    field_address,
+    first_part,
+    header_text,
+    is_report,
+    mail_messages,
+    message_date,
+    message_key,
+    report_fields,
+)
 from digest.suppression.tokens import UnsubscribeTokens
 
 __all__ = [
@@ -59,32 +73,9 @@ __all__ = [
 ]
 
 
-#: The largest message read as a report; a bigger one is unreadable, named.
-MAX_REPORT_BYTES = 10 * 1024 * 1024
-#: The most MIME parts a report may have (a real one has three to a dozen).
-MAX_PARTS = 100
-#: The most lines a report may have (the parser's time goes by its header lines).
-MAX_LINES = 250_000
-#: The most recipients one report may name (one copy goes to one reader).
-MAX_RECIPIENTS = 100
-#: The deepest a report's parts may nest (a real one: the report, the returned message, its
-#: alternative parts and their attachments).
-MAX_DEPTH = 20
-
 _COMPLAINTS = {"abuse", "fraud", "virus", "other"}
 _STATUS = re.compile(r"([245])\.\d{1,3}\.\d{1,3}")
 _TOKEN = re.compile(r"/(1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)(?:[/?#>]|$)|[?&]token=(1\.[^&>]+)")
-#: A part's header, wherever a line starts: more of them than parts is the parser's bound.
-_PART_HEADER = re.compile(rb"(?:\A|[\r\n])content-type[ \t]*:", re.IGNORECASE)
-_BOUNDARY = re.compile(rb'boundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-_ENCLOSED = (
-    "message/rfc822",
-    "message/global",
-    "text/rfc822-headers",
-    "text/rfc822-header",
-    "message/global-headers",
-)
 _EDITION_HEADER = "X-Digest-Edition"  # written by digest.mail.message (EDITION_HEADER)
 
 
@@ -180,99 +171,35 @@ class Report:
     not_ours: list[tuple[Event, str]] = field(default_factory=list)
 
 
-def _fields(part: Message) -> list[Message]:
-    """The header blocks of a report part, whichever way the parser left them."""
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        blocks = [block for block in payload if isinstance(block, Message)]
-        # Only message/delivery-status is read block by block: another type (the global
-        # one, RFC 6533) is read as one message, its first block the header, the rest a body.
-        if len(blocks) == 1 and isinstance(rest := blocks[0].get_payload(), str):
-            return [blocks[0], *_blocks(rest)]
-        return blocks
-    return _blocks(payload if isinstance(payload, str) else "")
-
-
-def _blocks(text: str) -> list[Message]:
-    # One block more than a report may name is enough to tell it names too many.
-    blocks = [block for block in re.split(r"\r?\n\s*\r?\n", text) if block]
-    return [HeaderParser().parsestr(block) for block in blocks[: MAX_RECIPIENTS + 2]]
-
-
-def _address(value: str | None) -> str | None:
-    """The address of an ``rfc822; someone@example.org`` field, checked; None otherwise."""
-    if not value:
-        return None
-    kind, _, address = str(value).partition(";")
-    if not address:
-        address = kind
-    address = address.strip().strip("<>").strip()
-    try:
-        return email_address(address)
-    except ValueError:
-        return None
-
-
-def _id(message: Message, data: bytes) -> str:
-    found = str(message.get("Message-ID", "")).strip()
-    return found or "sha256:" + hashlib.sha256(data).hexdigest()[:32]
-
-
-def _date(message: Message) -> datetime | None:
-    try:
-        return parsedate_to_datetime(str(message.get("Date", "")))
-    except (TypeError, ValueError):
-        return None
-
-
-def _part(message: Message, *types: str) -> Message | None:
-    for part in message.walk():
-        if part.get_content_type() in types:
-            return part
-    return None
-
-
-def _header(message: Message, name: str) -> str:
-    """A header's value unfolded and decoded (encoded words), "" when it is missing."""
-    value = message.get(name)
-    if value is None:
-        return ""
-    text = _FOLD.sub("", str(value))
-    try:
-        return str(make_header(decode_header(text))).strip()
-    except (LookupError, ValueError, UnicodeError):
-        return text.strip()
-
-
 def _original(message: Message) -> Original | None:
     """The identifying headers of the message a report encloses; None when it encloses none."""
-    enclosed = _enclosed(message)
+    enclosed = enclosed_message(message)
     if enclosed is None:
         return None
-    list_id = re.search(r"<([^<>]*)>", _header(enclosed, "List-Id"))
+    list_id = re.search(r"<([^<>]*)>", header_text(enclosed, "List-Id"))
     to = getaddresses([str(v) for v in enclosed.get_all("To") or []])
     return Original(
-        message_id=_header(enclosed, "Message-ID"),
-        edition=_header(enclosed, _EDITION_HEADER),
+        message_id=header_text(enclosed, "Message-ID"),
+        edition=header_text(enclosed, _EDITION_HEADER),
         list_id=list_id.group(1).strip() if list_id else "",
-        unsubscribe=_header(enclosed, "List-Unsubscribe"),
-        to=tuple(a for _, value in to if (a := _address(value)) is not None),
+        unsubscribe=header_text(enclosed, "List-Unsubscribe"),
+        to=tuple(a for _, value in to if (a := field_address(value)) is not None),
     )
 
 
 def _dsn(message: Message, data: bytes, where: str, ours: Ours | None) -> Report:
-    part = _part(message, "message/delivery-status", "message/global-delivery-status")
+    part = first_part(message, "message/delivery-status", "message/global-delivery-status")
     events, foreign, delayed = [], [], False
-    mid, at = _id(message, data), _date(message)
+    mid, at = message_key(message, data), message_date(message)
     original = _original(message) if ours is not None else None
-    blocks = _fields(part)[1:] if part is not None else []
+    blocks = report_fields(part)[1:] if part is not None else []
     if len(blocks) > MAX_RECIPIENTS:
         return Report("unreadable", where, note=f"names more than {MAX_RECIPIENTS} recipients")
     for block in blocks:
         named = [
             a
             for name in ("Final-Recipient", "Original-Recipient")
-            if (a := _address(block.get(name))) is not None
+            if (a := field_address(block.get(name))) is not None
         ]
         action = str(block.get("Action", "")).strip().lower()
         status = _STATUS.search(str(block.get("Status", "")))
@@ -305,21 +232,11 @@ def _dsn(message: Message, data: bytes, where: str, ours: Ours | None) -> Report
     return Report("dsn", where, events, note, foreign)
 
 
-def _enclosed(message: Message) -> Message | None:
-    part = _part(message, *_ENCLOSED)
-    if part is None:
-        return None
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return payload[0]
-    return HeaderParser().parsestr(payload) if isinstance(payload, str) else None
-
-
 def _arf(
     message: Message, data: bytes, where: str, tokens: UnsubscribeTokens | None, ours: Ours | None
 ) -> Report:
-    part = _part(message, "message/feedback-report")
-    blocks = _fields(part) if part is not None else []
+    part = first_part(message, "message/feedback-report")
+    blocks = report_fields(part) if part is not None else []
     report = blocks[0] if blocks else Message()
     kind = str(report.get("Feedback-Type", "")).strip().lower()
     if kind == "opt-out":
@@ -329,12 +246,12 @@ def _arf(
     else:
         return Report("arf", where, note=f"feedback type {kind or 'missing'}: not a complaint")
     named = (report.get_all("Original-Rcpt-To") or []) + (report.get_all("Removal-Recipient") or [])
-    found = [a for v in named if (a := _address(v))]
-    enclosed = _enclosed(message)
+    found = [a for v in named if (a := field_address(v))]
+    enclosed = enclosed_message(message)
     # A provider that redacts says so (RFC 6590): the enclosed To is then not the reader's.
     if not found and enclosed is not None and report.get("Redacted-Address") is None:
         for _, value in getaddresses([str(v) for v in enclosed.get_all("To") or []]):
-            if (address := _address(value)) is not None:
+            if (address := field_address(value)) is not None:
                 found.append(address)
     original = _original(message)
     token = _token_address(tokens, original) if original is not None else None
@@ -342,7 +259,7 @@ def _arf(
         found.append(token)
     if len(found) > MAX_RECIPIENTS:
         return Report("unreadable", where, note=f"names more than {MAX_RECIPIENTS} recipients")
-    mid, at = _id(message, data), _date(message)
+    mid, at = message_key(message, data), message_date(message)
     events, foreign = [], []
     for a in dict.fromkeys(found):
         event = Event(a, reason, "arf", f"arf:{mid}:{a.lower()}", at, f"feedback type {kind}")
@@ -353,53 +270,6 @@ def _arf(
             events.append(event)
     note = "" if events or foreign else "the report names no recipient"
     return Report("arf", where, events, note, foreign)
-
-
-def _unreadable(data: bytes) -> str:
-    """Why a message is beyond the bounds of a report; "" when it is within them."""
-    if len(data) > MAX_REPORT_BYTES:
-        return f"larger than {MAX_REPORT_BYTES // (1024 * 1024)} MB"
-    if data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n") > MAX_LINES:
-        return f"more than {MAX_LINES:,} lines"
-    # Each level of nesting needs a Content-Type line: counting them first bounds how deep
-    # the parser can go before the parts are counted and measured.
-    if len(_PART_HEADER.findall(data)) > MAX_PARTS:
-        return f"more than {MAX_PARTS} MIME parts"
-    # A part needs no Content-Type line, but it needs its delimiter line: at most one per
-    # part and one closing each multipart.
-    boundaries = {next(filter(None, found)) for found in _BOUNDARY.findall(data)}
-    if len(boundaries) > MAX_PARTS:
-        return f"more than {MAX_PARTS} MIME parts"
-    delimiters = sum(
-        data.count(b"\n--" + boundary) + data.count(b"\r--" + boundary) for boundary in boundaries
-    )
-    if delimiters > 2 * MAX_PARTS:
-        return f"more than {MAX_PARTS} MIME parts"
-    return ""
-
-
-def _shape(message: Message) -> str:
-    """Why a parsed message has too many parts or nests too deep; "" when it has not."""
-    parts, stack = 0, [(message, 0)]  # the message itself is not nested
-    while stack:
-        part, depth = stack.pop()
-        parts += 1
-        if parts > MAX_PARTS:
-            return f"more than {MAX_PARTS} MIME parts"
-        if depth > MAX_DEPTH:
-            return f"MIME parts nested more than {MAX_DEPTH} deep"
-        payload = part.get_payload()
-        # The parser makes each block of a DSN's fields a part: those are counted as recipients.
-        if isinstance(payload, list) and part.get_content_type() != "message/delivery-status":
-            stack.extend((p, depth + 1) for p in payload if isinstance(p, Message))
-    return ""
-
-
-def _is_report(data: bytes) -> bool:
-    """Whether a message's header says it is a ``multipart/report`` (read from its head)."""
-    head = data[: 64 * 1024].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
-    parsed = BytesHeaderParser(policy=policy.compat32).parsebytes(head + b"\n\n")
-    return parsed.get_content_type() == "multipart/report"
 
 
 def read_report(
@@ -417,21 +287,17 @@ def read_report(
     """
     if tokens is None and ours is not None:
         tokens = ours.tokens
-    beyond = _unreadable(data)
+    beyond = beyond_bounds(data)
     if not beyond:
         try:
             return _read(data, tokens, where, ours)
-        except _MALFORMED as error:  # what the email package raises on some broken messages
+        except MALFORMED as error:  # what the email package raises on some broken messages
             beyond = f"cannot be parsed ({type(error).__name__}: {excerpt(str(error))})"
     try:
-        report = _is_report(data)
-    except _MALFORMED:
+        report = is_report(data)
+    except MALFORMED:
         report = True
     return Report("unreadable", where, note=beyond) if report else None
-
-
-#: What the ``email`` package raises on a malformed message (and the parser too deep).
-_MALFORMED = (ValueError, LookupError, UnicodeError, RecursionError)
 
 
 def _read(
@@ -440,54 +306,16 @@ def _read(
     message = message_from_bytes(data, policy=policy.compat32)
     if message.get_content_type() != "multipart/report":
         return None
-    beyond = _shape(message)
+    beyond = beyond_shape(message)
     if beyond:
         return Report("unreadable", where, note=beyond)
     kind = message.get_param("report-type", header="content-type")
     kind = kind.lower() if isinstance(kind, str) else ""
-    if kind == "delivery-status" or _part(message, "message/delivery-status"):
+    if kind == "delivery-status" or first_part(message, "message/delivery-status"):
         return _dsn(message, data, where, ours)
-    if kind == "feedback-report" or _part(message, "message/feedback-report"):
+    if kind == "feedback-report" or first_part(message, "message/feedback-report"):
         return _arf(message, data, where, tokens, ours)
     return None
-
-
-def mail_messages(path: StrPath) -> Iterator[tuple[str, bytes]]:
-    """The messages of a Maildir, an mbox file, a ``.eml`` file or a folder of them.
-
-    Each comes with where it was (a file name, or the mbox and its position), read up to
-    one byte over ``MAX_REPORT_BYTES`` (so a caller can tell a message too big to read).
-    """
-    target = Path(path)
-    if target.is_dir() and (target / "cur").is_dir() and (target / "new").is_dir():
-        maildir = mailbox.Maildir(target, factory=None, create=False)
-        for key in sorted(maildir.iterkeys()):
-            with maildir.get_file(key) as file:
-                yield f"{target}/{key}", file.read(MAX_REPORT_BYTES + 1)
-    elif target.is_dir():
-        for each in sorted(target.iterdir()):
-            if each.suffix.lower() == ".eml" and each.is_file():
-                yield str(each), _read_file(each)
-    elif target.suffix.lower() == ".eml":
-        yield str(target), _read_file(target)
-    elif target.is_file():
-        box = mailbox.mbox(target, factory=None, create=False)
-        try:
-            for number, key in enumerate(box.iterkeys(), 1):
-                with box.get_file(key) as file:
-                    yield f"{target} #{number}", file.read(MAX_REPORT_BYTES + 1)
-        finally:
-            box.close()
-    else:
-        raise InputError(f"{path}: no such mailbox, Maildir or .eml file")
-
-
-def _read_file(file: Path) -> bytes:
-    try:
-        with file.open("rb") as handle:
-            return handle.read(MAX_REPORT_BYTES + 1)
-    except OSError as error:
-        raise InputError(f"{file}: cannot read it: {error.strerror or error}") from None
 
 
 def read_reports(
