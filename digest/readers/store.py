@@ -195,13 +195,16 @@ class ReaderStore(SuppressionList):
         for start in range(0, len(rest), _CHUNK):
             part = rest[start : start + _CHUNK]
             marks = ",".join("?" * len(part))
-            for key, paused, consented in self.db.execute(
-                "SELECT key, paused_until, EXISTS(SELECT 1 FROM consents c WHERE c.key = r.key)"
-                f" FROM readers r WHERE key IN ({marks})",
-                part,
-            ):
-                if not consented or (paused is not None and datetime.fromisoformat(paused) > now):
-                    found.add(key)
+            # Paused (``_iso`` writes UTC in one form, so the text orders as the time) or
+            # never consented: only those rows come back.
+            found.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT key FROM readers r WHERE key IN ({marks}) AND (paused_until > ?"
+                    " OR NOT EXISTS (SELECT 1 FROM consents c WHERE c.key = r.key))",
+                    [*part, _iso(now)],
+                )
+            )
             if forgotten and self.secret is not None:
                 hashes = {self._hash(key, self.secret): key for key in part}
                 found.update(
