@@ -143,10 +143,7 @@ def readers_import(
     \b
         digest readers import --config newsletter.toml members.csv --dry-run
     """
-    import importlib
-
-    # digest.readers.imports (the export reader) is built beside this command.
-    read_import = importlib.import_module("digest.readers.imports").read_import
+    from digest.readers.imports import read_import
 
     mapping: dict[str, str] = {}
     for item in maps:
@@ -162,7 +159,10 @@ def readers_import(
     if result.problems:
         for line, message in result.problems:
             click.echo(f"{file}:{line}: {message}", err=True)
-        click.echo(f"{len(result.problems)} bad rows; nothing imported", err=True)
+        if result.more_problems:
+            click.echo(f"... and {result.more_problems} more bad rows", err=True)
+        bad = len(result.problems) + result.more_problems
+        click.echo(f"{bad} bad rows; nothing imported", err=True)
         sys.exit(1)
     with _store(config_path) as store:
         summary = store.import_readers(result.rows, f"{file.name} ({result.tool})", dry_run)

@@ -87,3 +87,63 @@ def test_the_installed_command_from_another_folder(config: Path, tmp_path: Path)
     assert done.returncode == 0, done.stderr
     listed = run_digest("readers", "list", "--config", config)
     assert listed.stdout == "b@example.org\tsubscribed\t\n"
+
+
+EXPORTS = Path(__file__).resolve().parent.parent / "fixtures" / "exports"
+
+
+def _statuses(config: Path) -> dict[str, str]:
+    listed = run_digest("readers", "list", "--config", config, "--json")
+    return {r["address"]: r["status"] for r in json.loads(listed.stdout)}
+
+
+def test_import_a_mailchimp_unsubscribed_file_stays_unsubscribed(config: Path) -> None:
+    run_digest("readers", "add", "--config", config, "DARA@example.org")
+    export = EXPORTS / "mailchimp_unsubscribed_members_export.csv"
+    done = run_digest("readers", "import", "--config", config, export, "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["tool"], summary["added"], summary["updated"]) == ("mailchimp", 1, 1)
+    assert _statuses(config) == {
+        "DARA@example.org": "unsubscribed",  # case variants are one reader
+        "emil@example.de": "unsubscribed",
+    }
+    again = run_digest("readers", "import", "--config", config, export, "--json")
+    assert json.loads(again.stdout)["unchanged"] == 2
+    suppressed = run_digest("suppress", "list", "--config", config)
+    assert "emil@example.de\tunsubscribed" in suppressed.stdout
+
+
+def test_import_dry_run_changes_nothing(config: Path) -> None:
+    export = EXPORTS / "buttondown_subscribers.csv"
+    done = run_digest("readers", "import", "--config", config, export, "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("buttondown: 5 added, 0 updated, 0 unchanged, 2 never mailed")
+    assert "would be imported" in done.stdout
+    assert _statuses(config) == {}
+
+
+def test_import_with_map(config: Path, tmp_path: Path) -> None:
+    file = tmp_path / "list.csv"
+    file.write_bytes(
+        "Adresse;Nom;Fuseau\nmarie@example.fr;Marie Curie;Europe/Paris\n".encode("cp1252")
+    )
+    done = run_digest(
+        "readers", "import", "--config", config, file,
+        "--map", "Adresse=address", "--map", "Nom=name", "--map", "Fuseau=timezone",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = run_digest("readers", "show", "--config", config, "marie@example.fr", "--json")
+    held = json.loads(shown.stdout)["reader"]
+    assert (held["name"], held["timezone"]) == ("Marie Curie", "Europe/Paris")
+
+
+def test_import_lists_bad_rows_by_line_and_imports_nothing(config: Path, tmp_path: Path) -> None:
+    file = tmp_path / "list.csv"
+    file.write_text("email,timezone\nok@example.org,\nnope,\nz@example.org,Mars/Base\n")
+    done = run_digest("readers", "import", "--config", config, file)
+    assert done.returncode == 1
+    assert f"{file}:3: column 'email': not an email address" in done.stderr
+    assert f"{file}:4: column 'timezone': unknown time zone" in done.stderr
+    assert "2 bad rows; nothing imported" in done.stderr
+    assert _statuses(config) == {}
