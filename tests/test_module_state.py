@@ -21,7 +21,7 @@ ALLOWED = {
     "labels:available": "the list of shipped catalogs, read once",
     "labels:_translations": "one shipped .mo catalog per name: at most the catalogs shipped",
     "labels:every_translation": "one label in every shipped catalog: at most the labels there are",
-    "feeds/cleaning:clutter": "the shipped clutter patterns, read once",
+    "feeds/trimming:clutter": "the shipped clutter patterns, read once",
     "feeds/dates:_letter": "a pattern made once from Unicode's letters",
     "feeds/dates:_run_pattern": "a pattern made once",
     "feeds/dates:_parts": "a pattern made once",

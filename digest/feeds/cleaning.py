@@ -3,24 +3,20 @@
 Feeds carry text that was encoded twice ("Lâ€™OrÃ©al"), summaries that end in their own
 "Continue reading…" link or a "The post … appeared first on …" line, and whole articles where
 a teaser is wanted. These functions take HTML or text from a feed and return what a reader
-should see; the sanitiser in ``models`` then keeps only safe markup.
+should see; the sanitiser in ``models`` then keeps only safe markup. The clutter rules, the
+trailers and the cut at a length are ``digest.feeds.trimming``.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import tomllib
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import ftfy
 import lxml.html
 
-from digest.labels import READ_MORE_PHRASES
+from digest.feeds.trimming import Clutter, clutter, cut_tree, drop_trailers, is_trailer
 from digest.markup import fragment_html, html_fragment, html_to_text
-from digest.text import ELLIPSIS, cut_text, end_cut
 
 __all__ = [
     "Clutter",
@@ -73,57 +69,6 @@ def section_name(value: str) -> str:
     return name or value
 
 
-# A link or paragraph that only points to the full article (``READ_MORE_PHRASES``), matched
-# against the whole text of the element.
-_TRAILER = re.compile(
-    r"""^[\s\[(«"“]*("""
-    + "|".join(re.escape(phrase) for phrase in READ_MORE_PHRASES)
-    + r""")\b[\s\S]{0,60}$""",
-    re.I,
-)
-
-
-# A bare "more" counts only when marked as a link onward: "[more]", "More »", "mehr…".
-_MORE = re.compile(
-    r"^\s*([\[(«]\s*(more|mehr|plus|más|mais|meer|altro|далее)\s*[\])»]"
-    r"|(more|mehr|plus|más|mais|meer|altro|далее)\s*(…|\.\.\.|»|\u203a|→|>>))\s*$",
-    re.I,
-)
-
-
-@dataclass(frozen=True)
-class Clutter:
-    """The clutter rules of ``clutter.toml``: closing lines, links, section-name prefixes."""
-
-    trailers: tuple[re.Pattern[str], ...]
-    links: tuple[re.Pattern[str], ...]
-    section_prefixes: tuple[str, ...]
-    comment_titles: tuple[re.Pattern[str], ...] = ()
-    comment_fragments: tuple[re.Pattern[str], ...] = ()
-
-
-@cache
-def clutter() -> Clutter:
-    """The rules shipped in ``digest/feeds/clutter.toml``, compiled once."""
-    rules = tomllib.loads((Path(__file__).parent / "clutter.toml").read_text(encoding="utf-8"))
-    return Clutter(
-        trailers=tuple(
-            re.compile(rf"(?:^|(?<=[\s.!?…]))(?:{rule['pattern']})[\s.…]*\Z", re.I | re.S)
-            for rule in rules.get("trailer", [])
-        ),
-        links=tuple(re.compile(rule["href"], re.I) for rule in rules.get("link", [])),
-        section_prefixes=tuple(
-            word for rule in rules.get("section_prefix", []) for word in rule["words"]
-        ),
-        comment_titles=tuple(
-            re.compile(p, re.I) for p in rules.get("comments", {}).get("titles", [])
-        ),
-        comment_fragments=tuple(
-            re.compile(p, re.I) for p in rules.get("comments", {}).get("fragments", [])
-        ),
-    )
-
-
 def is_comment(title: str, url: str) -> bool:
     """Whether a feed item is a reader's comment rather than a story (``clutter.toml``)."""
     rules = clutter()
@@ -172,9 +117,6 @@ def bare_address_lines(root: lxml.html.HtmlElement) -> list[str]:
     return lines
 
 
-_ONLY_DOTS = re.compile(r"^[\s\[\](){}.…]*$")
-
-
 def fix_text(value: str) -> str:
     """Repair text that was decoded with the wrong encoding (mojibake), keeping its quotes."""
     if value.isascii():
@@ -212,19 +154,9 @@ def feed_summary(value: str, is_html: bool = False) -> str:
     from one in text too, so that every format gives one item the same summary.
     """
     lines = feed_text(value, is_html).split("\n")
-    while lines and (not lines[-1].strip() or _is_trailer(lines[-1])):
+    while lines and (not lines[-1].strip() or is_trailer(lines[-1])):
         lines.pop()
     return "\n".join(lines)
-
-
-def _is_trailer(text: str) -> bool:
-    text = " ".join(text.split())
-    return bool(text) and (
-        bool(_TRAILER.match(text))
-        or bool(_MORE.match(text))
-        or any(rule.match(text) for rule in clutter().trailers)
-        or bool(_ONLY_DOTS.match(text))
-    )
 
 
 def clean_feed_html(html: str, limit: int | None = None, title: str = "") -> str:
@@ -247,10 +179,9 @@ def clean_feed_html(html: str, limit: int | None = None, title: str = "") -> str
     if title:
         _drop_leading_headline(root, title)
     _drop_picture_addresses(root)
-    _drop_trailers(root)
+    drop_trailers(root)
     if limit is not None:
-        _cut_tree(root, limit)
-        _tidy_cut_end(root)
+        cut_tree(root, limit)
     return fragment_html(root)
 
 
@@ -310,159 +241,6 @@ def _drop_if_empty(element: lxml.html.HtmlElement, root: lxml.html.HtmlElement) 
         return
     if not element.text_content().strip() and element.find(".//img") is None:
         element.drop_tree()
-
-
-def _drop_trailers(root: lxml.html.HtmlElement) -> None:
-    """Drop the links and closing paragraphs that only point to the full article."""
-    rules = clutter()
-    for link in list(root.iter("a")):
-        href = link.get("href") or ""
-        if link.getparent() is not None and (
-            _is_trailer(link.text_content()) or any(rule.search(href) for rule in rules.links)
-        ):
-            link.drop_tree()
-    for rule in rules.trailers:
-        _cut_tail(root, rule)
-    # A closing block of nothing but a trailer ("The post … appeared first on …", "[…]").
-    while len(root):
-        last = root[-1]
-        if not isinstance(last.tag, str):
-            last.drop_tree()
-            continue
-        words = last.text_content()
-        if last.tag == "br" and (last.tail or "").strip():
-            break  # a line break inside the text: dropping it would join two words
-        if last.tag == "br" or (
-            last.find(".//img") is None and (not words.strip() or _is_trailer(words))
-        ):
-            last.drop_tree()
-            continue
-        break
-    # Loose text at the end: "… [Read more]" or "Continue reading…" without a link.
-    last_text = root[-1].tail if len(root) else root.text
-    if last_text and _is_trailer(last_text.split("\n")[-1]):
-        kept = "\n".join(last_text.split("\n")[:-1])
-        if len(root):
-            root[-1].tail = kept
-        else:
-            root.text = kept
-
-
-def _pieces(root: lxml.html.HtmlElement) -> list[tuple[lxml.html.HtmlElement, str, str]]:
-    """Every run of text below ``root`` in document order: (element, "text" or "tail", text)."""
-    found: list[tuple[lxml.html.HtmlElement, str, str]] = []
-
-    def walk(element: lxml.html.HtmlElement) -> None:
-        if isinstance(element.tag, str) and element.text:
-            found.append((element, "text", element.text))
-        for child in element:
-            walk(child)
-            if child.tail:
-                found.append((child, "tail", child.tail))
-
-    walk(root)
-    return found
-
-
-def _cut_tail(root: lxml.html.HtmlElement, rule: re.Pattern[str]) -> None:
-    """Cut the text that ``rule`` matches at the end of ``root``, and all that follows it."""
-    pieces = _pieces(root)
-    # Runs joined by a line break: text of two blocks never reads as one word ("end.Next").
-    whole = "\n".join(text for _, _, text in pieces)
-    found = rule.search(whole)
-    if found is None:
-        return
-    offset = 0
-    for element, kind, text in pieces:
-        if offset + len(text) >= found.start():
-            kept = text[: found.start() - offset]
-            if kind == "text":
-                element.text = kept
-                for child in list(element):
-                    element.remove(child)
-            else:
-                element.tail = kept
-            _drop_following(root, element, include_tail=kind == "text")
-            return
-        offset += len(text) + 1
-
-
-def _drop_following(
-    root: lxml.html.HtmlElement, element: lxml.html.HtmlElement, include_tail: bool
-) -> None:
-    """Remove everything after ``element`` (and its tail, if asked) up to the end of ``root``."""
-    current = element
-    if include_tail and current is not root:
-        current.tail = None
-    while current is not root:
-        parent = current.getparent()
-        if parent is None:
-            return
-        for sibling in list(current.itersiblings()):
-            parent.remove(sibling)
-        if parent is not root:
-            parent.tail = None
-        current = parent
-
-
-def _tidy_cut_end(root: lxml.html.HtmlElement) -> None:
-    """Drop the blocks a cut emptied; an ellipsis left alone in a block joins the text before."""
-    alone = False
-    while len(root):
-        last = root[-1]
-        words = last.text_content().strip()
-        if last.find(".//img") is not None or (last.tag == "br" and (last.tail or "").strip()):
-            break
-        if words not in ("", ELLIPSIS):
-            break
-        alone = alone or words == ELLIPSIS
-        last.drop_tree()
-    pieces = _pieces(root)
-    if alone and pieces:
-        element, where, text = pieces[-1]
-        setattr(element, where, end_cut(text))
-
-
-def _cut_tree(element: lxml.html.HtmlElement, remaining: int, kept: list[str] | None = None) -> int:
-    """Keep ``remaining`` characters of text in ``element`` and drop what follows them.
-
-    Returns how many characters are left for the text after ``element``. Once some text is
-    kept, the run of text the cut falls in keeps whole words only: none at all is an ellipsis
-    (never a lone "T…"), or nothing when the text kept ends a sentence.
-    """
-    kept = [] if kept is None else kept  # the runs of text kept so far
-
-    def keep(value: str | None) -> tuple[str | None, int]:
-        if not value:
-            return value, remaining
-        if remaining <= 0:
-            return None, 0
-        words = value.split()
-        length = len(" ".join(words))
-        if length <= remaining:
-            if words:
-                kept.append(value)
-            return value, remaining - length
-        if not "".join(kept).strip():
-            return cut_text(" ".join(words), remaining), 0
-        fitted: list[str] = []
-        for word in words:
-            if len(" ".join([*fitted, word])) >= remaining:
-                break
-            fitted.append(word)
-        if fitted:
-            return (" " if value[0].isspace() else "") + end_cut(" ".join(fitted)), 0
-        before = "".join(kept).rstrip()
-        return (None if end_cut(before) == before else ELLIPSIS), 0
-
-    element.text, remaining = keep(element.text)
-    for child in list(element):
-        if remaining <= 0:
-            element.remove(child)  # with its tail
-            continue
-        remaining = _cut_tree(child, remaining, kept)
-        child.tail, remaining = keep(child.tail)
-    return remaining
 
 
 #: A paragraph in at least this share of a feed's items (and in three or more) is the feed's
