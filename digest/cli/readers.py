@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import sys
@@ -143,7 +144,7 @@ def readers_import(
     \b
         digest readers import --config newsletter.toml members.csv --dry-run
     """
-    from digest.readers.imports import read_import
+    from digest.readers.imports import iter_import
 
     mapping: dict[str, str] = {}
     for item in maps:
@@ -155,7 +156,10 @@ def readers_import(
         data = file.read_bytes()
     except OSError as error:
         raise InputError(f"{file}: cannot read it: {error.strerror or error}") from None
-    result = read_import(data, str(file), mapping or None, cast("Status | None", status))
+    # Read twice, streamed: all the problems first (nothing is half imported), then the rows
+    # straight into the store; a million rows are never held at once.
+    result = iter_import(data, str(file), mapping or None, cast("Status | None", status))
+    collections.deque(result, maxlen=0)
     if result.problems:
         for line, message in result.problems:
             click.echo(f"{file}:{line}: {message}", err=True)
@@ -164,8 +168,9 @@ def readers_import(
         bad = len(result.problems) + result.more_problems
         click.echo(f"{bad} bad rows; nothing imported", err=True)
         sys.exit(1)
+    rows = iter_import(data, str(file), mapping or None, cast("Status | None", status))
     with _store(config_path) as store:
-        summary = store.import_readers(result.rows, f"{file.name} ({result.tool})", dry_run)
+        summary = store.import_readers(rows, f"{file.name} ({result.tool})", dry_run)
     if as_json:
         click.echo(json.dumps({"dry_run": dry_run, "tool": result.tool, **vars(summary)}))
         return
