@@ -13,7 +13,7 @@ import mjml
 from digest.errors import RenderError
 
 if TYPE_CHECKING:
-    from digest.render.sandbox import IncludeLoader
+    from digest.render.loaders import IncludeLoader
 
 
 #: How deeply elements may nest in the MJML handed to the compiler, which is recursive: tens
