@@ -10,6 +10,8 @@
 - ``POST /webhooks/ses``, ``/webhooks/postmark``, ``/webhooks/resend``: provider events,
   each checked as its provider documents (see ``digest.web.webhooks``).
 - ``GET /health``: 200 when the suppression list can be read.
+- ``POST /subscribe`` and ``GET``/``POST /confirm/TOKEN``: sign-up with double opt-in, when
+  configured (``digest.web.signup``).
 
 Every body is read streamed and refused (413) the moment it passes ``max_body``, JSON nested
 too deep gets 400 (``digest.web.body``); a forged token 404; a request a webhook refuses its
@@ -40,6 +42,7 @@ from digest.web.body import ClientDisconnect, Refused, form_fields, log_disconne
 from digest.web.pages import page
 from digest.web.preferences import PreferenceStore, preferences_endpoint
 from digest.web.settings import WebSettings
+from digest.web.signup import SignUps
 from digest.web.webhooks import PostmarkWebhook, ResendWebhook, SesWebhook, Webhook
 
 __all__ = ["make_app"]
@@ -96,7 +99,7 @@ def _here(request: Request) -> str:
 
 
 def _redacted(path: str) -> str:
-    for tokened in ("/unsubscribe/", "/preferences/"):
+    for tokened in ("/unsubscribe/", "/preferences/", "/confirm/"):
         if path.startswith(tokened):
             return tokened + "…"
     return path
@@ -106,6 +109,7 @@ def make_app(settings: WebSettings) -> Starlette:
     """The ASGI application for one newsletter's settings."""
     recorder = _Recorder(settings)
     readers = PreferenceStore(settings.suppressions, settings.soft_bounce_limit)
+    signups = SignUps(settings.signup, settings.clock)
 
     async def unsubscribe(request: Request) -> Response:
         tokens = settings.tokens
@@ -191,11 +195,13 @@ def make_app(settings: WebSettings) -> Starlette:
         yield
         recorder.close()
         readers.close()
+        signups.close()
 
     routes = [
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
+        *signups.routes(),
         *(
             [
                 Route(

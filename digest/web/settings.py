@@ -14,6 +14,7 @@ from digest.errors import ConfigError
 from digest.feeds.fetch import Fetcher
 from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.preferences import Choices
+from digest.web.signup import SignUpSettings
 
 __all__ = [
     "POSTMARK_PASSWORD_VARIABLE",
@@ -62,6 +63,8 @@ class WebSettings:
     #: What the preferences page offers (the newsletter's sections, cadence and zone); None:
     #: no page (``/preferences/TOKEN`` answers 404).
     preferences: Choices | None = None
+    #: Sign-up with double opt-in (``/subscribe``, ``/confirm/TOKEN``); None: no such routes.
+    signup: SignUpSettings | None = None
     #: SNS topics whose notifications are taken (an SES endpoint with none answers 404).
     sns_topics: frozenset[str] = frozenset()
     #: Basic-auth user and password of the Postmark webhook (no password: 404).

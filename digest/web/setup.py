@@ -14,6 +14,7 @@ from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.app import make_app
 from digest.web.preferences import Choices
 from digest.web.settings import WebSettings
+from digest.web.signup import SignUpSettings
 
 __all__ = ["CONFIG_VARIABLE", "app_from_environment", "settings_for"]
 
@@ -33,6 +34,7 @@ def settings_for(config: BuildConfig, environ: Mapping[str, str] | None = None) 
         name=newsletter.name,
         tokens=tokens,
         preferences=Choices.of(newsletter),
+        signup=SignUpSettings.of(config, env),
         sns_topics=frozenset(config.web.sns_topics),
         postmark_user=config.web.postmark_user,
         max_body=config.web.max_body,

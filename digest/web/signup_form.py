@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from digest.labels import N_, Message, catalog_for, translate
 from digest.settings import Newsletter
 
-__all__ = ["HONEYPOT", "signup_action", "signup_form"]
+__all__ = ["HONEYPOT", "signup_action", "signup_form", "signup_origin"]
 
 #: The field people never fill: a form that comes back with it filled is a bot's.
 HONEYPOT = "website"
@@ -19,13 +19,18 @@ _SUBSCRIBE = N_("Subscribe")
 _LEAVE = N_("Leave this field empty")
 
 
-def signup_action(newsletter: Newsletter) -> str:
-    """Where the form posts: the unsubscribe page's origin and ``/subscribe``, or a path."""
+def signup_origin(newsletter: Newsletter) -> str | None:
+    """The origin ``digest serve`` answers on: the unsubscribe URL's, or None without one."""
     url = newsletter.contact.unsubscribe_url or ""
     parts = urlsplit(url.replace("{token}", "t"))
     if parts.scheme in ("http", "https") and parts.netloc:
-        return f"{parts.scheme}://{parts.netloc}/subscribe"
-    return "/subscribe"
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def signup_action(newsletter: Newsletter) -> str:
+    """Where the form posts: the unsubscribe page's origin and ``/subscribe``, or a path."""
+    return f"{signup_origin(newsletter) or ''}/subscribe"
 
 
 def signup_form(newsletter: Newsletter) -> str:
