@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.readers import ReaderStore
 from digest.readers.confirm import ConfirmTokens
@@ -382,14 +384,101 @@ def test_no_cross_origin_headers(world: SignUpWorld) -> None:
 
 def test_without_a_secret_or_delivery_there_are_no_signup_routes(tmp_path: Path) -> None:
     config = load_config(config_for(tmp_path, 2525, None))
-    for settings in (
+    for web in (
         settings_for(config, {}),  # no secret
         settings_for(config.model_copy(update={"delivery": None}), ENV),
     ):
-        assert settings.signup is None
-        server = Served(make_app(settings))
+        assert web.signup is None
+        server = Served(make_app(web))
         try:
             assert server.request("/subscribe", b"address=a%40example.org", FORM)[0] == 404
             assert server.request(f"/confirm/{_token(datetime.now(UTC))}")[0] == 404
         finally:
             server.stop()
+
+
+def test_any_text_in_any_field_is_a_202_or_a_400_naming_a_field(tmp_path: Path) -> None:
+    world = SignUpWorld(tmp_path, signing=False)  # one app for every example
+
+    @given(
+        address=st.text(max_size=80) | st.emails(),
+        name=st.text(max_size=250),
+        sections=st.lists(st.text(max_size=20), max_size=3),
+        as_json=st.booleans(),
+    )
+    @settings(max_examples=60, deadline=None)
+    def sign_up(address: str, name: str, sections: list[str], as_json: bool) -> None:
+        fields: dict[str, Any] = {"address": address, "name": name, HONEYPOT: ""}
+        fields["sections" if as_json else "section"] = sections
+        # A different IP each time: the per-IP limit is not what this is about.
+        ip = f"10.0.{len(address)}.{len(name) % 250}"
+        status, body = world.sign_up(fields, as_json, ip=ip)
+        assert status in (202, 400), body[:300]
+        if status == 400:
+            said = json.loads(body)["error"] if as_json else body.decode()
+            assert any(field in said for field in ("address", "name", "sections")), said
+
+    try:
+        sign_up()
+        # Every mail that went out has one recipient, named alone in its To header.
+        for _, recipients, raw in world.finished():
+            assert len(recipients) == 1
+            message = SignUpWorld.parsed(raw)
+            assert [a.addr_spec for a in message["To"].addresses] == recipients
+            assert "Bcc" not in message and "Cc" not in message
+    finally:
+        world.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from ..test_browser import _chromium
+
+    yield from _chromium()
+
+
+@pytest.mark.browser
+def test_a_reader_signs_up_on_the_printed_form_by_keyboard_and_confirms(
+    browser: Any, world: SignUpWorld, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    printed = run_digest("serve", "--config", tmp_path / "newsletter.toml", "--form", env=ENV)
+    assert printed.returncode == 0, printed.stderr
+    form = printed.stdout.replace(
+        'action="https://riverside.example/subscribe"',
+        f'action="{world.server.base}/subscribe"',
+    )
+    page = tmp_path / "page.html"
+    page.write_text(f'<!doctype html><html lang="en"><body><h1>Our news</h1>{form}</body></html>')
+    browser.get(page.as_uri())
+    keys = ActionChains(browser)
+    keys.send_keys(Keys.TAB, "rosa@example.org", Keys.TAB, "Rosa", Keys.TAB).perform()
+    active = browser.switch_to.active_element
+    assert active.tag_name == "button"  # the honeypot is never reached by keyboard
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    _wait_for(browser, "Check your email")
+
+    (mail,) = world.mails(1)
+    browser.get(world.server.base + urlsplit(link_of(mail)).path)
+    _wait_for(browser, "Subscribe to The Riverside Weekly?")
+    with world.store() as store:
+        assert store.status("rosa@example.org") is None
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.switch_to.active_element.tag_name == "button"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    _wait_for(browser, "You are subscribed")
+    with world.store() as store:
+        record = store.get("rosa@example.org")
+        assert record is not None and record.status == "subscribed" and record.name == "Rosa"
+
+
+def _wait_for(browser: Any, heading: str) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        headings = [h.text for h in browser.find_elements("tag name", "h1")]
+        if heading in headings:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {heading!r} heading: {browser.page_source[:500]}")
