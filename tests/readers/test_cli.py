@@ -147,3 +147,25 @@ def test_import_lists_bad_rows_by_line_and_imports_nothing(config: Path, tmp_pat
     assert f"{file}:4: column 'timezone': unknown time zone" in done.stderr
     assert "2 bad rows; nothing imported" in done.stderr
     assert _statuses(config) == {}
+
+
+def test_an_export_imports_back_as_the_same_readers(config: Path, tmp_path: Path) -> None:
+    run_digest(
+        "readers", "add", "--config", config, "Ada@Example.org", "--name", "Ada Lovelace",
+        "--section", "news", "--timezone", "Europe/London",
+    )  # fmt: skip
+    run_digest("readers", "add", "--config", config, "bo@example.org", "--name", "Bö")
+    run_digest("readers", "remove", "--config", config, "bo@example.org")
+    exported = tmp_path / "readers.csv"
+    assert run_digest("readers", "export", "--config", config, exported).returncode == 0
+    other = _config(tmp_path / "other")
+    done = run_digest("readers", "import", "--config", other, exported, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tool"] == "csv"
+
+    def held(config: Path) -> list[tuple[object, ...]]:
+        listed = json.loads(run_digest("readers", "list", "--config", config, "--json").stdout)
+        keys = ("address", "status", "name", "sections", "timezone")
+        return [tuple(r[key] for key in keys) for r in listed]
+
+    assert held(other) == held(config)

@@ -263,3 +263,21 @@ def test_any_text_in_a_name_or_field_reads_or_is_a_problem(name: str, field: str
     for row in result.rows:
         assert row.name is None or ("\n" not in row.name and row.name == row.name.strip())
         assert all("\n" not in value for value in row.fields.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=200).map(lambda text: ("email,name,timezone\n" + text).encode()),
+        st.text(max_size=200).map(lambda text: ("email;name\n" + text).encode("utf-16")),
+        st.binary(max_size=200).map(lambda tail: b"Email Address,OPTIN_TIME\n" + tail),
+    )
+)
+def test_any_bytes_read_or_are_an_input_error(data: bytes) -> None:
+    try:
+        result = read_import(data, "any.csv")
+    except InputError:
+        return
+    assert all(line >= 2 for line, _ in result.problems)
+    assert all(row.line >= 2 for row in result.rows)
