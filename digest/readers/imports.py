@@ -203,10 +203,21 @@ class ImportReading:
             first_line = self._stream.readline()
         except UnicodeDecodeError as error:
             raise InputError(f"{where}: not text ({error.reason}); export it as CSV") from None
+        # Excel's "sep=;" first line names the delimiter; the header is the next line.
+        hint = first_line.strip()
+        self._skipped = 1 if len(hint) == 5 and hint.lower().startswith("sep=") else 0
+        if self._skipped:
+            delimiter = hint[4]
+            header_at = self._stream.tell()
+            first_line = self._stream.readline()
+            self._stream.seek(header_at)
+        else:
+            self._stream.seek(0)
+            delimiter = _delimiter(first_line)
         if not first_line.strip():
-            raise InputError(f"{where}:1: no header line: the first line names the columns")
-        self._stream.seek(0)
-        self._rows = csv.reader(self._stream, delimiter=_delimiter(first_line), strict=False)
+            line = 1 + self._skipped
+            raise InputError(f"{where}:{line}: no header line: the first line names the columns")
+        self._rows = csv.reader(self._stream, delimiter=delimiter, strict=False)
         self._line = 0
         self.header = [column.strip() for column in self._next() or []]
         lowered = [column.lower() for column in self.header]
@@ -221,14 +232,14 @@ class ImportReading:
         self._original = dict(zip(lowered, self.header, strict=True))
         if tool is None and "address" not in self._columns.values():
             raise InputError(
-                f'{where}:1: no address column: name one address, email or "Email Address", '
-                f'or map one with --map "COLUMN=address" (its columns: '
+                f"{where}:{1 + self._skipped}: no address column: name one address, email or "
+                f'"Email Address", or map one with --map "COLUMN=address" (its columns: '
                 f"{', '.join(self.header)[:300]})"
             )
 
     def _next(self) -> list[str] | None:
         """The next record, and its first line in ``self._line``; None at the end."""
-        start = self._rows.line_num + 1
+        start = self._rows.line_num + 1 + self._skipped
         try:
             record = next(self._rows)
         except StopIteration:
@@ -268,6 +279,8 @@ class ImportReading:
             ours = self._reader(dict(zip(self._lowered, record, strict=False)))
         for index, name in self._columns.items():
             ours[name] = (self._lowered[index], record[index] if index < len(record) else "")
+        if self.status is not None:  # the file's own status is overridden, so not checked
+            ours.pop("status", None)
         return _reader(self._line, ours, self.status)
 
 

@@ -281,3 +281,14 @@ def test_any_bytes_read_or_are_an_input_error(data: bytes) -> None:
         return
     assert all(line >= 2 for line, _ in result.problems)
     assert all(row.line >= 2 for row in result.rows)
+
+
+def test_excels_sep_line_names_the_delimiter_and_lines_still_count_from_the_file() -> None:
+    result = read_import(b"sep=;\nemail;name\na@example.org;A, B\nbad;C\n", "a.csv")
+    assert [(r.line, r.name) for r in result.rows] == [(3, "A, B")]
+    assert [line for line, _ in result.problems] == [4]
+
+
+def test_an_overridden_status_is_not_checked() -> None:
+    result = read_import(b"email,status\na@example.org,whatever\n", "a.csv", None, "bounced")
+    assert result.problems == [] and result.rows[0].status == "bounced"
