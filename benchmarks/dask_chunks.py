@@ -17,7 +17,8 @@ from typing import Any
 
 from timing import riverside_digest
 
-from digest.mail.copies import Copies, _make_messages
+from digest.mail.copies import Copies
+from digest.mail.reader_copies import make_messages
 
 
 def rows(count: int) -> list[dict[str, object]]:
@@ -48,7 +49,7 @@ def main() -> None:
 
         def pure() -> int:
             chunks = [table[i : i + 1000] for i in range(0, len(table), 1000)]
-            futures = [dask.submit(_make_messages, copies, chunk) for chunk in chunks]
+            futures = [dask.submit(make_messages, copies, chunk) for chunk in chunks]
             return sum(len(f.result()) for f in futures)
 
         ours(pool), ours(dask), pure()  # warm up: workers started, variants made

@@ -11,19 +11,17 @@ scratch (``Copies.from_scratch``); the tests hold the two to byte identity. ``Ma
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
+from concurrent.futures import Executor
+from dataclasses import replace
 from email.message import EmailMessage
-from itertools import islice
-from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypedDict
 
-from digest.check import check_copy, summarise, url_problem
+from digest.check import check_copy, summarise
 from digest.edition import Edition
 from digest.errors import CheckError, InputError, RenderError
 from digest.mail.heads import CopyHeads
@@ -39,14 +37,23 @@ from digest.mail.mime import (
     write_copy,
 )
 from digest.mail.placeholders import ScratchValues, Split, Tokens, reader_values
-from digest.mail.readers import reader_chunks
+from digest.mail.reader_copies import (
+    ReaderMessage,
+    Variant,
+    check_values,
+    copy_stream,
+    fills,
+    fits_plan,
+    planned_bytes,
+    variant_plan,
+    variant_problem,
+)
 from digest.mail.unsubscribe import (
-    STAND_IN,
     UnsubscribeLinks,
     unsubscribe_url_for,
 )
 from digest.mail.variants import subject_index
-from digest.mail.workers import Workers, in_this_process
+from digest.mail.workers import in_this_process
 from digest.models import Reader
 from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
@@ -72,39 +79,6 @@ SUBJECT_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 _VariantKey = tuple[tuple[str, ...] | None, frozenset[str], tuple[str, ...], int]
-
-
-_T = TypeVar("_T")
-
-
-# An address the header writer writes as it is (and short enough never to need more care).
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,190}")
-
-
-@dataclass(frozen=True)
-class _Variant:
-    edition: Edition
-    #: False when a template did more than print a reader value: render each reader then.
-    fillable: bool
-    subject: Split
-    html: Split
-    text: Split
-    boundary: str
-    #: The Subject as text and as its written line, when no reader value is in it.
-    subject_text: str | None
-    subject_line: bytes | None
-    #: The bytes every copy of this variant shares (None: each copy is written whole).
-    plan: CopyPlan | None = None
-    #: Why copies of this variant may not be sent (its checks found errors), or "".
-    problem: str = ""
-
-
-@dataclass(frozen=True)
-class ReaderMessage:
-    """One reader's complete message, as RFC 5322 bytes."""
-
-    reader: Reader
-    data: bytes
 
 
 class Personalisation(TypedDict, total=False):
@@ -145,8 +119,8 @@ class Copies:
         #: The header lines of each reader's copy (the shared ones written once).
         self.heads = CopyHeads(digest, self.links)
         self._renderer: Renderer | None = None
-        self._variants: OrderedDict[_VariantKey, _Variant] = OrderedDict()
-        self._quick: dict[tuple[Any, ...], _Variant] = {}
+        self._variants: OrderedDict[_VariantKey, Variant] = OrderedDict()
+        self._quick: dict[tuple[Any, ...], Variant] = {}
         self._pickled: bytes | None = None
         # Placeholders carry a random nonce: article data cannot name them.
         self._nonce = "Dg" + secrets.token_hex(12)
@@ -252,7 +226,7 @@ class Copies:
             }
         )
 
-    def _variant(self, reader: Reader, values: Mapping[str, str]) -> _Variant:
+    def _variant(self, reader: Reader, values: Mapping[str, str]) -> Variant:
         # The readers' own spelling of their choice first: most lists repeat a few choices.
         present_keys = tuple(name for name, value in values.items() if value)
         quick = (reader.sections, present_keys, tuple(reader.fields), self.subject_variant(reader))
@@ -264,7 +238,7 @@ class Copies:
             self._quick.clear()
         return variant
 
-    def _variant_for(self, reader: Reader, values: Mapping[str, str]) -> _Variant:
+    def _variant_for(self, reader: Reader, values: Mapping[str, str]) -> Variant:
         sections = (
             None
             if reader.sections is None
@@ -316,7 +290,7 @@ class Copies:
         )
         digest_key = hashlib.sha256(stable).hexdigest()[:20]
         subject = Split.of(rendered.subject, self._token, markup=False)
-        variant = _Variant(
+        variant = Variant(
             edition,
             fillable,
             subject,
@@ -326,7 +300,7 @@ class Copies:
             subject_text=None if subject.keys else one_line(rendered.subject),
             subject_line=None if subject.keys else text_header("Subject", rendered.subject),
         )
-        variant = replace(variant, problem=self._problem(html, variant.html))
+        variant = replace(variant, problem=variant_problem(html, variant.html, newsletter))
         if variant.subject_text is not None:
             variant = replace(variant, plan=self._plan(variant, variant.subject_text))
         if fillable and not variant.html.keys and newsletter.contact.unsubscribe_url:
@@ -338,34 +312,6 @@ class Copies:
         if len(self._variants) > _VARIANTS_KEPT:
             self._variants.popitem(last=False)
         return variant
-
-    def _problem(self, html: str, split: Split) -> str:
-        """What the edition's checks find wrong with a variant (its values stood in for)."""
-        newsletter = self.digest.newsletter
-        stand_in = {
-            key: "https://example.org/" if key in split.url_keys else "x" for key in split.keys
-        }
-        if "unsubscribe_url" in stand_in and newsletter.contact.unsubscribe_url:
-            stand_in["unsubscribe_url"] = newsletter.contact.unsubscribe_url
-        errors = check_copy(split.fill(stand_in), newsletter)
-        return "; ".join(summarise(errors))
-
-    def _check(self, reader: Reader, variant: _Variant, values: Mapping[str, str]) -> None:
-        """Refuse a copy that would not pass the edition's checks (``CheckError``)."""
-        if variant.problem:
-            raise CheckError(
-                f"{reader.address}: the copy does not pass its checks: {variant.problem}"
-            )
-        for key in variant.html.url_keys:
-            problem = url_problem(values.get(key, ""))
-            if problem is not None:
-                raise CheckError(
-                    f"{reader.address}: {key} stands in a link, and {problem} "
-                    f"(got {values.get(key, '')[:60]!r})"
-                )
-
-    def _fills(self, variant: _Variant, values: Mapping[str, str]) -> bool:
-        return variant.fillable and not variant.html.unsafe_in_attributes(values)
 
     def signed(self, reader: Reader) -> Reader:
         """``reader`` with their signed unsubscribe token, when ``tokens`` makes one for them."""
@@ -383,7 +329,7 @@ class Copies:
         reader = self.signed(reader)
         values = reader_values(reader, self.links)
         variant = self._variant(reader, values)
-        if not self._fills(variant, values):
+        if not fills(variant, values):
             return self.from_scratch(reader)
         return (
             one_line(variant.subject.fill(values)),
@@ -422,21 +368,15 @@ class Copies:
         reader = self.signed(reader)
         values = reader_values(reader, self.links)
         variant = self._variant(reader, values)
-        self._check(reader, variant, values)
+        check_values(reader, variant, values)
         plan = variant.plan
-        if (
-            plan is not None
-            and reader.unsubscribe_url is None
-            and _PLAIN_ADDRESS.fullmatch(reader.address)
-            and (reader.unsubscribe_token is None or len(reader.unsubscribe_token) <= 100)
-            and not variant.html.unsafe_in_attributes(values)
-        ):
-            return self._planned(reader, values, variant, plan)
+        if plan is not None and fits_plan(reader, variant, values):
+            return planned_bytes(reader, values, variant, plan)
         return self._written(reader, values, variant)
 
-    def _written(self, reader: Reader, values: Mapping[str, str], variant: _Variant) -> bytes:
+    def _written(self, reader: Reader, values: Mapping[str, str], variant: Variant) -> bytes:
         """The reader's message, each of their header lines written and checked."""
-        if not self._fills(variant, values):
+        if not fills(variant, values):
             return self._checked_from_scratch(reader)
         subject = variant.subject_text
         if subject is None:
@@ -457,36 +397,9 @@ class Copies:
             )
         return message_bytes(**self.heads.content(reader, subject, html, text))
 
-    def _planned(
-        self, reader: Reader, values: Mapping[str, str], variant: _Variant, plan: CopyPlan
-    ) -> bytes:
-        address = reader.address.encode("ascii")
-        who = hashlib.sha256(address).hexdigest()[:12].encode("ascii")
-        token = reader.unsubscribe_token
-        mark = token.encode("ascii") if token is not None else None
-        return plan.write(address, who, mark, (variant.text, variant.html), values)
-
-    def _plan(self, variant: _Variant, subject: str) -> CopyPlan | None:
-        """Write what every copy of ``variant`` shares, around the places of the reader's bytes.
-
-        None when copies of this variant cannot be made that way (a reader value in the
-        subject, a template that transforms one), or when the plan's copy of a stand-in
-        reader differs from the general path's in any byte.
-        """
-        if not variant.fillable or variant.subject_line is None:
-            return None
-        lines = self.heads.plan_lines(subject, variant.subject_line)
-        plan = CopyPlan.around(lines, STAND_IN.encode(), variant.boundary, ("plain", "html"))
-        for reader in (
-            Reader(address=f"{STAND_IN}@example.org", unsubscribe_token=STAND_IN),
-            Reader(address=f"{STAND_IN}@example.org"),
-        ):
-            values = reader_values(reader, self.links)
-            if self._planned(reader, values, variant, plan) != self._written(
-                reader, values, variant
-            ):
-                return None
-        return plan
+    def _plan(self, variant: Variant, subject: str) -> CopyPlan | None:
+        """What every copy of ``variant`` shares (``reader_copies.variant_plan``), or None."""
+        return variant_plan(variant, subject, self.heads, self.links, self._written)
 
     def messages(
         self,
@@ -503,21 +416,7 @@ class Copies:
         client's executor), chunks are validated and made in parallel, two per worker at a
         time (``workers``: the executor's workers, by default the machine's cores).
         """
-        if executor is None:
-            for ready in reader_chunks(readers, chunk):
-                for reader in ready:
-                    yield ReaderMessage(reader, self.message_bytes(reader))
-            return
-        pending: list[Future[list[ReaderMessage]]] = []
-        pool = Workers(executor, max(2, workers or os.cpu_count() or 2))
-        remaining = iter(readers)
-        batches = iter(lambda: list(islice(remaining, chunk)), [])
-        for number, batch in enumerate(batches):
-            pending.append(pool.submit(_make_messages, self, batch, 1 + number * chunk))
-            if len(pending) >= pool.in_flight:
-                yield from pending.pop(0).result()
-        for future in pending:
-            yield from future.result()
+        return copy_stream(self, readers, executor, chunk, workers)
 
 
 def reader_messages(
@@ -543,15 +442,3 @@ def _restore(key: str, pickled: bytes) -> Copies:
     copies = Copies.__new__(Copies)
     copies.__setstate__(pickle.loads(pickled))
     return copies
-
-
-def _make_messages(
-    mailing: Copies, rows: list[Reader | Mapping[str, Any]], first: int
-) -> list[ReaderMessage]:
-    """In a worker: validate a chunk of rows (the first is row ``first``), make their messages."""
-    kept = in_this_process().keep(mailing)
-    return [
-        ReaderMessage(reader, kept.message_bytes(reader))
-        for ready in reader_chunks(rows, len(rows) or 1, first)
-        for reader in ready
-    ]
