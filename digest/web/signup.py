@@ -42,7 +42,7 @@ from digest.labels import N_, Message, catalog_for, translate
 from digest.mail.message import Headers, list_id, message_id
 from digest.mail.mime import MessageSpec, Part
 from digest.readers.confirm import ConfirmTokens, SignUp
-from digest.readers.records import Consent
+from digest.readers.records import Consent, Status
 from digest.readers.store import ReaderStore
 from digest.schedule.config import BuildConfig, reader_store
 from digest.settings import Newsletter
@@ -95,6 +95,10 @@ _DONE = N_("You are subscribed")
 _DONE_TEXT = N_("{address} will get {name}. Welcome!")
 _STALE = N_("This link is older than your unsubscribe")
 _STALE_TEXT = N_("You left after asking for this link. Sign up again to come back.")
+# {name} is the newsletter's name.
+_HELD = N_("You are not subscribed")
+# {name} is the newsletter's name.
+_HELD_TEXT = N_("This address asked to get nothing more from {name}. Write to us to come back.")
 # {name} is the newsletter's name.
 _MAIL_SUBJECT = N_("Confirm your subscription to {name}")
 # {address} is the reader's email address, {name} the newsletter's name.
@@ -423,19 +427,21 @@ class SignUps:
         ip = _client(request) if settings.keep_ip else None
         consent = Consent(now, "form", SOURCE, settings.wording, ip or None)
         async with self.lock:
-            done = await anyio.to_thread.run_sync(self._subscribe, signup, consent)
-        if not done:
+            status = await anyio.to_thread.run_sync(self._subscribe, signup, consent)
+        if status is None:
             return self._page(self._say(_STALE), self._say(_STALE_TEXT), 410)
+        if status not in ("subscribed", "paused"):  # an address forgotten while unsubscribed
+            return self._page(self._say(_HELD), self._say(_HELD_TEXT, name=name), 409)
         return self._page(
             self._say(_DONE), self._say(_DONE_TEXT, address=signup.address, name=name)
         )
 
-    def _subscribe(self, signup: SignUp, consent: Consent) -> bool:
-        """Subscribe a confirmed sign-up; False when the reader left after the sign-up."""
+    def _subscribe(self, signup: SignUp, consent: Consent) -> Status | None:
+        """Subscribe a confirmed sign-up: the reader's status; None if they left since."""
         store = self._open()
         status = store.status(signup.address)
         if status in ("subscribed", "paused"):
-            return True
+            return status
         left = [
             event.at
             for event in store.reader_history(signup.address)
@@ -443,12 +449,12 @@ class SignUps:
             and event.at is not None
         ]
         if left and max(left) > signup.at:
-            return False
-        store.add(
+            return None
+        status = store.add(
             signup.address,
             consent,
             name=signup.name or None,
             sections=signup.sections or None,
         )
-        log.info("sign-up: a reader confirmed")
-        return True
+        log.info("sign-up: a reader confirmed (%s)", status)
+        return status

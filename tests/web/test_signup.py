@@ -365,6 +365,17 @@ def test_a_link_older_than_the_readers_unsubscribe_does_nothing(world: SignUpWor
         assert store.status("late@example.org") == "subscribed"
 
 
+def test_a_forgotten_unsubscribed_address_stays_unsubscribed(world: SignUpWorld) -> None:
+    with world.store() as store:
+        store.add("late@example.org", _consent())
+        store.unsubscribe("late@example.org")
+        assert store.forget("late@example.org", SECRET.encode())
+    status, body = world.server.request(f"/confirm/{_token(datetime.now(UTC))}", b"confirm=1", FORM)
+    assert status == 409 and b"You are not subscribed" in body
+    with ReaderStore(world.store_path, secret=SECRET.encode()) as store:
+        assert store.status("late@example.org") == "unsubscribed"
+
+
 def test_a_confirmation_without_the_button_is_refused(world: SignUpWorld) -> None:
     token = _token(datetime.now(UTC))
     status, _ = world.server.request(f"/confirm/{token}", b"", FORM)
