@@ -68,9 +68,12 @@ _GENERIC = {
     "consentip": "consent_ip",
 }
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_]{1,50}")
-_GO_TIME = re.compile(r"(\S+ \d\d:\d\d:\d\d)(\.\d+)? ([+-]\d{4}) [A-Za-z]+")
-_FRACTION = re.compile(r"(\.\d{6})\d+")
+_GO_TIME = re.compile(r"(\S+ \d\d:\d\d:\d\d)(\.\d+)? ([+-]\d{4}) [A-Za-z]+", re.ASCII)
+_FRACTION = re.compile(r"(\.\d{6})\d+", re.ASCII)
 _SECTIONS = re.compile(r"[,|]")
+# A plain IPv4 address, written as ipaddress writes it (checked without it: most IPs are).
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
 _MAX_FIELDS = 50
 _CHUNK = 1 << 20
 
@@ -315,7 +318,8 @@ def _reader(line: int, ours: Ours, status: Status | None) -> ImportedReader:
             elif name == "consent_at":
                 values[name] = _moment(value)
             elif name == "consent_ip":
-                values[name] = str(ipaddress.ip_address(value))
+                ip = value if _IPV4.fullmatch(value) else str(ipaddress.ip_address(value))
+                values[name] = ip
         except ValueError as error:
             message = str(error) if name != "consent_ip" else "not an IP address"
             raise BadValue(column, raw, message) from None

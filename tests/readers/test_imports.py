@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -292,3 +293,33 @@ def test_excels_sep_line_names_the_delimiter_and_lines_still_count_from_the_file
 def test_an_overridden_status_is_not_checked() -> None:
     result = read_import(b"email,status\na@example.org,whatever\n", "a.csv", None, "bounced")
     assert result.problems == [] and result.rows[0].status == "bounced"
+
+
+@given(ip=st.ip_addresses(v=4).map(str) | st.from_regex(r"\d{1,4}(\.\d{1,4}){2,4}", fullmatch=True))
+def test_a_consent_ip_reads_as_the_ipaddress_module_reads_it(ip: str) -> None:
+    result = read_import(f"email,consent_ip\na@example.org,{ip}\n".encode(), "a.csv")
+    try:
+        expected = str(ipaddress.ip_address(ip))
+    except ValueError:
+        assert [line for line, _ in result.problems] == [2]
+    else:
+        assert result.rows[0].consent_ip == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    when=st.text(max_size=40)
+    | st.datetimes().map(str)
+    | st.from_regex(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,9})? [+-]\d{4} [A-Z]{3}", fullmatch=True
+    )
+)
+def test_any_consent_time_reads_with_a_zone_or_is_a_problem(when: str) -> None:
+    cell = '"' + when.replace('"', '""') + '"'
+    try:
+        result = read_import(f"email,consent_at\na@example.org,{cell}\n".encode(), "a.csv")
+    except InputError:
+        return
+    for row in result.rows:
+        assert row.consent_at is None or row.consent_at.tzinfo is not None
+    assert all("column 'consent_at'" in message for _, message in result.problems)
