@@ -5,9 +5,11 @@
 - ``formats``: one module per format (``feed`` for RSS, RDF and Atom; ``jsonfeed``; ``csv``),
   chosen by the table ``formats.FORMATS``;
 - ``item``: ``FeedItem``, the one typed item every format reads into;
-- ``fetch``: URL sources within one deadline, http and https only, conditional GET;
+- ``fetch``: URL sources within one deadline, http and https only, conditional GET, over
+  ``network``'s one opener (public addresses only, the socket watch);
 - ``data``: JSON data files of articles and quotes;
-- ``cleaning``: feed HTML made into clean summaries, clutter removed;
+- ``cleaning``: feed HTML made into clean summaries; ``trimming``: clutter, trailers and the
+  cut at a length;
 - ``pictures``: the picture of each story, tracking pixels left out;
 - ``dates``: feed dates in many languages and forms.
 

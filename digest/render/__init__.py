@@ -3,7 +3,8 @@
 - ``options``: ``RenderOptions`` (templates, asset and link bases, web or email, time limit);
 - ``context``: the edition and newsletter as the plain data templates see;
 - ``renderer``: ``Renderer``, one autoescaping environment per template folder;
-- ``sandbox``: the bounded Jinja2 sandbox every template runs in;
+- ``sandbox``: the bounded Jinja2 sandbox every template runs in, its bounds and guard in
+  ``limits``, its confined template and ``mj-include`` loaders in ``loaders``;
 - ``mjml``: MJML to HTML (mjml-python), checked for depth, attribute text as references;
 - ``inline``: CSS inlined into the HTML (premailer, or css-inline).
 """

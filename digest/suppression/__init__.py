@@ -3,7 +3,8 @@
 ``SuppressionList`` keeps unsubscribes, bounces and complaints in SQLite beside the send
 ledger; ``UnsubscribeTokens`` signs and checks the token in each reader's unsubscribe link;
 ``read_reports`` turns delivery status notifications (RFC 3464) and feedback-loop reports
-(RFC 5965) from an mbox, a Maildir or ``.eml`` files into events.
+(RFC 5965) from an mbox, a Maildir or ``.eml`` files into events (``mailparts`` walks a
+message's parts within bounds).
 """
 
 from digest.suppression.events import REASONS, Event, Reason
