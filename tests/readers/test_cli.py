@@ -169,3 +169,12 @@ def test_an_export_imports_back_as_the_same_readers(config: Path, tmp_path: Path
         return [tuple(r[key] for key in keys) for r in listed]
 
     assert held(other) == held(config)
+
+
+def test_import_lists_a_hundred_bad_rows_and_counts_the_rest(config: Path, tmp_path: Path) -> None:
+    file = tmp_path / "list.csv"
+    file.write_text("email\n" + "bad\n" * 103)
+    done = run_digest("readers", "import", "--config", config, file)
+    assert done.returncode == 1
+    assert done.stderr.count("column 'email'") == 100
+    assert "... and 3 more bad rows\n103 bad rows; nothing imported" in done.stderr
