@@ -49,7 +49,10 @@ def main() -> None:
 
         def pure() -> int:
             chunks = [table[i : i + 1000] for i in range(0, len(table), 1000)]
-            futures = [dask.submit(make_messages, copies, chunk) for chunk in chunks]
+            futures = [
+                dask.submit(make_messages, copies, chunk, 1 + n * 1000)
+                for n, chunk in enumerate(chunks)
+            ]
             return sum(len(f.result()) for f in futures)
 
         ours(pool), ours(dask), pure()  # warm up: workers started, variants made
