@@ -18,15 +18,12 @@ older than the reader's last unsubscribe subscribes nobody. No route sends CORS 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime
-from html import escape
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,11 +35,12 @@ from starlette.routing import Route
 from digest.addresses import address_key, email_address
 from digest.delivery.providers import make_sender
 from digest.delivery.senders import Outgoing, Sender
-from digest.labels import N_, Message, catalog_for, translate
-from digest.mail.message import Headers, list_id, message_id
-from digest.mail.mime import MessageSpec, Part
+from digest.labels import N_, Message, translate
+from digest.mail.confirmation import confirmation_catalog, confirmation_mail
+from digest.mail.message import list_id
 from digest.readers.confirm import ConfirmTokens, SignUp
 from digest.readers.records import Consent, Status
+from digest.readers.signup import confirm_sign_up, mail_due
 from digest.readers.store import ReaderStore
 from digest.schedule.config import BuildConfig, reader_store
 from digest.settings import Newsletter
@@ -99,22 +97,6 @@ _STALE_TEXT = N_("You left after asking for this link. Sign up again to come bac
 _HELD = N_("You are not subscribed")
 # {name} is the newsletter's name.
 _HELD_TEXT = N_("This address asked to get nothing more from {name}. Write to us to come back.")
-# {name} is the newsletter's name.
-_MAIL_SUBJECT = N_("Confirm your subscription to {name}")
-# {address} is the reader's email address, {name} the newsletter's name.
-_MAIL_ASK = N_("Someone, we hope you, asked for {name} to be sent to {address}.")
-_MAIL_BUTTON = N_("Yes, subscribe me")
-# {hours} is how many hours the link works.
-_MAIL_EXPIRES = N_(
-    "The link works for {hours} hours. If you did not ask, ignore this email: "
-    "you will not be subscribed."
-)
-
-
-def _catalog(newsletter: Newsletter) -> str:
-    """The newsletter's catalog when it has the sign-up's words; English otherwise."""
-    catalog = catalog_for(newsletter.locale).catalog
-    return catalog if translate(_MAIL_SUBJECT, catalog) != _MAIL_SUBJECT.text else "en"
 
 
 def _say(message: Message, catalog: str, **values: str) -> str:
@@ -161,52 +143,6 @@ class SignUpSettings:
             keep_ip=config.readers.keep_ip,
             wording=config.readers.wording,
         )
-
-
-def confirmation_mail(
-    newsletter: Newsletter, address: str, link: str, hours: int, sent_at: datetime
-) -> bytes:
-    """The confirmation mail's bytes: short, in the newsletter's language, brand and name."""
-    catalog = _catalog(newsletter)
-    name = newsletter.name
-    subject = _say(_MAIL_SUBJECT, catalog, name=name)
-    ask = _say(_MAIL_ASK, catalog, name=name, address=address)
-    button = _say(_MAIL_BUTTON, catalog)
-    expires = _say(_MAIL_EXPIRES, catalog, hours=str(hours))
-    text = f"{ask}\n\n{button}:\n{link}\n\n{expires}\n\n-- \n{name}\n"
-    theme = newsletter.brand.theme
-    lang = catalog.replace("_", "-") if catalog != "en" else "en"
-    html = (
-        f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        f"<title>{escape(subject)}</title></head>"
-        f'<body style="margin:0;padding:24px;background:{theme.background};color:{theme.text};'
-        f'font-family:{escape(theme.font_family)};font-size:16px;line-height:1.5">'
-        f'<div style="max-width:32rem;margin:0 auto;padding:24px;background:{theme.surface}">'
-        f'<p style="margin:0 0 16px;font-weight:700;color:{theme.brand}">{escape(name)}</p>'
-        f'<p style="margin:0 0 24px">{escape(ask)}</p>'
-        f'<p style="margin:0 0 24px"><a href="{escape(link)}" style="display:inline-block;'
-        f"padding:12px 24px;background:{theme.brand};color:#ffffff;font-weight:700;"
-        f'text-decoration:none;border-radius:6px">{escape(button)}</a></p>'
-        f'<p style="margin:0;color:{theme.muted};font-size:14px">{escape(expires)}</p>'
-        "</div></body></html>\n"
-    )
-    key = hashlib.sha256(f"{address}\0{link}".encode()).hexdigest()[:20]
-    headers = Headers(
-        sender=(newsletter.sender.name, newsletter.sender.address),
-        to=(email_address(address),),
-        reply_to=newsletter.contact.reply_to,
-        subject=" ".join(subject.split()),
-        date=format_datetime(sent_at),
-        message_id=message_id(sent_at, newsletter.sender.address, "confirm", key),
-        unsubscribe=(),
-        content_key=key,
-    )
-    spec = MessageSpec(
-        head=headers.lines(),
-        boundary=f"=_digest_{key}",
-        parts=(Part("plain", text), Part("html", html)),
-    )
-    return spec.as_bytes()
 
 
 class _Limit:
@@ -258,7 +194,7 @@ class SignUps:
         self.lock = anyio.Lock()
         self.send_lock = anyio.Lock()
         self.store: ReaderStore | None = None
-        self.catalog = _catalog(settings.newsletter) if settings else "en"
+        self.catalog = confirmation_catalog(settings.newsletter) if settings else "en"
 
     def routes(self) -> list[Route]:
         """``/subscribe`` and ``/confirm/{token}`` (none when sign-up is not configured)."""
@@ -372,10 +308,7 @@ class SignUps:
 
     def _mail_due(self, address: str, now: float) -> bool:
         """Whether a confirmation mail goes to ``address`` now (and count it if so)."""
-        status = self._open().status(address)
-        if status in ("subscribed", "paused", "bounced", "complained"):
-            return False
-        return self.per_address.take(address_key(address), now)
+        return mail_due(self._open(), address) and self.per_address.take(address_key(address), now)
 
     async def _send(self, address: str, name: str, sections: tuple[str, ...], now: float) -> None:
         assert self.settings is not None
@@ -438,23 +371,6 @@ class SignUps:
 
     def _subscribe(self, signup: SignUp, consent: Consent) -> Status | None:
         """Subscribe a confirmed sign-up: the reader's status; None if they left since."""
-        store = self._open()
-        status = store.status(signup.address)
-        if status in ("subscribed", "paused"):
-            return status
-        left = [
-            event.at
-            for event in store.reader_history(signup.address)
-            if event.reason in ("unsubscribed", "by-hand", "hard-bounce", "complaint")
-            and event.at is not None
-        ]
-        if left and max(left) > signup.at:
-            return None
-        status = store.add(
-            signup.address,
-            consent,
-            name=signup.name or None,
-            sections=signup.sections or None,
-        )
+        status = confirm_sign_up(self._open(), signup, consent)
         log.info("sign-up: a reader confirmed (%s)", status)
         return status
