@@ -4,7 +4,9 @@
 - ``store``: ``ReaderStore``, on the suppression list's own SQLite file;
 - ``imports``: ``read_import``, an export of any CSV or of the tools people leave
   (``tools``: Mailchimp, listmonk, Substack, Buttondown, Ghost);
-- ``confirm``: ``ConfirmTokens``, the signed links of double opt-in.
+- ``confirm``: ``ConfirmTokens``, the signed links of double opt-in;
+- ``signup``: who gets a confirmation mail (``mail_due``) and confirming
+  (``confirm_sign_up``), for ``digest serve`` and a site of one's own alike.
 """
 
 from __future__ import annotations
@@ -18,17 +20,27 @@ from digest.readers.records import (
     ImportedReader,
     Status,
 )
+from digest.readers.confirm import ConfirmTokens, SignUp
+from digest.readers.imports import ImportResult, iter_import, read_import
+from digest.readers.signup import confirm_sign_up, mail_due
 from digest.readers.store import ImportSummary, ReaderRecord, ReaderStore
 
 __all__ = [
     "CONSENT_METHODS",
     "NEVER_MAILED",
     "STATUSES",
+    "ConfirmTokens",
     "Consent",
     "ConsentMethod",
+    "ImportResult",
     "ImportSummary",
     "ImportedReader",
     "ReaderRecord",
     "ReaderStore",
+    "SignUp",
     "Status",
+    "confirm_sign_up",
+    "iter_import",
+    "mail_due",
+    "read_import",
 ]
