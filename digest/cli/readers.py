@@ -49,12 +49,17 @@ def _store(config_path: Path) -> ReaderStore:
     )
 
 
+def _count(number: int) -> str:
+    """``1 reader``, ``2 readers``."""
+    return f"{number:,} reader" + ("" if number == 1 else "s")
+
+
 def _row(record: ReaderRecord) -> dict[str, Any]:
     consent = record.consent
     return {
         "address": record.address,
         "name": record.name or "",
-        "sections": " ".join(record.sections) if record.sections is not None else "",
+        "sections": "|".join(record.sections) if record.sections is not None else "",
         "timezone": record.timezone or "",
         "language": record.language or "",
         "status": record.status,
@@ -205,7 +210,7 @@ def readers_export(config_path: Path, file: str, status: str | None) -> None:
         Path(file).write_text(text, encoding="utf-8", newline="")
     except OSError as error:
         raise InputError(f"{file}: cannot write it: {error.strerror or error}") from None
-    click.echo(f"{len(rows)} readers written to {file}", err=True)
+    click.echo(f"{_count(len(rows))} written to {file}", err=True)
 
 
 @readers.command("list")
@@ -227,7 +232,7 @@ def readers_list(config_path: Path, status: str | None, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['address']}\t{row['status']}\t{row['name']}")
-    click.echo(f"{len(rows)} readers", err=True)
+    click.echo(_count(len(rows)), err=True)
 
 
 @readers.command("show")

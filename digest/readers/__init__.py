@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from digest.readers.confirm import ConfirmTokens, SignUp
+from digest.readers.imports import ImportResult, iter_import, read_import
 from digest.readers.records import (
     CONSENT_METHODS,
     NEVER_MAILED,
@@ -20,8 +22,6 @@ from digest.readers.records import (
     ImportedReader,
     Status,
 )
-from digest.readers.confirm import ConfirmTokens, SignUp
-from digest.readers.imports import ImportResult, iter_import, read_import
 from digest.readers.signup import confirm_sign_up, mail_due
 from digest.readers.store import ImportSummary, ReaderRecord, ReaderStore
 

@@ -342,6 +342,9 @@ def _reader(line: int, ours: Ours, status: Status | None) -> ImportedReader:
 
 
 def _one_line(value: str, limit: int) -> str:
+    # A cell a CSV export kept from running as a formula (``files.csv_cell``) comes back as it was.
+    if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@"):
+        value = value[1:]
     text = one_line_text(value)
     if len(text) > limit:
         raise ValueError(f"longer than {limit} characters")

@@ -152,9 +152,11 @@ def test_import_lists_bad_rows_by_line_and_imports_nothing(config: Path, tmp_pat
 def test_an_export_imports_back_as_the_same_readers(config: Path, tmp_path: Path) -> None:
     run_digest(
         "readers", "add", "--config", config, "Ada@Example.org", "--name", "Ada Lovelace",
-        "--section", "news", "--timezone", "Europe/London",
+        "--section", "news", "--section", "sport", "--timezone", "Europe/London",
     )  # fmt: skip
     run_digest("readers", "add", "--config", config, "bo@example.org", "--name", "Bö")
+    # A name a spreadsheet would run as a formula is exported with a ' and comes back as is.
+    run_digest("readers", "add", "--config", config, "cy@example.org", "--name", "=Cy+1")
     run_digest("readers", "remove", "--config", config, "bo@example.org")
     exported = tmp_path / "readers.csv"
     assert run_digest("readers", "export", "--config", config, exported).returncode == 0
@@ -169,6 +171,12 @@ def test_an_export_imports_back_as_the_same_readers(config: Path, tmp_path: Path
         return [tuple(r[key] for key in keys) for r in listed]
 
     assert held(other) == held(config)
+    assert ("Ada@example.org", "subscribed", "Ada Lovelace", "news|sport", "Europe/London") in (
+        held(other)
+    )
+    assert "'=Cy+1" in exported.read_text() and ("cy@example.org", "subscribed", "=Cy+1") in [
+        row[:3] for row in held(other)
+    ]
 
 
 def test_import_lists_a_hundred_bad_rows_and_counts_the_rest(config: Path, tmp_path: Path) -> None:
