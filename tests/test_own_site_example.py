@@ -203,6 +203,37 @@ def test_a_bad_address_is_named_and_nothing_is_sent(site: Site) -> None:
     assert len(site.inbox.received) == 1
 
 
+@pytest.mark.parametrize("example", ["riverside", "tangerangnews"])
+def test_without_delivery_the_link_is_logged_and_follows_to_a_subscription(
+    tmp_path: Path, example: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The examples' own configs send nothing: the README's first run logs the link."""
+    text = (EXAMPLES / example / "newsletter.toml").read_text()
+    text = re.sub(r"^(data|assets) = .*$", "", text, flags=re.M)
+    (tmp_path / "newsletter.toml").write_text(
+        f'{text}\n[suppression]\npath = "{tmp_path}/readers.sqlite3"\n'
+    )
+    environ = {
+        "DIGEST_CONFIG": str(tmp_path / "newsletter.toml"),
+        "DIGEST_UNSUBSCRIBE_SECRET": SECRET,
+    }
+    server = Served(own_site().make_app(environ))
+    try:
+        fields = urlencode({"address": "ana@example.org"}).encode()
+        assert server.request("/", fields, FORM)[0] == 202
+    finally:
+        server.stop()  # the answer's background work done
+    (said,) = [r.getMessage() for r in caplog.records if r.name == "own-site"]
+    link = urlsplit(said.split()[-1])
+    server = Served(own_site().make_app(environ))
+    try:
+        assert server.request(link.path, b"", FORM)[0] == 200
+    finally:
+        server.stop()
+    with ReaderStore(tmp_path / "readers.sqlite3") as store:
+        assert store.status("ana@example.org") == "subscribed"
+
+
 @pytest.fixture(scope="module")
 def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     made = Site(tmp_path_factory.mktemp("own-site"))

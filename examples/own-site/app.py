@@ -8,6 +8,7 @@ a Django or FastAPI site does in its own views. Run it with ``uvicorn app:app`` 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -38,6 +39,8 @@ from digest.readers import (
 from digest.schedule.config import BuildConfig, load_config, reader_store
 from digest.suppression.tokens import UnsubscribeTokens
 
+log = logging.getLogger("own-site")
+
 SOURCE = "own site"  # what the store's consent records and events say they came from
 PAUSE_WEEKS = (1, 2, 4)
 
@@ -61,12 +64,12 @@ class Site:
         self, address: str, name: str, sections: tuple[str, ...], base: str
     ) -> None:
         """Mail the link that holds the sign-up itself: nothing is stored until it is followed."""
-        token = self.confirm_tokens.token(address, name, sections)
+        link = f"{base}confirm/{self.confirm_tokens.token(address, name, sections)}"
+        if self.config.delivery is None:  # the examples' configs send nothing: log the link
+            log.warning("no [delivery] in the config; %s would get %s", address, link)
+            return
         hours = int(self.confirm_tokens.lifetime.total_seconds() // 3600)
-        data = confirmation_mail(
-            self.config.newsletter, address, f"{base}confirm/{token}", hours, datetime.now(UTC)
-        )
-        assert self.config.delivery is not None, "the config needs a [delivery] table"
+        data = confirmation_mail(self.config.newsletter, address, link, hours, datetime.now(UTC))
         sender = make_sender(self.config.delivery)  # SMTP, SES, Postmark or Resend, as configured
         try:
             sender.send([Outgoing(address, data)])
