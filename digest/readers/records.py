@@ -18,7 +18,9 @@ __all__ = [
     "STATUSES",
     "Consent",
     "ConsentMethod",
+    "ImportSummary",
     "ImportedReader",
+    "ReaderRecord",
     "Status",
 ]
 
@@ -69,3 +71,30 @@ class ImportedReader:
     consent_at: datetime | None = None
     #: The IP address the exporting tool kept for their consent, if it did.
     consent_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class ReaderRecord:
+    """One reader as the store holds them."""
+
+    address: str
+    name: str | None
+    fields: dict[str, str]
+    sections: tuple[str, ...] | None
+    timezone: str | None
+    language: str | None
+    status: Status
+    consent: Consent | None
+    paused_until: datetime | None
+    created: datetime
+
+
+@dataclass
+class ImportSummary:
+    """What an import changed (or, dry run, would change)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    never_mailed: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)

@@ -14,14 +14,21 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from digest.addresses import address_key, email_address
 from digest.errors import InputError
 from digest.files import StrPath, transaction
-from digest.readers.records import NEVER_MAILED, STATUSES, Consent, ImportedReader, Status
+from digest.readers.records import (
+    NEVER_MAILED,
+    STATUSES,
+    Consent,
+    ImportedReader,
+    ImportSummary,
+    ReaderRecord,
+    Status,
+)
 from digest.settings import Reader
 from digest.suppression.events import Event, ReaderChange
 from digest.suppression.store import SuppressionList
@@ -43,33 +50,6 @@ _SUPPRESS_AS: dict[str, str] = {
     "bounced": "hard-bounce",
     "complained": "complaint",
 }
-
-
-@dataclass(frozen=True)
-class ReaderRecord:
-    """One reader as the store holds them."""
-
-    address: str
-    name: str | None
-    fields: dict[str, str]
-    sections: tuple[str, ...] | None
-    timezone: str | None
-    language: str | None
-    status: Status
-    consent: Consent | None
-    paused_until: datetime | None
-    created: datetime
-
-
-@dataclass
-class ImportSummary:
-    """What an import changed (or, dry run, would change)."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    never_mailed: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
 
 
 def _iso(when: datetime | None) -> str | None:
