@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import re
+import string
 from pathlib import Path
 
 import pytest
@@ -11,11 +14,41 @@ from babel.messages.pofile import read_po
 
 from digest import Newsletter, build_digest
 from digest import labels as labels_module
-from digest.labels import CATALOGS, LABEL_MESSAGES, available, catalog_for, labels_for
+from digest.labels import (
+    CATALOGS,
+    LABEL_MESSAGES,
+    Message,
+    available,
+    catalog_for,
+    labels_for,
+    translate,
+)
 
 from .helpers import ArticleFactory, validated_with
 
 PO_FILES = sorted(CATALOGS.glob("*/LC_MESSAGES/digest.po"))
+ROOT = Path(labels_module.__file__).parent.parent
+
+
+def extraction_sources() -> list[Path]:
+    """The files ``pybabel extract -F babel.cfg`` reads."""
+    text = (ROOT / "babel.cfg").read_text()
+    return [ROOT / name for name in re.findall(r"^\[python: (\S+)\]$", text, re.MULTILINE)]
+
+
+def messages_in(path: Path) -> set[tuple[str | None, str]]:
+    """The messages a module holds at its top level (alone, or as a mapping's values)."""
+    module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    found: set[tuple[str | None, str]] = set()
+    for value in vars(module).values():
+        values = value.values() if isinstance(value, dict) else [value]
+        found |= {(m.context, m.text) for m in values if isinstance(m, Message)}
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    """The names of ``text``'s ``{placeholders}``."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
 
 
 def test_fourteen_languages_and_variants_have_catalogs() -> None:
@@ -25,18 +58,29 @@ def test_fourteen_languages_and_variants_have_catalogs() -> None:
     }  # fmt: skip
 
 
+def test_babel_cfg_names_every_module_that_marks_messages() -> None:
+    marking = {
+        path
+        for path in (ROOT / "digest").rglob("*.py")
+        if re.search(r"\b[NC]_\(", path.read_text(encoding="utf-8"))
+    }
+    assert marking <= set(extraction_sources())
+    pages = {"labels.py", "confirmation.py", "app.py", "preferences.py", "signup.py"}
+    assert pages <= {path.name for path in marking}
+
+
 def test_the_template_lists_exactly_the_messages_in_the_code() -> None:
     extracted = {
         (context, message)
+        for source in extraction_sources()
         for _, message, _, context in extract_from_file(
-            "python",
-            labels_module.__file__,
-            keywords={"N_": None, "C_": ((1, "c"), 2)},
+            "python", str(source), keywords={"N_": None, "C_": ((1, "c"), 2)}
         )
     }
     with (CATALOGS / "digest.pot").open("rb") as handle:
         template = {(m.context, m.id) for m in read_po(handle) if m.id}
-    expected = {(m.context, m.text) for m in LABEL_MESSAGES.values()}
+    expected = set().union(*(messages_in(source) for source in extraction_sources()))
+    assert {(m.context, m.text) for m in LABEL_MESSAGES.values()} <= expected
     assert extracted == template == expected
 
 
@@ -51,11 +95,32 @@ def test_each_catalog_is_complete_and_compiled(po: Path) -> None:
         f"{po.with_suffix('.mo')} is older than its .po: run pybabel compile -d digest/locales "
         "-D digest"
     )
+    with (CATALOGS / "digest.pot").open("rb") as handle:
+        template = {(m.context, m.id) for m in read_po(handle) if m.id}
+    assert set(translated) == template, f"{po} is behind digest.pot: run pybabel update"
     for (_, message), translation in translated.items():
         assert translation, f"{po}: {message!r} is not translated"
-        for placeholder in ("{number}", "{name}"):
-            assert (placeholder in message) == (placeholder in translation), (po, message)
+        assert placeholders(message) == placeholders(translation), (po, message, translation)
     assert not any(m.fuzzy for m in source if m.id)
+
+
+@pytest.mark.parametrize("catalog", sorted(available()))
+def test_every_message_reads_in_every_catalog_with_its_placeholders_filled(catalog: str) -> None:
+    with (CATALOGS / "digest.pot").open("rb") as handle:
+        template = [m for m in read_po(handle) if m.id]
+    with (CATALOGS / catalog / "LC_MESSAGES" / "digest.mo").open("rb") as handle:
+        compiled = {
+            m.id if m.context is None else f"{m.context}\x04{m.id}" for m in read_mo(handle)
+        }
+    for entry in template:
+        assert isinstance(entry.id, str)
+        message = Message(entry.id, entry.context)
+        key = message.text if message.context is None else f"{message.context}\x04{message.text}"
+        assert key in compiled, f"{catalog}: {message.text!r} is not in the .mo"
+        text = translate(message, catalog)
+        values = {name: f"<{name}>" for name in placeholders(message.text)}
+        filled = text.format(**values)
+        assert all(value in filled for value in values.values()), (catalog, filled)
 
 
 @pytest.mark.parametrize(

@@ -36,10 +36,11 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from digest.labels import N_
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
 from digest.web.body import ClientDisconnect, Refused, form_fields, log_disconnect, read_body
-from digest.web.pages import page
+from digest.web.pages import page, say
 from digest.web.preferences import PreferenceStore, preferences_endpoint
 from digest.web.settings import WebSettings
 from digest.web.signup import SignUps
@@ -51,6 +52,21 @@ __all__ = ["make_app"]
 log = logging.getLogger("digest.web")
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
+
+_BAD_LINK = N_("This link does not work")
+_BAD_LINK_TEXT = N_(
+    "The unsubscribe link is not valid. Use the link in your most recent email, or reply to it."
+)
+# {name} is the newsletter's name.
+_ASK = N_("Unsubscribe from {name}?")
+# {address} is the reader's email address, {name} the newsletter's name.
+_ASK_TEXT = N_("{address} will get no more emails from {name}.")
+_UNSUBSCRIBE = N_("Unsubscribe")
+# A link from the unsubscribe page to the preferences page.
+_PREFERENCES = N_("Or choose what you get, or pause")
+_DONE = N_("You are unsubscribed")
+# {address} is the reader's email address, {name} the newsletter's name.
+_DONE_TEXT = N_("{address} will get no more emails from {name}. Sorry to see you go.")
 
 
 class _Recorder:
@@ -111,30 +127,29 @@ def make_app(settings: WebSettings) -> Starlette:
     readers = PreferenceStore(settings.suppressions, settings.soft_bounce_limit)
     signups = SignUps(settings.signup, settings.clock)
 
+    catalog = settings.catalog
+
     async def unsubscribe(request: Request) -> Response:
         tokens = settings.tokens
         address = tokens.address(_token(request)) if tokens is not None else None
         if address is None:
             return HTMLResponse(
-                page(
-                    "This link does not work",
-                    "The unsubscribe link is not valid. "
-                    "Use the link in your most recent email, or reply to it.",
-                ),
+                page(say(_BAD_LINK, catalog), say(_BAD_LINK_TEXT, catalog), catalog=catalog),
                 status_code=404,
             )
         if request.method == "GET":
             return HTMLResponse(
                 page(
-                    f"Unsubscribe from {settings.name}?",
-                    f"{address} will get no more emails from {settings.name}.",
-                    button="Unsubscribe",
+                    say(_ASK, catalog, name=settings.name),
+                    say(_ASK_TEXT, catalog, address=address, name=settings.name),
+                    button=say(_UNSUBSCRIBE, catalog),
                     action=_here(request),
                     link=(
-                        (f"/preferences/{_token(request)}", "Or choose what you get, or pause")
+                        (f"/preferences/{_token(request)}", say(_PREFERENCES, catalog))
                         if settings.preferences is not None
                         else None
                     ),
+                    catalog=catalog,
                 ),
                 headers={"Cache-Control": "no-store"},
             )
@@ -154,8 +169,9 @@ def make_app(settings: WebSettings) -> Starlette:
             return PlainTextResponse("unsubscribed\n")
         return HTMLResponse(
             page(
-                "You are unsubscribed",
-                f"{address} will get no more emails from {settings.name}. Sorry to see you go.",
+                say(_DONE, catalog),
+                say(_DONE_TEXT, catalog, address=address, name=settings.name),
+                catalog=catalog,
             ),
             headers={"Cache-Control": "no-store"},
         )

@@ -1,10 +1,16 @@
-"""The pages a reader sees: one button to leave, and what happened after."""
+"""The pages a reader sees, in the newsletter's language: one button to leave, and what happened."""
 
 from __future__ import annotations
 
 from html import escape
 
-__all__ = ["STYLE", "page"]
+from babel import Locale, UnknownLocaleError
+
+from digest.labels import N_, Message, catalog_for, translate
+
+__all__ = ["STYLE", "html_start", "page", "page_catalog", "say"]
+
+_PROBE = N_("This link does not work")
 
 
 #: The pages' style sheet: light and dark, 48 px targets, a visible focus.
@@ -31,6 +37,32 @@ a { color: #0b57d0; display: inline-block; min-height: 48px; line-height: 48px; 
 """
 
 
+def page_catalog(locale: str) -> str:
+    """The catalog of the reader's pages for ``locale``: its nearest, or English without them.
+
+    A catalog that translates "This link does not work" has every word of the pages.
+    """
+    catalog = catalog_for(locale).catalog
+    return catalog if translate(_PROBE, catalog) != _PROBE.text else "en"
+
+
+def say(message: Message, catalog: str, **values: str) -> str:
+    """``message`` in the words of ``catalog``, its placeholders filled with ``values``."""
+    text = translate(message, catalog)
+    return text.format(**values) if values else text
+
+
+def html_start(catalog: str = "en") -> str:
+    """The ``<html>`` tag in the language of ``catalog``, right to left where it writes so."""
+    lang = catalog.replace("_", "-")
+    try:
+        rtl = Locale.parse(catalog).character_order == "right-to-left"
+    except (UnknownLocaleError, ValueError):
+        rtl = False
+    direction = ' dir="rtl"' if rtl else ""
+    return f'<html lang="{escape(lang)}"{direction}>'
+
+
 def page(
     title: str,
     text: str,
@@ -38,8 +70,12 @@ def page(
     button: str = "",
     action: str = "",
     link: tuple[str, str] | None = None,
+    catalog: str = "en",
 ) -> str:
-    """A small, accessible HTML page: a heading, a sentence, maybe a button and a link."""
+    """A small, accessible HTML page: a heading, a sentence, maybe a button and a link.
+
+    ``catalog`` names the language the words are in (``<html lang>``, and ``dir="rtl"``).
+    """
     form = ""
     if button:
         form = (
@@ -50,7 +86,7 @@ def page(
     if link is not None:
         form += f'<p class="other"><a href="{escape(link[0])}">{escape(link[1])}</a></p>'
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n{html_start(catalog)}<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>"

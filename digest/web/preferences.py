@@ -17,16 +17,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 import anyio
+from babel.dates import format_date
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from digest.cadence import Cadence
 from digest.fields import check_timezone
+from digest.labels import N_
 from digest.readers.store import ReaderRecord, ReaderStore
 from digest.settings import Newsletter
 from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.body import form_fields, read_body
-from digest.web.pages import STYLE, page
+from digest.web.pages import STYLE, html_start, page, page_catalog, say
 
 __all__ = [
     "PAUSES",
@@ -37,6 +39,51 @@ __all__ = [
     "preferences_endpoint",
     "preferences_page",
 ]
+
+# {name} is the newsletter's name.
+_TITLE = N_("Your emails from {name}")
+# {address} is the reader's email address, {name} the newsletter's name.
+_ELSEWHERE = N_(
+    "{address} gets {name} from a list kept elsewhere: "
+    "there are no choices to make here, only leaving."
+)
+# {address} is the reader's email address, {name} the newsletter's name.
+_NO_MORE = N_("{address} gets no more emails from {name}.")
+# {address} is the reader's email address: whose choices the page shows.
+_FOR = N_("For {address}.")
+_UNSUBSCRIBE = N_("Unsubscribe")
+# The heading of the sections a reader chooses.
+_SECTIONS = N_("Sections")
+_SECTIONS_TEXT = N_("The lead story always comes; choose the sections below it.")
+# The heading of the choice to pause the emails.
+_PAUSE = N_("Pause")
+_RESUME = N_("Resume now")
+_KEEP = N_("Keep them coming")
+# One message per pause (PAUSES), so that each language says its own plural.
+_PAUSE_FOR = {
+    1: N_("Pause for the next edition"),
+    2: N_("Pause for the next 2 editions"),
+    4: N_("Pause for the next 4 editions"),
+    8: N_("Pause for the next 8 editions"),
+}
+# {date} is the day the pause ends, such as "05 January 2027".
+_PAUSED_UNTIL = N_("Paused until {date}: choose again to change it.")
+_TIME_ZONE = N_("Time zone")
+_TIME_ZONE_LABEL = N_("Emails come at the send time where you live")
+# The button that saves the reader's choices.
+_SAVE = N_("Save")
+_SAVED = N_("Your choices are saved.")
+_BAD_LINK = N_("This link does not work")
+_BAD_LINK_TEXT = N_(
+    "The preferences link is not valid. Use the link in your most recent email, or reply to it."
+)
+# {section} is the section the form sent, quoted.
+_NO_SECTION = N_("section {section} is not one of this newsletter's")
+# {pause} is the pause the form sent, quoted; {pauses} the ones offered (1, 2, 4, 8).
+_NO_PAUSE = N_("pause {pause} is not one of {pauses}")
+# {zone} is the time zone the form sent, quoted.
+_NO_ZONE = N_("time zone {zone} is not an IANA time zone")
+
 
 #: How many editions a reader may pause for.
 PAUSES = (1, 2, 4, 8)
@@ -67,6 +114,8 @@ class Choices:
     sections: tuple[tuple[str, str], ...]
     cadence: Cadence
     zone: ZoneInfo
+    #: The catalog the page's words come from (the newsletter's language; English without one).
+    catalog: str = "en"
 
     @classmethod
     def of(cls, newsletter: Newsletter) -> Choices:
@@ -76,6 +125,7 @@ class Choices:
             sections=tuple((s.name, s.label or s.name) for s in newsletter.layout.sections),
             cadence=newsletter.schedule.cadence or Cadence(),
             zone=newsletter.zone,
+            catalog=page_catalog(newsletter.locale),
         )
 
 
@@ -97,32 +147,32 @@ def preferences_page(
     problem: str = "",
 ) -> str:
     """The preferences page of one reader (``record`` None: the store does not hold them)."""
-    parts = [f"<h1>Your emails from {escape(choices.name)}</h1>"]
+    catalog = choices.catalog
+    name = choices.name
+    title = escape(say(_TITLE, catalog, name=name))
+    parts = [f"<h1>{title}</h1>"]
     if status:
         parts.append(f'<p class="status" role="status">{escape(status)}</p>')
     if problem:
         parts.append(f'<p class="status" role="alert">{escape(problem)}</p>')
     if record is None:
-        parts.append(
-            f"<p>{escape(address)} gets {escape(choices.name)} from a list kept elsewhere: "
-            "there are no choices to make here, only leaving.</p>"
-        )
+        parts.append(f"<p>{escape(say(_ELSEWHERE, catalog, address=address, name=name))}</p>")
     elif record.status in ("unsubscribed", "bounced", "complained"):
-        parts.append(f"<p>{escape(address)} gets no more emails from {escape(choices.name)}.</p>")
+        parts.append(f"<p>{escape(say(_NO_MORE, catalog, address=address, name=name))}</p>")
     else:
-        parts.append(f"<p>For {escape(address)}.</p>")
+        parts.append(f"<p>{escape(say(_FOR, catalog, address=address))}</p>")
         parts.append(_form(choices, record, token_path))
     if record is None or record.status not in ("unsubscribed", "bounced", "complained"):
         parts.append(
             f'<form class="leave" method="post" action="/unsubscribe/{escape(token_path)}">'
             '<input type="hidden" name="confirm" value="1">'
-            '<button type="submit">Unsubscribe</button></form>'
+            f'<button type="submit">{escape(say(_UNSUBSCRIBE, catalog))}</button></form>'
         )
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n{html_start(catalog)}<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>Your emails from {escape(choices.name)}</title>"
+        f"<title>{title}</title>"
         f"<style>{STYLE}{_FORM_STYLE}</style></head>"
         f"<body><main>{''.join(parts)}</main></body></html>\n"
     )
@@ -130,6 +180,7 @@ def preferences_page(
 
 def _form(choices: Choices, record: ReaderRecord, token_path: str) -> str:
     """The form of the reader's sections, pause and time zone."""
+    catalog = choices.catalog
     rows = []
     if choices.sections:
         chosen = None if record.sections is None else {s.lower() for s in record.sections}
@@ -140,39 +191,43 @@ def _form(choices: Choices, record: ReaderRecord, token_path: str) -> str:
             for name, heading in choices.sections
         )
         rows.append(
-            "<fieldset><legend>Sections</legend>"
-            "<p>The lead story always comes; choose the sections below it.</p>"
+            f"<fieldset><legend>{escape(say(_SECTIONS, catalog))}</legend>"
+            f"<p>{escape(say(_SECTIONS_TEXT, catalog))}</p>"
             f"{boxes}</fieldset>"
         )
     paused = record.status == "paused" and record.paused_until is not None
-    now_label = "Resume now" if paused else "Keep them coming"
+    now_label = escape(say(_RESUME if paused else _KEEP, catalog))
     radios = [f'<label><input type="radio" name="pause" value="0" checked>{now_label}</label>']
     for count in PAUSES:
-        editions = "the next edition" if count == 1 else f"the next {count} editions"
-        radios.append(
-            f'<label><input type="radio" name="pause" value="{count}">Pause for {editions}</label>'
-        )
+        editions = escape(say(_PAUSE_FOR[count], catalog))
+        radios.append(f'<label><input type="radio" name="pause" value="{count}">{editions}</label>')
     until = ""
     if paused and record.paused_until is not None:
-        until = (
-            f"<p>Paused until {record.paused_until.astimezone(choices.zone):%d %B %Y}: "
-            "choose again to change it.</p>"
-        )
-    rows.append(f"<fieldset><legend>Pause</legend>{until}{''.join(radios)}</fieldset>")
+        day = _day(record.paused_until.astimezone(choices.zone).date(), catalog)
+        until = f"<p>{escape(say(_PAUSED_UNTIL, catalog, date=day))}</p>"
+    legend = escape(say(_PAUSE, catalog))
+    rows.append(f"<fieldset><legend>{legend}</legend>{until}{''.join(radios)}</fieldset>")
     current = record.timezone or choices.zone.key
     options = "".join(
         f"<option{' selected' if zone == current else ''}>{escape(zone)}</option>"
         for zone in sorted(available_timezones())
     )
     rows.append(
-        '<fieldset><legend>Time zone</legend><label for="timezone">Emails come at the '
-        "send time where you live</label>"
+        f"<fieldset><legend>{escape(say(_TIME_ZONE, catalog))}</legend>"
+        f'<label for="timezone">{escape(say(_TIME_ZONE_LABEL, catalog))}</label>'
         f'<select id="timezone" name="timezone">{options}</select></fieldset>'
     )
     return (
         f'<form method="post" action="/preferences/{escape(token_path)}">{"".join(rows)}'
-        '<button type="submit">Save</button></form>'
+        f'<button type="submit">{escape(say(_SAVE, catalog))}</button></form>'
     )
+
+
+def _day(day: date, catalog: str) -> str:
+    """``day`` as the page's language writes it (English: "05 January 2027")."""
+    if catalog == "en":
+        return f"{day:%d %B %Y}"
+    return format_date(day, "long", locale=catalog)
 
 
 class PreferenceStore:
@@ -245,20 +300,22 @@ def check_choice(
     choices: Choices, fields: Sequence[tuple[str, str]]
 ) -> tuple[list[str] | None, int, str] | str:
     """The form's sections, pause and time zone, or what is wrong with them (a sentence)."""
+    catalog = choices.catalog
     known = {name for name, _ in choices.sections}
     sections = [value for key, value in fields if key == "section"]
     unknown = [s for s in sections if s not in known]
     if unknown:
-        return f"section {unknown[0][:60]!r} is not one of this newsletter's"
+        return say(_NO_SECTION, catalog, section=repr(unknown[0][:60]))
     pauses = [value for key, value in fields if key == "pause"] or ["0"]
     if pauses[-1] not in {"0", *map(str, PAUSES)}:
-        return f"pause {pauses[-1][:20]!r} is not one of {', '.join(map(str, PAUSES))}"
+        offered = ", ".join(map(str, PAUSES))
+        return say(_NO_PAUSE, catalog, pause=repr(pauses[-1][:20]), pauses=offered)
     zones = [value for key, value in fields if key == "timezone"]
     zone = zones[-1] if zones else choices.zone.key
     try:
         check_timezone(zone)
     except ValueError:
-        return f"time zone {zone[:60]!r} is not an IANA time zone"
+        return say(_NO_ZONE, catalog, zone=repr(zone[:60]))
     return (sections if choices.sections else None), int(pauses[-1]), zone
 
 
@@ -273,9 +330,9 @@ def preferences_endpoint(
         if address is None:
             return HTMLResponse(
                 page(
-                    "This link does not work",
-                    "The preferences link is not valid. "
-                    "Use the link in your most recent email, or reply to it.",
+                    say(_BAD_LINK, choices.catalog),
+                    say(_BAD_LINK_TEXT, choices.catalog),
+                    catalog=choices.catalog,
                 ),
                 status_code=404,
             )
@@ -294,7 +351,7 @@ def preferences_endpoint(
             )
         sections, pause, zone = checked
         record = await store.save(address, choices, sections, pause, zone)
-        said = "Your choices are saved." if record is not None else ""
+        said = say(_SAVED, choices.catalog) if record is not None else ""
         return HTMLResponse(
             preferences_page(choices, record, address, token, status=said), headers=headers
         )

@@ -58,6 +58,8 @@ class WebSettings:
     suppressions: Path
     #: The newsletter's name, on the unsubscribe page.
     name: str = "this newsletter"
+    #: The catalog the unsubscribe pages' words come from (``digest.web.pages.page_catalog``).
+    catalog: str = "en"
     #: Signs and checks unsubscribe tokens; None: the unsubscribe pages answer 404.
     tokens: UnsubscribeTokens | None = None
     #: What the preferences page offers (the newsletter's sections, cadence and zone); None:

@@ -12,6 +12,7 @@ from digest.mail.message import list_id
 from digest.schedule.config import BuildConfig, load_config, suppression_path
 from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.app import make_app
+from digest.web.pages import page_catalog
 from digest.web.preferences import Choices
 from digest.web.settings import WebSettings
 from digest.web.signup import SignUpSettings
@@ -32,6 +33,7 @@ def settings_for(config: BuildConfig, environ: Mapping[str, str] | None = None) 
         env,
         suppressions=suppression_path(config),
         name=newsletter.name,
+        catalog=page_catalog(newsletter.locale),
         tokens=tokens,
         preferences=Choices.of(newsletter),
         signup=SignUpSettings.of(config, env),

@@ -93,7 +93,6 @@ _DONE = N_("You are subscribed")
 _DONE_TEXT = N_("{address} will get {name}. Welcome!")
 _STALE = N_("This link is older than your unsubscribe")
 _STALE_TEXT = N_("You left after asking for this link. Sign up again to come back.")
-# {name} is the newsletter's name.
 _HELD = N_("You are not subscribed")
 # {name} is the newsletter's name.
 _HELD_TEXT = N_("This address asked to get nothing more from {name}. Write to us to come back.")
@@ -216,10 +215,7 @@ class SignUps:
     def _page(
         self, title: str, text: str, status: int = 200, button: str = "", action: str = ""
     ) -> HTMLResponse:
-        html = page(title, text, button=button, action=action)
-        if self.catalog != "en":
-            lang = self.catalog.replace("_", "-")
-            html = html.replace('<html lang="en">', f'<html lang="{lang}">', 1)
+        html = page(title, text, button=button, action=action, catalog=self.catalog)
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
     def _say(self, message: Message, **values: str) -> str:
