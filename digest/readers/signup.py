@@ -29,7 +29,7 @@ def confirm_sign_up(store: ReaderStore, signup: SignUp, consent: Consent) -> Sta
     """Subscribe a confirmed ``signup`` with ``consent``: the reader's status after.
 
     None when the reader left (unsubscribed, bounced, complained) after the sign-up was
-    asked for: an old link subscribes nobody. An address ``forget`` erased while unsubscribed
+    asked for, or in the same second: an old link subscribes nobody. An address ``forget`` erased while unsubscribed
     stays unsubscribed (the status says so).
     """
     status = store.status(signup.address)
@@ -40,7 +40,8 @@ def confirm_sign_up(store: ReaderStore, signup: SignUp, consent: Consent) -> Sta
         for event in store.reader_history(signup.address)
         if event.reason in _LEFT and event.at is not None
     ]
-    if left and max(left) > signup.at:
+    # Kept to the second: a no in the same second as the sign-up is the later word.
+    if left and max(left) >= signup.at:
         return None
     return store.add(
         signup.address, consent, name=signup.name or None, sections=signup.sections or None
