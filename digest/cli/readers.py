@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import sys
@@ -164,7 +163,7 @@ def readers_import(
     # Read twice, streamed: all the problems first (nothing is half imported), then the rows
     # straight into the store; a million rows are never held at once.
     result = iter_import(data, str(file), mapping or None, cast("Status | None", status))
-    collections.deque(result, maxlen=0)
+    total = sum(1 for _ in result)
     if result.problems:
         for line, message in result.problems:
             click.echo(f"{file}:{line}: {message}", err=True)
@@ -175,7 +174,11 @@ def readers_import(
         sys.exit(1)
     rows = iter_import(data, str(file), mapping or None, cast("Status | None", status))
     with _store(config_path) as store:
-        summary = store.import_readers(rows, f"{file.name} ({result.tool})", dry_run)
+        if sys.stderr.isatty() and not as_json:  # a person watching: a progress bar
+            with click.progressbar(rows, length=total, label="importing", file=sys.stderr) as bar:
+                summary = store.import_readers(bar, f"{file.name} ({result.tool})", dry_run)
+        else:
+            summary = store.import_readers(rows, f"{file.name} ({result.tool})", dry_run)
     if as_json:
         click.echo(json.dumps({"dry_run": dry_run, "tool": result.tool, **vars(summary)}))
         return

@@ -186,3 +186,30 @@ def test_import_lists_a_hundred_bad_rows_and_counts_the_rest(config: Path, tmp_p
     assert done.returncode == 1
     assert done.stderr.count("column 'email'") == 100
     assert "... and 3 more bad rows\n103 bad rows; nothing imported" in done.stderr
+
+
+def test_import_shows_a_progress_bar_to_a_person_and_none_to_cron(config: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    export = EXPORTS / "mailchimp_subscribed_members_export.csv"
+    command = [sys.executable, "-m", "digest", "readers", "import", "--config", str(config)]
+    leader, follower = pty.openpty()
+    on_a_terminal = subprocess.run(
+        [*command, str(export)], stdout=subprocess.PIPE, stderr=follower, check=False
+    )
+    os.close(follower)
+    shown = b""
+    try:
+        while chunk := os.read(leader, 65536):
+            shown += chunk
+    except OSError:  # the terminal closed once the command ended
+        pass
+    os.close(leader)
+    assert on_a_terminal.returncode == 0
+    assert b"importing" in shown and b"100%" in shown
+    from_cron = subprocess.run([*command, str(export)], capture_output=True, check=False)
+    assert from_cron.returncode == 0 and from_cron.stderr == b""
+    assert b"3 unchanged" in from_cron.stdout
