@@ -100,6 +100,7 @@ def test_each_catalog_is_complete_and_compiled(po: Path) -> None:
     assert set(translated) == template, f"{po} is behind digest.pot: run pybabel update"
     for (_, message), translation in translated.items():
         assert translation, f"{po}: {message!r} is not translated"
+        assert isinstance(message, str) and isinstance(translation, str), (po, message)
         assert placeholders(message) == placeholders(translation), (po, message, translation)
     assert not any(m.fuzzy for m in source if m.id)
 

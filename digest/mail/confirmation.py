@@ -11,6 +11,8 @@ from datetime import datetime
 from email.utils import format_datetime
 from html import escape
 
+from babel import Locale
+
 from digest.addresses import email_address
 from digest.labels import N_, Message, catalog_for, translate
 from digest.mail.message import Headers, message_id
@@ -55,8 +57,10 @@ def confirmation_mail(
     text = f"{ask}\n\n{button}:\n{link}\n\n{expires}\n\n-- \n{name}\n"
     theme = newsletter.brand.theme
     lang = catalog.replace("_", "-") if catalog != "en" else "en"
+    rtl = Locale.parse(catalog).character_order == "right-to-left"
+    direction = ' dir="rtl"' if rtl else ""
     html = (
-        f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{lang}"{direction}><head><meta charset="utf-8">'
         f"<title>{escape(subject)}</title></head>"
         f'<body style="margin:0;padding:24px;background:{theme.background};color:{theme.text};'
         f'font-family:{escape(theme.font_family)};font-size:16px;line-height:1.5">'
