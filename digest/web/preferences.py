@@ -5,6 +5,7 @@ links to it) shows the reader's choices and changes nothing; ``POST`` to it save
 change an event of the reader store (``changed``, ``paused``, ``resumed``), by
 ``preferences page``. Leaving is the unsubscribe page's own button, posted to
 ``/unsubscribe/TOKEN``. A reader the store does not hold (a recipients file's) can only leave.
+The page is in the newsletter's language (``Choices.catalog``), its errors too.
 """
 
 from __future__ import annotations
