@@ -13,9 +13,6 @@ from digest.readers.store import ReaderStore
 
 __all__ = ["confirm_sign_up", "mail_due"]
 
-#: What a reader's no was recorded as: a confirmation older than it subscribes nobody.
-_LEFT = ("unsubscribed", "by-hand", "hard-bounce", "complaint")
-
 
 def mail_due(store: ReaderStore, address: str) -> bool:
     """Whether a sign-up of ``address`` gets a confirmation mail (not when already mailed).
@@ -29,20 +26,14 @@ def confirm_sign_up(store: ReaderStore, signup: SignUp, consent: Consent) -> Sta
     """Subscribe a confirmed ``signup`` with ``consent``: the reader's status after.
 
     None when the reader left (unsubscribed, bounced, complained) after the sign-up was
-    asked for, or in the same second: an old link subscribes nobody. An address ``forget`` erased while unsubscribed
-    stays unsubscribed (the status says so).
+    asked for, or in the same second: an old link subscribes nobody. An address ``forget``
+    erased while unsubscribed stays unsubscribed (the status says so). One transaction
+    (``ReaderStore.confirm``): an unsubscribe racing it is either seen or recorded after it.
     """
-    status = store.status(signup.address)
-    if status in ("subscribed", "paused"):
-        return status
-    left = [
-        event.at
-        for event in store.reader_history(signup.address)
-        if event.reason in _LEFT and event.at is not None
-    ]
-    # Kept to the second: a no in the same second as the sign-up is the later word.
-    if left and max(left) >= signup.at:
-        return None
-    return store.add(
-        signup.address, consent, name=signup.name or None, sections=signup.sections or None
+    return store.confirm(
+        signup.address,
+        signup.at,
+        consent,
+        name=signup.name or None,
+        sections=signup.sections or None,
     )

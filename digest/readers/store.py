@@ -35,6 +35,9 @@ from digest.suppression.store import SuppressionList
 
 __all__ = ["ImportSummary", "ReaderRecord", "ReaderStore"]
 
+#: What a reader's no is recorded as: a confirmation asked for before it subscribes nobody.
+_LEFT = ("unsubscribed", "by-hand", "hard-bounce", "complaint")
+
 # Addresses per query (SQLite allows 32,766 parameters).
 _CHUNK = 500
 
@@ -290,35 +293,78 @@ class ReaderStore(SuppressionList):
     ) -> Status:
         """Add (or update) a reader; with ``consent`` they are subscribed unless never-mailed."""
         checked = _checked(address)
+        with transaction(self.db):
+            return self._insert(checked, consent, name, fields, sections, timezone, language)
+
+    def confirm(
+        self,
+        address: str,
+        asked_at: datetime,
+        consent: Consent,
+        *,
+        name: str | None = None,
+        sections: tuple[str, ...] | None = None,
+    ) -> Status | None:
+        """Subscribe a reader who confirmed a sign-up asked for at ``asked_at``: their status.
+
+        None when they left (unsubscribed, bounced, complained) since it was asked for, or in
+        the same second (times are kept to the second). The check and the subscription are
+        one transaction, so an unsubscribe racing a confirmation is either seen or later.
+        """
+        checked = _checked(address)
+        with transaction(self.db):
+            status = self.status(checked)
+            if status in ("subscribed", "paused"):
+                return status
+            key = address_key(checked)
+            left = [
+                event.at
+                for event, _ in self._history(key)
+                if event.reason in _LEFT and event.at is not None
+            ]
+            if left and max(left) >= asked_at:
+                return None
+            return self._insert(checked, consent, name, None, sections, None, None)
+
+    def _insert(
+        self,
+        checked: str,
+        consent: Consent | None,
+        name: str | None,
+        fields: dict[str, str] | None,
+        sections: tuple[str, ...] | None,
+        timezone: str | None,
+        language: str | None,
+    ) -> Status:
+        """Add or update a reader, inside the caller's transaction."""
         key = address_key(checked)
         now = datetime.now(UTC)
-        with transaction(self.db):
-            self.db.execute(
-                "INSERT INTO readers VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(key) DO"
-                " UPDATE SET address = excluded.address, name = coalesce(excluded.name, name),"
-                " fields = excluded.fields, sections = coalesce(excluded.sections, sections),"
-                " timezone = coalesce(excluded.timezone, timezone),"
-                " language = coalesce(excluded.language, language)",
-                (
-                    key,
-                    checked,
-                    name,
-                    json.dumps(fields or {}),
-                    None if sections is None else json.dumps(list(sections)),
-                    timezone,
-                    language,
-                    now.isoformat(),
-                ),
-            )
-            nonce = uuid.uuid4().hex
-            if consent is None:
-                self._event(checked, "signed-up", "by hand", f"reader:{nonce}", now)
-            elif self._forgotten(key):
-                self._store_consent(key, consent)
-            else:
-                self._store_consent(key, consent)
-                self._event(checked, "subscribed", consent.source, f"reader:{nonce}", now)
-            return self._status(key, None, now)
+        self.db.execute(
+            "INSERT INTO readers VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(key) DO"
+            " UPDATE SET address = excluded.address, name = coalesce(excluded.name, name),"
+            " fields = excluded.fields, sections = coalesce(excluded.sections, sections),"
+            " timezone = coalesce(excluded.timezone, timezone),"
+            " language = coalesce(excluded.language, language)",
+            (
+                key,
+                checked,
+                name,
+                json.dumps(fields or {}),
+                None if sections is None else json.dumps(list(sections)),
+                timezone,
+                language,
+                now.isoformat(),
+            ),
+        )
+        nonce = uuid.uuid4().hex
+        if consent is None:
+            self._event(checked, "signed-up", "by hand", f"reader:{nonce}", now)
+        elif self._forgotten(key):
+            self._store_consent(key, consent)
+        else:
+            self._store_consent(key, consent)
+            self._event(checked, "subscribed", consent.source, f"reader:{nonce}", now)
+        return self._status(key, None, now)
 
     def _store_consent(self, key: str, consent: Consent) -> None:
         self.db.execute(
@@ -342,16 +388,16 @@ class ReaderStore(SuppressionList):
 
     def pause(self, address: str, until: datetime, source: str = "by hand") -> None:
         """Mail ``address`` nothing until ``until``."""
-        now = datetime.now(UTC)
         with transaction(self.db):
+            now = datetime.now(UTC)
             key = self._known(address)
             self.db.execute("UPDATE readers SET paused_until = ? WHERE key = ?", (_iso(until), key))
             self._event(key, "paused", source, f"reader:{uuid.uuid4().hex}", now)
 
     def resume(self, address: str, source: str = "by hand") -> None:
         """End a pause."""
-        now = datetime.now(UTC)
         with transaction(self.db):
+            now = datetime.now(UTC)
             key = self._known(address)
             self.db.execute("UPDATE readers SET paused_until = NULL WHERE key = ?", (key,))
             self._event(key, "resumed", source, f"reader:{uuid.uuid4().hex}", now)
@@ -366,8 +412,8 @@ class ReaderStore(SuppressionList):
         source: str = "by hand",
     ) -> None:
         """Change a reader's sections (``all_sections``: every one, new ones too) or time zone."""
-        now = datetime.now(UTC)
         with transaction(self.db):
+            now = datetime.now(UTC)
             key = self._known(address)
             if all_sections:
                 self.db.execute("UPDATE readers SET sections = NULL WHERE key = ?", (key,))
@@ -383,8 +429,8 @@ class ReaderStore(SuppressionList):
     def unsubscribe(self, address: str, source: str = "by hand") -> None:
         """Unsubscribe ``address`` (the record is kept)."""
         checked = _checked(address)
-        now = datetime.now(UTC)
         with transaction(self.db):
+            now = datetime.now(UTC)  # taken holding the lock: a later commit is a later time
             self._record(
                 Event(checked, "unsubscribed", source, f"reader:{uuid.uuid4().hex}", now), now
             )

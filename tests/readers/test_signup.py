@@ -48,3 +48,40 @@ def test_a_confirmation_mail_goes_to_whom_it_may(
         assert mail_due(store, "kim@example.org") is due
         store.add("sam@example.org", consent(AT))
         assert mail_due(store, "SAM@example.org") is False  # already subscribed
+
+
+def test_a_confirmation_and_an_unsubscribe_racing_end_in_the_newer_one(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "store.sqlite3"
+    ReaderStore(path).close()
+    rounds = 25
+    barrier = threading.Barrier(2)
+
+    def confirming() -> None:
+        with ReaderStore(path) as store:
+            for n in range(rounds):
+                barrier.wait()
+                now = datetime.now(UTC)
+                signup = SignUp(f"r{n}@example.org", "", (), now - timedelta(minutes=1))
+                confirm_sign_up(store, signup, consent(now))
+
+    def leaving() -> None:
+        with ReaderStore(path) as store:
+            for n in range(rounds):
+                barrier.wait()
+                store.unsubscribe(f"r{n}@example.org", source="page")
+
+    threads = [threading.Thread(target=confirming), threading.Thread(target=leaving)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with ReaderStore(path) as store:
+        for n in range(rounds):
+            address = f"r{n}@example.org"
+            kinds = [e.reason for e in store.reader_history(address) if e.reason != "signed-up"]
+            # The sign-up was asked for before the unsubscribe, so the no is the newer act:
+            # whichever came first to the store, the reader ends unsubscribed, nothing lost.
+            assert kinds[-1] == "unsubscribed", kinds
+            assert store.status(address) == "unsubscribed", kinds
