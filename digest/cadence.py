@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
 from digest.fields import FrozenModel
 
-__all__ = ["WEEKDAYS", "Cadence", "Weekday"]
+__all__ = ["WEEKDAYS", "Cadence", "Weekday", "pause_until"]
 
 #: A day of the week, as a cadence names it.
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -84,3 +85,16 @@ class Cadence(FrozenModel):
         first = date(year, month, 1)
         first += timedelta(days=(wanted - first.weekday()) % 7)
         return first + timedelta(weeks=("first", "second", "third", "fourth").index(self.nth))
+
+
+def pause_until(cadence: Cadence, editions: int, today: date, zone: ZoneInfo) -> datetime:
+    """The moment a pause of the next ``editions`` editions after ``today`` ends (in UTC).
+
+    It ends at 00:00, in ``zone``, of the day of the first edition after them, so that
+    edition is mailed: a weekly Monday edition paused once on a Wednesday skips the next
+    Monday and comes the one after.
+    """
+    day = today
+    for _ in range(editions + 1):
+        day = cadence.next(day + timedelta(days=1))
+    return datetime.combine(day, time(0), zone).astimezone(UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
@@ -22,7 +22,7 @@ from babel.dates import format_date
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from digest.cadence import Cadence
+from digest.cadence import Cadence, pause_until
 from digest.fields import check_timezone
 from digest.labels import N_
 from digest.readers.store import ReaderRecord, ReaderStore
@@ -128,14 +128,6 @@ class Choices:
             zone=newsletter.zone,
             catalog=page_catalog(newsletter.locale),
         )
-
-
-def pause_until(cadence: Cadence, editions: int, today: date, zone: ZoneInfo) -> datetime:
-    """The moment a pause of ``editions`` editions from ``today`` ends: the next one's day."""
-    day = today
-    for _ in range(editions + 1):
-        day = cadence.next(day + timedelta(days=1))
-    return datetime.combine(day, time(0), zone).astimezone(UTC)
 
 
 def preferences_page(
