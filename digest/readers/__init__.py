@@ -1,7 +1,8 @@
 """The reader store: who is on the list, what they chose, and their consent on record.
 
 - ``records``: a reader's statuses, consent and an imported row, as typed records;
-- ``store``: ``ReaderStore``, on the suppression list's own SQLite file;
+- ``store``: ``ReaderStore``, on the suppression list's own SQLite file (its reads in
+  ``reading``: ``ReaderView``);
 - ``imports``: ``read_import``, an export of any CSV or of the tools people leave
   (``tools``: Mailchimp, listmonk, Substack, Buttondown, Ghost);
 - ``confirm``: ``ConfirmTokens``, the signed links of double opt-in;
