@@ -21,14 +21,13 @@ from datetime import UTC, datetime, timedelta
 from digest.addresses import email_address
 from digest.environment import secret_variable
 from digest.errors import ConfigError, InputError
-from digest.suppression.tokens import SECRET_VARIABLE
+from digest.suppression.tokens import SECRET_VARIABLE, signing_key
 
 __all__ = ["DEFAULT_LIFETIME", "ConfirmTokens", "SignUp"]
 
 #: How long a confirmation link stays good.
 DEFAULT_LIFETIME = timedelta(days=2)
 
-_MIN_SECRET = 16
 _VERSION = "1"
 _MAX_TOKEN = 2000
 
@@ -58,15 +57,9 @@ class ConfirmTokens:
         self, secret: str | bytes, list_id: str, lifetime: timedelta = DEFAULT_LIFETIME
     ) -> None:
         """Sign with ``secret`` (16 characters or more) for ``list_id``; links last ``lifetime``."""
-        raw = secret.encode("utf-8") if isinstance(secret, str) else secret
-        if len(raw.strip()) < _MIN_SECRET:
-            raise ConfigError(
-                f"{SECRET_VARIABLE}: the signing secret must be at least {_MIN_SECRET} "
-                f"characters (got {len(raw.strip())})"
-            )
         if lifetime <= timedelta(0):
             raise ConfigError(f"lifetime: must be positive (got {lifetime!r})")
-        self._key = raw
+        self._key = signing_key(secret)
         self.list_id = list_id
         self.lifetime = lifetime
 

@@ -19,7 +19,7 @@ from digest.addresses import address_key
 from digest.environment import secret_variable
 from digest.errors import ConfigError
 
-__all__ = ["SECRET_VARIABLE", "UnsubscribeTokens"]
+__all__ = ["SECRET_VARIABLE", "UnsubscribeTokens", "signing_key"]
 
 
 #: The environment variable that holds the signing secret.
@@ -38,19 +38,24 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def signing_key(secret: str | bytes) -> bytes:
+    """``secret`` as the key of a list's signed links, or a ``ConfigError`` when too short."""
+    raw = secret.encode("utf-8") if isinstance(secret, str) else secret
+    if len(raw.strip()) < _MIN_SECRET:
+        raise ConfigError(
+            f"{SECRET_VARIABLE}: the unsubscribe secret must be at least {_MIN_SECRET} "
+            f"characters (got {len(raw.strip())}); make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return raw
+
+
 class UnsubscribeTokens:
     """Make and check the tokens of one newsletter's unsubscribe links."""
 
     def __init__(self, secret: str | bytes, list_id: str) -> None:
         """Sign with ``secret`` (16 characters or more) for the list ``list_id``."""
-        raw = secret.encode("utf-8") if isinstance(secret, str) else secret
-        if len(raw.strip()) < _MIN_SECRET:
-            raise ConfigError(
-                f"{SECRET_VARIABLE}: the unsubscribe secret must be at least {_MIN_SECRET} "
-                f"characters (got {len(raw.strip())}); make one with: "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-            )
-        self._key = raw
+        self._key = signing_key(secret)
         self.list_id = list_id
 
     @classmethod

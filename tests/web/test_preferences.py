@@ -25,6 +25,7 @@ from digest.web.preferences import Choices, pause_until
 from ..render.test_reference import axe_violations, needs_node
 from ..test_browser import ARTIFACTS, _chromium
 from .served import Served
+from .test_pages_browser import open_at
 
 TOKENS = UnsubscribeTokens("the-secret-of-the-preferences-tests", "weekly.example.org")
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -185,18 +186,6 @@ def test_the_unsubscribe_page_links_to_the_preferences(served: tuple[Served, Pat
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     yield from _chromium()
-
-
-def open_at(browser: Any, url: str, width: int, scheme: str) -> None:
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 480},
-    )
-    browser.execute_cdp_cmd(
-        "Emulation.setEmulatedMedia",
-        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
-    )
-    browser.get(url)
 
 
 @pytest.mark.browser
