@@ -27,18 +27,23 @@ MAX_RECIPIENTS_BYTES = 256_000_000
 
 
 def read_recipients(
-    lines: Iterable[str], where: str = "recipients", zones: dict[str, str] | None = None
+    lines: Iterable[str],
+    where: str = "recipients",
+    zones: dict[str, str] | None = None,
+    *,
+    header: bool = True,
 ) -> list[str]:
     """Addresses, one a line; blank lines and ``#`` comments are skipped, duplicates dropped.
 
     A line may name the reader's time zone after the address (``kim@example.org
     Asia/Tokyo``); with ``zones``, they are put there by ``address_key``. Lines that start
-    with a CSV header naming an address column are read as that CSV (``read_recipients_csv``).
+    with a CSV header naming an address column are read as that CSV (``read_recipients_csv``),
+    unless ``header`` is false (addresses typed one by one: ``--to email`` is no header).
     """
     lines = iter(lines)
     addresses: dict[str, str] = {}  # by address_key: one reader, however they spelled it
     for number, line in enumerate(lines, start=1):
-        if number == 1 and _is_csv_header(line):
+        if number == 1 and header and _is_csv_header(line):
             text = "\n".join(each.rstrip("\r\n") for each in [line, *lines])
             return read_recipients_csv(text.encode("utf-8"), where, zones)
         text = line.split("#", 1)[0].strip()

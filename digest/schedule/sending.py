@@ -169,7 +169,7 @@ def send_edition(
     zones: dict[str, str] = {}
     unconsented: list[str] = []
     if request.proof:
-        addresses = read_recipients(request.to, "--to")
+        addresses = read_recipients(request.to, "--to", header=False)
     else:
         addresses, unconsented = _readers(config, request, zones)
     raw = read_eml(eml) if isinstance(eml, Path) else eml

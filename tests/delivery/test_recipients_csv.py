@@ -75,6 +75,9 @@ def test_lines_that_start_with_a_header_are_a_csv_and_bare_lines_are_not() -> No
         "email@example.org",
         "address@example.org",
     ]
+    # Addresses typed one by one (--to) are never a header: "email" is a bad address there.
+    with pytest.raises(InputError, match=r"^--to:1: not an email address"):
+        read_recipients(["email"], "--to", header=False)
 
 
 def test_send_dry_run_to_a_csv_of_readers(tmp_path: Path) -> None:
