@@ -20,7 +20,7 @@ from digest.errors import ConfigError
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: [web] port.")
 @click.option("--form", "print_form", is_flag=True, help="Print an embeddable sign-up form; exit.")
 def serve(config_path: Path, host: str | None, port: int | None, print_form: bool) -> None:
-    """Run the web app: unsubscribe pages, provider webhooks and /health.
+    """Run the web app: sign-up, unsubscribe and preferences pages, webhooks and /health.
 
     The secrets come from the environment: DIGEST_UNSUBSCRIBE_SECRET (the unsubscribe links),
     DIGEST_POSTMARK_WEBHOOK_PASSWORD and DIGEST_RESEND_WEBHOOK_SECRET. It listens on

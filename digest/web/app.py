@@ -39,7 +39,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from digest.labels import N_
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
-from digest.web.body import ClientDisconnect, Refused, form_fields, log_disconnect, read_body
+from digest.web.body import (
+    ClientDisconnect,
+    Refused,
+    form_fields,
+    log_disconnect,
+    read_body,
+    redacted_path,
+)
 from digest.web.pages import page, say
 from digest.web.preferences import PreferenceStore, preferences_endpoint
 from digest.web.settings import WebSettings
@@ -112,13 +119,6 @@ def _token(request: Request) -> str:
 def _here(request: Request) -> str:
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
-
-
-def _redacted(path: str) -> str:
-    for tokened in ("/unsubscribe/", "/preferences/", "/confirm/"):
-        if path.startswith(tokened):
-            return tokened + "…"
-    return path
 
 
 def make_app(settings: WebSettings) -> Starlette:
@@ -268,9 +268,9 @@ class _Logged:
             log_disconnect(log, scope)  # nobody to answer: one line, no traceback
             return
         except BaseException:
-            log.info("%s %s %d", scope["method"], _redacted(scope["path"]), status)
+            log.info("%s %s %d", scope["method"], redacted_path(scope["path"]), status)
             raise
-        log.info("%s %s %d", scope["method"], _redacted(scope["path"]), status)
+        log.info("%s %s %d", scope["method"], redacted_path(scope["path"]), status)
 
 
 _SECURITY_HEADERS = [

@@ -31,12 +31,14 @@ __all__ = [
     "MAX_DEPTH",
     "ClientDisconnect",
     "Refused",
+    "TOKEN_PATHS",
     "form_fields",
     "json_depth",
     "json_value",
     "log_disconnect",
     "read_body",
     "read_model",
+    "redacted_path",
 ]
 
 #: The deepest nesting of arrays and objects a JSON body may have.
@@ -153,6 +155,17 @@ def log_disconnect(log: logging.Logger, scope: Scope) -> None:
     log.warning("%s %s: the client went away mid-request", scope["method"], _path(scope))
 
 
+#: The paths whose last part is a reader's token: a log never shows it.
+TOKEN_PATHS = ("/unsubscribe/", "/preferences/", "/confirm/")
+
+
+def redacted_path(path: str) -> str:
+    """``path`` for a log: a reader's token cut out, at most 200 characters."""
+    for tokened in TOKEN_PATHS:
+        if path.startswith(tokened):
+            return tokened + "…"
+    return path[:200]
+
+
 def _path(scope: Scope) -> str:
-    path = str(scope.get("path", ""))
-    return "/unsubscribe/…" if path.startswith("/unsubscribe/") else path[:200]
+    return redacted_path(str(scope.get("path", "")))

@@ -248,3 +248,23 @@ def test_axe_core_finds_no_violations_on_the_preferences_page(
     server, _ = served
     open_at(browser, f"{server.base}/preferences/{TOKENS.token(KIM)}", 375, scheme)
     assert axe_violations(browser) == []
+
+
+@pytest.mark.parametrize("path", ["/unsubscribe/", "/preferences/", "/confirm/"])
+def test_a_readers_token_never_reaches_the_log(path: str) -> None:
+    from digest.web.body import redacted_path
+
+    token = TOKENS.token(KIM)
+    assert redacted_path(f"{path}{token}") == f"{path}…"
+
+
+def test_the_preferences_log_lines_cut_the_token(
+    served: tuple[Served, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _ = served
+    token = TOKENS.token(KIM)
+    with caplog.at_level("INFO", logger="digest.web"):
+        server.request(f"/preferences/{token}")
+        post(server, KIM, [("section", "opini"), ("timezone", "Asia/Jakarta")])
+    assert "GET /preferences/… 200" in caplog.text and "POST /preferences/… 200" in caplog.text
+    assert token not in caplog.text and KIM not in caplog.text
