@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from digest.cadence import Cadence
 from digest.readers import Consent, ReaderStore
@@ -268,3 +270,40 @@ def test_the_preferences_log_lines_cut_the_token(
         post(server, KIM, [("section", "opini"), ("timezone", "Asia/Jakarta")])
     assert "GET /preferences/… 200" in caplog.text and "POST /preferences/… 200" in caplog.text
     assert token not in caplog.text and KIM not in caplog.text
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.lists(
+        st.tuples(
+            st.sampled_from(["section", "pause", "timezone", "other"]),
+            st.text(st.characters(exclude_categories=["Cs"]), max_size=40),
+        ),
+        max_size=8,
+    )
+)
+def test_any_form_is_saved_or_a_400_naming_it_never_an_error(
+    tmp_path_factory: pytest.TempPathFactory, fields: list[tuple[str, str]]
+) -> None:
+    from starlette.testclient import TestClient
+
+    path = tmp_path_factory.mktemp("store") / "suppressions.sqlite3"
+    with ReaderStore(path) as store:
+        store.add(KIM, Consent(datetime.now(UTC), "form", "the sign-up form"))
+    app = make_app(WebSettings(suppressions=path, tokens=TOKENS, preferences=CHOICES))
+    with TestClient(app) as client:
+        answer = client.post(
+            f"/preferences/{TOKENS.token(KIM)}",
+            content=urlencode(fields).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert answer.status_code in (200, 400), answer.text
+    if answer.status_code == 400:
+        assert 'role="alert"' in answer.text
+    with ReaderStore(path) as store:
+        record = store.get(KIM)
+        assert record is not None and record.status in ("subscribed", "paused")
+        known = {name for name, _ in CHOICES.sections}
+        assert record.sections is None or set(record.sections) <= known
