@@ -29,9 +29,9 @@ from digest.errors import DigestError, describe_validation_error
 __all__ = [
     "BODY_DEADLINE",
     "MAX_DEPTH",
+    "TOKEN_PATHS",
     "ClientDisconnect",
     "Refused",
-    "TOKEN_PATHS",
     "form_fields",
     "json_depth",
     "json_value",

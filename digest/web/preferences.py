@@ -190,7 +190,9 @@ def _form(choices: Choices, record: ReaderRecord, token_path: str) -> str:
         )
     paused = record.status == "paused" and record.paused_until is not None
     now_label = escape(say(_RESUME if paused else _KEEP, catalog))
-    radios = [f'<label><input type="radio" name="pause" value="0" checked>{now_label}</label>']
+    # A paused reader's form sends no pause unless they choose one: saving keeps the pause.
+    checked = "" if paused else " checked"
+    radios = [f'<label><input type="radio" name="pause" value="0"{checked}>{now_label}</label>']
     for count in PAUSES:
         editions = escape(say(_PAUSE_FOR[count], catalog))
         radios.append(f'<label><input type="radio" name="pause" value="{count}">{editions}</label>')
@@ -203,7 +205,7 @@ def _form(choices: Choices, record: ReaderRecord, token_path: str) -> str:
     current = record.timezone or choices.zone.key
     options = "".join(
         f"<option{' selected' if zone == current else ''}>{escape(zone)}</option>"
-        for zone in sorted(available_timezones())
+        for zone in _zones(current)
     )
     rows.append(
         f"<fieldset><legend>{escape(say(_TIME_ZONE, catalog))}</legend>"
@@ -248,10 +250,13 @@ class PreferenceStore:
         address: str,
         choices: Choices,
         sections: Sequence[str] | None,
-        pause: int,
+        pause: int | None,
         timezone: str,
     ) -> ReaderRecord | None:
-        """Save a reader's choices (only what changed, each an event); their record after."""
+        """Save a reader's choices (only what changed, each an event); their record after.
+
+        ``pause`` is editions to pause for, 0 to resume, None to leave a pause as it is.
+        """
 
         def save() -> ReaderRecord | None:
             store = self._open()
@@ -270,12 +275,12 @@ class PreferenceStore:
                     timezone=timezone if moved else None,
                     source=SOURCE,
                 )
-            if pause:
+            if pause:  # None: as it is
                 today = datetime.now(choices.zone).date()
                 store.pause(
                     address, pause_until(choices.cadence, pause, today, choices.zone), SOURCE
                 )
-            elif record.paused_until is not None and record.status == "paused":
+            elif pause == 0 and record.paused_until is not None and record.status == "paused":
                 store.resume(address, SOURCE)
             return store.get(address)
 
@@ -289,9 +294,15 @@ class PreferenceStore:
             self.store = None
 
 
+def _zones(current: str) -> list[str]:
+    """The zones offered: the IANA places (``Region/City``) and UTC, and the reader's own."""
+    places = {zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc/")}
+    return sorted(places | {"UTC", current})
+
+
 def check_choice(
     choices: Choices, fields: Sequence[tuple[str, str]]
-) -> tuple[list[str] | None, int, str] | str:
+) -> tuple[list[str] | None, int | None, str] | str:
     """The form's sections, pause and time zone, or what is wrong with them (a sentence)."""
     catalog = choices.catalog
     known = {name for name, _ in choices.sections}
@@ -299,8 +310,8 @@ def check_choice(
     unknown = [s for s in sections if s not in known]
     if unknown:
         return say(_NO_SECTION, catalog, section=repr(unknown[0][:60]))
-    pauses = [value for key, value in fields if key == "pause"] or ["0"]
-    if pauses[-1] not in {"0", *map(str, PAUSES)}:
+    pauses = [value for key, value in fields if key == "pause"] or [""]
+    if pauses[-1] not in {"", "0", *map(str, PAUSES)}:
         offered = ", ".join(map(str, PAUSES))
         return say(_NO_PAUSE, catalog, pause=repr(pauses[-1][:20]), pauses=offered)
     zones = [value for key, value in fields if key == "timezone"]
@@ -309,7 +320,8 @@ def check_choice(
         check_timezone(zone)
     except ValueError:
         return say(_NO_ZONE, catalog, zone=repr(zone[:60]))
-    return (sections if choices.sections else None), int(pauses[-1]), zone
+    pause = int(pauses[-1]) if pauses[-1] else None  # none chosen: a pause stays as it is
+    return (sections if choices.sections else None), pause, zone
 
 
 def preferences_endpoint(

@@ -307,3 +307,26 @@ def test_any_form_is_saved_or_a_400_naming_it_never_an_error(
         assert record is not None and record.status in ("subscribed", "paused")
         known = {name for name, _ in CHOICES.sections}
         assert record.sections is None or set(record.sections) <= known
+
+
+def test_saving_sections_keeps_a_pause_unless_the_reader_resumes(
+    served: tuple[Served, Path],
+) -> None:
+    server, path = served
+    post(server, KIM, [("section", "opini"), ("pause", "4"), ("timezone", "Asia/Jakarta")])
+    _, page = server.request(f"/preferences/{TOKENS.token(KIM)}")
+    assert b'value="0" checked' not in page  # nothing is chosen for a paused reader
+    post(server, KIM, [("section", "banten"), ("timezone", "Asia/Jakarta")])  # as the form sends
+    with ReaderStore(path) as store:
+        record = store.get(KIM)
+        assert record is not None and record.status == "paused"
+        assert record.sections == ("banten",)
+    assert changes(path, KIM)[-1] == ("changed", "preferences page")
+
+
+def test_the_time_zones_offered_are_places() -> None:
+    from digest.web.preferences import _zones
+
+    zones = _zones("Asia/Jakarta")
+    assert "Europe/Amsterdam" in zones and "UTC" in zones
+    assert not {"localtime", "Factory", "EST"} & set(zones)
