@@ -184,10 +184,11 @@ def readers_import(
         return
     counts = ", ".join(f"{n} {name}" for name, n in sorted(summary.by_status.items()))
     verb = "would be" if dry_run else "were"
+    forgotten = f"; {summary.forgotten} forgotten, left out" if summary.forgotten else ""
     click.echo(
         f"{result.tool}: {summary.added} added, {summary.updated} updated, "
-        f"{summary.unchanged} unchanged, {summary.never_mailed} never mailed "
-        f"({counts}) {verb} imported"
+        f"{summary.unchanged} unchanged {verb} imported: {counts} "
+        f"({summary.never_mailed} never mailed){forgotten}"
     )
 
 

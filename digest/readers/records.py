@@ -97,4 +97,6 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     never_mailed: int = 0
+    #: Rows of addresses ``forget`` erased: nothing of them is stored again.
+    forgotten: int = 0
     by_status: dict[str, int] = field(default_factory=dict)

@@ -253,6 +253,9 @@ class ReaderStore(ReaderView):
     ) -> None:
         checked = checked_address(row.address)
         key = address_key(checked)
+        if self._forgotten(key):  # erased on request: an old export brings nothing of it back
+            summary.forgotten += 1
+            return
         before = self.db.execute("SELECT * FROM readers WHERE key = ?", (key,)).fetchone()
         old_status = self._status(key, None, now) if before is not None else None
         values = (

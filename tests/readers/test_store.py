@@ -259,7 +259,10 @@ def test_forget_then_add_stays_unsubscribed(tmp_path: Path, name: str, again: st
     if again == "add":
         readers.add(address.upper(), CONSENT)
     else:
-        readers.import_readers(rows((address, "subscribed")), "again.csv")
+        summary = readers.import_readers(rows((address, "subscribed")), "again.csv")
+        # An old export brings nothing of an erased reader back.
+        assert (summary.forgotten, summary.added) == (1, 0)
+        assert readers.get(address) is None and readers.reader_history(address) == []
     assert readers.status(address) == "unsubscribed"
     readers.close()
     for leftover in tmp_path.glob("f.sqlite3*"):
