@@ -262,11 +262,15 @@ class SignUps:
         name = " ".join(body.name.split())
         if len(name) > _MAX_NAME:
             return f"name: longer than {_MAX_NAME} characters ({len(name)})"
-        known = {section.name for section in self.settings.newsletter.layout.sections}
+        # Matched without case, as the articles' sections are; kept as the config names them.
+        known = {spec.name.lower(): spec.name for spec in self.settings.newsletter.layout.sections}
+        chosen = []
         for section in body.sections:
-            if section not in known:
-                return f"sections: {section[:60]!r} is not one of this newsletter's"
-        return address, name, tuple(dict.fromkeys(body.sections))
+            if section.strip().lower() not in known:
+                offered = ", ".join(known.values())
+                return f"sections: {section[:60]!r} is not one of this newsletter's ({offered})"
+            chosen.append(known[section.strip().lower()])
+        return address, name, tuple(dict.fromkeys(chosen))
 
     async def subscribe(self, request: Request) -> Response:
         """``POST /subscribe``: 202, the same bytes whatever becomes of the sign-up."""
