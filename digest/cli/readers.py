@@ -70,7 +70,7 @@ def _row(record: ReaderRecord) -> dict[str, Any]:
 
 @click.group()
 def readers() -> None:
-    """The reader store: readers, their status and consent (GDPR Art. 7, 15, 17).
+    """The reader store: readers, their status and consent (GDPR articles 7, 15 and 17).
 
     Example:
 
@@ -244,7 +244,7 @@ def readers_list(config_path: Path, status: str | None, as_json: bool) -> None:
 @click.argument("address")
 @_JSON
 def readers_show(config_path: Path, address: str, as_json: bool) -> None:
-    """Print everything held about one reader (GDPR Art. 15).
+    """Print everything held about one reader (GDPR article 15).
 
     Example:
 
@@ -291,7 +291,7 @@ def readers_remove(config_path: Path, address: str) -> None:
 @CONFIG
 @click.argument("address")
 def readers_forget(config_path: Path, address: str) -> None:
-    """Erase everything held about a reader (GDPR Art. 17), keeping a keyed hash if unsubscribed.
+    """Erase everything held about a reader (GDPR article 17), keeping a keyed hash if unsubscribed.
 
     The key is DIGEST_UNSUBSCRIBE_SECRET, as for unsubscribe links.
 
