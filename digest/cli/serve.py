@@ -41,15 +41,22 @@ def serve(config_path: Path, host: str | None, port: int | None, print_form: boo
             f"digest serve needs the web extra ({error.name} is missing): "
             "pip install 'newsletter-digest[web]'"
         ) from None
+    from digest.web.signup import signup_off
+
     config = load_config(config_path)
+    off = signup_off(config)
     if print_form:
         from digest.web.signup_form import signup_form
 
+        if off:  # the form would post to a /subscribe that answers 404
+            warn(f"sign-up is off in digest serve: {'; '.join(off)}")
         click.echo(signup_form(config.newsletter), nl=False)
         return
     settings = settings_for(config)
     if settings.tokens is None:
         warn("DIGEST_UNSUBSCRIBE_SECRET is not set: the unsubscribe pages answer 404")
+    if off:
+        warn(f"sign-up is off (/subscribe answers 404): {'; '.join(off)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     host = host or config.web.host
     port = port or config.web.port

@@ -55,6 +55,7 @@ __all__ = [
     "SignUpSettings",
     "SignUps",
     "confirmation_mail",
+    "signup_off",
 ]
 
 log = logging.getLogger("digest.web")
@@ -96,6 +97,18 @@ _STALE_TEXT = N_("You left after asking for this link. Sign up again to come bac
 _HELD = N_("You are not subscribed")
 # {name} is the newsletter's name.
 _HELD_TEXT = N_("This address asked to get nothing more from {name}. Write to us to come back.")
+
+
+def signup_off(config: BuildConfig, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Why ``digest serve`` takes no sign-ups for ``config`` (nothing: it takes them)."""
+    missing = []
+    if ConfirmTokens.from_environment(list_id(config.newsletter), environ) is None:
+        missing.append("DIGEST_UNSUBSCRIBE_SECRET is not set")
+    if signup_origin(config.newsletter) is None:
+        missing.append("[newsletter.contact] unsubscribe_url is not an https link")
+    if config.delivery is None:
+        missing.append("no [delivery] table to send the confirmation mail")
+    return missing
 
 
 def _say(message: Message, catalog: str, **values: str) -> str:

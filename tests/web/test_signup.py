@@ -496,3 +496,18 @@ def _wait_for(browser: Any, heading: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"no {heading!r} heading: {browser.page_source[:500]}")
+
+
+def test_serve_form_says_when_sign_up_is_off_and_why(tmp_path: Path) -> None:
+    config = config_for(tmp_path, 9, None)
+    on = run_digest("serve", "--config", config, "--form", env=ENV)
+    assert on.returncode == 0 and on.stderr == ""
+    off = run_digest("serve", "--config", config, "--form", env={"DIGEST_UNSUBSCRIBE_SECRET": ""})
+    assert off.returncode == 0 and "<form" in off.stdout
+    assert off.stderr == (
+        "digest: warning: sign-up is off in digest serve: DIGEST_UNSUBSCRIBE_SECRET is not set\n"
+    )
+    example = run_digest(
+        "serve", "--config", EXAMPLES / "tangerangnews" / "newsletter.toml", "--form", env=ENV
+    )
+    assert "no [delivery] table to send the confirmation mail" in example.stderr
