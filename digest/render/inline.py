@@ -32,8 +32,15 @@ def _refuse_fetch(url: str) -> None:
     return None
 
 
+# An at-keyword that could be @import: "@" then "i" or "I", or an escape (``@\69mport``).
+# Without one a stylesheet holds no @import, and the slow parse is skipped.
+_MAYBE_IMPORT = re.compile(r"@(?:[iI]|\\)")
+
+
 def _imports(css: str) -> bool:
     """Whether a stylesheet holds an ``@import`` rule (parsed without following it)."""
+    if not _MAYBE_IMPORT.search(css):
+        return False
     sheet = cssutils.CSSParser(fetcher=_refuse_fetch, validate=False).parseString(css)
     return any(rule.type == rule.IMPORT_RULE for rule in sheet)
 
