@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from digest.readers.confirm import ConfirmTokens, SignUp
-from digest.readers.imports import ImportResult, iter_import, read_import
+import typing as _typing
+
 from digest.readers.records import (
     CONSENT_METHODS,
     NEVER_MAILED,
@@ -21,10 +21,51 @@ from digest.readers.records import (
     Consent,
     ConsentMethod,
     ImportedReader,
+    ImportSummary,
+    ReaderRecord,
     Status,
 )
-from digest.readers.signup import confirm_sign_up, mail_due
-from digest.readers.store import ImportSummary, ReaderRecord, ReaderStore
+
+if _typing.TYPE_CHECKING:
+    from digest.readers.confirm import ConfirmTokens as ConfirmTokens
+    from digest.readers.confirm import SignUp as SignUp
+    from digest.readers.imports import ImportResult as ImportResult
+    from digest.readers.imports import iter_import as iter_import
+    from digest.readers.imports import read_import as read_import
+    from digest.readers.signup import confirm_sign_up as confirm_sign_up
+    from digest.readers.signup import mail_due as mail_due
+    from digest.readers.store import ReaderStore as ReaderStore
+
+# Imported when first used (PEP 562): the records are light, the rest is loaded by the
+# command or page that needs it, so ``digest --help`` does not pay for the import reader.
+_LAZY = {
+    "ConfirmTokens": "confirm",
+    "SignUp": "confirm",
+    "ImportResult": "imports",
+    "iter_import": "imports",
+    "read_import": "imports",
+    "confirm_sign_up": "signup",
+    "mail_due": "signup",
+    "ReaderStore": "store",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import a public name from its module when it is first used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'digest.readers' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names, with the module's own."""
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "CONSENT_METHODS",
