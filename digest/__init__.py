@@ -26,6 +26,8 @@ feeds and suppression, core). The module paths of 0.2 (``digest.config``,
 
 import typing as _typing
 
+from digest.lazy import lazy_names as _lazy_names
+
 if _typing.TYPE_CHECKING:
     from digest.check import check_html as check_html
     from digest.delivery.mailing import Mailing as Mailing
@@ -90,16 +92,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """Import a public name from its module when it is first used."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'digest' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -38,6 +38,7 @@ LAYERS: list[set[str]] = [
         "pixels",
         "plan",
         "environment",
+        "lazy",
     },
     {"render", "feeds", "suppression"},
     # The reader store: who may be mailed, built on the suppression list's events.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import typing as _typing
 
+from digest.lazy import lazy_names as _lazy_names
 from digest.readers.records import (
     CONSENT_METHODS,
     NEVER_MAILED,
@@ -50,16 +51,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """Import a public name from its module when it is first used."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'digest.readers' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:
