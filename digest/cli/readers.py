@@ -35,17 +35,9 @@ _EXPORT_FIELDS = (
 
 
 def _store(config_path: Path) -> ReaderStore:
-    from digest.readers import ReaderStore
-    from digest.schedule.config import suppression_path
-    from digest.suppression.tokens import SECRET_VARIABLE
+    from digest.schedule.config import reader_store
 
-    config = load_config(config_path)
-    secret = os.environ.get(SECRET_VARIABLE)
-    return ReaderStore(
-        suppression_path(config),
-        soft_bounce_limit=config.suppression.soft_bounce_limit,
-        secret=secret.encode("utf-8") if secret else None,
-    )
+    return reader_store(load_config(config_path))
 
 
 def _count(number: int) -> str:
