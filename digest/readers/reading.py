@@ -19,12 +19,9 @@ from digest.files import StrPath
 from digest.readers.records import STATUSES, Consent, ReaderRecord, Status
 from digest.settings import Reader
 from digest.suppression.events import Event
-from digest.suppression.store import SuppressionList
+from digest.suppression.store import SuppressionList, keys_among
 
 __all__ = ["ReaderView"]
-
-# Addresses per query (SQLite allows 32,766 parameters).
-_CHUNK = 500
 
 _NEVER: dict[str, Status] = {
     "unsubscribed": "unsubscribed",
@@ -157,28 +154,27 @@ class ReaderView(SuppressionList):
         forgotten = self.secret is not None and bool(
             self.db.execute("SELECT EXISTS (SELECT 1 FROM forgotten)").fetchone()[0]
         )
-        for start in range(0, len(rest), _CHUNK):
-            part = rest[start : start + _CHUNK]
-            marks = ",".join("?" * len(part))
-            # Paused (``_iso`` writes UTC in one form, so the text orders as the time) or
-            # never consented: only those rows come back.
-            found.update(
-                row[0]
-                for row in self.db.execute(
-                    f"SELECT key FROM readers r WHERE key IN ({marks}) AND (paused_until > ?"
-                    " OR NOT EXISTS (SELECT 1 FROM consents c WHERE c.key = r.key))",
-                    [*part, iso(now)],
-                )
+        # Paused (``iso`` writes UTC in one form, so the text orders as the time) or never
+        # consented: only those rows come back.
+        found.update(
+            keys_among(
+                self.db,
+                "SELECT key FROM readers r WHERE key IN ({marks}) AND (paused_until > ?"
+                " OR NOT EXISTS (SELECT 1 FROM consents c WHERE c.key = r.key))",
+                rest,
+                iso(now),
             )
-            if forgotten and self.secret is not None:
-                hashes = {self._hash(key, self.secret): key for key in part}
-                found.update(
-                    hashes[row[0]]
-                    for row in self.db.execute(
-                        f"SELECT hash FROM forgotten WHERE hash IN ({marks})", list(hashes)
-                    )
-                )
+        )
+        if forgotten and self.secret is not None:
+            hashes = {self._hash(key, self.secret): key for key in rest}
+            query = "SELECT hash FROM forgotten WHERE hash IN ({marks})"
+            found.update(hashes[kept] for kept in keys_among(self.db, query, list(hashes)))
         return found
+
+    def known(self, addresses: Sequence[str]) -> set[str]:
+        """Which of ``addresses`` (``address_key`` forms) the store holds as readers."""
+        query = "SELECT key FROM readers WHERE key IN ({marks})"
+        return set(keys_among(self.db, query, addresses))
 
     def get(self, address: str) -> ReaderRecord | None:  # type: ignore[override]
         """The reader at ``address``, or None."""

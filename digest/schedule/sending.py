@@ -234,9 +234,14 @@ def _readers(
         addresses = read_recipients_file(source, zones)
         if not config.readers.require_consent:
             return addresses, []
+        keys = {address: address_key(address) for address in addresses}
         with reader_store(config) as store:
-            allowed = [a for a in addresses if store.status(a) == "subscribed"]
-        return allowed, [a for a in addresses if a not in set(allowed)]
+            held = store.known(list(keys.values()))
+            held -= store.suppressed(list(held))  # pending, paused, never to be mailed
+        return (
+            [a for a in addresses if keys[a] in held],
+            [a for a in addresses if keys[a] not in held],
+        )
     with reader_store(config) as store:
         readers = list(store.subscribed())
     if not readers:

@@ -49,7 +49,7 @@ from digest.suppression.events import (
     standing,
 )
 
-__all__ = ["FORMAT", "Suppression", "SuppressionList"]
+__all__ = ["FORMAT", "Suppression", "SuppressionList", "keys_among"]
 
 
 #: The file's format (``PRAGMA user_version``). 0: events kept as they came, the list changed
@@ -84,6 +84,20 @@ def _moment(when: datetime) -> int:
 
 def _text(moment: int) -> str:
     return (_EPOCH + timedelta(microseconds=moment)).isoformat(timespec="seconds")
+
+
+def keys_among(
+    db: sqlite3.Connection, query: str, keys: Sequence[str], *after: object
+) -> Iterator[str]:
+    """The first column of ``query`` over ``keys``, a chunk of them a query.
+
+    ``query`` has ``{marks}`` where a chunk's placeholders go (``key IN ({marks})``), then
+    those of ``after``, the same for every chunk.
+    """
+    for start in range(0, len(keys), _CHUNK):
+        part = keys[start : start + _CHUNK]
+        for row in db.execute(query.format(marks=",".join("?" * len(part))), [*part, *after]):
+            yield row[0]
 
 
 class SuppressionList(Database):
@@ -324,17 +338,11 @@ class SuppressionList(Database):
 
     def suppressed(self, addresses: Sequence[str]) -> set[str]:
         """Which of ``addresses`` (``address_key`` forms) are suppressed: a query a chunk."""
-        found: set[str] = set()
-        for start in range(0, len(addresses), _CHUNK):
-            part = addresses[start : start + _CHUNK]
-            marks = ",".join("?" * len(part))
-            found.update(
-                row[0]
-                for row in self.db.execute(
-                    f"SELECT address FROM suppressions WHERE address IN ({marks})", part
-                )
+        return set(
+            keys_among(
+                self.db, "SELECT address FROM suppressions WHERE address IN ({marks})", addresses
             )
-        return found
+        )
 
     def __iter__(self) -> Iterator[Suppression]:
         """Every suppressed address, oldest first."""
