@@ -11,7 +11,7 @@ The page is in the newsletter's language (``Choices.catalog``), its errors too.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import escape
 from pathlib import Path
@@ -37,6 +37,7 @@ __all__ = [
     "PreferenceStore",
     "check_choice",
     "pause_until",
+    "place_zones",
     "preferences_endpoint",
     "preferences_page",
 ]
@@ -106,6 +107,13 @@ input:focus-visible, select:focus-visible { outline: 3px solid #f9ab00; outline-
 """
 
 
+def place_zones() -> frozenset[str]:
+    """The IANA time zones of places (``Region/City``): not ``Etc/…``, aliases or ``Factory``."""
+    return frozenset(
+        zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc/")
+    )
+
+
 @dataclass(frozen=True)
 class Choices:
     """What the page offers: the newsletter's name, its sections, its cadence and zone."""
@@ -117,6 +125,8 @@ class Choices:
     zone: ZoneInfo
     #: The catalog the page's words come from (the newsletter's language; English without one).
     catalog: str = "en"
+    #: The time zones offered, read once (the tz database is scanned on disk for them).
+    zones: frozenset[str] = field(default_factory=place_zones, compare=False, repr=False)
 
     @classmethod
     def of(cls, newsletter: Newsletter) -> Choices:
@@ -205,7 +215,7 @@ def _form(choices: Choices, record: ReaderRecord, token_path: str) -> str:
     current = record.timezone or choices.zone.key
     options = "".join(
         f"<option{' selected' if zone == current else ''}>{escape(zone)}</option>"
-        for zone in _zones(current)
+        for zone in _zones(choices.zones, current)
     )
     rows.append(
         f"<fieldset><legend>{escape(say(_TIME_ZONE, catalog))}</legend>"
@@ -294,9 +304,8 @@ class PreferenceStore:
             self.store = None
 
 
-def _zones(current: str) -> list[str]:
-    """The zones offered: the IANA places (``Region/City``) and UTC, and the reader's own."""
-    places = {zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc/")}
+def _zones(places: frozenset[str], current: str) -> list[str]:
+    """The zones offered: the places and UTC, and the reader's own."""
     return sorted(places | {"UTC", current})
 
 
