@@ -35,6 +35,7 @@ from starlette.routing import Route
 from digest.addresses import address_key, email_address
 from digest.delivery.providers import make_sender
 from digest.delivery.senders import Outgoing, Sender
+from digest.delivery.settings import DeliverySettings
 from digest.labels import N_, Message, translate
 from digest.mail.confirmation import confirmation_catalog, confirmation_mail
 from digest.mail.message import list_id
@@ -99,16 +100,26 @@ _HELD = N_("You are not subscribed")
 _HELD_TEXT = N_("This address asked to get nothing more from {name}. Write to us to come back.")
 
 
+def _needs(
+    config: BuildConfig, environ: Mapping[str, str] | None
+) -> tuple[ConfirmTokens | None, str | None, DeliverySettings | None]:
+    """What sign-up needs of ``config``: the links' tokens, their origin, the delivery."""
+    tokens = ConfirmTokens.from_environment(list_id(config.newsletter), environ)
+    return tokens, signup_origin(config.newsletter), config.delivery
+
+
 def signup_off(config: BuildConfig, environ: Mapping[str, str] | None = None) -> list[str]:
     """Why ``digest serve`` takes no sign-ups for ``config`` (nothing: it takes them)."""
-    missing = []
-    if ConfirmTokens.from_environment(list_id(config.newsletter), environ) is None:
-        missing.append("DIGEST_UNSUBSCRIBE_SECRET is not set")
-    if signup_origin(config.newsletter) is None:
-        missing.append("[newsletter.contact] unsubscribe_url is not an https link")
-    if config.delivery is None:
-        missing.append("no [delivery] table to send the confirmation mail")
-    return missing
+    tokens, origin, delivery = _needs(config, environ)
+    return [
+        why
+        for need, why in (
+            (tokens, "DIGEST_UNSUBSCRIBE_SECRET is not set"),
+            (origin, "[newsletter.contact] unsubscribe_url is not an https link"),
+            (delivery, "no [delivery] table to send the confirmation mail"),
+        )
+        if need is None
+    ]
 
 
 def _say(message: Message, catalog: str, **values: str) -> str:
@@ -140,14 +151,11 @@ class SignUpSettings:
         cls, config: BuildConfig, environ: Mapping[str, str] | None = None
     ) -> SignUpSettings | None:
         """Sign-up for ``config``; None without an https unsubscribe URL, a secret or delivery."""
-        newsletter = config.newsletter
-        tokens = ConfirmTokens.from_environment(list_id(newsletter), environ)
-        origin = signup_origin(newsletter)
-        delivery = config.delivery
-        if tokens is None or origin is None or delivery is None:
+        tokens, origin, delivery = _needs(config, environ)
+        if tokens is None or origin is None or delivery is None:  # signup_off says which
             return None
         return cls(
-            newsletter=newsletter,
+            newsletter=config.newsletter,
             tokens=tokens,
             origin=origin,
             sender=lambda: make_sender(delivery),
