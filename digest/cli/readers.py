@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from digest.cli.common import CONFIG, load_config
-from digest.errors import InputError
+from digest.errors import ConfigError, InputError
 from digest.files import spreadsheet_csv
 from digest.readers.records import STATUSES
 
@@ -292,14 +292,15 @@ def readers_forget(config_path: Path, address: str) -> None:
     \b
         digest readers forget --config newsletter.toml reader@example.org
     """
-    from digest.suppression.tokens import SECRET_VARIABLE
+    from digest.suppression.tokens import SECRET_VARIABLE, signing_key
 
-    secret = os.environ.get(SECRET_VARIABLE, "")
-    if len(secret.strip()) < 16:
+    try:
+        key = signing_key(os.environ.get(SECRET_VARIABLE, ""))
+    except ConfigError:
         raise InputError(
             f"{SECRET_VARIABLE}: set it (16 characters or more) to forget a reader: "
             "the keyed hash that keeps them unsubscribed is made with it"
-        )
+        ) from None
     with _store(config_path) as store:
-        forgotten = store.forget(address, secret.encode("utf-8"))
+        forgotten = store.forget(address, key)
     click.echo(f"{address}: {'forgotten' if forgotten else 'nothing was held'}")

@@ -215,3 +215,18 @@ def test_import_shows_a_progress_bar_to_a_person_and_none_to_cron(config: Path) 
     from_cron = subprocess.run([*command, str(export)], capture_output=True, check=False)
     assert from_cron.returncode == 0 and from_cron.stderr == b""
     assert b"3 unchanged" in from_cron.stdout
+
+
+@pytest.mark.parametrize("secret", ["", "short", " " * 20])
+def test_forget_needs_the_secret_its_hash_is_keyed_with(config: Path, secret: str) -> None:
+    run_digest("readers", "add", "--config", config, "kim@example.org")
+    refused = run_digest(
+        "readers", "forget", "--config", config, "kim@example.org",
+        env={"DIGEST_UNSUBSCRIBE_SECRET": secret},
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "digest: error: DIGEST_UNSUBSCRIBE_SECRET: set it (16 characters or more) to forget a "
+        "reader: the keyed hash that keeps them unsubscribed is made with it\n"
+    )
+    assert "kim@example.org\tsubscribed" in run_digest("readers", "list", "--config", config).stdout
