@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from digest import DigestError, Newsletter, Renderer, build_digest, email_bytes
@@ -205,6 +205,7 @@ FEED_HTML = st.lists(
 
 @QUICK
 @given(html=FEED_HTML, limit=st.integers(min_value=1, max_value=500))
+@example(html="<!0><A>0", limit=1)  # a comment left last by the cut (found in CI)
 def test_feed_html_is_cleaned_cut_and_sanitised_without_error(html: str, limit: int) -> None:
     import lxml.html
 

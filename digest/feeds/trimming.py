@@ -186,6 +186,9 @@ def _tidy_cut_end(root: lxml.html.HtmlElement) -> None:
     alone = False
     while len(root):
         last = root[-1]
+        if not isinstance(last.tag, str):  # a comment or processing instruction: no words
+            last.drop_tree()
+            continue
         words = last.text_content().strip()
         if last.find(".//img") is not None or (last.tag == "br" and (last.tail or "").strip()):
             break
