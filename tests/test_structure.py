@@ -49,6 +49,9 @@ LAYERS: list[set[str]] = [
     {"mail"},
     {"delivery"},
     {"schedule"},
+    # What an edition did (from the ledger, the events, the history), and the hand-off of an
+    # edition to a list manager: both read the schedule's config and history.
+    {"report", "publish"},
     # The faces.
     {"cli", "preview", "web", "__main__", ""},
 ]
