@@ -75,6 +75,11 @@ class Event:
     detail: str = ""
     #: The provider's id of the message it is about (an open or a click names it).
     message_id: str = ""
+    #: The edition it is about (``digest.edition.edition_key``), when the source can tell;
+    #: else "" and a report ties it to an edition through the send ledger (``message_id``).
+    edition: str = ""
+    #: The link a click followed, as the message had it ("" for other events).
+    url: str = ""
 
 
 def standing(history: Iterable[Event], soft_bounce_limit: int) -> Event | None:

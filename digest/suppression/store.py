@@ -123,15 +123,25 @@ class SuppressionList(Database):
                 "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, address TEXT NOT NULL,"
                 " reason TEXT NOT NULL, source TEXT NOT NULL, at TEXT NOT NULL,"
                 " detail TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',"
-                " moment INTEGER NOT NULL DEFAULT 0, arrival INTEGER NOT NULL DEFAULT 0)"
+                " moment INTEGER NOT NULL DEFAULT 0, arrival INTEGER NOT NULL DEFAULT 0,"
+                " edition TEXT NOT NULL DEFAULT '', url TEXT NOT NULL DEFAULT '')"
             )
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(events)")}
             if "message" not in columns:  # a list of 0.3's first form: opens and clicks since
                 self.db.execute("ALTER TABLE events ADD COLUMN message TEXT NOT NULL DEFAULT ''")
+            for column in ("edition", "url"):  # reports since: an event's edition, a click's link
+                if column not in columns:
+                    self.db.execute(
+                        f"ALTER TABLE events ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"
+                    )
             self._upgrade()
             self.db.execute(
                 "CREATE INDEX IF NOT EXISTS events_by_message ON events (message)"
                 " WHERE message != ''"
+            )
+            self.db.execute(
+                "CREATE INDEX IF NOT EXISTS events_by_edition ON events (edition)"
+                " WHERE edition != ''"
             )
         except (sqlite3.Error, OSError) as error:
             self.db.close()
@@ -250,8 +260,8 @@ class SuppressionList(Database):
         when = min(_utc(event.at), now) if event.at is not None else now
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO events (id, address, reason, source, at, detail, message,"
-            " moment, arrival) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(arrival),"
-            " 0) + 1 FROM events))",
+            " moment, arrival, edition, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT"
+            " coalesce(max(arrival), 0) + 1 FROM events), ?, ?)",
             (
                 event.id,
                 key,
@@ -261,6 +271,8 @@ class SuppressionList(Database):
                 event.detail,
                 event.message_id,
                 _moment(when),
+                event.edition,
+                event.url,
             ),
         )
         if cursor.rowcount == 0:

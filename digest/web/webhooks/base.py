@@ -19,7 +19,19 @@ from digest.suppression.events import Event
 from digest.web.body import Refused, json_value
 from digest.web.settings import WebSettings
 
-__all__ = ["Refused", "Webhook", "json_object", "parse_time", "reader_address", "shaped"]
+__all__ = [
+    "MAX_URL",
+    "Refused",
+    "Webhook",
+    "clicked_link",
+    "json_object",
+    "parse_time",
+    "reader_address",
+    "shaped",
+]
+
+#: The longest clicked link kept; a longer one is kept as "" (its click still counts).
+MAX_URL = 4096
 
 Shape = TypeVar("Shape", bound=BaseModel)
 
@@ -81,3 +93,17 @@ def reader_address(value: object) -> str | None:
         return email_address(address)
     except ValueError:
         return None
+
+
+def clicked_link(value: object) -> str:
+    """The link a click event names, as the message had it; "" when it is none or too long.
+
+    It is kept to count clicks per link (a report matches it to the edition's links), never
+    followed or shown as a link: any text of at most ``MAX_URL`` characters on one line.
+    """
+    if not isinstance(value, str):
+        return ""
+    link = value.strip()
+    if not link or len(link) > MAX_URL or any(c in link for c in "\r\n\0"):
+        return ""
+    return link

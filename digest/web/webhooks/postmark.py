@@ -27,7 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from digest.suppression.events import Engagement, Event, Reason
 from digest.web.settings import WebSettings
-from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address, shaped
+from digest.web.webhooks.base import (
+    Refused,
+    clicked_link,
+    json_object,
+    parse_time,
+    reader_address,
+    shaped,
+)
 
 __all__ = ["PostmarkWebhook"]
 
@@ -80,6 +87,7 @@ class _Record(BaseModel):
     SuppressionReason: StrictStr | None = None
     Details: StrictStr | None = None
     Description: StrictStr | None = None
+    OriginalLink: StrictStr | None = None
 
 
 def _digest(record: dict[str, Any]) -> str:
@@ -117,12 +125,12 @@ class PostmarkWebhook:
             return []
         fields = shaped(_Record, record)
         reason: Reason | Engagement | None
-        message_id = ""
+        # Every record names its message: a report ties it to its edition through the ledger.
+        message_id = fields.MessageID or ""
         key: str | int | None
         if kind in ("Open", "Click"):
             reason = "opened" if kind == "Open" else "clicked"
             address, at = fields.Recipient, fields.ReceivedAt
-            message_id = fields.MessageID or ""
             key = f"{message_id}:{at}" if message_id and at else None
         elif kind == "Bounce":
             reason = _BOUNCES.get(str(fields.Type))
@@ -147,4 +155,6 @@ class PostmarkWebhook:
             raise Refused(400, f"a {kind} record without a valid address or ID")
         detail = " ".join((fields.Details or fields.Description or "").split())
         event_id = f"postmark:{kind}:{key}"
-        return [Event(checked, reason, self.name, event_id, parse_time(at), detail, message_id)]
+        url = clicked_link(fields.OriginalLink) if kind == "Click" else ""
+        at_time = parse_time(at)
+        return [Event(checked, reason, self.name, event_id, at_time, detail, message_id, url=url)]

@@ -23,7 +23,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 from digest.suppression.events import Engagement, Event, Reason
 from digest.web.settings import WebSettings
-from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address, shaped
+from digest.web.webhooks.base import (
+    Refused,
+    clicked_link,
+    json_object,
+    parse_time,
+    reader_address,
+    shaped,
+)
 
 __all__ = ["ResendWebhook", "svix_verify"]
 
@@ -52,6 +59,14 @@ def _listed(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
 
+class _Click(BaseModel):
+    """``data.click`` of ``email.clicked``: the link followed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    link: StrictStr | None = None
+
+
 class _EmailData(BaseModel):
     """``data`` of an ``email.*`` event: its recipients and the email's id."""
 
@@ -60,6 +75,7 @@ class _EmailData(BaseModel):
     to: Annotated[list[StrictStr], BeforeValidator(_listed), Field(min_length=1)]
     email_id: StrictStr | None = None
     bounce: _Bounce | None = None
+    click: _Click | None = None
 
 
 def svix_verify(
@@ -128,8 +144,18 @@ class ResendWebhook:
             raise Refused(400, f"a {kind} event without a valid address")
         at = parse_time(payload.created_at)
         email_id = data.email_id or ""
+        url = clicked_link(data.click.link) if data.click and kind == "email.clicked" else ""
         return [
-            Event(a, reason, self.name, f"resend:{message_id}:{a.lower()}", at, detail, email_id)
+            Event(
+                a,
+                reason,
+                self.name,
+                f"resend:{message_id}:{a.lower()}",
+                at,
+                detail,
+                email_id,
+                url=url,
+            )
             for a in addresses
             if a is not None
         ]

@@ -31,7 +31,14 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from digest.suppression.events import Engagement, Event, Reason
 from digest.web.body import MAX_DEPTH, json_depth, json_value
 from digest.web.settings import WebSettings
-from digest.web.webhooks.base import Refused, json_object, parse_time, reader_address, shaped
+from digest.web.webhooks.base import (
+    Refused,
+    clicked_link,
+    json_object,
+    parse_time,
+    reader_address,
+    shaped,
+)
 
 __all__ = ["SesWebhook", "sns_string_to_sign", "sns_url_ok"]
 
@@ -102,9 +109,10 @@ class _Complaint(_Shape):
 
 
 class _Engaged(_Shape):
-    """``open`` or ``click`` of an Open or Click event."""
+    """``open`` or ``click`` of an Open or Click event (a click's ``link`` too)."""
 
     timestamp: StrictStr | None = None
+    link: StrictStr | None = None
 
 
 class _Mail(_Shape):
@@ -223,12 +231,15 @@ def _ses_events(ses: _Ses, fallback_id: str) -> list[Event]:
         raise Refused(400, f"Message.{field}: Field required (a {kind} notification)")
     else:
         return []
+    # The message's id ties a bounce or complaint to its edition through the ledger.
+    message_id = (ses.mail.messageId or "") if ses.mail is not None else ""
     for recipient in recipients:
         address = reader_address(recipient.emailAddress)
         if address is None:
             continue
         detail = " ".join((recipient.diagnosticCode or "").split())
-        events.append(Event(address, reason, "ses", f"ses:{key}:{address.lower()}", at, detail))
+        event_id = f"ses:{key}:{address.lower()}"
+        events.append(Event(address, reason, "ses", event_id, at, detail, message_id))
     return events
 
 
@@ -241,12 +252,13 @@ def _engagement(ses: _Ses, kind: str, fallback_id: str) -> list[Event]:
     message_id = ses.mail.messageId or ""
     at = parse_time(engaged.timestamp)
     reason: Engagement = "opened" if kind == "Open" else "clicked"
+    url = clicked_link(engaged.link) if kind == "Click" else ""
     events = []
     for written in ses.mail.destination:
         address = reader_address(written)
         if address is not None:
             key = f"ses:{fallback_id}:{address.lower()}"
-            events.append(Event(address, reason, "ses", key, at, "", message_id))
+            events.append(Event(address, reason, "ses", key, at, "", message_id, url=url))
     return events
 
 
