@@ -15,7 +15,8 @@ can catch ``DigestError`` and show its message to a person::
     ├── RenderError         MJML compilation or CSS inlining failed
     ├── CheckError          the email fails its checks (no unsubscribe link, no alt, too big)
     │   └── PlaceholderLinkError  a send whose unsubscribe link is a placeholder (example.org)
-    └── SendError           a sender cannot work: a refused login or API key, no credentials
+    ├── SendError           a sender cannot work: a refused login or API key, no credentials
+    └── PublishError        a list manager refused a campaign, or its answer was lost (exit 9)
 
 Messages name the field, the position and an excerpt of the value, so the line a
 command prints is enough to find the problem.
@@ -40,6 +41,7 @@ __all__ = [
     "NothingNewError",
     "PlaceholderLinkError",
     "PlanError",
+    "PublishError",
     "RenderError",
     "SendError",
     "SourceError",
@@ -119,6 +121,12 @@ class SendError(DigestError):
     """A sender cannot work: a refused login or API key, missing credentials or SDK."""
 
     exit_code = 7
+
+
+class PublishError(DigestError):
+    """A list manager (Mailchimp, listmonk...) refused a campaign, its key, or lost the answer."""
+
+    exit_code = 9
 
 
 class FetchError(OSError):

@@ -1,0 +1,1 @@
+"""Publishing: an edition handed to a list manager (Mailchimp, listmonk...) as a campaign."""

@@ -1,0 +1,282 @@
+"""The shared base of the list managers (Mailchimp, listmonk...): HTTP, retries, errors.
+
+A list manager is a subclass of ``Publisher`` that says how it is called (``name``, ``tool``),
+which merge language its editions are written in (``language``, from ``digest.publish.merge``),
+how it authenticates (``auth_headers``), what its error bodies say (``error_text``) and the six
+calls a campaign needs: ``create``, ``update``, ``status``, ``find`` (by the marker, after a lost
+answer), ``test_send`` and ``schedule``, each a few ``request`` calls. This base does the
+connection, the retries and the rules of what a lost answer means (``Publisher.request``).
+``docs/adding-a-list-manager.md`` walks through one.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlencode, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from digest.delivery.http import Answer
+from digest.delivery.senders import retry_delays
+from digest.environment import secret_variable
+from digest.errors import ConfigError, PublishError
+
+if TYPE_CHECKING:
+    from digest.publish.merge import MergeLanguage
+
+__all__ = [
+    "Campaign",
+    "CampaignStatus",
+    "Content",
+    "LostAnswer",
+    "Publisher",
+    "ToolSettings",
+]
+
+
+#: A campaign's state in any tool: a draft may be changed; the others are left as they are.
+CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "other"]
+
+
+class ToolSettings(BaseModel):
+    """What every ``[publish.<tool>]`` table may say: where the API is, and how to retry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The API's base URL (each tool has its own default; a test or a self-hosted server sets it).
+    base_url: str | None = Field(default=None, max_length=300, pattern=r"^https?://[^\s]+$")
+    #: The name the campaign comes from (the newsletter's sender name by default).
+    from_name: str | None = Field(default=None, max_length=100)
+    #: Where replies go (the newsletter's reply-to, else its sender, by default).
+    reply_to: str | None = Field(default=None, max_length=254)
+    #: Leave the campaign as a draft for an editor to send (``schedule``: at the edition's
+    #: send time; ``--schedule`` overrides both).
+    mode: Literal["draft", "schedule"] = "draft"
+    #: Tries after the first when the tool answers 429, or could not be reached at all.
+    retries: int = Field(default=3, ge=0, le=10)
+    #: The first wait before a retry, in seconds (doubling after each).
+    backoff: float = Field(default=1.0, ge=0, le=60)
+
+
+@dataclass(frozen=True)
+class Content:
+    """An edition as a list manager takes it: its parts written in the tool's merge tags."""
+
+    #: The subject line (merge-like text in it escaped).
+    subject: str
+    #: The inbox preview line.
+    preheader: str
+    html: str
+    text: str
+    #: The campaign's own name in the tool, which carries ``marker``.
+    title: str
+    #: What finds the campaign again after a lost answer: the edition key, in the title.
+    marker: str
+    from_name: str
+    reply_to: str
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A campaign in a list manager: its id, its state and where an editor opens it."""
+
+    id: str
+    status: CampaignStatus
+    #: The campaign's page in the tool (for an editor), when the tool gives one.
+    url: str | None = None
+
+    @property
+    def editable(self) -> bool:
+        """Whether it is still a draft: changed by a rerun, never once scheduled or sent."""
+        return self.status == "draft"
+
+
+class LostAnswer(PublishError):
+    """A request that may have been taken, whose answer never came (find it by its marker)."""
+
+
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+
+
+class Publisher:
+    """A list manager's API: a campaign created, updated, found, tested and scheduled."""
+
+    #: The tool's name as people write it (``Mailchimp``): the start of every error.
+    name: ClassVar[str] = "List manager"
+    #: The tool's name in ``--to`` and ``[publish.<tool>]`` (``mailchimp``).
+    tool: ClassVar[str] = ""
+    #: The environment variables that hold the keys (never a config key; never echoed).
+    key_variables: ClassVar[tuple[str, ...]] = ()
+    #: The API's base URL when the settings give none (None: the tool has to be told).
+    default_base_url: ClassVar[str | None] = None
+
+    def __init__(self, settings: ToolSettings, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.keys = {name: self.key(name, environ) for name in self.key_variables}
+        base = settings.base_url or self.base_url()
+        self.base = urlsplit(base)
+        if self.base.scheme not in ("http", "https") or not self.base.hostname:
+            raise ConfigError(f"publish.{self.tool}.base_url: not an http(s) URL (got {base!r})")
+        self.prefix = self.base.path.rstrip("/")
+
+    # What a subclass says -------------------------------------------------------------
+
+    @property
+    def language(self) -> MergeLanguage:
+        """The merge tags the tool fills per reader (``digest.publish.merge``)."""
+        raise NotImplementedError
+
+    def base_url(self) -> str:
+        """The API's base URL when the settings give none (Mailchimp reads it off the key)."""
+        if self.default_base_url is None:
+            raise ConfigError(f"publish.{self.tool}.base_url: needed (the tool's API address)")
+        return self.default_base_url
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate every request."""
+        raise NotImplementedError
+
+    def error_text(self, answer: Answer) -> str:
+        """The tool's own message in an error answer (its JSON, else the body's start)."""
+        data = answer.json()
+        if isinstance(data, dict):
+            for key in ("detail", "message", "error", "title"):
+                if isinstance(data.get(key), str) and data[key]:
+                    return str(data[key])
+        return answer.body[:300].decode("utf-8", "replace").strip()
+
+    def create(self, content: Content, audience: Mapping[str, Any]) -> Campaign:
+        """Create a draft campaign with ``content`` for the audience (list, segment...)."""
+        raise NotImplementedError
+
+    def update(self, campaign: Campaign, content: Content) -> Campaign:
+        """Replace a draft's subject and content with ``content``."""
+        raise NotImplementedError
+
+    def status(self, campaign_id: str) -> Campaign | None:
+        """The campaign as the tool has it now; None when the tool has no such campaign."""
+        raise NotImplementedError
+
+    def find(self, marker: str) -> Campaign | None:
+        """The campaign whose title carries ``marker`` (after an answer was lost), if any."""
+        raise NotImplementedError
+
+    def test_send(self, campaign: Campaign, addresses: list[str]) -> None:
+        """Send the campaign to ``addresses`` as a test (the tool fills its tags for them)."""
+        raise NotImplementedError
+
+    def schedule(self, campaign: Campaign, at: datetime) -> Campaign:
+        """Schedule the campaign to go out at ``at`` (aware); the campaign as scheduled."""
+        raise NotImplementedError
+
+    # What the base does -----------------------------------------------------------------
+
+    def key(self, variable: str, environ: Mapping[str, str] | None = None) -> str:
+        """The secret in the environment variable ``variable``; a ``PublishError`` if unset."""
+        value = secret_variable(variable, environ)
+        if not value:
+            raise PublishError(f"{self.name}: set the environment variable {variable}")
+        return value
+
+    def fail(self, message: str, error: type[PublishError] = PublishError) -> PublishError:
+        """An error of one line that starts with the tool's name and never holds a key."""
+        for secret in self.keys.values():
+            if len(secret) >= 4:
+                message = message.replace(secret, "***")
+        line = " ".join(f"{self.name}: {message}".split())
+        return error(line)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        query: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        """One API call; its JSON answer (None for an empty body), or a ``PublishError``.
+
+        Retried only while no earlier try may have been taken by the tool:
+
+        - no connection, or one lost before the whole request was written: retried;
+        - 429: not taken, retried after ``Retry-After`` (at most 60 s) or the backoff;
+        - 5xx, or a connection lost after the request was written: a GET or PUT is retried
+          (doing it twice does no harm); a POST may have been taken, so it is not, and
+          ``LostAnswer`` says to look for it by its marker;
+        - 401/403: the key was refused; another 4xx: the tool's own message.
+        """
+        url = self.prefix + path + (f"?{urlencode(query)}" if query else "")
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {**self.auth_headers(), "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        delays = retry_delays(self.settings.retries, self.settings.backoff)
+        repeatable = method in _IDEMPOTENT
+        for delay in [*delays, None]:
+            try:
+                answer = self._send(method, url, data, headers)
+            except _Unwritten as error:
+                reason = f"cannot reach {self.base.hostname}: {error}"
+            else:
+                if answer is None:
+                    reason = f"{method} {path}: the connection was lost after the request was sent"
+                    if not repeatable:
+                        raise self.fail(reason + " (it may have been taken)", LostAnswer)
+                elif 200 <= answer.status < 300:
+                    return answer.json()
+                elif answer.status in (401, 403):
+                    raise self.fail(
+                        f"the API key was refused ({answer.status}): {self.error_text(answer)}"
+                    )
+                elif answer.status >= 500:
+                    reason = f"{method} {path}: {answer.status} {self.error_text(answer)}"
+                    if not repeatable:
+                        raise self.fail(reason + " (it may have been taken)", LostAnswer)
+                elif answer.status != 429:
+                    raise self.fail(f"{method} {path}: {answer.status} {self.error_text(answer)}")
+                else:
+                    reason = f"{method} {path}: 429 {self.error_text(answer)}"
+                    after = answer.retry_after
+                    if after and after.strip().isdigit() and delay is not None:
+                        delay = max(delay, min(float(after), 60.0))
+            if delay is None:
+                raise self.fail(reason + f" (after {len(delays) + 1} tries)")
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self, method: str, url: str, data: bytes | None, headers: dict[str, str]
+    ) -> Answer | None:
+        """One request on a fresh connection: its answer, or None when lost after writing it."""
+        host, port = self.base.hostname or "", self.base.port
+        connection: http.client.HTTPConnection
+        if self.base.scheme == "https":
+            connection = http.client.HTTPSConnection(host, port, timeout=60)
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=60)
+        written = False
+        try:
+            connection.putrequest(method, url)
+            for name, value in {**headers, "Content-Length": str(len(data or b""))}.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            if data:
+                connection.send(data)
+            written = True
+            response = connection.getresponse()
+            return Answer(response.status, response.read(), response.getheader("Retry-After"))
+        except (OSError, http.client.HTTPException) as error:
+            if written:
+                return None
+            raise _Unwritten(str(error) or type(error).__name__) from error
+        finally:
+            connection.close()
+
+
+class _Unwritten(Exception):
+    """A request that failed before its last byte was written: the tool never read it."""
