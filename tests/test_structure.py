@@ -39,6 +39,7 @@ LAYERS: list[set[str]] = [
         "plan",
         "environment",
         "lazy",
+        "link_map",
     },
     {"render", "feeds", "suppression"},
     # The reader store: who may be mailed, built on the suppression list's events.

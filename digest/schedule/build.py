@@ -29,7 +29,7 @@ from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.commit import Journal
 from digest.schedule.config import BuildConfig
-from digest.schedule.history import History
+from digest.schedule.history import History, record_built
 from digest.select import Fate, edition_window, explain_edition, published_in, window_stories
 from digest.urls import canonical_url
 
@@ -229,10 +229,8 @@ def run_build(
             files = {out_dir: edition_files(config, digest, recipients or config.to)}
             if config.archive is not None:
                 files[config.archive] = archive_files(config, digest, history)
-            edition = digest.edition
             written = journal.commit(
-                files,
-                record=None if history is None else lambda: history.record(edition, digest.subject),
+                files, record=None if history is None else lambda: record_built(history, digest)
             )
     except DigestError as error:
         error.warnings = (*gathered.warnings, *error.warnings)

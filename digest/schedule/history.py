@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from digest.edition import Edition, edition_key
 from digest.errors import ConfigError, InputError, excerpt
 from digest.files import Database, transaction
+from digest.link_map import EditionLink, LinkKind, link_map
 from digest.plan import Plan, read_plan
 from digest.urls import canonical_url
 
 if TYPE_CHECKING:
+    from digest.pipeline import Digest
     from digest.schedule.config import BuildConfig
 
 __all__ = [
@@ -30,7 +33,9 @@ __all__ = [
     "History",
     "PastEdition",
     "content_hashes",
+    "links_of",
     "past_editions",
+    "record_built",
 ]
 
 
@@ -53,6 +58,19 @@ CREATE TABLE IF NOT EXISTS featured (
     PRIMARY KEY (edition, position)
 );
 CREATE INDEX IF NOT EXISTS featured_by_url ON featured (canonical_url);
+CREATE TABLE IF NOT EXISTS links (
+    edition INTEGER NOT NULL REFERENCES editions(number) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    story TEXT NOT NULL,
+    title TEXT NOT NULL,
+    section TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    PRIMARY KEY (edition, position)
+);
+CREATE INDEX IF NOT EXISTS links_by_key ON links (key);
 CREATE TABLE IF NOT EXISTS plans (
     date TEXT PRIMARY KEY,
     plan TEXT NOT NULL,
@@ -74,7 +92,7 @@ SCHEMA_VERSION = 2
 
 
 #: The tables digest keeps in a history file (the build journal lives there too).
-_OWN_TABLES = frozenset({"editions", "featured", "journal", "plans", "approvals"})
+_OWN_TABLES = frozenset({"editions", "featured", "links", "journal", "plans", "approvals"})
 
 
 _EDITION_COLUMNS = frozenset({"number", "date", "subject", "lead_url", "quote_text"})
@@ -260,6 +278,49 @@ class History(Database):
             ],
         )
 
+    def record_links(self, edition: Edition, key: str, links: Sequence[EditionLink]) -> None:
+        """Record the links of ``edition`` (``link_map``) inside the caller's transaction.
+
+        Call it after ``record``: a rebuild's links replace the old ones with its row.
+        ``key`` is the edition's ``edition_key``, what the ledger and the events know it by.
+        """
+        if edition.number is None:
+            raise ValueError("an edition needs its number to be recorded")
+        self.db.execute("DELETE FROM links WHERE edition = ?", (edition.number,))
+        self.db.executemany(
+            "INSERT INTO links (edition, key, position, url, kind, story, title, section, slot)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    edition.number,
+                    key,
+                    link.index,
+                    link.url,
+                    link.kind,
+                    link.story,
+                    link.title,
+                    link.section,
+                    link.slot,
+                )
+                for link in links
+            ],
+        )
+
+    def links_of(self, key: str) -> tuple[EditionLink, ...]:
+        """The links of the edition known as ``key`` (``edition_key``), in document order.
+
+        Empty for an edition built before links were recorded, or never built.
+        """
+        rows = self.db.execute(
+            "SELECT position, url, kind, story, title, section, slot FROM links WHERE key = ?"
+            " ORDER BY position",
+            (key,),
+        )
+        return tuple(
+            EditionLink(index, url, cast("LinkKind", kind), story, title, section, slot)
+            for index, url, kind, story, title, section, slot in rows
+        )
+
     def plan(self, on: date) -> Plan:
         """The editor's plan for the edition dated ``on`` (an empty one if none was saved)."""
         row = self.db.execute("SELECT plan FROM plans WHERE date = ?", (on.isoformat(),)).fetchone()
@@ -326,3 +387,17 @@ def past_editions(config: BuildConfig) -> list[PastEdition]:
             decision = ledger.decision(key)
             past.append(PastEdition(record, decision.describe() if decision else ""))
     return past
+
+
+def links_of(config: BuildConfig, key: str) -> tuple[EditionLink, ...]:
+    """The links the history recorded for the edition ``key`` (``edition_key``) of ``config``."""
+    if not isinstance(config.history, Path) or not config.history.exists():
+        return ()
+    with History(config.history) as history:
+        return history.links_of(key)
+
+
+def record_built(history: History, digest: Digest) -> None:
+    """Record a built edition and its links (``link_map``) inside the caller's transaction."""
+    history.record(digest.edition, digest.subject)
+    history.record_links(digest.edition, digest.edition_key, link_map(digest.edition, digest.html))
