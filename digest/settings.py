@@ -44,13 +44,17 @@ __all__ = [
     "Layout",
     "Link",
     "Links",
+    "ListmonkSettings",
     "Logo",
+    "MailchimpSettings",
     "Newsletter",
+    "PublishSettings",
     "Reader",
     "Schedule",
     "SectionSpec",
     "Sender",
     "Theme",
+    "ToolSettings",
     "Tracking",
     "nested_settings",
 ]
@@ -412,3 +416,50 @@ class Newsletter(FrozenModel):
             "url_schemes": frozenset(self.links.url_schemes),
             "base_url": self.links.link_base_url,
         }
+
+
+class ToolSettings(FrozenModel):
+    """What every ``[publish.<tool>]`` table may say: where the API is, the sender, retries."""
+
+    #: The tool's API address (each tool has its own default; a self-hosted server sets it).
+    base_url: WebUrl | None = None
+    #: The name the campaign comes from (the newsletter's sender name by default).
+    from_name: OneLine | None = None
+    #: Where replies go (the newsletter's reply-to, else its sender, by default).
+    reply_to: EmailAddress | None = None
+    #: ``draft``: leave the campaign for an editor to send; ``schedule``: schedule it for the
+    #: edition's send time (``digest publish --schedule`` picks another time).
+    mode: Literal["draft", "schedule"] = "draft"
+    #: Tries after the first when the tool answers 429 or cannot be reached at all.
+    retries: int = Field(default=3, ge=0, le=10)
+    #: The first wait before a retry, in seconds (doubling after each).
+    backoff: float = Field(default=1.0, ge=0, le=60)
+
+
+class MailchimpSettings(ToolSettings):
+    """``[publish.mailchimp]``: the audience a campaign goes to (key: ``MAILCHIMP_API_KEY``)."""
+
+    #: The audience (list) id, from Audience → Settings → Audience name and defaults.
+    list_id: ShortName
+    #: A saved segment or tag of the audience to send to, by its id (the whole audience without).
+    segment_id: int | None = Field(default=None, ge=1)
+
+
+class ListmonkSettings(ToolSettings):
+    """``[publish.listmonk]``: the lists a campaign goes to (``LISTMONK_USER``, ``_TOKEN``)."""
+
+    #: The ids of the lists to send to.
+    lists: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=100)
+    #: The From address (listmonk's default from its settings when left out).
+    from_email: EmailAddress | None = None
+
+
+class PublishSettings(FrozenModel):
+    """``[publish]``: the list managers ``digest publish --to TOOL`` hands an edition to."""
+
+    #: Mailchimp (``[publish.mailchimp]``).
+    mailchimp: MailchimpSettings | None = None
+    #: listmonk (``[publish.listmonk]``).
+    listmonk: ListmonkSettings | None = None
+    #: The tool the desk's "Create campaign" button publishes to (the only one set by default).
+    desk: str | None = Field(default=None, max_length=30)

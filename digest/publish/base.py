@@ -20,12 +20,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from digest.delivery.http import Answer
 from digest.delivery.senders import retry_delays
 from digest.environment import secret_variable
 from digest.errors import ConfigError, PublishError
+from digest.settings import ToolSettings
 
 if TYPE_CHECKING:
     from digest.publish.merge import MergeLanguage
@@ -35,6 +34,7 @@ __all__ = [
     "CampaignStatus",
     "Content",
     "LostAnswer",
+    "NotFound",
     "Publisher",
     "ToolSettings",
 ]
@@ -42,26 +42,6 @@ __all__ = [
 
 #: A campaign's state in any tool: a draft may be changed; the others are left as they are.
 CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "other"]
-
-
-class ToolSettings(BaseModel):
-    """What every ``[publish.<tool>]`` table may say: where the API is, and how to retry."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: The API's base URL (each tool has its own default; a test or a self-hosted server sets it).
-    base_url: str | None = Field(default=None, max_length=300, pattern=r"^https?://[^\s]+$")
-    #: The name the campaign comes from (the newsletter's sender name by default).
-    from_name: str | None = Field(default=None, max_length=100)
-    #: Where replies go (the newsletter's reply-to, else its sender, by default).
-    reply_to: str | None = Field(default=None, max_length=254)
-    #: Leave the campaign as a draft for an editor to send (``schedule``: at the edition's
-    #: send time; ``--schedule`` overrides both).
-    mode: Literal["draft", "schedule"] = "draft"
-    #: Tries after the first when the tool answers 429, or could not be reached at all.
-    retries: int = Field(default=3, ge=0, le=10)
-    #: The first wait before a retry, in seconds (doubling after each).
-    backoff: float = Field(default=1.0, ge=0, le=60)
 
 
 @dataclass(frozen=True)
@@ -99,6 +79,10 @@ class Campaign:
 
 class LostAnswer(PublishError):
     """A request that may have been taken, whose answer never came (find it by its marker)."""
+
+
+class NotFound(PublishError):
+    """The tool has no such thing (404): a campaign deleted in the tool, say."""
 
 
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
@@ -151,8 +135,8 @@ class Publisher:
                     return str(data[key])
         return answer.body[:300].decode("utf-8", "replace").strip()
 
-    def create(self, content: Content, audience: Mapping[str, Any]) -> Campaign:
-        """Create a draft campaign with ``content`` for the audience (list, segment...)."""
+    def create(self, content: Content) -> Campaign:
+        """Create a draft campaign of ``content`` for the settings' audience (list, segment)."""
         raise NotImplementedError
 
     def update(self, campaign: Campaign, content: Content) -> Campaign:
@@ -198,6 +182,7 @@ class Publisher:
         path: str,
         body: object = None,
         query: Mapping[str, str | int] | None = None,
+        repeatable: bool | None = None,
     ) -> Any:
         """One API call; its JSON answer (None for an empty body), or a ``PublishError``.
 
@@ -209,6 +194,9 @@ class Publisher:
           (doing it twice does no harm); a POST may have been taken, so it is not, and
           ``LostAnswer`` says to look for it by its marker;
         - 401/403: the key was refused; another 4xx: the tool's own message.
+
+        ``repeatable`` says whether doing the request twice does no harm (by default: GET,
+        PUT and DELETE do, POST does not; a PATCH that sets fields may say so).
         """
         url = self.prefix + path + (f"?{urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -216,7 +204,8 @@ class Publisher:
         if data is not None:
             headers["Content-Type"] = "application/json"
         delays = retry_delays(self.settings.retries, self.settings.backoff)
-        repeatable = method in _IDEMPOTENT
+        if repeatable is None:
+            repeatable = method in _IDEMPOTENT
         for delay in [*delays, None]:
             try:
                 answer = self._send(method, url, data, headers)
@@ -238,7 +227,10 @@ class Publisher:
                     if not repeatable:
                         raise self.fail(reason + " (it may have been taken)", LostAnswer)
                 elif answer.status != 429:
-                    raise self.fail(f"{method} {path}: {answer.status} {self.error_text(answer)}")
+                    kind = NotFound if answer.status == 404 else PublishError
+                    raise self.fail(
+                        f"{method} {path}: {answer.status} {self.error_text(answer)}", kind
+                    )
                 else:
                     reason = f"{method} {path}: 429 {self.error_text(answer)}"
                     after = answer.retry_after
