@@ -60,6 +60,8 @@ LABEL_MESSAGES: Mapping[str, Message] = {
     # {name} is the newsletter's name.
     "why": N_("You are receiving this email because you subscribed to {name}."),
     "unsubscribe": N_("Unsubscribe"),
+    # The footer's link to the reader's preferences page (sections, pause, time zone).
+    "preferences": N_("Choose what you get"),
     # Starts the inbox preview that lists the other stories.
     "also": N_("Also"),
     "view_online": N_("View this edition in your browser"),

@@ -243,6 +243,20 @@ class Contact(FrozenModel):
     unsubscribe_url: HttpsUrl | None = None
     #: An address that unsubscribes whoever writes to it, added to List-Unsubscribe.
     unsubscribe_mailto: EmailAddress | None = None
+    #: Each reader's preferences page, with ``{token}`` where their token goes (``digest
+    #: serve``'s ``https://HOST/preferences/{token}``), linked in the footer beside unsubscribe.
+    preferences_url: HttpsUrl | None = None
+
+    @field_validator("preferences_url")
+    @classmethod
+    def _preferences_token(cls, value: str | None) -> str | None:
+        """A preferences page is each reader's own: its link names their ``{token}``."""
+        if value is not None and value.count("{token}") != 1:
+            raise ValueError(
+                f"needs {{token}} once, where each reader's token goes (got {value!r}); "
+                "digest serve's page is https://HOST/preferences/{token}"
+            )
+        return value
 
 
 class Schedule(FrozenModel):

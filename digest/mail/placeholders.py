@@ -61,7 +61,10 @@ class Tokens(dict[str, Any]):
     def __init__(self, nonce: str, present: frozenset[str], fields: tuple[str, ...]) -> None:
         self.nonce, self.present = nonce, present
         super().__init__(
-            {key: self.token(key) for key in ("name", "address", "unsubscribe_url")},
+            {
+                key: self.token(key)
+                for key in ("name", "address", "unsubscribe_url", "preferences_url")
+            },
             fields=FieldTokens(self, fields),
         )
 
@@ -87,11 +90,12 @@ class FieldTokens(dict[str, str]):
 
 
 def reader_values(reader: Reader, links: UnsubscribeLinks) -> dict[str, str]:
-    """What fills a reader's placeholders, by key: name, address, unsubscribe link, fields."""
+    """What fills a reader's placeholders: name, address, unsubscribe and preferences links, fields."""
     values = {
         "name": reader.name or "",
         "address": reader.address,
         "unsubscribe_url": links.url_for(reader) or "",
+        "preferences_url": links.preferences_for(reader) or "",
     }
     values.update({f"fields.{key}": value for key, value in reader.fields.items()})
     return values

@@ -113,6 +113,13 @@ class UnsubscribeLinks:
             return self.base
         return _link(self.base, reader.unsubscribe_token, self._place)
 
+    def preferences_for(self, reader: Reader) -> str | None:
+        """The reader's preferences page: the newsletter's with their token (None without one)."""
+        page = self.newsletter.contact.preferences_url
+        if page is None or reader.unsubscribe_token is None:
+            return None
+        return page.replace("{token}", reader.unsubscribe_token)
+
     def uris_for(self, reader: Reader, url: str | None) -> list[str]:
         """The reader's List-Unsubscribe URIs (``url``: their link); a token goes in a cut URI."""
         token = reader.unsubscribe_token

@@ -168,6 +168,7 @@ def _brand_context(newsletter: Newsletter, base: str | None) -> dict[str, Any]:
         "sender": newsletter.sender.model_dump(),
         "postal_address": [line for line in newsletter.contact.postal_address.split("\n") if line],
         "unsubscribe_url": newsletter.contact.unsubscribe_url or "",
+        "preferences_url": newsletter.contact.preferences_url or "",
         "social": [link.model_dump() for link in newsletter.brand.social],
     }
 

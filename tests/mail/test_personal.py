@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import quopri
+from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor
 from email import message_from_bytes, policy
 from typing import Any
@@ -18,6 +19,7 @@ from digest.mail.mime import quoted_printable
 from digest.mail.placeholders import reader_values
 from digest.mail.unsubscribe import UnsubscribeLinks, unsubscribe_url_for
 from digest.models import Reader
+from digest.suppression import UnsubscribeTokens
 
 from ..helpers import build_example, changed
 
@@ -439,3 +441,27 @@ def test_plain_rows_make_the_same_copies_as_readers_and_bad_rows_name_themselves
         assert [m.data for m in mailing.messages(rows, executor=pool, chunk=2)] == expected
     with pytest.raises(InputError, match=r"reader 2: address"):
         list(reader_messages(mailing.digest, [rows[0], {"address": "not an address"}]))
+
+
+def test_token_links_in_the_path_make_copies_with_the_plan_and_a_preferences_link() -> None:
+    """``…/u/{token}`` and ``…/p/{token}``: each copy carries the reader's own token in both."""
+    digest = build_example("riverside")
+    newsletter = changed(
+        digest.newsletter,
+        unsubscribe_url="https://x.example/u/{token}",
+        preferences_url="https://x.example/p/{token}",
+    )
+    copies = Copies(replace(digest, newsletter=newsletter), tokens=UnsubscribeTokens("s" * 16, "l"))
+    reader = Reader(address="ann@example.org", sections=("town",))
+    token = UnsubscribeTokens("s" * 16, "l").token(reader.address)
+    fast = parsed(copies.message_bytes(reader))
+    slow = copies.message(reader)
+    for kind in ("plain", "html"):
+        assert fast.get_body((kind,)).get_content() == slow.get_body((kind,)).get_content()
+    html = fast.get_body(("html",)).get_content()
+    assert f'href="https://x.example/u/{token}"' in html
+    assert f'href="https://x.example/p/{token}"' in html
+    assert f"https://x.example/p/{token}" in fast.get_body(("plain",)).get_content()
+    signed = copies.signed(reader)
+    variant = copies._variant(signed, reader_values(signed, copies.links))
+    assert variant.plan is not None  # the fast path holds
