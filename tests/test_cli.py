@@ -34,6 +34,7 @@ def test_build_writes_html_text_and_eml(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == [
+        "edition-2025-09-16.digest.json",
         "edition-2025-09-16.eml",
         "edition-2025-09-16.html",
         "edition-2025-09-16.preview.html",

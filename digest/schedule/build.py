@@ -30,6 +30,7 @@ from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.commit import Journal
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History, record_built
+from digest.schedule.record import RECORD_SUFFIX, record_bytes
 from digest.select import Fate, edition_window, explain_edition, published_in, window_stories
 from digest.urls import canonical_url
 
@@ -377,10 +378,12 @@ def edition_message(config: BuildConfig, digest: Digest, recipients: Sequence[st
 def edition_files(
     config: BuildConfig, digest: Digest, recipients: Sequence[str]
 ) -> dict[str, bytes]:
-    """The edition's files for the output folder: HTML, text, .eml and (with assets) a preview.
+    """The edition's files for the output folder: HTML, text, .eml, its record, a preview.
 
     With ``[delivery.subject_test]``, the ``.eml`` has subject A as its ``Subject`` and the
     other variants in ``X-Digest-Subject-B`` … (``digest.mail.variants``), for ``digest send``.
+    The record (``.digest.json``, ``digest.schedule.record``) is what ``digest send`` makes
+    each reader's own copy from. A preview is written with local assets.
     """
     stem = f"edition-{digest.edition.date.isoformat()}"
     eml = edition_message(config, digest, recipients)
@@ -388,6 +391,7 @@ def edition_files(
         f"{stem}.html": digest.html.encode(),
         f"{stem}.txt": digest.text.encode(),
         f"{stem}.eml": eml,
+        f"{stem}{RECORD_SUFFIX}": record_bytes(digest, eml),
     }
     if config.assets is not None:
         # The same edition with its pictures taken from the local assets folder.

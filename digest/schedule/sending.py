@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
@@ -29,6 +29,7 @@ from digest.delivery.eml import (
 )
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport
+from digest.delivery.mailing import Mailing
 from digest.delivery.pace import Pace
 from digest.delivery.proofs import proof
 from digest.delivery.providers import make_sender
@@ -38,14 +39,19 @@ from digest.errors import (
     DigestError,
     InputError,
     PlaceholderLinkError,
+    RenderError,
     UsageError,
     excerpt,
 )
+from digest.mail.copies import Copies
 from digest.mail.message import list_id
 from digest.mail.variants import subject_variants
+from digest.models import Reader
+from digest.pipeline import Digest
 from digest.schedule.approval import check_approval
 from digest.schedule.config import BuildConfig, ledger_path, load_config, reader_store
-from digest.suppression import UnsubscribeTokens
+from digest.schedule.record import read_record, record_path
+from digest.suppression import SECRET_VARIABLE, UnsubscribeTokens
 
 __all__ = [
     "SendOutcome",
@@ -168,15 +174,27 @@ def send_edition(
         check_report_path(request.report)
     zones: dict[str, str] = {}
     unconsented: list[str] = []
+    readers: list[Reader] | None = None
     if request.proof:
         addresses = read_recipients(request.to, "--to", header=False)
     else:
-        addresses, unconsented = _readers(config, request, zones)
+        addresses, unconsented, readers = _readers(config, request, zones)
     raw = read_eml(eml) if isinstance(eml, Path) else eml
     name = eml.name if isinstance(eml, Path) else "the edition"
     outcome = SendOutcome(name, len(addresses), proof=request.proof, dry_run=request.dry_run)
     if unconsented:
         outcome.warnings.append(_unconsented_warning(unconsented))
+    copies: tuple[Digest, list[Reader]] | None = None
+    if readers is not None and isinstance(eml, Path) and any(map(_personal, readers)):
+        made, why = read_record(config, eml, raw)
+        if made is not None:
+            copies = made, readers
+        else:
+            outcome.warnings.append(
+                f"{why or f'{record_path(eml).name} is missing'}: every reader gets the .eml as "
+                "it is (their sections and names left out); build the edition again to "
+                "personalise"
+            )
     try:
         outcome.warnings += _placeholder_warnings(config, raw, name, request)
         if request.proof:
@@ -212,6 +230,7 @@ def send_edition(
             due=when,
             pace=None if request.dry_run else pace,
             test=None if test is None else test.test(),
+            copies=copies,
         )
     except DigestError as error:
         error.warnings = (*error.warnings, *outcome.warnings)
@@ -221,19 +240,19 @@ def send_edition(
 
 def _readers(
     config: BuildConfig, request: SendRequest, zones: dict[str, str]
-) -> tuple[list[str], list[str]]:
-    """Who a send to the list is for, and who ``[readers] require_consent`` left out.
+) -> tuple[list[str], list[str], list[Reader] | None]:
+    """Who a send to the list is for, who ``[readers] require_consent`` left out, the readers.
 
     A recipients file (``--recipients``, ``recipients = ...``) names them; without one, the
-    reader store's subscribed readers, each with their time zone. With ``require_consent``,
-    an address of a file that the store does not hold as subscribed (with its consent record)
-    is left out and named.
+    reader store's subscribed readers, each with their time zone (and returned whole, with
+    their name, fields and sections). With ``require_consent``, an address of a file that the
+    store does not hold as subscribed (with its consent record) is left out and named.
     """
     source = request.recipients or config.recipients
     if source is not None:
         addresses = read_recipients_file(source, zones)
         if not config.readers.require_consent:
-            return addresses, []
+            return addresses, [], None
         keys = {address: address_key(address) for address in addresses}
         with reader_store(config) as store:
             held = store.known(list(keys.values()))
@@ -241,6 +260,7 @@ def _readers(
         return (
             [a for a in addresses if keys[a] in held],
             [a for a in addresses if keys[a] not in held],
+            None,
         )
     with reader_store(config) as store:
         readers = list(store.subscribed())
@@ -252,7 +272,12 @@ def _readers(
     for reader in readers:
         if reader.timezone is not None:
             zones[address_key(reader.address)] = reader.timezone
-    return [reader.address for reader in readers], []
+    return [reader.address for reader in readers], [], readers
+
+
+def _personal(reader: Reader) -> bool:
+    """Whether a reader's copy may differ from the ``.eml``: their sections, name or fields."""
+    return reader.sections is not None or bool(reader.name) or bool(reader.fields)
 
 
 def _unconsented_warning(addresses: list[str]) -> str:
@@ -294,6 +319,36 @@ def _placeholder_warnings(
     return [f"the unsubscribe link {link} is a placeholder; going ahead ({why}): not for readers"]
 
 
+def _mailing(
+    config: BuildConfig,
+    digest: Digest,
+    readers: list[Reader],
+    tokens: UnsubscribeTokens | None,
+    outcome: SendOutcome,
+) -> Mailing | None:
+    """Each reader's own copy of ``digest``; None (with a warning) when the templates cannot.
+
+    Templates that show no reader's value (``{{ reader.unsubscribe_url }}``) make one copy
+    for everyone: the ``.eml`` is sent then, as it is.
+    """
+    contact = config.newsletter.contact
+    if tokens is None and "{token}" in (contact.unsubscribe_url or "") + (
+        contact.preferences_url or ""
+    ):
+        raise ConfigError(
+            "the unsubscribe link has a {token} for each reader's own token: set "
+            f"{SECRET_VARIABLE} to the newsletter's unsubscribe secret"
+        )
+    test = config.delivery.subject_test if config.delivery is not None else None
+    copies = Copies(digest, subjects=test.subjects if test else (), tokens=tokens)
+    try:
+        copies.render(next(r for r in readers if _personal(r)))
+    except RenderError as error:
+        outcome.warnings.append(f"{error}: every reader gets the .eml as it is")
+        return None
+    return Mailing(copies)
+
+
 def _proofs(raw: bytes) -> dict[str, bytes]:
     """The proofs of ``raw``: ``[Proof]``, or an A/B test's every subject, ``[Proof B]`` and all."""
     variants = subject_variants(raw)
@@ -314,11 +369,14 @@ def _send(
     due: Callable[[str], datetime] | None = None,
     pace: Pace | None = None,
     test: SubjectTest | None = None,
+    copies: tuple[Digest, list[Reader]] | None = None,
 ) -> None:
     """Send each of ``messages`` (one, or an A/B test's proofs) through the config's sender.
 
     A proof goes to whoever is named, suppressed or not, and is never recorded; a send to
-    the list is recorded in the ``ledger`` and leaves out the suppressed.
+    the list is recorded in the ``ledger`` and leaves out the suppressed. With ``copies``
+    (the edition's digest and the store's readers), each reader gets their own copy, made
+    as ``Mailing`` makes it, instead of the ``.eml``.
     """
     assert config.delivery is not None
     tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
@@ -341,8 +399,13 @@ def _send(
             test=test,
             events=suppressions,
         )
+        mailing = None if copies is None else _mailing(config, *copies, tokens, outcome)
         for label, raw in messages.items():
-            outcome.reports[label] = send_eml(raw, addresses, sender, recorded, options)
+            if mailing is not None and copies is not None:
+                mine = replace(options, due=due is not None)
+                outcome.reports[label] = mailing.deliver(copies[1], sender, recorded, mine)
+            else:
+                outcome.reports[label] = send_eml(raw, addresses, sender, recorded, options)
         if recorded is not None and request.report is not None:
             try:
                 outcome.report_written = recorded.write_report(
