@@ -181,7 +181,7 @@ class Publisher:
         method: str,
         path: str,
         body: object = None,
-        query: Mapping[str, str | int] | None = None,
+        query: Mapping[str, Any] | None = None,
         repeatable: bool | None = None,
     ) -> Any:
         """One API call; its JSON answer (None for an empty body), or a ``PublishError``.

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Approval",
+    "CampaignRecord",
     "EditionRecord",
     "History",
     "PastEdition",
@@ -84,6 +85,15 @@ CREATE TABLE IF NOT EXISTS approvals (
     html TEXT NOT NULL,
     text TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS campaigns (
+    edition TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    id TEXT NOT NULL,
+    url TEXT,
+    status TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (edition, tool)
+);
 """
 
 
@@ -92,7 +102,9 @@ SCHEMA_VERSION = 2
 
 
 #: The tables digest keeps in a history file (the build journal lives there too).
-_OWN_TABLES = frozenset({"editions", "featured", "links", "journal", "plans", "approvals"})
+_OWN_TABLES = frozenset(
+    {"editions", "featured", "links", "journal", "plans", "approvals", "campaigns"}
+)
 
 
 _EDITION_COLUMNS = frozenset({"number", "date", "subject", "lead_url", "quote_text"})
@@ -123,6 +135,24 @@ class Approval:
         """The parts that differ from what was approved ("the subject", "the HTML part")."""
         names = ("the subject", "the HTML part", "the text part")
         return [name for name, a, b in zip(names, self.hashes, hashes, strict=True) if a != b]
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    """Where an edition went: its campaign in a list manager (``digest publish``)."""
+
+    #: The edition's ``edition_key``.
+    edition: str
+    #: The list manager (``mailchimp``, ``listmonk``...).
+    tool: str
+    #: The campaign's id in the tool; "" while a run is creating it (a claim).
+    id: str
+    #: The campaign's page in the tool, for an editor.
+    url: str | None
+    #: draft, scheduled, sending, sent, other; ``creating`` for a claim.
+    status: str
+    #: When it was last written (UTC, ISO 8601).
+    at: str
 
 
 def content_hashes(subject: str, html: str, text: str) -> tuple[str, str, str]:
@@ -346,6 +376,63 @@ class History(Database):
             )
         return approval
 
+    def campaign(self, edition: str, tool: str) -> CampaignRecord | None:
+        """The campaign the edition ``edition`` (its key) has in ``tool``, or its claim."""
+        row = self.db.execute(
+            "SELECT edition, tool, id, url, status, at FROM campaigns"
+            " WHERE edition = ? AND tool = ?",
+            (edition, tool),
+        ).fetchone()
+        return None if row is None else CampaignRecord(*row)
+
+    def campaigns(self, edition: str | None = None) -> list[CampaignRecord]:
+        """Every campaign recorded (of one edition, when given), oldest first."""
+        rows = self.db.execute(
+            "SELECT edition, tool, id, url, status, at FROM campaigns"
+            " WHERE ? IS NULL OR edition = ? ORDER BY at, tool",
+            (edition, edition),
+        )
+        return [CampaignRecord(*row) for row in rows]
+
+    def claim_campaign(self, edition: str, tool: str, stale_after: float = 600) -> bool:
+        """Claim the creation of the edition's campaign in ``tool``: False if another run has.
+
+        A claim is a row with no id; one older than ``stale_after`` seconds was left by a run
+        that died, and is taken over (the campaign it may have made is found by its title).
+        """
+        now = datetime.now(UTC)
+        with transaction(self.db):
+            found = self.campaign(edition, tool)
+            if found is not None:
+                age = now - datetime.fromisoformat(found.at)
+                if found.id or age.total_seconds() < stale_after:
+                    return False
+            self.db.execute(
+                "INSERT OR REPLACE INTO campaigns VALUES (?, ?, '', NULL, 'creating', ?)",
+                (edition, tool, now.isoformat(timespec="seconds")),
+            )
+        return True
+
+    def save_campaign(
+        self, edition: str, tool: str, campaign_id: str, url: str | None, status: str
+    ) -> CampaignRecord:
+        """Record the edition's campaign in ``tool`` (replacing its claim or an older state)."""
+        record = CampaignRecord(edition, tool, campaign_id, url, status, _now())
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT OR REPLACE INTO campaigns VALUES (?, ?, ?, ?, ?, ?)",
+                (edition, tool, campaign_id, url, status, record.at),
+            )
+        return record
+
+    def release_campaign(self, edition: str, tool: str) -> None:
+        """Drop a claim that made no campaign (the tool refused it): the next run tries again."""
+        with transaction(self.db):
+            self.db.execute(
+                "DELETE FROM campaigns WHERE edition = ? AND tool = ? AND id = ''",
+                (edition, tool),
+            )
+
     def approval(self, on: date) -> Approval | None:
         """The approval of the edition dated ``on``, if it has one."""
         row = self.db.execute(
@@ -365,6 +452,8 @@ class PastEdition:
 
     record: EditionRecord
     subject_test: str = ""
+    #: Where the edition went: its campaigns in list managers (``digest publish``).
+    campaigns: tuple[CampaignRecord, ...] = ()
 
 
 def past_editions(config: BuildConfig) -> list[PastEdition]:
@@ -378,14 +467,21 @@ def past_editions(config: BuildConfig) -> list[PastEdition]:
     sends = config.beside_history(".sends.sqlite3")
     with History(config.history) as history:
         records = history.editions()
+        campaigns: dict[str, list[CampaignRecord]] = {}
+        for campaign in history.campaigns():
+            campaigns.setdefault(campaign.edition, []).append(campaign)
+    keys = [edition_key(config.newsletter.name, r.date, r.number) for r in records]
     if sends is None or not sends.exists():
-        return [PastEdition(record) for record in records]
+        return [
+            PastEdition(record, "", tuple(campaigns.get(key, ())))
+            for record, key in zip(records, keys, strict=True)
+        ]
     with SendLedger(sends) as ledger:
         past = []
-        for record in records:
-            key = edition_key(config.newsletter.name, record.date, record.number)
+        for record, key in zip(records, keys, strict=True):
             decision = ledger.decision(key)
-            past.append(PastEdition(record, decision.describe() if decision else ""))
+            described = decision.describe() if decision else ""
+            past.append(PastEdition(record, described, tuple(campaigns.get(key, ()))))
     return past
 
 
