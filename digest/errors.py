@@ -15,6 +15,7 @@ can catch ``DigestError`` and show its message to a person::
     ├── RenderError         MJML compilation or CSS inlining failed
     ├── CheckError          the email fails its checks (no unsubscribe link, no alt, too big)
     │   └── PlaceholderLinkError  a send whose unsubscribe link is a placeholder (example.org)
+    ├── GuardError          a guarded send stopped: its sample bounced or complained too much
     ├── SendError           a sender cannot work: a refused login or API key, no credentials
     └── PublishError        a list manager refused a campaign, or its answer was lost (exit 9)
 
@@ -37,6 +38,7 @@ __all__ = [
     "DigestError",
     "EmptyEditionError",
     "FetchError",
+    "GuardError",
     "InputError",
     "NothingNewError",
     "PlaceholderLinkError",
@@ -127,6 +129,12 @@ class PublishError(DigestError):
     """A list manager (Mailchimp, listmonk...) refused a campaign, its key, or lost the answer."""
 
     exit_code = 9
+
+
+class GuardError(DigestError):
+    """A guarded send stopped after its sample: too many hard bounces or complaints."""
+
+    exit_code = 10
 
 
 class FetchError(OSError):

@@ -162,6 +162,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[delivery.resend]", delivery.ResendSettings),
         ("[delivery.warmup]", delivery.WarmupSettings),
         ("[delivery.subject_test]", SubjectTestSettings),
+        ("[delivery.guard]", delivery.GuardSettings),
         ("[suppression]", SuppressionConfig),
         ("[readers]", ReadersConfig),
         ("[web]", WebConfig),

@@ -70,6 +70,8 @@ class DeliveryReport:
     content_changed: bool = False
     #: What an A/B test of subjects did: testing on a sample, or which subject won and why.
     subject_test: str = ""
+    #: What a guarded send did: sending to its sample first, or released (by the rule or by hand).
+    guard: str = ""
 
     @property
     def complete(self) -> bool:

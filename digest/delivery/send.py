@@ -3,8 +3,9 @@
 Whatever is sent (a built ``.eml`` to a list, ``digest.delivery.eml``; personalised copies,
 ``digest.delivery.mailing``) is an *outbox*: the edition's key, what its copies say, its
 subject variants, and how a batch of its recipients is made and handed over. ``Send`` does
-the rest the same way for both: the A/B test's phase (a sample now, the winner later), each
-reader's moment and the test's gate, then ``run_delivery`` (the ledger's claims and records,
+the rest the same way for both: the A/B test's phase (a sample now, the winner later), a
+guarded send's phase (``digest.delivery.guard``: a sample, then the rest if it went well), each
+reader's moment and the gates, then ``run_delivery`` (the ledger's claims and records,
 the suppression list, the pace) and the report.
 """
 
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from digest.delivery.abtest import gated, reported, test_phase
+from digest.delivery.guard import GuardPhase, GuardSettings, guard_phase
 from digest.delivery.loop import DeliveryReport, run_delivery
 from digest.delivery.subject_test import Decision, Gate, SubjectTest
 
@@ -58,8 +60,13 @@ class SendOptions:
     pace: Pace | None = None
     #: An A/B test of the subjects: its sample now, the winner after its wait.
     test: SubjectTest | None = None
-    #: Where the opens and clicks that decide a test are recorded (the webhooks' list).
+    #: Where the opens and clicks that decide a test, and the bounces and complaints a guard
+    #: reads, are recorded (the webhooks' list).
     events: SuppressionList | None = None
+    #: A guarded send: its sample now, the rest after the wait if the sample went well.
+    guard: GuardSettings | None = None
+    #: Let a guarded send's rest go by hand, whatever its sample did.
+    release_guard: bool = False
     #: Worker processes (a process pool, a Dask client's executor) that make and send chunks.
     executor: Executor | None = None
     #: The executor's workers (by default the machine's cores).
@@ -152,6 +159,17 @@ class Send:
                 outbox = outbox.with_winner(phase.winner)
             else:
                 gate, share = phase
+        guard: GuardPhase | None = None
+        if options.guard is not None and not options.dry_run:
+            guard = guard_phase(
+                options.guard,
+                outbox.key,
+                self.ledger,
+                options.events,
+                options.at,
+                outbox.readers(),
+                options.release_guard,
+            )
         with outbox.opened():
             report = run_delivery(
                 outbox.chunks(),
@@ -165,11 +183,29 @@ class Send:
                 progress=options.progress,
                 content=outbox.content,
                 suppressions=options.suppressions,
-                due=gated(outbox.address, outbox.local_due(), gate),
+                due=gated(
+                    outbox.address,
+                    outbox.local_due(),
+                    both(gate, None if guard is None else guard.gate),
+                ),
                 at=options.at,
                 pace=options.pace,
                 in_flight=outbox.in_flight,
             )
         if decision is not None:
             report.subject_test = decision.describe()
+        if guard is not None:
+            report.guard = guard.said
         return reported(report, gate, share)
+
+
+def both(first: Gate | None, second: Gate | None) -> Gate | None:
+    """A gate that holds an address as long as either of two gates holds it."""
+    if first is None or second is None:
+        return first or second
+
+    def gate(address: str) -> datetime | None:
+        held = [moment for moment in (first(address), second(address)) if moment is not None]
+        return max(held, default=None)
+
+    return gate

@@ -10,11 +10,13 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from digest.delivery.guard import GuardSettings
 from digest.delivery.subject_test import SubjectTestSettings
 
 __all__ = [
     "DeliverySettings",
     "DkimSettings",
+    "GuardSettings",
     "PostmarkSettings",
     "ResendSettings",
     "SesSettings",
@@ -213,6 +215,9 @@ class DeliverySettings(BaseModel):
     #: An A/B test of subjects (``[delivery.subject_test]``): ``digest build`` writes the
     #: variants into the ``.eml``, ``digest send`` sends the sample, then the winner.
     subject_test: SubjectTestSettings | None = None
+    #: A guarded send (``[delivery.guard]``): a sample first; the rest only after a wait, and
+    #: only if the sample's hard bounces and complaints stay within their limits.
+    guard: GuardSettings | None = None
 
     @model_validator(mode="after")
     def _provider_settings(self) -> DeliverySettings:
