@@ -2,7 +2,8 @@
 
 Through the real app under uvicorn and ``digest`` commands, with aiosmtpd as the SMTP server
 and DKIM on: every confirmation mail and every copy of the edition verifies with dkimpy, and
-the send reaches exactly the readers who may be mailed.
+the send reaches exactly the readers who may be mailed, each with the sections they chose and
+a link to their own preferences page.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ MAILCHIMP = {
     status: EXPORTS / f"mailchimp_{status}_members_export.csv"
     for status in ("subscribed", "unsubscribed", "cleaned")
 }
+
+
+#: The Riverside edition's sections, by their labels.
+SECTIONS = ("Around town", "Business", "What's on")
 
 
 def confirm(world: SignUpWorld, path: str) -> bytes:
@@ -98,6 +103,20 @@ def test_a_list_lives_and_the_send_reaches_exactly_who_may_be_mailed(tmp_path: P
         expected = sorted(a for a, s in statuses.items() if s == "subscribed")
         assert expected == sorted(came_over)
 
+        # One who came over chooses the town's news only, on the page every copy links to.
+        chooser = expected[0]
+        status, page = world.server.request(
+            f"/preferences/{tokens.token(chooser)}", b"section=town", FORM
+        )
+        assert status == 200 and b"Your choices are saved." in page, page
+        contact = "[newsletter.contact]\n"
+        config.write_text(
+            config.read_text().replace(
+                contact,
+                contact + 'preferences_url = "https://riverside.example/preferences/{token}"\n',
+            )
+        )
+
         # The edition goes to exactly them, each copy signed.
         out = tmp_path / "out"
         built = run_digest("build", "--config", config, "--date", "2026-11-30", "--out", out)
@@ -109,5 +128,13 @@ def test_a_list_lives_and_the_send_reaches_exactly_who_may_be_mailed(tmp_path: P
         edition = world.inbox.received[before:]
         assert sorted(r[1][0].lower() for r in edition) == expected
         assert all(world.key.verify(raw) for _, _, raw in edition)
+        for _, (address,), raw in edition:
+            text = world.parsed(raw).get_body(("plain",))
+            assert text is not None
+            words = text.get_content()
+            chosen = ("Around town",) if address.lower() == chooser else SECTIONS
+            assert [label for label in SECTIONS if label.upper() in words] == list(chosen)
+            page = f"https://riverside.example/preferences/{tokens.token(address)}"
+            assert page in words, address
     finally:
         world.close()
