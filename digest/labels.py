@@ -66,6 +66,8 @@ LABEL_MESSAGES: Mapping[str, Message] = {
     "also": N_("Also"),
     "view_online": N_("View this edition in your browser"),
     "archive": N_("All editions"),
+    # The archive page's link to its Atom feed, which a feed reader follows for new editions.
+    "archive_feed": N_("Follow new editions in a feed reader"),
     # The section that gathers stories from sections too small to stand alone.
     "more_news": N_("More news"),
     # The section of stories whose feed names no category.

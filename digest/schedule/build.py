@@ -27,6 +27,7 @@ from digest.pipeline import Digest, build_digest
 from digest.plan import Plan
 from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
+from digest.schedule.archive import FEED_FILE, ArchivedEdition, archive_feed, edition_page
 from digest.schedule.commit import Journal
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History, record_built
@@ -407,25 +408,30 @@ def edition_files(
 
 
 def archive_files(config: BuildConfig, digest: Digest, history: History | None) -> dict[str, bytes]:
-    """The edition's web page (no unsubscribe link) and the archive's index, as files."""
+    """The edition's web page (no unsubscribe link), the archive's index and its Atom feed."""
     newsletter = config.newsletter
     web = Renderer(RenderOptions(template_dir=config.templates, web=True))
     page = inline_css(web.render(digest.edition, newsletter).html, newsletter.layout.inliner)
     edition = digest.edition
-    records: list[tuple[date, str, int | None]] = [
-        (r.date, r.subject, r.number)
+    records = [
+        ArchivedEdition(r.date, r.subject, r.number)
         for r in (history.editions() if history is not None else [])
         if r.date != edition.date
     ]
-    records.append((edition.date, digest.subject, edition.number))
+    records.append(ArchivedEdition(edition.date, digest.subject, edition.number))
+    records.sort(key=lambda r: r.date, reverse=True)
     listed = [
         {
-            "href": f"{day.isoformat()}.html",
-            "subject": subject,
-            "number": number,
-            "date": format_date(day, "full", locale=newsletter.locale),
+            "href": edition_page(r.date),
+            "subject": r.subject,
+            "number": r.number,
+            "date": format_date(r.date, "full", locale=newsletter.locale),
         }
-        for day, subject, number in sorted(records, key=lambda r: r[0], reverse=True)
+        for r in records
     ]
     index = web.render_archive(newsletter, listed)
-    return {f"{edition.date.isoformat()}.html": page.encode(), "index.html": index.encode()}
+    return {
+        edition_page(edition.date): page.encode(),
+        "index.html": index.encode(),
+        FEED_FILE: archive_feed(newsletter, records),
+    }
