@@ -8,7 +8,7 @@ import sys
 import click
 
 from digest import __version__
-from digest.cli import build, desk, readers, send, serve, suppress
+from digest.cli import build, desk, readers, report, send, serve, suppress
 from digest.cli.common import INTERNAL_ERROR, warn
 from digest.errors import DigestError
 
@@ -36,6 +36,7 @@ cli.add_command(build.init)
 cli.add_command(build.history)
 cli.add_command(build.preview)
 cli.add_command(send.send)
+cli.add_command(report.report)
 cli.add_command(build.check)
 cli.add_command(desk.approve)
 cli.add_command(desk.plan)

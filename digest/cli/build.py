@@ -228,17 +228,39 @@ def init(path: Path) -> None:
 
 @click.command()
 @CONFIG
-def history(config_path: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the editions as JSON.")
+def history(config_path: Path, as_json: bool) -> None:
     """List the editions built so far, newest first, with what each A/B test decided.
 
     Example:
 
     \b
         digest history --config newsletter.toml
+        digest history --config newsletter.toml --json
     """
     from digest.schedule.history import past_editions
 
-    past = past_editions(load_config(config_path))
+    config = load_config(config_path)
+    past = past_editions(config)
+    if as_json:
+        import json
+
+        from digest.edition import edition_key
+
+        rows = [
+            {
+                "number": e.record.number,
+                "date": e.record.date.isoformat(),
+                "key": edition_key(config.newsletter.name, e.record.date, e.record.number),
+                "subject": e.record.subject,
+                "articles": e.record.articles,
+                "lead_url": e.record.lead_url,
+                "subject_test": e.subject_test,
+            }
+            for e in past
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
     if not past:
         click.echo("No edition built yet.")
     for edition in past:

@@ -1,0 +1,459 @@
+"""What an edition did, read from the send ledger, the events and the history.
+
+Three files of one config meet here, each read as it is (SQL aggregates, never a list of
+events in memory, so a million events take a few megabytes):
+
+- the **send ledger** (``digest.delivery.ledger``): who the edition was handed over for and
+  what became of it (``sent``, ``refused``, ``unknown``, ``pending``);
+- the **events** of the suppression list (``digest.suppression.store``): bounces,
+  complaints, unsubscribes, opens and clicks. An event belongs to an edition when it names
+  it (``Event.edition``, as click tracking records it); else when the provider's message id
+  it names is one the ledger recorded for the edition (``Event.message_id``, as Postmark,
+  Resend and SES webhooks give it); else, for an event that names neither (an unsubscribe
+  on our own page, a bounce report read from mail), when its reader was sent the edition
+  and it happened between the edition's first send and the next edition's;
+- the **history** (``digest.schedule.history``): the edition's number, date and subject,
+  and its links with the story each leads to (``links_of``), which a click's URL is matched
+  to (``digest.link_map.link_for``).
+
+Clicks an event marks as a link scanner's (``detail = "scanner"``) are counted apart, never
+as a reader's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from digest.edition import edition_key
+from digest.errors import ConfigError, InputError
+from digest.link_map import EditionLink, LinkKind, link_for
+from digest.schedule.config import BuildConfig, suppression_path
+from digest.schedule.history import EditionRecord, History
+from digest.suppression.store import SuppressionList
+
+__all__ = [
+    "BOUNCE_LIMIT",
+    "COMPLAINT_LIMIT",
+    "SCANNER",
+    "Flag",
+    "LinkClicks",
+    "Report",
+    "StoryClicks",
+    "StoryTrend",
+    "report",
+    "stories",
+    "trend",
+]
+
+#: A complaint rate above this (0.1 %) is flagged: Gmail's and Yahoo's 2024 rules for bulk
+#: senders keep spam complaints under 0.3 % and ask to stay under 0.1 %.
+COMPLAINT_LIMIT = 0.001
+#: A bounce rate above this (2 %) is flagged: mailbox providers and ESPs read a list that
+#: bounces more as a list not kept clean (Gmail and Yahoo ask for a valid, kept list).
+BOUNCE_LIMIT = 0.02
+#: The ``detail`` of a click a link scanner made (counted apart).
+SCANNER = "scanner"
+
+_BOUNCES = ("hard-bounce", "soft-bounce")
+# What an event that names no edition nor message can tell of an edition it fell within.
+_TIMED = ("hard-bounce", "soft-bounce", "complaint", "unsubscribed", "opened", "clicked")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A figure over the limit the mailbox providers set, and what it means."""
+
+    figure: str
+    value: float
+    limit: float
+    says: str
+
+
+@dataclass(frozen=True)
+class LinkClicks:
+    """The clicks on one URL of an edition, and the link and story it belongs to."""
+
+    url: str
+    clicks: int
+    readers: int
+    #: The first link of the edition to this URL (its index in the HTML), if it is one.
+    index: int | None = None
+    kind: LinkKind | None = None
+    story: str = ""
+    section: str = ""
+    slot: int = 0
+
+
+@dataclass(frozen=True)
+class StoryClicks:
+    """The clicks on one story of an edition (every link to it), and its click-through."""
+
+    story: str
+    title: str
+    kind: LinkKind
+    section: str
+    slot: int
+    clicks: int
+    readers: int
+    #: Readers who clicked it, of those delivered.
+    click_through: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """The figures of one edition."""
+
+    edition: str
+    number: int | None
+    date: date | None
+    subject: str
+    #: The ledger: every recipient recorded, and each state.
+    recipients: int
+    sent: int
+    refused: int
+    unknown: int
+    pending: int
+    #: Sent and not bounced.
+    delivered: int
+    #: Readers who bounced (each counted once, hard before soft).
+    hard_bounces: int
+    soft_bounces: int
+    complaints: int
+    unsubscribes: int
+    opens: int
+    total_opens: int
+    clicks: int
+    total_clicks: int
+    scanner_clicks: int
+    bounce_rate: float
+    complaint_rate: float
+    open_rate: float
+    click_rate: float
+    links: tuple[LinkClicks, ...] = ()
+    stories: tuple[StoryClicks, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    #: Clicks whose URL is no link of the edition (or of an edition without recorded links).
+    unmatched_clicks: int = 0
+
+
+@dataclass(frozen=True)
+class StoryTrend:
+    """Click-through of one section or one slot across editions."""
+
+    #: ``section`` or ``slot``.
+    by: str
+    #: The section's name, or the slot's number (0: the lead) as text.
+    name: str
+    stories: int
+    #: Readers delivered, summed over the stories (each story counts its edition's).
+    delivered: int
+    readers: int
+    click_through: float = field(default=0.0)
+
+
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _moment(when: datetime) -> int:
+    """Microseconds since 1970 (UTC), as the events table orders events."""
+    zoned = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return (zoned.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _history_path(config: BuildConfig) -> Path:
+    if not isinstance(config.history, Path):
+        raise ConfigError(
+            "history: digest report reads the edition history, and this config keeps none "
+            "(history = false); set history to a file"
+        )
+    return config.history
+
+
+@contextmanager
+def _sources(config: BuildConfig) -> Iterator[tuple[sqlite3.Connection, History]]:
+    """The events (with the ledger attached as ``ledger``) and the history, opened together."""
+    history_path = _history_path(config)
+    if not history_path.exists():
+        raise ConfigError(f"{history_path}: no edition built yet (the history does not exist)")
+    ledger = config.beside_history(".sends.sqlite3")
+    with SuppressionList(suppression_path(config)) as events, History(history_path) as history:
+        db = events.db
+        if ledger is not None and ledger.exists():
+            db.execute("ATTACH DATABASE ? AS ledger", (str(ledger),))
+        else:  # nothing sent yet: an empty ledger of the same shape
+            db.execute("ATTACH DATABASE ':memory:' AS ledger")
+            db.execute(
+                "CREATE TABLE ledger.deliveries (edition TEXT, address TEXT, state TEXT,"
+                " detail TEXT, variant TEXT, updated TEXT, run TEXT)"
+            )
+        try:
+            yield db, history
+        finally:
+            db.execute("DROP TABLE IF EXISTS temp.mine")
+            db.execute("DROP TABLE IF EXISTS temp.urls")
+            db.execute("DETACH DATABASE ledger")
+
+
+def _key(config: BuildConfig, record: EditionRecord) -> str:
+    return edition_key(config.newsletter.name, record.date, record.number)
+
+
+def _chosen(config: BuildConfig, history: History, edition: str | None) -> list[EditionRecord]:
+    """The edition ``edition`` names (a number, ``#12``, a date or a key), newest first."""
+    records = history.editions()
+    if not records:
+        raise InputError("edition: no edition built yet; run digest build first")
+    if edition is None:
+        return records[:1]
+    wanted = edition.strip()
+    for record in records:
+        if wanted in (
+            str(record.number),
+            f"#{record.number}",
+            record.date.isoformat(),
+            _key(config, record),
+        ):
+            return [record]
+    raise InputError(
+        f"edition: {wanted[:80]!r} is no edition of the history; give its number (12), "
+        f"its date (2026-12-07) or its key; the newest is #{records[0].number} of "
+        f"{records[0].date.isoformat()}"
+    )
+
+
+def _window(db: sqlite3.Connection, key: str) -> tuple[int, int] | None:
+    """When the edition was first handed over, and when the next edition was (moments)."""
+    (first,) = db.execute(
+        "SELECT min(updated) FROM ledger.deliveries WHERE edition = ?", (key,)
+    ).fetchone()
+    if first is None:
+        return None
+    (following,) = db.execute(
+        "SELECT min(first) FROM (SELECT min(updated) AS first FROM ledger.deliveries"
+        " WHERE edition != ? GROUP BY edition) WHERE first > ?",
+        (key, first),
+    ).fetchone()
+    start = _moment(datetime.fromisoformat(first))
+    end = _moment(datetime.fromisoformat(following)) if following else 2**62
+    return start, end
+
+
+def _gather(db: sqlite3.Connection, key: str) -> None:
+    """Fill ``temp.mine`` with the edition's events: named, through the ledger, or by time."""
+    db.execute("DROP TABLE IF EXISTS temp.mine")
+    db.execute("CREATE TEMP TABLE mine (address TEXT, reason TEXT, detail TEXT, url TEXT)")
+    db.execute(
+        "INSERT INTO temp.mine SELECT address, reason, detail, url FROM main.events"
+        " WHERE edition = ? AND edition != ''",
+        (key,),
+    )
+    db.execute(
+        "INSERT INTO temp.mine SELECT address, reason, detail, url FROM main.events"
+        " WHERE edition = '' AND message != '' AND message IN (SELECT detail FROM"
+        " ledger.deliveries WHERE edition = ? AND state IN ('sent', 'unknown')"
+        " AND detail != '')",
+        (key,),
+    )
+    window = _window(db, key)
+    if window is not None:
+        marks = ",".join("?" * len(_TIMED))
+        db.execute(
+            "INSERT INTO temp.mine SELECT e.address, e.reason, e.detail, e.url"
+            " FROM ledger.deliveries d JOIN main.events e ON e.address = d.address"
+            " WHERE d.edition = ? AND d.state IN ('sent', 'unknown') AND e.edition = ''"
+            f" AND e.message = '' AND e.reason IN ({marks}) AND e.moment >= ? AND e.moment < ?",
+            (key, *_TIMED, *window),
+        )
+
+
+def _edition_report(
+    config: BuildConfig, db: sqlite3.Connection, history: History, record: EditionRecord
+) -> Report:
+    key = _key(config, record)
+    states = dict(
+        db.execute(
+            "SELECT state, count(*) FROM ledger.deliveries WHERE edition = ? GROUP BY state",
+            (key,),
+        ).fetchall()
+    )
+    _gather(db, key)
+    row = db.execute(
+        "SELECT count(DISTINCT CASE WHEN reason = 'hard-bounce' THEN address END),"
+        " count(DISTINCT CASE WHEN reason IN ('hard-bounce', 'soft-bounce') THEN address END),"
+        " count(DISTINCT CASE WHEN reason = 'complaint' THEN address END),"
+        " count(DISTINCT CASE WHEN reason = 'unsubscribed' THEN address END),"
+        " count(DISTINCT CASE WHEN reason = 'opened' THEN address END),"
+        " count(CASE WHEN reason = 'opened' THEN 1 END),"
+        " count(DISTINCT CASE WHEN reason = 'clicked' AND detail != ? THEN address END),"
+        " count(CASE WHEN reason = 'clicked' AND detail != ? THEN 1 END),"
+        " count(CASE WHEN reason = 'clicked' AND detail = ? THEN 1 END)"
+        " FROM temp.mine",
+        (SCANNER, SCANNER, SCANNER),
+    ).fetchone()
+    hard, bounced, complaints, unsubscribes, opens, total_opens, clicks, total, scanner = row
+    sent = int(states.get("sent", 0))
+    delivered = max(0, sent - bounced)
+    links, stories, unmatched = _clicks(db, history.links_of(key), delivered)
+    bounce_rate = _rate(bounced, sent)
+    complaint_rate = _rate(complaints, delivered)
+    flags = []
+    if complaint_rate > COMPLAINT_LIMIT:
+        flags.append(
+            Flag(
+                "complaint_rate",
+                complaint_rate,
+                COMPLAINT_LIMIT,
+                f"complaints {complaint_rate:.2%} of delivered, over 0.1 %: Gmail and Yahoo "
+                "ask bulk senders to stay under 0.1 % and never reach 0.3 %",
+            )
+        )
+    if bounce_rate > BOUNCE_LIMIT:
+        flags.append(
+            Flag(
+                "bounce_rate",
+                bounce_rate,
+                BOUNCE_LIMIT,
+                f"bounces {bounce_rate:.2%} of sent, over 2 %: mailbox providers read it "
+                "as a list not kept clean; remove the bounced addresses (they are suppressed)",
+            )
+        )
+    return Report(
+        edition=key,
+        number=record.number,
+        date=record.date,
+        subject=record.subject,
+        recipients=sum(states.values()),
+        sent=sent,
+        refused=int(states.get("refused", 0)),
+        unknown=int(states.get("unknown", 0)),
+        pending=int(states.get("pending", 0)),
+        delivered=delivered,
+        hard_bounces=hard,
+        soft_bounces=bounced - hard,
+        complaints=complaints,
+        unsubscribes=unsubscribes,
+        opens=opens,
+        total_opens=total_opens,
+        clicks=clicks,
+        total_clicks=total,
+        scanner_clicks=scanner,
+        bounce_rate=bounce_rate,
+        complaint_rate=complaint_rate,
+        open_rate=_rate(opens, delivered),
+        click_rate=_rate(clicks, delivered),
+        links=links,
+        stories=stories,
+        flags=tuple(flags),
+        unmatched_clicks=unmatched,
+    )
+
+
+def _clicks(
+    db: sqlite3.Connection, edition_links: Sequence[EditionLink], delivered: int
+) -> tuple[tuple[LinkClicks, ...], tuple[StoryClicks, ...], int]:
+    """Clicks per URL (matched to the edition's links) and per story, readers counted once."""
+    known = tuple(edition_links)
+    db.execute("DROP TABLE IF EXISTS temp.urls")
+    db.execute("CREATE TEMP TABLE urls (url TEXT PRIMARY KEY, story TEXT NOT NULL)")
+    links = []
+    unmatched = 0
+    rows = db.execute(
+        "SELECT url, count(*), count(DISTINCT address) FROM temp.mine"
+        " WHERE reason = 'clicked' AND detail != ? GROUP BY url ORDER BY count(*) DESC, url",
+        (SCANNER,),
+    ).fetchall()
+    for url, clicks, readers in rows:
+        link = link_for(known, url) if url else None
+        if link is None:
+            unmatched += clicks
+            links.append(LinkClicks(url, clicks, readers))
+            continue
+        links.append(
+            LinkClicks(
+                url, clicks, readers, link.index, link.kind, link.story, link.section, link.slot
+            )
+        )
+        if link.story:
+            db.execute("INSERT INTO temp.urls VALUES (?, ?)", (url, link.story))
+    counted = {
+        story: (clicks, readers)
+        for story, clicks, readers in db.execute(
+            "SELECT u.story, count(*), count(DISTINCT m.address) FROM temp.mine m"
+            " JOIN temp.urls u ON u.url = m.url WHERE m.reason = 'clicked' AND m.detail != ?"
+            " GROUP BY u.story",
+            (SCANNER,),
+        )
+    }
+    stories = []
+    seen: set[str] = set()
+    for link in known:
+        if link.kind == "other" or link.story in seen:
+            continue
+        seen.add(link.story)
+        clicks, readers = counted.get(link.story, (0, 0))
+        stories.append(
+            StoryClicks(
+                link.story,
+                link.title,
+                link.kind,
+                link.section,
+                link.slot,
+                clicks,
+                readers,
+                _rate(readers, delivered),
+            )
+        )
+    return tuple(links), tuple(stories), unmatched
+
+
+def report(config: BuildConfig, edition: str | None = None) -> Report:
+    """The figures of one edition of ``config`` (the newest by default).
+
+    ``edition`` is its number (``12`` or ``#12``), its date (``2026-12-07``) or its key
+    (``digest.edition.edition_key``); one the history does not know is an ``InputError``.
+    """
+    with _sources(config) as (db, history):
+        (record,) = _chosen(config, history, edition)
+        return _edition_report(config, db, history, record)
+
+
+def trend(config: BuildConfig, editions: int = 8) -> list[Report]:
+    """The figures of the last ``editions`` editions of ``config``, newest first."""
+    if editions < 1:
+        raise InputError(f"editions: must be 1 or more, not {editions}")
+    with _sources(config) as (db, history):
+        records = history.editions()[:editions]
+        return [_edition_report(config, db, history, record) for record in records]
+
+
+def stories(config: BuildConfig, editions: int = 8) -> list[StoryTrend]:
+    """Click-through per section and per slot (0: the lead) across the last ``editions``.
+
+    A group's click-through is the readers who clicked its stories over the readers each
+    story was delivered to: every story weighs as its edition's audience.
+    """
+    totals: dict[tuple[str, str], list[int]] = {}
+    for one in trend(config, editions):
+        for story in one.stories:
+            if story.kind not in ("lead", "teaser"):
+                continue
+            for group in (("section", story.section), ("slot", str(story.slot))):
+                counts = totals.setdefault(group, [0, 0, 0])
+                counts[0] += 1
+                counts[1] += one.delivered
+                counts[2] += story.readers
+    ordered = sorted(
+        totals.items(),
+        key=lambda item: (item[0][0], int(item[0][1]) if item[0][0] == "slot" else 0, item[0][1]),
+    )
+    return [
+        StoryTrend(by, name, count, delivered, readers, _rate(readers, delivered))
+        for (by, name), (count, delivered, readers) in ordered
+    ]
