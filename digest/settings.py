@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -40,7 +41,10 @@ from digest.urls import FORBIDDEN_SCHEMES, LINK_SCHEMES, WEB_SCHEMES, check_url
 __all__ = [
     "MOVED_SETTINGS",
     "Brand",
+    "BrevoSettings",
+    "ButtondownSettings",
     "Contact",
+    "KitSettings",
     "Layout",
     "Link",
     "Links",
@@ -432,11 +436,20 @@ class Newsletter(FrozenModel):
         }
 
 
+def _tool_api(value: str) -> str:
+    """A list manager's address: https (its key goes with every request), http to loopback."""
+    parts = urlsplit(value)
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ValueError(f"must be an https URL (http only to this machine), got {value!r}")
+    return value.rstrip("/")
+
+
 class ToolSettings(FrozenModel):
     """What every ``[publish.<tool>]`` table may say: where the API is, the sender, retries."""
 
-    #: The tool's API address (each tool has its own default; a self-hosted server sets it).
-    base_url: WebUrl | None = None
+    #: The tool's address, https (each tool has its own default; a self-hosted one sets it).
+    base_url: Annotated[WebUrl, AfterValidator(_tool_api)] | None = None
     #: The name the campaign comes from (the newsletter's sender name by default).
     from_name: OneLine | None = None
     #: Where replies go (the newsletter's reply-to, else its sender, by default).
@@ -451,7 +464,7 @@ class ToolSettings(FrozenModel):
 
 
 class MailchimpSettings(ToolSettings):
-    """``[publish.mailchimp]``: the audience a campaign goes to (key: ``MAILCHIMP_API_KEY``)."""
+    """Mailchimp: the audience a campaign goes to (its key in ``MAILCHIMP_API_KEY``)."""
 
     #: The audience (list) id, from Audience → Settings → Audience name and defaults.
     list_id: ShortName
@@ -460,7 +473,7 @@ class MailchimpSettings(ToolSettings):
 
 
 class ListmonkSettings(ToolSettings):
-    """``[publish.listmonk]``: the lists a campaign goes to (``LISTMONK_USER``, ``_TOKEN``)."""
+    """listmonk: the lists a campaign goes to (``LISTMONK_USER`` and ``LISTMONK_TOKEN``)."""
 
     #: The ids of the lists to send to.
     lists: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=100)
@@ -468,12 +481,73 @@ class ListmonkSettings(ToolSettings):
     from_email: EmailAddress | None = None
 
 
+class ButtondownSettings(ToolSettings):
+    """``[publish.buttondown]``: who gets the email and how (key: ``BUTTONDOWN_API_KEY``)."""
+
+    #: Tag ids (``tag_…``) whose subscribers get the email, any of them (every one without).
+    tag_ids: list[ShortName] = Field(default_factory=list, max_length=50)
+    #: Buttondown's template around the HTML: ``naked`` sends digest's HTML as it is.
+    template: Literal["naked", "classic", "modern", "plaintext", "custom"] = "naked"
+    #: Whether the email appears in the newsletter's web archive on Buttondown.
+    archive: bool = True
+
+
+class BrevoSettings(ToolSettings):
+    """``[publish.brevo]``: the lists a campaign goes to and its sender (``BREVO_API_KEY``)."""
+
+    #: The ids of the contact lists to send to (needed to schedule; a draft may leave them out).
+    list_ids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=100)
+    #: The ids of lists whose contacts are left out.
+    exclusion_list_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, max_length=100
+    )
+    #: A sender verified in Brevo, by its address (this or ``sender_id`` is needed).
+    sender_email: EmailAddress | None = None
+    #: A sender by its id (for a dedicated IP), instead of ``sender_email``.
+    sender_id: int | None = Field(default=None, ge=1)
+    #: The campaign's tag in Brevo.
+    tag: ShortName | None = None
+
+    @model_validator(mode="after")
+    def _one_sender(self) -> BrevoSettings:
+        """Brevo takes a campaign's sender by address or by id: exactly one of them."""
+        if (self.sender_email is None) == (self.sender_id is None):
+            raise ValueError(
+                "sender_email or sender_id: give one, a sender verified in Brevo "
+                f"(got sender_email={self.sender_email!r}, sender_id={self.sender_id!r})"
+            )
+        return self
+
+
+class KitSettings(ToolSettings):
+    """``[publish.kit]``: the subscribers a broadcast goes to (key: ``KIT_API_KEY``)."""
+
+    #: Segment ids to send to (every subscriber when neither segments nor tags are set).
+    segment_ids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=50)
+    #: Tag ids to send to.
+    tag_ids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=50)
+    #: ``any``: subscribers in any of the segments and tags; ``all``: in every one of them.
+    match: Literal["any", "all"] = "any"
+    #: The email template, by its id (the account's default without).
+    email_template_id: int | None = Field(default=None, ge=1)
+    #: A sending address of the account (its default without).
+    email_address: EmailAddress | None = None
+    #: Whether the broadcast is also published on the creator profile and landing pages.
+    public: bool = False
+
+
 class PublishSettings(FrozenModel):
-    """``[publish]``: the list managers ``digest publish --to TOOL`` hands an edition to."""
+    """The list managers ``digest publish --to TOOL`` hands an edition to."""
 
     #: Mailchimp (``[publish.mailchimp]``).
     mailchimp: MailchimpSettings | None = None
     #: listmonk (``[publish.listmonk]``).
     listmonk: ListmonkSettings | None = None
+    #: Buttondown (``[publish.buttondown]``).
+    buttondown: ButtondownSettings | None = None
+    #: Brevo (``[publish.brevo]``).
+    brevo: BrevoSettings | None = None
+    #: Kit (``[publish.kit]``).
+    kit: KitSettings | None = None
     #: The tool the desk's "Create campaign" button publishes to (the only one set by default).
     desk: str | None = Field(default=None, max_length=30)

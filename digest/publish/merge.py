@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from digest.pipeline import Digest
 
 __all__ = [
+    "BREVO",
+    "BUTTONDOWN",
+    "KIT",
     "LISTMONK",
     "MAILCHIMP",
     "MergeLanguage",
@@ -106,6 +109,48 @@ LISTMONK = MergeLanguage(
     postal_address=None,
     field=lambda name: f"{{{{ .Subscriber.Attribs.{name} }}}}",
     required=(("an unsubscribe link", ("{{ UnsubscribeURL }}",)),),
+)
+
+#: Buttondown's template variables (docs.buttondown.com/templating, Django's language); an
+#: email in its "naked" template must hold ``{{ unsubscribe_url }}`` (docs: naked-mode).
+BUTTONDOWN = MergeLanguage(
+    tool="Buttondown",
+    name="{{ subscriber.metadata.first_name }}",
+    address="{{ subscriber.email }}",
+    unsubscribe_url="{{ unsubscribe_url }}",
+    view_online="{{ email.absolute_url }}",
+    preferences_url="{{ manage_subscription_url }}",
+    postal_address=None,
+    field=lambda name: f"{{{{ subscriber.metadata.{name} }}}}",
+    required=(("an unsubscribe link", ("{{ unsubscribe_url }}",)),),
+)
+
+#: Brevo's template language (help.brevo.com, "Brevo template language"): contact attributes
+#: in capitals, and the campaign's own links; a campaign needs its unsubscribe link.
+BREVO = MergeLanguage(
+    tool="Brevo",
+    name="{{ contact.FIRSTNAME }}",
+    address="{{ contact.EMAIL }}",
+    unsubscribe_url="{{ unsubscribe }}",
+    view_online="{{ mirror }}",
+    preferences_url="{{ update_profile }}",
+    postal_address=None,
+    field=lambda name: f"{{{{ contact.{name.upper()} }}}}",
+    required=(("an unsubscribe link", ("{{ unsubscribe }}",)),),
+)
+
+#: Kit's Liquid tags (help.kit.com: personalization, HTML email templates); an email must
+#: hold ``{{ unsubscribe_url }}`` (or ``{{ unsubscribe_link }}``) to be valid.
+KIT = MergeLanguage(
+    tool="Kit",
+    name="{{ subscriber.first_name }}",
+    address="{{ subscriber.email_address }}",
+    unsubscribe_url="{{ unsubscribe_url }}",
+    view_online=None,
+    preferences_url="{{ subscriber_preferences_url }}",
+    postal_address=None,
+    field=lambda name: f"{{{{ subscriber.{name} }}}}",
+    required=(("an unsubscribe link", ("{{ unsubscribe_url }}", "{{ unsubscribe_link }}")),),
 )
 
 
