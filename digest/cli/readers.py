@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -13,8 +14,8 @@ import click
 
 from digest.cli.common import CONFIG, load_config
 from digest.errors import ConfigError, InputError
-from digest.files import spreadsheet_csv
-from digest.readers.records import STATUSES
+from digest.files import read_limited, spreadsheet_csv
+from digest.readers.records import STATUSES, ImportSummary
 
 if TYPE_CHECKING:
     from digest.readers import ReaderRecord, ReaderStore, Status
@@ -31,6 +32,8 @@ _EXPORT_FIELDS = (
     "consent_at",
     "consent_method",
     "consent_source",
+    "consent_wording",
+    "consent_ip",
 )
 
 
@@ -57,6 +60,9 @@ def _row(record: ReaderRecord) -> dict[str, Any]:
         "consent_at": consent.at.isoformat() if consent else "",
         "consent_method": consent.method if consent else "",
         "consent_source": consent.source if consent else "",
+        "consent_wording": consent.wording if consent else "",
+        "consent_ip": (consent.ip or "") if consent else "",
+        "fields": record.fields,
     }
 
 
@@ -135,6 +141,9 @@ def readers_import(
 ) -> None:
     """Import an export (CSV; Mailchimp, listmonk, Substack, Buttondown, Ghost), all or nothing.
 
+    A zip (Mailchimp's audience export) is read whole: every CSV in it, the leavers' files
+    last, none imported unless all are good.
+
     Example:
 
     \b
@@ -148,37 +157,43 @@ def readers_import(
         if not sep or not column or not ours:
             raise InputError(f"--map {item!r}: write it as COLUMN=ours (Email Address=address)")
         mapping[column] = ours
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise InputError(f"{file}: cannot read it: {error.strerror or error}") from None
-    # Read twice, streamed: all the problems first (nothing is half imported), then the rows
-    # straight into the store; a million rows are never held at once.
-    result = iter_import(data, str(file), mapping or None, cast("Status | None", status))
-    total = sum(1 for _ in result)
-    if result.problems:
+    status_ = cast("Status | None", status)
+    files = _import_files(file)
+    # Read twice, streamed: all the problems of every file first (nothing is half imported),
+    # then the rows straight into the store; a million rows are never held at once.
+    totals, tools, bad = [], [], 0
+    for name, data in files:
+        result = iter_import(data, name, mapping or None, status_)
+        totals.append(sum(1 for _ in result))
+        tools.append(result.tool)
         for line, message in result.problems:
-            click.echo(f"{file}:{line}: {message}", err=True)
+            click.echo(f"{name}:{line}: {message}", err=True)
         if result.more_problems:
             click.echo(f"... and {result.more_problems} more bad rows", err=True)
-        bad = len(result.problems) + result.more_problems
+        bad += len(result.problems) + result.more_problems
+    if bad:
         click.echo(f"{bad} bad rows; nothing imported", err=True)
         sys.exit(1)
-    rows = iter_import(data, str(file), mapping or None, cast("Status | None", status))
+    summary = ImportSummary()
     with _store(config_path) as store:
-        if sys.stderr.isatty() and not as_json:  # a person watching: a progress bar
-            with click.progressbar(rows, length=total, label="importing", file=sys.stderr) as bar:
-                summary = store.import_readers(bar, f"{file.name} ({result.tool})", dry_run)
-        else:
-            summary = store.import_readers(rows, f"{file.name} ({result.tool})", dry_run)
+        for (name, data), total, tool in zip(files, totals, tools, strict=True):
+            rows = iter_import(data, name, mapping or None, status_)
+            source = f"{Path(name).name} ({tool})"
+            if sys.stderr.isatty() and not as_json:  # a person watching: a progress bar
+                label = "importing" if len(files) == 1 else f"importing {Path(name).name}"
+                with click.progressbar(rows, length=total, label=label, file=sys.stderr) as bar:
+                    summary = summary.plus(store.import_readers(bar, source, dry_run))
+            else:
+                summary = summary.plus(store.import_readers(rows, source, dry_run))
+    tool = "+".join(dict.fromkeys(tools))
     if as_json:
-        click.echo(json.dumps({"dry_run": dry_run, "tool": result.tool, **vars(summary)}))
+        click.echo(json.dumps({"dry_run": dry_run, "tool": tool, **vars(summary)}))
         return
     counts = ", ".join(f"{n} {name}" for name, n in sorted(summary.by_status.items()))
     verb = "would be" if dry_run else "were"
     forgotten = f"; {summary.forgotten} forgotten, left out" if summary.forgotten else ""
     click.echo(
-        f"{result.tool}: {summary.added} added, {summary.updated} updated, "
+        f"{tool}: {summary.added} added, {summary.updated} updated, "
         f"{summary.unchanged} unchanged {verb} imported: {counts} "
         f"({summary.never_mailed} never mailed){forgotten}"
     )
@@ -189,7 +204,10 @@ def readers_import(
 @click.argument("file", default="-")
 @_STATUS
 def readers_export(config_path: Path, file: str, status: str | None) -> None:
-    """Write the readers to a CSV file (or - for standard output).
+    """Write the readers to a CSV file (or - for standard output) that import reads back whole.
+
+    Each field is a column of its own (fields.NAME); the consent's time, way, source, wording
+    and IP come back with an import as they were.
 
     Example:
 
@@ -198,7 +216,17 @@ def readers_export(config_path: Path, file: str, status: str | None) -> None:
     """
     with _store(config_path) as store:
         rows = [_row(r) for r in store.readers(cast("Status | None", status))]
-    text = spreadsheet_csv([_EXPORT_FIELDS, *([str(r[f]) for f in _EXPORT_FIELDS] for r in rows)])
+    names = sorted({name for r in rows for name in r["fields"]})
+    header = [*_EXPORT_FIELDS, *(f"fields.{name}" for name in names)]
+    text = spreadsheet_csv(
+        [
+            header,
+            *(
+                [str(r[f]) for f in _EXPORT_FIELDS] + [r["fields"].get(n, "") for n in names]
+                for r in rows
+            ),
+        ]
+    )
     if file == "-":
         click.echo(text, nl=False)
         return
@@ -304,3 +332,32 @@ def readers_forget(config_path: Path, address: str) -> None:
     with _store(config_path) as store:
         forgotten = store.forget(address, key)
     click.echo(f"{address}: {'forgotten' if forgotten else 'nothing was held'}")
+
+
+#: The most a file of an import, or a zip's CSV files together, may hold.
+_IMPORT_LIMIT = 2 << 30
+
+
+def _import_files(file: Path) -> list[tuple[str, bytes]]:
+    """The CSV files of an import: ``file``, or each CSV of a zip (leavers' files last)."""
+    try:
+        if not zipfile.is_zipfile(file):
+            return [(str(file), read_limited(file, _IMPORT_LIMIT))]
+        with zipfile.ZipFile(file) as archive:
+            members = [
+                info
+                for info in archive.infolist()
+                if not info.is_dir()
+                and info.filename.lower().endswith(".csv")
+                and not Path(info.filename).name.startswith(".")
+            ]
+            if not members:
+                raise InputError(f"{file}: a zip with no .csv file in it")
+            if sum(info.file_size for info in members) > _IMPORT_LIMIT:
+                raise InputError(f"{file}: its CSV files hold over {_IMPORT_LIMIT >> 30} GiB")
+            leaving = ("unsubscribed", "cleaned")
+            members.sort(key=lambda i: (any(w in i.filename.lower() for w in leaving), i.filename))
+            return [(f"{file}:{info.filename}", archive.read(info)) for info in members]
+    except (OSError, zipfile.BadZipFile) as error:
+        problem = error.strerror if isinstance(error, OSError) else str(error)
+        raise InputError(f"{file}: cannot read it: {problem or error}") from None

@@ -28,7 +28,13 @@ from digest.addresses import email_address
 from digest.errors import InputError
 from digest.fields import check_locale, check_timezone
 from digest.files import text_encoding
-from digest.readers.records import STATUSES, ImportedReader, Status
+from digest.readers.records import (
+    CONSENT_METHODS,
+    STATUSES,
+    ConsentMethod,
+    ImportedReader,
+    Status,
+)
 from digest.readers.tools import BadValue, Ours, RowReader, recognise
 from digest.text import one_line_text
 
@@ -44,6 +50,10 @@ OURS: tuple[str, ...] = (
     "status",
     "consent_at",
     "consent_ip",
+    "consent_method",
+    "consent_source",
+    "consent_wording",
+    "left_at",
 )
 
 #: The problems listed; beyond them, only counted.
@@ -66,6 +76,10 @@ _GENERIC = {
     "status": "status",
     "consentat": "consent_at",
     "consentip": "consent_ip",
+    "consentmethod": "consent_method",
+    "consentsource": "consent_source",
+    "consentwording": "consent_wording",
+    "leftat": "left_at",
 }
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_]{1,50}")
 _GO_TIME = re.compile(r"(\S+ \d\d:\d\d:\d\d)(\.\d+)? ([+-]\d{4}) [A-Za-z]+", re.ASCII)
@@ -315,8 +329,15 @@ def _reader(line: int, ours: Ours, status: Status | None) -> ImportedReader:
             elif name == "sections":
                 sections = tuple(_one_line(s, 100) for s in _SECTIONS.split(value) if s.strip())
                 values[name] = sections or None
-            elif name == "consent_at":
+            elif name in ("consent_at", "left_at"):
                 values[name] = _moment(value)
+            elif name == "consent_method":
+                if value.lower() not in CONSENT_METHODS:
+                    known = ", ".join(CONSENT_METHODS)
+                    raise ValueError(f"not a way of consent digest knows ({known})")
+                values[name] = value.lower()
+            elif name in ("consent_source", "consent_wording"):
+                values[name] = _one_line(value, 500)
             elif name == "consent_ip":
                 ip = value if _IPV4.fullmatch(value) else str(ipaddress.ip_address(value))
                 values[name] = ip
@@ -338,6 +359,10 @@ def _reader(line: int, ours: Ours, status: Status | None) -> ImportedReader:
         language=cast("str | None", values.get("language")),
         consent_at=cast("datetime | None", values.get("consent_at")),
         consent_ip=cast("str | None", values.get("consent_ip")),
+        consent_method=cast("ConsentMethod | None", values.get("consent_method")),
+        consent_source=cast("str | None", values.get("consent_source")),
+        consent_wording=cast("str | None", values.get("consent_wording")),
+        left_at=cast("datetime | None", values.get("left_at")),
     )
 
 

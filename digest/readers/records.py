@@ -71,6 +71,14 @@ class ImportedReader:
     consent_at: datetime | None = None
     #: The IP address the exporting tool kept for their consent, if it did.
     consent_ip: str | None = None
+    #: How they agreed, where the file says (digest's own export): "import" by default.
+    consent_method: ConsentMethod | None = None
+    #: Where their consent came from, where the file says: the import file by default.
+    consent_source: str | None = None
+    #: The version of the wording they agreed to, where the file says.
+    consent_wording: str | None = None
+    #: When they left (unsubscribed, bounced), where the file says: kept in the event's detail.
+    left_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -100,3 +108,17 @@ class ImportSummary:
     #: Rows of addresses ``forget`` erased: nothing of them is stored again.
     forgotten: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+
+    def plus(self, other: ImportSummary) -> ImportSummary:
+        """Both imports' counts together (the files of one zip)."""
+        statuses = dict(self.by_status)
+        for status, count in other.by_status.items():
+            statuses[status] = statuses.get(status, 0) + count
+        return ImportSummary(
+            self.added + other.added,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.never_mailed + other.never_mailed,
+            self.forgotten + other.forgotten,
+            statuses,
+        )

@@ -273,16 +273,24 @@ class ReaderStore(ReaderView):
         )
         self.db.execute("INSERT OR REPLACE INTO readers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
         event_id = f"import:{source}:{key}:{row.status}"
+        if row.status in NEVER_MAILED and row.consent_at is not None:
+            # The record of a consent given before they left (digest's own export keeps it).
+            self._store_consent(key, _consent_of(row, source, row.consent_at))
         if row.status in NEVER_MAILED:
-            self._record(
-                Event(checked, _SUPPRESS_AS[row.status], source, event_id, now),  # type: ignore[arg-type]
+            # Dated now, as every import's event is, so that the newest import's word counts
+            # (a reader who left after an earlier export is never mailed again); when the tool
+            # says they left is kept beside it.
+            left = Event(
+                checked,
+                _SUPPRESS_AS[row.status],  # type: ignore[arg-type]
+                source,
+                event_id,
                 now,
+                detail=f"left {row.left_at.isoformat()}" if row.left_at else "",
             )
+            self._record(left, now)
         elif row.status in ("subscribed", "paused"):
-            self._store_consent(
-                key,
-                Consent(row.consent_at or now, "import", source, ip=row.consent_ip),
-            )
+            self._store_consent(key, _consent_of(row, source, row.consent_at or now))
             listed = self.db.execute(
                 "SELECT 1 FROM suppressions WHERE address = ?", (key,)
             ).fetchone()
@@ -300,3 +308,14 @@ class ReaderStore(ReaderView):
             summary.unchanged += 1
         else:
             summary.updated += 1
+
+
+def _consent_of(row: ImportedReader, source: str, at: datetime) -> Consent:
+    """The consent an imported row says they gave: by import from ``source`` unless it says."""
+    return Consent(
+        at,
+        row.consent_method or "import",
+        row.consent_source or source,
+        wording=row.consent_wording or "",
+        ip=row.consent_ip,
+    )

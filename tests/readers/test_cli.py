@@ -112,6 +112,13 @@ def test_import_a_mailchimp_unsubscribed_file_stays_unsubscribed(config: Path) -
     assert json.loads(again.stdout)["unchanged"] == 2
     suppressed = run_digest("suppress", "list", "--config", config)
     assert "emil@example.de\tunsubscribed" in suppressed.stdout
+    # When Mailchimp says they left is kept with the event; the consent they once gave too.
+    shown = json.loads(
+        run_digest("readers", "show", "--config", config, "emil@example.de", "--json").stdout
+    )
+    (left,) = [e for e in shown["events"] if e["reason"] == "unsubscribed"]
+    assert left["detail"] == "left 2023-12-24T18:00:00+00:00"
+    assert [c["at"][:19] for c in shown["consents"]] == ["2020-03-03T03:03:03"]
 
 
 def test_import_dry_run_changes_nothing(config: Path) -> None:
@@ -160,6 +167,13 @@ def test_an_export_imports_back_as_the_same_readers(config: Path, tmp_path: Path
     # A name a spreadsheet would run as a formula is exported with a ' and comes back as is.
     run_digest("readers", "add", "--config", config, "cy@example.org", "--name", "=Cy+1")
     run_digest("readers", "remove", "--config", config, "bo@example.org")
+    # One who signed up elsewhere, with fields and the wording they agreed to, imported.
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "email,fields.plan,fields.city,consent_method,consent_source,consent_wording,consent_at\n"
+        "dee@example.org,gold,Leeds,form,sign-up form,2026-12 form,2026-11-02T08:00:00Z\n"
+    )
+    assert run_digest("readers", "import", "--config", config, first).returncode == 0
     exported = tmp_path / "readers.csv"
     assert run_digest("readers", "export", "--config", config, exported).returncode == 0
     other = _config(tmp_path / "other")
@@ -172,6 +186,19 @@ def test_an_export_imports_back_as_the_same_readers(config: Path, tmp_path: Path
         keys = ("address", "status", "name", "sections", "timezone")
         return [tuple(r[key] for key in keys) for r in listed]
 
+    def whole(config: Path) -> list[dict[str, object]]:
+        return json.loads(run_digest("readers", "list", "--config", config, "--json").stdout)
+
+    # Every column comes back: the consent's time, way, source and wording, and the fields.
+    assert whole(other) == whole(config)
+    (dee,) = [r for r in whole(other) if r["address"] == "dee@example.org"]
+    assert dee["fields"] == {"plan": "gold", "city": "Leeds"}
+    assert (dee["consent_method"], dee["consent_source"], dee["consent_wording"]) == (
+        "form",
+        "sign-up form",
+        "2026-12 form",
+    )
+    assert dee["consent_at"] == "2026-11-02T08:00:00+00:00"
     assert held(other) == held(config)
     assert ("Ada@example.org", "subscribed", "Ada Lovelace", "news|sport", "Europe/London") in (
         held(other)
@@ -230,3 +257,61 @@ def test_forget_needs_the_secret_its_hash_is_keyed_with(config: Path, secret: st
         "reader: the keyed hash that keeps them unsubscribed is made with it\n"
     )
     assert "kim@example.org\tsubscribed" in run_digest("readers", "list", "--config", config).stdout
+
+
+def _audience_zip(path: Path, bad: bool = False) -> Path:
+    """Mailchimp's audience export as it downloads: a zip of its three files."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for status in ("cleaned", "unsubscribed", "subscribed"):  # not in the import's order
+            data = (EXPORTS / f"mailchimp_{status}_members_export.csv").read_bytes()
+            if bad and status == "cleaned":
+                data = data.replace(b"@", b"", 1)  # its first row has no address any more
+            archive.writestr(f"audience/{status}_members_export_8c1f.csv", data)
+        archive.writestr("audience/README.txt", "not a CSV: left alone")
+    return path
+
+
+def test_a_mailchimp_audience_zip_imports_its_three_files_as_one(
+    config: Path, tmp_path: Path
+) -> None:
+    audience = _audience_zip(tmp_path / "audience.zip")
+    dry = run_digest("readers", "import", "--config", config, audience, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert _statuses(config) == {}
+    done = run_digest("readers", "import", "--config", config, audience, "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert json.loads(dry.stdout) == {**summary, "dry_run": True}
+    one_by_one = _config(tmp_path / "one-by-one")
+    for status in ("subscribed", "unsubscribed", "cleaned"):
+        file = EXPORTS / f"mailchimp_{status}_members_export.csv"
+        assert run_digest("readers", "import", "--config", one_by_one, file).returncode == 0
+    assert _statuses(config) == _statuses(one_by_one)
+    assert summary["tool"] == "mailchimp"
+    assert summary["added"] == len(_statuses(config))
+    assert {"subscribed", "unsubscribed", "bounced"} <= set(summary["by_status"])
+    again = run_digest("readers", "import", "--config", config, audience, "--json")
+    assert json.loads(again.stdout)["unchanged"] == summary["added"]  # one import, run twice
+
+
+def test_a_zip_with_one_bad_file_imports_nothing(config: Path, tmp_path: Path) -> None:
+    audience = _audience_zip(tmp_path / "audience.zip", bad=True)
+    done = run_digest("readers", "import", "--config", config, audience)
+    assert done.returncode == 1
+    assert f"{audience}:audience/cleaned_members_export_8c1f.csv:2: column 'Email Address'" in (
+        done.stderr
+    )
+    assert "1 bad rows; nothing imported" in done.stderr
+    assert _statuses(config) == {}
+
+
+def test_a_zip_without_a_csv_is_refused(config: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as archive:
+        archive.writestr("a.png", b"\x89PNG")
+    done = run_digest("readers", "import", "--config", config, tmp_path / "photos.zip")
+    assert done.returncode != 0
+    assert done.stderr.strip().endswith("photos.zip: a zip with no .csv file in it")

@@ -3,7 +3,8 @@
 The three files share "Email Address", "First Name", "Last Name", OPTIN_TIME, OPTIN_IP,
 CONFIRM_TIME, CONFIRM_IP, TIMEZONE, LEID, EUID, NOTES, TAGS ...; the unsubscribed file adds
 UNSUB_TIME (its members become ``unsubscribed``), the cleaned file CLEAN_TIME (addresses
-Mailchimp stopped mailing after they bounced: ``bounced``). Its times are UTC.
+Mailchimp stopped mailing after they bounced: ``bounced``); each time is kept in the event's
+detail ("left 2024-…"). Its times are UTC.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def reader(columns: frozenset[str]) -> RowReader:
         put(ours, "timezone", first(row, "timezone"))
         put(ours, "consent_at", first(row, "confirm_time", "optin_time"))
         put(ours, "consent_ip", first(row, "confirm_ip", "optin_ip"))
+        put(ours, "left_at", first(row, status_column))
         return ours
 
     return read
