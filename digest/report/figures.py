@@ -183,7 +183,10 @@ def _sources(config: BuildConfig) -> Iterator[tuple[sqlite3.Connection, History]
     if not history_path.exists():
         raise ConfigError(f"{history_path}: no edition built yet (the history does not exist)")
     ledger = config.beside_history(".sends.sqlite3")
-    with SuppressionList(suppression_path(config)) as events, History(history_path) as history:
+    listed = suppression_path(config)
+    # No list yet (nothing recorded): an empty one in memory, never a file made by a report.
+    events_path = listed if listed.exists() else Path(":memory:")
+    with SuppressionList(events_path) as events, History(history_path) as history:
         db = events.db
         if ledger is not None and ledger.exists():
             db.execute("ATTACH DATABASE ? AS ledger", (str(ledger),))

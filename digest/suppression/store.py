@@ -11,7 +11,9 @@ address has had ``soft_bounce_limit`` of them since it last resubscribed. The ta
 ``suppressions`` holds each suppressed reader's standing, rewritten by ``standing`` whenever
 one of their events is recorded, and every send path asks it the one question,
 ``suppressed``. The database is in WAL mode: the web app records events while ``digest
-send`` reads the list before each chunk, each in its own process.
+send`` reads the list before each chunk, each in its own process. Each event keeps the
+provider's message id, the edition it is about and a click's link when its source tells
+(``Event.message_id``, ``edition``, ``url``): what ``digest report`` counts by.
 """
 
 from __future__ import annotations

@@ -11,12 +11,15 @@ import csv
 import io
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from digest import load_config
@@ -282,3 +285,49 @@ def test_mistakes_are_named(smtp_sent: tuple[Path, str], args: tuple[str, ...], 
 def test_a_config_without_history_is_refused(tmp_path: Path) -> None:
     answer = run_digest("report", "--config", EXAMPLES / "tangerangnews" / "newsletter.toml")
     assert answer.returncode != 0 and "history" in answer.stderr
+
+
+@pytest.fixture(scope="module")
+def built_only(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """An edition built and never sent: its config and key."""
+    folder = tmp_path_factory.mktemp("built")
+    config = seed(folder, '[delivery.smtp]\nhost = "127.0.0.1"\nsecurity = "none"\n')
+    built = run_digest("build", "--config", config, "--date", "2099-01-05", "--out", folder / "out")
+    assert built.returncode == 0, built.stderr
+    return config, reported(config)["edition"]
+
+
+def test_an_edition_never_sent_reports_nothing_and_writes_nothing(
+    built_only: tuple[Path, str],
+) -> None:
+    config, key = built_only
+    loaded = load_config(config)
+    listed = suppression_path(loaded).exists()  # the property test below may have made it
+    figures = report(loaded)
+    assert (figures.edition, figures.recipients, figures.sent, figures.delivered) == (key, 0, 0, 0)
+    assert (figures.bounce_rate, figures.complaint_rate, figures.flags) == (0.0, 0.0, ())
+    assert suppression_path(loaded).exists() == listed  # a report makes no suppression list
+    assert next(s.kind for s in figures.stories) == "lead"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.text(max_size=120) | st.sampled_from(["", "https://x.example/?a=1"]), max_size=6)
+)
+def test_any_clicked_urls_add_up(built_only: tuple[Path, str], urls: list[str]) -> None:
+    config, key = built_only
+    loaded = load_config(config)
+    known = [link.url for link in links_of(loaded, key)]
+    with SuppressionList(suppression_path(loaded)) as events:
+        for url in [*urls, *known[:1]]:
+            events.record(
+                Event("r001@example.org", "clicked", "t", uuid.uuid4().hex, edition=key, url=url)
+            )
+    figures = report(loaded)
+    assert sum(link.clicks for link in figures.links) == figures.total_clicks
+    on_stories = sum(story.clicks for story in figures.stories)
+    on_other = sum(
+        link.clicks for link in figures.links if link.index is not None and not link.story
+    )
+    assert on_stories + on_other + figures.unmatched_clicks == figures.total_clicks
+    assert figures.clicks == 1 and figures.scanner_clicks == 0
