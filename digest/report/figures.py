@@ -313,8 +313,8 @@ def _edition_report(
                 "complaint_rate",
                 complaint_rate,
                 COMPLAINT_LIMIT,
-                f"complaints {complaint_rate:.2%} of delivered, over 0.1 %: Gmail and Yahoo "
-                "ask bulk senders to stay under 0.1 % and never reach 0.3 %",
+                f"complaints {complaint_rate * 100:.2f} % of delivered, over 0.1 %: Gmail and "
+                "Yahoo ask bulk senders to stay under 0.1 % and never reach 0.3 %",
             )
         )
     if bounce_rate > BOUNCE_LIMIT:
@@ -323,7 +323,7 @@ def _edition_report(
                 "bounce_rate",
                 bounce_rate,
                 BOUNCE_LIMIT,
-                f"bounces {bounce_rate:.2%} of sent, over 2 %: mailbox providers read it "
+                f"bounces {bounce_rate * 100:.2f} % of sent, over 2 %: mailbox providers read it "
                 "as a list not kept clean; remove the bounced addresses (they are suppressed)",
             )
         )
@@ -437,7 +437,7 @@ def trend(config: BuildConfig, editions: int = 8) -> list[Report]:
 
 
 def stories(config: BuildConfig, editions: int = 8) -> list[StoryTrend]:
-    """Click-through per section and per slot (0: the lead) across the last ``editions``.
+    """Click-through per section (its teasers) and per slot (0: the lead) across ``editions``.
 
     A group's click-through is the readers who clicked its stories over the readers each
     story was delivered to: every story weighs as its edition's audience.
@@ -447,7 +447,11 @@ def stories(config: BuildConfig, editions: int = 8) -> list[StoryTrend]:
         for story in one.stories:
             if story.kind not in ("lead", "teaser"):
                 continue
-            for group in (("section", story.section), ("slot", str(story.slot))):
+            # The lead is slot 0, never its section's: a section counts its teasers.
+            groups = [("slot", str(story.slot))]
+            if story.kind == "teaser":
+                groups.insert(0, ("section", story.section))
+            for group in groups:
                 counts = totals.setdefault(group, [0, 0, 0])
                 counts[0] += 1
                 counts[1] += one.delivered

@@ -153,6 +153,7 @@ def stories_lines(trends: Sequence[StoryTrend], editions: int) -> list[str]:
             name = "lead (0)" if by == "slot" and t.name == "0" else t.name
             lines.append(
                 f"    {name:<20} {_percent(t.click_through):>7}"
-                f"  ({t.readers:,} of {t.delivered:,}; {t.stories} stories)"
+                f"  ({t.readers:,} of {t.delivered:,}; {t.stories} "
+                f"{'story' if t.stories == 1 else 'stories'})"
             )
     return lines

@@ -261,6 +261,10 @@ def test_a_second_edition_and_the_trend(smtp_sent: tuple[Path, str], tmp_path: P
     lead = groups[("slot", "0")]
     assert (lead.stories, lead.delivered, lead.readers) == (2, 20, 1)
     assert lead.click_through == pytest.approx(0.05)
+    # A section counts its teasers; the lead is slot 0 only.
+    sections = sum(g.stories for (by, _), g in groups.items() if by == "section")
+    teasers = sum(g.stories for (by, name), g in groups.items() if by == "slot" and name != "0")
+    assert sections == teasers > 0
     answer = run_digest("report", "--config", config, "--editions", "2", "--csv")
     assert [row["number"] for row in csv.DictReader(io.StringIO(answer.stdout))] == ["2", "1"]
     shown = run_digest("report", "--config", config, "--stories", "--editions", "2")
