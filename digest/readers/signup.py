@@ -7,11 +7,16 @@ sign-up itself, so nothing is stored for an address before its reader confirms.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+
+from digest.files import transaction
 from digest.readers.confirm import SignUp
 from digest.readers.records import Consent, Status
 from digest.readers.store import ReaderStore
 
-__all__ = ["confirm_sign_up", "mail_due"]
+__all__ = ["confirm_sign_up", "mail_due", "take_use"]
 
 
 def mail_due(store: ReaderStore, address: str) -> bool:
@@ -37,3 +42,35 @@ def confirm_sign_up(store: ReaderStore, signup: SignUp, consent: Consent) -> Sta
         name=signup.name or None,
         sections=signup.sections or None,
     )
+
+
+def take_use(store: ReaderStore, kind: str, key: str, most: int, window: float, now: float) -> bool:
+    """Count one use of ``key`` (an address, an IP) at ``now``; False when over ``most``.
+
+    The uses of the last ``window`` seconds are kept in the store's file, so a limit holds
+    across restarts and across the processes of one app, and older ones are dropped as new
+    ones come. A key is kept only as an HMAC under a random key of the file's own.
+    """
+    db = store.db
+    with transaction(db):
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS signup_uses (kind TEXT NOT NULL, key BLOB NOT NULL,"
+            " at REAL NOT NULL)"
+        )
+        db.execute("CREATE INDEX IF NOT EXISTS signup_uses_by_key ON signup_uses (kind, key, at)")
+        db.execute("CREATE INDEX IF NOT EXISTS signup_uses_by_time ON signup_uses (at)")
+        db.execute("CREATE TABLE IF NOT EXISTS signup_key (secret BLOB NOT NULL)")
+        row = db.execute("SELECT secret FROM signup_key").fetchone()
+        if row is None:
+            row = (secrets.token_bytes(32),)
+            db.execute("INSERT INTO signup_key VALUES (?)", row)
+        hashed = hmac.new(row[0], f"{kind}\0{key}".encode(), hashlib.sha256).digest()
+        db.execute("DELETE FROM signup_uses WHERE at <= ?", (now - window,))
+        (count,) = db.execute(
+            "SELECT count(*) FROM signup_uses WHERE kind = ? AND key = ? AND at > ?",
+            (kind, hashed, now - window),
+        ).fetchone()
+        if count >= most:
+            return False
+        db.execute("INSERT INTO signup_uses VALUES (?, ?, ?)", (kind, hashed, now))
+    return True

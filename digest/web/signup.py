@@ -4,7 +4,9 @@
 202 with the same bytes whatever becomes of it: the address is unknown, already a reader,
 suppressed, or over a limit, or the honeypot field is filled. Only a bad field gets 400,
 naming it. At most one confirmation mail goes to one address an hour, and ``PER_IP`` sign-ups
-an hour are taken from one IP address; both limits live in the app's ``SignUps``. The mail
+an hour are taken from one IP address; both limits are kept in the reader store's file, so
+they hold across restarts and across the app's processes (only keyed hashes of the
+addresses and IPs, each for an hour: ``digest.readers.signup.take_use``). The mail
 (the newsletter's name, brand colour and language) is sent after the answer, through the
 configured sender, DKIM-signed when the config signs. Readers already subscribed or paused,
 and bounced or complained addresses, get none.
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ from digest.mail.confirmation import confirmation_catalog, confirmation_mail
 from digest.mail.message import list_id
 from digest.readers.confirm import ConfirmTokens, SignUp
 from digest.readers.records import Consent, Status
-from digest.readers.signup import confirm_sign_up, mail_due
+from digest.readers.signup import confirm_sign_up, mail_due, take_use
 from digest.readers.store import ReaderStore
 from digest.schedule.config import BuildConfig, reader_store
 from digest.settings import Newsletter
@@ -72,7 +73,6 @@ WINDOW = 3600.0
 
 _BODY_LIMIT = 16 * 1024
 _MAX_NAME = 200
-_MAX_KEYS = 100_000
 
 _CHECK = N_("Check your email")
 _REFUSED = N_("This sign-up cannot be taken")
@@ -165,26 +165,6 @@ class SignUpSettings:
         )
 
 
-class _Limit:
-    """At most ``most`` uses of one key in ``window`` seconds, kept in memory."""
-
-    def __init__(self, most: int, window: float = WINDOW) -> None:
-        self.most, self.window = most, window
-        self.uses: dict[str, deque[float]] = {}
-
-    def take(self, key: str, now: float) -> bool:
-        """Count one use of ``key`` now; False (and not counted) when over the limit."""
-        if len(self.uses) > _MAX_KEYS:  # forget keys whose uses are all past the window
-            self.uses = {k: u for k, u in self.uses.items() if u and u[-1] > now - self.window}
-        uses = self.uses.setdefault(key, deque())
-        while uses and uses[0] <= now - self.window:
-            uses.popleft()
-        if len(uses) >= self.most:
-            return False
-        uses.append(now)
-        return True
-
-
 class _Body(BaseModel):
     """A JSON sign-up."""
 
@@ -209,8 +189,8 @@ class SignUps:
         """Sign-up as ``settings`` says (None: no routes)."""
         self.settings = settings
         self.clock = clock
-        self.per_address = _Limit(settings.per_address if settings else PER_ADDRESS)
-        self.per_ip = _Limit(settings.per_ip if settings else PER_IP)
+        self.per_address = settings.per_address if settings else PER_ADDRESS
+        self.per_ip = settings.per_ip if settings else PER_IP
         self.lock = anyio.Lock()
         self.send_lock = anyio.Lock()
         self.store: ReaderStore | None = None
@@ -313,9 +293,7 @@ class SignUps:
         address, name, sections = checked
         now = self.clock()
         async with self.lock:
-            mail = self.per_ip.take(_client(request), now) and await anyio.to_thread.run_sync(
-                self._mail_due, address, now
-            )
+            mail = await anyio.to_thread.run_sync(self._mail_due, _client(request), address, now)
         answer = self._accepted(as_json)
         if mail:
             answer.background = BackgroundTask(self._send, address, name, sections, now)
@@ -327,9 +305,18 @@ class SignUps:
             self.store = self.settings.store()
         return self.store
 
-    def _mail_due(self, address: str, now: float) -> bool:
-        """Whether a confirmation mail goes to ``address`` now (and count it if so)."""
-        return mail_due(self._open(), address) and self.per_address.take(address_key(address), now)
+    def _mail_due(self, client: str, address: str, now: float) -> bool:
+        """Whether a confirmation mail goes to ``address`` now, asked from ``client``.
+
+        Every sign-up counts against its IP address's limit; a mail that goes counts against
+        the address's. Both are kept in the reader store's file (``take_use``).
+        """
+        store = self._open()
+        return (
+            take_use(store, "ip", client, self.per_ip, WINDOW, now)
+            and mail_due(store, address)
+            and take_use(store, "address", address_key(address), self.per_address, WINDOW, now)
+        )
 
     async def _send(self, address: str, name: str, sections: tuple[str, ...], now: float) -> None:
         assert self.settings is not None

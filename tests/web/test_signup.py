@@ -516,3 +516,26 @@ def test_serve_form_says_when_sign_up_is_off_and_why(tmp_path: Path) -> None:
         "serve", "--config", EXAMPLES / "tangerangnews" / "newsletter.toml", "--form", env=ENV
     )
     assert "no [delivery] table to send the confirmation mail" in example.stderr
+
+
+def test_the_limits_hold_across_a_restart_and_keep_no_address(tmp_path: Path) -> None:
+    first = SignUpWorld(tmp_path)
+    try:
+        assert first.sign_up({"address": "lee@example.org"}, ip="192.0.2.7")[0] == 202
+        for n in range(PER_IP - 1):
+            assert first.sign_up({"address": f"r{n}@example.org"}, ip="192.0.2.8")[0] == 202
+        assert len(first.finished()) == PER_IP
+    finally:
+        first.close()
+    # The app starts again (another process, or after a deploy) over the same store.
+    again = SignUpWorld(tmp_path)
+    try:
+        assert again.sign_up({"address": "lee@example.org"}, ip="192.0.2.9")[0] == 202
+        assert again.sign_up({"address": "new@example.org"}, ip="192.0.2.8")[0] == 202
+        assert again.sign_up({"address": "new@example.org"}, ip="192.0.2.10")[0] == 202
+        # Lee had a mail this hour; 192.0.2.8 had its ten sign-ups; from .10, new@ gets one.
+        assert [r[1] for r in again.finished()] == [["new@example.org"]]
+    finally:
+        again.close()
+    held = b"".join(p.read_bytes() for p in tmp_path.glob("readers.sqlite3*"))
+    assert b"lee@example.org" not in held and b"192.0.2." not in held
