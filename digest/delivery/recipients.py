@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pydantic import ValidationError
+
 from digest.addresses import address_key, email_address
 from digest.errors import ConfigError, InputError
 from digest.files import StrPath, decode_text, read_limited, text_encoding
-from digest.models import check_timezone
+from digest.models import Reader, check_timezone
 from digest.readers.imports import iter_import
 
 __all__ = [
@@ -78,13 +80,17 @@ def _is_csv_header(line: str) -> bool:
 
 
 def read_recipients_csv(
-    data: bytes, where: str = "recipients", zones: dict[str, str] | None = None
+    data: bytes,
+    where: str = "recipients",
+    zones: dict[str, str] | None = None,
+    readers: dict[str, Reader] | None = None,
 ) -> list[str]:
     """The subscribed readers of a CSV of readers (any export ``digest readers import`` reads).
 
     Rows of another status (pending, unsubscribed, bounced, ...) are left out, duplicates
-    dropped; with ``zones``, each reader's time zone column is put there by ``address_key``.
-    A bad row is an ``InputError`` naming its line, the column and the value.
+    dropped; with ``zones``, each reader's time zone column is put there by ``address_key``,
+    and with ``readers``, each row as a ``Reader`` (name, sections, time zone, fields). A bad
+    row is an ``InputError`` naming its line, the column and the value.
     """
     reading = iter_import(data, where)
     addresses: dict[str, str] = {}
@@ -95,6 +101,21 @@ def read_recipients_csv(
         addresses.setdefault(key, row.address)
         if zones is not None and row.timezone:
             zones.setdefault(key, row.timezone)
+        if readers is not None and key not in readers:
+            try:
+                readers[key] = Reader(
+                    address=row.address,
+                    name=row.name,
+                    sections=row.sections,
+                    timezone=row.timezone,
+                    fields=row.fields,
+                )
+            except ValidationError as error:
+                problem = error.errors()[0]
+                field = ".".join(str(part) for part in problem["loc"]) or "row"
+                raise InputError(
+                    f"{where}:{row.line}: {field}: {problem['msg']} (got {problem['input']!r:.60})"
+                ) from None
     if reading.problems:
         line, message = reading.problems[0]
         more = len(reading.problems) - 1 + reading.more_problems
@@ -103,11 +124,16 @@ def read_recipients_csv(
     return list(addresses.values())
 
 
-def read_recipients_file(path: StrPath, zones: dict[str, str] | None = None) -> list[str]:
+def read_recipients_file(
+    path: StrPath,
+    zones: dict[str, str] | None = None,
+    readers: dict[str, Reader] | None = None,
+) -> list[str]:
     """The addresses of a recipients file (UTF-8, with or without BOM, or UTF-16 with BOM).
 
     A file whose first line is a CSV header naming an address column (address, email,
-    "Email Address") is a CSV of readers: ``read_recipients_csv`` reads it.
+    "Email Address") is a CSV of readers: ``read_recipients_csv`` reads it (and puts each
+    row's ``Reader`` in ``readers``).
     """
     try:
         data = read_limited(path, MAX_RECIPIENTS_BYTES)
@@ -115,7 +141,7 @@ def read_recipients_file(path: StrPath, zones: dict[str, str] | None = None) -> 
         raise ConfigError(f"{path}: cannot read it: {error.strerror or error}") from None
     head = data[:4096].decode(text_encoding(data[:4]), errors="replace").lstrip("\ufeff")
     if _is_csv_header(head.split("\n", 1)[0].split("\r", 1)[0]):
-        return read_recipients_csv(data, str(path), zones)
+        return read_recipients_csv(data, str(path), zones, readers)
     try:
         text = decode_text(data, str(path))
     except ValueError as error:

@@ -243,24 +243,27 @@ def _readers(
 ) -> tuple[list[str], list[str], list[Reader] | None]:
     """Who a send to the list is for, who ``[readers] require_consent`` left out, the readers.
 
-    A recipients file (``--recipients``, ``recipients = ...``) names them; without one, the
-    reader store's subscribed readers, each with their time zone (and returned whole, with
-    their name, fields and sections). With ``require_consent``, an address of a file that the
-    store does not hold as subscribed (with its consent record) is left out and named.
+    A recipients file (``--recipients``, ``recipients = ...``) names them (a CSV of readers
+    returns them whole too); without one, the reader store's subscribed readers, each with
+    their time zone (and returned whole, with their name, fields and sections). With
+    ``require_consent``, an address of a file that the store does not hold as subscribed
+    (with its consent record) is left out and named.
     """
     source = request.recipients or config.recipients
     if source is not None:
-        addresses = read_recipients_file(source, zones)
+        people: dict[str, Reader] = {}
+        addresses = read_recipients_file(source, zones, people)
         if not config.readers.require_consent:
-            return addresses, [], None
+            return addresses, [], [people[address_key(a)] for a in addresses] if people else None
         keys = {address: address_key(address) for address in addresses}
         with reader_store(config) as store:
             held = store.known(list(keys.values()))
             held -= store.suppressed(list(held))  # pending, paused, never to be mailed
+        kept = [a for a in addresses if keys[a] in held]
         return (
-            [a for a in addresses if keys[a] in held],
+            kept,
             [a for a in addresses if keys[a] not in held],
-            None,
+            [people[keys[a]] for a in kept] if people else None,
         )
     with reader_store(config) as store:
         readers = list(store.subscribed())

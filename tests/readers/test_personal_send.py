@@ -193,3 +193,58 @@ def test_a_preferences_link_without_one_token_is_refused(tmp_path: Path, value: 
     built = run_digest("build", "--config", config, "--out", tmp_path / "out", "-q")
     assert built.returncode != 0
     assert "preferences_url" in built.stderr and re.search(r"token|https", built.stderr)
+
+
+def test_a_csv_of_readers_with_columns_personalises_their_copies(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    config = seed_sending_to(tmp_path, port)
+    _tokened(config)
+    eml = build(config, tmp_path / "out")
+    readers = tmp_path / "readers.csv"
+    readers.write_text(
+        "Email Address;Name;Sections;Status\n"
+        "eka@example.org;Eka;PROPERTI;subscribed\n"
+        "fajar@example.org;Fajar;;subscribed\n"
+        "gita@example.org;Gita;OPINI;unsubscribed\n"
+    )
+    sent = run_digest(
+        *SEND, config, eml, "--recipients", readers, env={"DIGEST_UNSUBSCRIBE_SECRET": SECRET}
+    )
+    assert sent.returncode == 0, sent.stderr
+    copies = _received(inbox)
+    assert sorted(copies) == ["eka@example.org", "fajar@example.org"]
+    shown = {
+        address: {s for s in ("BANTEN", "OPINI", "PROPERTI") if f"\n{s}\n" in _part(m, "plain")}
+        for address, m in copies.items()
+    }
+    assert shown == {
+        "eka@example.org": {"PROPERTI"},
+        "fajar@example.org": {"BANTEN", "OPINI", "PROPERTI"},
+    }
+
+
+def test_a_csv_of_readers_gives_each_row_as_a_reader() -> None:
+    from digest.delivery.recipients import read_recipients_csv
+    from digest.models import Reader
+
+    data = (
+        b"email,name,sections,timezone,fields.plan,status\n"
+        b"Ok@Example.org,Ok Oke,OPINI|BANTEN,Asia/Jakarta,gold,subscribed\n"
+        b"ok@example.org,Twice,,,,subscribed\n"
+        b"gone@example.org,Gone,,,,unsubscribed\n"
+    )
+    people: dict[str, Reader] = {}
+    zones: dict[str, str] = {}
+    assert read_recipients_csv(data, "list.csv", zones, people) == ["Ok@example.org"]
+    assert people == {
+        "ok@example.org": Reader(
+            address="Ok@example.org",
+            name="Ok Oke",
+            sections=("OPINI", "BANTEN"),
+            timezone="Asia/Jakarta",
+            fields={"plan": "gold"},
+        )
+    }
+    assert zones == {"ok@example.org": "Asia/Jakarta"}
