@@ -260,8 +260,7 @@ def _gather(db: sqlite3.Connection, key: str) -> None:
     db.execute(
         "INSERT INTO temp.mine SELECT address, reason, detail, url FROM main.events"
         " WHERE edition = '' AND message != '' AND message IN (SELECT detail FROM"
-        " ledger.deliveries WHERE edition = ? AND state IN ('sent', 'unknown')"
-        " AND detail != '')",
+        " ledger.deliveries WHERE edition = ? AND state = 'sent' AND detail != '')",
         (key,),
     )
     window = _window(db, key)

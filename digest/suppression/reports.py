@@ -219,7 +219,10 @@ def _dsn(message: Message, data: bytes, where: str, ours: Ours | None) -> Report
         address = next((a for a in named if not why.get(a)), named[0])
         diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
         detail = f"{status.group(0)} {diagnostic}".strip()
-        event = Event(address, reason, "dsn", f"dsn:{mid}:{address.lower()}", at, detail)
+        key = f"dsn:{mid}:{address.lower()}"
+        # The edition its X-Digest-Edition names: what digest report counts the bounce for.
+        edition = original.edition if original is not None else ""
+        event = Event(address, reason, "dsn", key, at, detail, edition=edition)
         if why.get(address):
             foreign.append((event, why[address]))
         else:
@@ -262,7 +265,10 @@ def _arf(
     mid, at = message_key(message, data), message_date(message)
     events, foreign = [], []
     for a in dict.fromkeys(found):
-        event = Event(a, reason, "arf", f"arf:{mid}:{a.lower()}", at, f"feedback type {kind}")
+        edition = original.edition if original is not None and ours is not None else ""
+        event = Event(
+            a, reason, "arf", f"arf:{mid}:{a.lower()}", at, f"feedback type {kind}", edition=edition
+        )
         why = ours.why_not(original, a) if ours is not None else ""
         if why:
             foreign.append((event, why))

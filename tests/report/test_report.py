@@ -34,6 +34,7 @@ from digest.web import WebSettings, make_app
 
 from ..helpers import EXAMPLES, FIXTURES, run_digest
 from ..mailservers import Inbox, ProviderApi, StandInApi, start_smtp
+from ..suppression.test_reports_ours import Sent, good_reports, import_mail, sent  # noqa: F401
 
 SEND = ("send", "--allow-placeholder-links", "--config")
 POSTMARK_AUTH = {"authorization": "Basic " + base64.b64encode(b"postmark:pm-password").decode()}
@@ -56,8 +57,8 @@ def build_and_send(config: Path, folder: Path, count: int, on: str = "2099-01-05
     (eml,) = out.glob("*.eml")
     readers = folder / "readers.txt"
     readers.write_text("".join(f"r{n:03}@example.org\n" for n in range(count)))
-    sent = run_digest(*SEND, config, eml, "--recipients", readers)
-    assert sent.returncode == 0, sent.stdout + sent.stderr
+    answer = run_digest(*SEND, config, eml, "--recipients", readers)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
     return eml
 
 
@@ -335,3 +336,17 @@ def test_any_clicked_urls_add_up(built_only: tuple[Path, str], urls: list[str]) 
     )
     assert on_stories + on_other + figures.unmatched_clicks == figures.total_clicks
     assert figures.clicks == 1 and figures.scanner_clicks == 0
+
+
+def test_bounces_and_complaints_read_from_mail_count_for_the_edition_they_name(
+    sent: Sent,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    """Real DSN and ARF reports (sisimai's) returning our copies: their X-Digest-Edition."""
+    config = sent.copy_to(tmp_path / "news")
+    imported = import_mail(config, good_reports(sent, tmp_path / "reports"), secret=False)
+    assert imported.returncode == 0, imported.stderr
+    figures = reported(config, "12")
+    # The reports are dated years before the send: only the edition they name ties them.
+    assert (figures["sent"], figures["hard_bounces"], figures["soft_bounces"]) == (6, 2, 0)
+    assert (figures["complaints"], figures["unsubscribes"], figures["delivered"]) == (1, 1, 4)
