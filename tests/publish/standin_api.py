@@ -7,12 +7,14 @@ field is answered with the tool's own error body, and kept in ``problems`` for t
 see), and checks its own answers against the same description. ``faults`` plays what a real
 API does on a bad day, one entry a request: ``429`` (answered with ``Retry-After: 0``,
 nothing done), ``500`` or ``503`` (nothing done), ``"drop"`` (done, then the connection is
-closed before any answer: a lost answer), ``"taken-500"`` (done, then a 500). An entry
-``("POST", fault)`` waits for the next request of that method.
+closed before any answer: a lost answer), ``"taken-500"`` (done, then a 500). The faults are
+played in order: an entry ``("POST", fault)`` waits for the next request of that method, and
+the entries after it wait behind it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -56,6 +58,8 @@ class CampaignApi(LocalHttp):
         self.faults: list[Fault] = []
         #: Test sends: the campaign's id and the addresses.
         self.tests_sent: list[tuple[str, list[str]]] = []
+        #: The numbers of the campaigns made, never used twice (a deleted one's included).
+        self.numbers = itertools.count(1)
         self.lock = threading.Lock()
         self.start_server(self._handler())
 
@@ -92,15 +96,15 @@ class CampaignApi(LocalHttp):
         return list(self.campaigns.values())
 
     def _fault(self, method: str) -> int | str | None:
-        for index, fault in enumerate(self.faults):
-            if isinstance(fault, tuple):
-                if fault[0] != method:
-                    continue
-                del self.faults[index]
-                return fault[1]
-            del self.faults[index]
-            return fault
-        return None
+        if not self.faults:
+            return None
+        fault = self.faults[0]
+        if isinstance(fault, tuple):
+            if fault[0] != method:
+                return None  # it waits for its method; the faults after it wait behind it
+            fault = fault[1]
+        del self.faults[0]
+        return fault
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self

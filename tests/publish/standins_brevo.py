@@ -124,7 +124,7 @@ class BrevoApi(CampaignApi):
         if body.get("scheduledAt") and not lists:
             message = "recipients.listIds is required when scheduledAt is given"
             return Reply(400, {"code": "missing_parameter", "message": message})
-        number = 100 + len(self.campaigns) + 1
+        number = 100 + next(self.numbers)
         campaign = {
             "id": number,
             "name": body["name"],

@@ -85,7 +85,7 @@ class ButtondownApi(CampaignApi):
         if status == "scheduled" and not body.get("publish_date"):
             detail = "Scheduled emails need a publish_date."
             return Reply(400, {"code": "publish_date_missing", "detail": detail})
-        number = len(self.campaigns) + 1
+        number = next(self.numbers)
         email_id = f"em_0{number:025d}"
         email = {
             "id": email_id,

@@ -117,7 +117,7 @@ class KitApi(CampaignApi):
         if broadcast is not None and broadcast["status"] not in ("draft", "scheduled"):
             return self.invalid(["Broadcast is already sending."])
         if broadcast is None:
-            number = 200 + len(self.campaigns) + 1
+            number = 200 + next(self.numbers)
             broadcast = {
                 "id": number,
                 "publication_id": number - 100,

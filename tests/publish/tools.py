@@ -34,8 +34,25 @@ class Tool:
     key_variable: str
     #: The API's path under the stand-in's address.
     prefix: str
+    #: The tool's states of a sent campaign and a scheduled one.
+    sent: str = "sent"
+    scheduled: str = "scheduled"
     #: The settings a test needs beyond the base URL (Brevo's sender and lists).
     needs: tuple[tuple[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        return self.name
+
+    def environ(self, api: CampaignApi) -> dict[str, str]:
+        """An environment holding the stand-in's key."""
+        return {self.key_variable: api.key}
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags every edition's HTML and text hold in this tool's language."""
+        language = self.language
+        found = (language.unsubscribe_url, language.view_online, language.preferences_url)
+        return tuple(tag for tag in found if tag)
 
     def make(self, api: CampaignApi, **settings: Any) -> Publisher:
         """The publisher for ``api``, with no wait between retries."""
@@ -83,9 +100,10 @@ TOOLS = {
         BREVO,
         "BREVO_API_KEY",
         "/v3",
-        (("sender_email", "news@riverside.example"), ("list_ids", [7])),
+        scheduled="queued",
+        needs=(("sender_email", "news@riverside.example"), ("list_ids", [7])),
     ),
-    "kit": Tool("kit", Kit, KitSettings, KitApi, KIT, "KIT_API_KEY", ""),
+    "kit": Tool("kit", Kit, KitSettings, KitApi, KIT, "KIT_API_KEY", "", sent="completed"),
 }
 
 
