@@ -7,10 +7,10 @@ events in memory, so a million events take a few megabytes):
   what became of it (``sent``, ``refused``, ``unknown``, ``pending``);
 - the **events** of the suppression list (``digest.suppression.store``): bounces,
   complaints, unsubscribes, opens and clicks. An event belongs to an edition when it names
-  it (``Event.edition``, as click tracking and mailed reports record it); else when the provider's message id
-  it names is one the ledger recorded for the edition (``Event.message_id``, as Postmark,
-  Resend and SES webhooks give it); else, for an event that names neither (an unsubscribe
-  on our own page), when its reader was sent the edition
+  it (``Event.edition``, as click tracking and mailed reports record it); else when the
+  provider's message id it names is one the ledger recorded for the edition
+  (``Event.message_id``, as Postmark, Resend and SES webhooks give it); else, for an event
+  that names neither (an unsubscribe on our own page), when its reader was sent the edition
   and it happened between the edition's first send and the next edition's;
 - the **history** (``digest.schedule.history``): the edition's number, date and subject,
   and its links with the story each leads to (``links_of``), which a click's URL is matched
