@@ -7,6 +7,10 @@ move it up or down, fields for the subject, preheader and an editor's note, the 
 findings, "Send proof" and "Approve". Every change is saved as the edition's plan, so that
 ``digest build`` makes what the desk shows.
 
+``/report`` shows what the newest edition sent did (``digest.report``'s figures): clicks per
+story as bars and the open and click rates over the last editions as a line, drawn on the
+server as SVG (``digest.web.report_page``), each beside a table of its numbers.
+
 Safe by construction: it is meant for loopback (``digest desk`` binds 127.0.0.1); it opens
 with a one-time token in its URL, exchanged for a session cookie (HttpOnly, SameSite=Strict);
 every request must carry a ``Host`` of this machine and port (against DNS rebinding); every
@@ -56,11 +60,14 @@ from digest.schedule.config import BuildConfig
 from digest.schedule.desk import Desk
 from digest.schedule.sending import SendRequest, send_edition
 from digest.web.body import ClientDisconnect, Refused, log_disconnect, read_body, read_model
+from digest.web.report_page import report_page, unreported_page
 
 __all__ = ["DeskSession", "make_desk", "proof_sender"]
 
 
 _COOKIE = "digest_desk"
+#: How many editions the report page's trend shows.
+_REPORT_EDITIONS = 12
 _MAX_BODY = 64 * 1024
 
 log = logging.getLogger("digest.web.desk")
@@ -334,10 +341,22 @@ def make_desk(
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in ("desk.css", "desk.js"):
+        if name not in ("desk.css", "desk.js", "report.css"):
             return Response("not found", 404)
         kind = "text/css" if name.endswith(".css") else "text/javascript"
         return Response(_STATIC[name], media_type=kind)
+
+    async def report_view(request: Request) -> Response:
+        refused = authorised(request, change=False)
+        if refused is not None:
+            return refused
+        try:
+            page = await anyio.to_thread.run_sync(_report, desk.config)
+        except DigestError as error:
+            page = unreported_page(str(error))
+        return HTMLResponse(
+            page, headers={"Cache-Control": "no-store", "Content-Security-Policy": _DESK_POLICY}
+        )
 
     async def refused(request: Request, error: Exception) -> Response:
         assert isinstance(error, Refused)
@@ -352,6 +371,7 @@ def make_desk(
         Route("/plan", set_plan, methods=["POST"]),
         Route("/proof", proof, methods=["POST"]),
         Route("/approve", approve, methods=["POST"]),
+        Route("/report", report_view, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,
@@ -360,13 +380,20 @@ def make_desk(
     )
 
 
+def _report(config: BuildConfig) -> str:
+    """The report page of the config's newest edition and the trend of its last ones."""
+    from digest.report import report, trend
+
+    return report_page(report(config), trend(config, _REPORT_EDITIONS))
+
+
 def _page(csrf: str) -> str:
     return _STATIC["desk.html"].replace("{{csrf}}", escape(csrf))
 
 
 _STATIC = {
     name: (Path(__file__).parent / "static" / name).read_text(encoding="utf-8")
-    for name in ("desk.html", "desk.css", "desk.js")
+    for name in ("desk.html", "desk.css", "desk.js", "report.css")
 }
 
 #: The desk page's own policy: its script, style and pictures from itself, nothing else.
