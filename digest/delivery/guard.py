@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from digest.suppression.events import Event
     from digest.suppression.store import SuppressionList
 
-__all__ = ["GuardPhase", "GuardReading", "GuardSettings", "guard_phase"]
+__all__ = ["GuardPhase", "GuardReading", "GuardSettings", "guard_phase", "read_sample"]
 
 #: Even with no wait, the rest goes on a later run: the sample's answers are read then.
 _LATER = timedelta(seconds=1)

@@ -313,3 +313,13 @@ def test_before_any_edition_the_report_says_so(tmp_path: Path) -> None:
     assert answer.status_code == 200
     assert "Nothing to report yet: " in answer.text and "no edition built yet" in answer.text
     assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+@given(st.text(max_size=200), st.text(max_size=200))
+def test_any_subject_and_story_title_are_text_on_the_page(subject: str, title: str) -> None:
+    one = figures(1, 10, 5, 2, subject=subject, stories=(story(title, 2, 2, 0),))
+    doc = lxml_html.fromstring(report_page(one, [one]))
+    assert not doc.findall(".//script")
+    assert (doc.findtext(".//p[@class='subject']") or "") == one_line_text(subject)
+    cell = doc.find(".//table//tbody/tr/th")
+    assert cell is not None and cell.text_content() == one_line_text(title)
