@@ -129,6 +129,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         Theme,
         Tracking,
     )
+    from digest.mail.tracking import TrackingSettings
     from digest.schedule.config import (
         BuildConfig,
         DeskConfig,
@@ -136,6 +137,14 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ReadersConfig,
         SuppressionConfig,
         WebConfig,
+    )
+    from digest.settings import (
+        BrevoSettings,
+        ButtondownSettings,
+        KitSettings,
+        ListmonkSettings,
+        MailchimpSettings,
+        PublishSettings,
     )
 
     return [
@@ -166,8 +175,15 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[suppression]", SuppressionConfig),
         ("[readers]", ReadersConfig),
         ("[web]", WebConfig),
+        ("[tracking]", TrackingSettings),
         ("[desk]", DeskConfig),
         ("[network]", NetworkConfig),
+        ("[publish]", PublishSettings),
+        ("[publish.mailchimp]", MailchimpSettings),
+        ("[publish.listmonk]", ListmonkSettings),
+        ("[publish.buttondown]", ButtondownSettings),
+        ("[publish.brevo]", BrevoSettings),
+        ("[publish.kit]", KitSettings),
     ]
 
 

@@ -8,7 +8,7 @@ import sys
 import click
 
 from digest import __version__
-from digest.cli import build, desk, readers, report, send, serve, suppress
+from digest.cli import build, desk, publish, readers, report, send, serve, suppress
 from digest.cli.common import INTERNAL_ERROR, warn
 from digest.errors import DigestError
 
@@ -26,7 +26,8 @@ def cli() -> None:
     Exit statuses: 0 done; 1 bad input; 2 wrong usage; 3 nothing new to send; 4 template or
     rendering error; 5 check found errors; 6 some recipients refused (or some reports
     unreadable); 7 mail server error (or another run is sending the same edition); 8 send
-    refused a placeholder unsubscribe link.
+    refused a placeholder unsubscribe link; 9 a list manager refused the campaign or lost
+    its answer.
     """
 
 
@@ -37,6 +38,7 @@ cli.add_command(build.history)
 cli.add_command(build.preview)
 cli.add_command(send.send)
 cli.add_command(report.report)
+cli.add_command(publish.publish)
 cli.add_command(build.check)
 cli.add_command(desk.approve)
 cli.add_command(desk.plan)

@@ -230,7 +230,10 @@ def init(path: Path) -> None:
 @CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print the editions as JSON.")
 def history(config_path: Path, as_json: bool) -> None:
-    """List the editions built so far, newest first, with what each A/B test decided.
+    """List the editions built so far, newest first, and where each went.
+
+    With each edition: what its A/B test of subjects decided, and its campaigns in list
+    managers (digest publish).
 
     Example:
 
@@ -256,6 +259,10 @@ def history(config_path: Path, as_json: bool) -> None:
                 "articles": e.record.articles,
                 "lead_url": e.record.lead_url,
                 "subject_test": e.subject_test,
+                "campaigns": [
+                    {"tool": c.tool, "id": c.id, "status": c.status, "url": c.url, "at": c.at}
+                    for c in e.campaigns
+                ],
             }
             for e in past
         ]
@@ -271,6 +278,9 @@ def history(config_path: Path, as_json: bool) -> None:
         )
         if edition.subject_test:
             click.echo(f"      A/B: {edition.subject_test}")
+        for campaign in edition.campaigns:
+            where = " ".join(p for p in (campaign.id, campaign.status, campaign.url or "") if p)
+            click.echo(f"      {campaign.tool}: {where}")
 
 
 @click.command()

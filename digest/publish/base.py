@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 from digest.delivery.http import Answer
 from digest.delivery.senders import retry_delays
@@ -101,13 +101,26 @@ class Publisher:
     default_base_url: ClassVar[str | None] = None
 
     def __init__(self, settings: ToolSettings, environ: Mapping[str, str] | None = None) -> None:
+        """A publisher of ``settings``; its keys are read from ``environ`` when first needed."""
         self.settings = settings
-        self.keys = {name: self.key(name, environ) for name in self.key_variables}
-        base = settings.base_url or self.base_url()
-        self.base = urlsplit(base)
-        if self.base.scheme not in ("http", "https") or not self.base.hostname:
+        self.environ = environ
+        self._keys: dict[str, str] | None = None
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """The keys by variable, read from the environment on first use (a dry run needs none)."""
+        if self._keys is None:
+            self._keys = {name: self.key(name, self.environ) for name in self.key_variables}
+        return self._keys
+
+    @property
+    def base(self) -> SplitResult:
+        """The API's base URL, split."""
+        base = self.settings.base_url or self.base_url()
+        split = urlsplit(base)
+        if split.scheme not in ("http", "https") or not split.hostname:
             raise ConfigError(f"publish.{self.tool}.base_url: not an http(s) URL (got {base!r})")
-        self.prefix = self.base.path.rstrip("/")
+        return split
 
     # What a subclass says -------------------------------------------------------------
 
@@ -170,7 +183,7 @@ class Publisher:
 
     def fail(self, message: str, error: type[PublishError] = PublishError) -> PublishError:
         """An error of one line that starts with the tool's name and never holds a key."""
-        for secret in self.keys.values():
+        for secret in (self._keys or {}).values():
             if len(secret) >= 4:
                 message = message.replace(secret, "***")
         line = " ".join(f"{self.name}: {message}".split())
@@ -198,7 +211,8 @@ class Publisher:
         ``repeatable`` says whether doing the request twice does no harm (by default: GET,
         PUT and DELETE do, POST does not; a PATCH that sets fields may say so).
         """
-        url = self.prefix + path + (f"?{urlencode(query)}" if query else "")
+        base = self.base
+        url = base.path.rstrip("/") + path + (f"?{urlencode(query, doseq=True)}" if query else "")
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {**self.auth_headers(), "Accept": "application/json"}
         if data is not None:
@@ -208,9 +222,9 @@ class Publisher:
             repeatable = method in _IDEMPOTENT
         for delay in [*delays, None]:
             try:
-                answer = self._send(method, url, data, headers)
+                answer = self._send(base, method, url, data, headers)
             except _Unwritten as error:
-                reason = f"cannot reach {self.base.hostname}: {error}"
+                reason = f"cannot reach {base.hostname}: {error}"
             else:
                 if answer is None:
                     reason = f"{method} {path}: the connection was lost after the request was sent"
@@ -242,12 +256,12 @@ class Publisher:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, method: str, url: str, data: bytes | None, headers: dict[str, str]
+        self, base: SplitResult, method: str, url: str, data: bytes | None, headers: dict[str, str]
     ) -> Answer | None:
         """One request on a fresh connection: its answer, or None when lost after writing it."""
-        host, port = self.base.hostname or "", self.base.port
+        host, port = base.hostname or "", base.port
         connection: http.client.HTTPConnection
-        if self.base.scheme == "https":
+        if base.scheme == "https":
             connection = http.client.HTTPSConnection(host, port, timeout=60)
         else:
             connection = http.client.HTTPConnection(host, port, timeout=60)

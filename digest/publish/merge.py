@@ -4,10 +4,10 @@ The edition is rendered once with a reader whose every value is a placeholder (a
 nonce, as ``digest.mail.placeholders`` does for copies): the name, the address, each field,
 the unsubscribe and preferences links, and, in the newsletter, the postal address and the
 "view in browser" link. Text in the rendered parts that a tool would read as its own tags
-(``*|…|*``, ``{{ … }}``, ``{% … %}``, ``[[ … ]]``) is then broken so it is never expanded;
-only after that are the placeholders replaced by the tool's tags, so that the tags are the
-only merge language in what the tool receives. ``merge_edition`` does it all and refuses an
-edition whose footer lacks a tag the tool requires.
+(``*|…|*``, ``{{ … }}``, ``{% … %}``, ``{# … #}``, ``[[ … ]]``) is then broken so it is
+never expanded; only after that are the placeholders replaced by the tool's tags, so that
+the tags are the only merge language in what the tool receives. ``merge_edition`` does it
+all and refuses an edition whose footer lacks a tag the tool requires.
 """
 
 from __future__ import annotations
@@ -155,8 +155,8 @@ KIT = MergeLanguage(
 
 
 # What opens a tag in one of the tools: Mailchimp *|, Go, Liquid, Django and Handlebars {{,
-# Liquid and Jinja {%, and [[ (Brevo's older tags, MediaWiki-like templates).
-_OPENERS = re.compile(r"\*(?=\|)|\{(?=[{%])|\[(?=\[)")
+# Liquid, Django and Jinja {%, Django's comments {#, and [[ (Brevo's older tags).
+_OPENERS = re.compile(r"\*(?=\|)|\{(?=[{%#])|\[(?=\[)")
 _ENTITIES = {"*": "&#42;", "{": "&#123;", "[": "&#91;"}
 #: An invisible character that joins nothing: it splits an opener in the text part.
 WORD_JOINER = "\u2060"

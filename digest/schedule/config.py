@@ -18,6 +18,7 @@ from digest.feeds.source import Source
 from digest.files import StrPath, read_file
 from digest.models import EmailAddress, Newsletter
 from digest.readers.store import ReaderStore
+from digest.settings import PublishSettings
 from digest.suppression.tokens import SECRET_VARIABLE
 
 __all__ = [
@@ -178,6 +179,8 @@ class BuildConfig(BaseModel):
     desk: DeskConfig = Field(default_factory=DeskConfig)
     #: Hosts feeds and pictures may be fetched from besides public ones.
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    #: The list managers ``digest publish`` hands an edition to (``[publish.mailchimp]``...).
+    publish: PublishSettings = Field(default_factory=PublishSettings)
 
     def beside_history(self, suffix: str) -> Path | None:
         """A file kept beside the history, named as it up to its first dot, then ``suffix``.

@@ -433,6 +433,11 @@ class History(Database):
                 (edition, tool),
             )
 
+    def forget_campaign(self, edition: str, tool: str) -> None:
+        """Forget the edition's campaign in ``tool`` (it was deleted there)."""
+        with transaction(self.db):
+            self.db.execute("DELETE FROM campaigns WHERE edition = ? AND tool = ?", (edition, tool))
+
     def approval(self, on: date) -> Approval | None:
         """The approval of the edition dated ``on``, if it has one."""
         row = self.db.execute(
