@@ -11,8 +11,9 @@ import copy as _copy
 import hashlib
 import ipaddress
 import re
+import secrets
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -52,6 +53,14 @@ from digest.mail.mime import (
     write_copy,
 )
 from digest.mail.placeholders import Split
+from digest.mail.tracking import (
+    LinkTokens,
+    TrackedSplit,
+    edition_hrefs,
+    edition_number,
+    own_links,
+    track_split,
+)
 from digest.mail.unsubscribe import EML_HEADER_STAND_IN, EML_STAND_IN
 from digest.mail.variants import subject_index, subject_variants
 from digest.suppression.tokens import SECRET_VARIABLE, UnsubscribeTokens
@@ -217,7 +226,7 @@ _TO_LINE = re.compile(rb"^To:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.MULTILINE
 class _Message:
     """A built message, ready to be addressed to one recipient after another."""
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, clicks: LinkTokens | None = None) -> None:
         head, separator, body = (
             raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n").partition(b"\r\n\r\n")
         )
@@ -238,8 +247,10 @@ class _Message:
         self.after = (head[match.end() :] if match else b"") + b"\r\n" + body
 
         self.links: _ReaderLinks | None = None
-        if _HEADER_STAND_IN in head or STAND_IN.encode() in body:
-            self.links = _ReaderLinks(self.before, self.after)
+        self.stand_in = _HEADER_STAND_IN in head or STAND_IN.encode() in body
+        if self.stand_in or clicks is not None:
+            unsubscribe = _URI.findall(str(parsed.get("List-Unsubscribe", "")))
+            self.links = _ReaderLinks(self.before, self.after, clicks, self.key, unsubscribe)
 
     def dated(self, when: datetime) -> _Message:
         """The message dated ``when``: every copy of a batch is handed over at one moment."""
@@ -254,7 +265,7 @@ class _Message:
 
     def check_tokens(self, tokens: UnsubscribeTokens | None) -> None:
         """Refuse a message of per-reader links without the tokens to fill them in."""
-        if self.links is not None and tokens is None:
+        if self.stand_in and tokens is None:
             raise ConfigError(
                 f"the .eml's unsubscribe link has a {STAND_IN} for each reader's own token: set "
                 f"{SECRET_VARIABLE} to the newsletter's unsubscribe secret"
@@ -266,8 +277,7 @@ class _Message:
         if self.links is None:
             return write_copy((self.before, to, self.after), (), (), {})
         self.check_tokens(tokens)
-        assert tokens is not None
-        return self.links.fill(to, tokens.token(recipient))
+        return self.links.fill(to, tokens.token(recipient) if tokens is not None else "", recipient)
 
 
 #: What a built ``.eml`` holds where each reader's token goes (``unsubscribe_url`` with it).
@@ -284,7 +294,14 @@ class _ReaderLinks:
     reader's message is joined by the MIME writer (``write_copy``), never encoded again.
     """
 
-    def __init__(self, before: bytes, after: bytes) -> None:
+    def __init__(
+        self,
+        before: bytes,
+        after: bytes,
+        clicks: LinkTokens | None = None,
+        edition: str = "",
+        unsubscribe: Sequence[str] = (),
+    ) -> None:
         message = BytesParser(policy=email_policy.default).parsebytes(before + after)
         boundary = message.get_boundary()
         parts = [
@@ -307,19 +324,56 @@ class _ReaderLinks:
         self.own = own.split(_HEADER_STAND_IN)
         self.frame = frame(boundary, [sub for sub, _ in parts])
         self.parts = [Split.of(t, _TOKEN, markup=False) for _, t in parts]
+        self.clicks, self.number = clicks, 0
+        if clicks is not None:
+            # Each reader's links lead through digest serve (digest.mail.tracking).
+            number = edition_number(edition)
+            if number is None:
+                raise ConfigError(
+                    "tracking: tracked links name the edition's number, and this .eml has "
+                    f"none ({EDITION_HEADER}: {edition[:80]!r}): build it with a history"
+                )
+            self.number = number
+            nonce = "Tk" + secrets.token_hex(12)
+            marks = re.compile(
+                rf"(?:\{{(?=token\}})|@@{nonce}\.(?=[a-z0-9.]+@@))([a-z0-9.]+)(?:\}}|@@)"
+            )
+            self.parts = [
+                track_split(
+                    text,
+                    marks,
+                    lambda key: f"@@{nonce}.{key}@@",
+                    edition_hrefs(text) if clicks.clicks else (),
+                    own_links(clicks.base_url, *unsubscribe),
+                    clicks.opens,
+                )
+                if subtype == "html"
+                else split
+                for (subtype, text), split in zip(parts, self.parts, strict=True)
+            ]
 
-    def fill(self, to: bytes, token: str) -> bytes:
-        """The message for one reader: their ``To`` line and their token in every place."""
+    def fill(self, to: bytes, token: str, address: str) -> bytes:
+        """The message for one reader: their ``To`` line, their token and tracked links."""
         mark = token.encode("ascii")
         head = [mark.join(self.before), to, mark.join(self.own)]
-        return write_copy(head, self.frame, self.parts, {"token": token})
+        values = {"token": token}
+        if self.clicks is not None:
+            for part in self.parts:
+                if isinstance(part, TrackedSplit):
+                    part.links.values(self.clicks, self.number, address, values)
+        return write_copy(head, self.frame, self.parts, values)
 
 
 class _EmlOutbox:
     """A built ``.eml`` to a list: each recipient's copy, their own ``To`` and token put in."""
 
     def __init__(
-        self, raw: bytes, recipients: Iterable[str], sender: Sender, options: SendOptions
+        self,
+        raw: bytes,
+        recipients: Iterable[str],
+        sender: Sender,
+        options: SendOptions,
+        clicks: LinkTokens | None = None,
     ) -> None:
         variants = subject_variants(raw)
         labels = [label for label in variants if label]
@@ -335,7 +389,7 @@ class _EmlOutbox:
             )
         if options.due is True:
             raise InputError("due: give each address's moment (local_send_times) for a .eml")
-        self.messages = {label: _Message(data) for label, data in variants.items()}
+        self.messages = {label: _Message(data, clicks) for label, data in variants.items()}
         message = self.messages[labels[0] if labels else ""]
         message.check_tokens(options.tokens)  # before anything is claimed
         self.key, self.content, self.labels = message.key, message.content, labels
@@ -412,6 +466,8 @@ def send_eml(
     sender: Sender,
     ledger: SendLedger | None = None,
     options: SendOptions | None = None,
+    *,
+    clicks: LinkTokens | None = None,
     **settings: Any,
 ) -> DeliveryReport:
     """Send the message in ``raw`` to each recipient, with their own ``To`` header.
@@ -436,8 +492,12 @@ def send_eml(
     gets the winner, decided from the opens or clicks in ``events`` and recorded in the
     ledger. A dry run gives everyone their variant by hash and starts no test.
 
+    With ``clicks`` (``[tracking]``, ``digest.mail.tracking``), each recipient's links in the
+    HTML part lead through ``digest serve``, signed for them (the unsubscribe link and
+    ``mailto:`` never); the edition needs its number (``X-Digest-Edition``).
+
     It is ``Send(ledger, options).deliver(...)`` of the ``.eml``'s outbox; the ``options``
     (``SendOptions``) may be given as keywords instead (``dry_run=True``).
     """
     chosen = options or SendOptions(**settings)
-    return Send(ledger, chosen).deliver(_EmlOutbox(raw, recipients, sender, chosen))
+    return Send(ledger, chosen).deliver(_EmlOutbox(raw, recipients, sender, chosen, clicks))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Self, TypedDict
 
 from digest.check import check_copy, summarise
 from digest.edition import Edition
-from digest.errors import CheckError, InputError, RenderError
+from digest.errors import CheckError, ConfigError, InputError, RenderError
 from digest.mail.heads import CopyHeads
 from digest.mail.message import (
     build_message,
@@ -47,6 +47,14 @@ from digest.mail.reader_copies import (
     planned_bytes,
     variant_plan,
     variant_problem,
+)
+from digest.mail.tracking import (
+    LinkTokens,
+    TrackedSplit,
+    edition_hrefs,
+    newsletter_links,
+    track_split,
+    tracked_html,
 )
 from digest.mail.unsubscribe import (
     UnsubscribeLinks,
@@ -87,6 +95,7 @@ class Personalisation(TypedDict, total=False):
     options: RenderOptions | None
     subjects: Sequence[str]
     tokens: UnsubscribeTokens | None
+    clicks: LinkTokens | None
 
 
 class Copies:
@@ -98,6 +107,7 @@ class Copies:
         options: RenderOptions | None = None,
         subjects: Sequence[str] = (),
         tokens: UnsubscribeTokens | None = None,
+        clicks: LinkTokens | None = None,
     ) -> None:
         """Prepare to personalise ``digest``; variants render with its own options by default.
 
@@ -105,6 +115,8 @@ class Copies:
         ``subject.txt.j2``); each reader gets one, chosen by a hash of the edition and their
         address, labelled A, B, C… in the ledger. With ``tokens``, a reader with no token
         and no link of their own gets a signed token in the newsletter's unsubscribe link.
+        With ``clicks`` (``[tracking]``), each reader's links lead through ``digest serve``
+        (``digest.mail.tracking``): the edition needs its number (a history) for that.
         """
         if len(subjects) > len(SUBJECT_LABELS):
             raise InputError(
@@ -114,6 +126,13 @@ class Copies:
         self.options = options or digest.options
         self.subjects = tuple(subjects)
         self.tokens = tokens
+        self.clicks = clicks
+        self._hrefs: tuple[str, ...] | None = None
+        if clicks is not None and digest.edition.number is None:
+            raise ConfigError(
+                "tracking: tracked links name the edition's number, and this edition has none "
+                "(build it with a history, or set [tracking] clicks = false)"
+            )
         #: The newsletter's unsubscribe link, cut once where each reader's token goes.
         self.links = UnsubscribeLinks(digest.newsletter)
         #: The header lines of each reader's copy (the shared ones written once).
@@ -137,6 +156,7 @@ class Copies:
             repr(self.options),
             self.subjects,
             signing,
+            clicks.fingerprint if clicks is not None else None,
         )
         self.key = hashlib.sha256(repr(made_of).encode()).hexdigest()
         #: What the readers' copies say, whichever subject each gets: the send ledger compares
@@ -151,13 +171,14 @@ class Copies:
             "options": self.options,
             "subjects": self.subjects,
             "tokens": self.tokens,
+            "clicks": self.clicks,
             "chosen": self._chosen,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled mailing."""
         self.__init__(  # type: ignore[misc]
-            state["digest"], state["options"], state["subjects"], state["tokens"]
+            state["digest"], state["options"], state["subjects"], state["tokens"], state["clicks"]
         )
         self._choose(state.get("chosen"))
 
@@ -308,10 +329,44 @@ class Copies:
                 "the template shows no reader placeholder: personalised copies "
                 "need {{ reader.unsubscribe_url }} in the footer"
             )
+        variant = self._tracked(variant, html)
         self._variants[key] = variant
         if len(self._variants) > _VARIANTS_KEPT:
             self._variants.popitem(last=False)
         return variant
+
+    def _tracked(self, variant: Variant, html: str) -> Variant:
+        """``variant`` with its HTML cut at its tracked links too (with ``clicks``)."""
+        if self.clicks is None:
+            return variant
+        newsletter = self.digest.newsletter
+        split = track_split(
+            html,
+            self._token,
+            lambda key: f"@@{self._nonce}.{key}@@",
+            self.edition_hrefs if self.clicks.clicks else (),
+            newsletter_links(newsletter, self.clicks.base_url),
+            self.clicks.opens,
+        )
+        variant = replace(variant, html=split, plan=None)
+        if variant.subject_text is not None:
+            variant = replace(variant, plan=self._plan(variant, variant.subject_text))
+        return variant
+
+    @property
+    def edition_hrefs(self) -> tuple[str, ...]:
+        """The links of the edition's HTML in document order: a tracked link's index."""
+        if self._hrefs is None:
+            self._hrefs = edition_hrefs(self.digest.html)
+        return self._hrefs
+
+    def _track(self, reader: Reader, variant: Variant, values: dict[str, str]) -> None:
+        """Put the reader's tracked links into ``values`` (when the variant has them)."""
+        html = variant.html
+        if isinstance(html, TrackedSplit) and self.clicks is not None:
+            number = self.digest.edition.number
+            assert number is not None  # checked when the copies were made
+            html.links.values(self.clicks, number, reader, values)
 
     def signed(self, reader: Reader) -> Reader:
         """``reader`` with their signed unsubscribe token, when ``tokens`` makes one for them."""
@@ -331,6 +386,7 @@ class Copies:
         variant = self._variant(reader, values)
         if not fills(variant, values):
             return self.from_scratch(reader)
+        self._track(reader, variant, values)
         return (
             one_line(variant.subject.fill(values)),
             variant.html.fill(values),
@@ -350,6 +406,11 @@ class Copies:
             subject=self._subject_source(self.subject_variant(reader)),
         )
         html = inline_css(rendered.html, self.digest.newsletter.layout.inliner)
+        if self.clicks is not None and self.digest.edition.number is not None:
+            own = newsletter_links(self.digest.newsletter, self.clicks.base_url)
+            number = self.digest.edition.number
+            hrefs = self.edition_hrefs if self.clicks.clicks else ()
+            html = tracked_html(html, self.clicks, number, hrefs, own, reader)
         return rendered.subject, html, rendered.text
 
     def message(self, reader: Reader) -> EmailMessage:
@@ -369,6 +430,7 @@ class Copies:
         values = reader_values(reader, self.links)
         variant = self._variant(reader, values)
         check_values(reader, variant, values)
+        self._track(reader, variant, values)
         plan = variant.plan
         if plan is not None and fits_plan(reader, variant, values):
             return planned_bytes(reader, values, variant, plan)

@@ -16,6 +16,7 @@ from digest.errors import ConfigError, describe_validation_error
 from digest.feeds.data import MAX_DATA_BYTES
 from digest.feeds.source import Source
 from digest.files import StrPath, read_file
+from digest.mail.tracking import TrackingSettings
 from digest.models import EmailAddress, Newsletter
 from digest.readers.store import ReaderStore
 from digest.settings import PublishSettings
@@ -175,6 +176,8 @@ class BuildConfig(BaseModel):
     readers: ReadersConfig = Field(default_factory=ReadersConfig)
     #: The web app of ``digest serve``.
     web: WebConfig = Field(default_factory=WebConfig)
+    #: Click and open tracking of our own, through ``digest serve``; off by default.
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     #: The editor's desk: proofs and approval.
     desk: DeskConfig = Field(default_factory=DeskConfig)
     #: Hosts feeds and pictures may be fetched from besides public ones.

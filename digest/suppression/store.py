@@ -288,6 +288,15 @@ class SuppressionList(Database):
         with transaction(self.db):
             return self._record(event, datetime.now(UTC))
 
+    def forget_engagements(self, before: datetime, source: str) -> int:
+        """Forget the opens and clicks ``source`` recorded before ``before``; how many."""
+        with transaction(self.db):
+            cursor = self.db.execute(
+                f"DELETE FROM events WHERE reason IN ({_STATES}) AND source = ? AND moment < ?",
+                (source, _moment(before)),
+            )
+        return cursor.rowcount
+
     def engaged(self, message_ids: Sequence[str], kind: Engagement) -> set[str]:
         """Those of ``message_ids`` (the providers' ids) a reader ``kind`` (opened or clicked)."""
         rows = self.db.execute(

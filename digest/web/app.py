@@ -12,6 +12,8 @@
 - ``GET /health``: 200 when the suppression list can be read.
 - ``POST /subscribe`` and ``GET``/``POST /confirm/TOKEN``: sign-up with double opt-in, when
   configured (``digest.web.signup``).
+- ``GET /c/TOKEN`` and ``GET /o/TOKEN.gif``: a tracked link and the open pixel, with
+  ``[tracking]`` (``digest.web.tracking``).
 
 Every body is read streamed and refused (413) the moment it passes ``max_body``, JSON nested
 too deep gets 400 (``digest.web.body``); a forged token 404; a request a webhook refuses its
@@ -51,6 +53,7 @@ from digest.web.pages import page, say
 from digest.web.preferences import PreferenceStore, preferences_endpoint
 from digest.web.settings import WebSettings
 from digest.web.signup import SignUps
+from digest.web.tracking import ClickLog, tracking_routes
 from digest.web.webhooks import PostmarkWebhook, ResendWebhook, SesWebhook, Webhook
 
 __all__ = ["make_app"]
@@ -126,6 +129,12 @@ def make_app(settings: WebSettings) -> Starlette:
     recorder = _Recorder(settings)
     readers = PreferenceStore(settings.suppressions, settings.soft_bounce_limit)
     signups = SignUps(settings.signup, settings.clock)
+    tracking = settings.tracking
+    clicks = (
+        ClickLog(settings.suppressions, tracking, settings.soft_bounce_limit)
+        if tracking is not None
+        else None
+    )
 
     catalog = settings.catalog
 
@@ -208,7 +217,14 @@ def make_app(settings: WebSettings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with anyio.create_task_group() as group:
+            if clicks is not None:
+                group.start_soon(clicks.run)
+            yield
+            group.cancel_scope.cancel()
+        if clicks is not None:
+            await clicks.flush(everything=True)
+            clicks.close()
         recorder.close()
         readers.close()
         signups.close()
@@ -218,6 +234,7 @@ def make_app(settings: WebSettings) -> Starlette:
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
         *signups.routes(),
+        *(tracking_routes(tracking, clicks) if tracking is not None and clicks else []),
         *(
             [
                 Route(

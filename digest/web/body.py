@@ -156,7 +156,7 @@ def log_disconnect(log: logging.Logger, scope: Scope) -> None:
 
 
 #: The paths whose last part is a reader's token: a log never shows it.
-TOKEN_PATHS = ("/unsubscribe/", "/preferences/", "/confirm/")
+TOKEN_PATHS = ("/unsubscribe/", "/preferences/", "/confirm/", "/c/", "/o/")
 
 
 def redacted_path(path: str) -> str:

@@ -15,6 +15,7 @@ from digest.feeds.fetch import Fetcher
 from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.preferences import Choices
 from digest.web.signup import SignUpSettings
+from digest.web.tracking import WebTracking
 
 __all__ = [
     "POSTMARK_PASSWORD_VARIABLE",
@@ -67,6 +68,8 @@ class WebSettings:
     preferences: Choices | None = None
     #: Sign-up with double opt-in (``/subscribe``, ``/confirm/TOKEN``); None: no such routes.
     signup: SignUpSettings | None = None
+    #: Click and open tracking (``/c/TOKEN``, ``/o/TOKEN.gif``); None: no such routes.
+    tracking: WebTracking | None = None
     #: SNS topics whose notifications are taken (an SES endpoint with none answers 404).
     sns_topics: frozenset[str] = frozenset()
     #: Basic-auth user and password of the Postmark webhook (no password: 404).

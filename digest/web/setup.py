@@ -16,6 +16,7 @@ from digest.web.pages import page_catalog
 from digest.web.preferences import Choices
 from digest.web.settings import WebSettings
 from digest.web.signup import SignUpSettings
+from digest.web.tracking import web_tracking
 
 __all__ = ["CONFIG_VARIABLE", "app_from_environment", "settings_for"]
 
@@ -37,6 +38,7 @@ def settings_for(config: BuildConfig, environ: Mapping[str, str] | None = None) 
         tokens=tokens,
         preferences=Choices.of(newsletter),
         signup=SignUpSettings.of(config, env),
+        tracking=web_tracking(config, env),
         sns_topics=frozenset(config.web.sns_topics),
         postmark_user=config.web.postmark_user,
         max_body=config.web.max_body,

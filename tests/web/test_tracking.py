@@ -1,0 +1,301 @@
+"""Click and open tracking of our own: a send with tracked links, followed through ``digest serve``.
+
+An edition of the TangerangNews example is built with a history (which records its links),
+sent through a local SMTP server (aiosmtpd) with ``[tracking]`` on, and each received copy's
+``/c/`` links are fetched from the app served by uvicorn: the redirect goes to exactly the
+edition's link, the click is recorded with its edition, URL and reader, a scanner that
+fetches every link of a copy at once is recorded apart, and forged tokens get 404.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from digest.delivery.eml import read_eml, send_eml
+from digest.delivery.smtp import SmtpSender
+from digest.mail.message import list_id
+from digest.mail.tracking import OPEN, LinkTokens, edition_hrefs
+from digest.schedule.config import BuildConfig, load_config, suppression_path
+from digest.suppression import UnsubscribeTokens
+from digest.web.app import make_app
+from digest.web.setup import settings_for
+from digest.web.tracking import GIF
+
+from ..delivery.test_due import seed_sending_to
+from ..delivery.test_send_abtest import build
+from ..mailservers import Inbox, start_smtp
+from .served import Served
+
+SECRET = "a-secret-for-the-tracking-tests"
+BASE = "https://news.tangerangnews.example"
+HOST = "https://tangerangnews.example"
+ENV = {"DIGEST_UNSUBSCRIBE_SECRET": SECRET}
+READERS = ["ana@example.org", "budi@example.org", "citra@example.org"]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    """One GET, its redirect not followed: the status, the headers and the body."""
+    try:
+        with _OPENER.open(url, timeout=10) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()
+
+
+def _config(tmp_path: Path, port: int, tracking: str) -> Path:
+    config = seed_sending_to(tmp_path, port)
+    text = config.read_text().replace("history = false", 'history = "history.sqlite"')
+    text = text.replace(
+        f'unsubscribe_url = "{HOST}/newsletter/berhenti"',
+        f'unsubscribe_url = "{HOST}/unsubscribe/{{token}}"',
+    )
+    config.write_text(text + tracking)
+    return config
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    yield inbox, port
+    controller.stop()
+
+
+def _send(config: BuildConfig, eml: Path) -> None:
+    assert config.delivery is not None and config.delivery.smtp is not None
+    sender = SmtpSender(config.delivery.smtp, config.delivery)
+    newsletter = config.newsletter
+    report = send_eml(
+        read_eml(eml),
+        READERS,
+        sender,
+        tokens=UnsubscribeTokens(SECRET, list_id(newsletter)),
+        clicks=config.tracking.tokens(list_id(newsletter), ENV),
+    )
+    sender.close()
+    assert report.sent == len(READERS)
+
+
+def _copies(inbox: Inbox) -> dict[str, str]:
+    """Each reader's HTML part."""
+    copies = {}
+    for _, (address,), data in inbox.received:
+        message = message_from_bytes(data, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        part = message.get_body(("html",))
+        assert part is not None
+        copies[address] = str(part.get_content())
+    return copies
+
+
+def _events(config: BuildConfig) -> list[tuple[str, str, str, str, str]]:
+    with sqlite3.connect(suppression_path(config)) as db:
+        rows = db.execute(
+            "SELECT address, reason, detail, edition, url FROM events ORDER BY arrival"
+        ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+TRACKING = f'\n[tracking]\nclicks = true\nopens = true\nbase_url = "{BASE}"\nscanner_seconds = 0\n'
+
+
+def test_readers_clicks_are_recorded_and_redirected_a_scanners_apart(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    path = _config(tmp_path, port, TRACKING)
+    eml = build(path, tmp_path / "out")
+    config = load_config(path)
+    original = (tmp_path / "out" / eml.name.replace(".eml", ".html")).read_text()
+    hrefs = edition_hrefs(original)
+    _send(config, eml)
+    copies = _copies(inbox)
+    assert sorted(copies) == READERS
+    clicks = LinkTokens(SECRET, list_id(config.newsletter), BASE)
+    tracked = {a: re.findall(rf'href="({BASE}/c/[^"]+)"', html) for a, html in copies.items()}
+    for address, html in copies.items():
+        # Every web link is tracked; the reader's unsubscribe link is their own, untracked.
+        web = [h for h in hrefs if h.startswith("https://") and "{token}" not in h]
+        assert [hrefs[_index(clicks, u)] for u in tracked[address]] == web
+        unsubscribe = UnsubscribeTokens(SECRET, list_id(config.newsletter)).token(address)
+        assert f'href="{HOST}/unsubscribe/{unsubscribe}"' in html
+        assert re.search(rf'<img src="{BASE}/o/[^"]+\.gif"', html)
+    settings = settings_for(config, ENV)
+    assert settings.tracking is not None
+    # Ana reads: her clicks come minutes apart (the app's clock says so).
+    moments = iter(range(int(time.time()), 10**10, 300))
+    reading = replace(settings.tracking, clock=lambda: float(next(moments)))
+    first, second = tracked["ana@example.org"][0], tracked["ana@example.org"][3]
+    served = Served(make_app(replace(settings, tracking=reading)))
+    try:
+        for url in (first, second):
+            status, headers, _ = _get(url.replace(BASE, served.base))
+            click = clicks.read(url.rsplit("/", 1)[1])
+            assert click is not None and click.address == "ana@example.org"
+            assert status == 302 and headers["location"] == hrefs[click.index]
+            assert "no-store" in headers["cache-control"]
+        # Tampered, foreign and made-up tokens.
+        token = first.rsplit("/", 1)[1]
+        foreign = LinkTokens("another-secret-of-sixteen", list_id(config.newsletter), BASE)
+        (made,), _ = foreign.urls(1, "ana@example.org", [0])
+        for bad in (
+            token[:-1] + ("A" if token[-1] != "A" else "B"),
+            token.replace(".0.", ".1.", 1),
+            made.rsplit("/", 1)[1],
+            "1.abc.0.YW5hQGV4YW1wbGUub3Jn.AAAAAAAAAAAA",
+            "nothing",
+        ):
+            assert _get(f"{served.base}/c/{bad}")[0] == 404, bad
+        # A valid token of an edition the history does not know.
+        (unknown,), _ = clicks.urls(99, "ana@example.org", [0])
+        assert _get(unknown.replace(BASE, served.base))[0] == 404
+    finally:
+        served.stop()
+    served = Served(make_app(settings))
+    try:
+        # A scanner fetches every link of Budi's copy at once.
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(
+                pool.map(lambda u: _get(u.replace(BASE, served.base)), tracked["budi@example.org"])
+            )
+        assert {status for status, _, _ in answers} == {302}
+        assert [h["location"] for _, h, _ in answers] == [
+            hrefs[_index(clicks, u)] for u in tracked["budi@example.org"]
+        ]
+        # Citra's copy is opened: the pixel.
+        pixel = re.findall(rf'<img src="({BASE}/o/[^"]+\.gif)"', copies["citra@example.org"])[0]
+        status, headers, body = _get(pixel.replace(BASE, served.base))
+        assert (status, body, headers["content-type"]) == (200, GIF, "image/gif")
+        assert "no-store" in headers["cache-control"]
+    finally:
+        served.stop()
+    events = _events(config)
+    key = f"{config.newsletter.name} 2099-01-05 #1"
+    ana = [e for e in events if e[0] == "ana@example.org"]
+    assert ana == [
+        ("ana@example.org", "clicked", "", key, hrefs[_index(clicks, u)]) for u in (first, second)
+    ]
+    budi = [e for e in events if e[0] == "budi@example.org"]
+    assert len(budi) == len(tracked["budi@example.org"])
+    assert {(reason, detail) for _, reason, detail, _, _ in budi} == {("clicked", "scanner")}
+    assert [e for e in events if e[0] == "citra@example.org"] == [
+        ("citra@example.org", "opened", "", key, "")
+    ]
+    assert len(events) == 2 + len(budi) + 1
+
+
+def _index(tokens: LinkTokens, url: str) -> int:
+    click = tokens.read(url.rsplit("/", 1)[1])
+    assert click is not None
+    return click.index
+
+
+def test_clicks_within_the_scanner_window_are_a_scanners(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    path = _config(tmp_path, port, TRACKING.replace("scanner_seconds = 0", "scanner_seconds = 60"))
+    eml = build(path, tmp_path / "out")
+    config = load_config(path)
+    _send(config, eml)
+    html = _copies(inbox)["citra@example.org"]
+    link = re.findall(rf'href="({BASE}/c/[^"]+)"', html)[2]
+    settings = settings_for(config, ENV)
+    assert settings.tracking is not None
+    now = settings.tracking.clock
+    for later, detail in ((0.0, "scanner"), (120.0, "")):
+        tracking = replace(settings.tracking, clock=lambda later=later: now() + later)
+        served = Served(make_app(replace(settings, tracking=tracking)))
+        try:
+            assert _get(link.replace(BASE, served.base))[0] == 302
+        finally:
+            served.stop()
+        assert _events(config)[-1][2] == detail
+
+
+def test_no_tracking_by_default(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    path = _config(tmp_path, port, "")
+    eml = build(path, tmp_path / "out")
+    config = load_config(path)
+    assert not config.tracking.clicks and not config.tracking.opens
+    assert config.tracking.tokens(list_id(config.newsletter), ENV) is None
+    _send(config, eml)
+    original = (tmp_path / "out" / eml.name.replace(".eml", ".html")).read_text()
+    for html in _copies(inbox).values():
+        assert "/c/" not in html and "/o/" not in html
+        story = [h for h in edition_hrefs(original) if "unsubscribe" not in h]
+        assert [h for h in edition_hrefs(html) if "unsubscribe" not in h] == story
+    settings = settings_for(config, ENV)
+    assert settings.tracking is None
+    served = Served(make_app(settings))
+    try:
+        (url,), _ = LinkTokens(SECRET, list_id(config.newsletter), BASE).urls(1, READERS[0], [0])
+        assert _get(url.replace(BASE, served.base))[0] == 404
+    finally:
+        served.stop()
+
+
+def test_opens_only_leave_the_links_as_they_are(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    path = _config(tmp_path, port, f'\n[tracking]\nopens = true\nbase_url = "{BASE}"\n')
+    eml = build(path, tmp_path / "out")
+    _send(load_config(path), eml)
+    for html in _copies(inbox).values():
+        assert f"{BASE}/c/" not in html and f'<img src="{BASE}/o/' in html
+
+
+ADDRESSES = st.emails().map(str.lower).filter(lambda a: len(a) < 200)
+
+
+@given(st.text(max_size=600))
+def test_any_text_is_no_token(text: str) -> None:
+    tokens = LinkTokens(SECRET, "list.example", BASE)
+    assert tokens.read(text) is None
+
+
+@given(ADDRESSES, st.integers(0, 9999), st.integers(1, 10**6), st.integers(0, 2**40))
+def test_a_token_names_its_link_and_any_change_spoils_it(
+    address: str, index: int, edition: int, sent: int
+) -> None:
+    tokens = LinkTokens(SECRET, "list.example", BASE, clock=lambda: sent)
+    (url,), pixel = tokens.urls(edition, address, [index], pixel=True)
+    token = url.removeprefix(f"{BASE}/c/")
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", token)
+    click = tokens.read(token)
+    assert click is not None
+    assert (click.edition, click.index, click.address, click.sent) == (
+        edition,
+        index,
+        address,
+        sent,
+    )
+    opened = tokens.read(pixel.removeprefix(f"{BASE}/o/").removesuffix(".gif"))
+    assert opened is not None and opened.index == OPEN
+    for at in range(len(token)):
+        for other in {"A", "0", "."} - {token[at]}:
+            assert tokens.read(token[:at] + other + token[at + 1 :]) is None
+    assert LinkTokens(SECRET, "other.example", BASE).read(token) is None
