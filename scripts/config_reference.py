@@ -130,7 +130,6 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         Tracking,
     )
     from digest.mail.tracking import TrackingSettings
-    from digest.mail.tracking import TrackingSettings
     from digest.schedule.config import (
         BuildConfig,
         DeskConfig,
@@ -176,7 +175,6 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[suppression]", SuppressionConfig),
         ("[readers]", ReadersConfig),
         ("[web]", WebConfig),
-        ("[tracking]", TrackingSettings),
         ("[tracking]", TrackingSettings),
         ("[desk]", DeskConfig),
         ("[network]", NetworkConfig),
