@@ -90,7 +90,7 @@ class FieldTokens(dict[str, str]):
 
 
 def reader_values(reader: Reader, links: UnsubscribeLinks) -> dict[str, str]:
-    """What fills a reader's placeholders: name, address, unsubscribe and preferences links, fields."""
+    """What fills a reader's placeholders: name, address, unsubscribe and preferences links."""
     values = {
         "name": reader.name or "",
         "address": reader.address,
