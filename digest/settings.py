@@ -551,3 +551,17 @@ class PublishSettings(FrozenModel):
     kit: KitSettings | None = None
     #: The tool the desk's "Create campaign" button publishes to (the only one set by default).
     desk: str | None = Field(default=None, max_length=30)
+
+    @model_validator(mode="after")
+    def _desk_tool_is_set(self) -> PublishSettings:
+        """The desk's tool must be one whose table the config has."""
+        if self.desk is not None and getattr(self, self.desk, None) is None:
+            tables = [name for name in type(self).model_fields if name != "desk"]
+            if self.desk not in tables:
+                raise ValueError(
+                    f"desk: not a list manager ({', '.join(tables)}), got {self.desk!r}"
+                )
+            raise ValueError(
+                f"desk: names {self.desk!r}, but the config has no [publish.{self.desk}]"
+            )
+        return self

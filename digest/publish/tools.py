@@ -9,7 +9,7 @@ from digest.errors import ConfigError, UsageError
 from digest.publish.base import Publisher
 from digest.settings import PublishSettings, ToolSettings
 
-__all__ = ["TOOLS", "publisher_for", "tool_settings"]
+__all__ = ["TOOLS", "desk_tool", "publisher_for", "tool_settings"]
 
 
 #: Each tool's publisher, as ``module:class`` (imported only when used).
@@ -33,6 +33,15 @@ def tool_settings(settings: PublishSettings, tool: str) -> ToolSettings:
             "(see docs/publishing.md for what it holds)"
         )
     return found
+
+
+def desk_tool(settings: PublishSettings) -> str | None:
+    """The tool the desk publishes to: ``[publish] desk``, else the only one configured."""
+    if settings.desk is not None:
+        tool_settings(settings, settings.desk)
+        return settings.desk
+    configured = [tool for tool in TOOLS if getattr(settings, tool, None) is not None]
+    return configured[0] if len(configured) == 1 else None
 
 
 def publisher_for(

@@ -52,12 +52,13 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from digest.errors import DigestError, SendError
+from digest.errors import DigestError, SendError, UsageError
 from digest.pipeline import Digest
 from digest.plan import Plan
 from digest.schedule.build import edition_message
 from digest.schedule.config import BuildConfig
 from digest.schedule.desk import Desk
+from digest.schedule.history import content_hashes
 from digest.schedule.sending import SendRequest, send_edition
 from digest.web.body import ClientDisconnect, Refused, log_disconnect, read_body, read_model
 from digest.web.report_page import report_page, unreported_page
@@ -239,6 +240,7 @@ def make_desk(
             "findings": _findings(digest),
             "proof_to": list(desk.config.desk.proof_to),
             "approver": desk.config.desk.approver or "",
+            "publish": _hand_off(desk, digest),
         }
 
     def authorised(request: Request, change: bool) -> Response | None:
@@ -327,6 +329,17 @@ def make_desk(
         _, approval = desk.approve(name, current()[1])  # what the desk shows
         return JSONResponse({"approver": approval.approver, "approved_at": approval.approved_at})
 
+    async def publish(request: Request) -> Response:
+        refused = authorised(request, change=True)
+        if refused is not None:
+            return refused
+        _, digest = current()
+        try:
+            said = await anyio.to_thread.run_sync(_publish, desk, digest)
+        except DigestError as error:
+            return JSONResponse({"error": " ".join(str(error).split())}, 400)
+        return JSONResponse({**summary(), "said": said})
+
     async def asset(request: Request) -> Response:
         refused = authorised(request, change=False)
         if refused is not None:
@@ -371,6 +384,7 @@ def make_desk(
         Route("/plan", set_plan, methods=["POST"]),
         Route("/proof", proof, methods=["POST"]),
         Route("/approve", approve, methods=["POST"]),
+        Route("/publish", publish, methods=["POST"]),
         Route("/report", report_view, methods=["GET"]),
     ]
     return Starlette(
@@ -378,6 +392,53 @@ def make_desk(
         middleware=[Middleware(_HostCheck, allowed=allowed)],
         exception_handlers={Refused: refused},
     )
+
+
+def _hand_off(desk: Desk, digest: Digest) -> dict[str, Any] | None:
+    """The desk's hand-off to the list manager: its button, and the campaign once made."""
+    from digest.publish.tools import desk_tool, publisher_for
+
+    tool = desk_tool(desk.config.publish)
+    if tool is None:
+        return None
+    name = publisher_for(desk.config.publish, tool).name
+    with desk.history() as history:
+        approval = history.approval(desk.on)
+        record = history.campaign(digest.edition_key, tool)
+    hashes = content_hashes(digest.subject, digest.html, digest.text)
+    campaign = None
+    if record is not None and record.id:
+        campaign = {"id": record.id, "status": record.status, "url": record.url}
+    return {
+        "tool": tool,
+        "name": name,
+        "label": f"Create campaign in {name}" if campaign is None else f"Update draft in {name}",
+        "approved": approval is not None and not approval.changed(hashes),
+        "campaign": campaign,
+    }
+
+
+def _publish(desk: Desk, digest: Digest) -> str:
+    """Publish the edition shown, once approved as shown; what happened, in one line."""
+    from digest.publish.publishing import publish_digest
+    from digest.publish.tools import desk_tool, publisher_for
+
+    tool = desk_tool(desk.config.publish)
+    if tool is None:
+        raise UsageError("no list manager to publish to: add a [publish.TOOL] table")
+    with desk.history() as history:
+        approval = history.approval(desk.on)
+        hashes = content_hashes(digest.subject, digest.html, digest.text)
+        if approval is None:
+            raise UsageError("approve the edition first: only an approved edition is published")
+        changed = approval.changed(hashes)
+        if changed:
+            raise UsageError(
+                f"{' and '.join(changed)} changed after {approval.approver} approved it: "
+                "approve it again"
+            )
+        publisher = publisher_for(desk.config.publish, tool)
+        return publish_digest(digest, publisher, history).describe()
 
 
 def _report(config: BuildConfig) -> str:

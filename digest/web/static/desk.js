@@ -66,6 +66,14 @@
     }));
     quote.value = state.plan.quote || '';
     if (!$('approver').value) { $('approver').value = state.approver; }
+    const handOff = state.publish, campaign = handOff && handOff.campaign;
+    $('publish').hidden = !handOff || !handOff.approved || (campaign && campaign.status !== 'draft');
+    if (handOff) { $('publish').textContent = handOff.label; }
+    $('campaign').hidden = !(campaign && campaign.url);
+    if (campaign && campaign.url) {
+      $('campaign').href = campaign.url;
+      $('campaign').textContent = `The campaign in ${handOff.name} (${campaign.status})`;
+    }
     frame();
     if (focus) {
       const url = CSS.escape(focus.url);
@@ -111,8 +119,15 @@
     catch (error) { say(`No proof sent: ${error.message}`); }
   });
   $('approve').addEventListener('click', async () => {
-    try { const r = await post('/approve', {name: $('approver').value}); say(`Approved by ${r.approver} at ${r.approved_at}`); }
-    catch (error) { say(`Not approved: ${error.message}`); }
+    try {
+      const r = await post('/approve', {name: $('approver').value});
+      state = await (await fetch('/state')).json(); render(null);
+      say(`Approved by ${r.approver} at ${r.approved_at}`);
+    } catch (error) { say(`Not approved: ${error.message}`); }
+  });
+  $('publish').addEventListener('click', async () => {
+    try { state = await post('/publish', {}); render(null); say(state.said); }
+    catch (error) { say(`No campaign: ${error.message}`); }
   });
   document.querySelectorAll('fieldset input').forEach((i) => i.addEventListener('change', frame));
   fetch('/state').then((r) => r.json()).then((json) => { state = json; render(null); say('Ready'); });
