@@ -244,15 +244,21 @@ def _scanner(event: Event) -> Event:
 def tracking_routes(tracking: WebTracking, clicks: ClickLog) -> list[Route]:
     """``GET /c/{token}`` and ``GET /o/{token}.gif``."""
 
+    reading = anyio.Lock()  # one look-up in the history at a time; the others wait for it
+
     async def edition_of(click: Click) -> tuple[str, tuple[str, ...]] | None:
         known = tracking.known.get(click.edition)
-        if known is None:
-            found = await anyio.to_thread.run_sync(tracking.links, click.edition)
-            if found is None:
-                return None
-            if len(tracking.known) >= _KNOWN_EDITIONS:
-                tracking.known.clear()
-            known = tracking.known[click.edition] = found
+        if known is not None:
+            return known
+        async with reading:
+            known = tracking.known.get(click.edition)
+            if known is None:
+                found = await anyio.to_thread.run_sync(tracking.links, click.edition)
+                if found is None:
+                    return None
+                if len(tracking.known) >= _KNOWN_EDITIONS:
+                    tracking.known.clear()
+                known = tracking.known[click.edition] = found
         return known
 
     async def follow(request: Request) -> Response:
