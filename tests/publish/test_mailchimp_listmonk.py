@@ -163,6 +163,28 @@ def test_a_5xx_to_the_creation_is_not_sent_again_and_the_next_run_finds_it(
         assert api.problems == []
 
 
+def test_a_5xx_to_a_read_or_a_put_is_asked_again(tool: Tool, tmp_path: Path) -> None:
+    with tool.standin() as api:
+        config = example_config(tmp_path, tool.table(api.url))
+        run(tool, api, config)
+        api.faults = [("GET", 503), ("PUT", 500)]  # nothing taken: safe to ask again
+        again = run(tool, api, config)
+        assert again.action == "updated" and len(api.campaigns) == 1
+        assert api.faults == [] and api.problems == []
+
+
+def test_a_429_after_the_last_retry_is_one_line_and_nothing_made(
+    tool: Tool, tmp_path: Path
+) -> None:
+    table = tool.table("URL").replace("backoff = 0", "backoff = 0\nretries = 1")
+    with tool.standin() as api:
+        config = example_config(tmp_path, table.replace("URL", api.url))
+        api.faults = [429, 429, 429]
+        with pytest.raises(PublishError, match=r"429 .*\(after 2 tries\)"):
+            run(tool, api, config)
+        assert api.campaigns == {}
+
+
 def test_a_429_is_waited_out_and_the_request_made_again(tool: Tool, tmp_path: Path) -> None:
     with tool.standin() as api:
         config = example_config(tmp_path, tool.table(api.url))
