@@ -234,7 +234,7 @@ def make_app(settings: WebSettings) -> Starlette:
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
         *signups.routes(),
-        *(tracking_routes(tracking, clicks) if tracking is not None and clicks else []),
+        *(tracking_routes(tracking, clicks, catalog) if tracking is not None and clicks else []),
         *(
             [
                 Route(

@@ -32,16 +32,18 @@ from pathlib import Path
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.edition import edition_key
+from digest.labels import N_
 from digest.mail.message import list_id
 from digest.mail.tracking import OPEN, Click, LinkTokens
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History
 from digest.suppression.events import Engagement, Event
 from digest.suppression.store import SuppressionList
+from digest.web.pages import page, say
 
 __all__ = [
     "GIF",
@@ -67,7 +69,7 @@ _HOLD = 1.0  # how long an event waits before it is written, so a burst is marke
 _FLUSH_EVERY = 0.25
 _KNOWN_EDITIONS = 256
 _RECENT_COPIES = 50_000
-_NOT_FOUND = "This link is not known here.\n"
+_BAD_LINK = N_("This link does not work")
 
 
 class EditionLinks:
@@ -241,8 +243,11 @@ def _scanner(event: Event) -> Event:
     )
 
 
-def tracking_routes(tracking: WebTracking, clicks: ClickLog) -> list[Route]:
-    """``GET /c/{token}`` and ``GET /o/{token}.gif``."""
+def tracking_routes(tracking: WebTracking, clicks: ClickLog, catalog: str = "en") -> list[Route]:
+    """``GET /c/{token}`` and ``GET /o/{token}.gif`` (a page in ``catalog``'s words for 404)."""
+
+    def not_found() -> Response:
+        return HTMLResponse(page(say(_BAD_LINK, catalog), "", catalog=catalog), status_code=404)
 
     reading = anyio.Lock()  # one look-up in the history at a time; the others wait for it
 
@@ -264,24 +269,24 @@ def tracking_routes(tracking: WebTracking, clicks: ClickLog) -> list[Route]:
     async def follow(request: Request) -> Response:
         click = tracking.tokens.read(str(request.path_params["token"]))
         if click is None or click.index == OPEN:
-            return PlainTextResponse(_NOT_FOUND, status_code=404)
+            return not_found()
         known = await edition_of(click)
         if known is None or click.index >= len(known[1]):
-            return PlainTextResponse(_NOT_FOUND, status_code=404)
+            return not_found()
         key, links = known
         url = links[click.index]
         if not url.lower().startswith(("https://", "http://")):
-            return PlainTextResponse(_NOT_FOUND, status_code=404)
+            return not_found()
         clicks.add(click, key, url)
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
     async def opened(request: Request) -> Response:
         click = tracking.tokens.read(str(request.path_params["token"]))
         if not tracking.opens or click is None or click.index != OPEN:
-            return PlainTextResponse(_NOT_FOUND, status_code=404)
+            return not_found()
         known = await edition_of(click)
         if known is None:
-            return PlainTextResponse(_NOT_FOUND, status_code=404)
+            return not_found()
         clicks.add(click, known[0], "")
         return Response(
             GIF, media_type="image/gif", headers={"Cache-Control": "no-store, max-age=0"}
