@@ -13,7 +13,9 @@ same machine load, and the ratio is taken per round:
 - the naive way, made fair: the renderer reused, but each reader rendered, inlined and
   written from scratch (``Mailing.from_scratch`` and ``message_bytes``);
 - variant rendering: the time to render the four section variants, counted into a rate
-  "including variant rendering" for the given number of readers.
+  "including variant rendering" for the given number of readers;
+- tracking: ours with ``[tracking] clicks`` (each reader's links signed, ``digest.mail.tracking``)
+  and with opens too, against ours without, in interleaved rounds: the ratio of the rates.
 
 Also prints peak memory while streaming 10,000 and 100,000 readers (each in a fresh process).
 """
@@ -34,10 +36,12 @@ from typing import Any
 from digest import build_digest, load_config
 from digest.delivery.mailing import Mailing
 from digest.feeds.data import load_data
+from digest.mail.copies import Copies
 from digest.mail.message import message_bytes
 from digest.mail.mime import quoted_printable
 from digest.mail.placeholders import escape, reader_values
 from digest.mail.readers import reader_chunks
+from digest.mail.tracking import LinkTokens
 from digest.mail.unsubscribe import unsubscribe_url_for
 from digest.models import Reader
 
@@ -62,6 +66,41 @@ def mailing() -> Mailing:
     config = load_config(EXAMPLE)
     data = load_data(config.data, config.newsletter)
     return Mailing(build_digest(data.articles, config.newsletter, EDITION, quotes=data.quotes))
+
+
+def numbered() -> Mailing:
+    """The mailing of an edition with a number, as tracked links need."""
+    config = load_config(EXAMPLE)
+    data = load_data(config.data, config.newsletter)
+    return Mailing(
+        build_digest(data.articles, config.newsletter, EDITION, quotes=data.quotes, number=1)
+    )
+
+
+def tracking_ratios(count: int, rounds: int) -> dict[str, list[float]]:
+    """Copies per second with clicks (and opens) tracked over copies without, per round."""
+    digest = numbered().digest
+    secret, base = "a-benchmark-secret-of-length", "https://news.riverside.example"
+    makers = {
+        "none": Copies(digest),
+        "clicks": Copies(digest, clicks=LinkTokens(secret, "riverside", base)),
+        "clicks and opens": Copies(
+            digest, clicks=LinkTokens(secret, "riverside", base, opens=True)
+        ),
+    }
+    readers = [r for chunk in reader_chunks(rows(count), 1000) for r in chunk]
+    for copies in makers.values():
+        for reader in readers[: len(SEGMENTS)]:
+            copies.message_bytes(reader)  # the variants, rendered before the clock starts
+    ratios: dict[str, list[float]] = {"clicks": [], "clicks and opens": [], "none": []}
+    for _ in range(rounds):
+        rates = {}
+        for name, copies in makers.items():
+            rates[name] = rate(lambda c=copies: [c.message_bytes(r) for r in readers], count)
+        ratios["none"].append(rates["none"])
+        for name in ("clicks", "clicks and opens"):
+            ratios[name].append(rates[name] / rates["none"])
+    return ratios
 
 
 def ours(mail: Mailing, count: int, start: int) -> int:
@@ -184,6 +223,15 @@ def main() -> None:
         f"{statistics.median(g[1] for g in naive_gains):,.0f}x"
     )
     print(f"{'building the digest before any copy':<62} {build_time * 1000:>8.0f} ms")
+    tracked = tracking_ratios(min(per_round, 20_000), max(3, args.rounds // 2))
+    base_rate = statistics.median(tracked["none"])
+    for name in ("clicks", "clicks and opens"):
+        ratio = statistics.median(tracked[name])
+        print(
+            f"{f'ours with [tracking] {name} (every link signed)':<62} "
+            f"{base_rate * ratio:>8,.0f}/s  {ratio:.2f}x of ours without "
+            f"(rounds {min(tracked[name]):.2f}-{max(tracked[name]):.2f})"
+        )
     for count in (10_000, 100_000):
         output = subprocess.run(
             [sys.executable, __file__, "--memory", str(count)],
