@@ -7,12 +7,15 @@ with problems has sent something the tool would refuse.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from digest.errors import PublishError
+from digest.errors import ConfigError, PublishError
 from digest.publish.base import LostAnswer
+from tests.publish.editions import example_config, loaded
 from tests.publish.tools import TOOLS, Tool, content
 
 NAMES = list(TOOLS)
@@ -234,3 +237,25 @@ def test_brevo_takes_its_sender_by_address_or_by_id() -> None:
         assert api.problems == []
     with pytest.raises(ValidationError, match="sender_email or sender_id"):
         BrevoSettings()
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ('[publish.buttondown]\ntemplate = "fancy"\n', "publish.buttondown.template"),
+        ("[publish.buttondown]\ntag_ids = [1]\n", "publish.buttondown.tag_ids[0]"),
+        ("[publish.brevo]\nlist_ids = [7]\n", "sender_email or sender_id: give one"),
+        (
+            '[publish.brevo]\nsender_email = "a@b.example"\nsender_id = 3\n',
+            "sender_email or sender_id: give one",
+        ),
+        ('[publish.brevo]\nsender_email = "not an address"\n', "publish.brevo.sender_email"),
+        ("[publish.kit]\nsegment_ids = [0]\n", "publish.kit.segment_ids[0]"),
+        ('[publish.kit]\nmatch = "some"\n', "publish.kit.match"),
+        ('[publish.kit]\napi_key = "kit_123"\n', "publish.kit.api_key"),
+    ],
+)
+def test_a_bad_table_names_its_key(tmp_path: Path, table: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)) as caught:
+        loaded(example_config(tmp_path, table))
+    assert "kit_123" not in str(caught.value)
