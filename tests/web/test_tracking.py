@@ -14,21 +14,26 @@ import sqlite3
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html import unescape
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from digest import build_digest
 from digest.delivery.eml import read_eml, send_eml
+from digest.delivery.mailing import Mailing
 from digest.delivery.smtp import SmtpSender
+from digest.feeds.data import load_data
 from digest.mail.message import list_id
-from digest.mail.tracking import OPEN, LinkTokens, edition_hrefs
+from digest.mail.tracking import OPEN, LinkTokens, edition_hrefs, link_spans
+from digest.models import Reader
 from digest.schedule.config import BuildConfig, load_config, suppression_path
 from digest.suppression import UnsubscribeTokens
 from digest.web.app import make_app
@@ -226,8 +231,12 @@ def test_clicks_within_the_scanner_window_are_a_scanners(
     settings = settings_for(config, ENV)
     assert settings.tracking is not None
     now = settings.tracking.clock
+
+    def clock(later: float) -> Callable[[], float]:
+        return lambda: now() + later
+
     for later, detail in ((0.0, "scanner"), (120.0, "")):
-        tracking = replace(settings.tracking, clock=lambda later=later: now() + later)
+        tracking = replace(settings.tracking, clock=clock(later))
         served = Served(make_app(replace(settings, tracking=tracking)))
         try:
             assert _get(link.replace(BASE, served.base))[0] == 302
@@ -299,3 +308,69 @@ def test_a_token_names_its_link_and_any_change_spoils_it(
         for other in {"A", "0", "."} - {token[at]}:
             assert tokens.read(token[:at] + other + token[at + 1 :]) is None
     assert LinkTokens(SECRET, "other.example", BASE).read(token) is None
+
+
+def test_personalised_copies_are_tracked_and_followed(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    """The reader store's path: each reader's own copy (``Mailing``), their sections kept."""
+    inbox, port = smtp
+    path = _config(tmp_path, port, TRACKING)
+    config = load_config(path)
+    data = load_data(config.data, config.newsletter)
+    digest = build_digest(data.articles, config.newsletter, "2099-01-05", number=4)
+    clicks = config.tracking.tokens(list_id(config.newsletter), ENV)
+    assert clicks is not None and config.delivery is not None and config.delivery.smtp
+    readers = [
+        Reader(address="ana@example.org", sections=("OPINI",)),
+        Reader(address="budi@example.org", name="Budi", fields={"tracking": "off"}),
+    ]
+    sender = SmtpSender(config.delivery.smtp, config.delivery)
+    mailing = Mailing(
+        digest, tokens=UnsubscribeTokens(SECRET, list_id(config.newsletter)), clicks=clicks
+    )
+    report = mailing.deliver(readers, sender)
+    sender.close()
+    assert report.sent == 2
+    copies = _copies(inbox)
+    assert f"{BASE}/c/" not in copies["budi@example.org"]  # said no
+    links = re.findall(rf'href="({BASE}/c/[^"]+)"', copies["ana@example.org"])
+    hrefs = edition_hrefs(digest.html)
+    settings = settings_for(config, ENV)
+    assert settings.tracking is not None
+    edition = (digest.edition_key, hrefs)
+    tracking = replace(settings.tracking, links=lambda number: edition if number == 4 else None)
+    served = Served(make_app(replace(settings, tracking=tracking)))
+    try:
+        answers = [_get(link.replace(BASE, served.base)) for link in links[:2]]
+    finally:
+        served.stop()
+    assert [h["location"] for _, h, _ in answers] == [hrefs[_index(clicks, u)] for u in links[:2]]
+    # Ana chose OPINI: her links are the lead's, OPINI's and the rest, never BANTEN's.
+    banten = {str(t.url) for s in digest.edition.sections if s.name == "BANTEN" for t in s.teasers}
+    assert banten and not banten & {hrefs[_index(clicks, u)] for u in links}
+
+
+ANCHOR = st.builds(
+    lambda href, quote, before: f"{before}<a class=x href={quote}{href}{quote}>t</a>",
+    st.sampled_from(
+        [
+            "https://a.example/1",
+            "https://a.example/2?x=1&amp;y=2",
+            "http://b.example/",
+            "mailto:x@y",
+        ]
+    ),
+    st.sampled_from(['"', "'"]),
+    st.text(alphabet="<>&;ab \n-!", max_size=12),
+)
+
+
+@given(st.lists(ANCHOR, max_size=8), st.text(alphabet="<>&\"'=ab \n", max_size=40))
+def test_each_link_found_is_the_editions_link_it_names(anchors: list[str], tail: str) -> None:
+    """Whatever HTML surrounds them, each link's place holds the edition's link it maps to."""
+    html = "".join(anchors) + tail
+    hrefs = edition_hrefs(html)
+    for start, end, index in link_spans(html, hrefs, ("https://news.example/",)):
+        assert unescape(html[start:end]) == hrefs[index]
+        assert hrefs[index].startswith(("http://", "https://"))
