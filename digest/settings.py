@@ -526,8 +526,9 @@ class KitSettings(ToolSettings):
     segment_ids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=50)
     #: Tag ids to send to.
     tag_ids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=50)
-    #: ``any``: subscribers in any of the segments and tags; ``all``: in every one of them.
-    match: Literal["any", "all"] = "any"
+    #: ``all``: subscribers in every one of the segments and tags (Kit's own example: its
+    #: description requires an ``all`` group); ``any``: in any of them.
+    match: Literal["all", "any"] = "all"
     #: The email template, by its id (the account's default without).
     email_template_id: int | None = Field(default=None, ge=1)
     #: A sending address of the account (its default without).

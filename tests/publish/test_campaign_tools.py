@@ -193,8 +193,8 @@ def test_kit_says_its_api_has_no_test_send() -> None:
 def test_kit_sends_to_segments_and_tags_as_one_filter_group() -> None:
     tool = TOOLS["kit"]
     with tool.standin() as api:
-        tool.make(api, segment_ids=[18], tag_ids=[4, 5]).create(content(tool))
-        tool.make(api, segment_ids=[18], match="all").create(content(tool))
+        tool.make(api, segment_ids=[18], tag_ids=[4, 5], match="any").create(content(tool))
+        tool.make(api, segment_ids=[18]).create(content(tool))
         tool.make(api).create(content(tool))
         filters = [b["subscriber_filter"] for b in api.created()]
         assert filters[0] == [
