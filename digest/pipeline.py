@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from digest.check import Finding, check_html, check_text, summarise
+from digest.click_through import ClickThrough
 from digest.edition import Edition, edition_key
 from digest.errors import CheckError, InputError, describe_validation_error
 from digest.labels import catalog_for
@@ -23,6 +24,7 @@ from digest.models import HTML_TAG, Article, Newsletter, Quote
 from digest.plan import Plan
 from digest.render.inline import inline_css
 from digest.render.renderer import RenderedEdition, Renderer, RenderOptions
+from digest.sections import Weigh
 from digest.select import droppable, select_edition, teasers_by_rank, without_teasers
 from digest.urls import canonical_url
 
@@ -77,6 +79,7 @@ def build_digest(
     allow_oversize: bool = False,
     check: bool = True,
     plan: Plan | None = None,
+    click_through: ClickThrough | None = None,
 ) -> Digest:
     """Select, render, inline and check the edition of ``newsletter`` dated ``on``.
 
@@ -87,7 +90,8 @@ def build_digest(
     forbidden link, no ``lang`` or ``<title>``, over the size budget) raise ``CheckError``
     unless ``check`` is false; ``allow_oversize`` lets an email over the budget through.
     An editor's ``plan`` (``digest.plan.Plan``) is applied by selection; the stories it
-    brings back are never left out for size.
+    brings back are never left out for size. A past ``click_through`` breaks selection's ties
+    (``select_edition`` says how), and the size budget's too.
 
     ``on`` may be an ISO date (``"2026-11-30"``); articles, quotes and the newsletter may be
     mappings, validated into the models (a mistake is an ``InputError`` naming the item and
@@ -105,6 +109,7 @@ def build_digest(
         featured_before=featured_before,
         recent_quotes=recent_quotes,
         plan=plan,
+        click_through=click_through,
     )
     if newsletter.links.tracking is not None:
         # Tagging keeps the ranking: canonical URLs leave utm_* parameters out.
@@ -138,7 +143,8 @@ def build_digest(
     budget = newsletter.layout.size_budget_kb * 1024
     if _weight(html) > budget and edition.sections:
         kept = {canonical_url(url) for url in plan.bring_back} if plan else set()
-        edition, rendered, html, dropped = _fit(edition, newsletter, renderer, budget, kept)
+        weigh = click_through.weight if click_through else None
+        edition, rendered, html, dropped = _fit(edition, newsletter, renderer, budget, kept, weigh)
         if dropped:
             titles = ", ".join(repr(article.title) for article in dropped[:5])
             more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
@@ -259,13 +265,14 @@ def _fit(
     renderer: Renderer,
     budget: float,
     kept: Collection[str] = frozenset(),
+    weigh: Weigh | None = None,
 ) -> tuple[Edition, RenderedEdition, str, list[Article]]:
     """The edition with as many of its best-ranked teasers as fit in ``budget`` bytes.
 
     Searches the number of teasers kept by bisection: a few renders, not one per teaser.
     Teasers an editor brought back (``kept`` URLs) stay.
     """
-    ranked = droppable(teasers_by_rank(edition), kept)
+    ranked = droppable(teasers_by_rank(edition, weigh=weigh), kept)
     best = without_teasers(edition, ranked)
     rendered, html = _render(best, newsletter, renderer)
     low, high = 0, len(ranked) - 1  # ``low`` teasers fit; more than ``high`` do not

@@ -3,13 +3,14 @@
 A story's section is compared by ``section_key`` and put onto the layout's sections by
 ``onto_sections``; ``group_teasers`` fills each section in the newsletter's order under its
 caps (``teasers_per_section`` or its own limit, ``max_sections``, ``max_stories``), saying
-why each teaser left out was.
+why each teaser left out was. A ``Weigh`` (a section's past click-through, with
+``weigh_by = "clicks"``) breaks ties among stories the editor ranks equal.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from digest.edition import Edition, Section
 from digest.models import Article, Layout, Newsletter
@@ -17,6 +18,7 @@ from digest.urls import CanonicalUrls
 
 __all__ = [
     "MORE_NEWS",
+    "Weigh",
     "droppable",
     "group_teasers",
     "map_sections",
@@ -36,11 +38,18 @@ def normalise_title(title: str) -> str:
     return " ".join(kept.split())
 
 
-def story_rank(article: Article, urls: CanonicalUrls) -> tuple[bool, int, float, str]:
-    """Sort key: editor's picks, then priority, then newest; the URL breaks ties."""
+#: What a story of a section weighs in a tie, by the section's name (its past click-through).
+Weigh = Callable[[str], float]
+
+
+def story_rank(
+    article: Article, urls: CanonicalUrls, weigh: Weigh | None = None
+) -> tuple[bool, int, float, float, str]:
+    """Sort key: editor's picks, priority, what its section ``weigh``s, newest; then the URL."""
     return (
         not article.featured,
         -article.priority,
+        -weigh(article.section) if weigh is not None else 0.0,
         -article.published_at.timestamp(),
         urls[article.url],
     )
@@ -105,21 +114,27 @@ def group_teasers(
     urls: CanonicalUrls,
     kept: Collection[str] = frozenset(),
     order: Sequence[str] = (),
+    weigh: Weigh | None = None,
 ) -> tuple[tuple[Section, ...], dict[str, str]]:
     """Group teasers by section in the newsletter's order, each within its limit.
 
     Beyond ``max_sections``, the smallest sections' stories gather in one "More news" section;
     beyond ``max_stories``, the lowest-ranked teasers are left out. Stories whose canonical URL
     is in ``kept`` (an editor brought them back) stay whatever the limits say, and those in
-    ``order`` come first in their section, in that order. Also returns why each teaser left
-    out was, by canonical URL.
+    ``order`` come first in their section, in that order. With ``weigh``, stories the editor
+    ranks equal go by their section's weight before their age, and of the sections not
+    listed, those of one size go by it too. Also returns why each teaser left out was, by
+    canonical URL.
     """
     place = {url: n for n, url in enumerate(order)}
     layout = newsletter.layout
     reasons: dict[str, str] = {}
 
-    def rank(article: Article) -> tuple[int, tuple[bool, int, float, str]]:
-        return (place.get(urls[article.url], len(place)), story_rank(article, urls))
+    def rank(article: Article) -> tuple[int, tuple[bool, int, float, float, str]]:
+        return (place.get(urls[article.url], len(place)), story_rank(article, urls, weigh))
+
+    def weight(key: str) -> float:
+        return weigh(groups[key][0].section) if weigh is not None else 0.0
 
     groups: dict[str, list[Article]] = {}
     for article in sorted(teasers, key=rank):
@@ -132,7 +147,7 @@ def group_teasers(
     others = [key for key in groups if key not in order]
     if layout.other_sections:
         # The biggest sections first, so the ones that give way are the smallest.
-        order += sorted(others, key=lambda k: (-len(groups[k]), k))
+        order += sorted(others, key=lambda k: (-len(groups[k]), -weight(k), k))
     else:
         for key in others:
             for article in groups[key]:
@@ -174,18 +189,20 @@ def group_teasers(
             *first,
             Section(name=MORE_NEWS, label=MORE_NEWS, teasers=tuple(more), gathered=True),
         ]
-    within = _within(sections, layout.max_stories - 1, urls, kept)
+    within = _within(sections, layout.max_stories - 1, urls, kept, weigh)
     placed = {id(t) for section in within for t in section.teasers}
-    for article in _ranked(sections, urls):
+    for article in _ranked(sections, urls, weigh):
         if id(article) not in placed:
             reasons[urls[article.url]] = f"max_stories = {layout.max_stories}"
     return within, reasons
 
 
-def _ranked(sections: Iterable[Section], urls: CanonicalUrls) -> list[Article]:
+def _ranked(
+    sections: Iterable[Section], urls: CanonicalUrls, weigh: Weigh | None = None
+) -> list[Article]:
     """The teasers of ``sections``, best-ranked first."""
     teasers = (t for section in sections for t in section.teasers)
-    return sorted(teasers, key=lambda article: story_rank(article, urls))
+    return sorted(teasers, key=lambda article: story_rank(article, urls, weigh))
 
 
 def _without(sections: Iterable[Section], dropped: Iterable[Article]) -> tuple[Section, ...]:
@@ -206,9 +223,10 @@ def _within(
     most: int,
     urls: CanonicalUrls,
     kept: Collection[str] = frozenset(),
+    weigh: Weigh | None = None,
 ) -> tuple[Section, ...]:
     """The sections with only their ``most`` best-ranked teasers in all, the ``kept`` among them."""
-    ranked = _ranked(sections, urls)
+    ranked = _ranked(sections, urls, weigh)
     others = droppable(ranked, kept, urls)
     return _without(sections, others[max(0, most - (len(ranked) - len(others))) :])
 
@@ -228,9 +246,11 @@ def without_teasers(edition: Edition, dropped: Collection[Article]) -> Edition:
     return edition.model_copy(update={"sections": _without(edition.sections, dropped)})
 
 
-def teasers_by_rank(edition: Edition, urls: CanonicalUrls | None = None) -> list[Article]:
-    """The edition's teasers, best-ranked first."""
-    return _ranked(edition.sections, CanonicalUrls() if urls is None else urls)
+def teasers_by_rank(
+    edition: Edition, urls: CanonicalUrls | None = None, weigh: Weigh | None = None
+) -> list[Article]:
+    """The edition's teasers, best-ranked first (with ``weigh``, as ``story_rank`` says)."""
+    return _ranked(edition.sections, CanonicalUrls() if urls is None else urls, weigh)
 
 
 def _teasers(count: int) -> str:

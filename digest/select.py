@@ -2,7 +2,10 @@
 
 The stories are those of the edition's window, best lead candidate first; the teasers are
 grouped into sections under their caps by ``digest.sections`` (whose names are imported from
-here too), and ``explain_edition`` says what became of each article.
+here too), and ``explain_edition`` says what became of each article. Given the past
+``ClickThrough`` (``weigh_by = "clicks"``), a section's click-through breaks ties among the
+stories the editor ranks equal (same plan place, ``featured`` and ``priority``), before their
+age; the lead's picture still comes first.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from digest.click_through import ClickThrough
 from digest.edition import Edition
 from digest.errors import EmptyEditionError, InputError, NothingNewError, PlanError
 from digest.models import Article, Newsletter, Quote
 from digest.pixels import is_pixel_size
 from digest.plan import Plan
 from digest.sections import MORE_NEWS as MORE_NEWS
+from digest.sections import Weigh, group_teasers, story_rank
 from digest.sections import droppable as droppable
-from digest.sections import group_teasers, story_rank
 from digest.sections import map_sections as map_sections
 from digest.sections import normalise_title as normalise_title
 from digest.sections import onto_sections as onto_sections
@@ -45,10 +49,12 @@ __all__ = [
 MAX_ARTICLES = 10_000
 
 
-def _lead_rank(article: Article, urls: CanonicalUrls) -> tuple[bool, int, bool, float, str]:
+def _lead_rank(
+    article: Article, urls: CanonicalUrls, weigh: Weigh | None = None
+) -> tuple[bool, int, bool, float, float, str]:
     """Sort key of lead candidates: like ``story_rank``, preferring a story with a picture."""
-    featured, priority, newest, url = story_rank(article, urls)
-    return (featured, priority, not has_picture(article), newest, url)
+    featured, priority, weight, newest, url = story_rank(article, urls, weigh)
+    return (featured, priority, not has_picture(article), weight, newest, url)
 
 
 def has_picture(article: Article) -> bool:
@@ -184,12 +190,15 @@ def select_edition(
     featured_before: Collection[str] = (),
     recent_quotes: Collection[str] = (),
     plan: Plan | None = None,
+    click_through: ClickThrough | None = None,
 ) -> Edition:
     """Choose the lead, the section teasers and the quote of the edition dated ``on``.
 
     The stories are those of ``window_stories`` (which says how the window, the earlier
     editions and copies count); quotes in ``recent_quotes`` are avoided. An editor's ``plan``
     is applied on top: a story it names that is not among the window's is a ``PlanError``.
+    With ``click_through``, stories the editor ranks equal go by their section's past
+    click-through before their age (none given: the order is the same as without).
     """
     return _choose(
         articles,
@@ -201,6 +210,7 @@ def select_edition(
         featured_before=featured_before,
         recent_quotes=recent_quotes,
         plan=plan,
+        click_through=click_through,
     )[0]
 
 
@@ -216,9 +226,11 @@ def _choose(
     recent_quotes: Collection[str] = (),
     plan: Plan | None = None,
     urls: CanonicalUrls | None = None,
+    click_through: ClickThrough | None = None,
 ) -> tuple[Edition, dict[str, str]]:
     """``select_edition``, and why each story of the window it left out was (by URL)."""
     urls = CanonicalUrls() if urls is None else urls
+    weigh = click_through.weight if click_through else None
     candidates = window_stories(
         articles, newsletter, on, window=window, featured_before=featured_before, urls=urls
     )
@@ -248,6 +260,8 @@ def _choose(
     if not stories:
         raise PlanError("plan: every story of the window is left out; bring one back")
     lead = stories[0]
+    if weigh is not None:
+        lead = min(stories, key=lambda article: _lead_rank(article, urls, weigh))
     if plan.lead is not None:
         lead = next(a for a in stories if urls[a.url] == urls[plan.lead])
     quote = pick_quote(quotes, on, recent_quotes)
@@ -257,7 +271,7 @@ def _choose(
             raise PlanError(f"plan: the quote {plan.quote[:60]!r} is not among the quotes given")
     order = [urls[url] for url in plan.order]
     teasers = [a for a in stories if a is not lead]
-    sections, reasons = group_teasers(teasers, newsletter, urls, kept, order)
+    sections, reasons = group_teasers(teasers, newsletter, urls, kept, order, weigh)
     reasons.update(dict.fromkeys(left, "left out by the editor's plan"))
     edition = Edition(
         date=on,
@@ -283,13 +297,17 @@ class Fate:
     position: int = 0
     #: Why it is not in the edition; None when it is.
     reason: str | None = None
+    #: When past clicks broke a tie that placed it (``weigh_by = "clicks"``): its section's
+    #: click-through, and where it would be by the rules without them.
+    clicks: str | None = None
 
     def describe(self) -> str:
         """One line: where the article went or why it was left out, then its title."""
+        weighed = f" ({self.clicks})" if self.clicks is not None else ""
         if self.reason is not None:
-            return f"left out, {self.reason}: {self.article.title}"
+            return f"left out, {self.reason}: {self.article.title}{weighed}"
         where = "lead" if self.position == 0 else f"{self.place}, {self.position}"
-        return f"{where}: {self.article.title}"
+        return f"{where}: {self.article.title}{weighed}"
 
 
 def explain_edition(
@@ -300,11 +318,13 @@ def explain_edition(
     window: tuple[datetime, datetime] | None = None,
     featured_before: Collection[str] = (),
     plan: Plan | None = None,
+    click_through: ClickThrough | None = None,
 ) -> list[Fate]:
     """What became of each of ``articles`` in ``edition``: its place, or the one reason why not.
 
     ``edition`` is what ``select_edition`` chose from them with the same ``window``,
-    ``featured_before`` and ``plan``, less the teasers the size budget left out afterwards.
+    ``featured_before``, ``plan`` and ``click_through``, less the teasers the size budget left
+    out afterwards. A fate whose place past clicks decided (a tie they broke) says so.
     """
     on = edition.date
     urls = CanonicalUrls()
@@ -338,22 +358,84 @@ def explain_edition(
             featured_before=featured_before,
             plan=plan,
             urls=urls,
+            click_through=click_through,
         )
-    places: dict[str, tuple[str, int]] = {urls[edition.lead.url]: ("lead", 0)}
-    for section in edition.sections:
-        for n, teaser in enumerate(section.teasers, 1):
-            places[urls[teaser.url]] = (section.label, n)
+    weighed: dict[str, str] = {}
+    if fresh and chosen is not None and click_through:
+        weighed = _weighed(
+            chosen,
+            why,
+            _choose(
+                articles,
+                newsletter,
+                on,
+                window=window,
+                featured_before=featured_before,
+                plan=plan,
+                urls=urls,
+            ),
+            click_through,
+            urls,
+        )
+    places = _places(edition, urls)
     selected = {urls[a.url] for a in chosen.articles} if chosen else set()
     budget = f"the size budget ({newsletter.layout.size_budget_kb:g} KB)"
     fates = []
     for article in articles:
         url = urls[article.url]
         reason = reasons.get(id(article))
+        clicks = weighed.get(url) if id(article) not in reasons else None
         if reason is None and url in places:
             place, position = places[url]
-            fates.append(Fate(article, place=place, position=position))
+            fates.append(Fate(article, place=place, position=position, clicks=clicks))
             continue
         if reason is None:
             reason = budget if url in selected else why.get(url, "not chosen")
-        fates.append(Fate(article, reason=reason))
+        fates.append(Fate(article, reason=reason, clicks=clicks))
     return fates
+
+
+def _places(edition: Edition, urls: CanonicalUrls) -> dict[str, tuple[str, int]]:
+    """Where each story of ``edition`` is, by canonical URL: ("lead", 0) or (section, slot)."""
+    places: dict[str, tuple[str, int]] = {urls[edition.lead.url]: ("lead", 0)}
+    for section in edition.sections:
+        for n, teaser in enumerate(section.teasers, 1):
+            places[urls[teaser.url]] = (section.label, n)
+    return places
+
+
+def _weighed(
+    chosen: Edition,
+    why: dict[str, str],
+    plain: tuple[Edition, dict[str, str]],
+    click_through: ClickThrough,
+    urls: CanonicalUrls,
+) -> dict[str, str]:
+    """Each story whose fate past clicks changed (by URL): its section's figure, its plain fate."""
+    weighed_places, plain_places = _places(chosen, urls), _places(plain[0], urls)
+    sections = {urls[a.url]: a.section for a in (*chosen.articles, *plain[0].articles)}
+    count = click_through.editions
+    editions = f"{count} {'edition' if count == 1 else 'editions'}"
+    notes = {}
+    for url in {*weighed_places, *plain_places, *why, *plain[1]}:
+        was = plain_places.get(url)
+        if weighed_places.get(url) == was and url in weighed_places:
+            continue
+        if was is None and url not in weighed_places:
+            continue  # left out either way
+        if was is None:
+            without = f"left out, {plain[1].get(url, 'not chosen')}"
+        else:
+            without = "lead" if was[1] == 0 else f"{was[0]}, {was[1]}"
+        section = sections.get(url, "")
+        rate = click_through.rate(section)
+        figure = (
+            f"{section} {rate * 100:.1f} %"
+            if rate is not None
+            else f"{section} no figure, weighed as the average"
+        )
+        notes[url] = (
+            f"a tie broken by past clicks ({figure} click-through over {editions}); "
+            f"without them: {without}"
+        )
+    return notes

@@ -296,6 +296,14 @@ class Layout(FrozenModel):
     #: one of them or another name, shown after them. Unset, each such category is a section
     #: of its own (see ``other_sections``).
     default_section: ShortName | None = None
+    #: What breaks ties in the lead and teaser order, after the editor's plan, ``featured`` and
+    #: ``priority``: ``"clicks"`` puts the stories of sections readers clicked more in past
+    #: editions first (their teasers' click-through, from ``digest report``; the lead's picture
+    #: still comes first), then the newest; ``"none"`` (the default) goes by the newest alone.
+    #: Needs a history, and clicks recorded (tracking or a provider's webhook).
+    weigh_by: Literal["none", "clicks"] = "none"
+    #: How many past editions the click-through of ``weigh_by = "clicks"`` is read from.
+    weigh_editions: int = Field(default=8, ge=1, le=100)
     #: How article dates are written: a style of the locale's own (full, long, medium, short)
     #: or a CLDR pattern such as ``EEEE, d MMMM y '|' HH:mm``.
     date_format: Annotated[OneLine, AfterValidator(_date_pattern)] = "full"

@@ -40,6 +40,7 @@ LAYERS: list[set[str]] = [
         "environment",
         "lazy",
         "link_map",
+        "click_through",
     },
     {"render", "feeds", "suppression"},
     # The reader store: who may be mailed, built on the suppression list's events.

@@ -17,24 +17,29 @@ events in memory, so a million events take a few megabytes):
   to (``digest.link_map.link_for``).
 
 Clicks an event marks as a link scanner's (``detail = "scanner"``) are counted apart, never
-as a reader's.
+as a reader's. The events of an edition, its clicks per story and the click-through per
+section and slot are read by ``digest.schedule.clicks``, which the build shares (``weigh_by =
+"clicks"``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from digest.edition import edition_key
 from digest.errors import ConfigError, InputError
-from digest.link_map import EditionLink, LinkKind, link_for
-from digest.schedule.config import BuildConfig, suppression_path
+from digest.schedule.clicks import SCANNER as SCANNER
+from digest.schedule.clicks import LinkClicks as LinkClicks
+from digest.schedule.clicks import StoryClicks as StoryClicks
+from digest.schedule.clicks import StoryTrend as StoryTrend
+from digest.schedule.clicks import gather_events, open_events, story_clicks, story_trend
+from digest.schedule.config import BuildConfig
 from digest.schedule.history import EditionRecord, History
-from digest.suppression.store import SuppressionList
 
 __all__ = [
     "BOUNCE_LIMIT",
@@ -56,13 +61,6 @@ COMPLAINT_LIMIT = 0.001
 #: A bounce rate above this (2 %) is flagged: mailbox providers and ESPs read a list that
 #: bounces more as a list not kept clean (Gmail and Yahoo ask for a valid, kept list).
 BOUNCE_LIMIT = 0.02
-#: The ``detail`` of a click a link scanner made (counted apart).
-SCANNER = "scanner"
-
-_BOUNCES = ("hard-bounce", "soft-bounce")
-# What an event that names no edition nor message can tell of an edition it fell within.
-_TIMED = ("hard-bounce", "soft-bounce", "complaint", "unsubscribed", "opened", "clicked")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -73,36 +71,6 @@ class Flag:
     value: float
     limit: float
     says: str
-
-
-@dataclass(frozen=True)
-class LinkClicks:
-    """The clicks on one URL of an edition, and the link and story it belongs to."""
-
-    url: str
-    clicks: int
-    readers: int
-    #: The first link of the edition to this URL (its index in the HTML), if it is one.
-    index: int | None = None
-    kind: LinkKind | None = None
-    story: str = ""
-    section: str = ""
-    slot: int = 0
-
-
-@dataclass(frozen=True)
-class StoryClicks:
-    """The clicks on one story of an edition (every link to it), and its click-through."""
-
-    story: str
-    title: str
-    kind: LinkKind
-    section: str
-    slot: int
-    clicks: int
-    readers: int
-    #: Readers who clicked it, of those delivered.
-    click_through: float
 
 
 @dataclass(frozen=True)
@@ -142,29 +110,8 @@ class Report:
     unmatched_clicks: int = 0
 
 
-@dataclass(frozen=True)
-class StoryTrend:
-    """Click-through of one section or one slot across editions."""
-
-    #: ``section`` or ``slot``.
-    by: str
-    #: The section's name, or the slot's number (0: the lead) as text.
-    name: str
-    stories: int
-    #: Readers delivered, summed over the stories (each story counts its edition's).
-    delivered: int
-    readers: int
-    click_through: float = field(default=0.0)
-
-
 def _rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
-
-
-def _moment(when: datetime) -> int:
-    """Microseconds since 1970 (UTC), as the events table orders events."""
-    zoned = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-    return (zoned.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
 def _history_path(config: BuildConfig) -> Path:
@@ -182,26 +129,9 @@ def _sources(config: BuildConfig) -> Iterator[tuple[sqlite3.Connection, History]
     history_path = _history_path(config)
     if not history_path.exists():
         raise ConfigError(f"{history_path}: no edition built yet (the history does not exist)")
-    ledger = config.beside_history(".sends.sqlite3")
-    listed = suppression_path(config)
-    # No list yet (nothing recorded): an empty one in memory, never a file made by a report.
-    events_path = listed if listed.exists() else Path(":memory:")
-    with SuppressionList(events_path) as events, History(history_path) as history:
-        db = events.db
-        if ledger is not None and ledger.exists():
-            db.execute("ATTACH DATABASE ? AS ledger", (str(ledger),))
-        else:  # nothing sent yet: an empty ledger of the same shape
-            db.execute("ATTACH DATABASE ':memory:' AS ledger")
-            db.execute(
-                "CREATE TABLE ledger.deliveries (edition TEXT, address TEXT, state TEXT,"
-                " detail TEXT, variant TEXT, updated TEXT, run TEXT)"
-            )
-        try:
-            yield db, history
-        finally:
-            db.execute("DROP TABLE IF EXISTS temp.mine")
-            db.execute("DROP TABLE IF EXISTS temp.urls")
-            db.execute("DETACH DATABASE ledger")
+    # No list or ledger yet (nothing recorded): empty ones in memory, never files a report made.
+    with open_events(config) as db, History(history_path) as history:
+        yield db, history
 
 
 def _key(config: BuildConfig, record: EditionRecord) -> str:
@@ -231,50 +161,6 @@ def _chosen(config: BuildConfig, history: History, edition: str | None) -> list[
     )
 
 
-def _window(db: sqlite3.Connection, key: str) -> tuple[int, int] | None:
-    """When the edition was first handed over, and when the next edition was (moments)."""
-    (first,) = db.execute(
-        "SELECT min(updated) FROM ledger.deliveries WHERE edition = ?", (key,)
-    ).fetchone()
-    if first is None:
-        return None
-    (following,) = db.execute(
-        "SELECT min(first) FROM (SELECT min(updated) AS first FROM ledger.deliveries"
-        " WHERE edition != ? GROUP BY edition) WHERE first > ?",
-        (key, first),
-    ).fetchone()
-    start = _moment(datetime.fromisoformat(first))
-    end = _moment(datetime.fromisoformat(following)) if following else 2**62
-    return start, end
-
-
-def _gather(db: sqlite3.Connection, key: str) -> None:
-    """Fill ``temp.mine`` with the edition's events: named, through the ledger, or by time."""
-    db.execute("DROP TABLE IF EXISTS temp.mine")
-    db.execute("CREATE TEMP TABLE mine (address TEXT, reason TEXT, detail TEXT, url TEXT)")
-    db.execute(
-        "INSERT INTO temp.mine SELECT address, reason, detail, url FROM main.events"
-        " WHERE edition = ? AND edition != ''",
-        (key,),
-    )
-    db.execute(
-        "INSERT INTO temp.mine SELECT address, reason, detail, url FROM main.events"
-        " WHERE edition = '' AND message != '' AND message IN (SELECT detail FROM"
-        " ledger.deliveries WHERE edition = ? AND state = 'sent' AND detail != '')",
-        (key,),
-    )
-    window = _window(db, key)
-    if window is not None:
-        marks = ",".join("?" * len(_TIMED))
-        db.execute(
-            "INSERT INTO temp.mine SELECT e.address, e.reason, e.detail, e.url"
-            " FROM ledger.deliveries d JOIN main.events e ON e.address = d.address"
-            " WHERE d.edition = ? AND d.state IN ('sent', 'unknown') AND e.edition = ''"
-            f" AND e.message = '' AND e.reason IN ({marks}) AND e.moment >= ? AND e.moment < ?",
-            (key, *_TIMED, *window),
-        )
-
-
 def _edition_report(
     config: BuildConfig, db: sqlite3.Connection, history: History, record: EditionRecord
 ) -> Report:
@@ -285,7 +171,7 @@ def _edition_report(
             (key,),
         ).fetchall()
     )
-    _gather(db, key)
+    gather_events(db, key)
     row = db.execute(
         "SELECT count(DISTINCT CASE WHEN reason = 'hard-bounce' THEN address END),"
         " count(DISTINCT CASE WHEN reason IN ('hard-bounce', 'soft-bounce') THEN address END),"
@@ -302,7 +188,7 @@ def _edition_report(
     hard, bounced, complaints, unsubscribes, opens, total_opens, clicks, total, scanner = row
     sent = int(states.get("sent", 0))
     delivered = max(0, sent - bounced)
-    links, stories, unmatched = _clicks(db, history.links_of(key), delivered)
+    links, stories, unmatched = story_clicks(db, history.links_of(key), delivered)
     bounce_rate = _rate(bounced, sent)
     complaint_rate = _rate(complaints, delivered)
     flags = []
@@ -357,64 +243,6 @@ def _edition_report(
     )
 
 
-def _clicks(
-    db: sqlite3.Connection, edition_links: Sequence[EditionLink], delivered: int
-) -> tuple[tuple[LinkClicks, ...], tuple[StoryClicks, ...], int]:
-    """Clicks per URL (matched to the edition's links) and per story, readers counted once."""
-    known = tuple(edition_links)
-    db.execute("DROP TABLE IF EXISTS temp.urls")
-    db.execute("CREATE TEMP TABLE urls (url TEXT PRIMARY KEY, story TEXT NOT NULL)")
-    links = []
-    unmatched = 0
-    rows = db.execute(
-        "SELECT url, count(*), count(DISTINCT address) FROM temp.mine"
-        " WHERE reason = 'clicked' AND detail != ? GROUP BY url ORDER BY count(*) DESC, url",
-        (SCANNER,),
-    ).fetchall()
-    for url, clicks, readers in rows:
-        link = link_for(known, url) if url else None
-        if link is None:
-            unmatched += clicks
-            links.append(LinkClicks(url, clicks, readers))
-            continue
-        links.append(
-            LinkClicks(
-                url, clicks, readers, link.index, link.kind, link.story, link.section, link.slot
-            )
-        )
-        if link.story:
-            db.execute("INSERT INTO temp.urls VALUES (?, ?)", (url, link.story))
-    counted = {
-        story: (clicks, readers)
-        for story, clicks, readers in db.execute(
-            "SELECT u.story, count(*), count(DISTINCT m.address) FROM temp.mine m"
-            " JOIN temp.urls u ON u.url = m.url WHERE m.reason = 'clicked' AND m.detail != ?"
-            " GROUP BY u.story",
-            (SCANNER,),
-        )
-    }
-    stories = []
-    seen: set[str] = set()
-    for link in known:
-        if link.kind == "other" or link.story in seen:
-            continue
-        seen.add(link.story)
-        clicks, readers = counted.get(link.story, (0, 0))
-        stories.append(
-            StoryClicks(
-                link.story,
-                link.title,
-                link.kind,
-                link.section,
-                link.slot,
-                clicks,
-                readers,
-                _rate(readers, delivered),
-            )
-        )
-    return tuple(links), tuple(stories), unmatched
-
-
 def report(config: BuildConfig, edition: str | None = None) -> Report:
     """The figures of one edition of ``config`` (the newest by default).
 
@@ -441,25 +269,8 @@ def stories(config: BuildConfig, editions: int = 8) -> list[StoryTrend]:
     A group's click-through is the readers who clicked its stories over the readers each
     story was delivered to: every story weighs as its edition's audience.
     """
-    totals: dict[tuple[str, str], list[int]] = {}
-    for one in trend(config, editions):
-        for story in one.stories:
-            if story.kind not in ("lead", "teaser"):
-                continue
-            # The lead is slot 0, never its section's: a section counts its teasers.
-            groups = [("slot", str(story.slot))]
-            if story.kind == "teaser":
-                groups.insert(0, ("section", story.section))
-            for group in groups:
-                counts = totals.setdefault(group, [0, 0, 0])
-                counts[0] += 1
-                counts[1] += one.delivered
-                counts[2] += story.readers
-    ordered = sorted(
-        totals.items(),
-        key=lambda item: (item[0][0], int(item[0][1]) if item[0][0] == "slot" else 0, item[0][1]),
-    )
-    return [
-        StoryTrend(by, name, count, delivered, readers, _rate(readers, delivered))
-        for (by, name), (count, delivered, readers) in ordered
-    ]
+    if editions < 1:
+        raise InputError(f"editions: must be 1 or more, not {editions}")
+    with _sources(config) as (db, history):
+        records = history.editions()[:editions]
+        return story_trend(db, history, [_key(config, record) for record in records])

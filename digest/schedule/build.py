@@ -28,6 +28,7 @@ from digest.plan import Plan
 from digest.render.inline import inline_css
 from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.archive import FEED_FILE, ArchivedEdition, archive_feed, edition_page
+from digest.schedule.clicks import past_click_through
 from digest.schedule.commit import Journal
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History, record_built
@@ -127,7 +128,8 @@ def prepare(
     """Build the edition dated ``on`` in memory, taking the history into account.
 
     The editor's plan is the one saved in the history for that date, unless ``plan`` is
-    given (the desk tries one before saving it).
+    given (the desk tries one before saving it). With ``[newsletter.layout] weigh_by =
+    "clicks"``, past editions' click-through breaks selection's ties (``past_click_through``).
     """
     newsletter = config.newsletter
     featured: set[str] = set()
@@ -152,6 +154,7 @@ def prepare(
         allow_oversize=allow_oversize,
         check=check,
         plan=plan,
+        click_through=past_click_through(config, history, on),
     )
     return digest, window
 
@@ -212,11 +215,14 @@ def run_build(
     created = not out_dir.exists()
     featured: set[str] = set()
     plan: Plan | None = None
+    weighed = None
     try:
         with _committing(config, out_dir) as (history, journal, _):
             if history is not None:
                 featured = history.featured_before(on)
                 plan = history.plan(on)
+            if explain:
+                weighed = past_click_through(config, history, on)
             digest, window = prepare(
                 config,
                 on,
@@ -256,6 +262,7 @@ def run_build(
             window=window,
             featured_before=featured,
             plan=plan,
+            click_through=weighed,
         )
         if explain
         else []
