@@ -37,6 +37,7 @@ __all__ = [
     "NotFound",
     "Publisher",
     "ToolSettings",
+    "retry_wait",
 ]
 
 
@@ -247,9 +248,8 @@ class Publisher:
                     )
                 else:
                     reason = f"{method} {path}: 429 {self.error_text(answer)}"
-                    after = answer.retry_after
-                    if after and after.strip().isdigit() and delay is not None:
-                        delay = max(delay, min(float(after), 60.0))
+                    if delay is not None:
+                        delay = retry_wait(answer.retry_after, delay)
             if delay is None:
                 raise self.fail(reason + f" (after {len(delays) + 1} tries)")
             time.sleep(delay)
@@ -282,6 +282,22 @@ class Publisher:
             raise _Unwritten(str(error) or type(error).__name__) from error
         finally:
             connection.close()
+
+
+#: The longest ``Retry-After`` waited for, in seconds (a longer one waits this long).
+LONGEST_WAIT = 60.0
+
+
+def retry_wait(retry_after: str | None, backoff: float) -> float:
+    """How long to wait before a retry: the tool's ``Retry-After`` (seconds), else the backoff.
+
+    Never less than the backoff, never more than ``LONGEST_WAIT``; a ``Retry-After`` that is
+    not a number of seconds (an HTTP date) leaves the backoff.
+    """
+    after = (retry_after or "").strip()
+    if not after.isdigit():
+        return backoff
+    return max(backoff, min(float(after), LONGEST_WAIT))
 
 
 class _Unwritten(Exception):

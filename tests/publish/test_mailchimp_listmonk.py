@@ -241,6 +241,21 @@ def test_a_refusal_of_the_tool_is_its_own_message(tool: Tool, tmp_path: Path) ->
     api.problems.clear()  # the refusal was the point
 
 
+def test_without_a_history_the_title_still_makes_one_campaign(tool: Tool, tmp_path: Path) -> None:
+    with tool.standin() as api:
+        config = example_config(tmp_path, tool.table(api.url))
+        config.write_text(
+            config.read_text(encoding="utf-8").replace(
+                'history = "history.sqlite3"', "history = false"
+            ),
+            encoding="utf-8",
+        )
+        first = run(tool, api, config)
+        second = run(tool, api, config)
+        assert api.problems == []
+    assert (first.action, second.action) == ("created", "updated") and len(api.campaigns) == 1
+
+
 def test_a_dry_run_calls_nobody_and_needs_no_key(tool: Tool, tmp_path: Path) -> None:
     with tool.standin() as api:
         config = example_config(tmp_path, tool.table(api.url))
