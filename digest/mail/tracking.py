@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from digest.addresses import address_key
 from digest.environment import secret_variable
 from digest.errors import ConfigError
+from digest.link_map import anchor_hrefs
 from digest.mail.mime import quoted_printable
 from digest.mail.placeholders import Split, Where, escape
 from digest.models import Newsletter, Reader
@@ -385,8 +386,11 @@ def _anchors(html: str) -> list[tuple[int, int, str]]:
 
 
 def edition_hrefs(html: str) -> tuple[str, ...]:
-    """The ``href`` of every ``<a>`` of ``html`` in document order: link ``n`` is item ``n``."""
-    return tuple(href for _, _, href in _anchors(html))
+    """The ``href`` of every ``<a>`` of ``html`` in document order: link ``n`` is item ``n``.
+
+    The links as ``digest.link_map`` counts them, which the history records at build time.
+    """
+    return tuple(anchor_hrefs(html))
 
 
 def link_spans(html: str, edition: Sequence[str], own: Sequence[str]) -> list[tuple[int, int, int]]:
