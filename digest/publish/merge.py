@@ -36,6 +36,7 @@ __all__ = [
     "escape_html",
     "escape_text",
     "merge_edition",
+    "tags_in",
 ]
 
 

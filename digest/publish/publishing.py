@@ -22,7 +22,7 @@ from digest.errors import PublishError, UsageError
 from digest.files import transaction
 from digest.pipeline import Digest
 from digest.publish.base import Campaign, Content, LostAnswer, Publisher
-from digest.publish.merge import Merged, merge_edition
+from digest.publish.merge import Merged, merge_edition, tags_in
 from digest.publish.tools import publisher_for
 from digest.schedule.build import edition_date, gather, open_history, prepare
 from digest.schedule.config import BuildConfig
@@ -56,7 +56,8 @@ class PublishResult:
     def describe(self) -> str:
         """One line for a person: what happened, the campaign's state and its link."""
         if self.campaign is None:
-            return f"{self.tool}: {self.edition}: dry run, nothing sent to {self.tool}"
+            tags = ", ".join(sorted(tags_in(self.merged)))
+            return f"{self.tool}: {self.edition}: dry run, nothing sent; its tags: {tags}"
         campaign = self.campaign
         what = {
             "created": f"created campaign {campaign.id}",

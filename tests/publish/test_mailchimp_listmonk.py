@@ -260,8 +260,13 @@ def test_a_dry_run_calls_nobody_and_needs_no_key(tool: Tool, tmp_path: Path) -> 
     with tool.standin() as api:
         config = example_config(tmp_path, tool.table(api.url))
         result = publish(loaded(config), tool.name, ON, dry_run=True, environ={})
+        shown = run_digest(
+            "publish", "--config", config, "--to", tool.name, "--date", ON.isoformat(), "--dry-run"
+        )
         assert api.requests == [] and result.campaign is None
     assert all(tag in result.merged.html for tag in tool.tags)
+    assert shown.returncode == 0 and "dry run, nothing sent; its tags: " in shown.stdout
+    assert all(tag in shown.stdout for tag in tool.tags)
 
 
 def test_a_footer_without_the_unsubscribe_link_is_refused_before_any_request(
