@@ -386,7 +386,7 @@ def explain_edition(
         reason = reasons.get(id(article))
         clicks = weighed.get(url) if id(article) not in reasons else None
         if reason is None and url in places:
-            place, position = places[url]
+            place, position, _ = places[url]
             fates.append(Fate(article, place=place, position=position, clicks=clicks))
             continue
         if reason is None:
@@ -395,13 +395,22 @@ def explain_edition(
     return fates
 
 
-def _places(edition: Edition, urls: CanonicalUrls) -> dict[str, tuple[str, int]]:
-    """Where each story of ``edition`` is, by canonical URL: ("lead", 0) or (section, slot)."""
-    places: dict[str, tuple[str, int]] = {urls[edition.lead.url]: ("lead", 0)}
-    for section in edition.sections:
+def _places(edition: Edition, urls: CanonicalUrls) -> dict[str, tuple[str, int, int]]:
+    """Where each story of ``edition`` is, by canonical URL: (label, slot, section's number).
+
+    The lead is ("lead", 0, 0); the sections are numbered from 1 in the order shown.
+    """
+    places: dict[str, tuple[str, int, int]] = {urls[edition.lead.url]: ("lead", 0, 0)}
+    for number, section in enumerate(edition.sections, 1):
         for n, teaser in enumerate(section.teasers, 1):
-            places[urls[teaser.url]] = (section.label, n)
+            places[urls[teaser.url]] = (section.label, n, number)
     return places
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, … 11th, 12th, 13th, … 21st."""
+    last = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{last}"
 
 
 def _weighed(
@@ -423,8 +432,11 @@ def _weighed(
             continue
         if was is None and url not in weighed_places:
             continue  # left out either way
+        now = weighed_places.get(url)
         if was is None:
             without = f"left out, {plain[1].get(url, 'not chosen')}"
+        elif now is not None and now[:2] == was[:2]:  # the same slot of a section moved
+            without = f"its section would come {_ordinal(was[2])}"
         else:
             without = "lead" if was[1] == 0 else f"{was[0]}, {was[1]}"
         section = sections.get(url, "")
