@@ -451,8 +451,8 @@ class TrackedLinks:
             return
         address = reader if isinstance(reader, str) else reader.address
         links, pixel = tokens.urls(edition, address, self.indices, self.pixel)
-        into.update(zip(self.ordered, links, strict=True))
-        into[TRACKED] = "1"
+        # One value for all of them, in the part's order (a URL has no line break).
+        into[TRACKED] = "\n".join(links)
         if self.pixel:
             into["open"] = _PIXEL.format(src=pixel)
 
@@ -462,34 +462,51 @@ class TrackedSplit(Split):
     """A rendered HTML part cut at its placeholders and at its tracked links."""
 
     links: TrackedLinks = TrackedLinks((), {}, False)
+    #: Whether each place is a tracked link's (the others are the reader's values, the pixel).
+    link_at: tuple[bool, ...] = ()
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        """The part with ``values`` filled in, and the reader's tracked links."""
+        joined = values.get(TRACKED)
+        if not joined:
+            return super().fill(values)
+        links = iter(joined.split("\n"))
+        out = [self.pieces[0]]
+        for key, place, piece, link in zip(
+            self.keys, self.places, self.pieces[1:], self.link_at, strict=True
+        ):
+            out += (next(links) if link else escape(values.get(key, ""), place), piece)
+        return "".join(out)
 
     def extend_encoded(
         self, out: list[bytes], values: Mapping[str, str], done: dict[tuple[str, str], bytes]
     ) -> None:
-        """Append the encoded pieces and values to ``out``; a tracked URL is encoded quickly."""
+        """Append the encoded pieces and values to ``out``; the tracked URLs encoded at once."""
+        joined = values.get(TRACKED)
+        if not joined:
+            super().extend_encoded(out, values, done)
+            return
+        links = iter(joined.encode("ascii").split(b"\n"))
         out.append(self.encoded[0])
-        tracked = self.links.keys if values.get(TRACKED) else ()
-        for key, place, piece in zip(self.keys, self.places, self.encoded[1:], strict=True):
-            value = done.get((key, place))
-            if value is None:
-                text = values.get(key, "")
-                if key in tracked:
-                    value = _plain_printable(text)
-                else:
-                    value = quoted_printable(escape(text, place))
-                done[key, place] = value
-            out.append(value)
+        for key, place, piece, link in zip(
+            self.keys, self.places, self.encoded[1:], self.link_at, strict=True
+        ):
+            if link:
+                out.append(_plain_printable(next(links)))
+            else:
+                value = done.get((key, place))
+                if value is None:
+                    value = done[key, place] = quoted_printable(escape(values.get(key, ""), place))
+                out.append(value)
             out.append(piece)
 
 
-def _plain_printable(text: str) -> bytes:
+def _plain_printable(data: bytes) -> bytes:
     """A tracked URL quoted-printable: it has nothing to escape; lines cut, a dot never first."""
-    if len(text) <= 73:
-        return (text + "=\r\n").encode("ascii")
-    lines = [text[start : start + 73] for start in range(0, len(text), 73)]
-    return (
-        "=\r\n".join(line if line[0] != "." else "=2E" + line[1:] for line in lines) + "=\r\n"
-    ).encode("ascii")
+    if len(data) <= 73:
+        return data + b"=\r\n"
+    lines = [data[start : start + 73] for start in range(0, len(data), 73)]
+    return b"".join((b"=2E" + line[1:] if line[:1] == b"." else line) + b"=\r\n" for line in lines)
 
 
 def track_split(
@@ -527,6 +544,7 @@ def track_split(
         "raw" if key in ours else place for key, place in zip(split.keys, split.places, strict=True)
     )
     indices = tuple(index for _, _, index in spans)
+    links = {f"link.{index}" for index in indices}
     return TrackedSplit(
         split.pieces,
         split.keys,
@@ -535,6 +553,7 @@ def track_split(
         tuple(k for k in split.attribute_keys if k not in ours),
         tuple(k for k in split.url_keys if k not in ours),
         TrackedLinks(indices, originals, pixel),
+        tuple(key in links for key in split.keys),
     )
 
 
