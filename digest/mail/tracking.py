@@ -31,7 +31,6 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from html import escape as html_escape
 from html.parser import HTMLParser
 
@@ -66,7 +65,8 @@ __all__ = [
 ]
 
 
-#: The key of a reader's values that says their links are tracked (none: the originals).
+#: The key of a reader's values that holds their tracked URLs, one a line, in the part's
+#: order (none: their links as they are).
 TRACKED = "@tracked"
 
 #: The index of the open pixel in a token.
@@ -431,16 +431,6 @@ class TrackedLinks:
     originals: Mapping[str, str]
     #: Whether the part has a place for the open pixel (key ``open``).
     pixel: bool
-
-    @cached_property
-    def keys(self) -> frozenset[str]:
-        """The keys of the tracked links' places."""
-        return frozenset(f"link.{index}" for index in self.indices)
-
-    @cached_property
-    def ordered(self) -> tuple[str, ...]:
-        """The key of each tracked link's place, in the part's order."""
-        return tuple(f"link.{index}" for index in self.indices)
 
     def values(
         self, tokens: LinkTokens, edition: int, reader: Reader | str, into: dict[str, str]
