@@ -36,6 +36,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.edition import edition_key
+from digest.errors import ConfigError
 from digest.labels import N_
 from digest.mail.message import list_id
 from digest.mail.tracking import OPEN, Click, LinkTokens
@@ -121,7 +122,13 @@ def web_tracking(
     tokens = settings.tokens(list_id(config.newsletter), environ)
     if tokens is None:
         return None
-    history = config.history if isinstance(config.history, Path) else None
+    if not isinstance(config.history, Path):
+        raise ConfigError(
+            "tracking: digest serve finds each edition's links in the history, and this "
+            "config keeps none (history = false): keep one, or set [tracking] clicks and "
+            "opens to false"
+        )
+    history = config.history
     return WebTracking(
         tokens,
         EditionLinks(history, config.newsletter.name),

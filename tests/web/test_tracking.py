@@ -30,6 +30,7 @@ from digest import build_digest
 from digest.delivery.eml import read_eml, send_eml
 from digest.delivery.mailing import Mailing
 from digest.delivery.smtp import SmtpSender
+from digest.errors import ConfigError
 from digest.feeds.data import load_data
 from digest.mail.message import list_id
 from digest.mail.tracking import OPEN, LinkTokens, edition_hrefs, link_spans
@@ -374,3 +375,12 @@ def test_each_link_found_is_the_editions_link_it_names(anchors: list[str], tail:
     for start, end, index in link_spans(html, hrefs, ("https://news.example/",)):
         assert unescape(html[start:end]) == hrefs[index]
         assert hrefs[index].startswith(("http://", "https://"))
+
+
+def test_serving_tracked_links_needs_a_history(tmp_path: Path) -> None:
+    path = _config(tmp_path, 2525, TRACKING)
+    path.write_text(path.read_text().replace('history = "history.sqlite"', "history = false"))
+    with pytest.raises(ConfigError, match="history"):
+        settings_for(load_config(path), ENV)
+    with pytest.raises(ConfigError, match="DIGEST_UNSUBSCRIBE_SECRET"):
+        settings_for(load_config(path), {})
