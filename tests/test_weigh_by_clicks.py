@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from digest import Newsletter, select_edition
 from digest.click_through import ClickThrough
@@ -255,3 +256,52 @@ def test_explain_says_which_ties_clicks_broke(
 def test_the_examples_config_is_off_by_default() -> None:
     for path in sorted(Path(EXAMPLES).glob("*/newsletter.toml")):
         assert load_config(path).newsletter.layout.weigh_by == "none", path
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=40).filter(str.strip),
+            st.booleans(),
+            st.integers(-2, 2),
+            st.floats(0, 1),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_sections_and_rates_keep_the_editors_ranks(
+    stories: list[tuple[str, bool, int, float]],
+) -> None:
+    """Feed categories are untrusted text: any of them, any rates, and the picks still lead."""
+    newsletter = Newsletter(
+        name="Any Weekly",
+        sender={"name": "Any Weekly", "address": "news@example.org"},
+        contact={"postal_address": "1 Example Street", "unsubscribe_url": "https://x.example/u"},
+    )
+    try:
+        articles = [
+            Article(
+                title=f"story {n}",
+                url=f"https://example.org/{n}",
+                section=section,
+                featured=featured,
+                priority=priority,
+                summary="A story.",
+                published_at=NOON + timedelta(hours=n),
+            )
+            for n, (section, featured, priority, _) in enumerate(stories)
+        ]
+    except ValidationError:
+        assume(False)  # a section an article refuses (a control character) reaches no one
+    rates = ClickThrough({section: rate for section, _, _, rate in stories}, editions=1)
+    for section, *_ in stories:
+        assert 0 <= rates.weight(section) <= 1
+    edition = select_edition(articles, newsletter, ON, click_through=rates)
+    best = min((not a.featured, -a.priority) for a in articles)
+    assert (not edition.lead.featured, -edition.lead.priority) == best
+    assert {a.url for a in edition.articles} <= {a.url for a in articles}
+    for section in edition.sections:  # each within its cap, its teasers by the editor's rank
+        teasers = [(not t.featured, -t.priority) for t in section.teasers]
+        assert teasers == sorted(teasers) and len(teasers) <= 3
