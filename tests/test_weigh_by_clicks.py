@@ -302,6 +302,6 @@ def test_any_sections_and_rates_keep_the_editors_ranks(
     best = min((not a.featured, -a.priority) for a in articles)
     assert (not edition.lead.featured, -edition.lead.priority) == best
     assert {a.url for a in edition.articles} <= {a.url for a in articles}
-    for section in edition.sections:  # each within its cap, its teasers by the editor's rank
-        teasers = [(not t.featured, -t.priority) for t in section.teasers]
+    for shown in edition.sections:  # each within its cap, its teasers by the editor's rank
+        teasers = [(not t.featured, -t.priority) for t in shown.teasers]
         assert teasers == sorted(teasers) and len(teasers) <= 3
