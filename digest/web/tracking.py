@@ -10,12 +10,13 @@ know, is a 404. ``GET /o/TOKEN.gif`` (with ``[tracking] opens = true``) records 
 answers a 1x1 GIF that is never cached.
 
 Mail scanners (Microsoft Defender's Safe Links, Mimecast, Barracuda) follow every link of a
-message as it arrives: a click within ``scanner_seconds`` of the copy being sent, or one of
-several links of a copy followed within a second, is recorded with ``detail = "scanner"``,
-so a report counts it apart. Events wait a second in memory before they are written (in
-batches, off the request), so that the first click of a burst is marked too; the rest are
-written when the server stops. One process sees the bursts of its own requests: run
-``digest serve`` as one worker (it is one by default).
+message as it arrives: a click within ``scanner_seconds`` of the copy being sent, one of
+several links of a copy followed within a second, or a ``HEAD`` request (no browser sends
+one for a link) is recorded with ``detail = "scanner"``, so a report counts it apart.
+Events wait a second in memory before they are written (in batches, off the request), so
+that the first click of a burst is marked too; the rest are written when the server stops.
+One process sees the bursts of its own requests: run ``digest serve`` as one worker (it is
+one by default).
 """
 
 from __future__ import annotations
@@ -165,10 +166,13 @@ class ClickLog:
         self.lock = anyio.Lock()
         self._forgotten = 0.0
 
-    def add(self, click: Click, edition: str, url: str) -> None:
-        """Note a click (or an open, ``click.index == OPEN``) now; it is written soon after."""
+    def add(self, click: Click, edition: str, url: str, scanner: bool = False) -> None:
+        """Note a click (or an open, ``click.index == OPEN``) now; it is written soon after.
+
+        ``scanner`` says it is a scanner's already (a ``HEAD`` request: no browser sends one).
+        """
         now = self.tracking.clock()
-        scanner = now - click.sent < self.tracking.scanner_seconds
+        scanner = scanner or now - click.sent < self.tracking.scanner_seconds
         copy = (click.edition, click.address)
         if click.index != OPEN:
             seen = self.recent.pop(copy, [])
@@ -284,7 +288,7 @@ def tracking_routes(tracking: WebTracking, clicks: ClickLog, catalog: str = "en"
         url = links[click.index]
         if not url.lower().startswith(("https://", "http://")):
             return not_found()
-        clicks.add(click, key, url)
+        clicks.add(click, key, url, scanner=request.method == "HEAD")
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
     async def opened(request: Request) -> Response:

@@ -61,10 +61,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def _get(url: str) -> tuple[int, dict[str, str], bytes]:
-    """One GET, its redirect not followed: the status, the headers and the body."""
+def _get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    """One request, its redirect not followed: the status, the headers and the body."""
     try:
-        with _OPENER.open(url, timeout=10) as answer:
+        with _OPENER.open(urllib.request.Request(url, method=method), timeout=10) as answer:
             return answer.status, dict(answer.headers), answer.read()
     except urllib.error.HTTPError as error:
         with error:
@@ -219,7 +219,7 @@ def _index(tokens: LinkTokens, url: str) -> int:
     return click.index
 
 
-def test_clicks_within_the_scanner_window_are_a_scanners(
+def test_clicks_soon_after_sending_or_by_head_are_a_scanners(
     tmp_path: Path, smtp: tuple[Inbox, int]
 ) -> None:
     inbox, port = smtp
@@ -236,11 +236,15 @@ def test_clicks_within_the_scanner_window_are_a_scanners(
     def clock(later: float) -> Callable[[], float]:
         return lambda: now() + later
 
-    for later, detail in ((0.0, "scanner"), (120.0, "")):
+    for later, method, detail in (
+        (0.0, "GET", "scanner"),
+        (120.0, "GET", ""),
+        (120.0, "HEAD", "scanner"),
+    ):
         tracking = replace(settings.tracking, clock=clock(later))
         served = Served(make_app(replace(settings, tracking=tracking)))
         try:
-            assert _get(link.replace(BASE, served.base))[0] == 302
+            assert _get(link.replace(BASE, served.base), method)[0] == 302
         finally:
             served.stop()
         assert _events(config)[-1][2] == detail
