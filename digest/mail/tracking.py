@@ -166,14 +166,14 @@ class LinkTokens:
         self._keyed()
 
     def __repr__(self) -> str:
-        """The base URL and whether opens are tracked; never the secret."""
-        return f"LinkTokens({self.base_url!r}, opens={self.opens})"
+        """The base URL and what is tracked; never the secret."""
+        return f"LinkTokens({self.base_url!r}, clicks={self.clicks}, opens={self.opens})"
 
     @property
     def fingerprint(self) -> str:
         """What tells these tokens apart from others (the secret's, never the secret)."""
         mac = hmac.digest(self._key, self._purpose + b"fingerprint", "sha256")
-        return f"{self.base_url} {self.opens} {_b64(mac[:9])}"
+        return f"{self.base_url} clicks={self.clicks} opens={self.opens} {_b64(mac[:9])}"
 
     def _block(self, head: str, block: str) -> bytes:
         """HMAC-SHA512 of the purpose, ``head`` and ``block`` (``hmac.digest``, keyed once)."""
