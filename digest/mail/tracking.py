@@ -495,6 +495,8 @@ def _plain_printable(data: bytes) -> bytes:
     """A tracked URL quoted-printable: it has nothing to escape; lines cut, a dot never first."""
     if len(data) <= 73:
         return data + b"=\r\n"
+    if len(data) <= 146 and data[73:74] != b".":  # most: two lines
+        return b"%s=\r\n%s=\r\n" % (data[:73], data[73:])
     lines = [data[start : start + 73] for start in range(0, len(data), 73)]
     return b"".join((b"=2E" + line[1:] if line[:1] == b"." else line) + b"=\r\n" for line in lines)
 

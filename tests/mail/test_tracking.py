@@ -153,3 +153,16 @@ def test_tracking_is_off_by_default_and_needs_the_secret() -> None:
         settings.tokens("list", {})
     made = settings.tokens("list", {"DIGEST_UNSUBSCRIBE_SECRET": SECRET})
     assert made is not None and made.base_url == BASE and SECRET not in repr(made)
+
+
+@pytest.mark.parametrize("local", ["a", "reader.with.dots", "x" * 64, ".".join(["ab"] * 21)])
+def test_links_of_any_length_are_written_whole(digest: Digest, local: str) -> None:
+    """A tracked URL is cut into quoted-printable lines however long the address makes it."""
+    tokens = _tokens()
+    reader = Reader(address=f"{local}@example.org")
+    html = _html(Copies(digest, clicks=tokens).message_bytes(reader))
+    links = [h for h in edition_hrefs(html) if h.startswith(f"{BASE}/c/")]
+    assert links
+    for link in links:
+        click = tokens.read(link.removeprefix(f"{BASE}/c/"))
+        assert click is not None and click.address == reader.address
