@@ -5,6 +5,9 @@
   let state = null;
   const $ = (id) => document.getElementById(id);
   const say = (text) => { $('status').textContent = text; };
+  // Proof, approval and hand-off answer beside their buttons too: on a phone the status line
+  // is a screen away (it alone is live, so a screen reader hears each answer once).
+  const sayHere = (text) => { say(text); $('send-said').textContent = text; };
   const post = async (path, data) => {
     const answer = await fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}, body: JSON.stringify(data)});
     const json = await answer.json();
@@ -66,13 +69,22 @@
     }));
     quote.value = state.plan.quote || '';
     if (!$('approver').value) { $('approver').value = state.approver; }
+    // The hand-off: shown once a list manager is configured, usable once the edition is
+    // approved as shown, gone once the tool has scheduled or sent the campaign.
     const handOff = state.publish, campaign = handOff && handOff.campaign;
-    $('publish').hidden = !handOff || !handOff.approved || (campaign && campaign.status !== 'draft');
+    const settled = Boolean(campaign && campaign.status !== 'draft');
+    const why = !handOff ? '' : settled
+      ? `The campaign is ${campaign.status} in ${handOff.name}: digest leaves it alone.`
+      : handOff.approved ? '' : `Approve the edition as it is now to hand it to ${handOff.name}.`;
+    $('publish').hidden = !handOff || settled;
+    $('publish').disabled = Boolean(why);
     if (handOff) { $('publish').textContent = handOff.label; }
+    $('publish-why').textContent = why;
+    $('publish-why').hidden = !why;
     $('campaign').hidden = !(campaign && campaign.url);
     if (campaign && campaign.url) {
       $('campaign').href = campaign.url;
-      $('campaign').textContent = `The campaign in ${handOff.name} (${campaign.status})`;
+      $('campaign').textContent = `Open the campaign in ${handOff.name} (${campaign.status})`;
     }
     frame();
     if (focus) {
@@ -86,7 +98,7 @@
   const change = async (edit, focus, done) => {
     const plan = JSON.parse(JSON.stringify(state.plan));
     edit(plan);
-    try { state = await post('/plan', plan); render(focus); say(done); }
+    try { state = await post('/plan', plan); render(focus); say(done); $('send-said').textContent = ''; }
     catch (error) { say(`Not changed: ${error.message}`); }
   };
   const without = (list, url) => list.filter((u) => u !== url);
@@ -115,19 +127,20 @@
     p.quote = $('quote').value || null;
   }, null, 'Saved the words'));
   $('proof').addEventListener('click', async () => {
-    try { const r = await post('/proof', {}); say(`Sent a proof to ${r.to.join(', ')}`); }
-    catch (error) { say(`No proof sent: ${error.message}`); }
+    try { const r = await post('/proof', {}); sayHere(`Sent a proof to ${r.to.join(', ')}`); }
+    catch (error) { sayHere(`No proof sent: ${error.message}`); }
   });
   $('approve').addEventListener('click', async () => {
     try {
       const r = await post('/approve', {name: $('approver').value});
       state = await (await fetch('/state')).json(); render(null);
-      say(`Approved by ${r.approver} at ${r.approved_at}`);
-    } catch (error) { say(`Not approved: ${error.message}`); }
+      sayHere(`Approved by ${r.approver} at ${r.approved_at}`);
+    } catch (error) { sayHere(`Not approved: ${error.message}`); }
   });
   $('publish').addEventListener('click', async () => {
-    try { state = await post('/publish', {}); render(null); say(state.said); }
-    catch (error) { say(`No campaign: ${error.message}`); }
+    sayHere(`Handing the edition to ${state.publish.name}…`);  // a real tool takes seconds
+    try { state = await post('/publish', {}); render(null); sayHere(state.said); }
+    catch (error) { sayHere(`No campaign: ${error.message}`); }
   });
   document.querySelectorAll('fieldset input').forEach((i) => i.addEventListener('change', frame));
   fetch('/state').then((r) => r.json()).then((json) => { state = json; render(null); say('Ready'); });
