@@ -45,6 +45,7 @@ from digest.errors import (
 )
 from digest.mail.copies import Copies
 from digest.mail.message import list_id
+from digest.mail.tracking import LinkTokens
 from digest.mail.variants import subject_variants
 from digest.models import Reader
 from digest.pipeline import Digest
@@ -327,6 +328,7 @@ def _mailing(
     digest: Digest,
     readers: list[Reader],
     tokens: UnsubscribeTokens | None,
+    clicks: LinkTokens | None,
     outcome: SendOutcome,
 ) -> Mailing | None:
     """Each reader's own copy of ``digest``; None (with a warning) when the templates cannot.
@@ -343,7 +345,7 @@ def _mailing(
             f"{SECRET_VARIABLE} to the newsletter's unsubscribe secret"
         )
     test = config.delivery.subject_test if config.delivery is not None else None
-    copies = Copies(digest, subjects=test.subjects if test else (), tokens=tokens)
+    copies = Copies(digest, subjects=test.subjects if test else (), tokens=tokens, clicks=clicks)
     try:
         copies.render(next(r for r in readers if _personal(r)))
     except RenderError as error:
@@ -383,6 +385,8 @@ def _send(
     """
     assert config.delivery is not None
     tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
+    # A proof is never tracked: its clicks are the editor's, not a reader's.
+    clicks = None if request.proof else config.tracking.tokens(list_id(config.newsletter))
     recorded = SendLedger(ledger) if ledger is not None else None
     # The reader store answers "may we mail X?": the suppressed, the paused, the pending.
     suppressions = None if request.proof else reader_store(config)
@@ -402,13 +406,15 @@ def _send(
             test=test,
             events=suppressions,
         )
-        mailing = None if copies is None else _mailing(config, *copies, tokens, outcome)
+        mailing = None if copies is None else _mailing(config, *copies, tokens, clicks, outcome)
         for label, raw in messages.items():
             if mailing is not None and copies is not None:
                 mine = replace(options, due=due is not None)
                 outcome.reports[label] = mailing.deliver(copies[1], sender, recorded, mine)
             else:
-                outcome.reports[label] = send_eml(raw, addresses, sender, recorded, options)
+                outcome.reports[label] = send_eml(
+                    raw, addresses, sender, recorded, options, clicks=clicks
+                )
         if recorded is not None and request.report is not None:
             try:
                 outcome.report_written = recorded.write_report(

@@ -388,3 +388,49 @@ def test_serving_tracked_links_needs_a_history(tmp_path: Path) -> None:
         settings_for(load_config(path), ENV)
     with pytest.raises(ConfigError, match="DIGEST_UNSUBSCRIBE_SECRET"):
         settings_for(load_config(path), {})
+
+
+def test_digest_send_tracks_the_eml_and_each_readers_own_copy_never_a_proof(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    from ..helpers import run_digest
+
+    inbox, port = smtp
+    path = _config(tmp_path, port, TRACKING)
+    eml = build(path, tmp_path / "out")
+    config = load_config(path)
+    hrefs = edition_hrefs((tmp_path / "out" / eml.name.replace(".eml", ".html")).read_text())
+    clicks = LinkTokens(SECRET, list_id(config.newsletter), BASE)
+    proof = run_digest(
+        "send", "--config", path, eml, "--to", "editor@example.org", "--allow-placeholder-links",
+        env=ENV,
+    )  # fmt: skip
+    assert proof.returncode == 0, proof.stderr
+    assert f"{BASE}/c/" not in _copies(inbox)["editor@example.org"]
+    for address, options in (("ana@example.org", ()), ("budi@example.org", ("--section", "OPINI"))):
+        added = run_digest("readers", "add", "--config", path, address, *options, env=ENV)
+        assert added.returncode == 0, added.stderr
+    sent = run_digest("send", "--config", path, eml, "--allow-placeholder-links", env=ENV)
+    assert sent.returncode == 0, sent.stderr
+    copies = _copies(inbox)
+    # Ana chose nothing and gets the .eml; Budi chose OPINI and gets his own copy: both tracked,
+    # every tracked link one of the edition's, named by the reader's own token.
+    for address in ("ana@example.org", "budi@example.org"):
+        tracked = re.findall(rf'href="({BASE}/c/[^"]+)"', copies[address])
+        assert tracked, address
+        for url in tracked:
+            click = clicks.read(url.rsplit("/", 1)[1])
+            assert click is not None and click.address == address
+            assert hrefs[click.index].startswith("https://")
+    assert len(re.findall(rf"{BASE}/c/", copies["budi@example.org"])) < len(
+        re.findall(rf"{BASE}/c/", copies["ana@example.org"])
+    )
+    without = run_digest(
+        "send",
+        "--config",
+        path,
+        eml,
+        "--allow-placeholder-links",
+        env={"DIGEST_UNSUBSCRIBE_SECRET": ""},
+    )
+    assert without.returncode == 1 and "DIGEST_UNSUBSCRIBE_SECRET" in without.stderr
