@@ -96,9 +96,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def opted_out(reader: Reader) -> bool:
-    """Whether ``reader`` said no to tracking (their ``tracking`` field is ``off``)."""
-    value = reader.fields.get(OPT_OUT_FIELD)
+def opted_out(reader: Reader | Mapping[str, str]) -> bool:
+    """Whether ``reader`` (or their fields) said no to tracking: the ``tracking`` field ``off``."""
+    fields = reader.fields if isinstance(reader, Reader) else reader
+    value = fields.get(OPT_OUT_FIELD)
     return value is not None and value.strip().lower() in _OFF
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from digest.addresses import address_key
@@ -179,12 +179,29 @@ class ReaderStore(ReaderView):
         sections: tuple[str, ...] | None = None,
         all_sections: bool = False,
         timezone: str | None = None,
+        fields: Mapping[str, str | None] | None = None,
         source: str = "by hand",
     ) -> None:
-        """Change a reader's sections (``all_sections``: every one, new ones too) or time zone."""
+        """Change a reader's sections, time zone or fields, as one ``changed`` event.
+
+        ``all_sections``: every section, new ones too; a field given None is removed.
+        """
         with transaction(self.db):
             now = datetime.now(UTC)
             key = self._known(address)
+            if fields:
+                (held,) = self.db.execute(
+                    "SELECT fields FROM readers WHERE key = ?", (key,)
+                ).fetchone()
+                kept = json.loads(held)
+                for name, value in fields.items():
+                    if value is None:
+                        kept.pop(name, None)
+                    else:
+                        kept[name] = value
+                self.db.execute(
+                    "UPDATE readers SET fields = ? WHERE key = ?", (json.dumps(kept), key)
+                )
             if all_sections:
                 self.db.execute("UPDATE readers SET sections = NULL WHERE key = ?", (key,))
             elif sections is not None:

@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from digest.cadence import Cadence, pause_until
 from digest.fields import check_timezone
 from digest.labels import N_
+from digest.mail.tracking import OPT_OUT_FIELD, opted_out
 from digest.readers.store import ReaderRecord, ReaderStore
 from digest.settings import Newsletter
 from digest.suppression.tokens import UnsubscribeTokens
@@ -72,6 +73,9 @@ _PAUSE_FOR = {
 _PAUSED_UNTIL = N_("Paused until {date}: choose again to change it.")
 _TIME_ZONE = N_("Time zone")
 _TIME_ZONE_LABEL = N_("Emails come at the send time where you live")
+# The heading of the choice to have one's clicks counted (only where the newsletter counts them).
+_PRIVACY = N_("Privacy")
+_COUNTED = N_("Count which stories I open from these emails")
 # The button that saves the reader's choices.
 _SAVE = N_("Save")
 _SAVED = N_("Your choices are saved.")
@@ -127,9 +131,11 @@ class Choices:
     catalog: str = "en"
     #: The time zones offered, read once (the tz database is scanned on disk for them).
     zones: frozenset[str] = field(default_factory=place_zones, compare=False, repr=False)
+    #: Whether the newsletter counts clicks or opens (``[tracking]``): a reader may say no.
+    tracking: bool = False
 
     @classmethod
-    def of(cls, newsletter: Newsletter) -> Choices:
+    def of(cls, newsletter: Newsletter, tracking: bool = False) -> Choices:
         """The choices of ``newsletter`` (weekly when it names no cadence)."""
         return cls(
             name=newsletter.name,
@@ -137,6 +143,7 @@ class Choices:
             cadence=newsletter.schedule.cadence or Cadence(),
             zone=newsletter.zone,
             catalog=page_catalog(newsletter.locale),
+            tracking=tracking,
         )
 
 
@@ -222,6 +229,15 @@ def _form(choices: Choices, record: ReaderRecord, token_path: str) -> str:
         f'<label for="timezone">{escape(say(_TIME_ZONE_LABEL, catalog))}</label>'
         f'<select id="timezone" name="timezone">{options}</select></fieldset>'
     )
+    if choices.tracking:
+        counted = "" if opted_out(record.fields) else " checked"
+        # The hidden field says the box was shown: an unticked box sends nothing.
+        rows.append(
+            f"<fieldset><legend>{escape(say(_PRIVACY, catalog))}</legend>"
+            '<input type="hidden" name="counting" value="shown">'
+            f'<label><input type="checkbox" name="counted" value="1"{counted}>'
+            f"{escape(say(_COUNTED, catalog))}</label></fieldset>"
+        )
     return (
         f'<form method="post" action="/preferences/{escape(token_path)}">{"".join(rows)}'
         f'<button type="submit">{escape(say(_SAVE, catalog))}</button></form>'
@@ -262,10 +278,12 @@ class PreferenceStore:
         sections: Sequence[str] | None,
         pause: int | None,
         timezone: str,
+        counted: bool | None = None,
     ) -> ReaderRecord | None:
         """Save a reader's choices (only what changed, each an event); their record after.
 
-        ``pause`` is editions to pause for, 0 to resume, None to leave a pause as it is.
+        ``pause`` is editions to pause for, 0 to resume, None to leave a pause as it is;
+        ``counted`` whether their clicks may be counted (None: as it is).
         """
 
         def save() -> ReaderRecord | None:
@@ -277,12 +295,15 @@ class PreferenceStore:
             if chosen is not None and set(chosen) == {name for name, _ in choices.sections}:
                 chosen = None  # every section: all of them, new ones too
             moved = timezone != (record.timezone or choices.zone.key)
-            if chosen != record.sections or moved:
+            said_no = opted_out(record.fields)
+            recount = counted is not None and counted == said_no
+            if chosen != record.sections or moved or recount:
                 store.change(
                     address,
                     sections=chosen,
                     all_sections=chosen is None,
                     timezone=timezone if moved else None,
+                    fields={OPT_OUT_FIELD: None if counted else "off"} if recount else None,
                     source=SOURCE,
                 )
             if pause:  # None: as it is
@@ -311,8 +332,11 @@ def _zones(places: frozenset[str], current: str) -> list[str]:
 
 def check_choice(
     choices: Choices, fields: Sequence[tuple[str, str]]
-) -> tuple[list[str] | None, int | None, str] | str:
-    """The form's sections, pause and time zone, or what is wrong with them (a sentence)."""
+) -> tuple[list[str] | None, int | None, str, bool | None] | str:
+    """The form's sections, pause, time zone and counting, or what is wrong (a sentence).
+
+    Counting is None where the form did not show its box (the newsletter counts nothing).
+    """
     catalog = choices.catalog
     known = {name for name, _ in choices.sections}
     sections = [value for key, value in fields if key == "section"]
@@ -330,7 +354,9 @@ def check_choice(
     except ValueError:
         return say(_NO_ZONE, catalog, zone=repr(zone[:60]))
     pause = int(pauses[-1]) if pauses[-1] else None  # none chosen: a pause stays as it is
-    return (sections if choices.sections else None), pause, zone
+    shown = choices.tracking and ("counting", "shown") in fields
+    counted = any(key == "counted" for key, _ in fields) if shown else None
+    return (sections if choices.sections else None), pause, zone, counted
 
 
 def preferences_endpoint(
@@ -363,8 +389,8 @@ def preferences_endpoint(
                 status_code=400,
                 headers=headers,
             )
-        sections, pause, zone = checked
-        record = await store.save(address, choices, sections, pause, zone)
+        sections, pause, zone, counted = checked
+        record = await store.save(address, choices, sections, pause, zone, counted)
         said = say(_SAVED, choices.catalog) if record is not None else ""
         return HTMLResponse(
             preferences_page(choices, record, address, token, status=said), headers=headers

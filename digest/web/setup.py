@@ -36,7 +36,7 @@ def settings_for(config: BuildConfig, environ: Mapping[str, str] | None = None) 
         name=newsletter.name,
         catalog=page_catalog(newsletter.locale),
         tokens=tokens,
-        preferences=Choices.of(newsletter),
+        preferences=Choices.of(newsletter, tracking=config.tracking.on),
         signup=SignUpSettings.of(config, env),
         tracking=web_tracking(config, env),
         sns_topics=frozenset(config.web.sns_topics),

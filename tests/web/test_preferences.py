@@ -7,6 +7,7 @@ dark, by keyboard, axe-core), with screenshots in ``tests/artifacts/``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -338,3 +339,64 @@ def test_the_time_zones_offered_are_places() -> None:
     zones = _zones(place_zones(), "Asia/Jakarta")
     assert "Europe/Amsterdam" in zones and "UTC" in zones
     assert not {"localtime", "Factory", "EST"} & set(zones)
+
+
+@pytest.fixture
+def counting(tmp_path: Path) -> Iterator[tuple[Served, Path]]:
+    """The page of a newsletter that counts clicks ([tracking] on): a reader may say no."""
+    path = tmp_path / "suppressions.sqlite3"
+    with ReaderStore(path) as store:
+        store.add(KIM, Consent(datetime.now(UTC), "form", "the sign-up form"))
+    settings = WebSettings(
+        suppressions=path,
+        name="TangerangNews",
+        tokens=TOKENS,
+        preferences=replace(CHOICES, tracking=True),
+    )
+    server = Served(make_app(settings))
+    yield server, path
+    server.stop()
+
+
+def _fields(path: Path) -> dict[str, str]:
+    with ReaderStore(path) as store:
+        record = store.get(KIM)
+    assert record is not None
+    return record.fields
+
+
+def test_a_reader_says_no_to_counting_and_yes_again(counting: tuple[Served, Path]) -> None:
+    server, path = counting
+    page = server.request(f"/preferences/{TOKENS.token(KIM)}")[1].decode()
+    assert '<input type="checkbox" name="counted" value="1" checked>' in page
+    kept = [("section", n) for n, _ in CHOICES.sections] + [("timezone", "Asia/Jakarta")]
+    status, page = post(server, KIM, [*kept, ("counting", "shown")])  # the box unticked
+    assert status == 200 and _fields(path) == {"tracking": "off"}
+    assert '<input type="checkbox" name="counted" value="1">' in page
+    post(server, KIM, [*kept, ("counting", "shown")])  # the same again: no change, no event
+    assert changes(path, KIM) == [("changed", "preferences page")]
+    post(server, KIM, [*kept, ("counting", "shown"), ("counted", "1")])
+    assert _fields(path) == {}
+    assert changes(path, KIM) == [("changed", "preferences page")] * 2
+
+
+def test_without_counting_the_page_asks_nothing_and_a_forged_field_changes_nothing(
+    served: tuple[Served, Path],
+) -> None:
+    server, path = served
+    page = server.request(f"/preferences/{TOKENS.token(KIM)}")[1].decode()
+    assert 'name="counted"' not in page
+    kept = [("section", n) for n, _ in CHOICES.sections] + [("timezone", "Asia/Jakarta")]
+    post(server, KIM, [*kept, ("counting", "shown")])
+    assert _fields(path) == {} and changes(path, KIM) == []
+
+
+@pytest.mark.browser
+@needs_node
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_core_finds_no_violations_with_the_counting_box(
+    browser: Any, counting: tuple[Served, Path], scheme: str
+) -> None:
+    server, _ = counting
+    open_at(browser, f"{server.base}/preferences/{TOKENS.token(KIM)}", 375, scheme)
+    assert axe_violations(browser) == []
