@@ -64,6 +64,11 @@ if TYPE_CHECKING:
     help="End the A/B test of subjects: everyone not reached yet gets this one.",
 )
 @click.option(
+    "--release-guard",
+    is_flag=True,
+    help="Send the rest of a guarded send ([delivery.guard]) that its sample stopped, by hand.",
+)
+@click.option(
     "--allow-placeholder-links",
     is_flag=True,
     help="Send even if the unsubscribe link is a placeholder (example.org, .test, localhost): "
@@ -81,6 +86,7 @@ def send(
     retry_refused: bool,
     report_path: Path | None,
     winner: str | None,
+    release_guard: bool,
     allow_placeholder_links: bool,
     quiet: bool,
 ) -> None:
@@ -105,6 +111,11 @@ def send(
     the winner to everyone else; --winner chooses it by hand. A proof (--to) sends every
     subject.
 
+    With [delivery.guard], a run sends to a sample of the list first; a run after the wait
+    sends the rest only if the sample's hard bounces and complaints stay within the limits,
+    else it stops with status 10 (and so does every later run); --release-guard sends the
+    rest by hand.
+
     Example:
 
     \b
@@ -121,6 +132,7 @@ def send(
         retry_refused=retry_refused,
         report=report_path,
         winner=cast("Literal['A', 'B', 'C', 'D'] | None", winner),
+        release_guard=release_guard,
         allow_placeholder_links=allow_placeholder_links,
     )
     bar = _Bar(quiet)
@@ -195,7 +207,8 @@ def _show(outcome: SendOutcome, report_path: Path | None, due: bool, quiet: bool
         shown = ", ".join(report.suppressed[:5]) + (" …" if len(report.suppressed) > 5 else "")
         click.echo(f"Left out {len(report.suppressed)} suppressed: {shown}")
     if report.waiting and not quiet and report.next_due is not None:
-        again = "run it again then" if outcome.testing and not due else "run --due again then"
+        waits = outcome.testing or bool(report.guard)
+        again = "run it again then" if waits and not due else "run --due again then"
         click.echo(
             f"{report.waiting} readers are not due yet; the next at "
             f"{report.next_due.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({again})"
@@ -207,6 +220,8 @@ def _show(outcome: SendOutcome, report_path: Path | None, due: bool, quiet: bool
         )
     if report.subject_test and not quiet:
         click.echo(f"A/B: {report.subject_test}")
+    if report.guard and not quiet:
+        click.echo(f"guard: {report.guard}")
     if not quiet:
         click.echo(report.table(dry_run=outcome.dry_run))
         verb = "Would send" if outcome.dry_run else "Sent a proof of" if outcome.proof else "Sent"

@@ -27,6 +27,7 @@ from digest.delivery.eml import (
     read_recipients_file,
     send_eml,
 )
+from digest.delivery.guard import GuardSettings
 from digest.delivery.ledger import SendLedger
 from digest.delivery.loop import DeliveryReport
 from digest.delivery.mailing import Mailing
@@ -83,6 +84,8 @@ class SendRequest:
     report: Path | None = None
     #: End the A/B test of subjects: everyone not reached yet gets this one.
     winner: Literal["A", "B", "C", "D"] | None = None
+    #: Send the rest of a guarded send (``[delivery.guard]``) that its sample stopped.
+    release_guard: bool = False
     #: Send even if the unsubscribe link is a placeholder (a test list).
     allow_placeholder_links: bool = False
 
@@ -162,8 +165,9 @@ def send_edition(
 
     Raises ``UsageError`` for a send that names nobody or a winner without a test,
     ``PlaceholderLinkError`` for a send to readers whose unsubscribe link is a placeholder,
-    ``ConfigError`` for an edition not approved (``[desk] approval = true``), and the
-    delivery's errors; what was worth a warning before an error is in its ``warnings``.
+    ``ConfigError`` for an edition not approved (``[desk] approval = true``), ``GuardError``
+    for a guarded send its sample stopped (``[delivery.guard]``), and the delivery's errors;
+    what was worth a warning before an error is in its ``warnings``.
     """
     where = ""
     if isinstance(config, Path):
@@ -171,6 +175,8 @@ def send_edition(
         config = load_config(config)
     if config.delivery is None:
         raise ConfigError(f"{where}no [delivery] table: say how the mail is sent")
+    if request.release_guard and config.delivery.guard is None:
+        raise UsageError("--release-guard ends a guarded send: set [delivery.guard] first")
     if request.report is not None and not (request.proof or request.dry_run):
         check_report_path(request.report)
     zones: dict[str, str] = {}
@@ -231,6 +237,7 @@ def send_edition(
             due=when,
             pace=None if request.dry_run else pace,
             test=None if test is None else test.test(),
+            guard=config.delivery.guard,
             copies=copies,
         )
     except DigestError as error:
@@ -374,6 +381,7 @@ def _send(
     due: Callable[[str], datetime] | None = None,
     pace: Pace | None = None,
     test: SubjectTest | None = None,
+    guard: GuardSettings | None = None,
     copies: tuple[Digest, list[Reader]] | None = None,
 ) -> None:
     """Send each of ``messages`` (one, or an A/B test's proofs) through the config's sender.
@@ -405,6 +413,8 @@ def _send(
             pace=pace,
             test=test,
             events=suppressions,
+            guard=guard,
+            release_guard=request.release_guard,
         )
         mailing = None if copies is None else _mailing(config, *copies, tokens, clicks, outcome)
         for label, raw in messages.items():

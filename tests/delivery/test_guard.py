@@ -7,6 +7,7 @@ them. Each run is given its moment (``SendOptions.at``), so no test waits for th
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -28,12 +29,14 @@ from digest.errors import GuardError
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
 
-from ..helpers import build_example
+from ..helpers import EXAMPLES, build_example, run_digest
 from ..mailservers import Inbox, start_smtp
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
 READERS = [f"r{n:03}@example.org" for n in range(200)]
+#: ``digest send`` to a test list: the example's unsubscribe link is on a placeholder host.
+SEND = ("send", "--allow-placeholder-links", "--config")
 GUARD = GuardSettings(sample=0.2, wait_minutes=30, bounce_limit=2, complaint_limit=0.5)
 
 
@@ -220,3 +223,76 @@ def test_the_limits(sample: int, bounced: int, complained: int, over: list[str])
 def test_bad_guard_settings_are_named(table: dict[str, float], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         GuardSettings.model_validate(table)
+
+
+# From the command line: digest send, run again as from cron, with [delivery.guard].
+
+
+def seed(folder: Path, port: int, bounce_limit: float = 2) -> Path:
+    """The TangerangNews example sending over SMTP to ``port`` with a guard of no wait."""
+    shutil.copytree(EXAMPLES / "tangerangnews", folder / "seed")
+    config = folder / "seed" / "newsletter.toml"
+    text = config.read_text().replace("history = false", 'history = "weekly.history.sqlite3"')
+    config.write_text(
+        text + f'\n[delivery]\n[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'security = "none"\n[delivery.guard]\nsample = 0.2\nwait_minutes = 0\n'
+        f"bounce_limit = {bounce_limit}\n"
+    )
+    return config
+
+
+def built(config: Path, out: Path) -> Path:
+    made = run_digest("build", "--config", config, "--date", "2099-01-05", "--out", out, "-q")
+    assert made.returncode == 0, made.stderr
+    (eml,) = out.glob("*.eml")
+    return eml
+
+
+@pytest.mark.parametrize("bounces", [True, False])
+def test_digest_send_stops_a_bouncing_sample_and_releases_by_hand(
+    tmp_path: Path, bounces: bool
+) -> None:
+    inbox = BouncingInbox(set())
+    controller, port = start_smtp(inbox)
+    try:
+        config = seed(tmp_path, port)
+        eml = built(config, tmp_path / "out")
+        readers = tmp_path / "readers.txt"
+        readers.write_text("".join(f"{a}\n" for a in READERS))
+        sample = sample_of(eml.read_bytes())
+        if bounces:
+            inbox.bounces |= set(sample[: round(len(sample) / 10)])
+
+        def send(*more: str) -> Any:
+            return run_digest(*SEND, config, eml, "--recipients", readers, *more)
+
+        first = send()
+        assert first.returncode == (6 if bounces else 0), first.stderr
+        assert "guard: sending to a sample of 20% of the list first" in first.stdout
+        assert len(inbox.addresses()) == len(sample) - len(inbox.bounces)
+        second = send()
+        if not bounces:  # a clean sample: the rest goes
+            assert second.returncode == 0, second.stderr
+            assert "guard: released: the sample of" in second.stdout
+            assert sorted(inbox.addresses()) == READERS
+            return
+        assert second.returncode == 10, second.stdout + second.stderr
+        assert "digest: error: guard: the send of" in second.stderr
+        assert "hard bounces over 2 %" in second.stderr
+        assert len(inbox.addresses()) == len(sample) - len(inbox.bounces)  # the rest held
+        assert send().returncode == 10  # and held it stays
+        released = send("--release-guard")
+        assert released.returncode == 0, released.stderr
+        assert "guard: released by hand; the sample of" in released.stdout
+        assert sorted(inbox.addresses()) == sorted(set(READERS) - inbox.bounces)
+    finally:
+        controller.stop()
+
+
+def test_release_guard_without_a_guard_is_a_usage_error(tmp_path: Path) -> None:
+    config = seed(tmp_path, 9)
+    config.write_text(config.read_text().split("[delivery.guard]")[0])
+    eml = built(config, tmp_path / "out")
+    answer = run_digest(*SEND, config, eml, "--to", "me@example.org", "--release-guard")
+    assert answer.returncode == 2
+    assert "--release-guard" in answer.stderr and "[delivery.guard]" in answer.stderr
