@@ -17,6 +17,7 @@ can catch ``DigestError`` and show its message to a person::
     │   └── PlaceholderLinkError  a send whose unsubscribe link is a placeholder (example.org)
     ├── GuardError          a guarded send stopped: its sample bounced or complained too much
     ├── SendError           a sender cannot work: a refused login or API key, no credentials
+    ├── StoreError          the store's database cannot be reached or refused a statement (exit 11)
     └── PublishError        a list manager refused a campaign, or its answer was lost (exit 9)
 
 Messages name the field, the position and an excerpt of the value, so the line a
@@ -47,6 +48,7 @@ __all__ = [
     "RenderError",
     "SendError",
     "SourceError",
+    "StoreError",
     "TemplateError",
     "UsageError",
 ]
@@ -135,6 +137,12 @@ class GuardError(DigestError):
     """A guarded send stopped after its sample: too many hard bounces or complaints."""
 
     exit_code = 10
+
+
+class StoreError(DigestError):
+    """The store's database (PostgreSQL) cannot be reached, or refused a statement."""
+
+    exit_code = 11
 
 
 class FetchError(OSError):

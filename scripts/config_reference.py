@@ -114,6 +114,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
     from digest.delivery import settings as delivery
     from digest.delivery.abtest import SubjectTestSettings
     from digest.feeds.sources import Source
+    from digest.mail.tracking import TrackingSettings
     from digest.models import (
         Brand,
         Cadence,
@@ -129,7 +130,6 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         Theme,
         Tracking,
     )
-    from digest.mail.tracking import TrackingSettings
     from digest.schedule.config import (
         BuildConfig,
         DeskConfig,
@@ -146,6 +146,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         MailchimpSettings,
         PublishSettings,
     )
+    from digest.store import StoreSettings
 
     return [
         ("(the top of the file)", BuildConfig),
@@ -184,6 +185,7 @@ def models() -> list[tuple[str, type[BaseModel]]]:
         ("[publish.buttondown]", ButtondownSettings),
         ("[publish.brevo]", BrevoSettings),
         ("[publish.kit]", KitSettings),
+        ("[store]", StoreSettings),
     ]
 
 

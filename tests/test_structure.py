@@ -42,7 +42,7 @@ LAYERS: list[set[str]] = [
         "link_map",
         "click_through",
     },
-    {"render", "feeds", "suppression"},
+    {"render", "feeds", "suppression", "store"},
     # The reader store: who may be mailed, built on the suppression list's events.
     {"readers"},
     # The whole pipeline in one call: content, never bytes.

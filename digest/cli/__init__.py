@@ -8,7 +8,7 @@ import sys
 import click
 
 from digest import __version__
-from digest.cli import build, desk, publish, readers, report, send, serve, suppress
+from digest.cli import build, desk, publish, readers, report, send, serve, store, suppress
 from digest.cli.common import INTERNAL_ERROR, warn
 from digest.errors import DigestError
 
@@ -46,6 +46,7 @@ cli.add_command(desk.desk)
 cli.add_command(serve.serve)
 cli.add_command(suppress.suppress)
 cli.add_command(readers.readers)
+cli.add_command(store.store)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,6 +20,7 @@ from digest.mail.tracking import TrackingSettings
 from digest.models import EmailAddress, Newsletter
 from digest.readers.store import ReaderStore
 from digest.settings import PublishSettings
+from digest.store.url import StoreSettings
 from digest.suppression.tokens import SECRET_VARIABLE
 
 __all__ = [
@@ -184,6 +185,8 @@ class BuildConfig(BaseModel):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     #: The list managers ``digest publish`` hands an edition to (``[publish.mailchimp]``...).
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    #: Where the store lives (``[store]``): SQLite files beside the config, or PostgreSQL.
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     def beside_history(self, suffix: str) -> Path | None:
         """A file kept beside the history, named as it up to its first dot, then ``suffix``.

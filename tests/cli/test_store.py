@@ -1,0 +1,63 @@
+"""digest store status and upgrade, through the real entry point, on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.store import ENVIRONMENT, StoreURL
+
+from ..helpers import run_digest
+from ..stores import postgres_url
+
+__all__ = ["postgres_url"]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "newsletter.toml"
+    assert run_digest("init", path).returncode == 0
+    return path
+
+
+def test_sqlite_is_the_default_and_needs_no_upgrade(config: Path) -> None:
+    status = run_digest("store", "status", "--config", config, env={ENVIRONMENT: ""})
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[0] == "store: SQLite (files beside the config)"
+    upgrade = run_digest("store", "upgrade", "--config", config, env={ENVIRONMENT: ""})
+    assert "upgrade themselves when they are opened" in upgrade.stdout
+
+
+def test_postgresql_from_the_environment_upgraded_once(
+    config: Path, postgres_url: StoreURL
+) -> None:
+    env = {ENVIRONMENT: postgres_url.url}
+    before = run_digest("store", "status", "--config", config, env=env)
+    assert "schema: version 0 of 1" in before.stdout
+    assert "run: digest store upgrade" in before.stdout
+    first = run_digest("store", "upgrade", "--config", config, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "applied 1 (the send ledger" in first.stdout
+    second = run_digest("store", "upgrade", "--config", config, env=env)
+    assert "the schema is up to date" in second.stdout
+    after = run_digest("store", "status", "--config", config, env=env)
+    assert "schema: version 1 of 1" in after.stdout and "to apply" not in after.stdout
+
+
+def test_a_password_in_the_config_is_refused_and_never_printed(config: Path) -> None:
+    with config.open("a") as file:
+        file.write('\n[store]\nurl = "postgresql://digest:hunter2@db.example.org/news"\n')
+    result = run_digest("store", "status", "--config", config, env={ENVIRONMENT: ""})
+    assert result.returncode == 1
+    assert "store.url" in result.stderr and "PGPASSWORD" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_an_unreachable_server_exits_11_in_one_line(config: Path) -> None:
+    env = {ENVIRONMENT: "postgresql://digest:hunter2@127.0.0.1:1/news?connect_timeout=2"}
+    result = run_digest("store", "upgrade", "--config", config, env=env)
+    assert result.returncode == 11
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "postgresql://digest:***@127.0.0.1:1/news" in result.stderr
+    assert "hunter2" not in result.stderr
