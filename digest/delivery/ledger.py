@@ -16,6 +16,13 @@ never by its content: a rebuilt edition is the same edition, and its send resume
 one (the ledger keeps a hash of the content each edition was first sent with, so the report
 can say it changed). One run at a time sends an edition: ``lock`` takes a lock that the
 kernel releases when the process ends, however it ends.
+
+``PostgresLedger`` keeps the same rows in PostgreSQL (``[store] url``, ``digest.store``), so
+senders on several hosts share one edition: a claim is one ``INSERT ... ON CONFLICT DO UPDATE
+... WHERE ... RETURNING`` and only the addresses it returns are sent, so two senders never
+both hand over one reader. A claim holds for a lease (``[store] lease_seconds``): a reader
+pending longer than that was claimed by a sender that died, and reads as unknown, as after a
+crash on SQLite. ``open_ledger`` picks the backend from the store's URL.
 """
 
 from __future__ import annotations
@@ -25,21 +32,22 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
-from digest.errors import DigestError, SendError
+from digest.errors import DigestError, SendError, StoreError
 from digest.files import BuildLock, Database, open_wal, spreadsheet_csv, transaction, write_file
 
 if TYPE_CHECKING:
     from digest.delivery.senders import Receipt
     from digest.delivery.subject_test import Decision
     from digest.files import StrPath
+    from digest.store import PostgresStore, StoreURL
 
-__all__ = ["LedgerRow", "SendLedger"]
+__all__ = ["LedgerRow", "PostgresLedger", "SendLedger", "open_ledger"]
 
 
 class LedgerRow(NamedTuple):
@@ -109,10 +117,11 @@ class SendLedger(Database):
     def _transaction(self) -> AbstractContextManager[None]:
         return transaction(self.db)
 
-    def lock(self, edition: str) -> BuildLock:
+    def lock(self, edition: str, *, paced: bool = False) -> AbstractContextManager[object]:
         """A lock held by the one run sending ``edition``; another run is refused, named.
 
-        The lock files live in a folder beside the ledger, one per edition.
+        The lock files live in a folder beside the ledger, one per edition (``paced``, a
+        run counted by the pace, changes nothing here: one run sends at a time anyway).
         """
         name = hashlib.sha256(edition.encode()).hexdigest()[:24]
         folder = self.path.with_name(self.path.name + ".locks")
@@ -122,6 +131,10 @@ class SendLedger(Database):
             busy=f"another run is sending {edition!r} now; let it finish, then run again",
             error=SendError,
         )
+
+    def deciding(self, edition: str) -> AbstractContextManager[object]:
+        """Held while a run decides ``edition``'s A/B winner (nothing to hold on SQLite)."""
+        return nullcontext()
 
     def content_changed(self, edition: str, content: str) -> bool:
         """Note the content ``edition`` is sent with; whether its first run had another."""
@@ -256,20 +269,7 @@ class SendLedger(Database):
             " WHERE edition = ? AND winner != ''",
             (edition,),
         ).fetchone()
-        if row is None:
-            return None
-        # Not at import: digest send starts faster.
-        from digest.delivery.subject_test import Decision
-
-        winner, how, decided, counts, metric = row
-        try:
-            shares = {label: (int(a), int(b)) for label, (a, b) in json.loads(counts).items()}
-            return Decision(winner, how, datetime.fromisoformat(decided), shares, metric)
-        except (TypeError, ValueError, AttributeError) as error:  # a row damaged by hand
-            raise DigestError(
-                f"{self.path}: the A/B decision of {edition} is damaged ({error}); "
-                "restore the send ledger from a backup"
-            ) from None
+        return None if row is None else _decision(self.path, edition, row)
 
     def record_decision(self, edition: str, decision: Decision) -> None:
         """Record the winner of ``edition``'s subject test (a later choice by hand replaces it)."""
@@ -345,6 +345,318 @@ class SendLedger(Database):
             text = spreadsheet_csv([fields, *rows])
         write_file(target, text.encode("utf-8"))
         return len(rows)
+
+
+def open_ledger(path: StrPath, url: StoreURL | None = None, lease_seconds: int = 900) -> SendLedger:
+    """The send ledger the store's ``url`` names: PostgreSQL, or the SQLite file at ``path``.
+
+    ``sqlite:////abs/file`` puts the SQLite ledger at ``/abs/file`` instead of ``path``.
+    """
+    if url is None or url.backend == "sqlite":
+        return SendLedger(url.path if url is not None and url.path is not None else path)
+    # Not at import: psycopg loads only for a PostgreSQL store.
+    from digest.store import PostgresStore
+
+    return PostgresLedger(PostgresStore(url), lease_seconds)
+
+
+#: A claim's reading of each address it did not claim, in one statement: claimed now (''),
+#: claimed earlier by this run, claimed by another live sender, held by the limit, or as stored.
+_CLAIM = """
+WITH wanted AS (
+    SELECT w.address, w.variant, w.ord
+    FROM unnest(%(addresses)s::text[], %(variants)s::text[]) WITH ORDINALITY
+        AS w(address, variant, ord)
+), known AS (
+    SELECT w.address, w.variant, w.ord, d.state, d.run, d.updated,
+        (d.state IS NULL
+         OR (%(unknown)s AND d.state = 'unknown')
+         OR (%(unknown)s AND d.state = 'pending' AND d.updated < %(expired)s AND d.run <> %(run)s)
+         OR (%(refused)s AND d.state = 'refused')) AS open
+    FROM wanted w LEFT JOIN deliveries d ON d.edition = %(edition)s AND d.address = w.address
+), ranked AS (
+    SELECT *, CASE WHEN open THEN row_number() OVER (PARTITION BY open ORDER BY ord) END AS rank
+    FROM known
+), claimed AS (
+    INSERT INTO deliveries AS d (edition, address, state, detail, variant, updated, run)
+    SELECT %(edition)s, address, 'pending', '', variant, %(now)s, %(run)s
+    FROM ranked WHERE open AND (%(limit)s::bigint IS NULL OR rank <= %(limit)s::bigint)
+    -- Rows are locked in one order by every sender (an address's), or two senders meeting a
+    -- list in different orders would deadlock.
+    ORDER BY address COLLATE "C"
+    ON CONFLICT (edition, address) DO UPDATE SET state = 'pending', detail = '',
+        variant = excluded.variant, updated = excluded.updated, run = excluded.run
+    WHERE (%(unknown)s AND d.state = 'unknown')
+        OR (%(unknown)s AND d.state = 'pending' AND d.updated < %(expired)s AND d.run <> %(run)s)
+        OR (%(refused)s AND d.state = 'refused')
+    RETURNING d.address
+)
+SELECT r.address, CASE
+    WHEN c.address IS NOT NULL THEN ''
+    WHEN r.run = %(run)s THEN 'this-run'
+    WHEN r.open AND %(limit)s::bigint IS NOT NULL AND r.rank > %(limit)s::bigint THEN 'held'
+    WHEN r.open THEN 'claimed'
+    WHEN r.state = 'pending' AND r.updated >= %(expired)s THEN 'claimed'
+    ELSE r.state END
+FROM ranked r LEFT JOIN claimed c ON c.address = r.address
+"""
+
+#: What a chunk's receipts did, in one statement: deferred rows deleted, the others recorded.
+_RECORD = """
+WITH dropped AS (
+    DELETE FROM deliveries WHERE edition = %(edition)s AND address = ANY(%(dropped)s::text[])
+)
+INSERT INTO deliveries (edition, address, state, detail, variant, updated, run)
+SELECT %(edition)s, r.address, r.state, r.detail, '', %(now)s, ''
+FROM unnest(%(addresses)s::text[], %(states)s::text[], %(details)s::text[])
+    AS r(address, state, detail)
+ON CONFLICT (edition, address) DO UPDATE SET state = excluded.state,
+    detail = excluded.detail, updated = excluded.updated
+"""
+
+
+class PostgresLedger(SendLedger):
+    """The send ledger in PostgreSQL: senders on any number of hosts share an edition."""
+
+    def __init__(self, store: PostgresStore, lease_seconds: int = 900) -> None:
+        """Keep the ledger in ``store`` (its schema upgraded first, if it must be)."""
+        self.store = store
+        self.path = Path(store.url.masked())
+        self.lease = timedelta(seconds=lease_seconds)
+        store.upgrade()
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        self.store.close()
+
+    @property
+    def db(self) -> sqlite3.Connection:  # type: ignore[override]
+        """No SQLite file: what still reads one (a guarded send) is refused, named."""
+        raise StoreError(
+            f"{self.store.url}: a guarded send ([delivery.guard]) keeps its records in SQLite "
+            'for now: send it with [store] url = "sqlite:"'
+        )
+
+    def lock(self, edition: str, *, paced: bool = False) -> AbstractContextManager[object]:
+        """Nothing for a run of its own: senders share an edition, claim by claim.
+
+        A ``paced`` run counts what every edition handed over this hour, so paced runs
+        take turns: another one at the same time is refused, named.
+        """
+        if not paced:
+            return nullcontext()
+        return self.store.advisory_lock(
+            "pace",
+            wait=False,
+            busy=f"another paced run is sending now ({edition!r} waits for it); "
+            "let it finish, then run again",
+            error=SendError,
+        )
+
+    def deciding(self, edition: str) -> AbstractContextManager[object]:
+        """Held while one sender decides ``edition``'s A/B winner; the others wait for it."""
+        return self.store.advisory_lock(f"decision:{edition}", wait=True)
+
+    def content_changed(self, edition: str, content: str) -> bool:
+        """Note the content ``edition`` is sent with; whether its first run had another."""
+        rows = self.store.run(
+            "WITH new AS (INSERT INTO editions VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+            " RETURNING content) SELECT content FROM new UNION ALL"
+            " SELECT content FROM editions WHERE edition = %s",
+            (edition, content, datetime.now(UTC), edition),
+            retry=True,
+        )
+        return bool(content) and rows[0][0] != content
+
+    def states(self, edition: str, addresses: Iterable[str], run: str = "") -> dict[str, str]:
+        """The recorded state of each of ``addresses`` that the ledger knows for ``edition``.
+
+        An address claimed by ``run`` (see ``claim``) reads as ``this-run``.
+        """
+        rows = self.store.run(
+            "SELECT address, CASE run WHEN %s THEN 'this-run' ELSE state END FROM deliveries"
+            " WHERE edition = %s AND address = ANY(%s::text[])",
+            (run or None, edition, [address_key(address) for address in addresses]),
+            retry=True,
+        )
+        return dict(rows)
+
+    def went_to(self, edition: str, address: str) -> bool:
+        """Whether ``edition`` was handed over for ``address`` (sent, unknown or pending)."""
+        rows = self.store.run(
+            "SELECT 1 FROM deliveries WHERE edition = %s AND address = %s"
+            " AND state IN ('sent', 'unknown', 'pending')",
+            (edition, address_key(address)),
+            retry=True,
+        )
+        return bool(rows)
+
+    def claim(
+        self,
+        edition: str,
+        addresses: Sequence[str],
+        variants: Sequence[str],
+        run: str,
+        take_unknown: bool = False,
+        take_refused: bool = False,
+        *,
+        limit: int | None = None,
+        when: datetime | None = None,
+    ) -> dict[str, str]:
+        """Record as pending those of ``addresses`` no sender holds; return the others.
+
+        One statement: only the addresses its ``RETURNING`` names are claimed, so two
+        senders never both claim one. An address another sender claimed within the lease
+        reads as ``claimed``; one pending for longer (its sender died) reads as ``pending``,
+        reported unknown, and is claimed again with ``take_unknown``.
+        """
+        moment = (when or datetime.now(UTC)).astimezone(UTC)
+        keys = list(map(address_key, addresses))
+        if len(variants) != len(keys):
+            raise ValueError("claim: one variant an address")
+        # Safe to run twice: a row the lost first run claimed reads as this run's.
+        rows = self.store.run(
+            _CLAIM,
+            {
+                "addresses": keys,
+                "variants": list(variants),
+                "edition": edition,
+                "run": run,
+                "now": moment,
+                "expired": moment - self.lease,
+                "unknown": take_unknown,
+                "refused": take_refused,
+                "limit": limit,
+            },
+            retry=True,
+        )
+        return {address: state for address, state in rows if state}
+
+    def record(
+        self, edition: str, receipts: Iterable[Receipt], when: datetime | None = None
+    ) -> None:
+        """Record what became of each message; deferred ones are forgotten (not handed over)."""
+        addresses, states, details, dropped = [], [], [], []
+        # In the claims' order of rows (an address's), so two senders never wait on each other.
+        for receipt in sorted(receipts, key=lambda receipt: address_key(receipt.address)):
+            key = address_key(receipt.address)
+            if receipt.state == "deferred":
+                dropped.append(key)
+            else:
+                addresses.append(key)
+                states.append(receipt.state)
+                details.append(receipt.detail)
+        self.store.run(
+            _RECORD,
+            {
+                "edition": edition,
+                "now": (when or datetime.now(UTC)).astimezone(UTC),
+                "addresses": addresses,
+                "states": states,
+                "details": details,
+                "dropped": dropped,
+            },
+            retry=True,
+        )
+
+    def test_started(self, edition: str, when: datetime) -> datetime:
+        """When the subject test of ``edition`` started: ``when``, unless a run started it."""
+        rows = self.store.run(
+            "WITH new AS (INSERT INTO subject_tests (edition, started) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING started) SELECT started FROM new UNION ALL"
+            " SELECT started FROM subject_tests WHERE edition = %s",
+            (edition, _moment(when), edition),
+            retry=True,
+        )
+        started: datetime = rows[0][0]
+        return started
+
+    def decision(self, edition: str) -> Decision | None:
+        """The recorded winner of ``edition``'s subject test, if one was decided."""
+        rows = self.store.run(
+            "SELECT winner, how, decided, counts, metric FROM subject_tests"
+            " WHERE edition = %s AND winner != ''",
+            (edition,),
+            retry=True,
+        )
+        return _decision(self.path, edition, rows[0]) if rows else None
+
+    def record_decision(self, edition: str, decision: Decision) -> None:
+        """Record the winner of ``edition``'s subject test (a later choice by hand replaces it)."""
+        counts = json.dumps({label: list(pair) for label, pair in decision.counts.items()})
+        self.store.run(
+            "INSERT INTO subject_tests VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (edition)"
+            " DO UPDATE SET winner = excluded.winner, how = excluded.how,"
+            " decided = excluded.decided, counts = excluded.counts, metric = excluded.metric",
+            (
+                edition,
+                _moment(decision.decided),
+                decision.winner,
+                decision.how,
+                _now(decision.decided),
+                counts,
+                decision.metric,
+            ),
+            retry=True,
+        )
+
+    def sent_variants(self, edition: str) -> list[tuple[str, str]]:
+        """Each reader of ``edition`` sent so far: their variant and the provider's id."""
+        rows = self.store.run(
+            "SELECT variant, detail FROM deliveries WHERE edition = %s AND state = 'sent'",
+            (edition,),
+            retry=True,
+        )
+        return [(variant, detail) for variant, detail in rows]
+
+    def handed_over(self, since: datetime) -> int:
+        """How many messages of every edition were handed over (or claimed) since ``since``."""
+        rows = self.store.run(
+            "SELECT count(*) FROM deliveries WHERE updated >= %s", (_moment(since),), retry=True
+        )
+        return int(rows[0][0])
+
+    def rows(self, edition: str, states: Sequence[str] = ()) -> Iterator[LedgerRow]:
+        """The recorded recipients of ``edition`` (only those in ``states``, when given)."""
+        query = "SELECT address, state, detail, variant, updated FROM deliveries WHERE edition = %s"
+        params: list[object] = [edition]
+        if states:
+            query += " AND state = ANY(%s::text[])"
+            params.append(list(states))
+        for address, state, detail, variant, updated in self.store.run(
+            query + ' ORDER BY address COLLATE "C"', params, retry=True
+        ):
+            yield LedgerRow(address, state, detail, variant, _now(updated))
+
+    def summary(self, edition: str) -> dict[tuple[str, str], int]:
+        """How many recipients of ``edition`` are in each (variant, state)."""
+        rows = self.store.run(
+            "SELECT variant, state, count(*) FROM deliveries WHERE edition = %s"
+            ' GROUP BY variant, state ORDER BY variant COLLATE "C", state COLLATE "C"',
+            (edition,),
+            retry=True,
+        )
+        return {(variant, state): int(count) for variant, state, count in rows}
+
+
+def _decision(where: Path, edition: str, row: Sequence[str]) -> Decision:
+    """The ``Decision`` a row of ``subject_tests`` holds; a ``DigestError`` if it is damaged."""
+    # Not at import: digest send starts faster.
+    from digest.delivery.subject_test import Decision
+
+    winner, how, decided, counts, metric = row
+    try:
+        shares = {label: (int(a), int(b)) for label, (a, b) in json.loads(counts).items()}
+        return Decision(winner, how, datetime.fromisoformat(decided), shares, metric)
+    except (TypeError, ValueError, AttributeError) as error:  # a row damaged by hand
+        raise DigestError(
+            f"{where}: the A/B decision of {edition} is damaged ({error}); "
+            "restore the send ledger from a backup"
+        ) from None
+
+
+def _moment(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(microsecond=0)
 
 
 def _now(when: datetime | None = None) -> str:

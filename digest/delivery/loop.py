@@ -48,6 +48,8 @@ class DeliveryReport:
     unknown: list[str] = field(default_factory=list)
     #: Skipped because an earlier run sent (or was refused) them.
     skipped: int = 0
+    #: Claimed by another sender sharing this edition now (a PostgreSQL store): theirs to send.
+    elsewhere: int = 0
     #: Left out because they are on the suppression list (unsubscribed, bounced, complained).
     suppressed: list[str] = field(default_factory=list)
     #: Not due yet (their local send time has not come): a later run sends them.
@@ -88,6 +90,8 @@ class DeliveryReport:
             ("deferred", self.deferred),
             ("skipped (earlier runs)", self.skipped),
         ]
+        if self.elsewhere:
+            rows.append(("sent by other senders", self.elsewhere))
         if self.suppressed:
             rows.append(("suppressed", len(self.suppressed)))
         if self.waiting:
@@ -209,7 +213,9 @@ def run_delivery(
         if pace is not None:
             run.allow(pace.allowance(at or datetime.now(UTC), lambda _: 0))
         return run.deliver(chunks, in_flight)
-    with ledger.lock(edition):
+    # On PostgreSQL senders share an edition; only a paced run holds a lock (the pace counts
+    # every run's hand-overs).
+    with ledger.lock(edition, paced=pace is not None):
         if pace is not None:
             run.allow(pace.allowance(at or datetime.now(UTC), ledger.handed_over))
         run.report.content_changed = ledger.content_changed(edition, content)
@@ -368,6 +374,8 @@ class _Run(Generic[Item]):
             elif state == "held":
                 self.report.held += 1
                 met.append(key)
+            elif state == "claimed":  # another sender, alive, has it now
+                self.report.elsewhere += 1
             elif state != "this-run":  # pending or unknown: another run has it, or had it
                 self.report.unknown.append(key)
         self.seen.add(met)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -145,15 +145,17 @@ class Send:
         gate: Gate | None = None
         share, decision = 0.0, None
         if options.test is not None and not options.dry_run:
-            phase = test_phase(
-                options.test,
-                outbox.labels,
-                outbox.key,
-                self.ledger,
-                options.events,
-                options.at,
-                outbox.readers(),
-            )
+            # Senders sharing an edition (PostgreSQL) decide its winner one at a time.
+            with nullcontext() if self.ledger is None else self.ledger.deciding(outbox.key):
+                phase = test_phase(
+                    options.test,
+                    outbox.labels,
+                    outbox.key,
+                    self.ledger,
+                    options.events,
+                    options.at,
+                    outbox.readers(),
+                )
             if isinstance(phase, Decision):
                 decision = phase
                 outbox = outbox.with_winner(phase.winner)

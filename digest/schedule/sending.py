@@ -28,7 +28,7 @@ from digest.delivery.eml import (
     send_eml,
 )
 from digest.delivery.guard import GuardSettings
-from digest.delivery.ledger import SendLedger
+from digest.delivery.ledger import open_ledger
 from digest.delivery.loop import DeliveryReport
 from digest.delivery.mailing import Mailing
 from digest.delivery.pace import Pace
@@ -53,6 +53,7 @@ from digest.pipeline import Digest
 from digest.schedule.approval import check_approval
 from digest.schedule.config import BuildConfig, ledger_path, load_config, reader_store
 from digest.schedule.record import read_record, record_path
+from digest.store import store_url
 from digest.suppression import SECRET_VARIABLE, UnsubscribeTokens
 
 __all__ = [
@@ -395,7 +396,11 @@ def _send(
     tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
     # A proof is never tracked: its clicks are the editor's, not a reader's.
     clicks = None if request.proof else config.tracking.tokens(list_id(config.newsletter))
-    recorded = SendLedger(ledger) if ledger is not None else None
+    recorded = (
+        None
+        if ledger is None
+        else open_ledger(ledger, store_url(config.store), config.store.lease_seconds)
+    )
     # The reader store answers "may we mail X?": the suppressed, the paused, the pending.
     suppressions = None if request.proof else reader_store(config)
     sender = make_sender(config.delivery)
