@@ -12,7 +12,9 @@ list (``digest.suppression.store``). An event belongs to an edition when it name
 message id it names is one the ledger recorded for the edition (``Event.message_id``, as
 Postmark, Resend and SES webhooks give it); else, for an event that names neither (an
 unsubscribe on our own page), when its reader was sent the edition and it happened between
-the edition's first send and the next edition's. A click is matched to its story through the
+the edition's first send and the next edition's; so is an event whose message id no ledger
+row knows (a copy sent over SMTP, whose ledger rows keep no provider id, reported by a
+provider's webhook: Postmark's or SES's SMTP relay). A click is matched to its story through the
 links the history recorded for the edition (``digest.link_map.link_for``). Clicks an event
 marks as a link scanner's (``detail = "scanner"``) are never counted as a reader's.
 """
@@ -155,7 +157,11 @@ def _window(db: sqlite3.Connection, key: str) -> tuple[int, int] | None:
 
 
 def gather_events(db: sqlite3.Connection, key: str) -> None:
-    """Fill ``temp.mine`` with the edition's events: named, through the ledger, or by time."""
+    """Fill ``temp.mine`` with the edition's events: named, through the ledger, or by time.
+
+    By time: events naming no edition and no message id the ledger knows, of readers the
+    edition was sent to, between its first send and the next edition's.
+    """
     db.execute("DROP TABLE IF EXISTS temp.mine")
     db.execute("CREATE TEMP TABLE mine (address TEXT, reason TEXT, detail TEXT, url TEXT)")
     db.execute(
@@ -176,7 +182,9 @@ def gather_events(db: sqlite3.Connection, key: str) -> None:
             "INSERT INTO temp.mine SELECT e.address, e.reason, e.detail, e.url"
             " FROM ledger.deliveries d JOIN main.events e ON e.address = d.address"
             " WHERE d.edition = ? AND d.state IN ('sent', 'unknown') AND e.edition = ''"
-            f" AND e.message = '' AND e.reason IN ({marks}) AND e.moment >= ? AND e.moment < ?",
+            f" AND e.reason IN ({marks}) AND e.moment >= ? AND e.moment < ?"
+            " AND (e.message = '' OR e.message NOT IN (SELECT detail FROM ledger.deliveries"
+            " WHERE state = 'sent' AND detail != ''))",
             (key, *_TIMED, *window),
         )
 
