@@ -466,6 +466,10 @@ class PostgresLedger(SendLedger):
             (edition, content, datetime.now(UTC), edition),
             retry=True,
         )
+        # Another sender's row committed after this statement began is in neither part.
+        rows = rows or self.store.run(
+            "SELECT content FROM editions WHERE edition = %s", (edition,), retry=True
+        )
         return bool(content) and rows[0][0] != content
 
     def states(self, edition: str, addresses: Iterable[str], run: str = "") -> dict[str, str]:
@@ -567,6 +571,9 @@ class PostgresLedger(SendLedger):
             " SELECT started FROM subject_tests WHERE edition = %s",
             (edition, _moment(when), edition),
             retry=True,
+        )
+        rows = rows or self.store.run(  # another sender's, committed after this one began
+            "SELECT started FROM subject_tests WHERE edition = %s", (edition,), retry=True
         )
         started: datetime = rows[0][0]
         return started

@@ -164,6 +164,32 @@ def test_content_is_noted_once(ledger: SendLedger) -> None:
         assert not ledger.content_changed("other", "")
 
 
+def test_senders_noting_content_and_a_test_at_once_all_read_the_first(
+    store_url: StoreURL, tmp_path: Path
+) -> None:
+    """The row another sender commits while this one's statement runs is read, not missed."""
+    seen: list[tuple[bool, datetime]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def note(n: int) -> None:
+        try:
+            with opened(store_url, tmp_path) as ledger:
+                start.wait()
+                changed = ledger.content_changed(EDITION, "sha-1")
+                seen.append((changed, ledger.test_started(EDITION, T0 + timedelta(minutes=n))))
+        except BaseException as error:  # a thread's failure fails the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=note, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(seen) == 6 and len(set(seen)) == 1 and not seen[0][0]
+
+
 def test_an_ab_tests_start_and_decision_are_kept(ledger: SendLedger) -> None:
     with ledger:
         assert ledger.test_started(EDITION, T0) == T0
