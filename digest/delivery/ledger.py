@@ -373,7 +373,12 @@ WITH wanted AS (
          OR (%(unknown)s AND d.state = 'unknown')
          OR (%(unknown)s AND d.state = 'pending' AND d.updated < %(expired)s AND d.run <> %(run)s)
          OR (%(refused)s AND d.state = 'refused')) AS open
-    FROM wanted w LEFT JOIN deliveries d ON d.edition = %(edition)s AND d.address = w.address
+    -- One index look-up an address (a join could read the whole edition's rows each chunk).
+    FROM wanted w LEFT JOIN LATERAL (
+        SELECT state, run, updated FROM deliveries
+        WHERE edition = %(edition)s AND address = w.address
+        LIMIT 1  -- kept a subquery: the planner would make it a join again
+    ) d ON true
 ), ranked AS (
     SELECT *, CASE WHEN open THEN row_number() OVER (PARTITION BY open ORDER BY ord) END AS rank
     FROM known
