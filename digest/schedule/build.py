@@ -171,12 +171,14 @@ def window_of(
 
 def sent_count(config: BuildConfig, out_dir: Path, edition: str) -> int:
     """How many readers the send ledger says got ``edition`` (0 when there is no ledger)."""
-    path = config.beside_history(".sends.sqlite3") or out_dir / "digest.sends.sqlite3"
-    if not path.exists():
-        return 0
     from digest.delivery.ledger import SendLedger
+    from digest.schedule.config import server_ledger
 
-    with SendLedger(path) as ledger:
+    shared = server_ledger(config)
+    path = config.beside_history(".sends.sqlite3") or out_dir / "digest.sends.sqlite3"
+    if shared is None and not path.exists():
+        return 0
+    with shared or SendLedger(path) as ledger:
         return sum(n for (_, state), n in ledger.summary(edition).items() if state == "sent")
 
 

@@ -8,6 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,6 +23,9 @@ from digest.readers.store import ReaderStore
 from digest.settings import PublishSettings
 from digest.store.url import StoreSettings
 from digest.suppression.tokens import SECRET_VARIABLE
+
+if TYPE_CHECKING:
+    from digest.delivery.ledger import SendLedger
 
 __all__ = [
     "BuildConfig",
@@ -211,6 +215,23 @@ def ledger_path(config: BuildConfig, eml: Path) -> Path:
         return beside
     earlier = eml.with_name(eml.name.split(".")[0] + ".sends.sqlite3")
     return earlier if earlier.exists() else eml.with_name("digest.sends.sqlite3")
+
+
+def server_ledger(config: BuildConfig) -> SendLedger | None:
+    """The send ledger on the PostgreSQL server the config's store names; None on SQLite.
+
+    On SQLite each command finds its ledger file as before (``ledger_path``, or beside the
+    history); on PostgreSQL every command of the config reads the one ledger on the server.
+    """
+    from digest.store import store_url
+
+    url = store_url(config.store)
+    if url.backend == "sqlite":
+        return None
+    # Not at import: psycopg loads only for a PostgreSQL store.
+    from digest.delivery.ledger import open_ledger
+
+    return open_ledger(Path(), url, config.store.lease_seconds)
 
 
 def suppression_path(config: BuildConfig) -> Path:

@@ -469,6 +469,9 @@ def past_editions(config: BuildConfig) -> list[PastEdition]:
         raise ConfigError("this config keeps no history (history = false)")
     if not config.history.exists():
         return []
+    from digest.schedule.config import server_ledger
+
+    shared = server_ledger(config)
     sends = config.beside_history(".sends.sqlite3")
     with History(config.history) as history:
         records = history.editions()
@@ -476,12 +479,12 @@ def past_editions(config: BuildConfig) -> list[PastEdition]:
         for campaign in history.campaigns():
             campaigns.setdefault(campaign.edition, []).append(campaign)
     keys = [edition_key(config.newsletter.name, r.date, r.number) for r in records]
-    if sends is None or not sends.exists():
+    if shared is None and (sends is None or not sends.exists()):
         return [
             PastEdition(record, "", tuple(campaigns.get(key, ())))
             for record, key in zip(records, keys, strict=True)
         ]
-    with SendLedger(sends) as ledger:
+    with shared or SendLedger(sends or Path()) as ledger:
         past = []
         for record, key in zip(records, keys, strict=True):
             decision = ledger.decision(key)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from digest.delivery.ledger import SendLedger
 from digest.mail.message import list_id
-from digest.schedule.config import BuildConfig, suppression_path
+from digest.schedule.config import BuildConfig, server_ledger, suppression_path
 from digest.suppression import Ours, SuppressionList, UnsubscribeTokens, read_reports
 
 __all__ = ["MailImport", "import_mail"]
@@ -71,12 +71,14 @@ def import_mail(
     """
     done = MailImport(trusted=trust_unmatched)
     tokens = UnsubscribeTokens.from_environment(list_id(config.newsletter))
-    if not ledgers:
+    # Without --ledger: the ledger on the store's server, or the file beside the history.
+    shared = None if ledgers else server_ledger(config)
+    if not ledgers and shared is None:
         beside = config.beside_history(".sends.sqlite3")
         if beside is None and config.out is not None:
             beside = config.out / "digest.sends.sqlite3"
         ledgers = (beside,) if beside is not None and beside.is_file() else ()
-    if not ledgers and tokens is None:
+    if not ledgers and shared is None and tokens is None:
         done.warnings.append(
             "no send ledger and no DIGEST_UNSUBSCRIBE_SECRET: no report can be matched with "
             "a message this list sent (name the ledger with --ledger)"
@@ -87,6 +89,8 @@ def import_mail(
             "anyone who can mail this mailbox can suppress any address"
         )
     opened = [SendLedger(path) for path in ledgers]
+    if shared is not None:  # the send ledger on the store's server, not a file here
+        opened.append(shared)
 
     def sent(edition: str, address: str) -> bool:
         return any(ledger.went_to(edition, address) for ledger in opened)

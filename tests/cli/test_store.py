@@ -61,3 +61,40 @@ def test_an_unreachable_server_exits_11_in_one_line(config: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     assert "postgresql://digest:***@127.0.0.1:1/news" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_a_send_on_postgresql_is_what_a_rebuild_and_import_mail_read(
+    tmp_path: Path, postgres_url: StoreURL
+) -> None:
+    """No ledger file is written; the build's refusal of a sent edition reads the server's."""
+    from ..delivery.test_due import seed_sending_to
+    from ..delivery.test_send_abtest import build
+    from ..mailservers import Inbox, start_smtp
+
+    env = {ENVIRONMENT: postgres_url.url}
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    try:
+        config = seed_sending_to(tmp_path, port)
+        eml = build(config, tmp_path / "out")
+        (tmp_path / "list.txt").write_text("ana@example.org\nbo@example.org\n")
+        sent = run_digest(
+            "send", "--allow-placeholder-links", "--config", config, eml,
+            "--recipients", tmp_path / "list.txt", env=env,
+        )  # fmt: skip
+    finally:
+        controller.stop()
+    assert sent.returncode == 0, sent.stderr
+    assert len(inbox.received) == 2
+    assert not list(tmp_path.rglob("*.sends.sqlite3"))
+    again = run_digest(
+        "build", "--config", config, "--date", "2099-01-05", "--out", tmp_path / "out", env=env
+    )
+    assert again.returncode == 1
+    assert "was sent to 2 readers" in again.stderr
+    # On SQLite (no sends file there) the same build is not refused: the server answered.
+    local = run_digest(
+        "build", "--config", config, "--date", "2099-01-05", "--out", tmp_path / "other",
+        "-q", env={ENVIRONMENT: ""},
+    )  # fmt: skip
+    assert local.returncode == 0, local.stderr
