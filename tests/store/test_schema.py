@@ -77,3 +77,26 @@ def test_a_statement_the_server_refuses_is_a_store_error(postgres_url: StoreURL)
             store.run("SELECT * FROM no_such_table")
     finally:
         store.close()
+
+
+def test_a_connection_cut_by_the_server_costs_one_retry(postgres_url: StoreURL) -> None:
+    """A failover or a restart cuts every connection: the next statement runs on a new one."""
+    url = parse_store_url(f"{postgres_url.url}&application_name=digest_cut_test", secret_ok=True)
+    store = PostgresStore(url)
+    try:
+        store.upgrade()
+        (before,) = store.run("SELECT pg_backend_pid()")[0]
+        other = PostgresStore(postgres_url)
+        try:
+            cut = other.run(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'digest_cut_test'"
+            )
+        finally:
+            other.close()
+        assert cut and all(ok for (ok,) in cut)
+        # Safe to repeat: tried once more on a fresh connection.
+        (after,) = store.run("SELECT pg_backend_pid()", retry=True)[0]
+        assert after != before
+    finally:
+        store.close()
