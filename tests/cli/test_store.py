@@ -98,3 +98,46 @@ def test_a_send_on_postgresql_is_what_a_rebuild_and_import_mail_read(
         "-q", env={ENVIRONMENT: ""},
     )  # fmt: skip
     assert local.returncode == 0, local.stderr
+
+
+def test_an_ab_test_on_postgresql_samples_then_sends_the_winner_by_hand(
+    tmp_path: Path, postgres_url: StoreURL
+) -> None:
+    """The test's start and winner are the server's: the history reads the winner there."""
+    from collections import Counter
+
+    from ..delivery.test_send_abtest import build, readers, seed
+    from ..mailservers import Inbox, start_smtp
+
+    env = {ENVIRONMENT: postgres_url.url}
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    try:
+        smtp = f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        config = seed(tmp_path, smtp)
+        eml = build(config, tmp_path / "out")
+        people = readers(tmp_path, 60)
+        send = (
+            "send",
+            "--allow-placeholder-links",
+            "--config",
+            config,
+            eml,
+            "--recipients",
+            people,
+        )
+        first = run_digest(*send, env=env)
+        assert first.returncode == 0, first.stderr
+        assert "A/B: testing the subjects" in first.stdout
+        sample = len(inbox.received)
+        assert 5 <= sample < 60
+        chosen = run_digest(*send, "--winner", "C", env=env)
+        assert chosen.returncode == 0, chosen.stderr
+        assert "A/B: subject C chosen by hand on " in chosen.stdout
+    finally:
+        controller.stop()
+    received = Counter(rcpt[0] for _, rcpt, _ in inbox.received)
+    assert len(received) == 60 and set(received.values()) == {1}
+    assert not list(tmp_path.rglob("*.sends.sqlite3"))
+    history = run_digest("history", "--config", config, env=env)
+    assert "A/B: subject C chosen by hand on " in history.stdout
