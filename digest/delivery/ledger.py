@@ -369,10 +369,10 @@ WITH wanted AS (
         AS w(address, variant, ord)
 ), known AS (
     SELECT w.address, w.variant, w.ord, d.state, d.run, d.updated,
-        (d.state IS NULL
-         OR (%(unknown)s AND d.state = 'unknown')
-         OR (%(unknown)s AND d.state = 'pending' AND d.updated < %(expired)s AND d.run <> %(run)s)
-         OR (%(refused)s AND d.state = 'refused')) AS open
+        (d.state IS NULL OR (d.run <> %(run)s AND (
+            (%(unknown)s AND d.state = 'unknown')
+            OR (%(unknown)s AND d.state = 'pending' AND d.updated < %(expired)s)
+            OR (%(refused)s AND d.state = 'refused')))) AS open
     -- One index look-up an address (a join could read the whole edition's rows each chunk).
     FROM wanted w LEFT JOIN LATERAL (
         SELECT state, run, updated FROM deliveries
@@ -391,9 +391,11 @@ WITH wanted AS (
     ORDER BY address COLLATE "C"
     ON CONFLICT (edition, address) DO UPDATE SET state = 'pending', detail = '',
         variant = excluded.variant, updated = excluded.updated, run = excluded.run
-    WHERE (%(unknown)s AND d.state = 'unknown')
-        OR (%(unknown)s AND d.state = 'pending' AND d.updated < %(expired)s AND d.run <> %(run)s)
-        OR (%(refused)s AND d.state = 'refused')
+    -- Checked again on the row as it is now: another sender may have claimed it since.
+    WHERE d.run <> %(run)s AND (
+        (%(unknown)s AND d.state = 'unknown')
+        OR (%(unknown)s AND d.state = 'pending' AND d.updated < %(expired)s)
+        OR (%(refused)s AND d.state = 'refused'))
     RETURNING d.address
 )
 SELECT r.address, CASE
