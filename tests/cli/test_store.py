@@ -141,3 +141,33 @@ def test_an_ab_test_on_postgresql_samples_then_sends_the_winner_by_hand(
     assert not list(tmp_path.rglob("*.sends.sqlite3"))
     history = run_digest("history", "--config", config, env=env)
     assert "A/B: subject C chosen by hand on " in history.stdout
+
+
+def test_a_paced_send_waits_for_another_paced_run_on_the_server(
+    tmp_path: Path, postgres_url: StoreURL
+) -> None:
+    """The pace counts every run's hand-overs: paced runs on any host take turns (exit 7)."""
+    from digest.delivery.ledger import open_ledger
+
+    from ..delivery.test_due import seed_sending_to
+    from ..delivery.test_send_abtest import build
+    from ..mailservers import Inbox, start_smtp
+
+    env = {ENVIRONMENT: postgres_url.url}
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    try:
+        config = seed_sending_to(tmp_path, port, delivery="hourly_cap = 1000\n")
+        eml = build(config, tmp_path / "out")
+        (tmp_path / "list.txt").write_text("ana@example.org\nbo@example.org\n")
+        send = ("send", "--allow-placeholder-links", "--config", config, eml,
+                "--recipients", tmp_path / "list.txt")  # fmt: skip
+        with open_ledger(Path(), postgres_url) as other, other.lock("another", paced=True):
+            refused = run_digest(*send, env=env)
+        after = run_digest(*send, env=env)
+    finally:
+        controller.stop()
+    assert refused.returncode == 7
+    assert "another paced run is sending now" in refused.stderr
+    assert after.returncode == 0, after.stderr
+    assert sorted(r[0] for _, r, _ in inbox.received) == ["ana@example.org", "bo@example.org"]
