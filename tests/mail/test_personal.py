@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import quopri
-from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from email import message_from_bytes, policy
 from typing import Any
 
