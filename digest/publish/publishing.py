@@ -53,8 +53,8 @@ class PublishResult:
     #: The addresses a test went to.
     tested: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        """One line for a person: what happened, the campaign's state and its link."""
+    def describe(self, link: bool = True) -> str:
+        """One line for a person: what happened, the campaign's state and (``link``) its link."""
         if self.campaign is None:
             tags = ", ".join(sorted(tags_in(self.merged)))
             return f"{self.tool}: {self.edition}: dry run, nothing sent; its tags: {tags}"
@@ -72,7 +72,7 @@ class PublishResult:
             parts.append(f"scheduled for {self.scheduled.isoformat()}")
         elif campaign.editable:
             parts.append("a draft for an editor to send")
-        if campaign.url:
+        if campaign.url and link:
             parts.append(campaign.url)
         return "; ".join(parts)
 

@@ -438,7 +438,8 @@ def _publish(desk: Desk, digest: Digest) -> str:
                 "approve it again"
             )
         publisher = publisher_for(desk.config.publish, tool)
-        return publish_digest(digest, publisher, history).describe()
+        # The page links the campaign beside this line: the line need not spell its URL.
+        return publish_digest(digest, publisher, history).describe(link=False)
 
 
 def _report(config: BuildConfig) -> str:

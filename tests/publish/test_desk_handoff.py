@@ -77,6 +77,7 @@ def test_an_approved_edition_becomes_a_campaign_and_the_desk_links_to_it(
     campaign = after["publish"]["campaign"]
     assert campaign["status"] == "draft"
     assert campaign["url"] == "https://us6.admin.mailchimp.com/campaigns/edit?id=1001"
+    assert campaign["url"] not in after["said"]  # the page links it beside the line
     assert after["publish"]["label"] == "Update draft in Mailchimp"
     again = desk.post("/publish", {})[1]
     assert "updated draft" in again["said"] and len(api.campaigns) == 1
