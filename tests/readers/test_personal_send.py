@@ -74,13 +74,20 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller.stop()
 
 
-def test_each_reader_gets_the_sections_they_chose_and_their_own_links(
-    tmp_path: Path, smtp: tuple[Inbox, int]
-) -> None:
+Built = tuple[Inbox, Path, Path]
+
+
+@pytest.fixture
+def built(tmp_path: Path, smtp: tuple[Inbox, int]) -> Built:
+    """The example with per-reader links, built: the inbox it sends to, its config, its .eml."""
     inbox, port = smtp
     config = seed_sending_to(tmp_path, port)
     _tokened(config)
-    eml = build(config, tmp_path / "out")
+    return inbox, config, build(config, tmp_path / "out")
+
+
+def test_each_reader_gets_the_sections_they_chose_and_their_own_links(built: Built) -> None:
+    inbox, config, eml = built
     assert record_path(eml).is_file()
     _add(config, "ana@example.org", "--section", "OPINI")
     _add(config, "budi@example.org", "--section", "banten", "--section", "PROPERTI")
@@ -107,13 +114,8 @@ def test_each_reader_gets_the_sections_they_chose_and_their_own_links(
     assert len(inbox.received) == 3
 
 
-def test_readers_who_chose_nothing_get_the_eml_with_their_token(
-    tmp_path: Path, smtp: tuple[Inbox, int]
-) -> None:
-    inbox, port = smtp
-    config = seed_sending_to(tmp_path, port)
-    _tokened(config)
-    eml = build(config, tmp_path / "out")
+def test_readers_who_chose_nothing_get_the_eml_with_their_token(built: Built) -> None:
+    inbox, config, eml = built
     _add(config, "dewi@example.org")
     _send(config, eml)
     (message,) = _received(inbox).values()
@@ -125,12 +127,9 @@ def test_readers_who_chose_nothing_get_the_eml_with_their_token(
 
 @pytest.mark.parametrize("damage", ["missing", "another build", "not json"])
 def test_without_its_record_the_eml_goes_to_everyone_alike_with_a_warning(
-    tmp_path: Path, smtp: tuple[Inbox, int], damage: str
+    built: Built, damage: str
 ) -> None:
-    inbox, port = smtp
-    config = seed_sending_to(tmp_path, port)
-    _tokened(config)
-    eml = build(config, tmp_path / "out")
+    inbox, config, eml = built
     record = record_path(eml)
     if damage == "missing":
         record.unlink()
@@ -165,13 +164,8 @@ def test_the_record_reads_back_as_the_digest_the_eml_was_built_from(tmp_path: Pa
     assert digest.edition.lead.title.startswith("COVID-19, Pemkot Tangerang")
 
 
-def test_per_reader_copies_without_the_secret_are_refused_before_sending(
-    tmp_path: Path, smtp: tuple[Inbox, int]
-) -> None:
-    inbox, port = smtp
-    config = seed_sending_to(tmp_path, port)
-    _tokened(config)
-    eml = build(config, tmp_path / "out")
+def test_per_reader_copies_without_the_secret_are_refused_before_sending(built: Built) -> None:
+    inbox, config, eml = built
     _add(config, "ana@example.org", "--section", "OPINI")
     sent = run_digest(*SEND, config, eml, env={"DIGEST_UNSUBSCRIBE_SECRET": ""})
     assert sent.returncode != 0
@@ -190,18 +184,15 @@ def test_a_preferences_link_without_one_token_is_refused(tmp_path: Path, value: 
             f'unsubscribe_url = "{HOST}/newsletter/berhenti"\npreferences_url = "{value}"',
         )
     )
-    built = run_digest("build", "--config", config, "--out", tmp_path / "out", "-q")
-    assert built.returncode != 0
-    assert "preferences_url" in built.stderr and re.search(r"token|https", built.stderr)
+    answer = run_digest("build", "--config", config, "--out", tmp_path / "out", "-q")
+    assert answer.returncode != 0
+    assert "preferences_url" in answer.stderr and re.search(r"token|https", answer.stderr)
 
 
 def test_a_csv_of_readers_with_columns_personalises_their_copies(
-    tmp_path: Path, smtp: tuple[Inbox, int]
+    tmp_path: Path, built: Built
 ) -> None:
-    inbox, port = smtp
-    config = seed_sending_to(tmp_path, port)
-    _tokened(config)
-    eml = build(config, tmp_path / "out")
+    inbox, config, eml = built
     readers = tmp_path / "readers.csv"
     readers.write_text(
         "Email Address;Name;Sections;Status\n"
