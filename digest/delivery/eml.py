@@ -75,6 +75,7 @@ __all__ = [
     "read_recipients",
     "read_recipients_csv",
     "read_recipients_file",
+    "secret_needed",
     "send_eml",
 ]
 
@@ -223,6 +224,14 @@ def placeholder_links(raw: bytes, unsubscribe_url: str | None = None) -> list[st
 _TO_LINE = re.compile(rb"^To:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.MULTILINE | re.IGNORECASE)
 
 
+def secret_needed(link: str) -> ConfigError:
+    """The refusal of ``link`` with ``{token}`` in it when no secret signs readers' tokens."""
+    return ConfigError(
+        f"{link} has a {STAND_IN} for each reader's own token: set {SECRET_VARIABLE} to the "
+        "newsletter's unsubscribe secret"
+    )
+
+
 class _Message:
     """A built message, ready to be addressed to one recipient after another."""
 
@@ -266,10 +275,7 @@ class _Message:
     def check_tokens(self, tokens: UnsubscribeTokens | None) -> None:
         """Refuse a message of per-reader links without the tokens to fill them in."""
         if self.stand_in and tokens is None:
-            raise ConfigError(
-                f"the .eml's unsubscribe link has a {STAND_IN} for each reader's own token: set "
-                f"{SECRET_VARIABLE} to the newsletter's unsubscribe secret"
-            )
+            raise secret_needed("the .eml's unsubscribe link")
 
     def to(self, recipient: str, tokens: UnsubscribeTokens | None = None) -> bytes:
         """The message with ``recipient`` as its only ``To`` (and their own unsubscribe link)."""

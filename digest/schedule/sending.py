@@ -25,6 +25,7 @@ from digest.delivery.eml import (
     read_eml,
     read_recipients,
     read_recipients_file,
+    secret_needed,
     send_eml,
 )
 from digest.delivery.guard import GuardSettings
@@ -54,7 +55,7 @@ from digest.schedule.approval import check_approval
 from digest.schedule.config import BuildConfig, ledger_path, load_config, reader_store
 from digest.schedule.record import read_record, record_path
 from digest.store import store_url
-from digest.suppression import SECRET_VARIABLE, UnsubscribeTokens
+from digest.suppression import UnsubscribeTokens
 
 __all__ = [
     "SendOutcome",
@@ -348,10 +349,7 @@ def _mailing(
     if tokens is None and "{token}" in (contact.unsubscribe_url or "") + (
         contact.preferences_url or ""
     ):
-        raise ConfigError(
-            "the unsubscribe link has a {token} for each reader's own token: set "
-            f"{SECRET_VARIABLE} to the newsletter's unsubscribe secret"
-        )
+        raise secret_needed("the unsubscribe link")
     test = config.delivery.subject_test if config.delivery is not None else None
     copies = Copies(digest, subjects=test.subjects if test else (), tokens=tokens, clicks=clicks)
     try:
