@@ -52,4 +52,65 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "the suppression list and the reader store: events, suppressions, readers, consents",
+        # The same tables and columns as the SQLite file (digest.suppression.store,
+        # digest.readers), so that one SQL runs on both; text ordered by its bytes, as there.
+        """
+        CREATE TABLE IF NOT EXISTS events (
+            id text COLLATE "C" PRIMARY KEY,
+            address text COLLATE "C" NOT NULL,
+            reason text COLLATE "C" NOT NULL,
+            source text COLLATE "C" NOT NULL,
+            at text COLLATE "C" NOT NULL,
+            detail text COLLATE "C" NOT NULL DEFAULT '',
+            message text COLLATE "C" NOT NULL DEFAULT '',
+            moment bigint NOT NULL DEFAULT 0,
+            arrival bigint NOT NULL DEFAULT 0,
+            edition text COLLATE "C" NOT NULL DEFAULT '',
+            url text COLLATE "C" NOT NULL DEFAULT ''
+        );
+        CREATE INDEX IF NOT EXISTS events_in_order ON events (address, moment, arrival);
+        CREATE INDEX IF NOT EXISTS events_by_arrival ON events (arrival);
+        CREATE INDEX IF NOT EXISTS events_by_message ON events (message) WHERE message != '';
+        CREATE INDEX IF NOT EXISTS events_by_edition ON events (edition) WHERE edition != '';
+        CREATE TABLE IF NOT EXISTS suppressions (
+            address text COLLATE "C" PRIMARY KEY,
+            reason text COLLATE "C" NOT NULL,
+            source text COLLATE "C" NOT NULL,
+            at text COLLATE "C" NOT NULL,
+            detail text COLLATE "C" NOT NULL DEFAULT ''
+        );
+        CREATE TABLE IF NOT EXISTS readers (
+            key text COLLATE "C" PRIMARY KEY,
+            address text COLLATE "C" NOT NULL,
+            name text COLLATE "C",
+            fields text COLLATE "C" NOT NULL DEFAULT '{}',
+            sections text COLLATE "C",
+            timezone text COLLATE "C",
+            language text COLLATE "C",
+            created text COLLATE "C" NOT NULL,
+            paused_until text COLLATE "C"
+        );
+        CREATE TABLE IF NOT EXISTS consents (
+            key text COLLATE "C" NOT NULL,
+            at text COLLATE "C" NOT NULL,
+            method text COLLATE "C" NOT NULL,
+            source text COLLATE "C" NOT NULL,
+            wording text COLLATE "C" NOT NULL DEFAULT '',
+            ip text COLLATE "C",
+            PRIMARY KEY (key, at, method, source)
+        );
+        CREATE TABLE IF NOT EXISTS forgotten (hash text COLLATE "C" PRIMARY KEY);
+        CREATE TABLE IF NOT EXISTS signup_uses (
+            kind text COLLATE "C" NOT NULL,
+            key bytea NOT NULL,
+            at double precision NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS signup_uses_by_key ON signup_uses (kind, key, at);
+        CREATE INDEX IF NOT EXISTS signup_uses_by_time ON signup_uses (at);
+        CREATE TABLE IF NOT EXISTS signup_key (secret bytea NOT NULL);
+        """,
+    ),
 )

@@ -1,0 +1,177 @@
+"""One connection to the PostgreSQL store, shaped as ``sqlite3``'s: the stores' SQL runs on both.
+
+The suppression list and the reader store (``digest.suppression.store``,
+``digest.readers``) write their statements once, in the SQL both databases speak
+(``INSERT … ON CONFLICT``, ``?`` marks), and run them on an ``sqlite3.Connection`` or on this.
+Two things are translated, no more: each ``?`` becomes psycopg's ``%s``, and ``BEGIN
+IMMEDIATE`` (SQLite's one writer at a time) becomes ``BEGIN`` with a transaction-level
+advisory lock named for the store, so writers on every host take turns exactly as the
+processes of one host do on a file. A lost connection is a one-line ``StoreError`` (the
+statement's transaction rolled back by the server), and the next statement connects again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from digest.errors import StoreError
+from digest.store.url import StoreURL
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["Connection", "PostgresConnection", "Rows", "is_sqlite"]
+
+_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || %s, 0))"
+)
+
+
+class Rows(Protocol):
+    """What a statement gives back: ``sqlite3.Cursor`` and psycopg's cursor alike."""
+
+    @property
+    def rowcount(self) -> int:
+        """How many rows the statement changed."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """The rows left."""
+        ...
+
+    def __iter__(self) -> Iterator[Any]:
+        """The rows left, one at a time."""
+        ...
+
+
+class Connection(Protocol):
+    """A store's connection: ``sqlite3.Connection`` or ``PostgresConnection``."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Rows:
+        """Run one statement."""
+        ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Rows:
+        """Run one statement for each set of parameters."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection."""
+        ...
+
+
+def is_sqlite(db: Connection) -> bool:
+    """Whether ``db`` is an SQLite file's connection (its own schema steps apply then)."""
+    return not isinstance(db, PostgresConnection)
+
+
+class PostgresConnection:
+    """A connection to the PostgreSQL store with ``sqlite3``'s shape (``Connection``)."""
+
+    def __init__(self, url: StoreURL, lock: str, *, timeout: float = 10.0) -> None:
+        """Connect to ``url``; ``lock`` names the advisory lock its write transactions take."""
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise StoreError(
+                f"{url}: PostgreSQL needs the postgresql extra: "
+                "pip install 'newsletter-digest[postgresql]'"
+            ) from None
+        self.url = url
+        self.lock = lock
+        self.timeout = timeout
+        self.conn: psycopg.Connection[Any] | None = None
+        self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        if self.conn is not None and not self.conn.closed:
+            return self.conn
+        conninfo = self.url.url.replace("postgres://", "postgresql://", 1)
+        try:
+            self.conn = psycopg.connect(
+                conninfo, autocommit=True, connect_timeout=max(1, int(self.timeout))
+            )
+        except psycopg.Error as error:
+            raise self._error("cannot connect", error) from None
+        return self.conn
+
+    def _error(self, doing: str, error: BaseException) -> StoreError:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return StoreError(f"{self.url}: {doing}: {first}")
+
+    def _lost(self) -> None:
+        """Forget a connection that broke: the next statement makes a new one."""
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # noqa: BLE001 - closing what is already gone
+                pass
+        self.conn = None
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Rows:
+        """Run one statement (``?`` marks); ``BEGIN IMMEDIATE`` takes the store's write lock."""
+        import psycopg
+
+        word = sql.strip().upper()
+        if word in ("ROLLBACK", "COMMIT") and self.conn is None:
+            if word == "COMMIT":  # the transaction went with the connection
+                raise StoreError(f"{self.url}: the database stopped answering mid-transaction")
+            return _NO_ROWS  # nothing to roll back: the server did it when the connection broke
+        conn = self._connect()
+        try:
+            if word == "BEGIN IMMEDIATE":
+                conn.execute("BEGIN")
+                return conn.execute(_LOCK, (self.lock,))
+            return conn.execute(_marks(sql), parameters)
+        except psycopg.OperationalError as error:
+            self._lost()
+            raise self._error("the database stopped answering", error) from None
+        except psycopg.Error as error:
+            raise self._error("a statement failed", error) from None
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Rows:
+        """Run one statement (``?`` marks) for each set of parameters."""
+        import psycopg
+
+        conn = self._connect()
+        try:
+            cursor = conn.cursor()
+            cursor.executemany(_marks(sql), list(parameters))
+        except psycopg.OperationalError as error:
+            self._lost()
+            raise self._error("the database stopped answering", error) from None
+        except psycopg.Error as error:
+            raise self._error("a statement failed", error) from None
+        return cursor
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._lost()
+
+
+def _marks(sql: str) -> str:
+    """``sql`` with psycopg's marks: ``%`` doubled, each ``?`` a ``%s``."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _NoRows:
+    rowcount = 0
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+
+_NO_ROWS = _NoRows()
