@@ -28,9 +28,12 @@ import time
 from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from digest.errors import ConfigError, DigestError
+
+if TYPE_CHECKING:
+    from digest.store.connection import Connection
 
 __all__ = [
     "BuildLock",
@@ -210,7 +213,7 @@ class BuildLock:
 
 
 @contextlib.contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[None]:
+def transaction(db: Connection) -> Iterator[None]:
     """One write transaction (taken at once): committed after the block, rolled back on error."""
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -253,9 +256,9 @@ def open_wal(path: Path, threads: bool = False) -> sqlite3.Connection:
 
 
 class Database:
-    """An SQLite file one of digest's stores keeps open: closed by ``close`` or a ``with``."""
+    """A store's database kept open (a file, or the PostgreSQL store): ``close`` or ``with``."""
 
-    db: sqlite3.Connection
+    db: Connection
 
     def close(self) -> None:
         """Close the database."""

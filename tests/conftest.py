@@ -15,6 +15,9 @@ import pytest
 from digest import Article, Newsletter, Quote
 
 from .helpers import ArticleFactory
+from .stores import place
+
+__all__ = ["place"]  # each backend for the suppression list and the reader store
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -66,3 +67,78 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> StoreURL:
         return parse_store_url(f"sqlite:///{tmp_path / 'weekly.sends.sqlite3'}")
     url: StoreURL = request.getfixturevalue("postgres_url")
     return url
+
+
+class Closable(Protocol):
+    """A store: something to close."""
+
+    def close(self) -> None:
+        """Close it."""
+
+
+C = TypeVar("C", bound=Closable)
+
+
+class Places:
+    """Where a test's suppression lists and reader stores live: files, or PostgreSQL schemas.
+
+    ``place("name.sqlite3")`` is that file in the test's folder on SQLite, and a store URL of
+    a schema of its own (one a name, dropped after the test) on PostgreSQL.
+    """
+
+    def __init__(self, backend: str, folder: Path) -> None:
+        self.backend = backend
+        self.folder = folder
+        self.base = postgres_base() if backend == "postgresql" else ""
+        self.schemas: dict[str, str] = {}
+        self.stores: list[Closable] = []
+
+    def opened(self, store: C) -> C:
+        """``store``, closed when the test ends (before its schema is dropped)."""
+        self.stores.append(store)
+        return store
+
+    def __call__(self, name: str = "list.sqlite3") -> Path | StoreURL:
+        if self.backend == "sqlite":
+            return self.folder / name
+        if name not in self.schemas:
+            self.schemas[name] = "t_" + secrets.token_hex(6)
+            run_sql(self.base, f"CREATE SCHEMA {self.schemas[name]}")
+        return parse_store_url(in_schema(self.base, self.schemas[name]), secret_ok=True)
+
+    def drop(self) -> None:
+        """Close the stores opened, then drop every schema made."""
+        for store in self.stores:
+            store.close()
+        for schema in self.schemas.values():
+            run_sql(self.base, f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Places]:
+    """Each backend in turn for the suppression list and the reader store (``Places``)."""
+    places = Places(request.param, tmp_path)
+    try:
+        yield places
+    finally:
+        places.drop()
+
+
+def held_bytes(places: Places, name: str = "list.sqlite3") -> bytes:
+    """What a store holds: the file's bytes on SQLite, every row as text on PostgreSQL."""
+    if places.backend == "sqlite":
+        return (places.folder / name).read_bytes()
+    import psycopg
+
+    schema = places.schemas[name]
+    with psycopg.connect(places.base, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
+        ).fetchall()
+        held = [
+            conn.execute(f"SELECT coalesce(string_agg(t::text, ''), '') FROM {schema}.{table} t")
+            .fetchone()[0]
+            .encode()
+            for (table,) in tables
+        ]
+    return b"".join(held)

@@ -32,12 +32,12 @@ def suppress() -> None:
 
 
 def _suppressions(config_path: Path) -> SuppressionList:
-    from digest.schedule.config import suppression_path
+    from digest.schedule.config import suppression_store
     from digest.suppression import SuppressionList
 
     config = load_config(config_path)
     return SuppressionList(
-        suppression_path(config), soft_bounce_limit=config.suppression.soft_bounce_limit
+        suppression_store(config), soft_bounce_limit=config.suppression.soft_bounce_limit
     )
 
 

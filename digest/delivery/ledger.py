@@ -63,6 +63,8 @@ class LedgerRow(NamedTuple):
 class SendLedger(Database):
     """Recipients' states per edition, in SQLite (WAL, safe for several processes)."""
 
+    db: sqlite3.Connection
+
     def __init__(self, path: StrPath) -> None:
         """Open (or create) the ledger at ``path``."""
         self.path = Path(path)

@@ -18,6 +18,8 @@ from digest.errors import InputError
 from digest.files import StrPath
 from digest.readers.records import STATUSES, Consent, ReaderRecord, Status
 from digest.settings import Reader
+from digest.store.connection import is_sqlite
+from digest.store.url import StoreURL
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList, keys_among
 
@@ -56,15 +58,17 @@ class ReaderView(SuppressionList):
 
     def __init__(
         self,
-        path: StrPath,
+        path: StrPath | StoreURL,
         soft_bounce_limit: int = 3,
         keep_ip: bool = False,
         secret: bytes | None = None,
     ) -> None:
-        """Open (or create) the store at ``path``; ``secret`` finds forgotten addresses."""
+        """Open (or create) the store at ``path`` (or a store URL); ``secret``: the forgotten."""
         super().__init__(path, soft_bounce_limit)
         self.keep_ip = keep_ip
         self.secret = secret
+        if not is_sqlite(self.db):
+            return  # the PostgreSQL store's migrations made these tables
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS readers (key TEXT PRIMARY KEY, address TEXT NOT NULL,"
             " name TEXT, fields TEXT NOT NULL DEFAULT '{}', sections TEXT, timezone TEXT,"

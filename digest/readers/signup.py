@@ -15,6 +15,7 @@ from digest.files import transaction
 from digest.readers.confirm import SignUp
 from digest.readers.records import Consent, Status
 from digest.readers.store import ReaderStore
+from digest.store.connection import Connection, is_sqlite
 
 __all__ = ["confirm_sign_up", "mail_due", "take_use"]
 
@@ -53,13 +54,8 @@ def take_use(store: ReaderStore, kind: str, key: str, most: int, window: float, 
     """
     db = store.db
     with transaction(db):
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS signup_uses (kind TEXT NOT NULL, key BLOB NOT NULL,"
-            " at REAL NOT NULL)"
-        )
-        db.execute("CREATE INDEX IF NOT EXISTS signup_uses_by_key ON signup_uses (kind, key, at)")
-        db.execute("CREATE INDEX IF NOT EXISTS signup_uses_by_time ON signup_uses (at)")
-        db.execute("CREATE TABLE IF NOT EXISTS signup_key (secret BLOB NOT NULL)")
+        if is_sqlite(db):  # the PostgreSQL store's migrations made these tables
+            _sqlite_tables(db)
         row = db.execute("SELECT secret FROM signup_key").fetchone()
         if row is None:
             row = (secrets.token_bytes(32),)
@@ -74,3 +70,14 @@ def take_use(store: ReaderStore, kind: str, key: str, most: int, window: float, 
             return False
         db.execute("INSERT INTO signup_uses VALUES (?, ?, ?)", (kind, hashed, now))
     return True
+
+
+def _sqlite_tables(db: Connection) -> None:
+    """The sign-up limits' tables, in an SQLite file of an earlier version without them."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS signup_uses (kind TEXT NOT NULL, key BLOB NOT NULL,"
+        " at REAL NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS signup_uses_by_key ON signup_uses (kind, key, at)")
+    db.execute("CREATE INDEX IF NOT EXISTS signup_uses_by_time ON signup_uses (at)")
+    db.execute("CREATE TABLE IF NOT EXISTS signup_key (secret BLOB NOT NULL)")

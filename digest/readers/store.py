@@ -111,10 +111,11 @@ class ReaderStore(ReaderView):
         now = datetime.now(UTC)
         self.db.execute(
             "INSERT INTO readers VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(key) DO"
-            " UPDATE SET address = excluded.address, name = coalesce(excluded.name, name),"
-            " fields = excluded.fields, sections = coalesce(excluded.sections, sections),"
-            " timezone = coalesce(excluded.timezone, timezone),"
-            " language = coalesce(excluded.language, language)",
+            " UPDATE SET address = excluded.address,"
+            " name = coalesce(excluded.name, readers.name), fields = excluded.fields,"
+            " sections = coalesce(excluded.sections, readers.sections),"
+            " timezone = coalesce(excluded.timezone, readers.timezone),"
+            " language = coalesce(excluded.language, readers.language)",
             (
                 key,
                 checked,
@@ -138,7 +139,7 @@ class ReaderStore(ReaderView):
 
     def _store_consent(self, key: str, consent: Consent) -> None:
         self.db.execute(
-            "INSERT OR IGNORE INTO consents VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO consents VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 key,
                 iso(consent.at),
@@ -238,7 +239,8 @@ class ReaderStore(ReaderView):
             ).fetchone()[0]
             if status in NEVER_MAILED:
                 self.db.execute(
-                    "INSERT OR IGNORE INTO forgotten VALUES (?)", (self._hash(reader, key),)
+                    "INSERT INTO forgotten VALUES (?) ON CONFLICT DO NOTHING",
+                    (self._hash(reader, key),),
                 )
             for table, column in (
                 ("readers", "key"),
@@ -288,7 +290,14 @@ class ReaderStore(ReaderView):
             before[7] if before is not None else now.isoformat(),
             before[8] if before is not None else None,
         )
-        self.db.execute("INSERT OR REPLACE INTO readers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        self.db.execute(
+            "INSERT INTO readers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE"
+            " SET address = excluded.address, name = excluded.name, fields = excluded.fields,"
+            " sections = excluded.sections, timezone = excluded.timezone,"
+            " language = excluded.language, created = excluded.created,"
+            " paused_until = excluded.paused_until",
+            values,
+        )
         event_id = f"import:{source}:{key}:{row.status}"
         if row.status in NEVER_MAILED and row.consent_at is not None:
             # The record of a consent given before they left (digest's own export keeps it).

@@ -21,7 +21,7 @@ from digest.mail.tracking import TrackingSettings
 from digest.models import EmailAddress, Newsletter
 from digest.readers.store import ReaderStore
 from digest.settings import PublishSettings
-from digest.store.url import StoreSettings
+from digest.store.url import StoreSettings, StoreURL
 from digest.suppression.tokens import SECRET_VARIABLE
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ __all__ = [
     "load_config",
     "reader_store",
     "suppression_path",
+    "suppression_store",
 ]
 
 
@@ -247,8 +248,20 @@ def suppression_path(config: BuildConfig) -> Path:
     return beside if beside is not None else Path("digest.suppressions.sqlite3").absolute()
 
 
+def suppression_store(config: BuildConfig) -> Path | StoreURL:
+    """Where the suppression list and the reader store live: the PostgreSQL store, or a file.
+
+    On a ``postgresql://`` store every host's commands and web apps read and write one list
+    there; on SQLite it is the file ``suppression_path`` names.
+    """
+    from digest.store import store_url
+
+    url = store_url(config.store)
+    return url if url.backend == "postgresql" else suppression_path(config)
+
+
 def reader_store(config: BuildConfig, environ: Mapping[str, str] | None = None) -> ReaderStore:
-    """The reader store of ``config``, on its suppression list's file.
+    """The reader store of ``config``, where its suppression list is (``suppression_store``).
 
     ``[readers] keep_ip`` says whether consent keeps its IP address; the unsubscribe secret
     (``DIGEST_UNSUBSCRIBE_SECRET`` in ``environ``, ``os.environ`` by default) finds the
@@ -256,7 +269,7 @@ def reader_store(config: BuildConfig, environ: Mapping[str, str] | None = None) 
     """
     secret = (os.environ if environ is None else environ).get(SECRET_VARIABLE, "")
     return ReaderStore(
-        suppression_path(config),
+        suppression_store(config),
         soft_bounce_limit=config.suppression.soft_bounce_limit,
         keep_ip=config.readers.keep_ip,
         secret=secret.encode("utf-8") if secret.strip() else None,

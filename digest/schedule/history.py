@@ -167,6 +167,8 @@ def content_hashes(subject: str, html: str, text: str) -> tuple[str, str, str]:
 class History(Database):
     """The edition history of one newsletter, in an SQLite file."""
 
+    db: sqlite3.Connection
+
     def __init__(self, path: str | PathLike[str]) -> None:
         """Open (or create) the history at ``path``."""
         path = self.path = Path(path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from digest.delivery.ledger import SendLedger
 from digest.mail.message import list_id
-from digest.schedule.config import BuildConfig, server_ledger, suppression_path
+from digest.schedule.config import BuildConfig, server_ledger, suppression_store
 from digest.suppression import Ours, SuppressionList, UnsubscribeTokens, read_reports
 
 __all__ = ["MailImport", "import_mail"]
@@ -100,7 +100,7 @@ def import_mail(
     ours = Ours(list_id(config.newsletter), tokens, sent, signed=signed)
     try:
         with SuppressionList(
-            suppression_path(config), soft_bounce_limit=config.suppression.soft_bounce_limit
+            suppression_store(config), soft_bounce_limit=config.suppression.soft_bounce_limit
         ) as listed:
             for report in read_reports(paths, tokens, ours=ours):
                 if isinstance(report, str):

@@ -12,6 +12,7 @@ statement's transaction rolled back by the server), and the next statement conne
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,9 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection", "PostgresConnection", "Rows", "is_sqlite"]
 
-_LOCK = (
-    "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || %s, 0))"
-)
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || %s, 0))"
 
 
 class Rows(Protocol):
@@ -109,10 +108,8 @@ class PostgresConnection:
     def _lost(self) -> None:
         """Forget a connection that broke: the next statement makes a new one."""
         if self.conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing what is already gone
                 self.conn.close()
-            except Exception:  # noqa: BLE001 - closing what is already gone
-                pass
         self.conn = None
 
     def execute(self, sql: str, parameters: Any = (), /) -> Rows:

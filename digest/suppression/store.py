@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -40,6 +39,8 @@ from digest.files import (
     transaction,
     write_file,
 )
+from digest.store.connection import Connection, PostgresConnection
+from digest.store.url import StoreURL
 from digest.suppression.events import (
     ENGAGEMENTS,
     REASONS,
@@ -88,9 +89,7 @@ def _text(moment: int) -> str:
     return (_EPOCH + timedelta(microseconds=moment)).isoformat(timespec="seconds")
 
 
-def keys_among(
-    db: sqlite3.Connection, query: str, keys: Sequence[str], *after: object
-) -> Iterator[str]:
+def keys_among(db: Connection, query: str, keys: Sequence[str], *after: object) -> Iterator[str]:
     """The first column of ``query`` over ``keys``, a chunk of them a query.
 
     ``query`` has ``{marks}`` where a chunk's placeholders go (``key IN ({marks})``), then
@@ -105,12 +104,23 @@ def keys_among(
 class SuppressionList(Database):
     """Addresses that must not be sent to, and every event that put them there or took them off."""
 
-    def __init__(self, path: StrPath, soft_bounce_limit: int = 3) -> None:
-        """Open (or create) the list at ``path``; a list of an earlier format is upgraded."""
+    def __init__(self, path: StrPath | StoreURL, soft_bounce_limit: int = 3) -> None:
+        """Open (or create) the list at ``path``; a list of an earlier format is upgraded.
+
+        ``path`` may be a store URL: ``postgresql://`` keeps the list in that database (its
+        schema upgraded first, if it must be), ``sqlite:`` in the file at ``path`` as before.
+        """
         if soft_bounce_limit < 1:
             raise InputError(f"soft_bounce_limit: must be 1 or more, not {soft_bounce_limit}")
-        self.path = Path(path)
         self.soft_bounce_limit = soft_bounce_limit
+        if isinstance(path, StoreURL):
+            if path.backend == "postgresql":
+                self._open_server(path)
+                return
+            if path.path is None:
+                raise InputError(f"store {path}: name the suppression list's file")
+            path = path.path
+        self.path = Path(path)
         try:
             self.db = open_wal(self.path, threads=True)  # the web app's worker threads
         except (sqlite3.Error, OSError) as error:
@@ -151,6 +161,18 @@ class SuppressionList(Database):
         except DigestError:
             self.db.close()
             raise
+
+    def _open_server(self, url: StoreURL) -> None:
+        """Keep the list in the PostgreSQL store ``url`` (migration 2 has its tables)."""
+        from digest.store.postgres import PostgresStore
+
+        store = PostgresStore(url, size=1)
+        try:
+            store.upgrade()
+        finally:
+            store.close()
+        self.path = Path(url.masked())
+        self.db = PostgresConnection(url, "suppressions")
 
     def _upgrade(self) -> None:
         """Bring a list of format 0 to ``FORMAT``, each reader's state as it stood.
@@ -220,9 +242,9 @@ class SuppressionList(Database):
             self._settle(key)
             return
         self.db.execute(
-            "INSERT OR IGNORE INTO events (id, address, reason, source, at, detail, moment,"
-            " arrival) VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(arrival), 0) + 1"
-            " FROM events))",
+            "INSERT INTO events (id, address, reason, source, at, detail, moment, arrival)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(arrival), 0) + 1 FROM events))"
+            " ON CONFLICT DO NOTHING",
             (f"migrated:{key}", key, reason, source, _text(moment), detail, moment),
         )
         self._settle(key)
@@ -251,7 +273,9 @@ class SuppressionList(Database):
             return
         at = now.at.isoformat(timespec="seconds") if now.at is not None else _text(0)
         self.db.execute(
-            "INSERT OR REPLACE INTO suppressions VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO suppressions VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE"
+            " SET reason = excluded.reason, source = excluded.source, at = excluded.at,"
+            " detail = excluded.detail",
             (key, now.reason, now.source, at, now.detail[:1000]),
         )
 
@@ -261,9 +285,9 @@ class SuppressionList(Database):
         # A time to come is no time yet: an event counts from when it arrives at the latest.
         when = min(_utc(event.at), now) if event.at is not None else now
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO events (id, address, reason, source, at, detail, message,"
-            " moment, arrival, edition, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT"
-            " coalesce(max(arrival), 0) + 1 FROM events), ?, ?)",
+            "INSERT INTO events (id, address, reason, source, at, detail, message, moment,"
+            " arrival, edition, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT"
+            " coalesce(max(arrival), 0) + 1 FROM events), ?, ?) ON CONFLICT DO NOTHING",
             (
                 event.id,
                 key,
@@ -299,12 +323,8 @@ class SuppressionList(Database):
 
     def engaged(self, message_ids: Sequence[str], kind: Engagement) -> set[str]:
         """Those of ``message_ids`` (the providers' ids) a reader ``kind`` (opened or clicked)."""
-        rows = self.db.execute(
-            "SELECT DISTINCT message FROM events WHERE reason = ?"
-            " AND message IN (SELECT value FROM json_each(?))",
-            (kind, json.dumps([m for m in message_ids if m])),
-        )
-        return {message for (message,) in rows}
+        query = "SELECT DISTINCT message FROM events WHERE message IN ({marks}) AND reason = ?"
+        return set(keys_among(self.db, query, [m for m in message_ids if m], kind))
 
     def add(
         self, address: str, reason: Reason = "by-hand", source: str = "by hand", detail: str = ""

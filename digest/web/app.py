@@ -38,6 +38,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from digest.errors import StoreError
 from digest.labels import N_
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
@@ -62,6 +63,9 @@ __all__ = ["make_app"]
 log = logging.getLogger("digest.web")
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
+
+#: Seconds a client is asked to wait (``Retry-After``) when the store does not answer.
+RETRY_AFTER = 30
 
 _BAD_LINK = N_("This link does not work")
 _BAD_LINK_TEXT = N_(
@@ -212,6 +216,15 @@ def make_app(settings: WebSettings) -> Starlette:
         assert isinstance(error, Refused)
         return PlainTextResponse(f"{error.reason}\n", status_code=error.status)
 
+    async def store_away(request: Request, error: Exception) -> Response:
+        # The database did not answer: nothing was recorded; a provider retries, so may a reader.
+        log.warning("%s: the store is away: %s", redacted_path(request.url.path), error)
+        return PlainTextResponse(
+            "the store is not answering; try again shortly\n",
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
+        )
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "suppressed": await recorder.count()})
 
@@ -255,7 +268,7 @@ def make_app(settings: WebSettings) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(_Logged)],
-        exception_handlers={Refused: refused},
+        exception_handlers={Refused: refused, StoreError: store_away},
     )
 
 

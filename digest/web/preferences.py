@@ -28,6 +28,7 @@ from digest.labels import N_
 from digest.mail.tracking import OPT_OUT_FIELD, opted_out
 from digest.readers.store import ReaderRecord, ReaderStore
 from digest.settings import Newsletter
+from digest.store.url import StoreURL
 from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.body import form_fields, read_body
 from digest.web.pages import STYLE, html_start, page, page_catalog, say
@@ -254,8 +255,8 @@ def _day(day: date, catalog: str) -> str:
 class PreferenceStore:
     """The reader store as the page uses it: one connection, one call at a time, in a thread."""
 
-    def __init__(self, path: Path, soft_bounce_limit: int = 3) -> None:
-        """Open the store at ``path`` when first asked."""
+    def __init__(self, path: Path | StoreURL, soft_bounce_limit: int = 3) -> None:
+        """Open the store at ``path`` (a file or a store URL) when first asked."""
         self.path = path
         self.soft_bounce_limit = soft_bounce_limit
         self.store: ReaderStore | None = None

@@ -12,6 +12,7 @@ from typing import Any
 from digest.environment import secret_variable
 from digest.errors import ConfigError
 from digest.feeds.fetch import Fetcher
+from digest.store.url import StoreURL
 from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.preferences import Choices
 from digest.web.signup import SignUpSettings
@@ -55,8 +56,8 @@ def _svix_secret(secret: str) -> bool:
 class WebSettings:
     """The web app's settings: one newsletter's suppression list, secrets and limits."""
 
-    #: The suppression list (SQLite) the app records into.
-    suppressions: Path
+    #: The suppression list the app records into: an SQLite file, or a PostgreSQL store's URL.
+    suppressions: Path | StoreURL
     #: The newsletter's name, on the unsubscribe page.
     name: str = "this newsletter"
     #: The catalog the unsubscribe pages' words come from (``digest.web.pages.page_catalog``).

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 
 from digest.errors import ConfigError
 from digest.mail.message import list_id
-from digest.schedule.config import BuildConfig, load_config, suppression_path
+from digest.schedule.config import BuildConfig, load_config, suppression_store
 from digest.suppression.tokens import UnsubscribeTokens
 from digest.web.app import make_app
 from digest.web.pages import page_catalog
@@ -32,7 +32,7 @@ def settings_for(config: BuildConfig, environ: Mapping[str, str] | None = None) 
     tokens = UnsubscribeTokens.from_environment(list_id(newsletter), env)
     return WebSettings.from_environment(
         env,
-        suppressions=suppression_path(config),
+        suppressions=suppression_store(config),
         name=newsletter.name,
         catalog=page_catalog(newsletter.locale),
         tokens=tokens,

@@ -37,12 +37,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.edition import edition_key
-from digest.errors import ConfigError
+from digest.errors import ConfigError, StoreError
 from digest.labels import N_
 from digest.mail.message import list_id
 from digest.mail.tracking import OPEN, Click, LinkTokens
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History
+from digest.store.url import StoreURL
 from digest.suppression.events import Engagement, Event
 from digest.suppression.store import SuppressionList
 from digest.web.pages import page, say
@@ -69,6 +70,7 @@ GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7
 _BURST = 1.0  # several links of one copy within a second: a scanner
 _HOLD = 1.0  # how long an event waits before it is written, so a burst is marked whole
 _FLUSH_EVERY = 0.25
+_MAX_WAITING = 100_000  # events kept in memory while the store is away (each re-recorded once)
 _KNOWN_EDITIONS = 256
 _RECENT_COPIES = 50_000
 _BAD_LINK = N_("This link does not work")
@@ -151,7 +153,11 @@ class ClickLog:
     """Clicks and opens on their way to the suppression list's events, scanners marked."""
 
     def __init__(
-        self, path: Path, tracking: WebTracking, soft_bounce_limit: int = 3, hold: float = _HOLD
+        self,
+        path: Path | StoreURL,
+        tracking: WebTracking,
+        soft_bounce_limit: int = 3,
+        hold: float = _HOLD,
     ) -> None:
         """Record into the list at ``path``; each event waits ``hold`` seconds first."""
         self.path = path
@@ -224,6 +230,12 @@ class ClickLog:
             self.pending = self.pending[len(due) :] if not everything else []
             try:
                 await anyio.to_thread.run_sync(self._write, [p.event for p in due])
+            except StoreError as error:  # the database is away: kept, written when it is back
+                if len(self.pending) + len(due) <= _MAX_WAITING:
+                    self.pending[:0] = due
+                    log.warning("tracking: %d events wait for the store: %s", len(due), error)
+                else:
+                    log.error("tracking: %d events not recorded: %s", len(due), error)
             except Exception as error:  # the redirect was answered: say so, keep serving
                 log.error("tracking: %d events not recorded: %s", len(due), error)
 

@@ -34,15 +34,16 @@ def test_postgresql_from_the_environment_upgraded_once(
 ) -> None:
     env = {ENVIRONMENT: postgres_url.url}
     before = run_digest("store", "status", "--config", config, env=env)
-    assert "schema: version 0 of 1" in before.stdout
+    assert "schema: version 0 of 2" in before.stdout
     assert "run: digest store upgrade" in before.stdout
     first = run_digest("store", "upgrade", "--config", config, env=env)
     assert first.returncode == 0, first.stderr
     assert "applied 1 (the send ledger" in first.stdout
+    assert "applied 2 (the suppression list and the reader store" in first.stdout
     second = run_digest("store", "upgrade", "--config", config, env=env)
     assert "the schema is up to date" in second.stdout
     after = run_digest("store", "status", "--config", config, env=env)
-    assert "schema: version 1 of 1" in after.stdout and "to apply" not in after.stdout
+    assert "schema: version 2 of 2" in after.stdout and "to apply" not in after.stdout
 
 
 def test_a_password_in_the_config_is_refused_and_never_printed(config: Path) -> None:

@@ -14,12 +14,14 @@ from digest.readers import Consent, ImportedReader, ReaderStore
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
 
+from ..stores import Places, held_bytes
+
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 CONSENT = Consent(NOW - timedelta(days=1), "by-hand", "test", "v1")
 
 
-def store(tmp_path: Path, **options: object) -> ReaderStore:
-    return ReaderStore(tmp_path / "list.sqlite3", **options)  # type: ignore[arg-type]
+def store(place: Places, **options: object) -> ReaderStore:
+    return place.opened(ReaderStore(place(), **options))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -31,8 +33,8 @@ def store(tmp_path: Path, **options: object) -> ReaderStore:
         ("complaint", "complained"),
     ],
 )
-def test_a_suppression_decides_the_status(tmp_path: Path, reason: str, expected: str) -> None:
-    readers = store(tmp_path)
+def test_a_suppression_decides_the_status(place: Places, reason: str, expected: str) -> None:
+    readers = store(place)
     readers.add("Reader@example.org", CONSENT)
     readers.record(Event("reader@example.org", reason, "test", f"id-{reason}"))  # type: ignore[arg-type]
     assert readers.status("READER@example.org") == expected
@@ -40,8 +42,8 @@ def test_a_suppression_decides_the_status(tmp_path: Path, reason: str, expected:
     assert readers.suppressed(["reader@example.org"]) == {"reader@example.org"}
 
 
-def test_soft_bounces_at_the_limit_are_bounced(tmp_path: Path) -> None:
-    readers = store(tmp_path, soft_bounce_limit=2)
+def test_soft_bounces_at_the_limit_are_bounced(place: Places) -> None:
+    readers = store(place, soft_bounce_limit=2)
     readers.add("reader@example.org", CONSENT)
     for n in range(2):
         readers.record(Event("reader@example.org", "soft-bounce", "test", f"soft-{n}"))
@@ -58,9 +60,9 @@ def test_soft_bounces_at_the_limit_are_bounced(tmp_path: Path) -> None:
     ],
 )
 def test_pending_paused_subscribed(
-    tmp_path: Path, consent: Consent | None, paused: timedelta | None, expected: str
+    place: Places, consent: Consent | None, paused: timedelta | None, expected: str
 ) -> None:
-    readers = store(tmp_path)
+    readers = store(place)
     readers.add("reader@example.org", consent)
     if paused is not None:
         readers.pause("reader@example.org", datetime.now(UTC) + paused)
@@ -69,26 +71,26 @@ def test_pending_paused_subscribed(
     assert readers.mailable("reader@example.org") is (expected == "subscribed")
 
 
-def test_an_address_not_in_the_store_answers_as_the_list_does(tmp_path: Path) -> None:
-    readers = store(tmp_path)
+def test_an_address_not_in_the_store_answers_as_the_list_does(place: Places) -> None:
+    readers = store(place)
     readers.record(Event("gone@example.org", "unsubscribed", "test", "x"))
     assert readers.status("other@example.org") is None
     assert readers.mailable("other@example.org")
     assert readers.suppressed(["gone@example.org", "other@example.org"]) == {"gone@example.org"}
 
 
-def test_the_list_and_the_store_share_one_file(tmp_path: Path) -> None:
-    readers = store(tmp_path)
+def test_the_list_and_the_store_share_one_file(place: Places) -> None:
+    readers = store(place)
     readers.add("reader@example.org", CONSENT)
     readers.unsubscribe("reader@example.org")
     readers.close()
-    plain = SuppressionList(tmp_path / "list.sqlite3")
+    plain = SuppressionList(place())
     assert "reader@example.org" in plain
     plain.close()
 
 
-def test_subscribed_gives_readers_to_mail(tmp_path: Path) -> None:
-    readers = store(tmp_path)
+def test_subscribed_gives_readers_to_mail(place: Places) -> None:
+    readers = store(place)
     readers.add("a@example.org", CONSENT, name="A", sections=("news",), timezone="Europe/Paris")
     readers.add("b@example.org")
     (reader,) = readers.subscribed()
@@ -100,8 +102,8 @@ def test_subscribed_gives_readers_to_mail(tmp_path: Path) -> None:
     )
 
 
-def test_change_resume_history_and_held(tmp_path: Path) -> None:
-    readers = store(tmp_path)
+def test_change_resume_history_and_held(place: Places) -> None:
+    readers = store(place)
     readers.add("a@example.org", CONSENT)
     readers.change("a@example.org", sections=("sport",), timezone="Asia/Tokyo")
     readers.pause("a@example.org", datetime.now(UTC) + timedelta(days=1))
@@ -121,25 +123,25 @@ def test_change_resume_history_and_held(tmp_path: Path) -> None:
     assert len(held["events"]) == 4
 
 
-def test_a_typo_is_an_input_error(tmp_path: Path) -> None:
+def test_a_typo_is_an_input_error(place: Places) -> None:
     with pytest.raises(InputError, match="address 'nobody'"):
-        store(tmp_path).add("nobody", CONSENT)
+        store(place).add("nobody", CONSENT)
     with pytest.raises(InputError, match="no such reader"):
-        store(tmp_path).pause("nobody@example.org", NOW)
+        store(place).pause("nobody@example.org", NOW)
 
 
-def test_the_ip_is_kept_only_when_asked(tmp_path: Path) -> None:
+def test_the_ip_is_kept_only_when_asked(place: Places) -> None:
     consent = Consent(NOW, "form", "sign-up form", ip="192.0.2.1")
-    store(tmp_path).add("a@example.org", consent)
-    assert store(tmp_path).held("a@example.org")["consents"][0]["ip"] is None
-    kept = ReaderStore(tmp_path / "kept.sqlite3", keep_ip=True)
+    store(place).add("a@example.org", consent)
+    assert store(place).held("a@example.org")["consents"][0]["ip"] is None
+    kept = place.opened(ReaderStore(place("kept.sqlite3"), keep_ip=True))
     kept.add("a@example.org", consent)
     assert kept.held("a@example.org")["consents"][0]["ip"] == "192.0.2.1"
 
 
-def test_forget_keeps_only_a_hash_of_a_never_mailed_reader(tmp_path: Path) -> None:
+def test_forget_keeps_only_a_hash_of_a_never_mailed_reader(place: Places) -> None:
     secret = b"s" * 32
-    readers = store(tmp_path, secret=secret)
+    readers = store(place, secret=secret)
     readers.add("gone@example.org", CONSENT, name="Gone")
     readers.unsubscribe("gone@example.org")
     readers.add("kept@example.org", CONSENT)
@@ -152,7 +154,7 @@ def test_forget_keeps_only_a_hash_of_a_never_mailed_reader(tmp_path: Path) -> No
         "consents": [],
         "events": [],
     }
-    raw = (tmp_path / "list.sqlite3").read_bytes()
+    raw = held_bytes(place)
     assert b"gone@example.org" not in raw and b"Gone" not in raw
     readers.add("gone@example.org", CONSENT)
     assert readers.status("gone@example.org") == "unsubscribed"
@@ -168,8 +170,8 @@ def rows(*specs: tuple[str, str]) -> list[ImportedReader]:
     ]
 
 
-def test_import_counts_merges_and_is_idempotent(tmp_path: Path) -> None:
-    readers = store(tmp_path)
+def test_import_counts_merges_and_is_idempotent(place: Places) -> None:
+    readers = store(place)
     batch = rows(
         ("a@example.org", "subscribed"),
         ("A@Example.org", "subscribed"),
@@ -199,16 +201,16 @@ def test_import_counts_merges_and_is_idempotent(tmp_path: Path) -> None:
     assert readers.get("a@example.org").consent.method == "import"  # type: ignore[union-attr]
 
 
-def test_an_import_never_resubscribes(tmp_path: Path) -> None:
-    readers = store(tmp_path)
+def test_an_import_never_resubscribes(place: Places) -> None:
+    readers = store(place)
     readers.add("a@example.org", CONSENT)
     readers.unsubscribe("a@example.org")
     readers.import_readers(rows(("a@example.org", "subscribed")), "other.csv")
     assert readers.status("a@example.org") == "unsubscribed"
 
 
-def test_a_bad_row_imports_nothing(tmp_path: Path) -> None:
-    readers = store(tmp_path)
+def test_a_bad_row_imports_nothing(place: Places) -> None:
+    readers = store(place)
     with pytest.raises(InputError):
         readers.import_readers(rows(("a@example.org", "subscribed"), ("bad", "subscribed")), "f")
     assert list(readers.readers()) == []

@@ -18,6 +18,7 @@ import tempfile
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 import svix.webhooks as svix
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -44,6 +45,7 @@ from digest.web import WebSettings, make_app
 
 from ..helpers import EXAMPLES, FIXTURES, build_example, digest_serve, run_command
 from ..mailservers import Inbox, start_smtp
+from ..stores import Places
 from ..web.served import Served
 from ..web.sns import TOPIC, Sns
 
@@ -252,7 +254,24 @@ def newest(history: list[Event], limit: int) -> Event | None:
     return soft[limit - 1] if len(soft) >= limit else None
 
 
-@settings(max_examples=100, deadline=None)
+@contextmanager
+def empty_list(place: Places, limit: int) -> Iterator[SuppressionList]:
+    """A suppression list with nothing in it: a new file, or the test's schema emptied."""
+    if place.backend == "sqlite":
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            SuppressionList(Path(folder) / "s.sqlite3", soft_bounce_limit=limit) as listed,
+        ):
+            yield listed
+        return
+    with SuppressionList(place("s"), soft_bounce_limit=limit) as listed:
+        listed.db.execute("TRUNCATE events, suppressions")
+        yield listed
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     happenings=st.lists(
         st.tuples(
@@ -268,7 +287,7 @@ def newest(history: list[Event], limit: int) -> Event | None:
     data=st.data(),
 )
 def test_the_newest_event_decides_whatever_the_arrival_order(
-    happenings: list[tuple[str, str, str, int]], limit: int, data: st.DataObject
+    place: Places, happenings: list[tuple[str, str, str, int]], limit: int, data: st.DataObject
 ) -> None:
     events = [
         Event(address, kind, source, f"{source}:{n}", START + timedelta(minutes=minute))  # type: ignore[arg-type]
@@ -282,32 +301,30 @@ def test_the_newest_event_decides_whatever_the_arrival_order(
     delivered = list(arrivals)
     for position, event in replays:
         delivered.insert(position, copy.copy(event))
-    with tempfile.TemporaryDirectory() as folder:
-        listed = SuppressionList(Path(folder) / "s.sqlite3", soft_bounce_limit=limit)
-        with listed:
-            seen: list[str] = []
-            for event in delivered:
-                assert listed.record(event) is (event.id not in seen)
-                seen.append(event.id)
-            first = {event_id: n for n, event_id in reversed(list(enumerate(seen)))}
-            expected: dict[str, Event] = {}
-            for address in {a.lower() for a in ADDRESSES}:
-                mine = [e for e in events if e.address.lower() == address]
-                mine.sort(key=lambda e: (e.at, first[e.id]))
-                decided = newest(mine, limit)
-                if decided is not None:
-                    expected[address] = decided
-            keys = [a.lower() for a in ADDRESSES]
-            assert listed.suppressed(keys) == set(expected)  # what every send path asks
-            for address in keys:
-                entry = listed.get(address)
-                assert (address in listed) is (address in expected) is (entry is not None)
-                if entry is not None:
-                    decided = expected[address]
-                    soft = decided.reason == "soft-bounce"
-                    assert entry.reason == ("soft-bounces" if soft else decided.reason)
-                    assert entry.source == decided.source
-                    assert entry.at == decided.at.isoformat()  # type: ignore[union-attr]
+    with empty_list(place, limit) as listed:
+        seen: list[str] = []
+        for event in delivered:
+            assert listed.record(event) is (event.id not in seen)
+            seen.append(event.id)
+        first = {event_id: n for n, event_id in reversed(list(enumerate(seen)))}
+        expected: dict[str, Event] = {}
+        for address in {a.lower() for a in ADDRESSES}:
+            mine = [e for e in events if e.address.lower() == address]
+            mine.sort(key=lambda e: (e.at, first[e.id]))
+            decided = newest(mine, limit)
+            if decided is not None:
+                expected[address] = decided
+        keys = [a.lower() for a in ADDRESSES]
+        assert listed.suppressed(keys) == set(expected)  # what every send path asks
+        for address in keys:
+            entry = listed.get(address)
+            assert (address in listed) is (address in expected) is (entry is not None)
+            if entry is not None:
+                decided = expected[address]
+                soft = decided.reason == "soft-bounce"
+                assert entry.reason == ("soft-bounces" if soft else decided.reason)
+                assert entry.source == decided.source
+                assert entry.at == decided.at.isoformat()  # type: ignore[union-attr]
 
 
 # --- every send path leaves out the same readers ------------------------------------------
@@ -375,9 +392,9 @@ def test_every_send_path_mails_exactly_those_whose_newest_event_lets_them(
 
 
 def test_add_and_remove_are_events_and_an_old_export_does_not_undo_a_resubscribe(
-    tmp_path: Path,
+    place: Places, tmp_path: Path
 ) -> None:
-    with SuppressionList(tmp_path / "s.sqlite3") as listed:
+    with SuppressionList(place("s.sqlite3")) as listed:
         assert listed.add("kim@example.org", "unsubscribed") is True
         assert listed.add("kim@example.org") is False  # already: the reason stays
         exported = tmp_path / "export.csv"

@@ -12,17 +12,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digest.errors import ConfigError, InputError
+from digest.store import StoreURL
 from digest.suppression import Event, SuppressionList, UnsubscribeTokens, read_report, read_reports
 
 from ..helpers import FIXTURES
+from ..stores import Places
 
 REPORTS = FIXTURES / "reports"
 SECRET = "a-secret-of-thirty-two-characters"
 
 
 @pytest.fixture
-def listed(tmp_path: Path) -> Iterator[SuppressionList]:
-    with SuppressionList(tmp_path / "s.sqlite3") as opened:
+def listed(place: Places) -> Iterator[SuppressionList]:
+    """A suppression list on each backend in turn."""
+    with SuppressionList(place("s.sqlite3")) as opened:
         yield opened
 
 
@@ -36,8 +39,8 @@ def test_an_event_suppresses_once_and_a_replay_changes_nothing(listed: Suppressi
     assert listed.suppressed(["reader@example.org", "other@example.org"]) == {"reader@example.org"}
 
 
-def test_soft_bounces_suppress_at_the_limit_and_removing_forgets_them(tmp_path: Path) -> None:
-    with SuppressionList(tmp_path / "s.sqlite3", soft_bounce_limit=3) as listed:
+def test_soft_bounces_suppress_at_the_limit_and_removing_forgets_them(place: Places) -> None:
+    with SuppressionList(place("s.sqlite3"), soft_bounce_limit=3) as listed:
         for n in range(2):
             listed.record(Event("full@example.org", "soft-bounce", "dsn", f"dsn:{n}"))
         assert "full@example.org" not in listed
@@ -50,7 +53,9 @@ def test_soft_bounces_suppress_at_the_limit_and_removing_forgets_them(tmp_path: 
         assert "full@example.org" not in listed  # counting starts again
 
 
-def test_csv_round_trip_keeps_formulas_inert(listed: SuppressionList, tmp_path: Path) -> None:
+def test_csv_round_trip_keeps_formulas_inert(
+    listed: SuppressionList, place: Places, tmp_path: Path
+) -> None:
     listed.add("a@example.org", "unsubscribed")
     listed.add("b@example.org", detail='=HYPERLINK("http://evil")')
     out = tmp_path / "out.csv"
@@ -59,7 +64,7 @@ def test_csv_round_trip_keeps_formulas_inert(listed: SuppressionList, tmp_path: 
         rows = list(csv.DictReader(file))
     assert [r["address"] for r in rows] == ["a@example.org", "b@example.org"]
     assert rows[1]["detail"].startswith("'=")
-    with SuppressionList(tmp_path / "other.sqlite3") as other:
+    with SuppressionList(place("other.sqlite3")) as other:
         assert other.import_csv(out) == (2, 0)
         assert other.import_csv(out) == (0, 2)
         assert other.get("a@example.org").reason == "unsubscribed"  # type: ignore[union-attr]
@@ -182,7 +187,7 @@ def test_event_times_are_kept_in_utc(listed: SuppressionList) -> None:
     listed.record(Event("b@example.org", "hard-bounce", "dsn", "y", later))
 
 
-def _record_many(path: str, prefix: str, count: int) -> int:
+def _record_many(path: str | StoreURL, prefix: str, count: int) -> int:
     with SuppressionList(path) as listed:
         return sum(
             listed.record(
@@ -194,11 +199,12 @@ def _record_many(path: str, prefix: str, count: int) -> int:
 
 
 def test_two_processes_recording_at_once_lose_nothing_and_record_nothing_twice(
-    tmp_path: Path,
+    place: Places,
 ) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
-    path = str(tmp_path / "s.sqlite3")
+    where = place("s.sqlite3")
+    path = str(where) if isinstance(where, Path) else where
     SuppressionList(path).close()
     with ProcessPoolExecutor(max_workers=2) as pool:
         new = sum(pool.map(_record_many, [path, path], ["a", "b"], [300, 300]))
