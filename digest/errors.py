@@ -140,7 +140,7 @@ class GuardError(DigestError):
 
 
 class StoreError(DigestError):
-    """The store's database (PostgreSQL) cannot be reached, or refused a statement."""
+    """The store's database cannot be reached, refused a statement, or differs from a copy."""
 
     exit_code = 11
 
