@@ -1,7 +1,8 @@
 """What an edition did, read from the send ledger, the events and the history.
 
-Three files of one config meet here, each read as it is (SQL aggregates, never a list of
-events in memory, so a million events take a few megabytes):
+Three stores of one config meet here (SQL aggregates, never a list of events in memory, so a
+million events take a few megabytes), SQLite files or the PostgreSQL store
+(``digest.schedule.clicks.open_events``):
 
 - the **send ledger** (``digest.delivery.ledger``): who the edition was handed over for and
   what became of it (``sent``, ``refused``, ``unknown``, ``pending``);
@@ -114,23 +115,24 @@ def _rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def _history_path(config: BuildConfig) -> Path:
+@contextmanager
+def _sources(config: BuildConfig) -> Iterator[tuple[sqlite3.Connection, History]]:
+    """The events (with the ledger attached as ``ledger``) and the history, opened together.
+
+    The history is where the build keeps it (``open_history``: its file, or the store).
+    """
+    from digest.schedule.build import open_history  # not at import: the build's modules
+
     if not isinstance(config.history, Path):
         raise ConfigError(
             "history: digest report reads the edition history, and this config keeps none "
             "(history = false); set history to a file"
         )
-    return config.history
-
-
-@contextmanager
-def _sources(config: BuildConfig) -> Iterator[tuple[sqlite3.Connection, History]]:
-    """The events (with the ledger attached as ``ledger``) and the history, opened together."""
-    history_path = _history_path(config)
-    if not history_path.exists():
-        raise ConfigError(f"{history_path}: no edition built yet (the history does not exist)")
+    opened = open_history(config, create=False)
+    if opened is None:
+        raise ConfigError(f"{config.history}: no edition built yet (the history does not exist)")
     # No list or ledger yet (nothing recorded): empty ones in memory, never files a report made.
-    with open_events(config) as db, History(history_path) as history:
+    with opened as history, open_events(config) as db:
         yield db, history
 
 

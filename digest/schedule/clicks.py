@@ -5,9 +5,11 @@ build reads the click-through of past editions here when ``[newsletter.layout] w
 "clicks"`` asks for it (``past_click_through``): one query for both, in the schedule's layer
 so that the build need not reach up to the report.
 
-Two files of one config are read as they are (SQL aggregates, never a list of events in
-memory): the **send ledger** (``digest.delivery.ledger``) and the **events** of the suppression
-list (``digest.suppression.store``). An event belongs to an edition when it names it
+Two stores of one config are read (SQL aggregates, never a list of events in memory): the
+**send ledger** (``digest.delivery.ledger``) and the **events** of the suppression list
+(``digest.suppression.store``), the SQLite files as they are, or on a PostgreSQL store a copy of
+the server's ``deliveries`` and ``events`` made for the reading (``digest.store.snapshot``), so
+that one SQL serves both. An event belongs to an edition when it names it
 (``Event.edition``, as click tracking and mailed reports record it); else when the provider's
 message id it names is one the ledger recorded for the edition (``Event.message_id``, as
 Postmark, Resend and SES webhooks give it); else, for an event that names neither (an
@@ -34,6 +36,7 @@ from digest.errors import ConfigError
 from digest.link_map import EditionLink, LinkKind, link_for
 from digest.schedule.config import BuildConfig, suppression_path
 from digest.schedule.history import History
+from digest.store import StoreURL, store_url
 from digest.suppression.store import SuppressionList
 
 __all__ = [
@@ -112,31 +115,84 @@ def _moment(when: datetime) -> int:
     return (zoned.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
+#: The send ledger's table, as ``digest.delivery.ledger`` keeps it in SQLite.
+_DELIVERIES = (
+    "CREATE TABLE ledger.deliveries (edition TEXT NOT NULL, address TEXT NOT NULL,"
+    " state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', variant TEXT NOT NULL DEFAULT '',"
+    " updated TEXT NOT NULL, run TEXT NOT NULL DEFAULT '', PRIMARY KEY (edition, address))"
+    " WITHOUT ROWID"
+)
+#: The events' columns, as ``digest.suppression.store`` keeps them in SQLite, and the indexes
+#: the queries here look events up by, made once the rows are in (faster than row by row).
+#: No key on ``id``: the server's rows are one each already, and nothing here looks one up.
+_EVENTS = (
+    "CREATE TABLE main.events (id TEXT, address TEXT NOT NULL, reason TEXT NOT NULL,"
+    " source TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',"
+    " message TEXT NOT NULL DEFAULT '', moment INTEGER NOT NULL DEFAULT 0,"
+    " arrival INTEGER NOT NULL DEFAULT 0, edition TEXT NOT NULL DEFAULT '',"
+    " url TEXT NOT NULL DEFAULT '')"
+)
+_EVENT_INDEXES = (
+    "CREATE INDEX main.events_in_order ON events (address, moment, arrival)",
+    "CREATE INDEX main.events_by_message ON events (message) WHERE message != ''",
+    "CREATE INDEX main.events_by_edition ON events (edition) WHERE edition != ''",
+)
+
+
 @contextmanager
 def open_events(config: BuildConfig) -> Iterator[sqlite3.Connection]:
     """The events of ``config``'s suppression list, with its send ledger attached as ``ledger``.
 
-    Neither file is made when it does not exist: an empty one in memory stands for it.
+    On SQLite both are the files as they are (the ledger's at ``[store] url`` when that names
+    one), neither made when it does not exist: an empty one in memory stands for it. On a
+    PostgreSQL store both are copies of the server's tables (``_server_copy``).
     """
-    ledger = config.beside_history(".sends.sqlite3")
+    url = store_url(config.store)
+    if url.backend == "postgresql":
+        with _server_copy(url) as copy:
+            yield copy
+        return
+    ledger = url.path or config.beside_history(".sends.sqlite3")
     listed = suppression_path(config)
     events_path = listed if listed.exists() else Path(":memory:")
     with SuppressionList(events_path) as events:
         db = events.db
+        if not isinstance(db, sqlite3.Connection):  # pragma: no cover (a path is SQLite's)
+            raise TypeError(f"{events_path}: the events read here are SQLite's")
         if ledger is not None and ledger.exists():
             db.execute("ATTACH DATABASE ? AS ledger", (str(ledger),))
         else:  # nothing sent yet: an empty ledger of the same shape
             db.execute("ATTACH DATABASE ':memory:' AS ledger")
-            db.execute(
-                "CREATE TABLE ledger.deliveries (edition TEXT, address TEXT, state TEXT,"
-                " detail TEXT, variant TEXT, updated TEXT, run TEXT)"
-            )
+            db.execute(_DELIVERIES)
         try:
             yield db
         finally:
             db.execute("DROP TABLE IF EXISTS temp.mine")
             db.execute("DROP TABLE IF EXISTS temp.urls")
             db.execute("DETACH DATABASE ledger")
+
+
+@contextmanager
+def _server_copy(url: StoreURL) -> Iterator[sqlite3.Connection]:
+    """The PostgreSQL store's events and send ledger, copied into a temporary SQLite database.
+
+    One read of the server, never a write (``digest.store.snapshot``); the copy is an SQLite
+    file of its own, deleted when it is closed, so a large list costs disk, not memory.
+    """
+    # Not at import: psycopg loads only for a PostgreSQL store.
+    from digest.store.snapshot import DELIVERIES, EVENTS, copy_tables
+
+    db = sqlite3.connect("", isolation_level=None)  # "": a temporary file, gone on close
+    try:
+        db.execute(_EVENTS)
+        db.execute("ATTACH DATABASE '' AS ledger")
+        db.execute(_DELIVERIES)
+        copy_tables(url, db, (DELIVERIES, EVENTS))
+        for index in _EVENT_INDEXES:
+            db.execute(index)
+        yield db
+    finally:
+        db.close()
 
 
 def _window(db: sqlite3.Connection, key: str) -> tuple[int, int] | None:
