@@ -469,15 +469,15 @@ class PostgresLedger(SendLedger):
     def content_changed(self, edition: str, content: str) -> bool:
         """Note the content ``edition`` is sent with; whether its first run had another."""
         rows = self.store.run(
-            "WITH new AS (INSERT INTO editions VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+            "WITH new AS (INSERT INTO ledger_editions VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
             " RETURNING content) SELECT content FROM new UNION ALL"
-            " SELECT content FROM editions WHERE edition = %s",
+            " SELECT content FROM ledger_editions WHERE edition = %s",
             (edition, content, datetime.now(UTC), edition),
             retry=True,
         )
         # Another sender's row committed after this statement began is in neither part.
         rows = rows or self.store.run(
-            "SELECT content FROM editions WHERE edition = %s", (edition,), retry=True
+            "SELECT content FROM ledger_editions WHERE edition = %s", (edition,), retry=True
         )
         return bool(content) and rows[0][0] != content
 

@@ -7,12 +7,10 @@ hash to what was approved (``digest.schedule.history.content_hashes``).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from digest.errors import ConfigError
 from digest.mail.message import edition_key_date
 from digest.mail.mime import read_message
-from digest.schedule.config import BuildConfig
+from digest.schedule.config import BuildConfig, history_kept, history_store
 from digest.schedule.history import History, content_hashes
 
 __all__ = ["check_approval"]
@@ -22,9 +20,10 @@ def check_approval(config: BuildConfig, raw: bytes, name: str) -> None:
     """Refuse the message ``raw`` (the file ``name``) if nobody approved it, or it changed since."""
     message = read_message(raw)
     on = edition_key_date(message.headers.get("X-Digest-Edition", ""))
-    if on is None or not isinstance(config.history, Path) or not config.history.exists():
+    where = history_store(config)
+    if on is None or where is None or not history_kept(where):
         raise ConfigError(f"{name}: approval = true, and nothing says it was approved")
-    with History(config.history) as history:
+    with History(where) as history:
         approval = history.approval(on)
     if approval is None:
         raise ConfigError(

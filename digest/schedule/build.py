@@ -19,7 +19,7 @@ from digest.check import summarise
 from digest.errors import DigestError, InputError
 from digest.feeds.data import load_data
 from digest.feeds.sources import Fetch, SourceResult, read_sources
-from digest.files import BuildLock, StrPath
+from digest.files import BuildLock, StrPath, transaction
 from digest.mail.message import email_bytes
 from digest.mail.variants import with_subject_variants
 from digest.models import Article
@@ -30,7 +30,7 @@ from digest.render.renderer import Renderer, RenderOptions
 from digest.schedule.archive import FEED_FILE, ArchivedEdition, archive_feed, edition_page
 from digest.schedule.clicks import past_click_through
 from digest.schedule.commit import Journal
-from digest.schedule.config import BuildConfig
+from digest.schedule.config import BuildConfig, history_kept, history_store
 from digest.schedule.history import History, record_built
 from digest.schedule.record import RECORD_SUFFIX, record_bytes
 from digest.select import Fate, edition_window, explain_edition, published_in, window_stories
@@ -107,11 +107,10 @@ def feed_cache_path(config: BuildConfig) -> Path:
 
 def open_history(config: BuildConfig, create: bool = True) -> History | None:
     """The config's edition history; None if it keeps none (or has none yet and not ``create``)."""
-    if not isinstance(config.history, Path):
+    where = history_store(config)
+    if where is None or (not create and not history_kept(where)):
         return None
-    if not create and not config.history.exists():
-        return None
-    return History(config.history)
+    return History(where)
 
 
 def prepare(
@@ -240,7 +239,7 @@ def run_build(
             if config.archive is not None:
                 files[config.archive] = archive_files(config, digest, history)
             written = journal.commit(
-                files, record=None if history is None else lambda: record_built(history, digest)
+                files, record=None if history is None else lambda: _record(history, digest)
             )
     except DigestError as error:
         error.warnings = (*gathered.warnings, *error.warnings)
@@ -351,18 +350,35 @@ def _committing(
             yield history, journal, journal.recover(folders)
 
 
+def _record(history: History, digest: Digest) -> None:
+    """Record the built edition inside the journal's commit (its own transaction on a server).
+
+    A history in the PostgreSQL store commits just before the journal file lets go of the
+    build: a build killed between the two is rolled back on disk and recorded, and the next
+    build of its date writes its files again and records it anew.
+    """
+    if not history.server:
+        record_built(history, digest)
+        return
+    with transaction(history.db):
+        record_built(history, digest)
+
+
 @contextlib.contextmanager
 def _journal_db(history: History | None, out_dir: Path) -> Iterator[sqlite3.Connection]:
-    """The history's database, or (with no history) a journal file in the output folder.
+    """The history's file, or (with no history, or one on a server) a journal file in ``out_dir``.
 
     The journal file is removed again once no build is pending in it.
     """
-    if history is not None:
+    if history is not None and isinstance(history.db, sqlite3.Connection):
         yield history.db
         return
     path = out_dir / ".digest-journal.sqlite3"
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None)
+    except OSError as error:
+        raise DigestError(f"{out_dir}: cannot create the output folder: {error.strerror}") from None
     except sqlite3.Error as error:
         raise DigestError(f"{path}: cannot open the build journal: {error}") from None
     try:

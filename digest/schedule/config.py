@@ -34,6 +34,8 @@ __all__ = [
     "ReadersConfig",
     "SuppressionConfig",
     "WebConfig",
+    "history_kept",
+    "history_store",
     "load_config",
     "reader_store",
     "suppression_path",
@@ -258,6 +260,25 @@ def suppression_store(config: BuildConfig) -> Path | StoreURL:
 
     url = store_url(config.store)
     return url if url.backend == "postgresql" else suppression_path(config)
+
+
+def history_store(config: BuildConfig) -> Path | StoreURL | None:
+    """Where the edition history lives: the PostgreSQL store, its file, or None (none kept).
+
+    ``history = false`` keeps none on either backend; on a ``postgresql://`` store every host
+    (the build, ``digest serve``'s click tracking, the desk, the report) reads one history.
+    """
+    if not isinstance(config.history, Path):
+        return None
+    from digest.store import store_url
+
+    url = store_url(config.store)
+    return url if url.backend == "postgresql" else config.history
+
+
+def history_kept(where: Path | StoreURL) -> bool:
+    """Whether a history was begun at ``where`` (the store's tables are made as it opens)."""
+    return isinstance(where, StoreURL) or where.exists()
 
 
 def reader_store(config: BuildConfig, environ: Mapping[str, str] | None = None) -> ReaderStore:

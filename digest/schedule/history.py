@@ -21,6 +21,8 @@ from digest.errors import ConfigError, InputError, excerpt
 from digest.files import Database, transaction
 from digest.link_map import EditionLink, LinkKind, link_map
 from digest.plan import Plan, read_plan
+from digest.store.connection import PostgresConnection
+from digest.store.url import StoreURL
 from digest.urls import canonical_url
 
 if TYPE_CHECKING:
@@ -97,6 +99,12 @@ CREATE TABLE IF NOT EXISTS campaigns (
 """
 
 
+#: A campaign's row written again: its claim replaced by the campaign, or a newer state.
+_REPLACE_CAMPAIGN = (
+    "ON CONFLICT (edition, tool) DO UPDATE SET id = excluded.id, url = excluded.url,"
+    " status = excluded.status, at = excluded.at"
+)
+
 #: The history file's format; a file with a higher number was written by a newer digest.
 SCHEMA_VERSION = 2
 
@@ -165,13 +173,14 @@ def content_hashes(subject: str, html: str, text: str) -> tuple[str, str, str]:
 
 
 class History(Database):
-    """The edition history of one newsletter, in an SQLite file."""
+    """The edition history of one newsletter, in an SQLite file or the PostgreSQL store."""
 
-    db: sqlite3.Connection
-
-    def __init__(self, path: str | PathLike[str]) -> None:
-        """Open (or create) the history at ``path``."""
-        path = self.path = Path(path)
+    def __init__(self, path: str | PathLike[str] | StoreURL) -> None:
+        """Open (or create) the history at ``path``, or in the PostgreSQL store ``path`` names."""
+        if isinstance(path, StoreURL) and path.backend == "postgresql":
+            self._open_server(path)
+            return
+        path = self.path = Path(path.path or "" if isinstance(path, StoreURL) else path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=60)
@@ -193,6 +202,23 @@ class History(Database):
             raise ConfigError(
                 f"{path}: cannot create the edition history's folder: {error.strerror}"
             ) from None
+
+    def _open_server(self, url: StoreURL) -> None:
+        """Keep the history in the PostgreSQL store ``url`` (migration 3 has its tables)."""
+        from digest.store.postgres import PostgresStore
+
+        store = PostgresStore(url, size=1)
+        try:
+            store.upgrade()
+        finally:
+            store.close()
+        self.path = Path(url.masked())
+        self.db = PostgresConnection(url, "history")
+
+    @property
+    def server(self) -> bool:
+        """Whether the history is in the PostgreSQL store (its build journal is then a file)."""
+        return isinstance(self.db, PostgresConnection)
 
     def _refuse_foreign(self, version: int) -> None:
         """Refuse a database another program wrote (digest never writes into one)."""
@@ -217,7 +243,7 @@ class History(Database):
         rows = self.db.execute(
             "SELECT e.number, e.date, e.subject, e.lead_url, e.quote_text, count(f.position) "
             "FROM editions e LEFT JOIN featured f ON f.edition = e.number "
-            "WHERE ? IS NULL OR e.date < ? GROUP BY e.number ORDER BY e.date DESC",
+            "WHERE CAST(? AS TEXT) IS NULL OR e.date < ? GROUP BY e.number ORDER BY e.date DESC",
             (before and before.isoformat(),) * 2,
         ).fetchall()
         return [EditionRecord(n, self._date(n, d), s, u, q, c) for n, d, s, u, q, c in rows]
@@ -373,7 +399,9 @@ class History(Database):
         approval = Approval(approver, _now(), hashes)
         with transaction(self.db):
             self.db.execute(
-                "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (date) DO UPDATE"
+                " SET approver = excluded.approver, approved_at = excluded.approved_at,"
+                " subject = excluded.subject, html = excluded.html, text = excluded.text",
                 (on.isoformat(), approver, approval.approved_at, *hashes),
             )
         return approval
@@ -391,7 +419,7 @@ class History(Database):
         """Every campaign recorded (of one edition, when given), oldest first."""
         rows = self.db.execute(
             "SELECT edition, tool, id, url, status, at FROM campaigns"
-            " WHERE ? IS NULL OR edition = ? ORDER BY at, tool",
+            " WHERE CAST(? AS TEXT) IS NULL OR edition = ? ORDER BY at, tool",
             (edition, edition),
         )
         return [CampaignRecord(*row) for row in rows]
@@ -410,7 +438,7 @@ class History(Database):
                 if found.id or age.total_seconds() < stale_after:
                     return False
             self.db.execute(
-                "INSERT OR REPLACE INTO campaigns VALUES (?, ?, '', NULL, 'creating', ?)",
+                f"INSERT INTO campaigns VALUES (?, ?, '', NULL, 'creating', ?) {_REPLACE_CAMPAIGN}",
                 (edition, tool, now.isoformat(timespec="seconds")),
             )
         return True
@@ -422,7 +450,7 @@ class History(Database):
         record = CampaignRecord(edition, tool, campaign_id, url, status, _now())
         with transaction(self.db):
             self.db.execute(
-                "INSERT OR REPLACE INTO campaigns VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?) {_REPLACE_CAMPAIGN}",
                 (edition, tool, campaign_id, url, status, record.at),
             )
         return record
@@ -466,16 +494,17 @@ class PastEdition:
 def past_editions(config: BuildConfig) -> list[PastEdition]:
     """The editions built so far, newest first, each with its A/B test's decision."""
     from digest.delivery.ledger import SendLedger  # only digest history reads the ledger
+    from digest.schedule.config import history_kept, history_store, server_ledger
 
-    if not isinstance(config.history, Path):
+    where = history_store(config)
+    if where is None:
         raise ConfigError("this config keeps no history (history = false)")
-    if not config.history.exists():
+    if not history_kept(where):
         return []
-    from digest.schedule.config import server_ledger
 
     shared = server_ledger(config)
     sends = config.beside_history(".sends.sqlite3")
-    with History(config.history) as history:
+    with History(where) as history:
         records = history.editions()
         campaigns: dict[str, list[CampaignRecord]] = {}
         for campaign in history.campaigns():
@@ -497,9 +526,12 @@ def past_editions(config: BuildConfig) -> list[PastEdition]:
 
 def links_of(config: BuildConfig, key: str) -> tuple[EditionLink, ...]:
     """The links the history recorded for the edition ``key`` (``edition_key``) of ``config``."""
-    if not isinstance(config.history, Path) or not config.history.exists():
+    from digest.schedule.config import history_kept, history_store
+
+    where = history_store(config)
+    if where is None or not history_kept(where):
         return ()
-    with History(config.history) as history:
+    with History(where) as history:
         return history.links_of(key)
 
 

@@ -113,4 +113,66 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE TABLE IF NOT EXISTS signup_key (secret bytea NOT NULL);
         """,
     ),
+    Migration(
+        3,
+        "the edition history: editions, featured stories, links, plans, approvals, campaigns",
+        # The ledger's table of editions' contents makes way for the history's (the same
+        # name in the history's SQLite file); the history's tables are as in that file.
+        """
+        ALTER TABLE IF EXISTS editions RENAME TO ledger_editions;
+        CREATE TABLE IF NOT EXISTS editions (
+            number integer PRIMARY KEY,
+            date text COLLATE "C" NOT NULL UNIQUE,
+            subject text COLLATE "C" NOT NULL,
+            lead_url text COLLATE "C" NOT NULL,
+            quote_text text COLLATE "C",
+            quote_author text COLLATE "C"
+        );
+        CREATE TABLE IF NOT EXISTS featured (
+            edition integer NOT NULL REFERENCES editions(number) ON DELETE CASCADE,
+            position integer NOT NULL,
+            url text COLLATE "C" NOT NULL,
+            canonical_url text COLLATE "C" NOT NULL,
+            title text COLLATE "C" NOT NULL,
+            section text COLLATE "C" NOT NULL,
+            PRIMARY KEY (edition, position)
+        );
+        CREATE INDEX IF NOT EXISTS featured_by_url ON featured (canonical_url);
+        CREATE TABLE IF NOT EXISTS links (
+            edition integer NOT NULL REFERENCES editions(number) ON DELETE CASCADE,
+            key text COLLATE "C" NOT NULL,
+            position integer NOT NULL,
+            url text COLLATE "C" NOT NULL,
+            kind text COLLATE "C" NOT NULL,
+            story text COLLATE "C" NOT NULL,
+            title text COLLATE "C" NOT NULL,
+            section text COLLATE "C" NOT NULL,
+            slot integer NOT NULL,
+            PRIMARY KEY (edition, position)
+        );
+        CREATE INDEX IF NOT EXISTS links_by_key ON links (key);
+        CREATE TABLE IF NOT EXISTS plans (
+            date text COLLATE "C" PRIMARY KEY,
+            plan text COLLATE "C" NOT NULL,
+            updated text COLLATE "C" NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS approvals (
+            date text COLLATE "C" PRIMARY KEY,
+            approver text COLLATE "C" NOT NULL,
+            approved_at text COLLATE "C" NOT NULL,
+            subject text COLLATE "C" NOT NULL,
+            html text COLLATE "C" NOT NULL,
+            text text COLLATE "C" NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS campaigns (
+            edition text COLLATE "C" NOT NULL,
+            tool text COLLATE "C" NOT NULL,
+            id text COLLATE "C" NOT NULL,
+            url text COLLATE "C",
+            status text COLLATE "C" NOT NULL,
+            at text COLLATE "C" NOT NULL,
+            PRIMARY KEY (edition, tool)
+        );
+        """,
+    ),
 )

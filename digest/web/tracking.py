@@ -41,7 +41,7 @@ from digest.errors import ConfigError, StoreError
 from digest.labels import N_
 from digest.mail.message import list_id
 from digest.mail.tracking import OPEN, Click, LinkTokens
-from digest.schedule.config import BuildConfig
+from digest.schedule.config import BuildConfig, history_kept, history_store
 from digest.schedule.history import History
 from digest.store.url import StoreURL
 from digest.suppression.events import Engagement, Event
@@ -79,14 +79,14 @@ _BAD_LINK = N_("This link does not work")
 class EditionLinks:
     """Each edition's links by its number, read from the history once each."""
 
-    def __init__(self, history: Path | None, newsletter: str) -> None:
-        """Read ``history`` (none: no edition resolves) of the newsletter named ``newsletter``."""
+    def __init__(self, history: Path | StoreURL | None, newsletter: str) -> None:
+        """Read ``history`` (a file or the store; none: no edition resolves) of ``newsletter``."""
         self.history = history
         self.newsletter = newsletter
 
     def __call__(self, number: int) -> tuple[str, tuple[str, ...]] | None:
         """The edition's key and its links' URLs (link n is item n), or None when not known."""
-        if self.history is None or not self.history.is_file():
+        if self.history is None or not history_kept(self.history):
             return None
         with History(self.history) as history:
             record = next((r for r in history.editions() if r.number == number), None)
@@ -125,13 +125,13 @@ def web_tracking(
     tokens = settings.tokens(list_id(config.newsletter), environ)
     if tokens is None:
         return None
-    if not isinstance(config.history, Path):
+    history = history_store(config)
+    if history is None:
         raise ConfigError(
             "tracking: digest serve finds each edition's links in the history, and this "
             "config keeps none (history = false): keep one, or set [tracking] clicks and "
             "opens to false"
         )
-    history = config.history
     return WebTracking(
         tokens,
         EditionLinks(history, config.newsletter.name),

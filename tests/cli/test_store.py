@@ -34,16 +34,17 @@ def test_postgresql_from_the_environment_upgraded_once(
 ) -> None:
     env = {ENVIRONMENT: postgres_url.url}
     before = run_digest("store", "status", "--config", config, env=env)
-    assert "schema: version 0 of 2" in before.stdout
+    assert "schema: version 0 of 3" in before.stdout
     assert "run: digest store upgrade" in before.stdout
     first = run_digest("store", "upgrade", "--config", config, env=env)
     assert first.returncode == 0, first.stderr
     assert "applied 1 (the send ledger" in first.stdout
     assert "applied 2 (the suppression list and the reader store" in first.stdout
+    assert "applied 3 (the edition history" in first.stdout
     second = run_digest("store", "upgrade", "--config", config, env=env)
     assert "the schema is up to date" in second.stdout
     after = run_digest("store", "status", "--config", config, env=env)
-    assert "schema: version 2 of 2" in after.stdout and "to apply" not in after.stdout
+    assert "schema: version 3 of 3" in after.stdout and "to apply" not in after.stdout
 
 
 def test_a_password_in_the_config_is_refused_and_never_printed(config: Path) -> None:
@@ -107,7 +108,7 @@ def test_an_ab_test_on_postgresql_samples_then_sends_the_winner_by_hand(
     """The test's start and winner are the server's: the history reads the winner there."""
     from collections import Counter
 
-    from ..delivery.test_send_abtest import build, readers, seed
+    from ..delivery.test_send_abtest import readers, seed
     from ..mailservers import Inbox, start_smtp
 
     env = {ENVIRONMENT: postgres_url.url}
@@ -116,7 +117,12 @@ def test_an_ab_test_on_postgresql_samples_then_sends_the_winner_by_hand(
     try:
         smtp = f'[delivery.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
         config = seed(tmp_path, smtp)
-        eml = build(config, tmp_path / "out")
+        out = tmp_path / "out"
+        built = run_digest(
+            "build", "--config", config, "--date", "2099-01-05", "--out", out, "-q", env=env
+        )
+        assert built.returncode == 0, built.stderr
+        (eml,) = out.glob("*.eml")
         people = readers(tmp_path, 60)
         send = (
             "send",

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -14,9 +15,12 @@ import pytest
 
 from digest import DigestError, NothingNewError, load_config
 from digest.schedule.build import run_build
+from digest.schedule.config import history_store
 from digest.schedule.history import History
+from digest.store import ENVIRONMENT, StoreURL
 
 from ..helpers import run_digest
+from ..stores import Places
 
 MONDAYS = [date(2026, 11, 16), date(2026, 11, 23), date(2026, 11, 30)]
 
@@ -119,12 +123,28 @@ def newsletter_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def history_at(place: Places, monkeypatch: pytest.MonkeyPatch, newsletter_dir: Path) -> History:
+    """Opens the config's history: its file, or (on PostgreSQL) the store the config names."""
+    if place.backend == "postgresql":
+        url = place("history")
+        assert isinstance(url, StoreURL)
+        monkeypatch.setenv(ENVIRONMENT, url.url)
+
+    def opened() -> History:
+        where = history_store(load_config(newsletter_dir / "newsletter.toml"))
+        assert where is not None
+        return History(where)
+
+    return opened  # type: ignore[return-value]
+
+
 def build(folder: Path, on: date):  # type: ignore[no-untyped-def]
     config = load_config(folder / "newsletter.toml")
     return run_build(config, config.out or folder / "out", on=on)
 
 
-def test_three_weekly_builds(newsletter_dir: Path) -> None:
+def test_three_weekly_builds(newsletter_dir: Path, history_at: Callable[[], History]) -> None:
     results = [build(newsletter_dir, monday) for monday in MONDAYS]
     editions = [r.digest.edition for r in results]
     assert [e.number for e in editions] == [1, 2, 3]
@@ -153,11 +173,13 @@ def test_three_weekly_builds(newsletter_dir: Path) -> None:
     assert "https://shop.partner.example/offer" in links
     assert "https://riverside.example/shared?ref=friends&utm_source=x" in links
     # The history remembers all three.
-    with History(newsletter_dir / "newsletter.history.sqlite3") as history:
+    with history_at() as history:
         assert [r.number for r in history.editions()] == [3, 2, 1]
 
 
-def test_a_rebuild_is_identical_and_keeps_its_number(newsletter_dir: Path) -> None:
+def test_a_rebuild_is_identical_and_keeps_its_number(
+    newsletter_dir: Path, history_at: Callable[[], History]
+) -> None:
     first = [build(newsletter_dir, monday) for monday in MONDAYS]
     out = newsletter_dir / "out"
     before = (out / "edition-2026-11-23.eml").read_bytes()
@@ -165,17 +187,16 @@ def test_a_rebuild_is_identical_and_keeps_its_number(newsletter_dir: Path) -> No
     assert again.digest.edition.number == 2
     assert (out / "edition-2026-11-23.eml").read_bytes() == before
     assert again.digest.html == first[1].digest.html
-    with History(newsletter_dir / "newsletter.history.sqlite3") as history:
+    with history_at() as history:
         assert len(history.editions()) == 3
         assert history.number_for(date(2026, 12, 7)) == 4
 
 
 def test_a_crash_during_a_build_leaves_the_history_as_it_was(
-    newsletter_dir: Path, monkeypatch: pytest.MonkeyPatch
+    newsletter_dir: Path, monkeypatch: pytest.MonkeyPatch, history_at: Callable[[], History]
 ) -> None:
     build(newsletter_dir, MONDAYS[0])
-    history_file = newsletter_dir / "newsletter.history.sqlite3"
-    with History(history_file) as history:
+    with history_at() as history:
         before = history.editions()
 
     files_before = {
@@ -196,7 +217,7 @@ def test_a_crash_during_a_build_leaves_the_history_as_it_was(
     with pytest.raises(DigestError, match="No space left on device"):
         build(newsletter_dir, MONDAYS[1])
     monkeypatch.setattr("digest.schedule.commit.os.replace", real_replace)
-    with History(history_file) as history:
+    with history_at() as history:
         assert history.editions() == before
         assert history.number_for(MONDAYS[1]) == 2
     files_after = {
