@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from digest.delivery.subject_test import Gate, SubjectTest
 from digest.errors import DigestError, GuardError, InputError
 from digest.files import transaction
+from digest.store.connection import is_sqlite
 
 if TYPE_CHECKING:
     from digest.delivery.ledger import SendLedger
@@ -118,17 +119,19 @@ class _Records:
     def __init__(self, ledger: SendLedger) -> None:
         self.ledger = ledger
         self.db = ledger.db
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS guards (edition TEXT PRIMARY KEY, started TEXT NOT NULL,"
-            " state TEXT NOT NULL DEFAULT 'sampling', how TEXT NOT NULL DEFAULT '',"
-            " decided TEXT NOT NULL DEFAULT '', reading TEXT NOT NULL DEFAULT '{}')"
-        )
+        if is_sqlite(self.db):  # the PostgreSQL store's migrations made it
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS guards (edition TEXT PRIMARY KEY,"
+                " started TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'sampling',"
+                " how TEXT NOT NULL DEFAULT '', decided TEXT NOT NULL DEFAULT '',"
+                " reading TEXT NOT NULL DEFAULT '{}')"
+            )
 
     def start(self, edition: str, when: datetime) -> tuple[datetime, State, str]:
         """The guard's start (``when`` unless a run started it), its state and its reading."""
         with transaction(self.db):
             self.db.execute(
-                "INSERT OR IGNORE INTO guards (edition, started) VALUES (?, ?)",
+                "INSERT INTO guards (edition, started) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (edition, _text(when)),
             )
             started, state, reading = self.db.execute(

@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
-from digest.errors import DigestError, SendError, StoreError
+from digest.errors import DigestError, SendError
 from digest.files import BuildLock, Database, open_wal, spreadsheet_csv, transaction, write_file
+from digest.store.connection import Connection, PostgresConnection
 
 if TYPE_CHECKING:
     from digest.delivery.senders import Receipt
@@ -62,8 +63,6 @@ class LedgerRow(NamedTuple):
 
 class SendLedger(Database):
     """Recipients' states per edition, in SQLite (WAL, safe for several processes)."""
-
-    db: sqlite3.Connection
 
     def __init__(self, path: StrPath) -> None:
         """Open (or create) the ledger at ``path``."""
@@ -432,19 +431,21 @@ class PostgresLedger(SendLedger):
         self.store = store
         self.path = Path(store.url.masked())
         self.lease = timedelta(seconds=lease_seconds)
+        self._db: PostgresConnection | None = None
         store.upgrade()
 
     def close(self) -> None:
         """Close the store's connections."""
+        if self._db is not None:
+            self._db.close()
         self.store.close()
 
     @property
-    def db(self) -> sqlite3.Connection:  # type: ignore[override]
-        """No SQLite file: what still reads one (a guarded send) is refused, named."""
-        raise StoreError(
-            f"{self.store.url}: a guarded send ([delivery.guard]) keeps its records in SQLite "
-            'for now: send it with [store] url = "sqlite:"'
-        )
+    def db(self) -> Connection:  # type: ignore[override]
+        """A connection to the store for the ledger's other records (a guarded send's)."""
+        if self._db is None:
+            self._db = PostgresConnection(self.store.url, "ledger")
+        return self._db
 
     def lock(self, edition: str, *, paced: bool = False) -> AbstractContextManager[object]:
         """Nothing for a run of its own: senders share an edition, claim by claim.

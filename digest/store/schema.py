@@ -175,4 +175,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "a guarded send's guards: each edition's sample, its state and reading",
+        """
+        CREATE TABLE IF NOT EXISTS guards (
+            edition text COLLATE "C" PRIMARY KEY,
+            started text COLLATE "C" NOT NULL,
+            state text COLLATE "C" NOT NULL DEFAULT 'sampling',
+            how text COLLATE "C" NOT NULL DEFAULT '',
+            decided text COLLATE "C" NOT NULL DEFAULT '',
+            reading text COLLATE "C" NOT NULL DEFAULT '{}'
+        );
+        """,
+    ),
 )

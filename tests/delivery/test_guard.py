@@ -19,18 +19,20 @@ import pytest
 from digest import email_bytes
 from digest.delivery.eml import send_eml
 from digest.delivery.guard import GuardReading, GuardSettings
-from digest.delivery.ledger import SendLedger
+from digest.delivery.ledger import open_ledger
 from digest.delivery.loop import DeliveryReport
 from digest.delivery.send import SendOptions
 from digest.delivery.settings import SmtpSettings
 from digest.delivery.smtp import SmtpSender
 from digest.delivery.subject_test import SubjectTest
 from digest.errors import GuardError
+from digest.store import ENVIRONMENT, StoreURL
 from digest.suppression.events import Event
 from digest.suppression.store import SuppressionList
 
 from ..helpers import EXAMPLES, build_example, run_digest
 from ..mailservers import Inbox, start_smtp
+from ..stores import Places
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
@@ -76,13 +78,19 @@ class Run:
     """Runs of one send of ``raw`` to ``READERS`` through an inbox, each at its own moment."""
 
     def __init__(
-        self, tmp_path: Path, raw: bytes, inbox: BouncingInbox, guard: GuardSettings
+        self,
+        tmp_path: Path,
+        raw: bytes,
+        inbox: BouncingInbox,
+        guard: GuardSettings,
+        store: StoreURL | None = None,
     ) -> None:
+        """On SQLite files in ``tmp_path``, or on the PostgreSQL ``store``."""
         self.raw, self.inbox, self.guard = raw, inbox, guard
         self.controller, port = start_smtp(inbox)
         self.settings = SmtpSettings(host="127.0.0.1", port=port, security="none")
-        self.ledger = SendLedger(tmp_path / "sends.sqlite3")
-        self.events = SuppressionList(tmp_path / "events.sqlite3")
+        self.ledger = open_ledger(tmp_path / "sends.sqlite3", store)
+        self.events = SuppressionList(store or tmp_path / "events.sqlite3")
         self.start = datetime.now(UTC)
 
     def __call__(self, minutes: float, release: bool = False) -> DeliveryReport:
@@ -103,11 +111,19 @@ class Run:
 
 
 @pytest.fixture
-def runs(tmp_path: Path, raw: bytes) -> Iterator[Any]:
+def runs(tmp_path: Path, raw: bytes, place: Places) -> Iterator[Any]:
+    """Makes sends of ``raw``, each on a store of its own: SQLite files, then PostgreSQL."""
     made: list[Run] = []
 
     def make(bounces: set[str] = frozenset(), guard: GuardSettings = GUARD) -> Run:  # type: ignore[assignment]
-        run = Run(tmp_path / str(len(made)), raw, BouncingInbox(set(bounces)), guard)
+        store = place(f"run{len(made)}")
+        run = Run(
+            tmp_path / str(len(made)),
+            raw,
+            BouncingInbox(set(bounces)),
+            guard,
+            store if isinstance(store, StoreURL) else None,
+        )
         made.append(run)
         return run
 
@@ -241,8 +257,10 @@ def seed(folder: Path, port: int, bounce_limit: float = 2) -> Path:
     return config
 
 
-def built(config: Path, out: Path) -> Path:
-    made = run_digest("build", "--config", config, "--date", "2099-01-05", "--out", out, "-q")
+def built(config: Path, out: Path, env: dict[str, str] | None = None) -> Path:
+    made = run_digest(
+        "build", "--config", config, "--date", "2099-01-05", "--out", out, "-q", env=env
+    )
     assert made.returncode == 0, made.stderr
     (eml,) = out.glob("*.eml")
     return eml
@@ -250,13 +268,15 @@ def built(config: Path, out: Path) -> Path:
 
 @pytest.mark.parametrize("bounces", [True, False])
 def test_digest_send_stops_a_bouncing_sample_and_releases_by_hand(
-    tmp_path: Path, bounces: bool
+    tmp_path: Path, bounces: bool, place: Places
 ) -> None:
+    store = place("store")
+    env = {ENVIRONMENT: store.url if isinstance(store, StoreURL) else ""}
     inbox = BouncingInbox(set())
     controller, port = start_smtp(inbox)
     try:
         config = seed(tmp_path, port)
-        eml = built(config, tmp_path / "out")
+        eml = built(config, tmp_path / "out", env)
         readers = tmp_path / "readers.txt"
         readers.write_text("".join(f"{a}\n" for a in READERS))
         sample = sample_of(eml.read_bytes())
@@ -264,7 +284,7 @@ def test_digest_send_stops_a_bouncing_sample_and_releases_by_hand(
             inbox.bounces |= set(sample[: round(len(sample) / 10)])
 
         def send(*more: str) -> Any:
-            return run_digest(*SEND, config, eml, "--recipients", readers, *more)
+            return run_digest(*SEND, config, eml, "--recipients", readers, *more, env=env)
 
         first = send()
         assert first.returncode == (6 if bounces else 0), first.stderr

@@ -21,7 +21,7 @@ from digest.delivery.ledger import LedgerRow, PostgresLedger, SendLedger, open_l
 from digest.delivery.loop import run_delivery
 from digest.delivery.senders import Receipt
 from digest.delivery.subject_test import Decision
-from digest.errors import SendError, StoreError
+from digest.errors import SendError
 from digest.store import StoreURL
 
 from ..stores import postgres_url, store_url
@@ -271,16 +271,6 @@ def test_two_runs_of_the_loop_share_the_ledger(store_url: StoreURL, tmp_path: Pa
         assert (first.sent, second.sent, second.skipped) == (14, 16, 14)
         assert ledger.summary(EDITION) == {("", "sent"): 30}
     assert sorted(handed) == sorted(addresses)
-
-
-def test_a_guarded_send_on_postgresql_is_refused_named(
-    postgres_url: StoreURL, tmp_path: Path
-) -> None:
-    with (
-        opened(postgres_url, tmp_path) as ledger,
-        pytest.raises(StoreError, match=r"\[delivery.guard\]"),
-    ):
-        ledger.db  # noqa: B018
 
 
 def test_paced_senders_on_postgresql_take_turns(postgres_url: StoreURL, tmp_path: Path) -> None:
