@@ -34,17 +34,18 @@ def test_postgresql_from_the_environment_upgraded_once(
 ) -> None:
     env = {ENVIRONMENT: postgres_url.url}
     before = run_digest("store", "status", "--config", config, env=env)
-    assert "schema: version 0 of 3" in before.stdout
+    assert "schema: version 0 of 4" in before.stdout
     assert "run: digest store upgrade" in before.stdout
     first = run_digest("store", "upgrade", "--config", config, env=env)
     assert first.returncode == 0, first.stderr
     assert "applied 1 (the send ledger" in first.stdout
     assert "applied 2 (the suppression list and the reader store" in first.stdout
     assert "applied 3 (the edition history" in first.stdout
+    assert "applied 4 (a guarded send's guards" in first.stdout
     second = run_digest("store", "upgrade", "--config", config, env=env)
     assert "the schema is up to date" in second.stdout
     after = run_digest("store", "status", "--config", config, env=env)
-    assert "schema: version 3 of 3" in after.stdout and "to apply" not in after.stdout
+    assert "schema: version 4 of 4" in after.stdout and "to apply" not in after.stdout
 
 
 def test_a_password_in_the_config_is_refused_and_never_printed(config: Path) -> None:
