@@ -72,7 +72,7 @@ def store_status(config_path: Path) -> None:
     "config_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="The newsletter's TOML config: its send ledger and suppression list are copied.",
+    help="The newsletter's TOML config: its ledger, suppression list and history are copied.",
 )
 @click.option(
     "--ledger",
@@ -89,9 +89,17 @@ def store_status(config_path: Path) -> None:
     help="A suppression list's file (with the reader store's tables) instead of the config's.",
 )
 @click.option(
+    "--history",
+    "history_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An edition history's file instead of the config's.",
+)
+@click.option(
     "--to",
     "to",
     default=None,
+    metavar="URL",
     help="The PostgreSQL store to copy into (default: DIGEST_DATABASE_URL, then [store] url).",
 )
 @click.option(
@@ -118,6 +126,7 @@ def store_copy(
     config_path: Path | None,
     ledgers: tuple[Path, ...],
     suppression_files: tuple[Path, ...],
+    history_files: tuple[Path, ...],
     to: str | None,
     check: bool,
     replace: bool,
@@ -148,12 +157,13 @@ def store_copy(
     config = load_config(config_path) if config_path is not None else None
     sources = [Source("ledger", path.absolute()) for path in ledgers]
     sources += [Source("suppressions", path.absolute()) for path in suppression_files]
+    sources += [Source("history", path.absolute()) for path in history_files]
     if not sources and config is not None:
         sources = _config_sources(config)
     if not sources:
         raise UsageError(
             "no SQLite file to copy: name the config (--config) or the files (--ledger, "
-            "--suppressions)"
+            "--suppressions, --history)"
         )
     if to is not None:
         url = parse_store_url(to, "--to", secret_ok=True)
@@ -166,8 +176,7 @@ def store_copy(
         )
     mode: Mode = "check" if check else "dry-run" if dry_run else "copy"
     for source in sources:
-        what = "send ledger" if source.kind == "ledger" else "suppression list and reader store"
-        click.echo(f"from {source.path} ({what})")
+        click.echo(f"from {source.path} ({_WHAT[source.kind]})")
     if mode == "copy":
         _bring_up_to_date(sources, url)
     report = copy_store(
@@ -184,8 +193,15 @@ def store_copy(
     click.echo(report.summary())
 
 
+_WHAT = {
+    "ledger": "send ledger",
+    "suppressions": "suppression list and reader store",
+    "history": "edition history",
+}
+
+
 def _config_sources(config: BuildConfig) -> list[Source]:
-    """The SQLite files ``config`` uses that exist: its send ledger and suppression list."""
+    """The SQLite files ``config`` uses that exist: send ledger, suppression list, history."""
     from digest.schedule.config import suppression_path
     from digest.store import parse_store_url
     from digest.store.copy import Source
@@ -194,24 +210,35 @@ def _config_sources(config: BuildConfig) -> list[Source]:
     ledger = own.path if own.path is not None else config.beside_history(".sends.sqlite3")
     if ledger is None and config.out is not None:
         ledger = config.out / "digest.sends.sqlite3"
+    history = config.history if isinstance(config.history, Path) else None
     found = []
-    for kind, path in (("ledger", ledger), ("suppressions", suppression_path(config))):
+    for kind, path in (
+        ("ledger", ledger),
+        ("suppressions", suppression_path(config)),
+        ("history", history),
+    ):
         if path is not None and path.is_file():
             found.append(Source(kind, path))  # type: ignore[arg-type]
         elif path is not None:
-            click.echo(f"no {kind} file at {path}: nothing to copy from it")
+            click.echo(f"no {_WHAT[kind]} at {path}: nothing to copy from it")
     return found
 
 
 def _bring_up_to_date(sources: list[Source], url: StoreURL) -> None:
     """Open each source as digest does (an older file is upgraded), and the target's schema."""
     from digest.delivery.ledger import SendLedger
+    from digest.files import Database
+    from digest.schedule.history import History
     from digest.store.admin import upgrade_store
     from digest.suppression.store import SuppressionList
 
     for source in sources:
-        opened = (
-            SendLedger(source.path) if source.kind == "ledger" else SuppressionList(source.path)
+        opened: Database = (
+            SendLedger(source.path)
+            if source.kind == "ledger"
+            else SuppressionList(source.path)
+            if source.kind == "suppressions"
+            else History(source.path)
         )
         opened.close()
     for migration in upgrade_store(url):

@@ -1,14 +1,15 @@
 """Every row of the SQLite files into the PostgreSQL store, resumable and verified.
 
-``copy_store`` reads each source file (a send ledger, or the suppression list's file with
-the reader store's tables) a batch of rows at a time, in its key's order, and writes each
-batch in one transaction of its own with ``INSERT … ON CONFLICT DO NOTHING``: a copy killed
-at any moment leaves whole batches behind, and a second run writes only what is missing, never
-a row twice. In the same transaction it reads the batch's rows back from the target, so each
-table ends with its counts and two checksums: a SHA-256 over the source's rows and one over
-the target's rows of the same keys, each value written the same canonical way on both sides.
-A row the target already held with other values is a conflict: counted, named, never
-overwritten. ``mode="check"`` compares without writing; ``"dry-run"`` only counts the source.
+``copy_store`` reads each source file (a send ledger, the suppression list's file with the
+reader store's tables, an edition history) a batch of rows at a time, in its key's order, and
+writes each batch in one transaction of its own with ``INSERT … ON CONFLICT DO NOTHING``: a
+copy killed at any moment leaves whole batches behind, and a second run writes only what is
+missing, never a row twice. In the same transaction it reads the batch's rows back from the
+target, so each table ends with its counts and two checksums: a SHA-256 over the source's
+rows and one over the target's rows of the same keys, each value written the same canonical
+way on both sides. A row the target already held with other values is a conflict: counted,
+named, never overwritten (unless ``replace``). ``mode="check"`` compares without writing;
+``"dry-run"`` only counts the source.
 
 Two tables have no key: ``signup_uses`` (the sign-up rate limit's recent uses) is matched on
 all its columns, two equal rows being one; ``signup_key`` (the secret those uses are hashed
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH",
+    "HISTORY_TABLES",
     "LEDGER_TABLES",
     "SUPPRESSION_TABLES",
     "CopyReport",
@@ -53,14 +55,16 @@ __all__ = [
 BATCH = 5000
 
 #: What a column holds: text as it is; ``time`` is ISO 8601 text in SQLite and
-#: ``timestamptz`` on PostgreSQL; ``int`` bigint; ``real`` double precision; ``bytes`` bytea.
-Kind = Literal["text", "time", "int", "real", "bytes"]
+#: ``timestamptz`` on PostgreSQL; ``int`` integer, ``bigint``; ``real`` double precision;
+#: ``bytes`` bytea.
+Kind = Literal["text", "time", "int", "bigint", "real", "bytes"]
 Mode = Literal["copy", "check", "dry-run"]
 
 _SQL_TYPES: dict[str, str] = {
     "text": "text",
     "time": "timestamptz",
-    "int": "bigint",
+    "int": "integer",
+    "bigint": "bigint",
     "real": "double precision",
     "bytes": "bytea",
 }
@@ -76,6 +80,13 @@ class Table:
     key: tuple[str, ...] = ()
     #: At most one row (``signup_key``): copied only into a target with none.
     single: bool = False
+    #: The table's name on PostgreSQL, when it is not the file's.
+    target: str = ""
+
+    @property
+    def into(self) -> str:
+        """The table's name on PostgreSQL."""
+        return self.target or self.name
 
     @cached_property
     def names(self) -> tuple[str, ...]:
@@ -118,7 +129,13 @@ LEDGER_TABLES: tuple[Table, ...] = (
         _columns_of("edition address state detail variant updated:time run"),
         ("edition", "address"),
     ),
-    Table("editions", _columns_of("edition content first_run:time"), ("edition",)),
+    # On the server beside the history's editions (migration 3).
+    Table(
+        "editions",
+        _columns_of("edition content first_run:time"),
+        ("edition",),
+        target="ledger_editions",
+    ),
     Table(
         "subject_tests",
         _columns_of("edition started:time winner how decided counts metric"),
@@ -131,7 +148,7 @@ SUPPRESSION_TABLES: tuple[Table, ...] = (
     Table(
         "events",
         _columns_of(
-            "id address reason source at detail message moment:int arrival:int edition url"
+            "id address reason source at detail message moment:bigint arrival:bigint edition url"
         ),
         ("id",),
     ),
@@ -151,18 +168,43 @@ SUPPRESSION_TABLES: tuple[Table, ...] = (
     Table("signup_key", _columns_of("secret:bytes"), single=True),
 )
 
+#: The edition history's tables (``digest.schedule.history``; migration 3), an edition's
+#: before the stories and links that refer to it. Its build journal stays a file.
+HISTORY_TABLES: tuple[Table, ...] = (
+    Table(
+        "editions",
+        _columns_of("number:int date subject lead_url quote_text quote_author"),
+        ("number",),
+    ),
+    Table(
+        "featured",
+        _columns_of("edition:int position:int url canonical_url title section"),
+        ("edition", "position"),
+    ),
+    Table(
+        "links",
+        _columns_of("edition:int key position:int url kind story title section slot:int"),
+        ("edition", "position"),
+    ),
+    Table("plans", _columns_of("date plan updated"), ("date",)),
+    Table("approvals", _columns_of("date approver approved_at subject html text"), ("date",)),
+    Table("campaigns", _columns_of("edition tool id url status at"), ("edition", "tool")),
+)
+
+_TABLES = {"ledger": LEDGER_TABLES, "suppressions": SUPPRESSION_TABLES, "history": HISTORY_TABLES}
+
 
 @dataclass(frozen=True)
 class Source:
-    """One SQLite file to copy: a send ledger (``ledger``) or a suppression list's file."""
+    """One SQLite file to copy: a send ledger, a suppression list's file or a history."""
 
-    kind: Literal["ledger", "suppressions"]
+    kind: Literal["ledger", "suppressions", "history"]
     path: Path
 
     @property
     def tables(self) -> tuple[Table, ...]:
         """The tables this kind of file holds."""
-        return LEDGER_TABLES if self.kind == "ledger" else SUPPRESSION_TABLES
+        return _TABLES[self.kind]
 
 
 @dataclass
@@ -288,12 +330,17 @@ def copy_store(
         raise InputError(f"target: {target} is not a PostgreSQL store (postgresql://…)")
     if batch < 1:
         raise InputError(f"batch: must be 1 or more, not {batch}")
+    if replace and mode != "copy":
+        raise InputError(f"replace: only a copy writes, not a {mode}")
+    write: Literal["copy", "replace", ""] = (
+        ("replace" if replace else "copy") if mode == "copy" else ""
+    )
     report = CopyReport(target, mode)
     if mode == "dry-run":
         for source in sources:
             with _open_source(source) as db:
                 for table in source.tables:
-                    done = TableReport(source, table.name, rows=_count(db, source, table))
+                    done = TableReport(source, table.into, rows=_count(db, source, table))
                     report.tables.append(done)
                     if on_table is not None:
                         on_table(done)
@@ -314,9 +361,6 @@ def copy_store(
         for source in sources:
             with _open_source(source) as db:
                 for table in source.tables:
-                    write: Literal["copy", "replace", ""] = (
-                        "replace" if replace else "copy" if mode == "copy" else ""
-                    )
                     done = _copy_table(db, store, source, table, write, batch)
                     report.tables.append(done)
                     if on_table is not None:
@@ -354,7 +398,9 @@ def _open_source(source: Source) -> _SourceFile:
 
 
 def _what(source: Source) -> str:
-    return "send ledger" if source.kind == "ledger" else "suppression list"
+    return {"ledger": "send ledger", "suppressions": "suppression list", "history": "history"}[
+        source.kind
+    ]
 
 
 def _columns(db: sqlite3.Connection, source: Source, table: Table) -> bool:
@@ -436,7 +482,7 @@ def _value(kind: Kind, value: Any) -> Any:
     if kind == "time":
         moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    if kind == "int":
+    if kind in ("int", "bigint"):
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
         return int(value)
@@ -461,7 +507,7 @@ def _canonical(kind: Kind, value: Any) -> Any:
         return float(value).hex()
     if kind == "bytes":
         return bytes(value).hex()
-    if kind == "int":
+    if kind in ("int", "bigint"):
         return int(value)
     return value
 
@@ -494,7 +540,7 @@ def _copy_table(
 
     Each batch is a transaction: written, then read back.
     """
-    done = TableReport(source, table.name)
+    done = TableReport(source, table.into)
     here, there = hashlib.sha256(), hashlib.sha256()
     for rows in _batches(db, source, table, size):
         with store.transaction() as conn:
@@ -520,7 +566,7 @@ def _copy_table(
             if (theirs is None or theirs != mine) and not done.first:
                 done.first = _shown(key)
     done.source_sum, done.target_sum = here.hexdigest(), there.hexdigest()
-    (total,) = store.run(f"SELECT count(*) FROM {table.name}")[0]
+    (total,) = store.run(f"SELECT count(*) FROM {table.into}")[0]
     done.others = max(0, int(total) - (done.rows - done.missing))
     return done
 
@@ -565,23 +611,26 @@ def _insert(
             if write == "replace" and rest
             else "NOTHING"
         )
+        conflict = f"({', '.join(table.key)})" if changed != "NOTHING" else ""
         sql = (
-            f"INSERT INTO {table.name} AS t ({columns})"
+            f"INSERT INTO {table.into} AS t ({columns})"
             f" SELECT * FROM {_unnest(table, names, 's')}"
-            f" ON CONFLICT ({', '.join(table.key)}) DO {changed}"
+            # Without a target, DO NOTHING also passes over a row another unique column
+            # refuses (a history's edition of the same date under another number).
+            f" ON CONFLICT {conflict} DO {changed}"
             f" RETURNING {', '.join(table.key)}, xmax = 0"
         )
     else:
         if table.single and write == "replace":
             conn.execute(
-                f"DELETE FROM {table.name} WHERE NOT ({table.names[0]} = ANY(%s))".encode(),
+                f"DELETE FROM {table.into} WHERE NOT ({table.names[0]} = ANY(%s))".encode(),
                 (list({row[0] for row in rows}),),
             )
-        alone = f" AND NOT EXISTS (SELECT 1 FROM {table.name})" if table.single else ""
+        alone = f" AND NOT EXISTS (SELECT 1 FROM {table.into})" if table.single else ""
         same = _equal(table, names, "t", "s")
         sql = (
-            f"INSERT INTO {table.name} ({columns}) SELECT * FROM {_unnest(table, names, 's')}"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE {same}){alone}"
+            f"INSERT INTO {table.into} ({columns}) SELECT * FROM {_unnest(table, names, 's')}"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table.into} t WHERE {same}){alone}"
             f" RETURNING {columns}, true"
         )
     cursor = conn.execute(sql.encode(), _arrays(table, rows, names))
@@ -600,7 +649,7 @@ def _fetch(
     keys = table.matched_on
     columns = ", ".join(f"t.{name}" for name in table.names)
     sql = (
-        f"SELECT {columns} FROM {table.name} t JOIN {_unnest(table, keys, 'k')}"
+        f"SELECT {columns} FROM {table.into} t JOIN {_unnest(table, keys, 'k')}"
         f" ON {_equal(table, keys, 't', 'k')}"
     )
     cursor = conn.execute(sql.encode(), _arrays(table, rows, keys))

@@ -1,8 +1,8 @@
 """digest store copy: a config's SQLite files into PostgreSQL, resumable, verified, checked.
 
-The SQLite files are written by the library itself (a send's claims and receipts, A/B
-starts and winners, webhook-like events, readers added and imported, a reader forgotten,
-sign-up rate limits), then copied through the real entry point into a PostgreSQL schema of
+The SQLite files are written by digest itself (a send's claims and receipts, A/B starts and
+winners, webhook-like events, readers added and imported, a reader forgotten, sign-up rate
+limits; an edition built, a plan, an approval, campaigns), then copied through the real entry point into a PostgreSQL schema of
 the test's own. Each copy is compared with the source row by row by a query of its own,
 not only by the command's checksums.
 """
@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,30 +25,40 @@ import pytest
 from digest.delivery.ledger import SendLedger
 from digest.delivery.senders import Receipt
 from digest.delivery.subject_test import Decision
+from digest.plan import Plan
 from digest.readers.records import Consent, ImportedReader
 from digest.readers.signup import take_use
 from digest.readers.store import ReaderStore
 from digest.schedule.config import load_config, suppression_path
+from digest.schedule.history import History
 from digest.store import ENVIRONMENT, StoreURL
-from digest.store.copy import LEDGER_TABLES, SUPPRESSION_TABLES, Table
+from digest.store.copy import HISTORY_TABLES, LEDGER_TABLES, SUPPRESSION_TABLES, Table
 from digest.suppression.events import Event
 
-from ..helpers import digest_command, run_digest
+from ..helpers import EXAMPLES, digest_command, run_digest
 from ..stores import postgres_url
 
 __all__ = ["postgres_url"]
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+EXAMPLE = EXAMPLES / "tangerangnews"
+ALL_TABLES = (*LEDGER_TABLES, *SUPPRESSION_TABLES, *HISTORY_TABLES)
 SECRET = b"a secret of thirty-two bytes ..."
 
 
 @dataclass(frozen=True)
 class Stores:
-    """A config and the two SQLite files it uses, filled through the library."""
+    """A config and the three SQLite files it uses, filled by digest."""
 
     config: Path
     ledger: Path
     suppressions: Path
+    history: Path
+
+    @property
+    def files(self) -> tuple[Path, Path, Path]:
+        """The three files."""
+        return self.ledger, self.suppressions, self.history
 
 
 def fill_ledger(path: Path, editions: int = 2, readers: int = 40) -> None:
@@ -116,17 +126,37 @@ def fill_suppressions(path: Path) -> None:
         take_use(store, "address", "ana@example.org", 10, 3600.0, 1_765_000_001.5)
 
 
+def fill_history(path: Path) -> None:
+    """Beside the edition ``digest build`` recorded: a plan, an approval, two campaigns."""
+    with History(path) as history:
+        history.save_plan(date(2025, 9, 23), Plan(subject="Next week", note="Ünïcode ☂"))
+        history.approve(date(2025, 9, 16), "editor@example.org", ("s1", "h1", "t1"))
+        key = "TangerangNews 2025-09-16 #1"
+        history.claim_campaign(key, "mailchimp")
+        history.save_campaign(key, "mailchimp", "c-1", "https://mc.example/c-1", "scheduled")
+        history.claim_campaign(key, "listmonk")  # a claim: no id, no URL yet
+
+
 @pytest.fixture
 def stores(tmp_path: Path) -> Stores:
-    """A config made by ``digest init``, with its send ledger and suppression list filled."""
+    """An example's config with a history, an edition built, and each file filled."""
     config = tmp_path / "newsletter.toml"
-    assert run_digest("init", config).returncode == 0
+    text = (EXAMPLE / "newsletter.toml").read_text()
+    config.write_text(
+        text.replace('data = "edition.json"', f'data = "{EXAMPLE / "edition.json"}"').replace(
+            "history = false", 'history = "weekly.history.sqlite3"'
+        )
+    )
+    out = tmp_path / "out"
+    built = run_digest("build", "--config", config, "--date", "2025-09-16", "--out", out, env={})
+    assert built.returncode == 0, built.stderr
     loaded = load_config(config)
     ledger = loaded.beside_history(".sends.sqlite3")
-    assert ledger is not None
+    assert ledger is not None and isinstance(loaded.history, Path)
     fill_ledger(ledger)
     fill_suppressions(suppression_path(loaded))
-    return Stores(config, ledger, suppression_path(loaded))
+    fill_history(loaded.history)
+    return Stores(config, ledger, suppression_path(loaded), loaded.history)
 
 
 def copy(*args: str | Path, url: StoreURL | None = None) -> subprocess.CompletedProcess[str]:
@@ -136,7 +166,9 @@ def copy(*args: str | Path, url: StoreURL | None = None) -> subprocess.Completed
 
 
 def tables(source: Path) -> tuple[Table, ...]:
-    return LEDGER_TABLES if ".sends." in source.name else SUPPRESSION_TABLES
+    if ".sends." in source.name:
+        return LEDGER_TABLES
+    return HISTORY_TABLES if ".history." in source.name else SUPPRESSION_TABLES
 
 
 def as_text(value: Any) -> Any:
@@ -164,7 +196,7 @@ def pg_rows(url: StoreURL, table: Table) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(url.url) as conn:
-        rows = conn.execute(f"SELECT {', '.join(table.names)} FROM {table.name}").fetchall()
+        rows = conn.execute(f"SELECT {', '.join(table.names)} FROM {table.into}").fetchall()
     return sorted((tuple(map(as_text, row)) for row in rows), key=repr)
 
 
@@ -177,8 +209,8 @@ def pg(url: StoreURL, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
 
 def same_everywhere(stores: Stores, url: StoreURL) -> None:
-    """Every table of both files, row for row, equal to the target's."""
-    for source in (stores.ledger, stores.suppressions):
+    """Every table of the files, row for row, equal to the target's."""
+    for source in stores.files:
         for table in tables(source):
             assert pg_rows(url, table) == sqlite_rows(source, table), table.name
 
@@ -197,11 +229,12 @@ def test_the_config_s_files_are_copied_whole_and_a_rerun_copies_nothing(
     first = copy("--config", stores.config, url=postgres_url)
     assert first.returncode == 0, first.stderr
     assert "applied 2 (the suppression list" in first.stdout
-    for source in (stores.ledger, stores.suppressions):
+    assert "applied 3 (the edition history" in first.stdout
+    for source in stores.files:
         for table in tables(source):
             count = len(sqlite_rows(source, table))
             assert count > 0, f"the fixture leaves {table.name} empty"
-            line = line_of(first.stdout, table.name)
+            line = line_of(first.stdout, table.into)
             assert f": {rows(count)}: {count} copied, 0 already there; checksum ok" in line
     assert "every table's count and checksum match" in first.stdout.splitlines()[-1]
     same_everywhere(stores, postgres_url)
@@ -231,7 +264,7 @@ def test_times_become_timestamptz_and_the_readers_read_the_same(
         )
     )
     assert kinds["updated"] == "timestamp with time zone"
-    ((first_run,),) = pg(postgres_url, "SELECT min(first_run) FROM editions")
+    ((first_run,),) = pg(postgres_url, "SELECT min(first_run) FROM ledger_editions")
     assert first_run.tzinfo is not None
     ((updated,),) = pg(
         postgres_url,
@@ -306,6 +339,16 @@ CHANGES = {
         "signup_key",
         "1 missing",
     ),
+    "a campaign's state": (
+        "UPDATE campaigns SET status = 'sent' WHERE tool = 'mailchimp'",
+        "campaigns",
+        "1 differs in the target",
+    ),
+    "a featured story's title": (
+        "UPDATE featured SET title = upper(title) WHERE position = 0",
+        "featured",
+        "1 differs in the target",
+    ),
     "a use's time nudged": (
         "UPDATE signup_uses SET at = at + 1e-6 WHERE kind = 'address'",
         "signup_uses",
@@ -325,10 +368,10 @@ def test_check_finds_a_row_changed_in_the_target(
     assert check.returncode == 11, check.stdout + check.stderr
     line = line_of(check.stdout, table)
     assert said in line and "checksum differs" in line
-    others = [t.name for t in (*LEDGER_TABLES, *SUPPRESSION_TABLES) if t.name != table]
+    others = [t.into for t in ALL_TABLES if t.into != table]
     assert all("checksum ok" in line_of(check.stdout, name) for name in others)
     assert len(check.stderr.strip().splitlines()) == 1
-    assert f"1 table of 10 differs from the source: {table}" in check.stderr
+    assert f"1 table of {len(ALL_TABLES)} differs from the source: {table}" in check.stderr
 
 
 def test_a_conflicting_row_is_reported_and_never_overwritten(
@@ -422,8 +465,9 @@ def test_a_time_that_is_no_time_is_named(stores: Stores, postgres_url: StoreURL)
     db.close()
     result = copy("--config", stores.config, url=postgres_url)
     assert result.returncode == 1
-    assert "editions (weekly:2026-12-02:2): first_run 'last tuesday' is not an ISO 8601 time" in (
-        result.stderr
+    assert (
+        "weekly.sends.sqlite3: editions (weekly:2026-12-02:2): first_run 'last tuesday' is not an ISO 8601 time"
+        in (result.stderr)
     )
 
 
@@ -448,7 +492,7 @@ def test_each_way_of_writing_a_time_is_the_same_instant(
     db.close()
     result = copy("--ledger", path, "--to", postgres_url.url)
     assert result.returncode == 0, result.stderr
-    assert pg(postgres_url, "SELECT first_run FROM editions") == [(instant,)]
+    assert pg(postgres_url, "SELECT first_run FROM ledger_editions") == [(instant,)]
     assert copy("--ledger", path, "--check", "--to", postgres_url.url).returncode == 0
 
 
@@ -507,7 +551,8 @@ def test_the_tables_copied_are_every_table_of_the_schema(postgres_url: StoreURL)
     kinds = {
         "text": "text",
         "time": "timestamp with time zone",
-        "int": "bigint",
+        "int": "integer",
+        "bigint": "bigint",
         "real": "double precision",
         "bytes": "bytea",
     }
@@ -518,9 +563,7 @@ def test_the_tables_copied_are_every_table_of_the_schema(postgres_url: StoreURL)
         " ORDER BY table_name, ordinal_position",
     )
     known = {
-        (table.name, name, kinds[kind])
-        for table in (*LEDGER_TABLES, *SUPPRESSION_TABLES)
-        for name, kind in table.columns
+        (table.into, name, kinds[kind]) for table in ALL_TABLES for name, kind in table.columns
     }
     assert set(columns) == known
     keys = pg(
@@ -533,5 +576,39 @@ def test_the_tables_copied_are_every_table_of_the_schema(postgres_url: StoreURL)
         " WHERE i.indisprimary AND c.relname != 'schema_versions' GROUP BY c.relname",
     )
     assert dict((name, tuple(key)) for name, key in keys) == {
-        table.name: table.key for table in (*LEDGER_TABLES, *SUPPRESSION_TABLES) if table.key
+        table.into: table.key for table in ALL_TABLES if table.key
     }
+
+
+def test_the_history_on_the_server_reads_as_the_file(
+    stores: Stores, postgres_url: StoreURL
+) -> None:
+    assert copy("--config", stores.config, url=postgres_url).returncode == 0
+    with History(stores.history) as own, History(postgres_url) as shared:
+        assert shared.editions() == own.editions()
+        assert shared.campaigns() == own.campaigns()
+        on = date(2025, 9, 16)
+        assert shared.approval(on) == own.approval(on)
+        assert shared.plan(date(2025, 9, 23)) == own.plan(date(2025, 9, 23))
+        key = "TangerangNews 2025-09-16 #1"
+        assert shared.links_of(key) == own.links_of(key) != ()
+
+
+def test_an_edition_of_the_same_date_on_the_server_is_named(
+    stores: Stores, postgres_url: StoreURL
+) -> None:
+    """The history's editions are unique by date too: the server's other number stays."""
+    assert copy("--config", stores.config, "--dry-run", url=postgres_url).returncode == 0
+    from digest.store.admin import upgrade_store
+
+    upgrade_store(postgres_url)
+    pg(
+        postgres_url,
+        "INSERT INTO editions VALUES (99, '2025-09-16', 'Another', 'https://example.org/', NULL,"
+        " NULL)",
+    )
+    result = copy("--config", stores.config, url=postgres_url)
+    assert result.returncode == 11
+    line = line_of(result.stdout, "editions")
+    assert "1 missing from the target (first: 1)" in line and "1 more in the target only" in line
+    assert pg(postgres_url, "SELECT number FROM editions") == [(99,)]
