@@ -18,19 +18,23 @@ from pathlib import Path
 
 import pytest
 
-from digest.delivery.ledger import SendLedger
+from digest.delivery.ledger import SendLedger, open_ledger
 from digest.delivery.mailing import Mailing
 from digest.delivery.proofs import dated
 from digest.delivery.settings import DeliverySettings, SmtpSettings
 from digest.errors import InputError
 from digest.mail.readers import csv_rows, reader_chunks
 from digest.models import Reader
+from digest.store import StoreURL
 
 from ..helpers import ROOT, build_example
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
 from ..mailservers import FlakyInbox, Inbox, start_smtp
+from ..stores import postgres_url
+
+__all__ = ["postgres_url"]
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +114,38 @@ def test_a_process_pool_makes_and_sends_and_returns_only_receipts(
         assert abs(time.time() - sent_at.timestamp()) < 120
         expected = dated(serial[rcpts[0]], sent_at)
         assert data.replace(b"\r\n", b"\n") == expected.replace(b"\r\n", b"\n")
+
+
+def test_two_drivers_with_worker_pools_share_one_edition_on_postgresql(
+    digest_: object, postgres_url: StoreURL, tmp_path: Path
+) -> None:
+    """Two senders (as on two hosts), each handing chunks to its own workers, claim from one
+    PostgreSQL ledger: every reader is sent once, by whichever claimed them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    inbox = Inbox()
+    controller, port = start_smtp(inbox)
+    mailing = Mailing(digest_)  # type: ignore[arg-type]
+
+    def drive(name: str) -> int:
+        with (
+            open_ledger(tmp_path / name, postgres_url) as ledger,
+            ProcessPoolExecutor(max_workers=1) as pool,
+        ):
+            report = mailing.deliver(
+                readers(80), settings(port), ledger, executor=pool, workers=1, chunk=5
+            )
+        return report.sent
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as drivers:
+            sent = list(drivers.map(drive, ["one", "two"]))
+    finally:
+        controller.stop()
+    assert sum(sent) == 80
+    assert delivered(inbox) == Counter({r.address: 1 for r in readers(80)})
+    with open_ledger(tmp_path / "check", postgres_url) as ledger:
+        assert ledger.summary(mailing.edition_key) == {("", "sent"): 80}
 
 
 def test_a_pool_reused_for_a_second_mailing_sends_that_mailings_subjects(
@@ -238,7 +274,7 @@ _SENDER_SCRIPT = textwrap.dedent(
     import sys
     sys.path.insert(0, {root!r})
     from digest.delivery.settings import DeliverySettings
-    from digest.delivery.ledger import SendLedger
+    from digest.delivery.ledger import SendLedger, open_ledger
     from digest.delivery.mailing import Mailing
     from tests.helpers import build_example
 
