@@ -122,7 +122,7 @@ def _columns_of(spec: str) -> tuple[tuple[str, Kind], ...]:
     return tuple(out)
 
 
-#: The send ledger's tables (``digest.delivery.ledger``; migration 1).
+#: The send ledger's tables (``digest.delivery.ledger``; migrations 1 and 4).
 LEDGER_TABLES: tuple[Table, ...] = (
     Table(
         "deliveries",
@@ -141,6 +141,8 @@ LEDGER_TABLES: tuple[Table, ...] = (
         _columns_of("edition started:time winner how decided counts metric"),
         ("edition",),
     ),
+    # A guarded send's records (``digest.delivery.guard``; migration 4), times kept as text.
+    Table("guards", _columns_of("edition started state how decided reading"), ("edition",)),
 )
 
 #: The suppression list's and the reader store's tables, one file (migration 2).

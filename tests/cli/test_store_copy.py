@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from digest.delivery.guard import GuardSettings, guard_phase
 from digest.delivery.ledger import SendLedger
 from digest.delivery.senders import Receipt
 from digest.delivery.subject_test import Decision
@@ -83,6 +84,8 @@ def fill_ledger(path: Path, editions: int = 2, readers: int = 40) -> None:
             ledger.record(edition, receipts, WHEN + timedelta(days=number, minutes=5))
             decided = WHEN + timedelta(days=number, hours=4)
             ledger.record_decision(edition, Decision("A", "rule", decided, {"A": (9, 3)}))
+            # A guarded send: started, and the first edition's released by hand.
+            guard_phase(GuardSettings(), edition, ledger, None, decided, release=number == 0)
 
 
 def fill_suppressions(path: Path) -> None:

@@ -40,10 +40,8 @@ def test_a_dry_run_of_an_empty_file_counts_nothing_and_connects_to_nothing(
     sqlite3.connect(path).close()
     sources = [Source(kind, path) for kind in ("ledger", "suppressions", "history")]
     report = copy_store(sources, parse_store_url(SERVER), mode="dry-run")
-    assert [t.table for t in report.tables] == [
-        t.into for t in (*LEDGER_TABLES, *SUPPRESSION_TABLES, *HISTORY_TABLES)
-    ]
+    every = (*LEDGER_TABLES, *SUPPRESSION_TABLES, *HISTORY_TABLES)
+    assert [t.table for t in report.tables] == [t.into for t in every]
     assert all(t.rows == 0 for t in report.tables) and report.ok
-    assert report.summary().endswith(
-        "0 rows to copy, 16 tables of 3 files (dry run: nothing written)"
-    )
+    said = f"0 rows to copy, {len(every)} tables of 3 files (dry run: nothing written)"
+    assert report.summary().endswith(said)
