@@ -136,10 +136,13 @@ def _newsletter(folder: Path, url: StoreURL | None) -> tuple[Path, dict[str, str
     keys = _build(config, env)
     loaded = load_config(config)
     _hand_over(loaded, url, keys)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENVIRONMENT, env[ENVIRONMENT])  # the links: in the store's history
+        events = _events(loaded, keys)
     # Where digest suppress, serve and the webhooks record them: the file, or the server.
     on_server = url is not None and url.backend == "postgresql"
     with SuppressionList(url if on_server else suppression_path(loaded)) as listed:  # type: ignore[arg-type]
-        for event in _events(loaded, keys):
+        for event in events:
             listed.record(event)
     return config, env, keys
 
