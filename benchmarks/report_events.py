@@ -38,11 +38,11 @@ def prepare(folder: Path, readers: int, events: int) -> Path:
     """A config with a history, a ledger and a suppression list full of events; its path."""
     from digest import load_config
     from digest.delivery.ledger import SendLedger
-    from digest.files import transaction
     from digest.link_map import link_map
     from digest.pipeline import Digest
     from digest.schedule.config import suppression_path
     from digest.schedule.history import History, record_built
+    from digest.store.connection import transaction
     from digest.suppression import SuppressionList
 
     shutil.copytree(ROOT / "examples" / "riverside", folder / "riverside")

@@ -1,4 +1,4 @@
-"""Files: inputs read safely, one file written whole, locks, and SQLite transactions.
+"""Files: inputs read safely, one file written whole, and locks.
 
 A path in a config (the config itself, a data file, a local source, a recipients file) may
 name a device or a FIFO (``/dev/zero``, ``/dev/stdin``, a named pipe) whose size says
@@ -14,7 +14,6 @@ files across folders is committed by ``digest.schedule.commit``.)
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import errno
 import fcntl
@@ -22,32 +21,24 @@ import io
 import os
 import secrets
 import socket
-import sqlite3
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
 
 from digest.errors import ConfigError, DigestError
 
-if TYPE_CHECKING:
-    from digest.store.connection import Connection
-
 __all__ = [
     "BuildLock",
-    "Database",
     "StrPath",
     "decode_text",
     "inert_cell",
     "open_regular",
-    "open_wal",
     "read_file",
     "read_limited",
     "spreadsheet_csv",
     "text_encoding",
-    "transaction",
     "write_file",
 ]
 
@@ -212,18 +203,6 @@ class BuildLock:
             self._fd = None
 
 
-@contextlib.contextmanager
-def transaction(db: Connection) -> Iterator[None]:
-    """One write transaction (taken at once): committed after the block, rolled back on error."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 def inert_cell(cell: str) -> str:
     """A CSV cell no spreadsheet runs as a formula (OWASP's CSV injection rule: a leading ')."""
     return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
@@ -240,34 +219,3 @@ def spreadsheet_csv(rows: Iterable[Iterable[object]]) -> str:
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerows([inert_cell(str(cell)) for cell in row] for row in rows)
     return buffer.getvalue()
-
-
-def open_wal(path: Path, threads: bool = False) -> sqlite3.Connection:
-    """An SQLite file in WAL mode (readers and one writer at once, across processes).
-
-    Its folder is made if need be. ``threads`` lets the connection move between threads
-    (the caller takes turns on it).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=not threads)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
-    return db
-
-
-class Database:
-    """A store's database kept open (a file, or the PostgreSQL store): ``close`` or ``with``."""
-
-    db: Connection
-
-    def close(self) -> None:
-        """Close the database."""
-        self.db.close()
-
-    def __enter__(self) -> Self:
-        """The store itself, closed when the ``with`` block ends."""
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Close the database."""
-        self.close()

@@ -42,7 +42,9 @@ LAYERS: list[set[str]] = [
         "link_map",
         "click_through",
     },
-    {"render", "feeds", "suppression", "store"},
+    # The store: one connection to SQLite or PostgreSQL, its schema and its moves.
+    {"store"},
+    {"render", "feeds", "suppression"},
     # The reader store: who may be mailed, built on the suppression list's events.
     {"readers"},
     # The whole pipeline in one call: content, never bytes.

@@ -227,9 +227,9 @@ def _config_sources(config: BuildConfig) -> list[Source]:
 def _bring_up_to_date(sources: list[Source], url: StoreURL) -> None:
     """Open each source as digest does (an older file is upgraded), and the target's schema."""
     from digest.delivery.ledger import SendLedger
-    from digest.files import Database
     from digest.schedule.history import History
     from digest.store.admin import upgrade_store
+    from digest.store.connection import Database
     from digest.suppression.store import SuppressionList
 
     for source in sources:

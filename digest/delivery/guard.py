@@ -31,8 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from digest.delivery.subject_test import Gate, SubjectTest
 from digest.errors import DigestError, GuardError, InputError
-from digest.files import transaction
-from digest.store.connection import is_sqlite
+from digest.store.connection import is_sqlite, transaction
 
 if TYPE_CHECKING:
     from digest.delivery.ledger import SendLedger

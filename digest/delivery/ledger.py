@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
 from digest.errors import DigestError, SendError
-from digest.files import BuildLock, Database, open_wal, spreadsheet_csv, transaction, write_file
-from digest.store.connection import Connection, PostgresConnection
+from digest.files import BuildLock, spreadsheet_csv, write_file
+from digest.store.connection import Connection, Database, PostgresConnection, open_wal, transaction
 
 if TYPE_CHECKING:
     from digest.delivery.senders import Receipt

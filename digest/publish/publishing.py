@@ -19,7 +19,6 @@ from datetime import date, datetime
 from typing import Literal
 
 from digest.errors import PublishError, UsageError
-from digest.files import transaction
 from digest.pipeline import Digest
 from digest.publish.base import Campaign, Content, LostAnswer, Publisher
 from digest.publish.merge import Merged, merge_edition, tags_in
@@ -27,6 +26,7 @@ from digest.publish.tools import publisher_for
 from digest.schedule.build import edition_date, gather, open_history, prepare
 from digest.schedule.config import BuildConfig
 from digest.schedule.history import History, record_built
+from digest.store.connection import transaction
 
 __all__ = ["PublishResult", "campaign_title", "content_for", "publish", "publish_digest"]
 

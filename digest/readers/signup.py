@@ -11,11 +11,10 @@ import hashlib
 import hmac
 import secrets
 
-from digest.files import transaction
 from digest.readers.confirm import SignUp
 from digest.readers.records import Consent, Status
 from digest.readers.store import ReaderStore
-from digest.store.connection import Connection, is_sqlite
+from digest.store.connection import Connection, is_sqlite, transaction
 
 __all__ = ["confirm_sign_up", "mail_due", "take_use"]
 

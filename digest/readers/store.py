@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 from digest.addresses import address_key
 from digest.errors import InputError
-from digest.files import transaction
 from digest.readers.reading import ReaderView, checked_address, iso
 from digest.readers.records import (
     NEVER_MAILED,
@@ -26,6 +25,7 @@ from digest.readers.records import (
     ReaderRecord,
     Status,
 )
+from digest.store.connection import transaction
 from digest.suppression.events import Event, ReaderChange
 
 __all__ = ["ImportSummary", "ReaderRecord", "ReaderStore"]

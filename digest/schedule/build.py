@@ -19,7 +19,7 @@ from digest.check import summarise
 from digest.errors import DigestError, InputError
 from digest.feeds.data import load_data
 from digest.feeds.sources import Fetch, SourceResult, read_sources
-from digest.files import BuildLock, StrPath, transaction
+from digest.files import BuildLock, StrPath
 from digest.mail.message import email_bytes
 from digest.mail.variants import with_subject_variants
 from digest.models import Article
@@ -34,6 +34,7 @@ from digest.schedule.config import BuildConfig, history_kept, history_store
 from digest.schedule.history import History, record_built
 from digest.schedule.record import RECORD_SUFFIX, record_bytes
 from digest.select import Fate, edition_window, explain_edition, published_in, window_stories
+from digest.store.connection import transaction
 from digest.urls import canonical_url
 
 __all__ = [

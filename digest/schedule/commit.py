@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from digest.errors import DigestError
-from digest.files import transaction
+from digest.store.connection import transaction
 
 __all__ = ["Journal", "write_files"]
 

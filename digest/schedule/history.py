@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, cast
 
 from digest.edition import Edition, edition_key
 from digest.errors import ConfigError, InputError, excerpt
-from digest.files import Database, transaction
 from digest.link_map import EditionLink, LinkKind, link_map
 from digest.plan import Plan, read_plan
-from digest.store.connection import PostgresConnection
+from digest.store.connection import Database, PostgresConnection, transaction
 from digest.store.url import StoreURL
 from digest.urls import canonical_url
 

@@ -13,8 +13,10 @@ statement's transaction rolled back by the server), and the next statement conne
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from digest.errors import StoreError
 from digest.store.url import StoreURL
@@ -22,7 +24,15 @@ from digest.store.url import StoreURL
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Connection", "PostgresConnection", "Rows", "is_sqlite"]
+__all__ = [
+    "Connection",
+    "Database",
+    "PostgresConnection",
+    "Rows",
+    "is_sqlite",
+    "open_wal",
+    "transaction",
+]
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || %s, 0))"
 
@@ -172,3 +182,46 @@ class _NoRows:
 
 
 _NO_ROWS = _NoRows()
+
+
+@contextlib.contextmanager
+def transaction(db: Connection) -> Iterator[None]:
+    """One write transaction (taken at once): committed after the block, rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def open_wal(path: Path, threads: bool = False) -> sqlite3.Connection:
+    """An SQLite file in WAL mode (readers and one writer at once, across processes).
+
+    Its folder is made if need be. ``threads`` lets the connection move between threads
+    (the caller takes turns on it).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=not threads)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+class Database:
+    """A store's database kept open (a file, or the PostgreSQL store): ``close`` or ``with``."""
+
+    db: Connection
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        """The store itself, closed when the ``with`` block ends."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the database."""
+        self.close()

@@ -30,16 +30,8 @@ from typing import NamedTuple, cast
 
 from digest.addresses import address_key, email_address
 from digest.errors import DigestError, InputError
-from digest.files import (
-    Database,
-    StrPath,
-    open_wal,
-    read_file,
-    spreadsheet_csv,
-    transaction,
-    write_file,
-)
-from digest.store.connection import Connection, PostgresConnection
+from digest.files import StrPath, read_file, spreadsheet_csv, write_file
+from digest.store.connection import Connection, Database, PostgresConnection, open_wal, transaction
 from digest.store.url import StoreURL
 from digest.suppression.events import (
     ENGAGEMENTS,
