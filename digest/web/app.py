@@ -78,6 +78,10 @@ _ASK_TEXT = N_("{address} will get no more emails from {name}.")
 _UNSUBSCRIBE = N_("Unsubscribe")
 # A link from the unsubscribe page to the preferences page.
 _PREFERENCES = N_("Or choose what you get, or pause")
+# The store (the database) did not answer: nothing the reader did was recorded.
+_AWAY = N_("Please try again in a minute")
+# The sentence under it.
+_AWAY_TEXT = N_("We could not save this just now, so nothing has changed yet.")
 _DONE = N_("You are unsubscribed")
 # {address} is the reader's email address, {name} the newsletter's name.
 _DONE_TEXT = N_("{address} will get no more emails from {name}. Sorry to see you go.")
@@ -219,11 +223,14 @@ def make_app(settings: WebSettings) -> Starlette:
     async def store_away(request: Request, error: Exception) -> Response:
         # The database did not answer: nothing was recorded; a provider retries, so may a reader.
         log.warning("%s: the store is away: %s", redacted_path(request.url.path), error)
-        return PlainTextResponse(
-            "the store is not answering; try again shortly\n",
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
-        )
+        headers = {"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"}
+        if request.url.path.startswith("/webhooks/"):
+            return PlainTextResponse(
+                "the store is not answering; try again shortly\n", 503, headers=headers
+            )
+        # A reader's page (an unsubscribe, their preferences, a sign-up): words they read.
+        text = page(say(_AWAY, catalog), say(_AWAY_TEXT, catalog), catalog=catalog)
+        return HTMLResponse(text, 503, headers=headers)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "suppressed": await recorder.count()})

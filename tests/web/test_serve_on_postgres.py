@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import psycopg
 import pytest
 import svix.webhooks as svix
@@ -46,11 +47,13 @@ from starlette.testclient import TestClient
 
 from digest.delivery.ledger import open_ledger
 from digest.mail.message import list_id
+from digest.mail.tracking import OPEN, Click, LinkTokens
 from digest.schedule.config import load_config
 from digest.store import ENVIRONMENT, StoreURL, parse_store_url
 from digest.suppression import UnsubscribeTokens
 from digest.web import WebSettings, make_app
 from digest.web.settings import POSTMARK_PASSWORD_VARIABLE, RESEND_SECRET_VARIABLE
+from digest.web.tracking import ClickLog, WebTracking
 
 from ..delivery.test_due import seed_sending_to
 from ..delivery.test_send_abtest import build
@@ -408,7 +411,10 @@ def test_while_the_store_is_away_a_webhook_answers_503_and_the_retry_counts_once
             status, text, headers = deliver_to_app(lost)
             assert status == 503, text
             assert headers["retry-after"] == "30"
-            assert text == "the store is not answering; try again shortly\n"
+            if kind == "one-click":  # a mail client's POST to the reader's unsubscribe URL
+                assert "<h1>Please try again in a minute</h1>" in text
+            else:
+                assert text == "the store is not answering; try again shortly\n"
         assert rows_of(direct, "SELECT address FROM events") == [("first@example.org",)]
         forwarder.up()
         status, text, _ = deliver_to_app(lost)  # the provider's retry, once it is back
@@ -422,3 +428,60 @@ def test_while_the_store_is_away_a_webhook_answers_503_and_the_retry_counts_once
         "first@example.org",
         "while-away@example.org",
     }
+
+
+@pytest.mark.parametrize(
+    ("catalog", "heading"),
+    [("en", "Please try again in a minute"), ("id", "Silakan coba lagi sebentar lagi")],
+)
+def test_a_reader_who_unsubscribes_while_the_store_is_away_reads_a_page_in_their_language(
+    forwarded: tuple[StoreURL, StoreURL, Forwarder], catalog: str, heading: str
+) -> None:
+    direct, through, forwarder = forwarded
+    tokens = UnsubscribeTokens(SECRET, "weekly.example.org")
+    settings = WebSettings(suppressions=through, tokens=tokens, catalog=catalog)
+    path = f"/unsubscribe/{tokens.token('reader@example.org')}"
+    with TestClient(make_app(settings)) as client:
+        assert client.get(path).status_code == 200  # the page asking; nothing read yet
+        forwarder.down()
+        answer = client.post(path, data={"confirm": "1"})
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "30"
+        assert answer.headers["content-type"].startswith("text/html")
+        assert f'<html lang="{catalog}">' in answer.text
+        assert f"<h1>{heading}</h1>" in answer.text
+        forwarder.up()
+        assert client.post(path, data={"confirm": "1"}).status_code == 200  # pressed again
+    assert rows_of(direct, "SELECT address, reason FROM events") == [
+        ("reader@example.org", "unsubscribed")
+    ]
+
+
+def test_tracked_clicks_wait_while_the_store_is_away_and_are_written_once_it_is_back(
+    forwarded: tuple[StoreURL, StoreURL, Forwarder],
+) -> None:
+    direct, through, forwarder = forwarded
+    tokens = LinkTokens(SECRET, "weekly.example.org", "https://news.example.org/t")
+    clicks = ClickLog(through, WebTracking(tokens, lambda number: None), hold=0)
+    url = "https://example.org/story"
+
+    async def click_while_away_then_back() -> None:
+        clicks.add(Click(7, 0, 0, "first@example.org"), "2026-12-01", url)
+        await clicks.flush()  # connected through the forwarder
+        forwarder.down()
+        clicks.add(Click(7, 0, 0, "while-away@example.org"), "2026-12-01", url)
+        clicks.add(Click(7, 0, OPEN, "while-away@example.org"), "2026-12-01", "")
+        for _ in range(2):  # the held connection cut, then no new one
+            await clicks.flush()
+            assert (len(clicks.pending), clicks.recorded) == (2, 1)
+        forwarder.up()
+        await clicks.flush()
+        assert (len(clicks.pending), clicks.recorded) == (0, 3)
+
+    anyio.run(click_while_away_then_back)
+    clicks.close()
+    assert rows_of(direct, "SELECT address, reason FROM events ORDER BY arrival") == [
+        ("first@example.org", "clicked"),
+        ("while-away@example.org", "clicked"),
+        ("while-away@example.org", "opened"),
+    ]
