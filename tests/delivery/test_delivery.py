@@ -32,7 +32,7 @@ from ..helpers import ROOT, build_example
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed")
 
 from ..mailservers import FlakyInbox, Inbox, start_smtp
-from ..stores import postgres_url
+from ..stores import Places, postgres_url
 
 __all__ = ["postgres_url"]
 
@@ -170,8 +170,15 @@ def test_a_pool_reused_for_a_second_mailing_sends_that_mailings_subjects(
 
 
 @pytest.mark.slow
-def test_dask_workers_in_their_own_processes(digest_: object, tmp_path: Path) -> None:
+def test_dask_workers_in_their_own_processes(
+    digest_: object, tmp_path: Path, place: Places
+) -> None:
+    """Dask's workers make and send; the driver claims and records on either backend."""
     distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed")
+    where = place("ledger.sqlite3")
+    ledger = place.opened(
+        open_ledger(where) if isinstance(where, Path) else open_ledger(tmp_path, where)
+    )
     inbox = Inbox()
     controller, port = start_smtp(inbox)
     mailing = Mailing(digest_)  # type: ignore[arg-type]
@@ -186,7 +193,7 @@ def test_dask_workers_in_their_own_processes(digest_: object, tmp_path: Path) ->
             report = mailing.deliver(
                 readers(30),
                 settings(port),
-                SendLedger(tmp_path / "s.sqlite3"),
+                ledger,
                 executor=executor,
                 workers=2,
                 chunk=5,
@@ -195,6 +202,7 @@ def test_dask_workers_in_their_own_processes(digest_: object, tmp_path: Path) ->
         controller.stop()
     assert os.getpid() not in pids and len(pids) == 2
     assert report.sent == 30 and delivered(inbox) == Counter({r.address: 1 for r in readers(30)})
+    assert ledger.summary(mailing.edition_key) == {("", "sent"): 30}
 
 
 def test_with_an_executor_the_workers_need_settings_not_a_sender(digest_: object) -> None:
