@@ -32,13 +32,13 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from digest.addresses import address_key
-from digest.errors import DigestError, SendError
+from digest.errors import DigestError, SendError, StoreError
 from digest.files import BuildLock, spreadsheet_csv, write_file
 from digest.store.connection import Connection, Database, PostgresConnection, open_wal, transaction
 
@@ -88,7 +88,7 @@ class SendLedger(Database):
             )
             self._upgrade()
         except (sqlite3.Error, OSError) as error:
-            raise DigestError(f"{self.path}: cannot open the send ledger: {error}") from None
+            raise StoreError(f"{self.path}: cannot open the send ledger: {error}") from None
 
     def _upgrade(self) -> None:
         """Carry over the rows of the 0.2 ledger (table ``sends``; ``sending`` is pending).
@@ -115,8 +115,14 @@ class SendLedger(Database):
             )
             self.db.execute("DROP TABLE sends")
 
-    def _transaction(self) -> AbstractContextManager[None]:
-        return transaction(self.db)
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction; a file that cannot be written (a full disk) is a StoreError."""
+        try:
+            with transaction(self.db):
+                yield
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: the send ledger cannot be written: {error}") from None
 
     def lock(self, edition: str, *, paced: bool = False) -> AbstractContextManager[object]:
         """A lock held by the one run sending ``edition``; another run is refused, named.

@@ -32,6 +32,7 @@ __all__ = [
     "is_sqlite",
     "open_wal",
     "transaction",
+    "went_wrong",
 ]
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || %s, 0))"
@@ -72,6 +73,20 @@ class Connection(Protocol):
     def close(self) -> None:
         """Close the connection."""
         ...
+
+
+def went_wrong(error: BaseException) -> str:
+    """What a psycopg ``OperationalError`` says happened: a full disk, or a server away.
+
+    A full disk (SQLSTATE 53100) and the server's other lacks of resources (class 53) come
+    as ``OperationalError`` too, with the connection still there: named, not "stopped".
+    """
+    state = getattr(error, "sqlstate", None) or ""
+    if state == "53100":
+        return "the database's disk is full"
+    if state.startswith("53"):
+        return "the database server is out of resources"
+    return "the database stopped answering"
 
 
 def is_sqlite(db: Connection) -> bool:
@@ -139,7 +154,7 @@ class PostgresConnection:
             return conn.execute(_marks(sql), parameters)
         except psycopg.OperationalError as error:
             self._lost()
-            raise self._error("the database stopped answering", error) from None
+            raise self._error(went_wrong(error), error) from None
         except psycopg.Error as error:
             raise self._error("a statement failed", error) from None
 
@@ -153,7 +168,7 @@ class PostgresConnection:
             cursor.executemany(_marks(sql), list(parameters))
         except psycopg.OperationalError as error:
             self._lost()
-            raise self._error("the database stopped answering", error) from None
+            raise self._error(went_wrong(error), error) from None
         except psycopg.Error as error:
             raise self._error("a statement failed", error) from None
         return cursor
@@ -191,7 +206,9 @@ def transaction(db: Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        db.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk): the first error is the one to tell.
+        with contextlib.suppress(Exception):
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 

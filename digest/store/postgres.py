@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from digest.errors import DigestError, StoreError
+from digest.store.connection import went_wrong
 from digest.store.schema import MIGRATIONS, Migration
 from digest.store.url import StoreURL
 
@@ -104,7 +105,7 @@ class PostgresStore:
                     raise self.error("a statement was rolled back", error) from None
             except psycopg.OperationalError as error:
                 if not retry or attempt == 2:
-                    raise self.error("the database stopped answering", error) from None
+                    raise self.error(went_wrong(error), error) from None
             except psycopg.Error as error:
                 raise self.error("a statement failed", error) from None
             except Exception as error:  # PoolTimeout: no connection came back in time
