@@ -8,8 +8,13 @@ variable, or without a server answering, the PostgreSQL case is skipped, saying 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
 import secrets
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -142,3 +147,81 @@ def held_bytes(places: Places, name: str = "list.sqlite3") -> bytes:
             for (table,) in tables
         ]
     return b"".join(held)
+
+
+class PrivateServer:
+    """A PostgreSQL server of one test's own (``initdb`` in a temporary folder): one to restart.
+
+    The shared test database cannot be restarted without cutting every other test running at
+    once; this one can (``restart``: an immediate stop, as a crash or a failover, then a start
+    that recovers from the write-ahead log). It listens on a Unix socket in its folder only.
+    """
+
+    def __init__(self, bindir: Path, folder: Path, user: str) -> None:
+        self.bindir, self.folder, self.user = bindir, folder, user
+        self.data = folder / "data"
+        self.url = f"postgresql://{user}@/postgres?host={folder}&port=5432"
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if os.geteuid() == 0:  # initdb and the server refuse to run as root
+            command = ["runuser", "-u", self.user, "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{args[0]}: {done.stdout}{done.stderr}"
+
+    def start(self) -> None:
+        """Start the server; back once it takes connections."""
+        options = f"-k {self.folder} -c listen_addresses='' -c fsync=on"
+        self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l", str(self.folder / "log"),
+                  "-o", options)  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``immediate``: at once, as a crash)."""
+        self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", str(self.data))
+
+    def restart(self) -> None:
+        """Crash the server and start it again: every connection is cut, nothing committed lost."""
+        self.stop("immediate")
+        self.start()
+
+
+def postgres_bindir() -> Path | None:
+    """Where this machine's PostgreSQL programs are (``pg_config --bindir``), if anywhere."""
+    try:
+        done = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    bindir = Path(done.stdout.strip())
+    return bindir if done.returncode == 0 and (bindir / "initdb").exists() else None
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivateServer]:
+    """A PostgreSQL server of this test's own, or a skip saying what is missing."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("a server of its own needs PostgreSQL's programs (Debian: postgresql)")
+    pytest.importorskip("psycopg", reason="the postgresql extra is not installed")
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("postgres").pw_name
+        except KeyError:
+            pytest.skip("a server of its own, started by root, needs the postgres user")
+    folder = Path(tempfile.mkdtemp(prefix="digest-pg-"))
+    folder.chmod(0o755)
+    server = PrivateServer(bindir, folder, user)
+    try:
+        server.data.mkdir(mode=0o700)
+        shutil.chown(server.data, user)
+        server._run("initdb", "-D", str(server.data), "-U", user, "--auth=trust", "-E", "UTF8",
+                    "--no-sync")  # fmt: skip
+        shutil.chown(folder, user)
+        server.start()
+        yield server
+    finally:
+        with contextlib.suppress(AssertionError):
+            server.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -51,6 +52,8 @@ cli.add_command(store.store)
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; library errors become one line on stderr and an exit status."""
+    # psycopg's pool logs each failed try to connect; a command says what failed once, below.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         cli.main(args=argv, prog_name="digest", standalone_mode=False)
     except click.exceptions.Abort:

@@ -19,20 +19,21 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from digest.delivery.ledger import open_ledger
-from digest.store import ENVIRONMENT, StoreURL
+from digest.store import ENVIRONMENT, StoreURL, parse_store_url
 
 from ..helpers import run_digest
 from ..mailservers import Inbox, start_smtp
-from ..stores import postgres_url, run_sql
+from ..stores import PrivateServer, postgres_url, private_postgres, run_sql
 from .test_due import seed_sending_to
 from .test_send_abtest import build
 
-__all__ = ["postgres_url"]
+__all__ = ["postgres_url", "private_postgres"]
 
 # About 5 s an example on two cores: not marked slow.
 COUNT = 400
@@ -59,17 +60,16 @@ def wait_for_mail(inbox: Inbox, more_than: int, senders: list[subprocess.Popen[b
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("seed", range(2))
-def test_three_senders_killed_and_cut_off_never_send_twice(
-    tmp_path: Path, postgres_url: StoreURL, seed: int
-) -> None:
+def share_one_edition(tmp_path: Path, url: str, cut: Callable[[], None], seed: int) -> None:
+    """Three senders at a time on the store ``url``, killed and ``cut`` off; then a last run."""
     rng = random.Random(seed)
-    url = f"{postgres_url.url}&application_name=digest_{seed}_{tmp_path.name[-12:]}"
-    app = url.rsplit("application_name=", 1)[1]
-    base = url.split("?", 1)[0]
     inbox = Inbox()
     controller, port = start_smtp(inbox)
-    log = tmp_path / "senders.log"
+    logs: list[Path] = []  # what each sender printed
+
+    def said() -> str:
+        return "".join(f"{each.name}:\n{each.read_text()}" for each in logs)
+
     senders: list[subprocess.Popen[bytes]] = []
     try:
         # Batches of 10: the senders meet chunk after chunk, and a kill leaves little pending.
@@ -89,7 +89,10 @@ def test_three_senders_killed_and_cut_off_never_send_twice(
                 orders.append(tmp_path / f"readers-{round_}-{n}.txt")
                 orders[-1].write_text("".join(f"{a}\n" for a in order))
             before = len(inbox.received)
-            senders = [sender(config, eml, order, url, log) for order in orders]
+            logs += [tmp_path / f"sender-{round_}-{n}.log" for n in range(3)]
+            senders = [
+                sender(config, eml, o, url, log) for o, log in zip(orders, logs[-3:], strict=True)
+            ]
             wait_for_mail(inbox, before, senders)
             faults = ["kill", "kill", "cut"] if round_ == 0 else ["cut", "kill"]
             rng.shuffle(faults)
@@ -99,16 +102,12 @@ def test_three_senders_killed_and_cut_off_never_send_twice(
                     victim = rng.choice([s for s in senders if s.poll() is None] or senders)
                     victim.kill()
                 else:
-                    run_sql(
-                        base,
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        f" WHERE application_name = '{app}'",
-                    )
+                    cut()
             for each in senders:
                 each.wait(timeout=120)
                 codes.append(each.returncode)
                 # A sender cut off twice in one statement ends with exit 11, never anything else.
-                assert each.returncode in (0, -9, 6, 11), log.read_text()
+                assert each.returncode in (0, -9, 6, 11), said()
         time.sleep(LEASE + 0.5)  # the dead senders' claims run out: they read as unknown
         last = run_digest(
             "send", "--allow-placeholder-links", "--config", config, eml, "--recipients", readers,
@@ -120,11 +119,11 @@ def test_three_senders_killed_and_cut_off_never_send_twice(
                 each.kill()
                 each.wait()
         controller.stop()
-    assert last.returncode in (0, 6), last.stderr + log.read_text()
+    assert last.returncode in (0, 6), last.stderr + said()
     got = Counter(rcpt for _, rcpts, _ in inbox.received for rcpt in rcpts)
     assert max(got.values()) == 1, "a reader got the edition twice"
-    with open_ledger(tmp_path / "unused.sqlite3", postgres_url) as ledger:
-        (edition,) = {e for (e,) in ledger.store.run("SELECT DISTINCT edition FROM deliveries")}  # type: ignore[attr-defined]
+    with open_ledger(tmp_path, parse_store_url(url, secret_ok=True)) as ledger:
+        (edition,) = {e for (e,) in ledger.db.execute("SELECT DISTINCT edition FROM deliveries")}
         states = {row.address: row.state for row in ledger.rows(edition)}
     assert set(states) == set(everyone)
     assert set(states.values()) <= {"sent", "pending"}
@@ -138,3 +137,30 @@ def test_three_senders_killed_and_cut_off_never_send_twice(
     assert int(unknown.group(1).replace(",", "")) == len(pending)
     assert len(pending) <= 3 * 2 * 10  # at most the batches in flight when a kill came
     assert -9 in codes  # a kill came while a sender was still sending
+    assert "error connecting" not in said()  # psycopg's pool's own lines: the error says it once
+    for log, code in zip(logs, codes, strict=True):
+        if code == 11:  # the store stopped this sender: one line says so
+            text = log.read_text()
+            assert text.count("digest: error: ") == 1, text
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_three_senders_killed_and_cut_off_never_send_twice(
+    tmp_path: Path, postgres_url: StoreURL, seed: int
+) -> None:
+    """Each sender's connections cut once a round, as a failover does, on the shared server."""
+    url = f"{postgres_url.url}&application_name=digest_{seed}_{tmp_path.name[-12:]}"
+    app = url.rsplit("application_name=", 1)[1]
+    base = url.split("?", 1)[0]
+    query = (
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}'"
+    )
+    share_one_edition(tmp_path, url, lambda: run_sql(base, query), seed)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_three_senders_killed_while_the_database_restarts_never_send_twice(
+    tmp_path: Path, private_postgres: PrivateServer, seed: int
+) -> None:
+    """The database itself crashes and starts again mid-send, once a round (a server of its own)."""
+    share_one_edition(tmp_path, private_postgres.url, private_postgres.restart, seed)
