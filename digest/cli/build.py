@@ -274,7 +274,8 @@ def history(config_path: Path, as_json: bool) -> None:
         record = edition.record
         click.echo(
             f"#{record.number:<4} {record.date.isoformat()}  "
-            f"{record.articles:>2} articles  {record.subject}"
+            f"{record.articles:>2} {'article ' if record.articles == 1 else 'articles'}"
+            f"  {record.subject}"
         )
         if edition.subject_test:
             click.echo(f"      A/B: {edition.subject_test}")

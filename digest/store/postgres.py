@@ -60,9 +60,16 @@ class PostgresStore:
         conninfo = url.url.replace("postgres://", "postgresql://", 1)
         # A first connection of our own, for the error libpq gives (a pool only times out).
         try:
-            psycopg.connect(conninfo, connect_timeout=max(1, int(timeout))).close()
+            with psycopg.connect(conninfo, connect_timeout=max(1, int(timeout))) as first:
+                row = first.execute("SELECT current_schema(), current_setting('search_path')")
+                schema, path = row.fetchone() or (None, "")
         except psycopg.Error as error:
             raise self.error("cannot connect", error) from None
+        if schema is None:  # a search_path naming no schema that exists (a typo, say)
+            raise StoreError(
+                f"{url}: no schema of the search_path ({path}) exists: create it (CREATE"
+                " SCHEMA name) or name one that does (options=-csearch_path%3Dname)"
+            )
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             conninfo,
             min_size=1,

@@ -116,9 +116,14 @@ def parse_store_url(text: str, field: str = "store.url", *, secret_ok: bool = Fa
 
 
 def store_url(settings: StoreSettings, environ: Mapping[str, str] | None = None) -> StoreURL:
-    """The store a config uses: ``DIGEST_DATABASE_URL`` if set, else ``[store] url``."""
+    """The store a config uses: ``DIGEST_DATABASE_URL`` if set, else ``[store] url``.
+
+    The config's URL is read either way: one with a password in it is refused even while
+    the environment's wins, since the file itself holds the secret.
+    """
     env = os.environ if environ is None else environ
+    configured = parse_store_url(settings.url)
     from_env = env.get(ENVIRONMENT, "").strip()
     if from_env:
         return parse_store_url(from_env, ENVIRONMENT, secret_ok=True)
-    return parse_store_url(settings.url)
+    return configured

@@ -101,3 +101,13 @@ def test_a_connection_cut_by_the_server_costs_one_retry(postgres_url: StoreURL) 
         assert after != before
     finally:
         store.close()
+
+
+def test_a_search_path_naming_no_schema_is_one_line(postgres_url: StoreURL) -> None:
+    base = postgres_url.url.split("?", 1)[0]
+    url = parse_store_url(f"{base}?options=-csearch_path%3Dno_such_schema", secret_ok=True)
+    with pytest.raises(StoreError) as raised:
+        PostgresStore(url)
+    message = str(raised.value)
+    assert "no schema of the search_path (no_such_schema) exists: create it" in message
+    assert raised.value.exit_code == 11 and "\n" not in message

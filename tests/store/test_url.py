@@ -62,6 +62,13 @@ def test_the_environment_wins_and_may_hold_the_password() -> None:
     assert store_url(StoreSettings(), {ENVIRONMENT: "  "}).backend == "sqlite"
 
 
+def test_a_password_in_the_config_is_refused_even_while_the_environment_wins() -> None:
+    settings = StoreSettings(url="postgresql://digest:hunter2@db/config")
+    with pytest.raises(ConfigError, match="holds a password") as raised:
+        store_url(settings, {ENVIRONMENT: "postgresql://digest@db/env"})
+    assert "hunter2" not in str(raised.value)
+
+
 SAFE = st.characters(blacklist_characters="@/?#&", blacklist_categories=["Cs", "Zs", "Cc"])
 
 
