@@ -186,15 +186,16 @@ class PrivateServer:
 
 
 def postgres_bindir() -> Path | None:
-    """Where this machine's PostgreSQL programs are (``pg_config --bindir``), if anywhere."""
-    try:
+    """Where this machine's PostgreSQL programs are (``pg_config --bindir``, Debian's folders)."""
+    found: list[Path] = []
+    with contextlib.suppress(OSError):
         done = subprocess.run(
             ["pg_config", "--bindir"], capture_output=True, text=True, check=False
         )
-    except OSError:
-        return None
-    bindir = Path(done.stdout.strip())
-    return bindir if done.returncode == 0 and (bindir / "initdb").exists() else None
+        if done.returncode == 0:
+            found.append(Path(done.stdout.strip()))
+    found += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    return next((bindir for bindir in found if (bindir / "initdb").exists()), None)
 
 
 @pytest.fixture
