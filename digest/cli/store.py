@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,8 @@ def store_status(config_path: Path) -> None:
     from digest.store.admin import store_status as status_of
 
     for line in status_of(store_url(load_config(config_path).store)).lines():
+        if line == "run: digest store upgrade":  # a command that works as printed
+            line += f" --config {shlex.quote(str(config_path))}"
         click.echo(line)
 
 
@@ -113,7 +116,9 @@ def store_status(config_path: Path) -> None:
     help="A row the target holds with other values takes the source's (else: exit 11).",
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Write nothing, connect to nothing: count what would be copied."
+    "--dry-run",
+    is_flag=True,
+    help="Write nothing, connect to nothing (no store needs naming): count what would be copied.",
 )
 @click.option(
     "--batch",
@@ -139,7 +144,8 @@ def store_copy(
     stopped (Ctrl-C, kill -9, a lost server) finishes when run again, and a second run
     copies nothing. Every table ends with its counts and a checksum of both sides; a row the
     target holds with other values is named and left as it is (exit 11), or replaced with
-    --replace.
+    --replace. A history's edition whose date the target holds under another number is named
+    and left out with its stories, links, plan, approval and campaigns, even with --replace.
 
     Example:
 
@@ -169,11 +175,14 @@ def store_copy(
         url = parse_store_url(to, "--to", secret_ok=True)
     else:
         url = store_url(config.store if config is not None else StoreSettings())
+    target: StoreURL | None = url
     if url.backend != "postgresql":
-        raise UsageError(
-            f"the store to copy into is {url}, not PostgreSQL: name it with --to or "
-            "DIGEST_DATABASE_URL (postgresql://user@host/database)"
-        )
+        if not dry_run or to is not None:
+            raise UsageError(
+                f"the store to copy into is {url}, not PostgreSQL: name it with --to or "
+                "DIGEST_DATABASE_URL (postgresql://user@host/database)"
+            )
+        target = None  # a dry run reads only the files
     mode: Mode = "check" if check else "dry-run" if dry_run else "copy"
     for source in sources:
         click.echo(f"from {source.path} ({_WHAT[source.kind]})")
@@ -181,11 +190,11 @@ def store_copy(
         _bring_up_to_date(sources, url)
     report = copy_store(
         sources,
-        url,
+        target,
         mode=mode,
         replace=replace,
         batch=batch,
-        on_table=lambda table: click.echo(table.line(mode)),
+        on_table=lambda table: click.echo("\n".join(table.lines(mode))),
     )
     failure = report.error()
     if failure is not None:

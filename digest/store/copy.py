@@ -11,6 +11,11 @@ way on both sides. A row the target already held with other values is a conflict
 named, never overwritten (unless ``replace``). ``mode="check"`` compares without writing;
 ``"dry-run"`` only counts the source.
 
+A history's edition whose date the target holds under another number (or whose number it
+holds for another date) is a clash: it is not written, nor are the rows that hang off it
+(its stories, links, plan, approval and campaigns), not even with ``replace`` (edition
+numbers are never reassigned); each one is named, and its rows are counted as held back.
+
 Two tables have no key: ``signup_uses`` (the sign-up rate limit's recent uses) is matched on
 all its columns, two equal rows being one; ``signup_key`` (the secret those uses are hashed
 with) is copied only into a target that has none, and a different one there is a conflict.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +48,8 @@ __all__ = [
     "HISTORY_TABLES",
     "LEDGER_TABLES",
     "SUPPRESSION_TABLES",
+    "By",
+    "Clash",
     "CopyReport",
     "Kind",
     "Mode",
@@ -59,6 +67,9 @@ BATCH = 5000
 #: ``bytes`` bytea.
 Kind = Literal["text", "time", "int", "bigint", "real", "bytes"]
 Mode = Literal["copy", "check", "dry-run"]
+#: How a history table's row names its edition: by its number, its date, or its key
+#: (``edition_key``: the newsletter's name, the date and ``#number``).
+By = Literal["number", "date", "key"]
 
 _SQL_TYPES: dict[str, str] = {
     "text": "text",
@@ -82,6 +93,8 @@ class Table:
     single: bool = False
     #: The table's name on PostgreSQL, when it is not the file's.
     target: str = ""
+    #: A history table's column naming the edition a row belongs to, and how it names it.
+    edition: tuple[str, By] | None = None
 
     @property
     def into(self) -> str:
@@ -177,20 +190,33 @@ HISTORY_TABLES: tuple[Table, ...] = (
         "editions",
         _columns_of("number:int date subject lead_url quote_text quote_author"),
         ("number",),
+        edition=("number", "number"),
     ),
     Table(
         "featured",
         _columns_of("edition:int position:int url canonical_url title section"),
         ("edition", "position"),
+        edition=("edition", "number"),
     ),
     Table(
         "links",
         _columns_of("edition:int key position:int url kind story title section slot:int"),
         ("edition", "position"),
+        edition=("edition", "number"),
     ),
-    Table("plans", _columns_of("date plan updated"), ("date",)),
-    Table("approvals", _columns_of("date approver approved_at subject html text"), ("date",)),
-    Table("campaigns", _columns_of("edition tool id url status at"), ("edition", "tool")),
+    Table("plans", _columns_of("date plan updated"), ("date",), edition=("date", "date")),
+    Table(
+        "approvals",
+        _columns_of("date approver approved_at subject html text"),
+        ("date",),
+        edition=("date", "date"),
+    ),
+    Table(
+        "campaigns",
+        _columns_of("edition tool id url status at"),
+        ("edition", "tool"),
+        edition=("edition", "key"),
+    ),
 )
 
 _TABLES = {"ledger": LEDGER_TABLES, "suppressions": SUPPRESSION_TABLES, "history": HISTORY_TABLES}
@@ -207,6 +233,41 @@ class Source:
     def tables(self) -> tuple[Table, ...]:
         """The tables this kind of file holds."""
         return _TABLES[self.kind]
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A history's edition whose date or number the target holds for another edition."""
+
+    #: The edition's number and date in the file.
+    number: int
+    date: str
+    #: The target's number for the date, when it is another.
+    their_number: int | None = None
+    #: The target's date for the number, when it is another.
+    their_date: str | None = None
+
+    def line(self, table: TableReport, mode: Mode) -> str:
+        """The clash's line for a terminal: the date, the file's number and the server's."""
+        what = []
+        if self.their_number is not None:
+            what.append(
+                f"{self.date} is edition #{self.number} in the file, #{self.their_number} "
+                "on the server"
+            )
+        if self.their_date is not None:
+            what.append(
+                f"edition #{self.number} is of {self.date} in the file, of {self.their_date} "
+                "on the server"
+            )
+        done = (
+            "not copied, nor its stories, links, plan, approval and campaigns (the server's "
+            "stays: edition numbers are never reassigned, not even by --replace)"
+            if mode == "copy"
+            else "a copy leaves it out, with its stories, links, plan, approval and campaigns "
+            "(edition numbers are never reassigned)"
+        )
+        return f"{table.table} ({table.source.path.name}): {' and '.join(what)}: {done}"
 
 
 @dataclass
@@ -227,17 +288,29 @@ class TableReport:
     differing: int = 0
     #: Source rows the target has no row of their key for (after a copy: none).
     missing: int = 0
+    #: Source rows of a history's edition that clashes with the target's, never written.
+    held: int = 0
     #: Rows of the target whose key no row of this source has (another file's, a sender's).
     others: int = 0
-    #: The key of the first row that differs or is missing, as text.
-    first: str = ""
+    #: The key of the first row that differs, of the first one missing, and of the first
+    #: one held back, as text.
+    first_differing: str = ""
+    first_missing: str = ""
+    first_held: str = ""
+    #: The history's editions held back (in the ``editions`` table's report only).
+    clashes: list[Clash] = field(default_factory=list)
     source_sum: str = ""
     target_sum: str = ""
 
     @property
     def ok(self) -> bool:
         """Whether every source row is in the target, the same (counts and checksums equal)."""
-        return not self.differing and not self.missing and self.source_sum == self.target_sum
+        return (
+            not self.differing
+            and not self.missing
+            and not self.held
+            and self.source_sum == self.target_sum
+        )
 
     def line(self, mode: Mode) -> str:
         """The table's line for a terminal."""
@@ -249,14 +322,22 @@ class TableReport:
             if self.replaced:
                 head += f", {self.replaced:,} replaced with the source's"
         else:
-            head += f", {self.rows - self.missing:,} in the target"
+            head += f", {self.rows - self.missing - self.held:,} in the target"
         parts = [head]
         if self.differing:
             parts.append(
-                f"{self.differing:,} {_differ(self.differing)} in the target (first: {self.first})"
+                f"{self.differing:,} {_differ(self.differing)} in the target "
+                f"(first: {self.first_differing})"
             )
         if self.missing:
-            parts.append(f"{self.missing:,} missing from the target (first: {self.first})")
+            parts.append(f"{self.missing:,} missing from the target (first: {self.first_missing})")
+        if self.held:
+            why = (
+                ": the server has another edition of its date or number"
+                if self.clashes
+                else " with their edition"
+            )
+            parts.append(f"{self.held:,} held back{why} (first: {self.first_held})")
         parts.append(
             f"checksum ok ({self.source_sum[:12]})"
             if self.source_sum == self.target_sum
@@ -266,12 +347,19 @@ class TableReport:
             parts.append(f"{self.others:,} more in the target only")
         return "; ".join(parts)
 
+    def lines(self, mode: Mode) -> list[str]:
+        """The table's line, then a line for each of its editions held back."""
+        return [self.line(mode), *(clash.line(self, mode) for clash in self.clashes)]
+
 
 @dataclass
 class CopyReport:
-    """A copy's (or a check's) tables, the target's masked URL and the migrations it applied."""
+    """A copy's (or a check's) tables, the target's masked URL and the migrations it applied.
 
-    target: StoreURL
+    A dry run may have no target.
+    """
+
+    target: StoreURL | None
     mode: Mode
     tables: list[TableReport] = field(default_factory=list)
     applied: list[Migration] = field(default_factory=list)
@@ -287,23 +375,32 @@ class CopyReport:
         files = len({table.source for table in self.tables})
         what = f"{_count_of(len(self.tables), 'table')} of {_count_of(files, 'file')}"
         if self.mode == "dry-run":
-            return f"{self.target}: {_rows(rows)} to copy, {what} (dry run: nothing written)"
+            where = self.target or "no PostgreSQL store named"
+            return f"{where}: {_rows(rows)} to copy, {what} (dry run: nothing written)"
         if not self.ok:
             wrong = [t.table for t in self.tables if not t.ok]
-            return (
+            said = (
                 f"{self.target}: {_count_of(len(wrong), 'table')} of {len(self.tables)} "
                 f"{_differ(len(wrong))} from the source: {', '.join(wrong)}"
             )
+            clashes = sum(len(t.clashes) for t in self.tables)
+            if clashes:
+                said += (
+                    f"; {_count_of(clashes, 'edition')} held back: the server has another "
+                    "edition of its date or number"
+                )
+            return said
         if self.mode == "check":
             return (
                 f"{self.target}: every table matches the source ({_rows(rows)}, {what}): "
                 "counts and checksums equal"
             )
-        copied = sum(table.copied + table.replaced for table in self.tables)
-        return (
-            f"{self.target}: {copied:,} of {_rows(rows)} copied ({what}); every table's count "
-            "and checksum match"
-        )
+        copied = sum(table.copied for table in self.tables)
+        replaced = sum(table.replaced for table in self.tables)
+        done = f"{copied:,} of {_rows(rows)} copied"
+        if replaced:
+            done += f", {replaced:,} replaced with the source's"
+        return f"{self.target}: {done} ({what}); every table's count and checksum match"
 
     def error(self) -> StoreError | None:
         """A ``StoreError`` (exit 11) saying which tables differ; None when all match."""
@@ -314,7 +411,7 @@ class CopyReport:
 
 def copy_store(
     sources: Sequence[Source],
-    target: StoreURL,
+    target: StoreURL | None,
     *,
     mode: Mode = "copy",
     replace: bool = False,
@@ -324,11 +421,18 @@ def copy_store(
     """Copy (or check, or count) every table of ``sources`` into the PostgreSQL ``target``.
 
     ``copy`` upgrades the target's schema first, then writes a batch a transaction (safe to
-    run again after a kill); ``check`` writes nothing; ``dry-run`` does not connect. A row
-    the target holds with other values is a conflict, left as it is, unless ``replace``
-    (the source's values are written over it). ``on_table`` hears of each table when done.
+    run again after a kill); ``check`` writes nothing; ``dry-run`` does not connect (its
+    ``target`` may be None). A row the target holds with other values is a conflict, left as
+    it is, unless ``replace`` (the source's values are written over it); a history's edition
+    that clashes with the target's is held back either way. ``on_table`` hears of each table
+    when done.
     """
-    if target.backend != "postgresql":
+    if target is None:
+        if mode != "dry-run":
+            raise InputError(
+                f"target: none named: a {mode} needs a PostgreSQL store (postgresql://…)"
+            )
+    elif target.backend != "postgresql":
         raise InputError(f"target: {target} is not a PostgreSQL store (postgresql://…)")
     if batch < 1:
         raise InputError(f"batch: must be 1 or more, not {batch}")
@@ -349,6 +453,7 @@ def copy_store(
         return report
     from digest.store.postgres import PostgresStore
 
+    assert target is not None  # refused above for a copy or a check
     store = PostgresStore(target)
     try:
         if mode == "copy":
@@ -362,8 +467,11 @@ def copy_store(
                 )
         for source in sources:
             with _open_source(source) as db:
+                held = _Held(_clashes(db, store, source))
                 for table in source.tables:
-                    done = _copy_table(db, store, source, table, write, batch)
+                    done = _copy_table(db, store, source, table, write, batch, held)
+                    if table.edition == ("number", "number"):
+                        done.clashes = held.clashes
                     report.tables.append(done)
                     if on_table is not None:
                         on_table(done)
@@ -530,6 +638,70 @@ def _key_of(table: Table, row: Sequence[Any], at: Sequence[int] | None = None) -
 # -- the target
 
 
+#: The date and number at the end of an edition's key (``edition_key``).
+_KEY_END = re.compile(r" (\d{4}-\d{2}-\d{2}) #(\d+)\Z")
+
+
+class _Held:
+    """The history's editions that clash with the target's, and whether a row is of one."""
+
+    def __init__(self, clashes: list[Clash]) -> None:
+        self.clashes = clashes
+        self.numbers = {clash.number for clash in clashes}
+        self.dates = {clash.date for clash in clashes}
+        self.keys = {(clash.date, clash.number) for clash in clashes}
+
+    def __bool__(self) -> bool:
+        return bool(self.clashes)
+
+    def holds(self, table: Table, row: Sequence[Any]) -> bool:
+        """Whether ``row`` of ``table`` is of an edition held back."""
+        if table.edition is None:
+            return False
+        column, by = table.edition
+        value = row[table.names.index(column)]
+        if by == "number":
+            return value in self.numbers
+        if by == "date":
+            return value in self.dates
+        found = _KEY_END.search(value or "")
+        return found is not None and (found[1], int(found[2])) in self.keys
+
+
+def _clashes(db: sqlite3.Connection, store: PostgresStore, source: Source) -> list[Clash]:
+    """A history's editions whose date or number the target holds for another edition."""
+    table = next((t for t in source.tables if t.edition == ("number", "number")), None)
+    if table is None or not _columns(db, source, table):
+        return []
+    mine = [
+        (int(number), str(on))
+        for number, on in db.execute(f"SELECT number, date FROM {table.name} ORDER BY number")
+    ]
+    if not mine:
+        return []
+    theirs = store.run(
+        f"SELECT number, date FROM {table.into}"
+        " WHERE number = ANY(%s::integer[]) OR date = ANY(%s::text[])",
+        ([number for number, _ in mine], [on for _, on in mine]),
+    )
+    number_of = {str(on): int(number) for number, on in theirs}
+    date_of = {int(number): str(on) for number, on in theirs}
+    clashes = []
+    for number, on in mine:
+        their_number = number_of.get(on)
+        their_date = date_of.get(number)
+        if their_number not in (None, number) or their_date not in (None, on):
+            clashes.append(
+                Clash(
+                    number,
+                    on,
+                    their_number if their_number != number else None,
+                    their_date if their_date != on else None,
+                )
+            )
+    return clashes
+
+
 def _copy_table(
     db: sqlite3.Connection,
     store: PostgresStore,
@@ -537,16 +709,21 @@ def _copy_table(
     table: Table,
     write: Literal["copy", "replace", ""],
     size: int,
+    held: _Held,
 ) -> TableReport:
     """Copy (``write``; ``replace``: over rows that differ too) or compare one table.
 
-    Each batch is a transaction: written, then read back.
+    Each batch is a transaction: written (but for the rows ``held`` back), then read back.
     """
     done = TableReport(source, table.into)
     here, there = hashlib.sha256(), hashlib.sha256()
+    there_too = 0
     for rows in _batches(db, source, table, size):
+        kept = [row for row in rows if not held.holds(table, row)] if held else rows
         with store.transaction() as conn:
-            inserted, replaced = _insert(conn, table, rows, write) if write else (set(), set())
+            inserted, replaced = (
+                _insert(conn, table, kept, write) if write and kept else (set(), set())
+            )
             found = _fetch(conn, table, rows)
         for row in rows:
             key = _key_of(table, row)
@@ -555,21 +732,25 @@ def _copy_table(
             here.update(mine.encode() + b"\n")
             there.update((theirs if theirs is not None else "-").encode() + b"\n")
             done.rows += 1
-            if theirs is None:
+            there_too += theirs is not None
+            if held and held.holds(table, row):
+                done.held += 1
+                done.first_held = done.first_held or _shown(key)
+            elif theirs is None:
                 done.missing += 1
+                done.first_missing = done.first_missing or _shown(key)
             elif theirs != mine:
                 done.differing += 1
+                done.first_differing = done.first_differing or _shown(key)
             elif key in replaced:
                 done.replaced += 1
             elif key in inserted:
                 done.copied += 1
             else:
                 done.present += 1
-            if (theirs is None or theirs != mine) and not done.first:
-                done.first = _shown(key)
     done.source_sum, done.target_sum = here.hexdigest(), there.hexdigest()
     (total,) = store.run(f"SELECT count(*) FROM {table.into}")[0]
-    done.others = max(0, int(total) - (done.rows - done.missing))
+    done.others = max(0, int(total) - there_too)
     return done
 
 
@@ -618,7 +799,8 @@ def _insert(
             f"INSERT INTO {table.into} AS t ({columns})"
             f" SELECT * FROM {_unnest(table, names, 's')}"
             # Without a target, DO NOTHING also passes over a row another unique column
-            # refuses (a history's edition of the same date under another number).
+            # refuses (a history's edition of a date the server has given another number
+            # since the clashes were looked for).
             f" ON CONFLICT {conflict} DO {changed}"
             f" RETURNING {', '.join(table.key)}, xmax = 0"
         )

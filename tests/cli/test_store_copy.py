@@ -448,6 +448,8 @@ def test_the_password_is_never_printed(stores: Stores) -> None:
         (("--check", "--replace"), "--replace writes"),
         ((), "not PostgreSQL"),
         (("--to", "sqlite:"), "not PostgreSQL"),
+        (("--check",), "not PostgreSQL"),
+        (("--dry-run", "--to", "sqlite:"), "not PostgreSQL"),
     ],
 )
 def test_usage_mistakes_exit_2(stores: Stores, args: tuple[str, ...], said: str) -> None:
@@ -597,21 +599,127 @@ def test_the_history_on_the_server_reads_as_the_file(
         assert shared.links_of(key) == own.links_of(key) != ()
 
 
-def test_an_edition_of_the_same_date_on_the_server_is_named(
-    stores: Stores, postgres_url: StoreURL
-) -> None:
-    """The history's editions are unique by date too: the server's other number stays."""
-    assert copy("--config", stores.config, "--dry-run", url=postgres_url).returncode == 0
-    from digest.store.admin import upgrade_store
+CLASHES = {
+    "its date under another number": (
+        "2025-09-16",
+        47,
+        "2025-09-16 is edition #1 in the file, #47 on the server: not copied",
+    ),
+    "its number for another date": (
+        "2025-09-09",
+        1,
+        "edition #1 is of 2025-09-16 in the file, of 2025-09-09 on the server: not copied",
+    ),
+}
 
-    upgrade_store(postgres_url)
+
+@pytest.mark.parametrize("clash", CLASHES, ids=list(CLASHES))
+def test_an_edition_the_server_holds_otherwise_is_named(
+    clash: str, stores: Stores, postgres_url: StoreURL, tmp_path: Path
+) -> None:
+    """The server built an edition of the file's date or number: it stays the server's.
+
+    Neither the file's edition nor what hangs off it (its stories, links, approval,
+    campaigns) is copied, even with --replace (that would renumber a published edition); one
+    line names the date and both numbers (or the number and both dates), every table still
+    gets its line, and the rest is copied (exit 11).
+    """
+    on, number, named = CLASHES[clash]
+    env = {ENVIRONMENT: postgres_url.url}
+    out = tmp_path / "server-out"
+    args = ("--config", stores.config, "--date", on, "--number", str(number), "--out", out)
+    built = run_digest("build", *args, env=env)
+    assert built.returncode == 0, built.stderr
+    server_before = {t.into: pg_rows(postgres_url, t) for t in HISTORY_TABLES}
+    assert [row[:2] for row in server_before["editions"]] == [(number, on)]
+    said = f"editions (weekly.history.sqlite3): {named}"
+    for extra in ((), ("--replace",), ("--check",)):
+        result = copy("--config", stores.config, *extra, url=postgres_url)
+        assert result.returncode == 11, (extra, result.stdout + result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "violates" not in result.stderr and "transaction failed" not in result.stderr
+        shown = said if extra != ("--check",) else said.replace("not copied", "a copy leaves")
+        assert [line for line in result.stdout.splitlines() if line.startswith(shown)], (
+            result.stdout
+        )
+        for table in ALL_TABLES:
+            line_of(result.stdout, table.into)  # every table has its line
+        assert "1 held back: the server has another" in line_of(result.stdout, "editions")
+        assert "2 held back" in line_of(result.stdout, "campaigns")
+        assert "1 held back" in line_of(result.stdout, "approvals")
+        featured = len(sqlite_rows(stores.history, HISTORY_TABLES[1]))
+        assert f"{featured} held back" in line_of(result.stdout, "featured")
+        assert "checksum ok" in line_of(result.stdout, "plans")  # another date's: copied
+        for table in (*LEDGER_TABLES, *SUPPRESSION_TABLES):
+            assert "checksum ok" in line_of(result.stdout, table.into)
+        assert "editions, featured, links, approvals, campaigns" in result.stderr
+    # The server's edition, its stories and links as they were; the file's plan arrived.
+    for table in HISTORY_TABLES:
+        if table.name != "plans":
+            assert pg_rows(postgres_url, table) == server_before[table.into], table.name
+    assert pg_rows(postgres_url, HISTORY_TABLES[3]) == sqlite_rows(
+        stores.history, HISTORY_TABLES[3]
+    )
+
+
+def test_check_names_a_missing_row_as_missing(stores: Stores, postgres_url: StoreURL) -> None:
+    """The first row that differs and the first one missing are each their own."""
+    assert copy("--config", stores.config, url=postgres_url).returncode == 0
+    pg(postgres_url, "UPDATE readers SET name = 'Anna' WHERE key = 'ana@example.org'")
     pg(
         postgres_url,
-        "INSERT INTO editions VALUES (99, '2025-09-16', 'Another', 'https://example.org/', NULL,"
-        " NULL)",
+        "DELETE FROM readers WHERE key IN ('imported2@example.org', 'imported3@example.org')",
     )
-    result = copy("--config", stores.config, url=postgres_url)
-    assert result.returncode == 11
-    line = line_of(result.stdout, "editions")
-    assert "1 missing from the target (first: 1)" in line and "1 more in the target only" in line
-    assert pg(postgres_url, "SELECT number FROM editions") == [(99,)]
+    check = copy("--config", stores.config, "--check", url=postgres_url)
+    assert check.returncode == 11
+    line = line_of(check.stdout, "readers")
+    assert "1 differs in the target (first: 'ana@example.org')" in line
+    assert "2 missing from the target (first: 'imported2@example.org')" in line
+
+
+def test_a_dry_run_needs_no_postgresql(stores: Stores) -> None:
+    """No --to, no DIGEST_DATABASE_URL, the config's store SQLite: it counts the files."""
+    result = copy("--config", stores.config, "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    events = len(sqlite_rows(stores.suppressions, SUPPRESSION_TABLES[0]))
+    assert f"events ({stores.suppressions.name}): {events} rows: to copy," in result.stdout
+    last = result.stdout.splitlines()[-1]
+    assert "dry run: nothing written" in last and "no PostgreSQL store named" in last
+    # A server named is not connected to (nothing listens on port 1).
+    named = copy("--config", stores.config, "--dry-run", "--to", "postgresql://x@127.0.0.1:1/n")
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.splitlines()[-1].startswith("postgresql://x@127.0.0.1:1/n: ")
+
+
+def test_replaced_rows_are_counted_apart_from_copied_ones(
+    stores: Stores, postgres_url: StoreURL
+) -> None:
+    assert copy("--config", stores.config, url=postgres_url).returncode == 0
+    (count,) = pg(postgres_url, "SELECT count(*) FROM suppressions")[0]
+    pg(postgres_url, "UPDATE suppressions SET detail = 'edited on the server'")
+    pg(postgres_url, "DELETE FROM forgotten")
+    fixed = copy("--config", stores.config, "--replace", url=postgres_url)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert f"0 copied, 0 already there, {count} replaced" in line_of(fixed.stdout, "suppressions")
+    assert re.search(
+        rf": 1 of [\d,]+ rows copied, {count} replaced with the source's \(",
+        fixed.stdout.splitlines()[-1],
+    ), fixed.stdout
+
+
+def test_the_status_hint_is_a_command_that_works(tmp_path: Path, postgres_url: StoreURL) -> None:
+    """``run: …`` names the config it was given, quoted for a shell, and runs as printed."""
+    import shlex
+
+    config = tmp_path / "my news" / "newsletter.toml"
+    config.parent.mkdir()
+    assert run_digest("init", config).returncode == 0
+    env = {ENVIRONMENT: postgres_url.url}
+    status = run_digest("store", "status", "--config", config, env=env)
+    assert status.returncode == 0, status.stderr
+    hint = next(line for line in status.stdout.splitlines() if line.startswith("run: "))
+    assert hint == f"run: digest store upgrade --config {shlex.quote(str(config))}"
+    upgrade = run_digest(*shlex.split(hint.removeprefix("run: digest ")), env=env)
+    assert upgrade.returncode == 0, upgrade.stderr
+    after = run_digest("store", "status", "--config", config, env=env)
+    assert "run: " not in after.stdout and "version 4 of 4" in after.stdout
