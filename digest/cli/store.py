@@ -63,9 +63,8 @@ def store_status(config_path: Path) -> None:
     from digest.store import store_url
     from digest.store.admin import store_status as status_of
 
-    for line in status_of(store_url(load_config(config_path).store)).lines():
-        if line == "run: digest store upgrade":  # a command that works as printed
-            line += f" --config {shlex.quote(str(config_path))}"
+    upgrade = f"digest store upgrade --config {shlex.quote(str(config_path))}"
+    for line in status_of(store_url(load_config(config_path).store)).lines(upgrade):
         click.echo(line)
 
 

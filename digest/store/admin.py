@@ -18,8 +18,11 @@ class StoreStatus:
     applied: list[Migration] = field(default_factory=list)
     pending: list[Migration] = field(default_factory=list)
 
-    def lines(self) -> list[str]:
-        """The status as lines for a terminal (the URL's password masked)."""
+    def lines(self, upgrade: str = "digest store upgrade") -> list[str]:
+        """The status as lines for a terminal (the URL's password masked).
+
+        ``upgrade`` is the command to suggest when migrations are to run.
+        """
         if self.url.backend == "sqlite":
             where = self.url.path or "files beside the config"
             return [
@@ -33,7 +36,7 @@ class StoreStatus:
         ]
         out += [f"  to apply: {m.version} ({m.name})" for m in self.pending]
         if self.pending:
-            out.append("run: digest store upgrade")
+            out.append(f"run: {upgrade}")
         return out
 
 
