@@ -80,6 +80,7 @@ def fill(disk: Path, room: int) -> Path:
     return filler
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_full_disk_mid_send_stops_with_one_line_and_sends_nobody_twice(
     tmp_path: Path, backend: str

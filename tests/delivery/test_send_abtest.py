@@ -97,6 +97,7 @@ def test_a_test_has_two_to_four_subjects(subjects: list[str], message: str) -> N
         with_subject_variants(raw, subjects)
 
 
+@pytest.mark.slow
 def test_cron_runs_send_the_sample_then_the_winner_of_real_clicks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

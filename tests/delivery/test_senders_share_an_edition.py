@@ -35,6 +35,8 @@ from .test_send_abtest import build
 
 __all__ = ["postgres_url", "private_postgres"]
 
+pytestmark = pytest.mark.slow  # processes killed, a database restarted
+
 # About 5 s an example on two cores: not marked slow.
 COUNT = 400
 LEASE = 1
