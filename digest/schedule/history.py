@@ -204,15 +204,10 @@ class History(Database):
 
     def _open_server(self, url: StoreURL) -> None:
         """Keep the history in the PostgreSQL store ``url`` (migration 3 has its tables)."""
-        from digest.store.postgres import PostgresStore
+        from digest.store.postgres import upgraded_connection
 
-        store = PostgresStore(url, size=1)
-        try:
-            store.upgrade()
-        finally:
-            store.close()
         self.path = Path(url.masked())
-        self.db = PostgresConnection(url, "history")
+        self.db = upgraded_connection(url, "history")
 
     @property
     def server(self) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "PostgresConnection",
     "Rows",
     "is_sqlite",
+    "needs_psycopg",
     "open_wal",
     "transaction",
     "went_wrong",
@@ -75,6 +76,18 @@ class Connection(Protocol):
         ...
 
 
+def needs_psycopg(url: StoreURL) -> None:
+    """Check that psycopg 3 and its pool are installed: a ``StoreError`` naming the extra."""
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        raise StoreError(
+            f"{url}: PostgreSQL needs the postgresql extra: "
+            "pip install 'newsletter-digest[postgresql]'"
+        ) from None
+
+
 def went_wrong(error: BaseException) -> str:
     """What a psycopg ``OperationalError`` says happened: a full disk, or a server away.
 
@@ -99,13 +112,7 @@ class PostgresConnection:
 
     def __init__(self, url: StoreURL, lock: str, *, timeout: float = 10.0) -> None:
         """Connect to ``url``; ``lock`` names the advisory lock its write transactions take."""
-        try:
-            import psycopg  # noqa: F401
-        except ImportError:
-            raise StoreError(
-                f"{url}: PostgreSQL needs the postgresql extra: "
-                "pip install 'newsletter-digest[postgresql]'"
-            ) from None
+        needs_psycopg(url)
         self.url = url
         self.lock = lock
         self.timeout = timeout

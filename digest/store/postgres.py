@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from digest.errors import DigestError, StoreError
-from digest.store.connection import went_wrong
+from digest.store.connection import PostgresConnection, needs_psycopg, went_wrong
 from digest.store.schema import MIGRATIONS, Migration
 from digest.store.url import StoreURL
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-__all__ = ["PostgresStore", "SchemaStatus"]
+__all__ = ["PostgresStore", "SchemaStatus", "upgraded_connection"]
 
 #: The advisory lock (with the schema's name) that migrations take turns on.
 _SCHEMA_LOCK = "digest:schema"
@@ -47,14 +47,10 @@ class PostgresStore:
 
     def __init__(self, url: StoreURL, *, size: int = 2, timeout: float = 10.0) -> None:
         """Connect to ``url`` (a one-line ``StoreError`` if it cannot be reached)."""
-        try:
-            import psycopg
-            from psycopg_pool import ConnectionPool
-        except ImportError:
-            raise StoreError(
-                f"{url}: PostgreSQL needs the postgresql extra: "
-                "pip install 'newsletter-digest[postgresql]'"
-            ) from None
+        needs_psycopg(url)
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
         self.url = url
         self.timeout = timeout
         conninfo = url.url.replace("postgres://", "postgresql://", 1)
@@ -211,3 +207,16 @@ class PostgresStore:
     def close(self) -> None:
         """Close every connection of the pool."""
         self.pool.close()
+
+
+def upgraded_connection(url: StoreURL, lock: str) -> PostgresConnection:
+    """A connection to the store ``url``, its schema brought up to date first.
+
+    ``lock`` names the advisory lock its write transactions take (``PostgresConnection``).
+    """
+    store = PostgresStore(url, size=1)
+    try:
+        store.upgrade()
+    finally:
+        store.close()
+    return PostgresConnection(url, lock)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from digest.errors import StoreError
+from digest.store.connection import needs_psycopg
 from digest.store.url import StoreURL
 
 if TYPE_CHECKING:
@@ -87,13 +88,9 @@ def copy_tables(
     (unless the caller's) writes them; a failure is a one-line ``StoreError`` naming the
     (masked) URL, and leaves ``db`` as it was.
     """
-    try:
-        import psycopg
-    except ImportError:
-        raise StoreError(
-            f"{url}: PostgreSQL needs the postgresql extra: "
-            "pip install 'newsletter-digest[postgresql]'"
-        ) from None
+    needs_psycopg(url)
+    import psycopg
+
     if batch < 1:
         raise ValueError(f"batch: must be 1 or more, not {batch}")
     conninfo = url.url.replace("postgres://", "postgresql://", 1)

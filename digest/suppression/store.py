@@ -31,7 +31,7 @@ from typing import NamedTuple, cast
 from digest.addresses import address_key, email_address
 from digest.errors import DigestError, InputError
 from digest.files import StrPath, read_file, spreadsheet_csv, write_file
-from digest.store.connection import Connection, Database, PostgresConnection, open_wal, transaction
+from digest.store.connection import Connection, Database, open_wal, transaction
 from digest.store.url import StoreURL
 from digest.suppression.events import (
     ENGAGEMENTS,
@@ -156,15 +156,10 @@ class SuppressionList(Database):
 
     def _open_server(self, url: StoreURL) -> None:
         """Keep the list in the PostgreSQL store ``url`` (migration 2 has its tables)."""
-        from digest.store.postgres import PostgresStore
+        from digest.store.postgres import upgraded_connection
 
-        store = PostgresStore(url, size=1)
-        try:
-            store.upgrade()
-        finally:
-            store.close()
         self.path = Path(url.masked())
-        self.db = PostgresConnection(url, "suppressions")
+        self.db = upgraded_connection(url, "suppressions")
 
     def _upgrade(self) -> None:
         """Bring a list of format 0 to ``FORMAT``, each reader's state as it stood.
