@@ -49,15 +49,20 @@ def small_disk(owner: str) -> Iterator[Path]:
     folder.chmod(0o755)
     user = pwd.getpwnam(owner)
     options = f"size=2m,mode=0700,uid={user.pw_uid},gid={user.pw_gid}"
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
+    try:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        failed = mounted.stderr.strip() or f"exit status {mounted.returncode}"
+        said = failed if mounted.returncode else ""
+    except OSError as error:  # no mount command here
+        said = str(error)
+    if said:
         folder.rmdir()
-        pytest.skip(f"a full disk needs a tmpfs of its own: mount said {mounted.stderr.strip()}")
+        pytest.skip(f"a full disk needs a tmpfs of its own: mount said {said}")
     try:
         yield folder
     finally:
