@@ -22,19 +22,18 @@ import signal
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+from timing import DIGEST, start_serve
 
 from digest.mail.message import list_id
 from digest.mail.tracking import LinkTokens
 from digest.schedule.config import load_config, suppression_path
 
 ROOT = Path(__file__).resolve().parent.parent
-DIGEST = str(Path(sys.executable).parent / "digest")
 SECRET = "a-secret-for-the-click-benchmark"
 BASE = "https://news.riverside.example"
 
@@ -61,14 +60,6 @@ def prepare(folder: Path) -> Path:
         env={**os.environ, "DIGEST_UNSUBSCRIBE_SECRET": SECRET},
     )
     return config
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def client(port: int, paths: list[str], latencies: list[float], answered: list[int]) -> None:
@@ -100,22 +91,8 @@ def main() -> None:
         for n in range(args.clicks):
             (url,), _ = tokens.urls(1, f"reader{n}@example.org", [n % 5])
             paths.append(url.removeprefix(BASE))
-        port = free_port()
-        server = subprocess.Popen(
-            [DIGEST, "serve", "--config", str(config_path), "--port", str(port)],
-            env={**os.environ, "DIGEST_UNSUBSCRIBE_SECRET": SECRET},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,  # a line a request: a pipe nobody reads would fill
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("digest serve did not start") from None
-                time.sleep(0.1)
+        env = {**os.environ, "DIGEST_UNSUBSCRIBE_SECRET": SECRET}
+        server, port = start_serve(config_path, env)
         latencies: list[float] = []
         answered: list[int] = []
         shares = [paths[i :: args.clients] for i in range(args.clients)]

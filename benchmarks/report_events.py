@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from timing import riverside_digest
+from timing import drop_schema, new_schema, riverside_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,7 +101,6 @@ def prepare(folder: Path, readers: int, events: int) -> Path:
 
 def to_server(config_path: Path, base: str) -> str:
     """The config's ledger and events copied to a new schema of ``base``; the store's URL."""
-    import secrets
     import sqlite3
 
     import psycopg
@@ -110,11 +109,7 @@ def to_server(config_path: Path, base: str) -> str:
     from digest.schedule.config import suppression_path
     from digest.store import PostgresStore, parse_store_url
 
-    schema = "bench_report_" + secrets.token_hex(4)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}".encode())
-    joiner = "&" if "?" in base else "?"
-    url = f"{base}{joiner}options=-csearch_path%3D{schema}"
+    url = new_schema(base, "bench_report_")
     store = PostgresStore(parse_store_url(url, secret_ok=True))
     store.upgrade()
     store.close()
@@ -134,15 +129,6 @@ def to_server(config_path: Path, base: str) -> str:
                     copy.write_row(row)
             db.close()
     return url
-
-
-def drop(base: str, url: str) -> None:
-    """Drop the schema ``to_server`` made."""
-    import psycopg
-
-    schema = url.rsplit("%3D", 1)[1]
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
 
 
 def measure(config_path: Path, url: str = "") -> tuple[float, int, int, dict[str, int]]:
@@ -200,7 +186,7 @@ def main() -> None:
                 figures.append(counts)
         finally:
             if args.url:
-                drop(args.url, runs[1][1])
+                drop_schema(args.url, runs[1][1])
     if len(figures) == 2:
         print("the same figures on both" if figures[0] == figures[1] else "FIGURES DIFFER")
         if figures[0] != figures[1]:

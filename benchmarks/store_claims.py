@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import own_schema
 
 from digest.delivery.ledger import open_ledger
 from digest.delivery.senders import Receipt
@@ -77,7 +78,6 @@ def main() -> None:
         return
     if not args.url:
         sys.exit("name a PostgreSQL database: --url postgresql:///digest_test")
-    import psycopg
 
     print(f"{args.readers:,} readers in chunks of {args.chunk}, on {os.cpu_count()} cores")
     rates: list[tuple[str, float]] = []
@@ -89,16 +89,8 @@ def main() -> None:
             )
         )
         for senders in (1, 2, 4):
-            schema = "bench_" + secrets.token_hex(4)
-            with psycopg.connect(args.url, autocommit=True) as conn:
-                conn.execute(f"CREATE SCHEMA {schema}".encode())
-            joiner = "&" if "?" in args.url else "?"
-            url = f"{args.url}{joiner}options=-csearch_path%3D{schema}"
-            try:
+            with own_schema(args.url) as url:
                 rate = run(url, Path(folder) / "unused", senders, args.readers, args.chunk)
-            finally:
-                with psycopg.connect(args.url, autocommit=True) as conn:
-                    conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
             rates.append((f"PostgreSQL, {senders} sender{'s' * (senders > 1)}", rate))
     base = rates[0][1]
     for name, rate in rates:

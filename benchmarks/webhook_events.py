@@ -32,12 +32,9 @@ import signal
 import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from base64 import b64encode
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,13 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import svix.webhooks as svix
+from timing import own_schema, start_serve
 
 from digest.schedule.config import load_config, suppression_path
 from digest.store import StoreURL, parse_store_url
 from digest.suppression import Event, SuppressionList
 
 ROOT = Path(__file__).resolve().parent.parent
-DIGEST = str(Path(sys.executable).parent / "digest")
 PAYLOADS = ROOT / "tests" / "fixtures" / "webhooks"
 PASSWORD = "pm-password-for-the-benchmark"
 RESEND_SECRET = "whsec_" + b64encode(b"resend-secret-for-the-benchmark").decode()
@@ -98,32 +95,6 @@ def requests(count: int, tag: str) -> list[Request]:
         }
         made.append(("/webhooks/resend", data.encode(), headers))
     return made
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def serve(config: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    """``digest serve`` on a free port, once ``/health`` answers."""
-    port = free_port()
-    server = subprocess.Popen(
-        [DIGEST, "serve", "--config", str(config), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,  # a line a request: a pipe nobody reads would fill
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).close()
-            return server, port
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("digest serve did not start") from None
-            time.sleep(0.1)
 
 
 def client(port: int, share: list[Request], latencies: list[float], failed: list[str]) -> None:
@@ -219,7 +190,7 @@ class Meter:
 def run(config: Path, env: dict[str, str], servers: int, events: int, clients: int) -> Result:
     """Events per second for ``servers`` processes on the store ``env`` names."""
     posts = requests(events, secrets.token_hex(3))
-    started = [serve(config, env) for _ in range(servers)]
+    started = [start_serve(config, env) for _ in range(servers)]
     try:
         shares = [posts[i::clients] for i in range(clients)]
         latencies: list[float] = []
@@ -327,12 +298,7 @@ def main() -> None:
                     with sqlite3.connect(store) as db:
                         (recorded,) = db.execute("SELECT count(*) FROM events").fetchone()
                 else:
-                    schema = "bench_" + secrets.token_hex(4)
-                    with psycopg.connect(args.url, autocommit=True) as conn:
-                        conn.execute(f"CREATE SCHEMA {schema}".encode())
-                    joiner = "&" if "?" in args.url else "?"
-                    url = f"{args.url}{joiner}options=-csearch_path%3D{schema}"
-                    try:
+                    with own_schema(args.url) as url:
                         on = {**env, "DIGEST_DATABASE_URL": url}
                         if servers:
                             result = run(config, on, servers, args.events, args.clients)
@@ -341,9 +307,6 @@ def main() -> None:
                         results[name].append(result)
                         with psycopg.connect(url, autocommit=True) as conn:
                             (recorded,) = conn.execute(b"SELECT count(*) FROM events").fetchone()
-                    finally:
-                        with psycopg.connect(args.url, autocommit=True) as conn:
-                            conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
                 assert recorded == args.events, f"{name}: {recorded} of {args.events} recorded"
     base = statistics.median(r.rate for r in results[plans[0][0]])
     print(
