@@ -100,20 +100,23 @@ def prepare(folder: Path, readers: int, events: int) -> Path:
 
 
 def to_server(config_path: Path, base: str) -> str:
-    """The config's ledger and events copied to a new schema of ``base``; the store's URL."""
+    """The config's history, ledger and events copied to a new schema of ``base``; its URL."""
     import sqlite3
 
     import psycopg
 
     from digest import load_config
     from digest.schedule.config import suppression_path
-    from digest.store import PostgresStore, parse_store_url
+    from digest.store import parse_store_url
+    from digest.store.copy import Source, copy_store
 
     url = new_schema(base, "bench_report_")
-    store = PostgresStore(parse_store_url(url, secret_ok=True))
-    store.upgrade()
-    store.close()
     config = load_config(config_path)
+    # The history (the report finds the edition and its links there) as `digest store copy`
+    # copies it, which upgrades the schema first; the big tables below with COPY.
+    assert isinstance(config.history, Path)
+    copied = copy_store([Source("history", config.history)], parse_store_url(url, secret_ok=True))
+    assert copied.error() is None, copied.error()
     ledger_file = config.beside_history(".sends.sqlite3")
     assert ledger_file is not None
     copies = [
